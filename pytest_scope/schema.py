@@ -1,0 +1,126 @@
+"""The trace file format: SQLite schema, event layout and value forms.
+
+This module is the contract between the recorder (which writes trace files) and
+``replay`` (which reads them on machines where nothing else of the recorded project,
+nor the recorder, is installed). It imports nothing but the standard library.
+
+A trace file holds one pytest run. Each recorded test is stored as a sequence of
+*chunks*; a chunk is ``zlib(msgpack([keyframe, events]))``:
+
+``keyframe`` is the complete state before the chunk's first step::
+
+    {"step": S,                 # last step before this chunk (0 for the first chunk)
+     "threads": [[thread, [frame, ...]], ...],   # each thread's stack, outermost first
+     "suspended": [frame, ...]}                  # generator/coroutine frames between a yield and a resume
+
+    frame = [frame_no, code_no, line, {name: value, ...}]
+
+``events`` is a list of steps, numbered consecutively from ``S + 1``::
+
+    [step, kind, thread, frame_no, code_no, line, payload]
+
+``payload`` is ``None`` or a map with any of these keys:
+
+- ``"l"``: ``{name: value}`` locals of the event's frame that are new or changed;
+- ``"d"``: ``[name, ...]`` locals of the event's frame that no longer exist;
+- ``"o"``: ``[[frame_no, line, {name: value}, [deleted name, ...]], ...]`` changes in
+  other frames of the same thread's stack (a callee mutated their objects, or their
+  current line moved while they were not recorded line by line);
+- ``"r"``: the value returned (``return``) or yielded (``yield``);
+- ``"x"``: the exception in flight (``exception``, ``handled``, ``unwind``).
+
+Applying an event to a state: ``call`` pushes a new frame with empty locals and
+``resume`` pushes the suspended frame back (or a new one if it is unknown), then the
+payload is applied to the event's frame. ``return``, ``yield`` and ``unwind`` show the
+frame still on the stack at their own step; it is popped (``yield``: moved to
+``suspended``) before the next event of that thread is applied.
+
+Values (the JSON forms of DESIGN.md, which msgpack carries unchanged): ``None``, bool,
+int (within 64 bits), float (finite), str as themselves; list and tuple as arrays; dict
+with str keys as maps; anything else as a map with a ``"$type"`` key (the qualified type
+name) and one of ``"attrs"`` (instance attributes, a map), ``"items"`` (elements of other
+containers, an array; for dicts with non-str keys an array of ``[key, value]`` pairs) or
+``"repr"`` (a str the recorder built itself, never by calling user code). Marks, all
+``$``-keyed: ``"$truncated": N`` (only the first items/characters are kept; N is the full
+length), ``"$depth": true`` (nesting limit reached, contents omitted), ``"$cycle": true``
+(the object contains itself; contents omitted at the repeat), ``"$redacted": true``
+(the value of a secret-looking name; nothing of it kept).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+FORMAT_NAME: Final = "pytest-scope-trace"
+
+SCHEMA_VERSION: Final = 1
+# Version history:
+#   1: first format (meta, tests, codes, sources, chunks).
+
+SCHEMA: Final = """\
+-- Facts about the run, one per key: format, schema_version, run_id, started,
+-- python, pytest, platform, rootdir, argv.
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- One row per recorded test attempt (reruns of a test are separate attempts).
+CREATE TABLE tests (
+    id INTEGER PRIMARY KEY,
+    nodeid TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    outcome TEXT NOT NULL,          -- passed | failed | skipped
+    started REAL NOT NULL,          -- unix time
+    duration REAL NOT NULL,         -- seconds, test body only
+    steps INTEGER NOT NULL,         -- steps the test made (the last step's number)
+    first_step INTEGER NOT NULL,    -- first step kept; > 1 when the ring buffer dropped the oldest
+    dropped_steps INTEGER NOT NULL, -- steps dropped by the ring buffer
+    failure_step INTEGER,           -- where the failing exception was raised, if failed
+    incomplete TEXT                 -- why recording of this test stopped early, or NULL
+);
+CREATE INDEX tests_nodeid ON tests (nodeid);
+
+-- Code objects referenced by events (code_no).
+CREATE TABLE codes (
+    id INTEGER PRIMARY KEY,
+    qualname TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    firstlineno INTEGER NOT NULL
+);
+
+-- Source text of every file with recorded code, so replay needs nothing else.
+CREATE TABLE sources (
+    filename TEXT PRIMARY KEY,
+    text TEXT NOT NULL
+);
+
+-- A test's steps, keyframe first, in chunks of bounded size (see module docstring).
+CREATE TABLE chunks (
+    test_id INTEGER NOT NULL REFERENCES tests (id),
+    seq INTEGER NOT NULL,
+    first_step INTEGER NOT NULL,
+    last_step INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (test_id, seq)
+);
+"""
+
+
+class Kind:
+    """Event kinds, as stored (small ints) and as shown (names)."""
+
+    CALL: Final = 0
+    LINE: Final = 1
+    RETURN: Final = 2
+    YIELD: Final = 3
+    RESUME: Final = 4
+    EXCEPTION: Final = 5
+    HANDLED: Final = 6
+    UNWIND: Final = 7
+
+
+KIND_NAMES: Final = ("call", "line", "return", "yield", "resume", "exception", "handled", "unwind")
+
+# Kinds after which the event's frame leaves the stack.
+LEAVING_KINDS: Final = frozenset({Kind.RETURN, Kind.YIELD, Kind.UNWIND})
