@@ -1,0 +1,67 @@
+"""A test's events in memory: chunks that each start with a keyframe, under a byte cap.
+
+Each chunk opens with a keyframe (the full state before its first step), so dropping
+whole chunks from the front keeps every retained step replayable. When the packed
+chunks exceed the cap, the oldest are dropped: the failure is at the end of a test and
+the end must survive. The open chunk is bounded by its event count, not by the cap.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from pytest_scope.codec import Event, Keyframe, pack_chunk
+from pytest_scope.writer import Chunk
+
+
+class RingBuffer:
+    """Collects one test's events into packed chunks, keeping the newest within a cap."""
+
+    def __init__(
+        self,
+        cap_bytes: int,
+        take_keyframe: Callable[[int], Keyframe],
+        events_per_chunk: int = 1024,
+    ) -> None:
+        self.cap_bytes = cap_bytes
+        self.events_per_chunk = events_per_chunk
+        self._take_keyframe = take_keyframe
+        self._closed: deque[Chunk] = deque()
+        self._closed_bytes = 0
+        self._keyframe: Keyframe | None = None
+        self._events: list[Event] = []
+        self.dropped_steps = 0
+
+    def begin_step(self, step: int) -> None:
+        """Call before changing any state for ``step``: a new chunk needs the state before it."""
+        if self._keyframe is None:
+            self._keyframe = self._take_keyframe(step - 1)
+
+    def append(self, event: Event) -> None:
+        """Add the event of the step announced by ``begin_step``."""
+        self._events.append(event)
+        if len(self._events) >= self.events_per_chunk:
+            self.close_chunk()
+
+    def close_chunk(self) -> None:
+        """Pack the open chunk (if any) and drop the oldest chunks beyond the cap."""
+        events = self._events
+        if self._keyframe is None or not events:
+            return
+        chunk = Chunk(events[0][0], events[-1][0], pack_chunk(self._keyframe, events))
+        self._keyframe, self._events = None, []
+        self._closed.append(chunk)
+        self._closed_bytes += len(chunk.data)
+        while self._closed_bytes > self.cap_bytes and len(self._closed) > 1:
+            oldest = self._closed.popleft()
+            self._closed_bytes -= len(oldest.data)
+            self.dropped_steps += oldest.last_step - oldest.first_step + 1
+
+    def chunks(self) -> list[Chunk]:
+        """The retained chunks, oldest first; call after ``close_chunk``."""
+        return list(self._closed)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._closed_bytes

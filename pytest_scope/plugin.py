@@ -1,0 +1,81 @@
+"""The pytest11 entry point: options and the switch that turns recording on.
+
+pytest loads this module in every run of every project that installs pytest-scope, so it
+stays thin: the recorder, msgpack and SQLite are imported only when ``--scope`` is on.
+This module must also import on Python 3.11, to say that ``--scope`` needs 3.12.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+import pytest
+
+_SESSION_PLUGIN = "scope-session"
+LEVELS = ("calls", "lines")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(f"must be a positive whole number, not {text!r}")
+    return value
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("scope", "record tests for replay (pytest-scope)")
+    group.addoption(
+        "--scope",
+        action="store_true",
+        dest="scope",
+        default=None,
+        help="record every test with sys.monitoring into a trace file (ini: scope).",
+    )
+    group.addoption(
+        "--scope-dir",
+        dest="scope_dir",
+        metavar="DIR",
+        help="where trace files go (ini: scope_dir; default: .scope under the rootdir).",
+    )
+    group.addoption(
+        "--scope-level",
+        dest="scope_level",
+        choices=LEVELS,
+        help="record only calls, or every line of the project's code too "
+        "(ini: scope_level; default: lines of test files, calls of project code).",
+    )
+    group.addoption(
+        "--scope-buffer-mb",
+        dest="scope_buffer_mb",
+        type=_positive_int,
+        metavar="MB",
+        help="memory cap of one test's recording; the oldest steps are dropped beyond it "
+        "(ini: scope_buffer_mb; default: 32).",
+    )
+    parser.addini("scope", "record every test (like --scope)", type="bool", default=False)
+    parser.addini("scope_dir", "where trace files go, relative to the rootdir", default=".scope")
+    parser.addini("scope_level", "calls or lines (like --scope-level)", default="")
+    parser.addini("scope_buffer_mb", "memory cap of one test's recording in MB", default="32")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    enabled = config.option.scope or config.getini("scope")
+    if not enabled:
+        return
+    if sys.version_info < (3, 12):
+        raise pytest.UsageError(
+            f"--scope needs Python 3.12 or newer (sys.monitoring); "
+            f"this is Python {platform.python_version()}"
+        )
+    from pytest_scope.session import ScopeSession, settings_from_config
+
+    config.pluginmanager.register(ScopeSession(config, settings_from_config(config)), _SESSION_PLUGIN)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.pluginmanager.get_plugin(_SESSION_PLUGIN)
+    if session is not None:
+        session.close()
+        config.pluginmanager.unregister(session)

@@ -1,0 +1,429 @@
+"""The recorder: ``sys.monitoring`` callbacks that turn a test's execution into steps.
+
+Each planned event becomes one step: the event itself plus what changed in the state
+since the previous step (see ``schema``). The recorder keeps a shadow of what it last
+recorded for every frame on each thread's stack, so a step carries only deltas; locals
+of outer frames that hold mutable objects are re-checked at every step, because a
+callee (or C code) may have changed them in place.
+
+Callbacks never raise into the code under test: a fault stops recording of the test,
+and the test runs on untouched.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from types import CodeType, FrameType
+from typing import Any, Final
+
+import msgpack
+
+from pytest_scope.buffer import RingBuffer
+from pytest_scope.codec import Keyframe
+from pytest_scope.errors import ScopeError
+from pytest_scope.plan import Level, Plan
+from pytest_scope.schema import Kind
+from pytest_scope.values import Encoded, ValueEncoder
+
+TOOL_NAME: Final = "pytest-scope"
+# Ids 3 and 4 have no owner; 2 (profiler) is a last resort. 0, 1 and 5 belong to
+# debuggers, coverage.py and optimizers, which may claim them after us.
+_CANDIDATE_TOOL_IDS: Final = (3, 4, 2)
+# Suspended generators that are never resumed nor closed must not grow the shadow forever.
+_MAX_SUSPENDED: Final = 10_000
+
+_monitoring = sys.monitoring
+_events = _monitoring.events
+_DISABLE = _monitoring.DISABLE
+# Private references: a test may monkeypatch these modules' attributes.
+_getframe = sys._getframe
+_Lock = threading.Lock
+_MISSING: Final = object()
+
+_GLOBAL_EVENTS: Final = (
+    _events.PY_START
+    | _events.RAISE
+    | _events.RERAISE
+    | _events.PY_UNWIND
+    | _events.EXCEPTION_HANDLED
+    | _events.PY_THROW
+)
+_LOCAL_EVENTS: Final = {
+    Level.CALLS: _events.PY_RETURN | _events.PY_YIELD | _events.PY_RESUME,
+    Level.LINES: _events.PY_RETURN | _events.PY_YIELD | _events.PY_RESUME | _events.LINE,
+}
+
+
+class NoFreeToolIdError(ScopeError):
+    """Every ``sys.monitoring`` tool id we may use is held by another tool."""
+
+
+class _Frame:
+    """The recorder's shadow of one frame: what it last recorded of it."""
+
+    __slots__ = ("frame_no", "code_no", "frame", "line", "values", "packed", "mutable")
+
+    def __init__(self, frame_no: int, code_no: int, frame: FrameType | None, line: int) -> None:
+        self.frame_no = frame_no
+        self.code_no = code_no
+        self.frame = frame  # only while the frame is on a stack, never once it left
+        self.line = line
+        self.values: dict[str, Encoded] = {}
+        self.packed: dict[str, bytes] = {}
+        self.mutable: frozenset[str] = frozenset()
+
+    def as_keyframe(self) -> list[Any]:
+        return [self.frame_no, self.code_no, self.line, dict(self.values)]
+
+
+class _Thread:
+    __slots__ = ("number", "stack")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.stack: list[_Frame] = []
+
+
+class TestSteps:
+    """What the recorder knows of a test when it ends."""
+
+    __slots__ = ("steps", "failure_step", "incomplete")
+
+    def __init__(self, steps: int, failure_step: int | None, incomplete: str | None) -> None:
+        self.steps = steps
+        self.failure_step = failure_step
+        self.incomplete = incomplete
+
+
+class Recorder:
+    """Owns a ``sys.monitoring`` tool id for the session; records one test at a time."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        encoder: ValueEncoder,
+        on_new_code: Callable[[int, CodeType], None],
+    ) -> None:
+        self._plan = plan
+        self._encoder = encoder
+        self._on_new_code = on_new_code
+        self._tool_id: int | None = None
+        # Keyed by the code object itself, which keeps it alive while we use its identity.
+        self._levels: dict[CodeType, Level] = {}
+        self._code_numbers: dict[CodeType, int] = {}
+        self._lock = _Lock()
+        self._local = threading.local()
+        self._threads: list[_Thread] = []
+        self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+        self._reset_test(None)
+
+    # -- session ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Take a free tool id and switch the global events on."""
+        for tool_id in _CANDIDATE_TOOL_IDS:
+            if _monitoring.get_tool(tool_id) is None:
+                _monitoring.use_tool_id(tool_id, TOOL_NAME)
+                break
+        else:
+            holders = ", ".join(f"{i}: {_monitoring.get_tool(i)}" for i in _CANDIDATE_TOOL_IDS)
+            raise NoFreeToolIdError(f"no free sys.monitoring tool id ({holders})")
+        self._tool_id = tool_id
+        callbacks: dict[int, Callable[..., Any]] = {
+            _events.PY_START: self._on_start,
+            _events.PY_RESUME: self._on_resume,
+            _events.PY_THROW: self._on_throw,
+            _events.PY_RETURN: self._on_return,
+            _events.PY_YIELD: self._on_yield,
+            _events.LINE: self._on_line,
+            _events.RAISE: self._on_raise,
+            _events.RERAISE: self._on_raise,
+            _events.EXCEPTION_HANDLED: self._on_handled,
+            _events.PY_UNWIND: self._on_unwind,
+        }
+        for event, callback in callbacks.items():
+            _monitoring.register_callback(tool_id, event, callback)
+        _monitoring.set_events(tool_id, _GLOBAL_EVENTS)
+        # Locations disabled by an earlier user of this id stay disabled otherwise.
+        _monitoring.restart_events()
+
+    def stop(self) -> None:
+        """Release everything: on 3.12/3.13 freeing the id alone leaves events behind."""
+        tool_id, self._tool_id = self._tool_id, None
+        if tool_id is None:
+            return
+        _monitoring.set_events(tool_id, 0)
+        for code in self._code_numbers:
+            _monitoring.set_local_events(tool_id, code, 0)
+        for event in (
+            _events.PY_START, _events.PY_RESUME, _events.PY_THROW, _events.PY_RETURN,
+            _events.PY_YIELD, _events.LINE, _events.RAISE, _events.RERAISE,
+            _events.EXCEPTION_HANDLED, _events.PY_UNWIND,
+        ):  # fmt: skip
+            _monitoring.register_callback(tool_id, event, None)
+        _monitoring.free_tool_id(tool_id)
+
+    # -- tests --------------------------------------------------------------------
+
+    def begin_test(self, buffer: RingBuffer) -> None:
+        with self._lock:
+            self._reset_test(buffer)
+
+    def end_test(self) -> TestSteps:
+        with self._lock:
+            result = TestSteps(self._step, self._failure_step, self._incomplete)
+            self._reset_test(None)
+        return result
+
+    def _reset_test(self, buffer: RingBuffer | None) -> None:
+        self._buffer = buffer
+        self._recording = buffer is not None
+        self._step = 0
+        self._next_frame_no = 0
+        self._incomplete: str | None = None
+        self._failure_step: int | None = None
+        self._raise_steps: dict[int, int] = {}
+        self._suspended: dict[int, _Frame] = {}
+        for thread in self._threads:
+            thread.stack.clear()
+
+    def take_keyframe(self, step: int) -> Keyframe:
+        """The full state after ``step``: every thread's stack and the suspended frames."""
+        return {
+            "step": step,
+            "threads": [
+                [thread.number, [frame.as_keyframe() for frame in thread.stack]]
+                for thread in self._threads
+                if thread.stack
+            ],
+            "suspended": [frame.as_keyframe() for frame in self._suspended.values()],
+        }
+
+    # -- callbacks ------------------------------------------------------------------
+
+    def _on_start(self, code: CodeType, offset: int) -> Any:
+        level = self._levels.get(code)
+        if level is None:
+            level = self._adopt(code)
+        if level is Level.SKIP:
+            return _DISABLE
+        if self._recording:
+            self._record(Kind.CALL, code, _getframe(1), _MISSING)
+        return None
+
+    def _on_resume(self, code: CodeType, offset: int) -> None:
+        if self._recording:
+            self._record(Kind.RESUME, code, _getframe(1), _MISSING)
+
+    def _on_throw(self, code: CodeType, offset: int, exception: BaseException) -> None:
+        if self._recording and code in self._code_numbers:
+            self._record(Kind.RESUME, code, _getframe(1), exception)
+
+    def _on_return(self, code: CodeType, offset: int, value: object) -> None:
+        if self._recording:
+            self._record(Kind.RETURN, code, _getframe(1), value)
+
+    def _on_yield(self, code: CodeType, offset: int, value: object) -> None:
+        if self._recording:
+            self._record(Kind.YIELD, code, _getframe(1), value)
+
+    def _on_line(self, code: CodeType, line: int) -> None:
+        if self._recording:
+            self._record(Kind.LINE, code, _getframe(1), _MISSING)
+
+    def _on_raise(self, code: CodeType, offset: int, exception: BaseException) -> None:
+        if self._recording and code in self._code_numbers:
+            self._record(Kind.EXCEPTION, code, _getframe(1), exception)
+
+    def _on_handled(self, code: CodeType, offset: int, exception: BaseException) -> None:
+        if self._recording and code in self._code_numbers:
+            self._record(Kind.HANDLED, code, _getframe(1), exception)
+
+    def _on_unwind(self, code: CodeType, offset: int, exception: BaseException) -> None:
+        if self._recording and code in self._code_numbers:
+            self._record(Kind.UNWIND, code, _getframe(1), exception)
+
+    # -- recording ------------------------------------------------------------------
+
+    def _adopt(self, code: CodeType) -> Level:
+        """Classify a code object on its first start, and switch on its local events."""
+        try:
+            level = self._plan.level_for(code)
+            if level is not Level.SKIP and self._tool_id is not None:
+                code_no = len(self._code_numbers) + 1
+                self._code_numbers[code] = code_no
+                self._on_new_code(code_no, code)
+                _monitoring.set_local_events(self._tool_id, code, _LOCAL_EVENTS[level])
+        except Exception as exc:  # a fault here must not reach the code under test
+            self._fault(exc)
+            level = Level.SKIP
+        self._levels[code] = level
+        return level
+
+    def _record(self, kind: int, code: CodeType, frame: FrameType, value: object) -> None:
+        with self._lock:
+            if not self._recording:
+                return
+            try:
+                self._record_step(kind, code, frame, value)
+            except Exception as exc:  # never into the code under test
+                self._fault(exc)
+
+    def _fault(self, exc: Exception) -> None:
+        self._recording = False
+        self._incomplete = f"recorder fault at step {self._step + 1}: {type(exc).__name__}: {exc}"
+
+    def _thread(self) -> _Thread:
+        # threading.get_ident() values are reused by later threads; a thread-local is not.
+        try:
+            thread: _Thread = self._local.thread
+        except AttributeError:
+            thread = self._local.thread = _Thread(len(self._threads) + 1)
+            self._threads.append(thread)
+        return thread
+
+    def _record_step(self, kind: int, code: CodeType, frame: FrameType, value: object) -> None:
+        buffer = self._buffer
+        assert buffer is not None
+        thread = self._thread()
+        stack = thread.stack
+        payload: dict[str, Any] = {}
+        entered = kind == Kind.CALL or kind == Kind.RESUME
+        if entered:
+            stale = _stale_frames(stack, frame)
+        else:
+            stale = _frames_above(stack, frame)
+            if stale < 0:
+                return  # a frame that started before the test: not part of its steps
+        step = self._step + 1
+        buffer.begin_step(step)
+        if stale:
+            payload["u"] = stale
+            del stack[-stale:]
+        outer_changes: dict[int, list[Any]] = {}
+        if entered:
+            if stack:
+                self._follow_line(stack[-1], outer_changes)
+            stack.append(self._entered_frame(kind, code, frame))
+        current = stack[-1]
+        current.line = frame.f_lineno
+        self._diff_locals(current, frame, payload)
+        for outer in stack[:-1]:
+            if outer.mutable:
+                self._diff_outer(outer, outer_changes)
+        if outer_changes:
+            payload["o"] = list(outer_changes.values())
+        if value is not _MISSING:
+            self._add_value(kind, step, value, payload)
+        self._step = step
+        buffer.append([step, kind, thread.number, current.frame_no, current.code_no,
+                       current.line, payload or None])  # fmt: skip
+        if kind == Kind.RETURN or kind == Kind.UNWIND:
+            stack.pop().frame = None
+        elif kind == Kind.YIELD:
+            stack.pop().frame = None
+            self._suspend(frame, current)
+
+    def _entered_frame(self, kind: int, code: CodeType, frame: FrameType) -> _Frame:
+        code_no = self._code_numbers[code]
+        if kind == Kind.RESUME:
+            entry = self._suspended.pop(id(frame), None)
+            if entry is not None and entry.code_no == code_no:
+                entry.frame = frame
+                return entry
+        self._next_frame_no += 1
+        return _Frame(self._next_frame_no, code_no, frame, frame.f_lineno)
+
+    def _suspend(self, frame: FrameType, entry: _Frame) -> None:
+        suspended = self._suspended
+        suspended[id(frame)] = entry
+        if len(suspended) > _MAX_SUSPENDED:
+            del suspended[next(iter(suspended))]
+
+    def _diff_locals(self, entry: _Frame, frame: FrameType, payload: dict[str, Any]) -> None:
+        values, mutable = self._encoder.encode_locals(frame.f_locals)
+        pack = self._pack
+        old = entry.packed
+        packed = {name: pack(encoded) for name, encoded in values.items()}
+        # Compared as msgpack bytes: 1, True and 1.0 are equal in Python, not here.
+        changed = {name: values[name] for name, data in packed.items() if old.get(name) != data}
+        if changed:
+            payload["l"] = changed
+        deleted = [name for name in old if name not in packed]
+        if deleted:
+            payload["d"] = deleted
+        entry.values, entry.packed, entry.mutable = values, packed, mutable
+
+    def _diff_outer(self, entry: _Frame, changes: dict[int, list[Any]]) -> None:
+        """Re-check an outer frame's mutable locals: a callee may have changed them."""
+        assert entry.frame is not None
+        frame_locals = entry.frame.f_locals
+        for name in entry.mutable:
+            current = frame_locals.get(name, _MISSING)
+            if current is _MISSING:
+                continue
+            encoded, _ = self._encoder.encode(current)
+            data = self._pack(encoded)
+            if data != entry.packed.get(name):
+                entry.packed[name] = data
+                entry.values = {**entry.values, name: encoded}
+                self._outer_change(entry, changes)[2][name] = encoded
+
+    def _follow_line(self, caller: _Frame, changes: dict[int, list[Any]]) -> None:
+        """The caller's line moves between its recorded steps when it has no line events."""
+        assert caller.frame is not None
+        line = caller.frame.f_lineno
+        if line != caller.line:
+            caller.line = line
+            self._outer_change(caller, changes)[1] = line
+
+    @staticmethod
+    def _outer_change(entry: _Frame, changes: dict[int, list[Any]]) -> list[Any]:
+        change = changes.get(entry.frame_no)
+        if change is None:
+            change = changes[entry.frame_no] = [entry.frame_no, entry.line, {}, []]
+        return change
+
+    def _add_value(self, kind: int, step: int, value: object, payload: dict[str, Any]) -> None:
+        if kind == Kind.RETURN or kind == Kind.YIELD:
+            payload["r"] = self._encoder.encode(value)[0]
+            return
+        payload["x"] = self._encoder.encode(value)[0]
+        key = id(value)
+        if kind == Kind.EXCEPTION:
+            self._raise_steps.setdefault(key, step)
+        elif kind == Kind.HANDLED:
+            self._raise_steps.pop(key, None)
+        elif kind == Kind.UNWIND:
+            self._failure_step = self._raise_steps.get(key, step)
+
+
+def _frames_above(stack: list[_Frame], frame: FrameType) -> int:
+    """How many entries sit above ``frame``'s on the stack (-1: it is not there).
+
+    Entries above a frame that has an event have left without one (a generator closed
+    without PY_UNWIND, gh-140373); they are popped, and the step says so (``"u"``).
+    """
+    for depth in range(len(stack) - 1, -1, -1):
+        if stack[depth].frame is frame:
+            return len(stack) - 1 - depth
+    return -1
+
+
+def _stale_frames(stack: list[_Frame], frame: FrameType) -> int:
+    """How many top entries are not callers of a frame being entered."""
+    if not stack or stack[-1].frame is frame.f_back:
+        return 0
+    callers = set()
+    caller = frame.f_back
+    while caller is not None:
+        callers.add(id(caller))
+        caller = caller.f_back
+    stale = 0
+    for entry in reversed(stack):
+        if id(entry.frame) in callers:
+            break
+        stale += 1
+    return stale
