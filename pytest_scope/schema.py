@@ -21,6 +21,9 @@ A trace file holds one pytest run. Each recorded test is stored as a sequence of
 
 ``payload`` is ``None`` or a map with any of these keys:
 
+- ``"u"``: how many frames to pop from the top of the thread's stack before applying the
+  event: they left without an event of their own (a generator closed without
+  ``PY_UNWIND``, gh-140373);
 - ``"l"``: ``{name: value}`` locals of the event's frame that are new or changed;
 - ``"d"``: ``[name, ...]`` locals of the event's frame that no longer exist;
 - ``"o"``: ``[[frame_no, line, {name: value}, [deleted name, ...]], ...]`` changes in
