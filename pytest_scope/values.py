@@ -1,0 +1,388 @@
+"""Values of the code under test turned into the JSON forms of the trace, without running it.
+
+The encoder never calls user code: no ``__repr__``, ``__eq__``, ``__hash__``, ``__len__``,
+``__iter__``, properties or ``__getattr__`` of a recorded object. Types are inspected
+through ``type``'s own descriptors, instance state is read through the C-level
+``__dict__`` and slot descriptors found in the type's MRO, and containers (also
+subclasses of builtins) through the builtin types' unbound C methods.
+
+Output is bounded: nesting depth, items per container, characters per string and nodes
+per value, each cut marked the ``$``-keyed way that ``schema`` describes.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import decimal
+import enum
+import itertools
+import math
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias
+
+from pytest_scope.redaction import Redaction
+
+Encoded: TypeAlias = Any  # None | bool | int | float | str | list[Encoded] | dict[str, Encoded]
+
+_INT_MIN: Final = -(2**63)
+_INT_MAX: Final = 2**64 - 1
+_REDACTED: Final = {"$redacted": True}
+_islice = itertools.islice
+
+# type's own descriptors: reading through them never consults a metaclass.
+_type_mro = type.__dict__["__mro__"].__get__
+_type_dict = type.__dict__["__dict__"].__get__
+_type_qualname = type.__dict__["__qualname__"].__get__
+_type_module = type.__dict__["__module__"].__get__
+_exception_args = BaseException.__dict__["args"].__get__
+_module_dict = types.ModuleType.__dict__["__dict__"].__get__
+
+# Exact types whose repr is C code of the standard library: safe to call, and the most
+# readable form. Subclasses are not in this set, so an overridden __repr__ never runs.
+_SAFE_REPR_TYPES: Final = frozenset(
+    {
+        complex, range, slice, memoryview, type(Ellipsis), type(NotImplemented),
+        datetime.date, datetime.datetime, datetime.time, datetime.timedelta,
+        datetime.timezone, decimal.Decimal,
+    }
+)  # fmt: skip
+_NAMED_TYPES: Final = frozenset(
+    {
+        types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.CodeType,
+        types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType,
+        types.MethodWrapperType, types.WrapperDescriptorType, types.MethodDescriptorType,
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_depth: int = 4  # nesting levels below the top value that are expanded
+    max_items: int = 32  # elements or attributes kept per container
+    max_str: int = 200  # characters kept of a str, or bytes of a bytes
+    max_nodes: int = 500  # values encoded in one top-level value, all levels together
+
+
+class _TypeInfo:
+    """What the encoder needs of a type, found once through safe descriptors."""
+
+    __slots__ = ("name", "base", "dict_getter", "slot_getters", "fields", "is_enum", "is_class")
+
+    def __init__(self, cls: type) -> None:
+        mro = _type_mro(cls)
+        module = _type_module(cls)
+        qualname = _type_qualname(cls)
+        self.name = qualname if module == "builtins" else f"{module}.{qualname}"
+        self.base = next((klass for klass in mro if klass in _BASE_ENCODERS), object)
+        self.dict_getter: Callable[..., Any] | None = None
+        self.slot_getters: list[tuple[str, Callable[..., Any]]] = []
+        self.fields: tuple[str, ...] = ()
+        for klass in mro:
+            namespace = _type_dict(klass)
+            for name, attribute in namespace.items():
+                kind = type(attribute)
+                if kind is types.MemberDescriptorType and not name.startswith("__"):
+                    self.slot_getters.append((name, attribute.__get__))
+                elif name == "__dict__" and self.dict_getter is None:
+                    if kind is types.GetSetDescriptorType or kind is types.MemberDescriptorType:
+                        self.dict_getter = attribute.__get__
+            fields = namespace.get("_fields")
+            if not self.fields and type(fields) is tuple and all(type(f) is str for f in fields):
+                self.fields = fields
+        metaclass_mro = _type_mro(type(cls))
+        self.is_enum = enum.EnumType in metaclass_mro
+        self.is_class = type in mro  # instances of this type are classes
+
+
+
+
+class ValueEncoder:
+    """Encodes values; not thread-safe (the recorder serializes its callbacks)."""
+
+    def __init__(self, limits: Limits = Limits(), redaction: Redaction | None = None) -> None:
+        self.limits = limits
+        self.redaction = redaction or Redaction()
+        self._types: dict[int, tuple[type, _TypeInfo]] = {}
+        self._path: set[int] = set()
+        self._budget = 0
+        self._mutable = False
+
+    def encode_locals(
+        self, names_values: Mapping[str, object]
+    ) -> tuple[dict[str, Encoded], frozenset[str]]:
+        """A frame's locals: their forms, and the names whose values may change in place."""
+        encoded: dict[str, Encoded] = {}
+        mutable: list[str] = []
+        is_secret = self.redaction.is_secret
+        for name, value in names_values.items():
+            if is_secret(name):
+                encoded[name] = _REDACTED
+                continue
+            form, changes = self.encode(value)
+            encoded[name] = form
+            if changes:
+                mutable.append(name)
+        return encoded, frozenset(mutable)
+
+    def encode(self, value: object) -> tuple[Encoded, bool]:
+        """The form of ``value``, and whether it may change in place later."""
+        kind = type(value)
+        if kind is int:
+            if _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
+                return value, False
+        elif kind is str:
+            if len(value) <= self.limits.max_str:  # type: ignore[arg-type]
+                return value, False
+        elif value is None or kind is bool:
+            return value, False
+        elif kind is float and math.isfinite(value):  # type: ignore[arg-type]
+            return value, False
+        self._budget = self.limits.max_nodes
+        self._mutable = False
+        self._path.clear()
+        try:
+            form = self._encode(value, 0)
+        except Exception:  # a value we did not foresee; never a reason to fail
+            form = {"$type": self._info(kind).name, "repr": "<unencodable>"}
+        return form, self._mutable
+
+    def _info(self, cls: type) -> _TypeInfo:
+        cached = self._types.get(id(cls))
+        if cached is not None:
+            return cached[1]
+        if len(self._types) > 10_000:
+            self._types.clear()
+        info = _TypeInfo(cls)
+        self._types[id(cls)] = (cls, info)  # the type is kept alive, so its id stays its own
+        return info
+
+    def _encode(self, value: object, depth: int) -> Encoded:
+        self._budget -= 1
+        kind = type(value)
+        if kind is int and _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
+            return value
+        if kind is str and len(value) <= self.limits.max_str:  # type: ignore[arg-type]
+            return value
+        if value is None or kind is bool:
+            return value
+        if kind is float and math.isfinite(value):  # type: ignore[arg-type]
+            return value
+        info = self._info(kind)
+        if kind in _SAFE_REPR_TYPES:
+            return {"$type": info.name, "repr": _cut(repr(value), self.limits.max_str)}
+        if info.is_enum:
+            return {"$type": info.name, "repr": self._enum_name(value, info)}
+        if kind in _NAMED_TYPES:
+            return {"$type": info.name, "repr": _callable_name(value)}
+        if kind is types.ModuleType or info.is_class:
+            return {"$type": info.name, "repr": _named(value)}
+        key = id(value)
+        if key in self._path:
+            return {"$type": info.name, "$cycle": True}
+        self._path.add(key)
+        try:
+            return _BASE_ENCODERS.get(info.base, ValueEncoder._object)(self, value, info, depth)
+        finally:
+            self._path.discard(key)
+
+    def _too_deep(self, info: _TypeInfo, depth: int) -> Encoded | None:
+        if depth >= self.limits.max_depth:
+            return {"$type": info.name, "$depth": True}
+        return None
+
+    def _items(self, iterable: Any, length: int, depth: int) -> tuple[list[Encoded], bool]:
+        """Encode up to max_items elements (fewer once the node budget is spent)."""
+        keep = min(length, self.limits.max_items, max(self._budget, 0))
+        encode = self._encode
+        items = [encode(item, depth + 1) for item in _islice(iterable, keep)]
+        return items, keep < length
+
+    def _sequence(self, value: Any, info: _TypeInfo, depth: int, base: Any) -> Encoded:
+        if base is not tuple:
+            self._mutable = True
+        deep = self._too_deep(info, depth)
+        if deep is not None:
+            return deep
+        length = base.__len__(value)
+        items, truncated = self._items(base.__iter__(value), length, depth)
+        if info.fields and base is tuple and not truncated:
+            return {"$type": info.name, "attrs": dict(zip(info.fields, items, strict=False))}
+        exact = type(value) is base and base is not collections.deque
+        if exact and not truncated:
+            return items
+        form: dict[str, Encoded] = {"$type": info.name, "items": items}
+        if truncated:
+            form["$truncated"] = length
+        return self._with_attrs(form, value, info, depth) if not exact else form
+
+    def _list(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
+        return self._sequence(value, info, depth, list)
+
+    def _tuple(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
+        return self._sequence(value, info, depth, tuple)
+
+    def _deque(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
+        return self._sequence(value, info, depth, collections.deque)
+
+    def _set(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
+        base = info.base
+        if base is set:
+            self._mutable = True
+        deep = self._too_deep(info, depth)
+        if deep is not None:
+            return deep
+        length = base.__len__(value)
+        items, truncated = self._items(base.__iter__(value), length, depth)
+        form: dict[str, Encoded] = {"$type": info.name, "items": items}
+        if truncated:
+            form["$truncated"] = length
+        return form
+
+    def _dict(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
+        self._mutable = True
+        deep = self._too_deep(info, depth)
+        if deep is not None:
+            return deep
+        length = dict.__len__(value)
+        keep = min(length, self.limits.max_items, max(self._budget, 0))
+        pairs = list(_islice(dict.items(value), keep))
+        is_secret = self.redaction.is_secret
+        encode = self._encode
+        if type(value) is dict and all(type(k) is str and k[:1] != "$" for k, _ in pairs):
+            mapping = {k: _REDACTED if is_secret(k) else encode(v, depth + 1) for k, v in pairs}
+            if keep == length:
+                return mapping
+            return {"$type": "dict", "items": [[k, v] for k, v in mapping.items()], "$truncated": length}
+        items = [
+            [encode(k, depth + 1), _REDACTED if type(k) is str and is_secret(k) else encode(v, depth + 1)]
+            for k, v in pairs
+        ]
+        form: dict[str, Encoded] = {"$type": info.name, "items": items}
+        if keep < length:
+            form["$truncated"] = length
+        return form
+
+    def _text(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
+        text = str.__getitem__(value, slice(0, self.limits.max_str))
+        form: dict[str, Encoded] = {"$type": info.name, "repr": text}
+        length = str.__len__(value)
+        if length > self.limits.max_str:
+            form["$truncated"] = length
+        return form
+
+    def _bytes(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
+        base = info.base
+        if base is bytearray:
+            self._mutable = True
+        length = base.__len__(value)
+        head = bytes(base.__getitem__(value, slice(0, self.limits.max_str)))
+        form: dict[str, Encoded] = {"$type": info.name, "repr": bytes.__repr__(head)}
+        if length > self.limits.max_str:
+            form["$truncated"] = length
+        return form
+
+    def _number(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
+        if info.base is float:
+            number = float.__float__(value)
+            text = "nan" if math.isnan(number) else ("inf" if number > 0 else "-inf")
+            return {"$type": info.name, "repr": text if not math.isfinite(number) else float.__repr__(number)}
+        bits = int.bit_length(value)
+        if bits > 4 * self.limits.max_str:
+            return {"$type": info.name, "repr": f"<{bits}-bit int>"}
+        return {"$type": info.name, "repr": _cut(int.__repr__(value), self.limits.max_str)}
+
+    def _exception(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
+        deep = self._too_deep(info, depth)
+        if deep is not None:
+            return deep
+        args = self._encode(_exception_args(value), depth + 1)
+        form = self._with_attrs({"$type": info.name, "attrs": {"args": args}}, value, info, depth)
+        return form
+
+    def _object(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
+        if info.dict_getter is None and not info.slot_getters:
+            return {"$type": info.name, "repr": f"<{info.name} object>"}
+        deep = self._too_deep(info, depth)
+        if deep is not None:
+            self._mutable = True
+            return deep
+        return self._with_attrs({"$type": info.name, "attrs": {}}, value, info, depth)
+
+    def _with_attrs(
+        self, form: dict[str, Encoded], value: Any, info: _TypeInfo, depth: int
+    ) -> dict[str, Encoded]:
+        """Add the instance attributes (``__dict__`` and slots), read without user code."""
+        attributes: list[tuple[str, object]] = []
+        if info.dict_getter is not None:
+            namespace = info.dict_getter(value)
+            if type(namespace) is dict:
+                attributes.extend((k, v) for k, v in dict.items(namespace) if type(k) is str)
+        for name, getter in info.slot_getters:
+            try:
+                attributes.append((name, getter(value)))
+            except AttributeError:
+                continue  # an unset slot
+        if not attributes:
+            return form
+        self._mutable = True
+        limit = min(self.limits.max_items, max(self._budget, 0))
+        is_secret = self.redaction.is_secret
+        attrs = form.setdefault("attrs", {})
+        for name, attribute in attributes[:limit]:
+            attrs[name] = _REDACTED if is_secret(name) else self._encode(attribute, depth + 1)
+        if len(attributes) > limit:
+            form["$truncated"] = len(attributes)
+        return form
+
+    def _enum_name(self, value: object, info: _TypeInfo) -> str:
+        namespace = info.dict_getter(value) if info.dict_getter else None
+        name = namespace.get("_name_") if type(namespace) is dict else None
+        return f"{info.name}.{name}" if type(name) is str else f"<{info.name} member>"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _callable_name(value: object) -> str:
+    """The qualified name, where the callable's own C type stores one."""
+    descriptor = _type_dict(type(value)).get("__qualname__")
+    if type(descriptor) is types.GetSetDescriptorType:
+        try:
+            name = descriptor.__get__(value)
+        except AttributeError:
+            name = None
+        if type(name) is str:
+            return name
+    if type(value) is types.MethodType:
+        return _callable_name(types.MethodType.__dict__["__func__"].__get__(value))
+    return f"<{_type_qualname(type(value))}>"
+
+
+def _named(value: object) -> str:
+    if type(value) is types.ModuleType:
+        name = _module_dict(value).get("__name__")
+        return f"<module {name}>" if type(name) is str else "<module>"
+    if isinstance(value, type):
+        module, qualname = _type_module(value), _type_qualname(value)
+        return qualname if module == "builtins" else f"{module}.{qualname}"
+    return "?"
+
+
+_BASE_ENCODERS: Final[dict[type, Callable[[ValueEncoder, Any, _TypeInfo, int], Encoded]]] = {
+    list: ValueEncoder._list,
+    tuple: ValueEncoder._tuple,
+    collections.deque: ValueEncoder._deque,
+    dict: ValueEncoder._dict,
+    set: ValueEncoder._set,
+    frozenset: ValueEncoder._set,
+    str: ValueEncoder._text,
+    bytes: ValueEncoder._bytes,
+    bytearray: ValueEncoder._bytes,
+    int: ValueEncoder._number,
+    float: ValueEncoder._number,
+    BaseException: ValueEncoder._exception,
+}
