@@ -17,11 +17,22 @@ from pathlib import Path
 from types import CodeType
 
 _OWN_PACKAGES = tuple(
-    str(Path(__file__).resolve().parent.parent / name) + os.sep for name in ("pytest_scope", "replay")
+    str(Path(__file__).resolve().parent.parent / name) + os.sep
+    for name in ("pytest_scope", "replay")
 )
 # Directories under a rootdir that hold other people's code (virtualenvs, tox, caches).
 _FOREIGN_DIR_NAMES = frozenset(
-    {".tox", ".nox", ".venv", "venv", "env", "site-packages", "dist-packages", "node_modules", ".git"}
+    {
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        "env",
+        "site-packages",
+        "dist-packages",
+        "node_modules",
+        ".git",
+    }
 )
 
 
@@ -65,7 +76,9 @@ class Plan:
         relative_parts = Path(filename[len(self.rootdir) :]).parts
         if _FOREIGN_DIR_NAMES.intersection(relative_parts[:-1]):
             return Level.SKIP
-        if any(fnmatch.fnmatch(relative_parts[-1], pattern) for pattern in self._test_file_patterns):
+        if any(
+            fnmatch.fnmatch(relative_parts[-1], pattern) for pattern in self._test_file_patterns
+        ):
             return self._forced or Level.LINES
         return self._forced or Level.CALLS
 

@@ -64,14 +64,16 @@ def pytest_configure(config: pytest.Config) -> None:
     enabled = config.option.scope or config.getini("scope")
     if not enabled:
         return
-    if sys.version_info < (3, 12):
+    if sys.version_info < (3, 12):  # noqa: UP036 (installed by hand on an older Python)
         raise pytest.UsageError(
             f"--scope needs Python 3.12 or newer (sys.monitoring); "
             f"this is Python {platform.python_version()}"
         )
     from pytest_scope.session import ScopeSession, settings_from_config
 
-    config.pluginmanager.register(ScopeSession(config, settings_from_config(config)), _SESSION_PLUGIN)
+    config.pluginmanager.register(
+        ScopeSession(config, settings_from_config(config)), _SESSION_PLUGIN
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

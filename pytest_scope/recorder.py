@@ -63,7 +63,7 @@ class NoFreeToolIdError(ScopeError):
 class _Frame:
     """The recorder's shadow of one frame: what it last recorded of it."""
 
-    __slots__ = ("frame_no", "code_no", "frame", "line", "values", "packed", "mutable")
+    __slots__ = ("code_no", "frame", "frame_no", "line", "mutable", "packed", "values")
 
     def __init__(self, frame_no: int, code_no: int, frame: FrameType | None, line: int) -> None:
         self.frame_no = frame_no
@@ -89,7 +89,7 @@ class _Thread:
 class TestSteps:
     """What the recorder knows of a test when it ends."""
 
-    __slots__ = ("steps", "failure_step", "incomplete")
+    __slots__ = ("failure_step", "incomplete", "steps")
 
     def __init__(self, steps: int, failure_step: int | None, incomplete: str | None) -> None:
         self.steps = steps

@@ -11,7 +11,7 @@ A trace file holds one pytest run. Each recorded test is stored as a sequence of
 
     {"step": S,                 # last step before this chunk (0 for the first chunk)
      "threads": [[thread, [frame, ...]], ...],   # each thread's stack, outermost first
-     "suspended": [frame, ...]}                  # generator/coroutine frames between a yield and a resume
+     "suspended": [frame, ...]}                  # generators between a yield and a resume
 
     frame = [frame_no, code_no, line, {name: value, ...}]
 

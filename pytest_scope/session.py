@@ -62,7 +62,9 @@ def settings_from_config(config: pytest.Config) -> Settings:
         except ValueError:
             buffer_mb = 0
         if buffer_mb <= 0:
-            raise pytest.UsageError(f"scope_buffer_mb must be a positive whole number, not {ini_value!r}")
+            raise pytest.UsageError(
+                f"scope_buffer_mb must be a positive whole number, not {ini_value!r}"
+            )
     return Settings(scope_dir.resolve(), level, buffer_mb * 1024 * 1024)
 
 
@@ -160,7 +162,9 @@ class ScopeSession:
             steps=steps.steps,
             first_step=chunks[0].first_step if chunks else steps.steps + 1,
             dropped_steps=buffer.dropped_steps,
-            failure_step=(steps.failure_step or steps.steps or None) if outcome == "failed" else None,
+            failure_step=(steps.failure_step or steps.steps or None)
+            if outcome == "failed"
+            else None,
             incomplete=steps.incomplete,
         )
         try:

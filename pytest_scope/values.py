@@ -21,11 +21,11 @@ import math
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 from pytest_scope.redaction import Redaction
 
-Encoded: TypeAlias = Any  # None | bool | int | float | str | list[Encoded] | dict[str, Encoded]
+type Encoded = Any  # None | bool | int | float | str | list[Encoded] | dict[str, Encoded]
 
 _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**64 - 1
@@ -69,7 +69,7 @@ class Limits:
 class _TypeInfo:
     """What the encoder needs of a type, found once through safe descriptors."""
 
-    __slots__ = ("name", "base", "dict_getter", "slot_getters", "fields", "is_enum", "is_class")
+    __slots__ = ("base", "dict_getter", "fields", "is_class", "is_enum", "name", "slot_getters")
 
     def __init__(self, cls: type) -> None:
         mro = _type_mro(cls)
@@ -86,17 +86,18 @@ class _TypeInfo:
                 kind = type(attribute)
                 if kind is types.MemberDescriptorType and not name.startswith("__"):
                     self.slot_getters.append((name, attribute.__get__))
-                elif name == "__dict__" and self.dict_getter is None:
-                    if kind is types.GetSetDescriptorType or kind is types.MemberDescriptorType:
-                        self.dict_getter = attribute.__get__
+                elif (
+                    name == "__dict__"
+                    and self.dict_getter is None
+                    and kind in (types.GetSetDescriptorType, types.MemberDescriptorType)
+                ):
+                    self.dict_getter = attribute.__get__
             fields = namespace.get("_fields")
             if not self.fields and type(fields) is tuple and all(type(f) is str for f in fields):
                 self.fields = fields
         metaclass_mro = _type_mro(type(cls))
         self.is_enum = enum.EnumType in metaclass_mro
         self.is_class = type in mro  # instances of this type are classes
-
-
 
 
 class ValueEncoder:
@@ -136,9 +137,7 @@ class ValueEncoder:
         elif kind is str:
             if len(value) <= self.limits.max_str:  # type: ignore[arg-type]
                 return value, False
-        elif value is None or kind is bool:
-            return value, False
-        elif kind is float and math.isfinite(value):  # type: ignore[arg-type]
+        elif value is None or kind is bool or (kind is float and math.isfinite(value)):
             return value, False
         self._budget = self.limits.max_nodes
         self._mutable = False
@@ -255,9 +254,16 @@ class ValueEncoder:
             mapping = {k: _REDACTED if is_secret(k) else encode(v, depth + 1) for k, v in pairs}
             if keep == length:
                 return mapping
-            return {"$type": "dict", "items": [[k, v] for k, v in mapping.items()], "$truncated": length}
+            return {
+                "$type": "dict",
+                "items": [[k, v] for k, v in mapping.items()],
+                "$truncated": length,
+            }
         items = [
-            [encode(k, depth + 1), _REDACTED if type(k) is str and is_secret(k) else encode(v, depth + 1)]
+            [
+                encode(k, depth + 1),
+                _REDACTED if type(k) is str and is_secret(k) else encode(v, depth + 1),
+            ]
             for k, v in pairs
         ]
         form: dict[str, Encoded] = {"$type": info.name, "items": items}
@@ -288,7 +294,10 @@ class ValueEncoder:
         if info.base is float:
             number = float.__float__(value)
             text = "nan" if math.isnan(number) else ("inf" if number > 0 else "-inf")
-            return {"$type": info.name, "repr": text if not math.isfinite(number) else float.__repr__(number)}
+            return {
+                "$type": info.name,
+                "repr": text if not math.isfinite(number) else float.__repr__(number),
+            }
         bits = int.bit_length(value)
         if bits > 4 * self.limits.max_str:
             return {"$type": info.name, "repr": f"<{bits}-bit int>"}
