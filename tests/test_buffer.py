@@ -1,0 +1,54 @@
+"""The ring buffer keeps the newest chunks within its cap, each replayable from its keyframe."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_scope.buffer import RingBuffer
+from pytest_scope.codec import unpack_chunk
+
+
+def _fill(buffer: RingBuffer, steps: int) -> None:
+    for step in range(1, steps + 1):
+        buffer.begin_step(step)
+        buffer.append([step, 1, 1, 1, 1, step, {"l": {"i": step, "pad": "x" * 50}}])
+    buffer.close_chunk()
+
+
+def _keyframe(step: int) -> dict[str, object]:
+    return {"step": step, "threads": [], "suspended": []}
+
+
+@given(
+    steps=st.integers(1, 3000),
+    per_chunk=st.integers(1, 300),
+    cap=st.integers(1, 20_000),
+)
+def test_keeps_the_newest_steps_within_the_cap(steps: int, per_chunk: int, cap: int) -> None:
+    buffer = RingBuffer(cap, _keyframe, events_per_chunk=per_chunk)
+    _fill(buffer, steps)
+    chunks = buffer.chunks()
+    assert chunks, "the newest chunk is always kept"
+    assert chunks[-1].last_step == steps
+    assert chunks[0].first_step == buffer.dropped_steps + 1
+    assert buffer.size_bytes <= cap or len(chunks) == 1
+    expected_step = chunks[0].first_step
+    for chunk in chunks:
+        keyframe, events = unpack_chunk(chunk.data)
+        assert keyframe["step"] == chunk.first_step - 1
+        assert [event[0] for event in events] == list(range(expected_step, chunk.last_step + 1))
+        expected_step = chunk.last_step + 1
+
+
+def test_a_keyframe_is_taken_before_the_first_event_of_each_chunk() -> None:
+    taken: list[int] = []
+
+    def keyframe(step: int) -> dict[str, object]:
+        taken.append(step)
+        return _keyframe(step)
+
+    buffer = RingBuffer(10**9, keyframe, events_per_chunk=10)
+    _fill(buffer, 25)
+    assert taken == [0, 10, 20]
+    assert buffer.dropped_steps == 0

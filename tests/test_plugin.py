@@ -1,0 +1,184 @@
+"""The pytest plugin, run in subprocesses: sys.monitoring state is per interpreter."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+SUITE = """
+import threading
+import pytest
+
+from shop import Cart
+
+@pytest.fixture
+def cart():
+    return Cart()
+
+def test_total(cart):
+    cart.add("apple", 3)
+    print("total is", cart.total())
+    assert cart.total() == 3
+
+def test_discount_fails(cart):
+    cart.add("pear", 2)
+    cart.add("plum", 5)
+    discounted = cart.total() * 0.9
+    assert discounted == 7
+
+def test_skipped():
+    pytest.skip("not today")
+
+@pytest.mark.xfail(reason="known")
+def test_xfail():
+    assert Cart().total() == 1
+
+def test_raises_in_project_code(cart):
+    with pytest.raises(KeyError):
+        cart.remove("ghost")
+
+def test_threads(cart):
+    def worker(n):
+        cart.add(f"item{n}", n)
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert cart.total() == 3
+"""
+
+SHOP = """
+class Cart:
+    def __init__(self):
+        self.items = {}
+
+    def add(self, name, count):
+        self.items[name] = self.items.get(name, 0) + count
+
+    def remove(self, name):
+        del self.items[name]
+
+    def total(self):
+        return sum(self.items.values())
+"""
+
+
+@pytest.fixture
+def shop(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(shop=SHOP, test_shop=SUITE)
+    return pytester
+
+
+def _trace_files(root: Path) -> list[Path]:
+    return sorted((root / ".scope" / "runs").glob("*.sqlite"))
+
+
+def _outcomes(result: pytest.RunResult) -> dict[str, str]:
+    outcomes = {}
+    for line in result.outlines:
+        if "::" in line and " " in line:
+            nodeid, _, outcome = line.partition(" ")
+            outcomes[nodeid] = outcome.split()[0]
+    return outcomes
+
+
+def test_outcomes_and_output_unchanged(shop: pytest.Pytester) -> None:
+    plain = shop.runpytest_subprocess("-v", "-s", "-p", "no:cacheprovider")
+    recorded = shop.runpytest_subprocess("-v", "-s", "-p", "no:cacheprovider", "--scope")
+    plain.assert_outcomes(passed=3, failed=1, skipped=1, xfailed=1)
+    recorded.assert_outcomes(passed=3, failed=1, skipped=1, xfailed=1)
+    assert _outcomes(recorded) == _outcomes(plain)
+    assert "total is 3" in recorded.stdout.str()
+
+
+def test_trace_file_holds_every_test(shop: pytest.Pytester) -> None:
+    shop.runpytest_subprocess("--scope")
+    (trace,) = _trace_files(shop.path)
+    with sqlite3.connect(trace) as db:
+        rows = {nodeid: (outcome, steps, failure) for nodeid, outcome, steps, failure in db.execute(
+            "SELECT nodeid, outcome, steps, failure_step FROM tests"
+        )}
+        functions = {name for (name,) in db.execute("SELECT qualname FROM codes")}
+        sources = {Path(name).name for (name,) in db.execute("SELECT filename FROM sources")}
+        chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    assert rows["test_shop.py::test_total"][0] == "passed"
+    assert rows["test_shop.py::test_discount_fails"][0] == "failed"
+    assert rows["test_shop.py::test_xfail"][0] == "xfailed"
+    assert rows["test_shop.py::test_discount_fails"][2] is not None
+    assert all(steps > 0 for _, steps, _ in rows.values())
+    assert {"test_total", "Cart.add", "Cart.total", "cart"} <= functions
+    assert sources == {"test_shop.py", "shop.py"}
+    assert chunks >= len(rows)
+    assert (shop.path / ".scope" / ".gitignore").read_text().strip().endswith("*")
+    assert (shop.path / ".scope" / "CACHEDIR.TAG").exists()
+
+
+def test_summary_names_the_trace_and_the_replay_command(shop: pytest.Pytester) -> None:
+    result = shop.runpytest_subprocess("--scope")
+    result.stdout.fnmatch_lines(
+        [
+            "*- pytest-scope -*",
+            "trace: .scope/runs/*.sqlite (* MB)",
+            "recorded 5 tests, * steps (0 dropped by the 32 MB buffer cap)",
+            "replay the failures:",
+            "  scope-replay test_shop.py::test_discount_fails",
+        ]
+    )
+
+
+def test_scope_dir_option_and_ini(shop: pytest.Pytester) -> None:
+    result = shop.runpytest_subprocess("--scope", "--scope-dir", "traces")
+    assert len(list((shop.path / "traces" / "runs").glob("*.sqlite"))) == 1
+    result.stdout.fnmatch_lines(["  scope-replay test_shop.py::test_discount_fails --dir traces"])
+    shop.makeini("[pytest]\nscope = true\nscope_dir = from-ini\n")
+    shop.runpytest_subprocess()
+    assert len(list((shop.path / "from-ini" / "runs").glob("*.sqlite"))) == 1
+
+
+def test_bad_ini_level_is_a_usage_error(shop: pytest.Pytester) -> None:
+    shop.makeini("[pytest]\nscope_level = everything\n")
+    result = shop.runpytest_subprocess("--scope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*scope_level must be one of calls, lines, not 'everything'*"])
+
+
+def test_without_scope_nothing_is_written(shop: pytest.Pytester) -> None:
+    shop.runpytest_subprocess()
+    assert not (shop.path / ".scope").exists()
+
+
+def _python_311() -> str | None:
+    found = shutil.which("python3.11")
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = sorted(pyenv_root.glob("versions/3.11.*/bin/python3.11"))
+    return str(candidates[-1]) if candidates else found
+
+
+@pytest.mark.skipif(_python_311() is None, reason="no Python 3.11 on this machine")
+def test_older_python_is_refused_in_one_line(tmp_path: Path) -> None:
+    python = _python_311()
+    assert python is not None
+    (tmp_path / "test_one.py").write_text("def test_one():\n    pass\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYENV_VERSION": "3.11.7"}
+    probe = subprocess.run([python, "-c", "import pytest"], env=env, capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("Python 3.11 here has no pytest")
+    result = subprocess.run(
+        [python, "-m", "pytest", "-p", "pytest_scope.plugin", "--scope", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, errors
+    assert "--scope needs Python 3.12 or newer (sys.monitoring); this is Python 3.11" in errors[0]
