@@ -1,0 +1,153 @@
+"""Writing one run's trace file: the schema, then one transaction per recorded test.
+
+Each test is committed as soon as it ends (WAL, ``synchronous=NORMAL``), so a run killed
+mid-way leaves every test written before it readable. ``close`` folds the WAL back into
+the database so that the finished file is one self-contained file, fit for a CI artifact.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import sqlite_utils
+
+from pytest_scope.errors import TraceFileError
+from pytest_scope.schema import FORMAT_NAME, SCHEMA, SCHEMA_VERSION
+
+# Rows per INSERT batch: large enough that batching dominates, small enough for SQLite's
+# limit on bound parameters (32766 since 3.32; five columns per chunk row).
+_BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TestRecord:
+    """One recorded attempt of a test: the ``tests`` row, without its id."""
+
+    __test__ = False  # not a pytest test class, whatever its name says
+
+    nodeid: str
+    attempt: int
+    outcome: str
+    started: float
+    duration: float
+    steps: int
+    first_step: int
+    dropped_steps: int
+    failure_step: int | None
+    incomplete: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A packed chunk (``codec.pack_chunk``) and the steps it holds."""
+
+    first_step: int
+    last_step: int
+    data: bytes
+
+
+class TraceWriter:
+    """Creates a run's trace file and appends tests to it; one writer per file."""
+
+    def __init__(self, path: Path, meta: Mapping[str, str]) -> None:
+        self.path = path
+        self._codes: list[dict[str, Any]] = []
+        self._sources: dict[str, str] = {}
+        self._written_sources: set[str] = set()
+        self._closed = False
+        if path.exists():
+            raise TraceFileError(path, "already exists; a trace file is never overwritten")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TraceFileError(path, f"cannot create its directory ({exc.strerror})") from None
+        with self._errors():
+            # No sqlite-utils plugins: they could run arbitrary code in every test run.
+            self._db = sqlite_utils.Database(path, execute_plugins=False)
+            self._db.enable_wal()
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            self._db.execute(f"PRAGMA user_version={int(SCHEMA_VERSION)}")
+            rows = {**meta, "format": FORMAT_NAME, "schema_version": str(SCHEMA_VERSION)}
+            with self._db.atomic():
+                self._db.table("meta").insert_all(
+                    ({"key": key, "value": value} for key, value in rows.items()), replace=True
+                )
+
+    def add_code(self, code_no: int, qualname: str, filename: str, firstlineno: int) -> None:
+        """Remember a code object; it is written with the next test, in that transaction."""
+        self._codes.append(
+            {"id": code_no, "qualname": qualname, "filename": filename, "firstlineno": firstlineno}
+        )
+
+    def add_source(self, filename: str, text: str) -> None:
+        """Remember a file's text, so replay needs nothing but the trace file."""
+        if filename not in self._written_sources:
+            self._sources[filename] = text
+
+    def write_test(self, test: TestRecord, chunks: Sequence[Chunk]) -> int:
+        """Commit a test with its chunks and the codes and sources pending; its id."""
+        if self._closed:
+            raise TraceFileError(self.path, "already closed")
+        codes, sources = self._codes, self._sources
+        self._codes, self._sources = [], {}
+        try:
+            with self._errors(), self._db.atomic():
+                db = self._db
+                db.table("codes").insert_all(codes, batch_size=_BATCH_SIZE, replace=True)
+                db.table("sources").insert_all(
+                    ({"filename": name, "text": text} for name, text in sources.items()),
+                    batch_size=_BATCH_SIZE,
+                    replace=True,
+                )
+                # An INTEGER PRIMARY KEY: the rowid SQLite just assigned.
+                test_id = cast(int, db.table("tests").insert(asdict(test)).last_pk)
+                db.table("chunks").insert_all(
+                    (
+                        {
+                            "test_id": test_id,
+                            "seq": seq,
+                            "first_step": chunk.first_step,
+                            "last_step": chunk.last_step,
+                            "data": chunk.data,
+                        }
+                        for seq, chunk in enumerate(chunks)
+                    ),
+                    batch_size=_BATCH_SIZE,
+                )
+        except BaseException:
+            # Rolled back: what was pending is still pending for the next test.
+            self._codes = codes + self._codes
+            self._sources = {**sources, **self._sources}
+            raise
+        self._written_sources.update(sources)
+        return test_id
+
+    def close(self) -> None:
+        """Fold the WAL into the database and leave one self-contained file."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._errors():
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._db.disable_wal()
+            finally:
+                self._db.close()
+
+    def _errors(self) -> AbstractContextManager[None]:
+        return _sqlite_errors(self.path)
+
+
+@contextmanager
+def _sqlite_errors(path: Path) -> Iterator[None]:
+    """Every ``sqlite3.Error`` becomes a ``TraceFileError`` naming the file."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise TraceFileError(path, f"cannot write ({exc})") from exc
