@@ -1,0 +1,230 @@
+"""The state at any step: the chunk holding it, its keyframe, then its events up to the step.
+
+The rules of applying an event are ``pytest_scope.schema``'s; this is their only reader.
+Only one chunk is decoded per state, so step N of a million-step test costs what step 1
+does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_scope.codec import Event, Keyframe
+from pytest_scope.errors import NotFoundError, TraceFileError
+from pytest_scope.schema import KIND_NAMES, LEAVING_KINDS, Kind
+from replay.tracefile import RecordedTest, StoredChunk, TraceFile
+
+
+@dataclass(slots=True)
+class State:
+    """What a debugger would show at one step, for the thread of that step's event.
+
+    ``stack`` is outermost first and ends with the event's frame; each frame is
+    ``{"function", "file", "line", "locals"}`` with locals in their encoded (JSON) forms.
+    """
+
+    test: str
+    run: str
+    step: int
+    steps: int
+    event: dict[str, Any]
+    stack: list[dict[str, Any]]
+    exception: Any
+    return_value: Any
+
+
+class _Frame:
+    __slots__ = ("code_no", "frame_no", "line", "locals")
+
+    def __init__(self, frame_no: int, code_no: int, line: int, values: dict[str, Any]) -> None:
+        self.frame_no = frame_no
+        self.code_no = code_no
+        self.line = line
+        self.locals = values
+
+
+class _Corrupt(Exception):
+    """A chunk that the recorder could not have written; reported against the file."""
+
+
+class _Replay:
+    """The running state of every thread while a chunk's events are applied."""
+
+    def __init__(self, keyframe: Keyframe) -> None:
+        self.threads: dict[int, list[_Frame]] = {}
+        self.suspended: dict[int, _Frame] = {}
+        self.leaving: dict[int, int] = {}  # thread -> kind of its last event, if leaving
+        for thread, frames in keyframe["threads"]:
+            self.threads[_int(thread)] = [_frame(raw) for raw in frames]
+        for raw in keyframe["suspended"]:
+            frame = _frame(raw)
+            self.suspended[frame.frame_no] = frame
+
+    def apply(self, event: Event) -> list[_Frame]:
+        """Apply one event; the stack of its thread, ending with its frame."""
+        _, kind, thread, frame_no, code_no, line, payload = event
+        stack = self.threads.setdefault(thread, [])
+        left_kind = self.leaving.pop(thread, None)
+        if left_kind is not None:
+            if not stack:
+                raise _Corrupt("a frame leaves an empty stack")
+            left = stack.pop()
+            if left_kind == Kind.YIELD:
+                self.suspended[left.frame_no] = left
+        payload = payload or {}
+        unwound = payload.get("u", 0)
+        if unwound:
+            if not 0 < _int(unwound) <= len(stack):
+                raise _Corrupt(f"pops {unwound} frames of {len(stack)}")
+            del stack[-unwound:]
+        if kind == Kind.CALL:
+            stack.append(_Frame(frame_no, code_no, line, {}))
+        elif kind == Kind.RESUME:
+            frame = self.suspended.pop(frame_no, None) or _Frame(frame_no, code_no, line, {})
+            stack.append(frame)
+        if not stack or stack[-1].frame_no != frame_no:
+            raise _Corrupt(f"frame {frame_no} is not on top of thread {thread}'s stack")
+        frame = stack[-1]
+        frame.line = line
+        frame.locals.update(payload.get("l", {}))
+        for name in payload.get("d", ()):
+            frame.locals.pop(name, None)
+        for outer_no, outer_line, changed, deleted in payload.get("o", ()):
+            outer = next((f for f in stack if f.frame_no == outer_no), None)
+            if outer is None:
+                raise _Corrupt(f"changes frame {outer_no}, which is not on the stack")
+            outer.line = _int(outer_line)
+            outer.locals.update(changed)
+            for name in deleted:
+                outer.locals.pop(name, None)
+        if kind in LEAVING_KINDS:
+            self.leaving[thread] = kind
+        return stack
+
+
+def state_at(trace: TraceFile, test: RecordedTest, step: int) -> State:
+    """Reconstruct the state at ``step`` from the one chunk that holds it."""
+    _check_step(trace, test, step)
+    chunk = trace.chunk_at(test, step)
+    with _reporting(trace, test, chunk):
+        replay = _Replay(chunk.keyframe)
+        for expected, event in enumerate(chunk.events, start=chunk.first_step):
+            _check_event(event, expected)
+            stack = replay.apply(event)
+            if expected == step:
+                return _state(trace, test, event, stack)
+        raise _Corrupt(f"ends before step {step}")
+
+
+def timeline(trace: TraceFile, test: RecordedTest) -> list[dict[str, Any]]:
+    """Every retained step as ``{"step","kind","function","file","line","thread"}``."""
+    rows: list[dict[str, Any]] = []
+    for chunk in trace.chunks(test):
+        with _reporting(trace, test, chunk):
+            for expected, event in enumerate(chunk.events, start=chunk.first_step):
+                _check_event(event, expected)
+                rows.append(_event_row(trace, event))
+    return rows
+
+
+def failure_step(trace: TraceFile, test: RecordedTest) -> int:
+    """Where to look first: the failure, or the last step of a test that did not fail."""
+    _check_recorded(trace, test)
+    return test.failure_step or test.steps
+
+
+def _check_recorded(trace: TraceFile, test: RecordedTest) -> None:
+    if test.steps < 1 or test.first_step > test.steps:
+        raise NotFoundError(f"no steps of {test.nodeid} were recorded in run {trace.run_id}")
+
+
+def _check_step(trace: TraceFile, test: RecordedTest, step: int) -> None:
+    """Refuse a step that was never made, or was dropped by the ring buffer, with the range."""
+    _check_recorded(trace, test)
+    if not test.first_step <= step <= test.steps:
+        dropped = (
+            f" (steps 1-{test.first_step - 1} were dropped by the ring buffer)"
+            if test.first_step > 1
+            else ""
+        )
+        raise NotFoundError(
+            f"step {step} is out of range for {test.nodeid}: give a step from"
+            f" {test.first_step} to {test.steps}{dropped}"
+        )
+
+
+def _state(trace: TraceFile, test: RecordedTest, event: Event, stack: list[_Frame]) -> State:
+    step, _, _, _, _, _, payload = event
+    payload = payload or {}
+    frames = []
+    for frame in stack:
+        code = trace.code(frame.code_no)
+        frames.append(
+            {
+                "function": code.qualname,
+                "file": code.filename,
+                "line": frame.line,
+                "locals": dict(frame.locals),
+            }
+        )
+    return State(
+        test=test.nodeid,
+        run=trace.run_id,
+        step=step,
+        steps=test.steps,
+        event=_event_row(trace, event, with_step=False),
+        stack=frames,
+        exception=payload.get("x"),
+        return_value=payload.get("r"),
+    )
+
+
+def _event_row(trace: TraceFile, event: Event, *, with_step: bool = True) -> dict[str, Any]:
+    step, kind, thread, _, code_no, line, _ = event
+    code = trace.code(code_no)
+    row = {"step": step} if with_step else {}
+    row.update(
+        kind=KIND_NAMES[kind], function=code.qualname, file=code.filename, line=line, thread=thread
+    )
+    return row
+
+
+def _check_event(event: Any, expected: int) -> None:
+    if not isinstance(event, list) or len(event) != 7:
+        raise _Corrupt(f"step {expected} is not an event")
+    step, kind, thread, frame_no, code_no, line, payload = event
+    if step != expected:
+        raise _Corrupt(f"step {step} where step {expected} belongs")
+    for field in (kind, thread, frame_no, code_no, line):
+        _int(field)
+    if not 0 <= kind < len(KIND_NAMES):
+        raise _Corrupt(f"step {step} has unknown kind {kind}")
+    if payload is not None and not isinstance(payload, dict):
+        raise _Corrupt(f"step {step} has a payload that is not a map")
+
+
+def _frame(raw: Any) -> _Frame:
+    frame_no, code_no, line, values = raw
+    if not isinstance(values, dict):
+        raise _Corrupt("a keyframe frame without locals")
+    return _Frame(_int(frame_no), _int(code_no), _int(line), values)
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:
+        raise _Corrupt(f"{value!r} where a number belongs")
+    return value
+
+
+@contextmanager
+def _reporting(trace: TraceFile, test: RecordedTest, chunk: StoredChunk) -> Iterator[None]:
+    """Report a malformed chunk as a corrupt trace file, naming the file, test and chunk."""
+    try:
+        yield
+    except (_Corrupt, TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise TraceFileError(
+            trace.path, f"corrupt chunk {chunk.seq} of {test.nodeid} ({exc})"
+        ) from None
