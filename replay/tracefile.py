@@ -205,8 +205,7 @@ class ScopeDir:
         self.path = Path(path)
         if not self.path.is_dir():
             raise NotFoundError(
-                f"no scope directory at {self.path}; record with `pytest --scope`"
-                " or pass --dir DIR"
+                f"no scope directory at {self.path}; record with `pytest --scope` or pass --dir DIR"
             )
 
     def runs(self) -> list[Path]:
@@ -235,25 +234,31 @@ class ScopeDir:
         return runs[0]
 
     def find_test(self, test_id: str, run: str | None = None) -> tuple[TraceFile, RecordedTest]:
-        """The test ``test_id`` names, in ``run`` or in the newest run that has it.
-
-        ``test_id`` is a node id or an unambiguous substring of one; an exact match wins.
-        Of several attempts (reruns) the last is taken.
-        """
-        paths = [self.run(run)] if run is not None else self.runs()
-        if not paths:
-            paths = [self.newest()]  # raises: nothing recorded yet
-        for path in paths:
-            trace = TraceFile(path)
-            test = _match(trace, test_id)
-            if test is not None:
-                return trace, test
-            trace.close()
-        where = f"run {paths[0].stem}" if run is not None else f"{len(paths)} run(s)"
-        raise NotFoundError(
-            f"no recorded test matches {test_id!r} in {where} under {self.path};"
-            " list them with --list"
+        """The test ``test_id`` names, in ``run`` or in the newest run that has it."""
+        if run is not None:
+            return find_test([self.run(run)], test_id, where=f"run {run}")
+        return find_test(
+            [self.newest(), *self.runs()[1:]], test_id, where=f"the runs in {self.path}"
         )
+
+
+def find_test(paths: list[Path], test_id: str, where: str) -> tuple[TraceFile, RecordedTest]:
+    """The test ``test_id`` names, in the first of ``paths`` (newest first) that has it.
+
+    ``test_id`` is a node id or an unambiguous substring of one; an exact match wins. Of
+    several attempts (reruns) the last is taken. The caller closes the returned file.
+    """
+    for path in paths:
+        trace = TraceFile(path)
+        try:
+            test = _match(trace, test_id)
+        except BaseException:
+            trace.close()
+            raise
+        if test is not None:
+            return trace, test
+        trace.close()
+    raise NotFoundError(f"no recorded test matches {test_id!r} in {where}; list them with --list")
 
 
 def _match(trace: TraceFile, test_id: str) -> RecordedTest | None:
@@ -269,7 +274,6 @@ def _match(trace: TraceFile, test_id: str) -> RecordedTest | None:
             shown = ", ".join(matches[:_MAX_CANDIDATES])
             hidden = len(matches) - _MAX_CANDIDATES
             more = f" and {hidden} more" if hidden > 0 else ""
-            trace.close()
             raise NotFoundError(
                 f"test id {test_id!r} is ambiguous in run {trace.run_id}: it matches {shown}"
                 f"{more}; give more of the node id"

@@ -1,0 +1,208 @@
+"""The terminal views: the state at a step, the timeline, the lists of runs and tests.
+
+Recorded values are data from the trace file, never rich markup: they are always
+rendered as ``Text``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+from rich import box
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from replay.state import State
+from replay.tracefile import RecordedTest
+
+SOURCE_CONTEXT: Final = 5  # lines shown above and below the current one
+VALUE_CHARS: Final = 300
+_MAX_NESTING: Final = 20
+_CALLABLE_TYPES: Final = frozenset(
+    {
+        "function", "builtin_function_or_method", "method", "code", "generator", "coroutine",
+        "async_generator", "method-wrapper", "wrapper_descriptor", "method_descriptor",
+    }
+)  # fmt: skip
+
+
+def format_value(value: Any, limit: int = VALUE_CHARS) -> str:
+    """An encoded value in compact Python-like notation, cut to ``limit`` characters."""
+    text = _format(value, 0)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _format(value: Any, depth: int) -> str:
+    if depth > _MAX_NESTING:
+        return "…"
+    if isinstance(value, list):
+        return "[" + _join(value, [], depth) + "]"
+    if not isinstance(value, dict):
+        return repr(value)
+    if not any(isinstance(key, str) and key.startswith("$") for key in value):
+        return "{" + ", ".join(f"{k!r}: {_format(v, depth + 1)}" for k, v in value.items()) + "}"
+    return _format_object(value, depth)
+
+
+def _format_object(value: dict[str, Any], depth: int) -> str:
+    """The ``$type`` forms and marks of ``pytest_scope.schema``."""
+    if value.get("$redacted"):
+        return "<redacted>"
+    if value.get("$cycle"):
+        return "<cycle>"
+    type_name = str(value.get("$type", "?"))
+    short = type_name.rsplit(".", 1)[-1]
+    if value.get("$depth"):
+        return f"<{short} …>"
+    total = value.get("$truncated")
+    if isinstance(value.get("attrs"), dict):
+        attrs: dict[str, Any] = value["attrs"]
+        more = _more(total, len(attrs))
+        if list(attrs) == ["args"] and isinstance(attrs["args"], list) and not more:
+            return f"{short}({_join(attrs['args'], [], depth)})"  # exceptions: KeyError('x')
+        parts = [f"{k}={_format(v, depth + 1)}" for k, v in attrs.items()]
+        return f"{short}({', '.join(parts + more)})"
+    if isinstance(value.get("items"), list):
+        return _format_items(type_name, short, value["items"], total, depth)
+    if isinstance(value.get("repr"), str):
+        text: str = value["repr"]
+        if type_name == "str":
+            return repr(text) + (f"…+{total - len(text)} more" if isinstance(total, int) else "")
+        if type_name in _CALLABLE_TYPES:
+            return f"<{type_name} {text}>"
+        return text + (f"…({total} in all)" if isinstance(total, int) else "")
+    return f"<{short}>"
+
+
+def _format_items(type_name: str, short: str, items: list[Any], total: Any, depth: int) -> str:
+    more = _more(total, len(items))
+    pairs = all(isinstance(item, list) and len(item) == 2 for item in items)
+    if pairs and (type_name == "dict" or short.lower().endswith("dict") or short == "Counter"):
+        inner = ", ".join(
+            [f"{_format(k, depth + 1)}: {_format(v, depth + 1)}" for k, v in items] + more
+        )
+        return "{" + inner + "}" if type_name == "dict" else f"{short}({{{inner}}})"
+    inner = _join(items, more, depth)
+    if type_name == "list":
+        return f"[{inner}]"
+    if type_name == "tuple":
+        return f"({inner},)" if len(items) == 1 and not more else f"({inner})"
+    if type_name == "set":
+        return "{" + inner + "}" if inner else "set()"
+    if type_name == "frozenset":
+        return f"frozenset({{{inner}}})" if inner else "frozenset()"
+    return f"{short}([{inner}])"
+
+
+def _join(items: list[Any], more: list[str], depth: int) -> str:
+    return ", ".join([_format(item, depth + 1) for item in items] + more)
+
+
+def _more(total: Any, shown: int) -> list[str]:
+    return [f"…+{total - shown} more"] if isinstance(total, int) and total > shown else []
+
+
+def render_state(console: Console, state: State, source: str | None) -> None:
+    """Header, source around the line, call stack, the frame's locals, exception, value."""
+    event = state.event
+    location = f"{event['file']}:{event['line']}"
+    console.print(Text(state.test, style="bold"))
+    console.print(Text(f"run {state.run} · step {state.step} of {state.steps}"))
+    console.print(
+        Text(f"{event['kind']} in {event['function']} at {location} (thread {event['thread']})")
+    )
+    console.print()
+    if source is None:
+        console.print(Text(f"(the source of {event['file']} was not recorded)", style="dim"))
+    else:
+        line = int(event["line"])
+        console.print(
+            Syntax(
+                source,
+                "python",
+                theme="ansi_dark",
+                background_color="default",
+                line_numbers=True,
+                line_range=(max(1, line - SOURCE_CONTEXT), line + SOURCE_CONTEXT),
+                highlight_lines={line},
+            )
+        )
+    console.print()
+    stack = Table(title="Call stack (outermost first)", title_justify="left", box=box.SIMPLE)
+    for column in ("", "function", "location"):
+        stack.add_column(column)
+    for depth, frame in enumerate(state.stack):
+        current = depth == len(state.stack) - 1
+        stack.add_row(
+            "→" if current else "",
+            Text(frame["function"], style="bold" if current else ""),
+            Text(f"{frame['file']}:{frame['line']}"),
+        )
+    console.print(stack)
+    frame = state.stack[-1]
+    names = Table(title=f"Locals of {frame['function']}", title_justify="left", box=box.SIMPLE)
+    names.add_column("name")
+    names.add_column("value", overflow="fold")
+    for name, value in frame["locals"].items():
+        names.add_row(Text(name), Text(format_value(value)))
+    if not frame["locals"]:
+        names.add_row(Text("(none)", style="dim"), Text(""))
+    console.print(names)
+    if state.exception is not None:
+        console.print(Text("exception: ", style="bold red") + Text(format_value(state.exception)))
+    if state.return_value is not None or event["kind"] in ("return", "yield"):
+        verb = "yielded" if event["kind"] == "yield" else "returned"
+        console.print(Text(f"{verb}: ", style="bold") + Text(format_value(state.return_value)))
+
+
+def render_timeline(console: Console, nodeid: str, rows: list[dict[str, Any]]) -> None:
+    table = Table(title=f"Timeline of {nodeid}", title_justify="left", box=box.SIMPLE)
+    for column in ("step", "thread", "kind", "function", "location"):
+        table.add_column(column, justify="right" if column in ("step", "thread") else "left")
+    for row in rows:
+        table.add_row(
+            str(row["step"]),
+            str(row["thread"]),
+            row["kind"],
+            Text(row["function"]),
+            Text(f"{row['file']}:{row['line']}"),
+        )
+    console.print(table)
+
+
+def render_tests(console: Console, run: str, tests: list[RecordedTest]) -> None:
+    table = Table(title=f"Tests of run {run}", title_justify="left", box=box.SIMPLE)
+    for column in ("test", "attempt", "outcome", "steps", "dropped"):
+        table.add_column(column, justify="left" if column in ("test", "outcome") else "right")
+    for test in tests:
+        outcome = test.outcome + (f" (incomplete: {test.incomplete})" if test.incomplete else "")
+        style = "red" if test.outcome == "failed" else ""
+        table.add_row(
+            Text(test.nodeid),
+            str(test.attempt),
+            Text(outcome, style=style),
+            f"{test.steps:,}",
+            f"{test.dropped_steps:,}",
+        )
+    console.print(table)
+
+
+def render_runs(console: Console, runs: list[tuple[Path, dict[str, Any]]]) -> None:
+    table = Table(title="Runs (newest first)", title_justify="left", box=box.SIMPLE)
+    for column in ("run", "tests", "failed", "file"):
+        table.add_column(
+            column,
+            justify="right" if column in ("tests", "failed") else "left",
+            overflow="fold",
+        )
+    for path, facts in runs:
+        if "error" in facts:
+            table.add_row(Text(path.stem), "", "", Text(f"unreadable: {facts['error']}"))
+        else:
+            table.add_row(
+                Text(path.stem), str(facts["tests"]), str(facts["failed"]), Text(str(path))
+            )
+    console.print(table)
