@@ -251,11 +251,15 @@ def test_failure_step_is_the_recorded_one_or_the_last_step(tmp_path: Path) -> No
 
 
 def test_a_malformed_chunk_is_a_corrupt_trace_file(tmp_path: Path) -> None:
-    bad = pack_chunk({"step": 0, "threads": [], "suspended": []}, [[1, Kind.LINE, 1, 1, 1, 1, None]])
+    bad = pack_chunk(
+        {"step": 0, "threads": [], "suspended": []}, [[1, Kind.LINE, 1, 1, 1, 1, None]]
+    )
     path = tmp_path / "run.sqlite"
     writer = TraceWriter(path, {})
     writer.add_code(1, "f", "f.py", 1)
-    writer.write_test(TestRecord(NODEID, 1, "passed", 0, 0, 1, 1, 0, None, None), [Chunk(1, 1, bad)])
+    writer.write_test(
+        TestRecord(NODEID, 1, "passed", 0, 0, 1, 1, 0, None, None), [Chunk(1, 1, bad)]
+    )
     writer.close()
     with pytest.raises(TraceFileError, match=r"run\.sqlite: corrupt chunk 0 of .*not on top"):
         _at(open_trace(path), 1)
@@ -280,7 +284,9 @@ _actions = st.lists(
 )
 
 
-@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(actions=_actions, splits=st.sets(st.integers(1, 60)))
 def test_state_at_every_step_equals_the_recorded_state(
     tmp_path: Path, actions: list[tuple[str, str, Any, bool]], splits: set[int]
