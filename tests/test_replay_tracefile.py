@@ -96,14 +96,14 @@ def _sqlite(path: Path, *statements: str) -> Path:
 
 def test_foreign_sqlite_files_are_refused(tmp_path: Path) -> None:
     no_meta = _sqlite(tmp_path / "a.sqlite", "CREATE TABLE coverage (x)")
-    with pytest.raises(TraceFileError, match="not a pytest-scope trace file .no meta"):
+    with pytest.raises(TraceFileError, match=r"not a pytest-scope trace file .no meta"):
         TraceFile(no_meta)
     other_meta = _sqlite(
         tmp_path / "b.sqlite",
         "CREATE TABLE meta (key, value)",
         "INSERT INTO meta VALUES ('format', 'something-else')",
     )
-    with pytest.raises(TraceFileError, match="not a pytest-scope trace file .foreign format"):
+    with pytest.raises(TraceFileError, match=r"not a pytest-scope trace file .foreign format"):
         TraceFile(other_meta)
 
 
@@ -121,10 +121,10 @@ def test_a_newer_format_says_to_upgrade(tmp_path: Path) -> None:
 
 def test_an_older_or_broken_format_is_refused_distinctly(tmp_path: Path) -> None:
     with pytest.raises(
-        SchemaVersionError, match="older pytest-scope .format 0.*record the tests again"
+        SchemaVersionError, match=r"older pytest-scope .format 0.*record the tests again"
     ):
         TraceFile(_with_version(tmp_path, "0"))
-    with pytest.raises(TraceFileError, match="corrupt trace file .schema_version 'x'"):
+    with pytest.raises(TraceFileError, match=r"corrupt trace file .schema_version 'x'"):
         TraceFile(_with_version(tmp_path, "x"))
 
 
@@ -145,7 +145,7 @@ def test_a_missing_table_is_a_corrupt_file(tmp_path: Path) -> None:
     )
     trace = open_trace(path)
     (test,) = trace.tests()
-    with pytest.raises(TraceFileError, match="corrupt trace file .no such table: chunks"):
+    with pytest.raises(TraceFileError, match=r"corrupt trace file .no such table: chunks"):
         trace.chunk_at(test, 1)
 
 
@@ -158,12 +158,12 @@ def test_runs_newest_first(tmp_path: Path) -> None:
     assert ScopeDir(tmp_path).runs() == [new, old, odd]
     assert ScopeDir(tmp_path).run("20250101-120000-7") == old
     assert ScopeDir(tmp_path).run(str(odd)) == odd
-    with pytest.raises(NotFoundError, match="no run 'nope' .*newest: 20250102-090000-3"):
+    with pytest.raises(NotFoundError, match=r"no run 'nope' .*newest: 20250102-090000-3"):
         ScopeDir(tmp_path).run("nope")
 
 
 def test_missing_and_empty_scope_directories(tmp_path: Path) -> None:
-    with pytest.raises(NotFoundError, match="no scope directory at .*pytest --scope"):
+    with pytest.raises(NotFoundError, match=r"no scope directory at .*pytest --scope"):
         ScopeDir(tmp_path / "nowhere")
     with pytest.raises(NotFoundError, match="no runs in"):
         ScopeDir(tmp_path).find_test("x")
