@@ -83,8 +83,8 @@ class _Replay:
         if kind == Kind.CALL:
             stack.append(_Frame(frame_no, code_no, line, {}))
         elif kind == Kind.RESUME:
-            frame = self.suspended.pop(frame_no, None) or _Frame(frame_no, code_no, line, {})
-            stack.append(frame)
+            frame = self.suspended.pop(frame_no, None) or self._yielded_elsewhere(frame_no)
+            stack.append(frame or _Frame(frame_no, code_no, line, {}))
         if not stack or stack[-1].frame_no != frame_no:
             raise _Corrupt(f"frame {frame_no} is not on top of thread {thread}'s stack")
         frame = stack[-1]
@@ -103,6 +103,16 @@ class _Replay:
         if kind in LEAVING_KINDS:
             self.leaving[thread] = kind
         return stack
+
+
+    def _yielded_elsewhere(self, frame_no: int) -> _Frame | None:
+        """A generator that yielded in another thread, which has made no step since."""
+        for thread, kind in self.leaving.items():
+            stack = self.threads[thread]
+            if kind == Kind.YIELD and stack and stack[-1].frame_no == frame_no:
+                del self.leaving[thread]
+                return stack.pop()
+        return None
 
 
 def state_at(trace: TraceFile, test: RecordedTest, step: int) -> State:

@@ -196,6 +196,18 @@ def test_two_threads_interleaved(tmp_path: Path) -> None:
     assert _stack(_at(trace, 6)) == [("worker", 40, {"job": "b"})], "the finished frame is gone"
 
 
+def test_a_generator_yielded_in_one_thread_resumes_in_another(tmp_path: Path) -> None:
+    rec = Recording()
+    rec.event(Kind.CALL, thread=1, line=10)
+    rec.event(Kind.CALL, thread=2, code_no=5, line=40)
+    rec.event(Kind.CALL, thread=2, code_no=4, line=30, l={"n": 1})
+    gen = rec.top_frame(thread=2)
+    rec.event(Kind.YIELD, thread=2, code_no=4, line=31, r=1)
+    rec.event(Kind.RESUME, thread=1, code_no=4, line=31, resume_frame=gen)
+    trace = _open(tmp_path, rec)
+    assert _stack(_at(trace, 5)) == [("test_main", 10, {}), ("numbers", 31, {"n": 1})]
+
+
 def test_a_step_in_a_later_chunk_starts_from_its_keyframe(tmp_path: Path) -> None:
     whole = _open(tmp_path, _nested())
     chunked = open_trace(write_trace(tmp_path / "chunked.sqlite", {NODEID: _nested(3)}))

@@ -1,0 +1,205 @@
+"""``scope-replay`` as a user runs it: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tracebuilder import Recording, write_trace
+
+from pytest_scope.schema import Kind
+from replay.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+FAILING = "test_sample.py::test_main"
+PASSING = "test_sample.py::test_other"
+
+
+def _recording() -> Recording:
+    rec = Recording(events_per_chunk=4)
+    rec.event(Kind.CALL, line=10, l={"items": []})
+    rec.event(Kind.LINE, line=11)
+    rec.event(Kind.CALL, code_no=2, line=1, l={"n": 3})
+    rec.event(Kind.RETURN, code_no=2, line=2, r=3)
+    rec.event(Kind.LINE, line=12, l={"items": [3]})
+    rec.event(Kind.EXCEPTION, line=12, x={"$type": "AssertionError", "attrs": {"args": []}})
+    return rec
+
+
+@pytest.fixture
+def scope(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project directory with two runs in .scope; the current directory."""
+    runs = tmp_path / ".scope" / "runs"
+    write_trace(runs / "20250101-000000-1.sqlite", {PASSING: _recording()})
+    write_trace(
+        runs / "20250102-000000-1.sqlite",
+        {FAILING: _recording(), PASSING: _recording()},
+        outcomes={FAILING: "failed"},
+        failure_steps={FAILING: 6},
+    )
+    (tmp_path / "src").mkdir()
+    monkeypatch.chdir(tmp_path / "src")  # .scope is found in a parent directory
+    return tmp_path
+
+
+def _json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
+    assert main([*args, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_failure_point_by_default(scope: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = _json(capsys, "test_main")
+    assert (state["test"], state["step"], state["steps"]) == (FAILING, 6, 6)
+    assert state["event"]["kind"] == "exception"
+    assert state["stack"][0]["locals"] == {"items": [3]}
+    assert state["diff"] is None
+
+
+def test_a_passing_test_shows_its_last_step(
+    scope: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _json(capsys, PASSING)["step"] == 6
+
+
+def test_a_chosen_step(scope: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = _json(capsys, "test_main", "--step", "4")
+    assert [frame["function"] for frame in state["stack"]] == ["test_main", "helper"]
+    assert state["return_value"] == 3
+
+
+def test_text_view(scope: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["test_main", "--step", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "step 3 of 6" in out
+    assert "call in helper at sample.py:1" in out
+    assert "❱  1 # sample line 1" in out
+
+
+def test_timeline(scope: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = _json(capsys, "test_main", "--timeline")
+    assert [row["kind"] for row in rows] == ["call", "line", "call", "return", "line", "exception"]
+    assert main(["test_main", "--timeline"]) == 0
+    assert "Timeline of test_sample.py::test_main" in capsys.readouterr().out
+
+
+def test_an_older_run_by_id_and_by_path(scope: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _json(capsys, "test_other", "--run", "20250101-000000-1")["run"] == "20250101-000000-1"
+    path = scope / ".scope" / "runs" / "20250101-000000-1.sqlite"
+    assert _json(capsys, "test_other", "--run", str(path))["run"] == "20250101-000000-1"
+
+
+def test_a_run_file_needs_no_scope_directory(
+    scope: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir("/")
+    path = scope / ".scope" / "runs" / "20250102-000000-1.sqlite"
+    assert _json(capsys, "test_main", "--run", str(path))["step"] == 6
+
+
+def test_list_and_runs(scope: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    listing = _json(capsys, "--list")
+    assert listing["run"] == "20250102-000000-1"
+    assert [(t["nodeid"], t["outcome"], t["steps"]) for t in listing["tests"]] == [
+        (FAILING, "failed", 6),
+        (PASSING, "passed", 6),
+    ]
+    assert [
+        t["nodeid"] for t in _json(capsys, "--list", "--run", "20250101-000000-1")["tests"]
+    ] == [PASSING]
+    runs = _json(capsys, "--runs")
+    assert [(r["run"], r["tests"], r["failed"]) for r in runs] == [
+        ("20250102-000000-1", 2, 1),
+        ("20250101-000000-1", 1, 0),
+    ]
+    assert main(["--list"]) == 0
+    assert "test_sample.py::test_main" in capsys.readouterr().out
+    assert main(["--runs"]) == 0
+    assert "20250101-000000-1" in capsys.readouterr().out
+
+
+def test_an_unreadable_run_is_listed_as_such(
+    scope: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (scope / ".scope" / "runs" / "20250103-000000-1.sqlite").write_bytes(b"junk" * 100)
+    runs = _json(capsys, "--runs")
+    assert runs[0]["error"] == "not a SQLite database (garbage or truncated)"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["test_", "--step", "1"], "ambiguous"),
+        (["nope"], "no recorded test matches 'nope' in the 2 run(s)"),
+        (
+            ["test_main", "--step", "0"],
+            "out of range for test_sample.py::test_main: give a step from 1 to 6",
+        ),
+        (["test_main", "--step", "-3"], "out of range"),
+        (["test_main", "--step", "7"], "out of range"),
+        (["test_main", "--step", "abc"], "argument --step: 'abc' is not a step number"),
+        (["test_main", "--format", "xml"], "argument --format: invalid choice"),
+        (["test_main", "--bogus"], "unrecognized arguments: --bogus"),
+        ([], "give a TEST_ID, --list or --runs"),
+        (["--list", "test_main"], "--list and --runs take no TEST_ID"),
+        (["--list", "--runs"], "not allowed with argument"),
+        (["test_main", "--timeline", "--step", "2"], "leave out --step"),
+        (["test_main", "--run", "nope"], "no run 'nope'"),
+        (["test_main", "--dir", "nowhere"], "no scope directory at nowhere"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(
+    scope: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith("scope-replay: error: ")
+    assert message in line
+
+
+def test_no_scope_directory_anywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["test_main"]) == 2
+    assert "no .scope directory in" in capsys.readouterr().err
+
+
+def test_a_newer_trace_file(scope: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = scope / ".scope" / "runs" / "20250102-000000-1.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    assert main(["test_main"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "written by a newer pytest-scope (format 99); upgrade" in line
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--timeline" in out and "--against" not in out
+
+
+def test_the_module_entry_point(scope: Path) -> None:
+    def replay(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "replay.cli", *args],
+            cwd=scope, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+
+    ok = replay("test_main", "--format", "json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["step"] == 6
+    bad = replay("test_main", "--step", "abc")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("scope-replay: error: ") and bad.stderr.count("\n") == 1
+    assert "Traceback" not in bad.stderr
