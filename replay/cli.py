@@ -130,15 +130,22 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _show_test(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
+    rootdir = trace.meta.get("rootdir")
     if args.timeline:
         rows = timeline(trace, test)
-        _output(args, rows, lambda view, console: view.render_timeline(console, test.nodeid, rows))
+        _output(
+            args,
+            rows,
+            lambda view, console: view.render_timeline(console, test.nodeid, rows, rootdir),
+        )
         return
     step = args.step if args.step is not None else failure_step(trace, test)
     state = state_at(trace, test, step)
     source = trace.source(state.event["file"])
     _output(
-        args, state_document(state), lambda view, console: view.render_state(console, state, source)
+        args,
+        state_document(state),
+        lambda view, console: view.render_state(console, state, source, rootdir),
     )
 
 

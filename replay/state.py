@@ -104,7 +104,6 @@ class _Replay:
             self.leaving[thread] = kind
         return stack
 
-
     def _yielded_elsewhere(self, frame_no: int) -> _Frame | None:
         """A generator that yielded in another thread, which has made no step since."""
         for thread, kind in self.leaving.items():

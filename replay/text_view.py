@@ -6,7 +6,7 @@ rendered as ``Text``.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Final
 
 from rich import box
@@ -105,10 +105,22 @@ def _more(total: Any, shown: int) -> list[str]:
     return [f"…+{total - shown} more"] if isinstance(total, int) and total > shown else []
 
 
-def render_state(console: Console, state: State, source: str | None) -> None:
+def short_path(filename: str, rootdir: str | None) -> str:
+    """Files under the recorded rootdir relative to it, as pytest shows them."""
+    if rootdir:
+        try:
+            return str(PurePath(filename).relative_to(rootdir))
+        except ValueError:
+            pass
+    return filename
+
+
+def render_state(
+    console: Console, state: State, source: str | None, rootdir: str | None = None
+) -> None:
     """Header, source around the line, call stack, the frame's locals, exception, value."""
     event = state.event
-    location = f"{event['file']}:{event['line']}"
+    location = f"{short_path(event['file'], rootdir)}:{event['line']}"
     console.print(Text(state.test, style="bold"))
     console.print(Text(f"run {state.run} · step {state.step} of {state.steps}"))
     console.print(
@@ -116,7 +128,8 @@ def render_state(console: Console, state: State, source: str | None) -> None:
     )
     console.print()
     if source is None:
-        console.print(Text(f"(the source of {event['file']} was not recorded)", style="dim"))
+        missing = f"(the source of {short_path(event['file'], rootdir)} was not recorded)"
+        console.print(Text(missing, style="dim"))
     else:
         line = int(event["line"])
         console.print(
@@ -139,7 +152,7 @@ def render_state(console: Console, state: State, source: str | None) -> None:
         stack.add_row(
             "→" if current else "",
             Text(frame["function"], style="bold" if current else ""),
-            Text(f"{frame['file']}:{frame['line']}"),
+            Text(f"{short_path(frame['file'], rootdir)}:{frame['line']}"),
         )
     console.print(stack)
     frame = state.stack[-1]
@@ -158,7 +171,9 @@ def render_state(console: Console, state: State, source: str | None) -> None:
         console.print(Text(f"{verb}: ", style="bold") + Text(format_value(state.return_value)))
 
 
-def render_timeline(console: Console, nodeid: str, rows: list[dict[str, Any]]) -> None:
+def render_timeline(
+    console: Console, nodeid: str, rows: list[dict[str, Any]], rootdir: str | None = None
+) -> None:
     table = Table(title=f"Timeline of {nodeid}", title_justify="left", box=box.SIMPLE)
     for column in ("step", "thread", "kind", "function", "location"):
         table.add_column(column, justify="right" if column in ("step", "thread") else "left")
@@ -168,7 +183,7 @@ def render_timeline(console: Console, nodeid: str, rows: list[dict[str, Any]]) -
             str(row["thread"]),
             row["kind"],
             Text(row["function"]),
-            Text(f"{row['file']}:{row['line']}"),
+            Text(f"{short_path(row['file'], rootdir)}:{row['line']}"),
         )
     console.print(table)
 

@@ -117,12 +117,26 @@ def test_text_view_of_a_return_without_source() -> None:
     assert not any(line.startswith("exception") for line in lines)
 
 
-def test_timeline_table() -> None:
+def test_timeline_table_with_paths_relative_to_the_rootdir() -> None:
     rows = [
-        {"step": 1, "kind": "call", "function": "test_x", "file": "t.py", "line": 3, "thread": 1},
-        {"step": 2, "kind": "line", "function": "test_x", "file": "t.py", "line": 4, "thread": 1},
+        {
+            "step": 1,
+            "kind": "call",
+            "function": "test_x",
+            "file": "/p/t.py",
+            "line": 3,
+            "thread": 1,
+        },
+        {
+            "step": 2,
+            "kind": "line",
+            "function": "test_x",
+            "file": "/p/t.py",
+            "line": 4,
+            "thread": 1,
+        },
     ]
-    lines = _text(render_timeline, "t.py::test_x", rows)
+    lines = _text(render_timeline, "t.py::test_x", rows, "/p")
     assert lines[0] == "Timeline of t.py::test_x"
     assert [line.split() for line in lines[4:6]] == [
         ["1", "1", "call", "test_x", "t.py:3"],
