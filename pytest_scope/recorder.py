@@ -305,12 +305,17 @@ class Recorder:
         outer_changes: dict[int, list[Any]] = {}
         if entered:
             if stack:
-                self._follow_line(stack[-1], outer_changes)
+                self._catch_up(stack[-1], outer_changes)
             stack.append(self._entered_frame(kind, code, frame))
         current = stack[-1]
         current.line = frame.f_lineno
-        self._diff_locals(current, frame, payload)
-        for outer in stack[:-1]:
+        changed, deleted = self._diff_locals(current, frame)
+        if changed:
+            payload["l"] = changed
+        if deleted:
+            payload["d"] = deleted
+        # A caller that was just caught up needs no second look.
+        for outer in stack[: -2 if entered else -1]:
             if outer.mutable:
                 self._diff_outer(outer, outer_changes)
         if outer_changes:
@@ -342,19 +347,19 @@ class Recorder:
         if len(suspended) > _MAX_SUSPENDED:
             del suspended[next(iter(suspended))]
 
-    def _diff_locals(self, entry: _Frame, frame: FrameType, payload: dict[str, Any]) -> None:
+    def _diff_locals(
+        self, entry: _Frame, frame: FrameType
+    ) -> tuple[dict[str, Encoded], list[str]]:
+        """Re-encode all of a frame's locals; what changed and what was deleted since."""
         values, mutable = self._encoder.encode_locals(frame.f_locals)
         pack = self._pack
         old = entry.packed
         packed = {name: pack(encoded) for name, encoded in values.items()}
         # Compared as msgpack bytes: 1, True and 1.0 are equal in Python, not here.
         changed = {name: values[name] for name, data in packed.items() if old.get(name) != data}
-        if changed:
-            payload["l"] = changed
         deleted = [name for name in old if name not in packed]
-        if deleted:
-            payload["d"] = deleted
         entry.values, entry.packed, entry.mutable = values, packed, mutable
+        return changed, deleted
 
     def _diff_outer(self, entry: _Frame, changes: dict[int, list[Any]]) -> None:
         """Re-check an outer frame's mutable locals: a callee may have changed them."""
@@ -371,13 +376,22 @@ class Recorder:
                 entry.values = {**entry.values, name: encoded}
                 self._outer_change(entry, changes)[2][name] = encoded
 
-    def _follow_line(self, caller: _Frame, changes: dict[int, list[Any]]) -> None:
-        """The caller's line moves between its recorded steps when it has no line events."""
-        assert caller.frame is not None
-        line = caller.frame.f_lineno
-        if line != caller.line:
+    def _catch_up(self, caller: _Frame, changes: dict[int, list[Any]]) -> None:
+        """Bring a caller's line and locals up to date as it calls or resumes a frame.
+
+        A caller without line events (project code at the calls level) moves on and binds
+        new locals between its recorded steps; the step that enters a callee records them.
+        """
+        frame = caller.frame
+        assert frame is not None
+        line = frame.f_lineno
+        changed, deleted = self._diff_locals(caller, frame)
+        if line != caller.line or changed or deleted:
             caller.line = line
-            self._outer_change(caller, changes)[1] = line
+            change = self._outer_change(caller, changes)
+            change[1] = line
+            change[2].update(changed)
+            change[3].extend(deleted)
 
     @staticmethod
     def _outer_change(entry: _Frame, changes: dict[int, list[Any]]) -> list[Any]:
