@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,9 @@ def plain(value, path=()):
     kind = type(value)
     if value is None or kind in (bool, int, float, str):
         return value
-    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    name = kind.__qualname__
+    if kind.__module__ != "builtins":
+        name = f"{kind.__module__}.{name}"
     if id(value) in path:
         return {"$type": name, "$cycle": True}
     path = path + (id(value),)
@@ -46,14 +49,29 @@ def plain(value, path=()):
     if kind in (set, frozenset):
         return {"$type": name, "items": [plain(item, path) for item in value]}
     if kind is dict:
-        return {"$type": name, "items": [[plain(k, path), plain(v, path)] for k, v in value.items()]}
+        pairs = [[plain(k, path), plain(v, path)] for k, v in value.items()]
+        return {"$type": name, "items": pairs}
     if kind in (types.FunctionType, types.GeneratorType, types.MethodType):
-        return {"$type": name, "repr": value.__qualname__ if kind is not types.MethodType else value.__func__.__qualname__}
+        function = value.__func__ if kind is types.MethodType else value
+        return {"$type": name, "repr": function.__qualname__}
     if isinstance(value, BaseException):
-        return {"$type": name, "attrs": {"args": plain(value.args, path), **{k: plain(v, path) for k, v in vars(value).items()}}}
-    if hasattr(value, "__dict__"):
-        return {"$type": name, "attrs": {k: plain(v, path) for k, v in vars(value).items()}}
+        return {"$type": name, "attrs": {"args": plain(value.args, path), **attrs(value, path)}}
+    if hasattr(value, "__dict__") or slots(kind):
+        return {"$type": name, "attrs": attrs(value, path)}
     return {"$type": name}
+
+def slots(kind):
+    # Instance attributes stored in slots (``__slots__``, or C members such as
+    # StopIteration.value) are instance attributes too (DESIGN.md's "attrs").
+    return [name for klass in kind.__mro__ for name, member in vars(klass).items()
+            if type(member) is types.MemberDescriptorType and not name.startswith("__")]
+
+def attrs(value, path):
+    found = {k: plain(v, path) for k, v in getattr(value, "__dict__", {}).items()}
+    for name in slots(type(value)):
+        if hasattr(value, name):
+            found[name] = plain(getattr(value, name), path)
+    return found
 
 def ours(frame):
     return frame.f_code.co_filename.startswith(sample_dir) and frame.f_code.co_name != "<module>"
@@ -69,7 +87,8 @@ def trace(frame, event, arg):
                 stack.append({"function": walker.f_code.co_qualname, "line": walker.f_lineno,
                               "locals": {k: plain(v) for k, v in walker.f_locals.items()}})
             walker = walker.f_back
-        steps.append({"function": frame.f_code.co_qualname, "line": frame.f_lineno, "stack": stack[::-1]})
+        steps.append({"function": frame.f_code.co_qualname, "line": frame.f_lineno,
+                      "stack": stack[::-1]})
     return trace
 
 result = {}
@@ -87,7 +106,9 @@ print(json.dumps(result))
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[TraceFile, dict[str, Any]]:
+def recorded(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TraceFile, dict[str, Any]]]:
     workdir = tmp_path_factory.mktemp("fidelity") / "samples"
     shutil.copytree(SAMPLES, workdir, ignore=shutil.ignore_patterns("__pycache__", ".scope"))
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -102,7 +123,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[TraceFile, dict[
         cwd=workdir, env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     (trace_path,) = (workdir / ".scope" / "runs").glob("*.sqlite")
-    return TraceFile(trace_path), json.loads(truth.stdout)
+    with TraceFile(trace_path) as trace:
+        yield trace, json.loads(truth.stdout)
 
 
 def _sample_tests() -> list[str]:
