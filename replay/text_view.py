@@ -18,6 +18,9 @@ from rich.text import Text
 from replay.state import State
 from replay.tracefile import RecordedTest
 
+_INSTALL_DIRS: Final = frozenset({"site-packages", "dist-packages"})
+# pytest's assertion rewriting binds these in test functions; they are noise here.
+_ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")
 SOURCE_CONTEXT: Final = 5  # lines shown above and below the current one
 VALUE_CHARS: Final = 300
 _MAX_NESTING: Final = 20
@@ -105,13 +108,28 @@ def _more(total: Any, shown: int) -> list[str]:
     return [f"…+{total - shown} more"] if isinstance(total, int) and total > shown else []
 
 
+def _exception(value: Any) -> str:
+    """``AssertionError: message`` with the message's own lines, as a traceback shows it."""
+    attrs = value.get("attrs") if isinstance(value, dict) else None
+    args = attrs.get("args") if isinstance(attrs, dict) else None
+    if isinstance(args, list) and len(args) == 1 and isinstance(args[0], str):
+        short = str(value.get("$type", "?")).rsplit(".", 1)[-1]
+        return f"{short}: {args[0]}"
+    return format_value(value)
+
+
 def short_path(filename: str, rootdir: str | None) -> str:
-    """Files under the recorded rootdir relative to it, as pytest shows them."""
+    """Files under the recorded rootdir relative to it, as pytest shows them; installed
+    files from their package on, as an import names them."""
+    path = PurePath(filename)
     if rootdir:
         try:
-            return str(PurePath(filename).relative_to(rootdir))
+            return str(path.relative_to(rootdir))
         except ValueError:
             pass
+    for depth in range(len(path.parts) - 2, -1, -1):
+        if path.parts[depth] in _INSTALL_DIRS:
+            return str(PurePath(*path.parts[depth + 1 :]))
     return filename
 
 
@@ -159,13 +177,22 @@ def render_state(
     names = Table(title=f"Locals of {frame['function']}", title_justify="left", box=box.SIMPLE)
     names.add_column("name")
     names.add_column("value", overflow="fold")
-    for name, value in frame["locals"].items():
+    shown = {
+        name: value
+        for name, value in frame["locals"].items()
+        if not name.startswith(_ASSERTION_TEMPORARIES)
+    }
+    for name, value in shown.items():
         names.add_row(Text(name), Text(format_value(value)))
-    if not frame["locals"]:
+    if not shown:
         names.add_row(Text("(none)", style="dim"), Text(""))
     console.print(names)
+    hidden = len(frame["locals"]) - len(shown)
+    if hidden:
+        note = f"({hidden} assertion temporaries of pytest not shown; see --format json)"
+        console.print(Text(note, style="dim"))
     if state.exception is not None:
-        console.print(Text("exception: ", style="bold red") + Text(format_value(state.exception)))
+        console.print(Text("exception: ", style="bold red") + Text(_exception(state.exception)))
     if state.return_value is not None or event["kind"] in ("return", "yield"):
         verb = "yielded" if event["kind"] == "yield" else "returned"
         console.print(Text(f"{verb}: ", style="bold") + Text(format_value(state.return_value)))

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from replay.json_view import dumps, state_document
 from replay.state import State
-from replay.text_view import format_value, render_state, render_timeline
+from replay.text_view import format_value, render_state, render_timeline, short_path
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,35 @@ def test_text_view_of_a_state() -> None:
     assert any(line.split() == ["rate", "0.5"] for line in lines)
     assert any(line.split() == ["token", "<redacted>"] for line in lines)
     assert any(line.split() == ["names", "['a',", "'[b]']"] for line in lines), "not markup"
-    assert lines[-1] == "exception: ValueError('bad rate')"
+    assert lines[-1] == "exception: ValueError: bad rate"
+
+
+def test_text_view_hides_assertion_temporaries_and_keeps_message_lines() -> None:
+    frame = {
+        "function": "test_x",
+        "file": "t.py",
+        "line": 5,
+        "locals": {"order": [1], "@py_assert1": 2, "@py_format4": "assert 2 == 3"},
+    }
+    exception = {"$type": "AssertionError", "attrs": {"args": ["assert 2 == 3\n  first\n  second"]}}
+    lines = _text(render_state, _state(stack=[frame], exception=exception), None)
+    assert any(line.split() == ["order", "[1]"] for line in lines)
+    assert not any("@py_" in line for line in lines)
+    assert any("2 assertion temporaries of pytest not shown" in line for line in lines)
+    assert lines[-3:] == ["exception: AssertionError: assert 2 == 3", "  first", "  second"]
+
+
+@pytest.mark.parametrize(
+    ("filename", "shown"),
+    [
+        ("/p/tests/t.py", "tests/t.py"),
+        ("/venv/lib/python3.13/site-packages/inventory/stock.py", "inventory/stock.py"),
+        ("/usr/lib/python3/dist-packages/pkg/m.py", "pkg/m.py"),
+        ("/elsewhere/m.py", "/elsewhere/m.py"),
+    ],
+)
+def test_paths_are_shown_as_the_user_knows_them(filename: str, shown: str) -> None:
+    assert short_path(filename, "/p") == shown
 
 
 def test_text_view_of_a_return_without_source() -> None:
