@@ -90,8 +90,8 @@ def _installed_package_dirs(rootdir: Path) -> list[str]:
     like coverage.py's ``--source``, follow the distribution to wherever it lives.
     """
     try:
-        with open(rootdir / "pyproject.toml", "rb") as file:
-            name = tomllib.load(file)["project"]["name"]
+        with open(rootdir / "pyproject.toml", "rb") as pyproject:
+            name = tomllib.load(pyproject)["project"]["name"]
         files = importlib.metadata.distribution(name).files or []
     except (OSError, KeyError, TypeError, ValueError, importlib.metadata.PackageNotFoundError):
         return []

@@ -38,7 +38,7 @@ _type_dict = type.__dict__["__dict__"].__get__
 _type_qualname = type.__dict__["__qualname__"].__get__
 _type_module = type.__dict__["__module__"].__get__
 _exception_args = BaseException.__dict__["args"].__get__
-_module_dict = types.ModuleType.__dict__["__dict__"].__get__
+_module_dict = vars(types.ModuleType)["__dict__"].__get__
 
 # Exact types whose repr is C code of the standard library: safe to call, and the most
 # readable form. Subclasses are not in this set, so an overridden __repr__ never runs.
@@ -137,7 +137,7 @@ class ValueEncoder:
         elif kind is str:
             if len(value) <= self.limits.max_str:  # type: ignore[arg-type]
                 return value, False
-        elif value is None or kind is bool or (kind is float and math.isfinite(value)):
+        elif value is None or kind is bool or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
             return value, False
         self._budget = self.limits.max_nodes
         self._mutable = False
@@ -227,7 +227,7 @@ class ValueEncoder:
         return self._sequence(value, info, depth, collections.deque)
 
     def _set(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
-        base = info.base
+        base: Any = info.base
         if base is set:
             self._mutable = True
         deep = self._too_deep(info, depth)
@@ -280,7 +280,7 @@ class ValueEncoder:
         return form
 
     def _bytes(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
-        base = info.base
+        base: Any = info.base
         if base is bytearray:
             self._mutable = True
         length = base.__len__(value)

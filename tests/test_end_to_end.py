@@ -102,7 +102,9 @@ def test_failure_point_shows_stack_locals_and_exception(recorded: Path) -> None:
 
 def test_state_inside_a_callee_sees_the_mutation_in_the_caller(recorded: Path) -> None:
     timeline = _json(recorded, "test_balance_is_wrong", "--timeline")
-    returns = [row for row in timeline if row["kind"] == "return" and row["function"] == "Ledger.post"]
+    returns = [
+        row for row in timeline if row["kind"] == "return" and row["function"] == "Ledger.post"
+    ]
     assert len(returns) == 2
     state = _json(recorded, "test_balance_is_wrong", "--step", str(returns[1]["step"]))
     assert [frame["function"] for frame in state["stack"]] == [
@@ -121,7 +123,9 @@ def test_state_inside_a_callee_sees_the_mutation_in_the_caller(recorded: Path) -
 def test_timeline_is_the_documented_json(recorded: Path) -> None:
     timeline = _json(recorded, "test_generator_passes", "--timeline")
     assert [row["step"] for row in timeline] == list(range(1, len(timeline) + 1))
-    assert all(set(row) == {"step", "kind", "function", "file", "line", "thread"} for row in timeline)
+    assert all(
+        set(row) == {"step", "kind", "function", "file", "line", "thread"} for row in timeline
+    )
     kinds = {row["kind"] for row in timeline}
     assert {"call", "line", "yield", "resume", "return"} <= kinds
 
@@ -162,7 +166,9 @@ def test_text_view_shows_source_stack_and_locals(recorded: Path) -> None:
         (["test_balance_is_wrong", "--dir", "nowhere"], "nowhere"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_code_2(recorded: Path, args: list[str], message: str) -> None:
+def test_bad_input_is_one_line_and_exit_code_2(
+    recorded: Path, args: list[str], message: str
+) -> None:
     result = _replay(recorded, *args)
     assert result.returncode == 2
     lines = result.stderr.splitlines()

@@ -104,9 +104,12 @@ def test_trace_file_holds_every_test(shop: pytest.Pytester) -> None:
     shop.runpytest_subprocess("--scope")
     (trace,) = _trace_files(shop.path)
     with closing(sqlite3.connect(trace)) as db:
-        rows = {nodeid: (outcome, steps, failure) for nodeid, outcome, steps, failure in db.execute(
-            "SELECT nodeid, outcome, steps, failure_step FROM tests"
-        )}
+        rows = {
+            nodeid: (outcome, steps, failure)
+            for nodeid, outcome, steps, failure in db.execute(
+                "SELECT nodeid, outcome, steps, failure_step FROM tests"
+            )
+        }
         functions = {name for (name,) in db.execute("SELECT qualname FROM codes")}
         sources = {Path(name).name for (name,) in db.execute("SELECT filename FROM sources")}
         chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
