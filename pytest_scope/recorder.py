@@ -347,9 +347,7 @@ class Recorder:
         if len(suspended) > _MAX_SUSPENDED:
             del suspended[next(iter(suspended))]
 
-    def _diff_locals(
-        self, entry: _Frame, frame: FrameType
-    ) -> tuple[dict[str, Encoded], list[str]]:
+    def _diff_locals(self, entry: _Frame, frame: FrameType) -> tuple[dict[str, Encoded], list[str]]:
         """Re-encode all of a frame's locals; what changed and what was deleted since."""
         values, mutable = self._encoder.encode_locals(frame.f_locals)
         pack = self._pack
