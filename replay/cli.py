@@ -60,7 +60,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a run id (see --runs) or the path of a run's .sqlite file "
         "(default: the newest run that recorded TEST_ID)",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text", dest="format")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default), json for scripts",
+    )
     parser.add_argument(
         "--dir",
         metavar="DIR",
