@@ -191,3 +191,20 @@ def test_older_python_is_refused_in_one_line(tmp_path: Path) -> None:
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(errors) == 1, errors
     assert "--scope needs Python 3.12 or newer (sys.monitoring); this is Python 3.11" in errors[0]
+
+
+def test_no_free_tool_id_runs_the_tests_unrecorded(shop: pytest.Pytester) -> None:
+    shop.makeconftest(
+        """
+        import sys
+        for tool_id in range(6):
+            if sys.monitoring.get_tool(tool_id) is None:
+                sys.monitoring.use_tool_id(tool_id, f"other tool {tool_id}")
+        """
+    )
+    result = shop.runpytest_subprocess("--scope")
+    result.assert_outcomes(passed=3, failed=1, skipped=1, xfailed=1)
+    result.stdout.fnmatch_lines(
+        ["pytest-scope: tests run unrecorded: no free sys.monitoring tool id (3: other tool 3*"]
+    )
+    assert "scope-replay" not in result.stdout.str()
