@@ -4,7 +4,8 @@ Each planned event becomes one step: the event itself plus what changed in the s
 since the previous step (see ``schema``). The recorder keeps a shadow of what it last
 recorded for every frame on each thread's stack, so a step carries only deltas; locals
 of outer frames that hold mutable objects are re-checked at every step, because a
-callee (or C code) may have changed them in place.
+callee (or C code) may have changed them in place, and so are their cell variables,
+which an inner function may rebind or delete (``nonlocal``).
 
 Callbacks never raise into the code under test: a fault stops recording of the test,
 and the test runs on untouched.
@@ -63,9 +64,16 @@ class NoFreeToolIdError(ScopeError):
 class _Frame:
     """The recorder's shadow of one frame: what it last recorded of it."""
 
-    __slots__ = ("code_no", "frame", "frame_no", "line", "mutable", "packed", "values")
+    __slots__ = ("cells", "code_no", "frame", "frame_no", "line", "mutable", "packed", "values")
 
-    def __init__(self, frame_no: int, code_no: int, frame: FrameType | None, line: int) -> None:
+    def __init__(
+        self,
+        frame_no: int,
+        code_no: int,
+        frame: FrameType | None,
+        line: int,
+        cells: frozenset[str] = frozenset(),
+    ) -> None:
         self.frame_no = frame_no
         self.code_no = code_no
         self.frame = frame  # only while the frame is on a stack, never once it left
@@ -73,6 +81,7 @@ class _Frame:
         self.values: dict[str, Encoded] = {}
         self.packed: dict[str, bytes] = {}
         self.mutable: frozenset[str] = frozenset()
+        self.cells = cells  # locals shared with closures: other frames may rebind them
 
     def as_keyframe(self) -> list[Any]:
         return [self.frame_no, self.code_no, self.line, dict(self.values)]
@@ -113,6 +122,7 @@ class Recorder:
         # Keyed by the code object itself, which keeps it alive while we use its identity.
         self._levels: dict[CodeType, Level] = {}
         self._code_numbers: dict[CodeType, int] = {}
+        self._cell_names: dict[CodeType, frozenset[str]] = {}
         self._lock = _Lock()
         self._local = threading.local()
         self._threads: list[_Thread] = []
@@ -316,7 +326,7 @@ class Recorder:
             payload["d"] = deleted
         # A caller that was just caught up needs no second look.
         for outer in stack[: -2 if entered else -1]:
-            if outer.mutable:
+            if outer.mutable or outer.cells:
                 self._diff_outer(outer, outer_changes)
         if outer_changes:
             payload["o"] = list(outer_changes.values())
@@ -339,7 +349,10 @@ class Recorder:
                 entry.frame = frame
                 return entry
         self._next_frame_no += 1
-        return _Frame(self._next_frame_no, code_no, frame, frame.f_lineno)
+        cells = self._cell_names.get(code)
+        if cells is None:
+            cells = self._cell_names[code] = frozenset(code.co_cellvars + code.co_freevars)
+        return _Frame(self._next_frame_no, code_no, frame, frame.f_lineno, cells)
 
     def _suspend(self, frame: FrameType, entry: _Frame) -> None:
         suspended = self._suspended
@@ -360,14 +373,23 @@ class Recorder:
         return changed, deleted
 
     def _diff_outer(self, entry: _Frame, changes: dict[int, list[Any]]) -> None:
-        """Re-check an outer frame's mutable locals: a callee may have changed them."""
+        """Re-check an outer frame's mutable and cell locals: a callee may have changed them.
+
+        Only a cell can be bound or unbound from another frame (``nonlocal``); any other
+        local of an outer frame keeps its object, whose contents may change.
+        """
         assert entry.frame is not None
         frame_locals = entry.frame.f_locals
-        for name in entry.mutable:
+        names = entry.mutable | entry.cells if entry.cells else entry.mutable
+        for name in names:
             current = frame_locals.get(name, _MISSING)
             if current is _MISSING:
+                if name in entry.packed:  # an inner function deleted a shared variable
+                    del entry.packed[name]
+                    entry.values = {k: v for k, v in entry.values.items() if k != name}
+                    self._outer_change(entry, changes)[3].append(name)
                 continue
-            encoded, _ = self._encoder.encode(current)
+            encoded, _ = self._encoder.encode_local(name, current)
             data = self._pack(encoded)
             if data != entry.packed.get(name):
                 entry.packed[name] = data

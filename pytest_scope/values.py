@@ -117,16 +117,18 @@ class ValueEncoder:
         """A frame's locals: their forms, and the names whose values may change in place."""
         encoded: dict[str, Encoded] = {}
         mutable: list[str] = []
-        is_secret = self.redaction.is_secret
         for name, value in names_values.items():
-            if is_secret(name):
-                encoded[name] = _REDACTED
-                continue
-            form, changes = self.encode(value)
+            form, changes = self.encode_local(name, value)
             encoded[name] = form
             if changes:
                 mutable.append(name)
         return encoded, frozenset(mutable)
+
+    def encode_local(self, name: str, value: object) -> tuple[Encoded, bool]:
+        """One local's form (redacted if its name looks secret), and whether it may change."""
+        if self.redaction.is_secret(name):
+            return _REDACTED, False
+        return self.encode(value)
 
     def encode(self, value: object) -> tuple[Encoded, bool]:
         """The form of ``value``, and whether it may change in place later."""
@@ -324,6 +326,9 @@ class ValueEncoder:
         self, form: dict[str, Encoded], value: Any, info: _TypeInfo, depth: int
     ) -> dict[str, Encoded]:
         """Add the instance attributes (``__dict__`` and slots), read without user code."""
+        if info.dict_getter is not None or info.slot_getters:
+            # Even with no attributes yet: a method may set the first one at any step.
+            self._mutable = True
         attributes: list[tuple[str, object]] = []
         if info.dict_getter is not None:
             namespace = info.dict_getter(value)
@@ -336,7 +341,6 @@ class ValueEncoder:
                 continue  # an unset slot
         if not attributes:
             return form
-        self._mutable = True
         limit = min(self.limits.max_items, max(self._budget, 0))
         is_secret = self.redaction.is_secret
         attrs = form.setdefault("attrs", {})

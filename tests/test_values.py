@@ -176,6 +176,10 @@ class Slotted:
         self.set_slot = [1]
 
 
+class Bare:
+    """No attributes yet: a method may set the first one later."""
+
+
 def test_no_user_code_runs_while_encoding() -> None:
     Spy.calls.clear()
     values = [Spy(), SpyList([1, 2]), SpyDict(a=1), SpyError("bad", 2), [Spy()]]
@@ -221,7 +225,8 @@ def test_other_types_name_themselves() -> None:
 @pytest.mark.parametrize(
     ("value", "mutable"),
     [(1, False), ("s", False), ((1, "a"), False), ((1, [2]), True), ([], True), ({}, True),
-     (frozenset({1}), False), ({1}, True), (bytearray(), True), (Slotted(), True)],
+     (frozenset({1}), False), ({1}, True), (bytearray(), True), (Slotted(), True),
+     (Bare(), True), (ValueError("x"), True)],
 )  # fmt: skip
 def test_the_mutability_flag(value: object, mutable: bool) -> None:
     assert _encoder().encode(value)[1] is mutable
