@@ -13,6 +13,7 @@ and the test runs on untouched.
 
 from __future__ import annotations
 
+import bisect
 import sys
 import threading
 from collections.abc import Callable
@@ -41,6 +42,7 @@ _DISABLE = _monitoring.DISABLE
 # Private references: a test may monkeypatch these modules' attributes.
 _getframe = sys._getframe
 _Lock = threading.Lock
+_bisect_right = bisect.bisect_right
 _MISSING: Final = object()
 
 _GLOBAL_EVENTS: Final = (
@@ -53,7 +55,12 @@ _GLOBAL_EVENTS: Final = (
 )
 _LOCAL_EVENTS: Final = {
     Level.CALLS: _events.PY_RETURN | _events.PY_YIELD | _events.PY_RESUME,
-    Level.LINES: _events.PY_RETURN | _events.PY_YIELD | _events.PY_RESUME | _events.LINE,
+    # JUMP: a loop that stays on one line steps that line again on each pass (see _on_jump).
+    Level.LINES: _events.PY_RETURN
+    | _events.PY_YIELD
+    | _events.PY_RESUME
+    | _events.LINE
+    | _events.JUMP,
 }
 
 
@@ -123,6 +130,7 @@ class Recorder:
         self._levels: dict[CodeType, Level] = {}
         self._code_numbers: dict[CodeType, int] = {}
         self._cell_names: dict[CodeType, frozenset[str]] = {}
+        self._line_tables: dict[CodeType, tuple[list[int], list[int | None]]] = {}
         self._lock = _Lock()
         self._local = threading.local()
         self._threads: list[_Thread] = []
@@ -148,6 +156,7 @@ class Recorder:
             _events.PY_RETURN: self._on_return,
             _events.PY_YIELD: self._on_yield,
             _events.LINE: self._on_line,
+            _events.JUMP: self._on_jump,
             _events.RAISE: self._on_raise,
             _events.RERAISE: self._on_raise,
             _events.EXCEPTION_HANDLED: self._on_handled,
@@ -169,7 +178,7 @@ class Recorder:
             _monitoring.set_local_events(tool_id, code, 0)
         for event in (
             _events.PY_START, _events.PY_RESUME, _events.PY_THROW, _events.PY_RETURN,
-            _events.PY_YIELD, _events.LINE, _events.RAISE, _events.RERAISE,
+            _events.PY_YIELD, _events.LINE, _events.JUMP, _events.RAISE, _events.RERAISE,
             _events.EXCEPTION_HANDLED, _events.PY_UNWIND,
         ):  # fmt: skip
             _monitoring.register_callback(tool_id, event, None)
@@ -242,6 +251,35 @@ class Recorder:
     def _on_line(self, code: CodeType, line: int) -> None:
         if self._recording:
             self._record(Kind.LINE, code, _getframe(1), _MISSING)
+
+    def _on_jump(self, code: CodeType, offset: int, destination: int) -> Any:
+        """A backward jump within one line is a new line step, as a debugger shows it.
+
+        ``LINE`` fires only when the line changes, so a loop on one line (a comprehension,
+        ``while n: n -= 1``) would make one step for all its passes; ``sys.settrace`` and
+        so pdb stop on it at every pass. Every other jump is followed by a ``LINE`` event
+        if it lands on another line, and never needs a step of its own: whether a jump is
+        one or the other is fixed by the code, so its location is disabled for good.
+        """
+        if destination > offset:
+            return _DISABLE
+        line = self._line_at(code, destination)
+        if line is None or line != self._line_at(code, offset):
+            return _DISABLE
+        if self._recording:
+            self._record(Kind.LINE, code, _getframe(1), _MISSING)
+        return None
+
+    def _line_at(self, code: CodeType, offset: int) -> int | None:
+        table = self._line_tables.get(code)
+        if table is None:
+            starts, lines = [], []
+            for start, _, line in code.co_lines():
+                starts.append(start)
+                lines.append(line)
+            table = self._line_tables[code] = (starts, lines)
+        index = _bisect_right(table[0], offset) - 1
+        return table[1][index] if index >= 0 else None
 
     def _on_raise(self, code: CodeType, offset: int, exception: BaseException) -> None:
         if self._recording and code in self._code_numbers:
