@@ -15,8 +15,16 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pytest_scope.errors import NotFoundError, ScopeError, TraceFileError
-from replay.json_view import dumps, runs_document, state_document, tests_document
-from replay.state import failure_step, state_at, timeline
+from replay.compare import Recorded, StateDiff, compare_at, diverge
+from replay.history import LAST_PASS, in_run, last_pass
+from replay.json_view import (
+    divergence_document,
+    dumps,
+    runs_document,
+    state_document,
+    tests_document,
+)
+from replay.state import State, failure_step, state_at, timeline
 from replay.tracefile import DEFAULT_SCOPE_DIR, RecordedTest, ScopeDir, TraceFile, find_test
 
 if TYPE_CHECKING:
@@ -61,6 +69,18 @@ def _parser() -> argparse.ArgumentParser:
         "(default: the newest run that recorded TEST_ID)",
     )
     parser.add_argument(
+        "--attempt",
+        type=_step_number,
+        metavar="N",
+        help="which attempt of a rerun test (pytest-rerunfailures) to show (default: the last)",
+    )
+    parser.add_argument(
+        "--against",
+        metavar="last-pass|RUN|none",
+        help="the recording to compare with: the test's last passing one (default), its "
+        "recording in run RUN (an id or a .sqlite file), or none",
+    )
+    parser.add_argument(
         "--format",
         choices=("text", "json"),
         default="text",
@@ -74,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--timeline", action="store_true", help="list the steps of TEST_ID")
+    what.add_argument(
+        "--diverge",
+        action="store_true",
+        help="show the first step where TEST_ID and the recording --against part ways",
+    )
     what.add_argument("--list", action="store_true", help="list the tests of a run")
     what.add_argument("--runs", action="store_true", help="list the runs, newest first")
     return parser
@@ -93,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             raise _UsageError("--list and --runs take no TEST_ID or --step")
         if not (args.list or args.runs or args.test_id):
             raise _UsageError(f"give a TEST_ID, --list or --runs (see {PROG} --help)")
-        if args.timeline and args.step is not None:
-            raise _UsageError("--timeline lists every step; leave out --step")
+        if (args.timeline or args.diverge) and args.step is not None:
+            raise _UsageError("--timeline and --diverge find their own steps; leave out --step")
+        if args.diverge and args.against == "none":
+            raise _UsageError("--diverge needs a recording to compare with, not --against none")
         _run(args)
     except (_UsageError, ScopeError) as exc:
         message = " ".join(str(exc).split())  # one line, whatever the message holds
@@ -131,11 +158,26 @@ def _run(args: argparse.Namespace) -> None:
         where = f"the {len(paths)} run(s) in {scope_dir.path}"
     trace, test = find_test(paths, args.test_id, where=where)
     with trace:
-        _show_test(args, trace, test)
+        _show_test(args, trace, _attempt(args, trace, test))
+
+
+def _attempt(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> RecordedTest:
+    if args.attempt is None:
+        return test
+    attempts = [other for other in trace.tests() if other.nodeid == test.nodeid]
+    for other in attempts:
+        if other.attempt == args.attempt:
+            return other
+    raise NotFoundError(
+        f"{test.nodeid} has attempts 1 to {len(attempts)} in run {trace.run_id}, not {args.attempt}"
+    )
 
 
 def _show_test(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
     rootdir = trace.meta.get("rootdir")
+    if args.diverge:
+        _show_divergence(args, trace, test)
+        return
     if args.timeline:
         rows = timeline(trace, test)
         _output(
@@ -147,11 +189,78 @@ def _show_test(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -
     step = args.step if args.step is not None else failure_step(trace, test)
     state = state_at(trace, test, step)
     source = trace.source(state.event["file"])
+    against = _against(args, trace, test)
+    try:
+        diff = None if against is None else compare_at(state, Recorded(trace, test), against)
+    finally:
+        if against is not None:
+            against.trace.close()
+    note = None
+    if against is None and args.against != "none":
+        note = f"no passing recording of {test.nodeid} to compare with"
+        if args.format == "json":
+            print(f"{PROG}: note: {note}; diff is null", file=sys.stderr)
     _output(
         args,
-        state_document(state),
-        lambda view, console: view.render_state(console, state, source, rootdir),
+        state_document(state, diff),
+        lambda view, console: _render_state(view, console, state, source, rootdir, diff, note),
     )
+
+
+def _render_state(
+    view: ModuleType,
+    console: Console,
+    state: State,
+    source: str | None,
+    rootdir: str | None,
+    diff: StateDiff | None,
+    note: str | None,
+) -> None:
+    view.render_state(console, state, source, rootdir)
+    if diff is not None:
+        view.render_diff(console, state, diff, rootdir)
+    elif note is not None:
+        view.render_note(console, note)
+
+
+def _show_divergence(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
+    against = _against(args, trace, test)
+    if against is None:
+        raise NotFoundError(
+            f"no passing recording of {test.nodeid} to compare with; pass --against RUN"
+        )
+    with against.trace:
+        report = diverge(Recorded(trace, test), against)
+        sides = (trace.run_id, test.attempt), (against.trace.run_id, against.test.attempt)
+        sources = (_source(trace, report.this), _source(against.trace, report.against))
+    _output(
+        args,
+        divergence_document(test.nodeid, *sides, report),
+        lambda view, console: view.render_divergence(
+            console, test.nodeid, *sides, report, sources, trace.meta.get("rootdir")
+        ),
+    )
+
+
+def _source(trace: TraceFile, state: State | None) -> str | None:
+    return None if state is None else trace.source(state.event["file"])
+
+
+def _against(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> Recorded | None:
+    """The recording ``--against`` names; None for ``none`` or when no pass is kept."""
+    choice = args.against or LAST_PASS
+    if choice == "none":
+        return None
+    if choice == LAST_PASS:
+        try:
+            runs = _scope_dir(args).runs()
+        except NotFoundError:
+            runs = []  # a lone .sqlite file: only its own attempts can be compared
+        found = last_pass(runs, trace.path, test)
+        return None if found is None else Recorded(*found)
+    candidate = Path(choice)
+    path = candidate if candidate.suffix == ".sqlite" else _scope_dir(args).run(choice)
+    return Recorded(*in_run(path, test.nodeid))
 
 
 def _output(

@@ -10,11 +10,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from replay.compare import DivergenceReport, StateDiff
 from replay.state import State
 from replay.tracefile import RecordedTest
 
 
-def state_document(state: State) -> dict[str, Any]:
+def state_document(state: State, diff: StateDiff | None = None) -> dict[str, Any]:
     """``{"test","run","step","steps","event","stack","exception","return_value","diff"}``."""
     return {
         "test": state.test,
@@ -25,8 +26,49 @@ def state_document(state: State) -> dict[str, Any]:
         "stack": state.stack,
         "exception": state.exception,
         "return_value": state.return_value,
-        "diff": None,  # filled in once diffing against the last passing run exists
+        "diff": None if diff is None else diff_document(diff),
     }
+
+
+def diff_document(diff: StateDiff) -> dict[str, Any]:
+    """``{"against","attempt","step","exact","changes","omitted"}``: see ``replay.compare``."""
+    return {
+        "against": diff.against.trace.run_id,
+        "attempt": diff.against.test.attempt,
+        "step": diff.state.step,
+        "exact": diff.exact,
+        "changes": diff.changes,
+        "omitted": diff.omitted,
+    }
+
+
+def divergence_document(
+    nodeid: str, this: tuple[str, int], against: tuple[str, int], report: DivergenceReport
+) -> dict[str, Any]:
+    """``{"test","by","this","against","changes","omitted"}``; each side names its run,
+    attempt and step (null once that run had ended) and its state there."""
+    return {
+        "test": nodeid,
+        "by": report.by,
+        "this": _side(this, report.this),
+        "against": _side(against, report.against),
+        "changes": report.changes,
+        "omitted": report.omitted,
+    }
+
+
+def _side(recording: tuple[str, int], state: State | None) -> dict[str, Any]:
+    run, attempt = recording
+    side: dict[str, Any] = {"run": run, "attempt": attempt, "step": None}
+    if state is not None:
+        side.update(
+            step=state.step,
+            event=state.event,
+            stack=state.stack,
+            exception=state.exception,
+            return_value=state.return_value,
+        )
+    return side
 
 
 def tests_document(run: str, tests: list[RecordedTest]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from replay.compare import DivergenceReport, StateDiff
 from replay.state import State
 from replay.tracefile import RecordedTest
 
@@ -248,3 +249,128 @@ def render_runs(console: Console, runs: list[tuple[Path, dict[str, Any]]]) -> No
                 Text(path.stem), str(facts["tests"]), str(facts["failed"]), Text(str(path))
             )
     console.print(table)
+
+
+def render_note(console: Console, note: str) -> None:
+    console.print()
+    console.print(Text(note, style="dim"))
+
+
+def render_diff(console: Console, state: State, diff: StateDiff, rootdir: str | None) -> None:
+    """What differs from the other recording at the aligned step, side by side."""
+    other = diff.state
+    match = "the same step" if diff.exact else "the last step both runs did alike"
+    console.print()
+    console.print(
+        Text(
+            f"Compared with run {other.run} (attempt {diff.against.test.attempt}),"
+            f" step {other.step}: {match}",
+            style="bold",
+        )
+    )
+    if not diff.exact:
+        event = other.event
+        where = f"{short_path(event['file'], rootdir)}:{event['line']}"
+        console.print(Text(f"there: {event['kind']} in {event['function']} at {where}"))
+    _render_changes(console, diff.changes, diff.omitted, f"run {state.run}", f"run {other.run}")
+
+
+def render_divergence(
+    console: Console,
+    nodeid: str,
+    this: tuple[str, int],
+    against: tuple[str, int],
+    report: DivergenceReport,
+    sources: tuple[str | None, str | None],
+    rootdir: str | None = None,
+) -> None:
+    """Both runs at the step where they part ways, side by side, then what differs."""
+    console.print(Text(nodeid, style="bold"))
+    if report.by is None:
+        console.print(
+            Text(
+                f"run {this[0]} (attempt {this[1]}) and run {against[0]} (attempt {against[1]})"
+                " never part ways: same steps, same values"
+            )
+        )
+        return
+    console.print(Text(f"The runs part ways by {report.by}:", style="bold"))
+    table = Table(box=box.SIMPLE, show_header=True)
+    table.add_column("")
+    for run, attempt in (this, against):
+        table.add_column(f"run {run} (attempt {attempt})", overflow="fold", ratio=1)
+    sides = (report.this, report.against)
+    table.add_row("step", *(_step_text(state) for state in sides))
+    table.add_row("event", *(_event_text(state, rootdir) for state in sides))
+    table.add_row(
+        "source",
+        *(_source_line(state, source) for state, source in zip(sides, sources, strict=True)),
+    )
+    table.add_row(
+        "stack",
+        *(
+            Text(" → ".join(frame["function"] for frame in state.stack) if state else "")
+            for state in sides
+        ),
+    )
+    console.print(table)
+    if report.this is not None and report.against is not None:
+        _render_changes(
+            console, report.changes, report.omitted, f"run {this[0]}", f"run {against[0]}"
+        )
+
+
+def _step_text(state: State | None) -> Text:
+    if state is None:
+        return Text("(this run had already ended)", style="dim")
+    return Text(f"{state.step} of {state.steps}")
+
+
+def _event_text(state: State | None, rootdir: str | None) -> Text:
+    if state is None:
+        return Text("")
+    event = state.event
+    where = f"{short_path(event['file'], rootdir)}:{event['line']}"
+    return Text(f"{event['kind']} in {event['function']} at {where}")
+
+
+def _source_line(state: State | None, source: str | None) -> Text:
+    if state is None or source is None:
+        return Text("")
+    lines = source.splitlines()
+    line = int(state.event["line"])
+    return Text(lines[line - 1].strip() if 0 < line <= len(lines) else "")
+
+
+def _render_changes(
+    console: Console, changes: list[dict[str, Any]], omitted: int, this: str, against: str
+) -> None:
+    """One row per change record: where, this run's value, the other run's value."""
+    if not changes:
+        console.print(Text("no differences in the stack, locals, exception or value"))
+        return
+    table = Table(title="Differences", title_justify="left", box=box.SIMPLE)
+    table.add_column("where", overflow="fold")
+    table.add_column(this, overflow="fold", ratio=1)
+    table.add_column(against, overflow="fold", ratio=1)
+    for change in changes:
+        where = (
+            change["path"] if change["frame"] is None else f"{change['frame']}: {change['path']}"
+        )
+        mine, theirs = _changed_values(change)
+        table.add_row(Text(where), mine, theirs)
+    console.print(table)
+    if omitted:
+        console.print(Text(f"({omitted} more differences; see --format json)", style="dim"))
+
+
+def _changed_values(change: dict[str, Any]) -> tuple[Text, Text]:
+    """The two sides of a change, the side that lacks the place shown as absent."""
+    absent = Text("(absent)", style="dim")
+    mine = Text(format_value(change["this"]), style="bold yellow")
+    theirs = Text(format_value(change["against"]), style="bold green")
+    if change["change"] == "added":
+        return mine, absent
+    if change["change"] == "removed":
+        return absent, theirs
+    return mine, theirs

@@ -1,0 +1,202 @@
+"""Step alignment of two recordings of one test, and their first divergence.
+
+The method. Each step is reduced to a *signature*: its kind, function (qualified name
+and file, since code numbers differ between runs), line and thread. The two signature
+sequences are walked in lockstep while they agree; lockstep runs are compared a block at
+a time (list slices compare in C), so long identical stretches cost little. Where they
+disagree, the walk *resynchronizes* at the nearest point (smallest number of steps
+skipped on both sides together) where the next ``GRAMS[0]`` signatures agree again: an
+extra loop iteration or call in one run is skipped as inserted work, and a branch taken
+differently is skipped on both sides. The search looks ahead in growing windows, through
+the whole remainder at worst, and indexes the other side's window by its runs of
+signatures, so it costs time linear in the window. Shorter agreements are accepted only
+when no longer one exists anywhere ahead: near the end of a run that failed, the steps
+after the extra work agree only until the failure. Where nothing agrees again, the
+remaining steps stay unmatched.
+
+A step that was matched maps to its counterpart exactly; an unmatched step maps to the
+counterpart of the last matched step before it: the last point where both runs did the
+same thing.
+
+The first divergence only needs the leading lockstep run: up to its end both runs did the
+same things, so their states differ at the first step whose recorded changes differ (the
+events carry deltas and both start from an empty state); if there is none, they part ways
+by control flow where the lockstep run ends.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from replay.tracefile import RecordedTest, TraceFile
+
+GRAMS: Final = (8, 4, 2, 1)  # agreeing signatures needed to resynchronize, best first
+_WINDOWS: Final = (64, 2048, 65536)  # lookahead tried before the whole remainder
+_BLOCK: Final = 1024  # lockstep comparison granularity
+_END: Final = -1  # pads the sequences so that runs near their ends can still agree
+
+
+class Signatures:
+    """Interns step signatures as small ints, shared by the two recordings compared."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[tuple[Any, ...], int] = {}
+
+    def number(self, key: tuple[Any, ...]) -> int:
+        return self._numbers.setdefault(key, len(self._numbers))
+
+
+@dataclass(frozen=True, slots=True)
+class Steps:
+    """One recording as alignment sees it: per retained step, its signature and payload."""
+
+    first: int  # the step number of index 0
+    signatures: list[int]
+    payloads: list[Any]
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.signatures) - 1
+
+
+def load_steps(trace: TraceFile, test: RecordedTest, signatures: Signatures) -> Steps:
+    """Read every retained step of a test (one pass over its chunks)."""
+    codes = {number: (code.qualname, code.filename) for number, code in trace.codes().items()}
+    keys: list[int] = []
+    payloads: list[Any] = []
+    first = 0
+    for chunk in trace.chunks(test):
+        if not keys:
+            first = chunk.first_step
+        for _, kind, thread, _, code_no, line, payload in chunk.events:
+            keys.append(signatures.number((kind, codes.get(code_no), line, thread)))
+            payloads.append(payload)
+    return Steps(first, keys, payloads)
+
+
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    """Matched stretches ``(this_step, other_step, length)`` in step order."""
+
+    this: Steps
+    other: Steps
+    segments: list[tuple[int, int, int]]
+
+    def counterpart(self, step: int) -> tuple[int, bool]:
+        """The other run's step for ``step`` of this one, and whether it is an exact match."""
+        starts = [segment[0] for segment in self.segments]
+        index = bisect.bisect_right(starts, step) - 1
+        if index < 0:
+            return self.other.first, False
+        this_start, other_start, length = self.segments[index]
+        if step < this_start + length:
+            return other_start + step - this_start, True
+        return other_start + length - 1, False
+
+
+def align(this: Steps, other: Steps) -> Alignment:
+    """Match the steps of two recordings (see the module docstring)."""
+    a = this.signatures + [_END] * GRAMS[0]
+    b = other.signatures + [_END] * GRAMS[0]
+    n, m = len(this.signatures), len(other.signatures)
+    segments: list[tuple[int, int, int]] = []
+    i = j = 0
+    while i < n and j < m:
+        length = _common_run(a, b, i, j, min(n - i, m - j))
+        if length:
+            segments.append((this.first + i, other.first + j, length))
+            i, j = i + length, j + length
+        if i >= n or j >= m:
+            break
+        resumed = _resynchronize(a, b, i, j, n, m)
+        if resumed is None:
+            break
+        i, j = resumed
+    return Alignment(this, other, segments)
+
+
+def _common_run(a: list[int], b: list[int], i: int, j: int, limit: int) -> int:
+    """How many signatures agree from ``a[i]`` and ``b[j]`` on, a block at a time."""
+    length = 0
+    while (
+        length + _BLOCK <= limit
+        and a[i + length : i + length + _BLOCK] == b[j + length : j + length + _BLOCK]
+    ):
+        length += _BLOCK
+    while length < limit and a[i + length] == b[j + length]:
+        length += 1
+    return length
+
+
+def _resynchronize(
+    a: list[int], b: list[int], i: int, j: int, n: int, m: int
+) -> tuple[int, int] | None:
+    """The nearest ``(i', j')`` from which signatures agree again, or None."""
+    remainder = max(n - i, m - j)
+    for gram in GRAMS:
+        for window in (*(w for w in _WINDOWS if w < remainder), remainder):
+            found = _nearest_agreement(a, b, i, j, min(i + window, n), min(j + window, m), gram)
+            if found is not None:
+                return found
+    return None
+
+
+def _nearest_agreement(
+    a: list[int], b: list[int], i: int, j: int, a_end: int, b_end: int, gram: int
+) -> tuple[int, int] | None:
+    """The ``(p, q)`` with the least ``(p - i) + (q - j)`` where ``gram`` signatures agree."""
+    first_at: dict[tuple[int, ...], int] = {}
+    for q in range(j, b_end):
+        first_at.setdefault(tuple(b[q : q + gram]), q)
+    best: tuple[int, int] | None = None
+    best_cost = (a_end - i) + (b_end - j) + 1
+    for p in range(i, a_end):
+        if p - i >= best_cost:
+            break
+        q = first_at.get(tuple(a[p : p + gram]), -1)
+        if q >= 0 and (p - i) + (q - j) < best_cost:
+            best, best_cost = (p, q), (p - i) + (q - j)
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class Divergence:
+    """Where two recordings part ways; a step is None where that run had already ended."""
+
+    by: str  # "value" or "control flow"
+    this_step: int | None
+    other_step: int | None
+
+
+def first_divergence(
+    alignment: Alignment, values_differ: Callable[[Any, Any], bool]
+) -> Divergence | None:
+    """The first step where the runs part ways (module docstring), or None if they never do.
+
+    ``values_differ`` judges two recorded payloads that are not identical (float noise,
+    set order); it is called only for those.
+    """
+    this, other = alignment.this, alignment.other
+    leading = alignment.segments[0] if alignment.segments else None
+    if leading is None or leading[:2] != (this.first, other.first):
+        return Divergence("control flow", this.first, other.first)
+    length = leading[2]
+    for index in _differing(this.payloads, other.payloads, length):
+        if values_differ(this.payloads[index], other.payloads[index]):
+            return Divergence("value", this.first + index, other.first + index)
+    this_next = this.first + length if length < len(this.signatures) else None
+    other_next = other.first + length if length < len(other.signatures) else None
+    if this_next is None and other_next is None:
+        return None
+    return Divergence("control flow", this_next, other_next)
+
+
+def _differing(a: list[Any], b: list[Any], length: int) -> Iterable[int]:
+    """Indexes below ``length`` whose payloads are not identical, skipping equal blocks."""
+    for start in range(0, length, _BLOCK):
+        end = min(start + _BLOCK, length)
+        if a[start:end] != b[start:end]:
+            yield from (index for index in range(start, end) if a[index] != b[index])

@@ -1,0 +1,264 @@
+"""State comparison with deepdiff, turned into the project's own change records.
+
+A change record is plain JSON::
+
+    {"frame": FUNCTION | None, "depth": N | None, "path": PATH,
+     "change": "changed" | "added" | "removed", "this": VALUE, "against": VALUE}
+
+``depth`` counts frames from the outermost (0); ``path`` is where a user would look:
+``total``, ``self.levels['plum']``, ``items[2]``, or one of ``(line)`` and ``(function)``
+for a frame, ``(exception)`` and ``(return value)`` for the step. ``this`` is the value
+in the recording shown, ``against`` the one in the recording compared with; ``null`` on
+the side where the place does not exist (``added``: only this run has it).
+
+deepdiff is configured for recorded values: per-key changes rather than a whole changed
+dict (``threshold_to_diff_deeper=0``); floats equal within ``math.isclose`` noise; order
+ignored only in sets, whose recorded order follows string hashing and so differs between
+runs (a list in another order is a real change); its cache and pass limits bound that
+order-free matching. Recorded values are already bounded in size by the recorder, and
+``max_diffs`` bounds a comparison of many of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from deepdiff import DeepDiff
+
+from replay.align import Alignment, Signatures, align, first_divergence, load_steps
+from replay.state import State, state_at
+from replay.tracefile import RecordedTest, TraceFile
+
+MAX_CHANGES: Final = 100
+# pytest's assertion rewriting binds these; they repeat the asserted values.
+_ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")
+_UNORDERED: Final = frozenset({"set", "frozenset"})
+_ADDED: Final = frozenset({"dictionary_item_added", "iterable_item_added", "set_item_added"})
+_REMOVED: Final = frozenset(
+    {"dictionary_item_removed", "iterable_item_removed", "set_item_removed"}
+)
+_MISSING: Final = object()
+
+
+def _unordered(level: Any) -> bool:
+    """deepdiff's ``ignore_order_func``: only the items of a recorded set."""
+    parent = level.up
+    return (
+        parent is not None
+        and level.path(output_format="list")[-1:] == ["items"]
+        and isinstance(parent.t1, dict)
+        and parent.t1.get("$type") in _UNORDERED
+    )
+
+
+DEEPDIFF_OPTIONS: Final[dict[str, Any]] = {
+    "threshold_to_diff_deeper": 0,
+    "math_epsilon": 1e-9,
+    "ignore_order_func": _unordered,
+    "cache_size": 2000,
+    "max_passes": 50,
+    "max_diffs": 1000,
+    "view": "tree",
+}
+
+
+def value_changes(against: Any, this: Any) -> list[tuple[list[Any], str]]:
+    """deepdiff's findings as ``(path as keys, change)``, path cut where the user sees a value."""
+    found: dict[tuple[Any, ...], str] = {}
+    for report, levels in DeepDiff(against, this, **DEEPDIFF_OPTIONS).items():
+        change = "added" if report in _ADDED else "removed" if report in _REMOVED else "changed"
+        for level in levels:
+            full = level.path(output_format="list")
+            keys = _shown_prefix(full, this, against)
+            found.setdefault(tuple(keys), change if keys == full else "changed")
+    return [(list(keys), change) for keys, change in found.items()]
+
+
+def payloads_differ(this: Any, against: Any) -> bool:
+    """Whether two recorded events change the state differently, beyond float and set noise."""
+    return bool(DeepDiff(against, this, **DEEPDIFF_OPTIONS))
+
+
+def state_changes(this: State, against: State) -> tuple[list[dict[str, Any]], int]:
+    """The change records between two states, at most ``MAX_CHANGES``, and how many more."""
+    records: list[dict[str, Any]] = []
+    paired = 0
+    for depth, (mine, theirs) in enumerate(zip(this.stack, against.stack, strict=False)):
+        if mine["function"] != theirs["function"] or mine["file"] != theirs["file"]:
+            break
+        paired = depth + 1
+        function = mine["function"]
+        if mine["line"] != theirs["line"]:
+            records.append(
+                _record(function, depth, "(line)", "changed", mine["line"], theirs["line"])
+            )
+        records.extend(_locals_changes(function, depth, _shown(mine), _shown(theirs)))
+    for depth in range(paired, max(len(this.stack), len(against.stack))):
+        here = this.stack[depth]["function"] if depth < len(this.stack) else None
+        there = against.stack[depth]["function"] if depth < len(against.stack) else None
+        change = "changed" if here and there else "added" if here else "removed"
+        records.append(_record(here or there, depth, "(function)", change, here, there))
+    for path, mine_value, theirs_value in (
+        ("(exception)", this.exception, against.exception),
+        ("(return value)", this.return_value, against.return_value),
+    ):
+        if mine_value != theirs_value and (
+            mine_value is None or theirs_value is None or value_changes(theirs_value, mine_value)
+        ):
+            records.append(_record(None, None, path, "changed", mine_value, theirs_value))
+    return records[:MAX_CHANGES], max(0, len(records) - MAX_CHANGES)
+
+
+def _shown(frame: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in frame["locals"].items()
+        if not name.startswith(_ASSERTION_TEMPORARIES)
+    }
+
+
+def _locals_changes(
+    function: str, depth: int, mine: dict[str, Any], theirs: dict[str, Any]
+) -> list[dict[str, Any]]:
+    if mine == theirs:
+        return []
+    records = []
+    for keys, change in value_changes(theirs, mine):
+        records.append(
+            _record(
+                function,
+                depth,
+                _display(keys, mine if change != "removed" else theirs),
+                change,
+                _value_at(mine, keys),
+                _value_at(theirs, keys),
+            )
+        )
+    return records
+
+
+def _record(
+    function: str | None, depth: int | None, path: str, change: str, this: Any, against: Any
+) -> dict[str, Any]:
+    return {
+        "frame": function,
+        "depth": depth,
+        "path": path,
+        "change": change,
+        "this": None if this is _MISSING else this,
+        "against": None if against is _MISSING else against,
+    }
+
+
+def _shown_prefix(keys: list[Any], this: Any, against: Any) -> list[Any]:
+    """Cut a path at a recorded object's own ``$`` marks and ``repr``: the object changed."""
+    node = this if _value_at(this, keys) is not _MISSING else against
+    for position, key in enumerate(keys):
+        if _is_object(node) and (key == "repr" or (isinstance(key, str) and key.startswith("$"))):
+            return keys[:position]
+        node = _step(node, key)
+    return keys
+
+
+def _display(keys: list[Any], root: Any) -> str:
+    """``self.levels['plum']`` for ``['self', 'attrs', 'levels', 'plum']``."""
+    if not keys:
+        return "(locals)"
+    text = str(keys[0])
+    node = _step(root, keys[0])
+    position = 1
+    while position < len(keys):
+        key = keys[position]
+        if _is_object(node) and key in ("attrs", "items") and position + 1 < len(keys):
+            inner = keys[position + 1]
+            text += f".{inner}" if key == "attrs" else f"[{inner!r}]"
+            node = _step(_step(node, key), inner)
+            position += 2
+            continue
+        text += f"[{key!r}]"
+        node = _step(node, key)
+        position += 1
+    return text
+
+
+def _is_object(node: Any) -> bool:
+    return isinstance(node, dict) and "$type" in node
+
+
+def _step(node: Any, key: Any) -> Any:
+    if isinstance(node, dict) and key in node:
+        return node[key]
+    if isinstance(node, list) and isinstance(key, int) and -len(node) <= key < len(node):
+        return node[key]
+    return _MISSING
+
+
+def _value_at(root: Any, keys: list[Any]) -> Any:
+    node = root
+    for key in keys:
+        node = _step(node, key)
+        if node is _MISSING:
+            break
+    return node
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """One side of a comparison: a recorded attempt of a test in its trace file."""
+
+    trace: TraceFile
+    test: RecordedTest
+
+
+@dataclass(frozen=True, slots=True)
+class StateDiff:
+    """The state at a step compared with the aligned step of another recording."""
+
+    against: Recorded
+    state: State  # the other recording's state at the aligned step
+    exact: bool  # the aligned step does the same thing (False: the last one that did)
+    changes: list[dict[str, Any]]
+    omitted: int
+
+
+@dataclass(frozen=True, slots=True)
+class DivergenceReport:
+    """Where two recordings part ways, with both states there; None states: already ended."""
+
+    by: str | None  # "value", "control flow", or None when they never part
+    this: State | None
+    against: State | None
+    changes: list[dict[str, Any]]
+    omitted: int
+
+
+def _alignment(this: Recorded, against: Recorded) -> Alignment:
+    signatures = Signatures()
+    return align(
+        load_steps(this.trace, this.test, signatures),
+        load_steps(against.trace, against.test, signatures),
+    )
+
+
+def compare_at(state: State, this: Recorded, against: Recorded) -> StateDiff:
+    """``state`` (of ``this``) against the state at the aligned step of ``against``."""
+    step, exact = _alignment(this, against).counterpart(state.step)
+    other = state_at(against.trace, against.test, step)
+    changes, omitted = state_changes(state, other)
+    return StateDiff(against, other, exact, changes, omitted)
+
+
+def diverge(this: Recorded, against: Recorded) -> DivergenceReport:
+    """The first step where ``this`` and ``against`` part ways, both sides and what differs."""
+    found = first_divergence(_alignment(this, against), payloads_differ)
+    if found is None:
+        return DivergenceReport(None, None, None, [], 0)
+    mine = None if found.this_step is None else state_at(this.trace, this.test, found.this_step)
+    theirs = (
+        None
+        if found.other_step is None
+        else state_at(against.trace, against.test, found.other_step)
+    )
+    changes, omitted = state_changes(mine, theirs) if mine and theirs else ([], 0)
+    return DivergenceReport(found.by, mine, theirs, changes, omitted)

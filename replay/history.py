@@ -1,0 +1,55 @@
+"""Finding the recording to compare a test with: its last passing one, or one in a named run.
+
+"Last passing" is relative to the recording shown, not to today: a failing attempt is
+compared with a later passing attempt of the same run (a flaky test under
+``--reruns``), else with the newest passing recording in the runs older than its own.
+Runs are small SQLite files and ``tests`` has an index on ``nodeid``, so asking each
+kept run costs one query; retention keeps every test's latest pass on disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytest_scope.errors import NotFoundError
+from replay.tracefile import RecordedTest, TraceFile
+
+LAST_PASS = "last-pass"
+
+
+def last_pass(
+    runs: list[Path], shown_path: Path, shown: RecordedTest
+) -> tuple[TraceFile, RecordedTest] | None:
+    """The newest passing recording of ``shown``'s test other than ``shown`` itself.
+
+    ``runs`` is newest first; only ``shown_path`` and the runs after it in that list are
+    searched. A file outside ``runs`` (a CI artifact) is searched, then every run. The
+    caller closes the returned file.
+    """
+    resolved = [path.resolve() for path in runs]
+    here = shown_path.resolve()
+    older = runs[resolved.index(here) + 1 :] if here in resolved else runs
+    for position, path in enumerate([shown_path, *older]):
+        trace = TraceFile(path)
+        passed = [
+            test
+            for test in trace.tests()
+            if test.nodeid == shown.nodeid
+            and test.outcome == "passed"
+            and (position > 0 or test.id != shown.id)
+        ]
+        if passed:
+            return trace, passed[-1]
+        trace.close()
+    return None
+
+
+def in_run(path: Path, nodeid: str) -> tuple[TraceFile, RecordedTest]:
+    """The test ``nodeid`` in one run: its last passing attempt, else its last attempt."""
+    trace = TraceFile(path)
+    attempts = [test for test in trace.tests() if test.nodeid == nodeid]
+    if not attempts:
+        trace.close()
+        raise NotFoundError(f"run {trace.run_id} did not record {nodeid}; pick another --against")
+    passed = [test for test in attempts if test.outcome == "passed"]
+    return trace, (passed or attempts)[-1]
