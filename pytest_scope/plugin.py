@@ -53,10 +53,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="memory cap of one test's recording; the oldest steps are dropped beyond it "
         "(ini: scope_buffer_mb; default: 32).",
     )
+    group.addoption(
+        "--scope-keep-runs",
+        dest="scope_keep_runs",
+        type=_positive_int,
+        metavar="N",
+        help="runs kept in the scope directory, besides those holding a test's latest pass "
+        "(ini: scope_keep_runs; default: 20).",
+    )
+    group.addoption(
+        "--scope-max-mb",
+        dest="scope_max_mb",
+        type=_positive_int,
+        metavar="MB",
+        help="disk budget of the scope directory's runs; the oldest go first beyond it "
+        "(ini: scope_max_mb; default: 1000).",
+    )
     parser.addini("scope", "record every test (like --scope)", type="bool", default=False)
     parser.addini("scope_dir", "where trace files go, relative to the rootdir", default=".scope")
     parser.addini("scope_level", "calls or lines (like --scope-level)", default="")
     parser.addini("scope_buffer_mb", "memory cap of one test's recording in MB", default="32")
+    parser.addini("scope_keep_runs", "runs kept besides those with latest passes", default="20")
+    parser.addini("scope_max_mb", "disk budget of the scope directory's runs in MB", default="1000")
 
 
 @pytest.hookimpl(trylast=True)

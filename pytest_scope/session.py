@@ -25,6 +25,7 @@ from pytest_scope.errors import ScopeError
 from pytest_scope.plan import Plan
 from pytest_scope.plugin import LEVELS
 from pytest_scope.recorder import Recorder, TestSteps
+from pytest_scope.retention import Policy, Retention, prune
 from pytest_scope.schema import FORMAT_NAME, SCHEMA_VERSION
 from pytest_scope.values import ValueEncoder
 from pytest_scope.writer import TestRecord, TraceWriter
@@ -43,6 +44,7 @@ class Settings:
     scope_dir: Path
     level: str | None
     buffer_bytes: int
+    retention: Policy
 
 
 def settings_from_config(config: pytest.Config) -> Settings:
@@ -54,18 +56,27 @@ def settings_from_config(config: pytest.Config) -> Settings:
     level = config.option.scope_level or config.getini("scope_level") or None
     if level is not None and level not in LEVELS:
         raise pytest.UsageError(f"scope_level must be one of {', '.join(LEVELS)}, not {level!r}")
-    buffer_mb = config.option.scope_buffer_mb
-    if buffer_mb is None:
-        ini_value = config.getini("scope_buffer_mb")
-        try:
-            buffer_mb = int(ini_value)
-        except ValueError:
-            buffer_mb = 0
-        if buffer_mb <= 0:
-            raise pytest.UsageError(
-                f"scope_buffer_mb must be a positive whole number, not {ini_value!r}"
-            )
-    return Settings(scope_dir.resolve(), level, buffer_mb * 1024 * 1024)
+    buffer_mb = _positive_setting(config, "scope_buffer_mb")
+    policy = Policy(
+        _positive_setting(config, "scope_keep_runs"),
+        _positive_setting(config, "scope_max_mb") * 1024 * 1024,
+    )
+    return Settings(scope_dir.resolve(), level, buffer_mb * 1024 * 1024, policy)
+
+
+def _positive_setting(config: pytest.Config, name: str) -> int:
+    """The option ``name`` if given, else its ini setting, which must be a positive int."""
+    value: int | None = getattr(config.option, name)
+    if value is not None:
+        return value
+    ini_value = config.getini(name)
+    try:
+        value = int(ini_value)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise pytest.UsageError(f"{name} must be a positive whole number, not {ini_value!r}")
+    return value
 
 
 class ScopeSession:
@@ -95,6 +106,7 @@ class ScopeSession:
         self._attempts: Counter[str] = Counter()
         self.recorded: list[tuple[TestRecord, str]] = []  # (record, scope-replay command)
         self.problems: list[str] = []
+        self.retention: Retention | None = None
         patterns = config.getini("python_files")
         self.recorder = Recorder(
             Plan(config.rootpath, list(patterns), settings.level),
@@ -183,6 +195,18 @@ class ScopeSession:
             command += f" --dir {shlex.quote(_display_path(self.settings.scope_dir, self.config))}"
         return command
 
+    def pytest_sessionfinish(self) -> None:
+        """Prune the scope directory before the summary, which reports what went."""
+        if not self.active:
+            return
+        passed = [record.nodeid for record, _ in self.recorded if record.outcome == "passed"]
+        try:
+            self.retention = prune(
+                self.settings.scope_dir, self.run_id, passed, self.settings.retention
+            )
+        except OSError as exc:
+            self.problems.append(f"runs not pruned: {exc}")
+
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         write = terminalreporter.write_line
@@ -199,11 +223,78 @@ class ScopeSession:
             f"recorded {len(self.recorded)} tests, {steps:,} steps"
             f" ({dropped:,} dropped by the {self.settings.buffer_bytes // 2**20} MB buffer cap)"
         )
-        failed = [command for record, command in self.recorded if record.outcome == "failed"]
+        if self.retention is not None:
+            write(_retention_line(self.retention, self.settings.retention))
+        last: dict[str, tuple[TestRecord, str]] = {}
+        for record, command in self.recorded:
+            last[record.nodeid] = (record, command)
+        failed = [command for record, command in last.values() if record.outcome == "failed"]
         if failed:
             write("replay the failures:")
             for command in failed:
                 write(f"  {command}", bold=True)
+        flaky = self._flaky()
+        if flaky:
+            write("flaky (failed, then passed on a rerun):", yellow=True)
+            for line in flaky:
+                write(f"  {line}")
+
+    def _flaky(self) -> list[str]:
+        """Each test that failed and later passed in this run, and where the attempts part."""
+        attempts: dict[str, list[TestRecord]] = {}
+        for record, _ in self.recorded:
+            attempts.setdefault(record.nodeid, []).append(record)
+        lines = []
+        for nodeid, records in attempts.items():
+            failed = next((record for record in records if record.outcome == "failed"), None)
+            if failed is None or records[-1].outcome != "passed":
+                continue
+            passed = records[-1]
+            command = f"{self._replay_command(nodeid)} --attempt {failed.attempt} --diverge"
+            lines.append(
+                f"{nodeid}: attempt {failed.attempt} failed, attempt {passed.attempt} passed;"
+                f" {self._divergence(nodeid, failed.attempt, passed.attempt)}"
+            )
+            lines.append(f"    {command}")
+        return lines
+
+    def _divergence(self, nodeid: str, failed: int, passed: int) -> str:
+        """Where two attempts part ways, read back from this run's trace file."""
+        from replay.align import Signatures, align, first_divergence, load_steps
+        from replay.compare import payloads_differ
+        from replay.tracefile import TraceFile
+
+        try:
+            with TraceFile(self.path) as trace:
+                by_attempt = {test.attempt: test for test in trace.tests() if test.nodeid == nodeid}
+                signatures = Signatures()
+                found = first_divergence(
+                    align(
+                        load_steps(trace, by_attempt[failed], signatures),
+                        load_steps(trace, by_attempt[passed], signatures),
+                    ),
+                    payloads_differ,
+                )
+        except (ScopeError, KeyError) as exc:
+            return f"their divergence is unknown ({exc})"
+        if found is None:
+            return "their recordings never part ways"
+        where = "" if found.this_step is None else f" at step {found.this_step}"
+        return f"they part ways{where} by {found.by}"
+
+
+def _retention_line(retention: Retention, policy: Policy) -> str:
+    """What the scope directory holds after pruning, against both limits."""
+    line = (
+        f"runs kept: {retention.kept} (the last {policy.keep_runs} at most, and"
+        f" {retention.kept_for_passes} more for tests' latest passes),"
+        f" {retention.kept_bytes / 1e6:.1f} MB of {policy.max_bytes // 2**20} MB"
+    )
+    if retention.pruned:
+        line += f"; pruned {len(retention.pruned)} ({retention.pruned_bytes / 1e6:.1f} MB)"
+    if retention.lost_passes:
+        line += f"; the budget cost {retention.lost_passes} tests their latest pass"
+    return line
 
 
 def _outcome(report: pytest.TestReport) -> str:

@@ -1,0 +1,145 @@
+"""Bounded disk for the scope directory: the last runs, every test's latest pass, a budget.
+
+Comparing a failure with the test's last passing recording only works if that recording
+is still on disk, however many runs ago it was made; so besides the newest runs,
+retention keeps every run that holds some test's latest pass. The *last-pass index*
+(``last-pass.json``: node id -> run id) says which runs those are without opening every
+trace file. It is a cache: a missing or unreadable index is rebuilt from the runs.
+Above the disk budget the oldest runs go first, runs holding a latest pass last, the
+current run never.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Iterable
+from contextlib import closing, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+INDEX_NAME: Final = "last-pass.json"
+_INDEX_VERSION: Final = 1
+_RUN_ID = re.compile(r"^\d{8}-\d{6}-\d+$")  # session.py names runs so; others are left alone
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    keep_runs: int
+    max_bytes: int
+
+
+@dataclass(slots=True)
+class Retention:
+    """What pruning did, for the end-of-run summary."""
+
+    kept: int = 0
+    kept_for_passes: int = 0  # of ``kept``, runs kept only because they hold a latest pass
+    kept_bytes: int = 0
+    pruned: list[str] = field(default_factory=list)
+    pruned_bytes: int = 0
+    lost_passes: int = 0  # tests whose latest passing recording went over the budget
+
+
+def load_index(scope_dir: Path) -> dict[str, str]:
+    """The index, rebuilt from the runs if it is missing or not one this version wrote."""
+    try:
+        document = json.loads((scope_dir / INDEX_NAME).read_text())
+        tests = document["tests"] if document["version"] == _INDEX_VERSION else None
+        if isinstance(tests, dict) and all(
+            isinstance(key, str) and isinstance(value, str) for key, value in tests.items()
+        ):
+            return tests
+    except (OSError, ValueError, TypeError, KeyError):
+        pass
+    return _rebuild_index(scope_dir)
+
+
+def prune(scope_dir: Path, current_run: str, passed: Iterable[str], policy: Policy) -> Retention:
+    """Index the tests that passed in the current run, then delete the runs the policy does
+    not keep; the index forgets the passes they held."""
+    index = {
+        nodeid: run
+        for nodeid, run in load_index(scope_dir).items()
+        if (scope_dir / "runs" / f"{run}.sqlite").is_file()
+    }
+    index.update(dict.fromkeys(passed, current_run))
+    holding_passes = set(index.values())
+    sizes = {path.stem: _size(path) for path in _runs(scope_dir)}
+    older = [run for run in sizes if run != current_run]
+    recent = set(older[: max(policy.keep_runs - 1, 0)])
+    kept = [run for run in older if run in recent or run in holding_passes]
+    result = Retention()
+    for run in older:
+        if run not in kept:
+            _delete(scope_dir, run, sizes[run], result)
+    total = sizes.get(current_run, 0) + sum(sizes[run] for run in kept)
+    # Over budget: oldest first, and runs holding a latest pass only after all others.
+    for run in sorted(reversed(kept), key=lambda run: run in holding_passes):
+        if total <= policy.max_bytes:
+            break
+        kept.remove(run)
+        total -= sizes[run]
+        _delete(scope_dir, run, sizes[run], result)
+        result.lost_passes += sum(1 for held in index.values() if held == run)
+    result.kept = len(kept) + (current_run in sizes)
+    result.kept_for_passes = sum(1 for run in kept if run not in recent)
+    result.kept_bytes = total
+    _save_index(
+        scope_dir,
+        {nodeid: run for nodeid, run in index.items() if run in kept or run == current_run},
+    )
+    return result
+
+
+def _runs(scope_dir: Path) -> list[Path]:
+    """The runs session.py named, newest first (run ids begin with their start time)."""
+    runs = [
+        path
+        for path in (scope_dir / "runs").glob("*.sqlite")
+        if _RUN_ID.match(path.stem) and path.is_file()
+    ]
+    return sorted(runs, key=lambda path: (path.stem[:15], path.stat().st_mtime), reverse=True)
+
+
+def _size(path: Path) -> int:
+    return sum(
+        sibling.stat().st_size
+        for sibling in (path, path.with_name(path.name + "-wal"))
+        if sibling.exists()
+    )
+
+
+def _delete(scope_dir: Path, run: str, size: int, result: Retention) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        with suppress(FileNotFoundError):
+            (scope_dir / "runs" / f"{run}.sqlite{suffix}").unlink()
+    result.pruned.append(run)
+    result.pruned_bytes += size
+
+
+def _rebuild_index(scope_dir: Path) -> dict[str, str]:
+    """Each test's newest passing run, asking every run; unreadable runs are skipped."""
+    index: dict[str, str] = {}
+    for path in _runs(scope_dir):
+        try:
+            with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+                rows = db.execute(
+                    "SELECT DISTINCT nodeid FROM tests WHERE outcome = 'passed'"
+                ).fetchall()
+        except sqlite3.Error:
+            continue
+        for (nodeid,) in rows:
+            index.setdefault(str(nodeid), path.stem)
+    return index
+
+
+def _save_index(scope_dir: Path, index: dict[str, str]) -> None:
+    """Write atomically: a run killed meanwhile leaves the old index, never half of one."""
+    path = scope_dir / INDEX_NAME
+    temporary = path.with_name(f"{INDEX_NAME}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps({"version": _INDEX_VERSION, "tests": index}, indent=1))
+    os.replace(temporary, path)
