@@ -208,3 +208,49 @@ def test_no_free_tool_id_runs_the_tests_unrecorded(shop: pytest.Pytester) -> Non
         ["pytest-scope: tests run unrecorded: no free sys.monitoring tool id (3: other tool 3*"]
     )
     assert "scope-replay" not in result.stdout.str()
+
+
+def test_a_recorder_fault_leaves_the_test_alone_and_marks_it_incomplete(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+        from pytest_scope.values import ValueEncoder
+
+        encode_locals = ValueEncoder.encode_locals
+
+        def faulty(self, names_values):
+            if "explode" in names_values:
+                raise RuntimeError("injected")
+            return encode_locals(self, names_values)
+
+        ValueEncoder.encode_locals = faulty
+        """
+    )
+    pytester.makepyfile(
+        test_fault="""
+        def test_faulted():
+            explode = [1]
+            explode.append(2)
+            print("still running", explode)
+            assert explode == [1, 2]
+
+        def test_untouched():
+            value = 3
+            assert value == 3
+        """
+    )
+    result = pytester.runpytest_subprocess("--scope", "-s")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*still running ?1, 2?",
+            "pytest-scope: test_fault.py::test_faulted: recording incomplete: recorder fault"
+            " at step 3: RuntimeError: injected",
+        ]
+    )
+    (trace,) = _trace_files(pytester.path)
+    with closing(sqlite3.connect(trace)) as db:
+        incomplete = dict(db.execute("SELECT nodeid, incomplete FROM tests"))
+    assert incomplete["test_fault.py::test_untouched"] is None
+    assert "RuntimeError: injected" in incomplete["test_fault.py::test_faulted"]
