@@ -103,9 +103,12 @@ def state_changes(this: State, against: State) -> tuple[list[dict[str, Any]], in
         ("(exception)", this.exception, against.exception),
         ("(return value)", this.return_value, against.return_value),
     ):
-        if mine_value != theirs_value and (
-            mine_value is None or theirs_value is None or value_changes(theirs_value, mine_value)
-        ):
+        if mine_value == theirs_value:
+            continue
+        if theirs_value is None or mine_value is None:
+            change = "added" if theirs_value is None else "removed"
+            records.append(_record(None, None, path, change, mine_value, theirs_value))
+        elif value_changes(theirs_value, mine_value):
             records.append(_record(None, None, path, "changed", mine_value, theirs_value))
     return records[:MAX_CHANGES], max(0, len(records) - MAX_CHANGES)
 
@@ -121,6 +124,7 @@ def _shown(frame: dict[str, Any]) -> dict[str, Any]:
 def _locals_changes(
     function: str, depth: int, mine: dict[str, Any], theirs: dict[str, Any]
 ) -> list[dict[str, Any]]:
+    """The records of one frame's locals, by path (deepdiff's order is its own)."""
     if mine == theirs:
         return []
     records = []
@@ -135,7 +139,7 @@ def _locals_changes(
                 _value_at(theirs, keys),
             )
         )
-    return records
+    return sorted(records, key=lambda record: str(record["path"]))
 
 
 def _record(

@@ -1,0 +1,132 @@
+"""deepdiff's findings as change records: places a user recognizes, both values, plain JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from replay.compare import MAX_CHANGES, state_changes
+from replay.state import State
+
+
+def _state(*frames: tuple[str, int, dict[str, Any]], exception: Any = None) -> State:
+    return State(
+        test="t.py::test_it",
+        run="run",
+        step=1,
+        steps=1,
+        event={"kind": "line", "function": frames[-1][0], "file": "t.py", "line": 1, "thread": 1},
+        stack=[
+            {"function": function, "file": "t.py", "line": line, "locals": values}
+            for function, line, values in frames
+        ],
+        exception=exception,
+        return_value=None,
+    )
+
+
+def _stock(levels: dict[str, int], shipped: list[str]) -> dict[str, Any]:
+    return {"$type": "inventory.Stock", "attrs": {"levels": levels, "shipped": shipped}}
+
+
+def _change(path: str, change: str, this: Any, against: Any, frame: str = "Stock.take") -> Any:
+    depth = 1 if frame == "Stock.take" else 0
+    return {
+        "frame": frame,
+        "depth": depth,
+        "path": path,
+        "change": change,
+        "this": this,
+        "against": against,
+    }
+
+
+def test_attribute_item_and_local_changes_name_their_place() -> None:
+    this = _state(
+        ("test_ship", 5, {"order": ["plum", "pear"]}),
+        ("Stock.take", 9, {"self": _stock({"plum": 5}, ["plum", "pear"]), "count": 2}),
+    )
+    against = _state(
+        ("test_ship", 5, {"order": ["plum"]}),
+        ("Stock.take", 9, {"self": _stock({"plum": 6}, ["plum"]), "sku": "plum"}),
+    )
+    changes, omitted = state_changes(this, against)
+    assert omitted == 0
+    assert changes == [
+        _change("order[1]", "added", "pear", None, frame="test_ship"),
+        _change("count", "added", 2, None),
+        _change("self.levels['plum']", "changed", 5, 6),
+        _change("self.shipped[1]", "added", "pear", None),
+        _change("sku", "removed", None, "plum"),
+    ]
+    json.dumps(changes)  # plain JSON: nothing of deepdiff left in them
+
+
+def test_a_recorded_repr_changes_the_object_as_a_whole() -> None:
+    this = _state(("test_it", 3, {"when": {"$type": "datetime.date", "repr": "date(2025, 1, 2)"}}))
+    against = _state(
+        ("test_it", 3, {"when": {"$type": "datetime.date", "repr": "date(2025, 1, 1)"}})
+    )
+    changes, _ = state_changes(this, against)
+    assert changes == [
+        _change(
+            "when",
+            "changed",
+            {"$type": "datetime.date", "repr": "date(2025, 1, 2)"},
+            {"$type": "datetime.date", "repr": "date(2025, 1, 1)"},
+            frame="test_it",
+        )
+    ]
+
+
+def test_a_different_frame_line_and_exception_are_changes_too() -> None:
+    error = {"$type": "KeyError", "attrs": {"args": ["plum"]}}
+    this = _state(("test_it", 4, {}), ("Stock.take", 9, {}), exception=error)
+    against = _state(("test_it", 5, {}), ("Stock.ship", 12, {}), ("Stock.take", 9, {}))
+    changes, _ = state_changes(this, against)
+    assert changes == [
+        _change("(line)", "changed", 4, 5, frame="test_it"),
+        {
+            "frame": "Stock.take",
+            "depth": 1,
+            "path": "(function)",
+            "change": "changed",
+            "this": "Stock.take",
+            "against": "Stock.ship",
+        },
+        {
+            "frame": "Stock.take",
+            "depth": 2,
+            "path": "(function)",
+            "change": "removed",
+            "this": None,
+            "against": "Stock.take",
+        },
+        {
+            "frame": None,
+            "depth": None,
+            "path": "(exception)",
+            "change": "added",
+            "this": error,
+            "against": None,
+        },
+    ]
+
+
+def test_noise_is_no_change_and_assertion_temporaries_are_left_out() -> None:
+    this = _state(
+        ("test_it", 3, {"ratio": 0.1 + 0.2, "tags": {"$type": "set", "items": ["b", "a"]}}),
+    )
+    against = _state(
+        ("test_it", 3, {"ratio": 0.3, "tags": {"$type": "set", "items": ["a", "b"]}}),
+    )
+    this.stack[0]["locals"]["@py_assert1"] = 1
+    assert state_changes(this, against) == ([], 0)
+
+
+def test_many_changes_are_capped_and_counted() -> None:
+    count = MAX_CHANGES + 7
+    this = _state(("test_it", 3, {f"v{n}": n for n in range(count)}))
+    against = _state(("test_it", 3, {f"v{n}": -n - 1 for n in range(count)}))
+    changes, omitted = state_changes(this, against)
+    assert (len(changes), omitted) == (MAX_CHANGES, 7)
