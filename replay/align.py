@@ -43,10 +43,7 @@ class Signatures:
     """Interns step signatures as small ints, shared by the two recordings compared."""
 
     def __init__(self) -> None:
-        self._numbers: dict[tuple[Any, ...], int] = {}
-
-    def number(self, key: tuple[Any, ...]) -> int:
-        return self._numbers.setdefault(key, len(self._numbers))
+        self.numbers: dict[tuple[Any, ...], int] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +62,7 @@ class Steps:
 def load_steps(trace: TraceFile, test: RecordedTest, signatures: Signatures) -> Steps:
     """Read every retained step of a test (one pass over its chunks)."""
     codes = {number: (code.qualname, code.filename) for number, code in trace.codes().items()}
+    numbers = signatures.numbers  # the loop below runs once per step: no method calls
     keys: list[int] = []
     payloads: list[Any] = []
     first = 0
@@ -72,7 +70,7 @@ def load_steps(trace: TraceFile, test: RecordedTest, signatures: Signatures) -> 
         if not keys:
             first = chunk.first_step
         for _, kind, thread, _, code_no, line, payload in chunk.events:
-            keys.append(signatures.number((kind, codes.get(code_no), line, thread)))
+            keys.append(numbers.setdefault((kind, codes.get(code_no), line, thread), len(numbers)))
             payloads.append(payload)
     return Steps(first, keys, payloads)
 
