@@ -4,7 +4,8 @@ Run from the checkout: ``python bench/align_bench.py [ROUNDS]``. Builds the reco
 tests/tracebuilder.py (as the recorder writes them: 1,024-step chunks with keyframes),
 then times each phase on its own: reading both recordings, aligning them, and finding
 where they part ways, once by an extra loop round in the middle, once by a value changed
-near the end (so the divergence search compares almost every step).
+near the end (so the divergence search compares almost every step), once by a branch
+taken differently in every 100th round (500 resynchronizations).
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ from replay.tracefile import TraceFile
 STEPS_PER_ROUND = 4
 
 
-def _loop(rounds: int, *, extra_at: int | None = None, changed_at: int | None = None) -> Recording:
+def _loop(
+    rounds: int,
+    *,
+    extra_at: int | None = None,
+    changed_at: int | None = None,
+    every: int = 0,
+) -> Recording:
+    """A loop calling a helper; ``every``: each such round takes another branch (line 14)."""
     rec = Recording(events_per_chunk=1024, snapshots=False)
     rec.event(Kind.CALL, line=10, l={"total": 0})
     total = 0
@@ -40,7 +48,9 @@ def _loop(rounds: int, *, extra_at: int | None = None, changed_at: int | None = 
             rec.event(Kind.LINE, line=11, l={"n": value})
             rec.event(Kind.CALL, code_no=2, line=1, l={"n": value})
             rec.event(Kind.RETURN, code_no=2, line=2, r=value * 2)
-            rec.event(Kind.LINE, line=12, l={"total": total})
+            rec.event(
+                Kind.LINE, line=14 if every and number % every == 0 else 12, l={"total": total}
+            )
     rec.event(Kind.LINE, line=13)
     rec.event(Kind.RETURN, line=13, r=None)
     return rec
@@ -81,6 +91,12 @@ def main() -> None:
             Path(directory) / "value.sqlite",
             "a value changed near the end",
             _loop(rounds, changed_at=rounds - 10),
+            _loop(rounds),
+        )
+        _measure(
+            Path(directory) / "branches.sqlite",
+            "another branch every 100 rounds",
+            _loop(rounds, every=100),
             _loop(rounds),
         )
 

@@ -12,7 +12,9 @@ the whole remainder at worst, and indexes the other side's window by its runs of
 signatures, so it costs time linear in the window. Shorter agreements are accepted only
 when no longer one exists anywhere ahead: near the end of a run that failed, the steps
 after the extra work agree only until the failure. Where nothing agrees again, the
-remaining steps stay unmatched.
+remaining steps stay unmatched; so do they once the searches have looked at
+``_SEARCH_BUDGET`` times as many steps as the two recordings hold: recordings that keep
+disagreeing have no useful alignment, and this bounds the time spent finding that out.
 
 A step that was matched maps to its counterpart exactly; an unmatched step maps to the
 counterpart of the last matched step before it: the last point where both runs did the
@@ -36,6 +38,7 @@ from replay.tracefile import RecordedTest, TraceFile
 GRAMS: Final = (8, 4, 2, 1)  # agreeing signatures needed to resynchronize, best first
 _WINDOWS: Final = (64, 2048, 65536)  # lookahead tried before the whole remainder
 _BLOCK: Final = 1024  # lockstep comparison granularity
+_SEARCH_BUDGET: Final = 10
 _END: Final = -1  # pads the sequences so that runs near their ends can still agree
 
 
@@ -101,6 +104,7 @@ def align(this: Steps, other: Steps) -> Alignment:
     b = other.signatures + [_END] * GRAMS[0]
     n, m = len(this.signatures), len(other.signatures)
     segments: list[tuple[int, int, int]] = []
+    budget = [_SEARCH_BUDGET * (n + m)]
     i = j = 0
     while i < n and j < m:
         length = _common_run(a, b, i, j, min(n - i, m - j))
@@ -109,7 +113,7 @@ def align(this: Steps, other: Steps) -> Alignment:
             i, j = i + length, j + length
         if i >= n or j >= m:
             break
-        resumed = _resynchronize(a, b, i, j, n, m)
+        resumed = _resynchronize(a, b, i, j, n, m, budget)
         if resumed is None:
             break
         i, j = resumed
@@ -130,13 +134,20 @@ def _common_run(a: list[int], b: list[int], i: int, j: int, limit: int) -> int:
 
 
 def _resynchronize(
-    a: list[int], b: list[int], i: int, j: int, n: int, m: int
+    a: list[int], b: list[int], i: int, j: int, n: int, m: int, budget: list[int]
 ) -> tuple[int, int] | None:
-    """The nearest ``(i', j')`` from which signatures agree again, or None."""
+    """The nearest ``(i', j')`` from which signatures agree again, or None.
+
+    ``budget`` holds the steps the searches may still look at; each search spends its
+    window's size."""
     remainder = max(n - i, m - j)
     for gram in GRAMS:
         for window in (*(w for w in _WINDOWS if w < remainder), remainder):
-            found = _nearest_agreement(a, b, i, j, min(i + window, n), min(j + window, m), gram)
+            a_end, b_end = min(i + window, n), min(j + window, m)
+            budget[0] -= (a_end - i) + (b_end - j)
+            if budget[0] < 0:
+                return None
+            found = _nearest_agreement(a, b, i, j, a_end, b_end, gram)
             if found is not None:
                 return found
     return None
