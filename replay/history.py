@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_scope.errors import NotFoundError
+from pytest_scope.errors import NotFoundError, TraceFileError
 from replay.tracefile import RecordedTest, TraceFile
 
 LAST_PASS = "last-pass"
@@ -23,19 +23,33 @@ def last_pass(
     """The newest passing recording of ``shown``'s test other than ``shown`` itself.
 
     ``runs`` is newest first; only ``shown_path`` and the runs after it in that list are
-    searched. A file outside ``runs`` (a CI artifact) is searched, then every run. The
-    caller closes the returned file.
+    searched. A file outside ``runs`` (a CI artifact) is searched, then every run. An
+    unreadable older run is passed over: it must not hide the newer ones' state. The caller
+    closes the returned file.
     """
     resolved = [path.resolve() for path in runs]
     here = shown_path.resolve()
     older = runs[resolved.index(here) + 1 :] if here in resolved else runs
     for position, path in enumerate([shown_path, *older]):
-        trace = TraceFile(path)
+        try:
+            trace = TraceFile(path)
+        except TraceFileError:
+            if position == 0:
+                raise
+            continue
+        try:
+            tests = trace.tests()
+        except TraceFileError:
+            trace.close()
+            if position == 0:
+                raise
+            continue
         passed = [
             test
-            for test in trace.tests()
+            for test in tests
             if test.nodeid == shown.nodeid
             and test.outcome == "passed"
+            and test.first_step <= test.steps  # some steps recorded
             and (position > 0 or test.id != shown.id)
         ]
         if passed:

@@ -285,3 +285,20 @@ def test_retention_keeps_the_latest_pass_beyond_the_last_runs(runs: Runs, tmp_pa
     index = json.loads((root / ".scope" / "last-pass.json").read_text())
     assert index["tests"]["test_shop.py::test_price"] == runs.passing
     assert _json(root, "test_price")["diff"]["against"] == runs.passing
+
+
+def test_an_unreadable_older_run_does_not_hide_the_last_pass(runs: Runs, tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(runs.root, root, ignore=shutil.ignore_patterns("__pycache__"))
+    runs_dir = root / ".scope" / "runs"
+    garbage = runs_dir / f"{runs.broken[:15]}-1.sqlite"
+    garbage.write_bytes(b"not a database" * 100)
+    between = sum(
+        (runs_dir / f"{run}.sqlite").stat().st_mtime for run in (runs.passing, runs.broken)
+    )
+    os.utime(
+        garbage, (between / 2, between / 2)
+    )  # newer than the passing run, older than the broken one
+    assert _json(root, "--runs")[1]["run"] == garbage.stem
+    state = _json(root, "test_price")
+    assert state["diff"]["against"] == runs.passing

@@ -186,7 +186,7 @@ def test_a_newer_trace_file(scope: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    assert "--timeline" in out and "--against" not in out
+    assert "--timeline" in out and "--against" in out and "--diverge" in out
 
 
 def test_the_module_entry_point(scope: Path) -> None:
