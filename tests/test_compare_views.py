@@ -1,0 +1,107 @@
+"""The text views of a comparison: both runs side by side, at 100 columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from tracebuilder import SOURCES, Recording, close_traces, open_trace, write_trace
+
+from pytest_scope.schema import Kind
+from replay.compare import Recorded, compare_at, diverge
+from replay.state import state_at
+from replay.text_view import render_diff, render_divergence
+
+
+@pytest.fixture(autouse=True)
+def _close() -> Iterator[None]:
+    yield
+    close_traces()
+
+
+def _text(render: Any, *args: Any) -> list[str]:
+    console = Console(width=100, file=StringIO(), color_system=None)
+    render(console, *args)
+    return [line.rstrip() for line in console.file.getvalue().splitlines()]  # type: ignore[attr-defined]
+
+
+def _recording(rate: float, fail: bool) -> Recording:
+    rec = Recording()
+    rec.event(Kind.CALL, line=10)
+    rec.event(Kind.LINE, line=11, l={"total": 100})
+    rec.event(Kind.CALL, code_no=2, line=1, l={"n": 100})
+    rec.event(Kind.RETURN, code_no=2, line=2, l={"rate": rate}, r=rate)
+    rec.event(Kind.LINE, line=12, l={"due": 100 * (1 - rate)})
+    if fail:
+        rec.event(Kind.EXCEPTION, line=12, x={"$type": "AssertionError", "attrs": {"args": []}})
+    return rec
+
+
+@pytest.fixture
+def sides(tmp_path: Path) -> tuple[Recorded, Recorded]:
+    passing = write_trace(
+        tmp_path / "20250101-000000-1.sqlite", {"test_sample.py::test_main": _recording(0.1, False)}
+    )
+    failing = write_trace(
+        tmp_path / "20250102-000000-1.sqlite",
+        {"test_sample.py::test_main": _recording(0.2, True)},
+        outcomes={"test_sample.py::test_main": "failed"},
+    )
+    this, against = open_trace(failing), open_trace(passing)
+    return Recorded(this, this.tests()[0]), Recorded(against, against.tests()[0])
+
+
+def test_the_diff_beside_a_state(sides: tuple[Recorded, Recorded]) -> None:
+    this, against = sides
+    state = state_at(this.trace, this.test, 6)
+    lines = _text(render_diff, state, compare_at(state, this, against), None)
+    assert lines == [
+        "",
+        "Compared with run 20250101-000000-1 (attempt 1), step 5:"
+        " the last step both runs did alike",
+        "there: line in test_main at test_sample.py:12",
+        "Differences",
+        "",
+        "  where            run 20250102-000000-1   run 20250101-000000-1",
+        " " + "─" * 64,
+        "  test_main: due   80.0                    90.0",
+        "  (exception)      AssertionError()        (absent)",
+        "",
+    ]
+
+
+def test_the_divergence_side_by_side(sides: tuple[Recorded, Recorded]) -> None:
+    this, against = sides
+    report = diverge(this, against)
+    source = SOURCES["sample.py"]
+    lines = _text(
+        render_divergence,
+        "test_sample.py::test_main",
+        ("20250102-000000-1", 1),
+        ("20250101-000000-1", 1),
+        report,
+        (source, source),
+    )
+    assert lines == [
+        "test_sample.py::test_main",
+        "The runs part ways by value:",
+        "",
+        "           run 20250102-000000-1 (attempt 1)   run 20250101-000000-1 (attempt 1)",
+        " " + "─" * 80,
+        "  step     4 of 6                              4 of 5",
+        "  event    return in helper at sample.py:2     return in helper at sample.py:2",
+        "  source   # sample line 2                     # sample line 2",
+        "  stack    test_main → helper                  test_main → helper",
+        "",
+        "Differences",
+        "",
+        "  where            run 20250102-000000-1   run 20250101-000000-1",
+        " " + "─" * 64,
+        "  helper: rate     0.2                     0.1",
+        "  (return value)   0.2                     0.1",
+        "",
+    ]
