@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             raise _UsageError(f"give a TEST_ID, --list or --runs (see {PROG} --help)")
         if (args.timeline or args.diverge) and args.step is not None:
             raise _UsageError("--timeline and --diverge find their own steps; leave out --step")
+        if (args.timeline or args.list or args.runs) and args.against is not None:
+            raise _UsageError("--against compares states: use it with a step or --diverge")
         if args.diverge and args.against == "none":
             raise _UsageError("--diverge needs a recording to compare with, not --against none")
         _run(args)

@@ -166,9 +166,7 @@ def _shown_prefix(keys: list[Any], this: Any, against: Any) -> list[Any]:
 
 
 def _display(keys: list[Any], root: Any) -> str:
-    """``self.levels['plum']`` for ``['self', 'attrs', 'levels', 'plum']``."""
-    if not keys:
-        return "(locals)"
+    """``self.levels['plum']`` for ``['self', 'attrs', 'levels', 'plum']`` (a local first)."""
     text = str(keys[0])
     node = _step(root, keys[0])
     position = 1

@@ -256,6 +256,7 @@ def test_text_views_show_both_sides(runs: Runs) -> None:
         (["test_price", "--diverge", "--against", "none"], "--against none"),
         (["test_price", "--diverge", "--step", "3"], "leave out --step"),
         (["test_price", "--attempt", "5"], "not 5"),
+        (["test_price", "--timeline", "--against", "none"], "use it with a step or --diverge"),
     ],
 )
 def test_bad_comparisons_are_one_line_and_exit_code_2(
