@@ -30,9 +30,10 @@ from pytest_scope.schema import Kind
 from pytest_scope.values import Encoded, ValueEncoder
 
 TOOL_NAME: Final = "pytest-scope"
-# Ids 3 and 4 have no owner; 2 (profiler) is a last resort. 0, 1 and 5 belong to
-# debuggers, coverage.py and optimizers, which may claim them after us.
-_CANDIDATE_TOOL_IDS: Final = (3, 4, 2)
+# 0, 1, 2 and 5 belong to debuggers, coverage.py, profilers (cProfile) and optimizers,
+# which may claim them after us. 4 has no owner. Hypothesis takes 3 to explain a failing
+# example and only warns when it is taken, so 3 comes second; 2 is a last resort.
+_CANDIDATE_TOOL_IDS: Final = (4, 3, 2)
 # Suspended generators that are never resumed nor closed must not grow the shadow forever.
 _MAX_SUSPENDED: Final = 10_000
 

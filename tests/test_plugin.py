@@ -205,7 +205,7 @@ def test_no_free_tool_id_runs_the_tests_unrecorded(shop: pytest.Pytester) -> Non
     result = shop.runpytest_subprocess("--scope")
     result.assert_outcomes(passed=3, failed=1, skipped=1, xfailed=1)
     result.stdout.fnmatch_lines(
-        ["pytest-scope: tests run unrecorded: no free sys.monitoring tool id (3: other tool 3*"]
+        ["pytest-scope: tests run unrecorded: no free sys.monitoring tool id (4: other tool 4*"]
     )
     assert "scope-replay" not in result.stdout.str()
 
@@ -254,3 +254,21 @@ def test_a_recorder_fault_leaves_the_test_alone_and_marks_it_incomplete(
         incomplete = dict(db.execute("SELECT nodeid, incomplete FROM tests"))
     assert incomplete["test_fault.py::test_untouched"] is None
     assert "RuntimeError: injected" in incomplete["test_fault.py::test_faulted"]
+
+
+def test_hypothesis_keeps_its_tool_id_to_explain_a_failure(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_prop="""
+        from hypothesis import given, strategies as st
+
+        @given(st.integers())
+        def test_small(n):
+            assert n < 10
+        """
+    )
+    plain = pytester.runpytest_subprocess("-W", "error")
+    recorded = pytester.runpytest_subprocess("-W", "error", "--scope")
+    plain.assert_outcomes(failed=1)
+    recorded.assert_outcomes(failed=1)
+    assert "avoiding tracing" not in recorded.stdout.str() + recorded.stderr.str()
+    recorded.stdout.fnmatch_lines(["*test_small(", "*n=10,"])
