@@ -99,6 +99,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show the first step where TEST_ID and the recording --against part ways",
     )
+    what.add_argument(
+        "--html",
+        metavar="FILE",
+        type=Path,
+        help="write a self-contained HTML viewer of TEST_ID to FILE (opens at --step, "
+        "default: the failure point)",
+    )
     what.add_argument("--list", action="store_true", help="list the tests of a run")
     what.add_argument("--runs", action="store_true", help="list the runs, newest first")
     return parser
@@ -177,6 +184,9 @@ def _attempt(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> 
 
 def _show_test(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
     rootdir = trace.meta.get("rootdir")
+    if args.html:
+        _write_html(args, trace, test)
+        return
     if args.diverge:
         _show_divergence(args, trace, test)
         return
@@ -242,6 +252,20 @@ def _show_divergence(args: argparse.Namespace, trace: TraceFile, test: RecordedT
             console, test.nodeid, *sides, report, sources, trace.meta.get("rootdir")
         ),
     )
+
+
+def _write_html(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
+    from replay.html_view import export_viewer
+
+    against = _against(args, trace, test)
+    try:
+        size = export_viewer(args.html, trace, test, args.step, against)
+    except OSError as exc:
+        raise NotFoundError(f"cannot write {args.html}: {exc.strerror}") from None
+    finally:
+        if against is not None:
+            against.trace.close()
+    print(f"{args.html} ({size / 1e6:.1f} MB): open it in a browser")
 
 
 def _source(trace: TraceFile, state: State | None) -> str | None:

@@ -1,0 +1,197 @@
+"""The self-contained HTML viewer: one file, the recording embedded, nothing fetched.
+
+The page carries what ``state_at`` reads (each chunk's keyframe and events, decoded to
+JSON) and ports ``state._Replay.apply`` to JavaScript, so any step is rebuilt in the
+browser from its chunk, as replay does here: the page holds deltas, never a state per
+step. The events are gzip-compressed and base64-encoded (a recording's JSON compresses
+about 15 to 1; browsers inflate it with ``DecompressionStream``): a test of 100,000 steps
+makes a viewer of about 1 MB.
+
+Everything recorded is untrusted (a trace file may come from anyone's CI). The data sits
+in a ``<script type="application/json">`` element with ``<``, ``>``, ``&`` and the JavaScript
+line separators escaped, so no recorded text can end that element; the script renders it
+with ``textContent`` only; and the page's Content-Security-Policy runs no script but its
+own (by hash), allows no inline event handler and no network.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import html
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+from pytest_scope import __version__
+from replay.compare import DivergenceReport, Recorded, StateDiff, compare_at, diverge
+from replay.json_view import diff_document
+from replay.state import failure_step, state_at
+from replay.tracefile import RecordedTest, TraceFile
+
+VIEWER_FORMAT: Final = 1
+_PLACEHOLDER: Final = re.compile(r"\{\{(csp|title|style|data|script)\}\}")
+_ESCAPES: Final = {
+    ord("<"): "\\u003c",
+    ord(">"): "\\u003e",
+    ord("&"): "\\u0026",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """What the page shows of the last passing recording, computed by ``replay.compare``."""
+
+    diff: StateDiff | None = None
+    divergence: DivergenceReport | None = None
+    note: str | None = None
+
+
+def viewer_data(
+    trace: TraceFile,
+    test: RecordedTest,
+    open_step: int | None = None,
+    comparison: Comparison | None = None,
+) -> dict[str, Any]:
+    """The document the page reads: the test, its codes and sources, the chunks (packed)."""
+    step = failure_step(trace, test) if open_step is None else open_step
+    chunks: list[Any] = []
+    code_nos: set[int] = set()
+    for chunk in trace.chunks(test):
+        chunks.append([chunk.first_step, chunk.keyframe, chunk.events])
+        for _, frames in chunk.keyframe.get("threads", ()):
+            code_nos.update(frame[1] for frame in frames)
+        code_nos.update(frame[1] for frame in chunk.keyframe.get("suspended", ()))
+        code_nos.update(event[4] for event in chunk.events)
+    codes = {}
+    sources = {}
+    for code_no in sorted(code_nos):
+        code = trace.code(code_no)
+        codes[str(code_no)] = [code.qualname, code.filename, code.firstlineno]
+        if code.filename not in sources:
+            sources[code.filename] = trace.source(code.filename)
+    comparison = comparison or Comparison()
+    return {
+        "format": VIEWER_FORMAT,
+        "generator": f"pytest-scope {__version__}",
+        "test": test.nodeid,
+        "run": trace.run_id,
+        "attempt": test.attempt,
+        "outcome": test.outcome,
+        "steps": test.steps,
+        "first_step": test.first_step,
+        "dropped_steps": test.dropped_steps,
+        "failure_step": test.failure_step,
+        "incomplete": test.incomplete,
+        "open_step": step,
+        "rootdir": trace.meta.get("rootdir"),
+        "codes": codes,
+        "sources": sources,
+        "diff": None if comparison.diff is None else diff_document(comparison.diff),
+        "divergence": _divergence(comparison),
+        "note": comparison.note,
+        "chunks": _pack(chunks),
+    }
+
+
+def _divergence(comparison: Comparison) -> dict[str, Any] | None:
+    report = comparison.divergence
+    if report is None:
+        return None
+    return {
+        "by": report.by,
+        "step": None if report.this is None else report.this.step,
+        "against_step": None if report.against is None else report.against.step,
+        "event": None if report.this is None else report.this.event,
+        "against_event": None if report.against is None else report.against.event,
+        "changes": report.changes,
+        "omitted": report.omitted,
+    }
+
+
+def _pack(chunks: list[Any]) -> str:
+    """``base64(gzip(JSON))``: base64 holds no character that could close a script element."""
+    raw = _json(chunks).encode()
+    return base64.b64encode(gzip.compress(raw, compresslevel=6, mtime=0)).decode("ascii")
+
+
+def render_viewer(data: dict[str, Any]) -> str:
+    """The page: the template with its style, script and ``data`` inlined."""
+    assets = resources.files("replay.viewer")
+    template = assets.joinpath("viewer.html").read_text(encoding="utf-8")
+    style = assets.joinpath("viewer.css").read_text(encoding="utf-8")
+    script = assets.joinpath("viewer.js").read_text(encoding="utf-8")
+    fields = {
+        "csp": content_security_policy(script, style),
+        "title": html.escape(f"{data['test']} - pytest-scope"),
+        "style": style,
+        "data": script_json(data),
+        "script": script,
+    }
+    # One pass over the template: a recorded value that spells a placeholder stays text.
+    return _PLACEHOLDER.sub(lambda match: fields[match.group(1)], template)
+
+
+def write_viewer(path: Path, data: dict[str, Any]) -> int:
+    """Write the page; its size in bytes."""
+    page = render_viewer(data).encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(page)
+    return len(page)
+
+
+def content_security_policy(script: str, style: str) -> str:
+    """Only the page's own script and style, by hash; no network, no inline handlers."""
+    return (
+        "default-src 'none'; "
+        f"script-src {_hash(script)}; "
+        f"style-src {_hash(style)}; "
+        "img-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'"
+    )
+
+
+def script_json(document: Any) -> str:
+    """JSON that is safe inside ``<script type="application/json">``, whatever it holds."""
+    return _json(document).translate(_ESCAPES)
+
+
+def _json(document: Any) -> str:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=_foreign)
+
+
+def _foreign(value: object) -> dict[str, str]:
+    """A value msgpack decoded that JSON lacks (bytes, ext), as the ``$type`` form."""
+    return {"$type": type(value).__name__, "repr": repr(value)[:200]}
+
+
+def _hash(text: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode()
+    return f"'sha256-{digest}'"
+
+
+def compare(
+    trace: TraceFile, test: RecordedTest, step: int, against: Recorded | None
+) -> Comparison:
+    """The diff at ``step`` and the first divergence from ``against``, when there is one."""
+    if against is None:
+        return Comparison(note=f"no passing recording of {test.nodeid} to compare with")
+    this = Recorded(trace, test)
+    return Comparison(
+        diff=compare_at(state_at(trace, test, step), this, against),
+        divergence=diverge(this, against),
+    )
+
+
+def export_viewer(
+    path: Path, trace: TraceFile, test: RecordedTest, step: int | None, against: Recorded | None
+) -> int:
+    """Write the viewer of ``test`` opening at ``step`` (default: the failure); its size."""
+    step = failure_step(trace, test) if step is None else step
+    state_at(trace, test, step)  # a step out of range is bad input before anything is written
+    return write_viewer(path, viewer_data(trace, test, step, compare(trace, test, step, against)))

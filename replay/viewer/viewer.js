@@ -1,0 +1,650 @@
+// pytest-scope viewer: rebuilds the state at any step from the embedded chunks.
+// Every recorded string is untrusted: it reaches the page through textContent only.
+"use strict";
+(() => {
+  const KINDS = ["call", "line", "return", "yield", "resume", "exception", "handled", "unwind"];
+  const CALL = 0, RETURN = 2, YIELD = 3, RESUME = 4, UNWIND = 7;
+  const LEAVING = new Set([RETURN, YIELD, UNWIND]);
+  const MARKS = ["$truncated", "$depth", "$cycle", "$redacted"];
+  const ROW = 18;
+  const OVERSCAN = 12;
+  const PREVIEW_ITEMS = 8;
+  const hasOwn = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
+  const byId = (id) => document.getElementById(id);
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  class Corrupt extends Error {}
+
+  // ---- the recording -------------------------------------------------------------------
+  let data = null;
+  let chunks = []; // {first, keyframe, events}
+  let chunkFirsts = [];
+  let firstStep = 1, lastStep = 1;
+  let kinds, codes, lines, threads, depths; // per step, index step - firstStep
+  let threadCount = 0;
+
+  async function inflate(base64) {
+    if (typeof DecompressionStream === "undefined") {
+      throw new Error("this browser cannot inflate the recording (it needs DecompressionStream: " +
+        "Chrome 80, Firefox 113, Safari 16.4 or newer)");
+    }
+    const binary = atob(base64);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).text();
+  }
+
+  function locals(values) {
+    // A prototype-free map: a local named __proto__ is data like any other.
+    const map = Object.create(null);
+    if (values) for (const key of Object.keys(values)) map[key] = values[key];
+    return map;
+  }
+
+  function frameOf(raw, light) {
+    const [frameNo, codeNo, line, values] = raw;
+    return { frameNo, codeNo, line, locals: light ? null : locals(values) };
+  }
+
+  // The rules of pytest_scope/schema.py, as replay/state.py's _Replay.apply applies them.
+  class Replay {
+    // light: the stack's shape only (for the timeline's depths), no locals.
+    constructor(keyframe, light = false) {
+      this.light = light;
+      this.threads = new Map();
+      this.suspended = new Map();
+      this.leaving = new Map();
+      for (const [thread, frames] of keyframe.threads || []) {
+        this.threads.set(thread, frames.map((raw) => frameOf(raw, light)));
+      }
+      for (const raw of keyframe.suspended || []) {
+        const frame = frameOf(raw, light);
+        this.suspended.set(frame.frameNo, frame);
+      }
+    }
+
+    apply(event) {
+      const [, kind, thread, frameNo, codeNo, line, rawPayload] = event;
+      let stack = this.threads.get(thread);
+      if (!stack) this.threads.set(thread, (stack = []));
+      if (this.leaving.has(thread)) {
+        const leftKind = this.leaving.get(thread);
+        this.leaving.delete(thread);
+        if (!stack.length) throw new Corrupt("a frame leaves an empty stack");
+        const left = stack.pop();
+        if (leftKind === YIELD) this.suspended.set(left.frameNo, left);
+      }
+      const payload = rawPayload || {};
+      const unwound = payload.u || 0;
+      if (unwound) {
+        if (!(unwound > 0 && unwound <= stack.length)) throw new Corrupt(`pops ${unwound} frames`);
+        stack.splice(stack.length - unwound, unwound);
+      }
+      if (kind === CALL) {
+        stack.push({ frameNo, codeNo, line, locals: locals(null) });
+      } else if (kind === RESUME) {
+        let frame = this.suspended.get(frameNo);
+        if (frame) this.suspended.delete(frameNo);
+        else frame = this.yieldedElsewhere(frameNo);
+        stack.push(frame || { frameNo, codeNo, line, locals: locals(null) });
+      }
+      const top = stack[stack.length - 1];
+      if (!top || top.frameNo !== frameNo) {
+        throw new Corrupt(`frame ${frameNo} is not on top of thread ${thread}'s stack`);
+      }
+      top.line = line;
+      if (this.light) {
+        if (LEAVING.has(kind)) this.leaving.set(thread, kind);
+        return stack;
+      }
+      if (payload.l) for (const key of Object.keys(payload.l)) top.locals[key] = payload.l[key];
+      for (const name of payload.d || []) delete top.locals[name];
+      for (const [outerNo, outerLine, changed, deleted] of payload.o || []) {
+        const outer = stack.find((frame) => frame.frameNo === outerNo);
+        if (!outer) throw new Corrupt(`changes frame ${outerNo}, which is not on the stack`);
+        outer.line = outerLine;
+        for (const key of Object.keys(changed || {})) outer.locals[key] = changed[key];
+        for (const name of deleted || []) delete outer.locals[name];
+      }
+      if (LEAVING.has(kind)) this.leaving.set(thread, kind);
+      return stack;
+    }
+
+    yieldedElsewhere(frameNo) {
+      for (const [thread, kind] of this.leaving) {
+        const stack = this.threads.get(thread);
+        if (kind === YIELD && stack.length && stack[stack.length - 1].frameNo === frameNo) {
+          this.leaving.delete(thread);
+          return stack.pop();
+        }
+      }
+      return null;
+    }
+  }
+
+  function buildTimeline() {
+    const count = lastStep - firstStep + 1;
+    kinds = new Uint8Array(count);
+    codes = new Int32Array(count);
+    lines = new Int32Array(count);
+    threads = new Int32Array(count);
+    depths = new Int32Array(count);
+    const seenThreads = new Set();
+    for (const chunk of chunks) {
+      const replay = new Replay(chunk.keyframe, true);
+      for (const event of chunk.events) {
+        const index = event[0] - firstStep;
+        const stack = replay.apply(event);
+        kinds[index] = event[1];
+        threads[index] = event[2];
+        codes[index] = event[4];
+        lines[index] = event[5];
+        depths[index] = stack.length;
+        seenThreads.add(event[2]);
+      }
+    }
+    threadCount = seenThreads.size;
+  }
+
+  function chunkIndex(step) {
+    let low = 0, high = chunkFirsts.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (chunkFirsts[middle] <= step) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  let cached = null; // {index, replay, next, stack}: stepping forward continues the replay
+
+  function stateAt(step) {
+    const index = chunkIndex(step);
+    const chunk = chunks[index];
+    if (!cached || cached.index !== index || cached.step > step) {
+      cached = { index, replay: new Replay(chunk.keyframe), next: 0, step: chunk.first - 1 };
+    }
+    while (cached.next < chunk.events.length) {
+      const event = chunk.events[cached.next++];
+      const stack = cached.replay.apply(event);
+      cached.step = event[0];
+      if (event[0] === step) return { event, stack };
+    }
+    throw new Corrupt(`step ${step} is not in its chunk`);
+  }
+
+  // ---- values --------------------------------------------------------------------------
+  const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
+  const isScalar = (value) => value === null || typeof value !== "object";
+
+  function scalarText(value) {
+    if (value === null || value === undefined) return "None";
+    if (value === true) return "True";
+    if (value === false) return "False";
+    if (typeof value === "number") return String(value);
+    return JSON.stringify(String(value));
+  }
+
+  function markText(value) {
+    if (hasOwn(value, "$redacted")) return "<redacted>";
+    if (hasOwn(value, "$cycle")) return "<cycle>";
+    if (hasOwn(value, "$depth")) return "<nested too deep>";
+    return null;
+  }
+
+  function plainKeys(value) {
+    return Object.keys(value).filter((key) => !MARKS.includes(key));
+  }
+
+  // One line for a value; short collections of scalars are spelled out.
+  function shortText(value) {
+    if (isScalar(value)) return scalarText(value);
+    if (Array.isArray(value)) {
+      if (value.length <= PREVIEW_ITEMS && value.every(isScalar)) {
+        return "[" + value.map(scalarText).join(", ") + "]";
+      }
+      return `[${value.length} items]`;
+    }
+    const mark = markText(value);
+    if (mark) return mark;
+    const truncated = hasOwn(value, "$truncated") ? ` (of ${value.$truncated})` : "";
+    if (!hasOwn(value, "$type")) {
+      const keys = plainKeys(value);
+      if (keys.length <= PREVIEW_ITEMS && keys.every((key) => isScalar(value[key]))) {
+        const inner = keys.map((key) => `${JSON.stringify(key)}: ${scalarText(value[key])}`);
+        return "{" + inner.join(", ") + "}" + truncated;
+      }
+      return `{${keys.length} keys}` + truncated;
+    }
+    let text = String(value.$type);
+    if (hasOwn(value, "repr")) text += " " + String(value.repr);
+    if (isObject(value.attrs)) text += ` {${Object.keys(value.attrs).length} attrs}`;
+    if (Array.isArray(value.items)) {
+      const items = value.items;
+      text += items.length <= PREVIEW_ITEMS && items.every(isScalar)
+        ? " [" + items.map(scalarText).join(", ") + "]"
+        : ` [${items.length} items]`;
+    }
+    return text + truncated;
+  }
+
+  function childrenOf(value) {
+    if (isScalar(value)) return null;
+    let children = [];
+    if (Array.isArray(value)) {
+      children = value.map((item, index) => [`[${index}]`, item]);
+    } else if (markText(value)) {
+      return null;
+    } else if (!hasOwn(value, "$type")) {
+      children = plainKeys(value).map((key) => [JSON.stringify(key), value[key]]);
+    } else {
+      if (isObject(value.attrs)) {
+        for (const key of Object.keys(value.attrs)) children.push(["." + key, value.attrs[key]]);
+      }
+      if (Array.isArray(value.items)) {
+        value.items.forEach((item, index) => children.push([`[${index}]`, item]));
+      }
+    }
+    return children.length ? children : null;
+  }
+
+  function valueClass(value) {
+    if (value === null) return "none";
+    if (typeof value === "string") return "str";
+    if (typeof value === "number" || typeof value === "boolean") return "num";
+    if (isObject(value) && markText(value)) return "mark";
+    return "";
+  }
+
+  const expanded = new Set(); // paths kept open while scrubbing
+
+  function valueRow(name, value, path, changed) {
+    const row = el("div", "value-row" + (changed ? " changed" : ""));
+    row.dataset.path = path;
+    const children = childrenOf(value);
+    const toggle = el("span", "toggle", children ? "\u25B8" : "");
+    row.append(toggle);
+    if (name !== null) {
+      row.append(el("span", "name", name), document.createTextNode(" = "));
+    }
+    row.append(el("span", "value " + valueClass(value), shortText(value)));
+    if (children) {
+      let box = null;
+      const open = () => {
+        box = el("div", "children");
+        for (const [label, child] of children) {
+          box.append(valueRow(label, child, path + "\u0000" + label, false));
+        }
+        row.append(box);
+        toggle.textContent = "\u25BE";
+        expanded.add(path);
+      };
+      toggle.addEventListener("click", () => {
+        if (box) {
+          box.remove();
+          box = null;
+          toggle.textContent = "\u25B8";
+          expanded.delete(path);
+        } else {
+          open();
+        }
+      });
+      if (expanded.has(path)) open();
+    }
+    return row;
+  }
+
+  // ---- lists that render only their visible rows ---------------------------------------
+  class VirtualList {
+    constructor(container, renderRow) {
+      this.container = container;
+      this.renderRow = renderRow;
+      this.count = 0;
+      this.spacer = el("div", "spacer");
+      container.append(this.spacer);
+      container.addEventListener("scroll", () => this.draw());
+      window.addEventListener("resize", () => this.draw());
+    }
+
+    setCount(count) {
+      this.count = count;
+      this.spacer.style.height = `${count * ROW}px`;
+      this.draw();
+    }
+
+    draw() {
+      const top = this.container.scrollTop;
+      const height = this.container.clientHeight || 400;
+      const first = Math.max(0, Math.floor(top / ROW) - OVERSCAN);
+      const last = Math.min(this.count - 1, Math.ceil((top + height) / ROW) + OVERSCAN);
+      const rows = [];
+      for (let index = first; index <= last; index++) {
+        const row = this.renderRow(index);
+        row.classList.add("row");
+        row.style.top = `${index * ROW}px`;
+        rows.push(row);
+      }
+      this.spacer.replaceChildren(...rows);
+    }
+
+    reveal(index) {
+      const height = this.container.clientHeight || 400;
+      const top = index * ROW;
+      if (top < this.container.scrollTop || top + ROW > this.container.scrollTop + height) {
+        this.container.scrollTop = Math.max(0, top - height / 2);
+      }
+      this.draw();
+    }
+  }
+
+  // ---- the page ------------------------------------------------------------------------
+  let current = 1;
+  let selectedFrame = -1; // index in the stack; -1: the event's frame
+  let timelineList, sourceList;
+  let sourceLines = [], sourceFile = null, sourceLine = 0;
+  let shown = null; // {step, event, stack}
+
+  const code = (codeNo) => data.codes[String(codeNo)] || ["<unknown code>", "", 0];
+
+  function displayFile(file) {
+    const root = data.rootdir;
+    if (root && file.startsWith(root + "/")) return file.slice(root.length + 1);
+    return file;
+  }
+
+  function timelineRow(index) {
+    const step = firstStep + index;
+    const kind = KINDS[kinds[index]] || "?";
+    const [qualname] = code(codes[index]);
+    const row = el("div", `kind-${kind}`);
+    const thread = threadCount > 1 ? ` [thread ${threads[index]}]` : "";
+    row.textContent = `${String(step).padStart(6)} ${kind.padEnd(9)} ` +
+      `${"  ".repeat(Math.min(depths[index] - 1, 20))}${qualname}:${lines[index]}${thread}`;
+    if (step === current) row.classList.add("current");
+    if (step === data.failure_step) row.classList.add("failure");
+    row.addEventListener("click", () => go(step));
+    return row;
+  }
+
+  function sourceRow(index) {
+    const row = el("div");
+    row.append(el("span", "lineno", index + 1), document.createTextNode(sourceLines[index]));
+    if (index + 1 === sourceLine) row.classList.add("current");
+    return row;
+  }
+
+  function showSource(file, line) {
+    if (file !== sourceFile) {
+      sourceFile = file;
+      const text = hasOwn(data.sources, file) ? data.sources[file] : null;
+      sourceLines = text === null ? ["(the source of this file was not recorded)"] :
+        String(text).split("\n");
+      byId("source-title").textContent = displayFile(file);
+      sourceList.setCount(sourceLines.length);
+    }
+    sourceLine = line;
+    sourceList.reveal(Math.max(0, line - 1));
+  }
+
+  function changedNames(event, frame, isEventFrame) {
+    const payload = event[6] || {};
+    const names = new Set();
+    if (isEventFrame && payload.l) for (const key of Object.keys(payload.l)) names.add(key);
+    for (const [outerNo, , changed] of payload.o || []) {
+      if (outerNo === frame.frameNo) for (const key of Object.keys(changed || {})) names.add(key);
+    }
+    return names;
+  }
+
+  function render() {
+    const { event, stack } = stateAt(current);
+    shown = { step: current, event, stack };
+    const frameIndex = selectedFrame >= 0 && selectedFrame < stack.length ?
+      selectedFrame : stack.length - 1;
+    const frame = stack[frameIndex];
+    const kind = KINDS[event[1]];
+    const [qualname] = code(event[4]);
+    byId("position").textContent =
+      `step ${current} of ${lastStep} \u00B7 ${kind} ${qualname}:${event[5]}`;
+    byId("scrubber").value = String(current);
+    byId("step-input").value = String(current);
+
+    const stackList = byId("stack");
+    stackList.replaceChildren(...stack.map((item, index) => {
+      const [name, file] = code(item.codeNo);
+      const li = el("li", index === frameIndex ? "selected" : "",
+        `${name}  ${displayFile(file)}:${item.line}`);
+      li.addEventListener("click", () => { selectedFrame = index; render(); });
+      return li;
+    }));
+
+    const [frameName, frameFile] = code(frame.codeNo);
+    byId("locals-title").textContent = `Locals of ${frameName}`;
+    const changed = changedNames(event, frame, frameIndex === stack.length - 1);
+    const localsBox = byId("locals");
+    const names = Object.keys(frame.locals);
+    localsBox.replaceChildren(...names.map((name) =>
+      valueRow(name, frame.locals[name], `${frame.frameNo}\u0000${name}`, changed.has(name))));
+    if (!names.length) localsBox.append(el("div", "note", "(no locals recorded)"));
+
+    const payload = event[6] || {};
+    const eventBox = byId("event-value");
+    eventBox.replaceChildren();
+    if (hasOwn(payload, "x")) {
+      eventBox.append(el("h2", "exception", `Exception (${kind})`),
+        valueRow("exception", payload.x, "exception", false));
+    }
+    if (hasOwn(payload, "r") && (event[1] === RETURN || event[1] === YIELD)) {
+      eventBox.append(el("h2", "", event[1] === RETURN ? "Returned" : "Yielded"),
+        valueRow(event[1] === RETURN ? "return value" : "yielded", payload.r, "return", false));
+    }
+    showSource(frameFile, frame.line);
+    timelineList.reveal(current - firstStep);
+    document.body.dataset.step = String(current);
+  }
+
+  function go(step) {
+    const target = Math.min(lastStep, Math.max(firstStep, Math.trunc(step)));
+    if (!Number.isFinite(target)) return;
+    if (target !== current) selectedFrame = -1;
+    current = target;
+    render();
+  }
+
+  // Step over and out follow the stack depth within the current step's thread.
+  function seek(direction, accept) {
+    const index = current - firstStep;
+    const depth = depths[index], thread = threads[index];
+    for (let i = index + direction; i >= 0 && i < kinds.length; i += direction) {
+      if (threads[i] === thread && accept(depths[i], depth)) return firstStep + i;
+    }
+    return direction > 0 ? lastStep : firstStep;
+  }
+
+  const moves = {
+    next: () => go(current + 1),
+    back: () => go(current - 1),
+    over: () => go(seek(1, (d, here) => d <= here)),
+    backOver: () => go(seek(-1, (d, here) => d <= here)),
+    out: () => go(seek(1, (d, here) => d < here)),
+    backOut: () => go(seek(-1, (d, here) => d < here)),
+    first: () => go(firstStep),
+    last: () => go(lastStep),
+    failure: () => go(data.failure_step || data.open_step || lastStep),
+  };
+
+  function onKey(event) {
+    if (event.target instanceof HTMLInputElement && event.target.type === "number") return;
+    const shift = event.shiftKey;
+    const action = {
+      ArrowRight: shift ? "over" : "next",
+      ArrowLeft: shift ? "backOver" : "back",
+      ArrowDown: shift ? "out" : null,
+      ArrowUp: shift ? "backOut" : null,
+      Home: "first",
+      End: "last",
+      f: "failure",
+      F: "failure",
+    }[event.key];
+    if (!action) return;
+    event.preventDefault();
+    moves[action]();
+  }
+
+  function changeTable(changes, omitted) {
+    const box = el("div");
+    const head = el("div", "change-row change-head");
+    head.append(el("span", "", "where"), el("span", "", "change"), el("span", "", "this run"),
+      el("span", "", "passing run"));
+    box.append(head);
+    for (const change of changes) {
+      const row = el("div", "change-row");
+      const where = change.frame === null ? change.path : `${change.frame}: ${change.path}`;
+      row.append(el("span", "name", where), el("span", "", change.change),
+        el("span", "", shortText(change.this)), el("span", "", shortText(change.against)));
+      box.append(row);
+    }
+    if (!changes.length) box.append(el("div", "note", "no differences"));
+    if (omitted) box.append(el("div", "note", `and ${omitted} more`));
+    return box;
+  }
+
+  function stepLink(step) {
+    const link = el("a", "step-link", `step ${step}`);
+    link.addEventListener("click", () => go(step));
+    return link;
+  }
+
+  function renderComparison() {
+    const box = byId("compare");
+    if (data.note) box.append(el("div", "note", data.note));
+    const divergence = data.divergence;
+    if (divergence) {
+      const line = el("div");
+      if (divergence.by === null) {
+        line.textContent = "The two recordings never part ways.";
+      } else {
+        line.append(document.createTextNode(`First divergence (by ${divergence.by}): `));
+        if (divergence.step !== null) line.append(stepLink(divergence.step));
+        else line.append(document.createTextNode("after this run ended"));
+        line.append(document.createTextNode(divergence.against_step === null ?
+          ", after the passing run ended" : `, step ${divergence.against_step} of the passing run`));
+      }
+      box.append(line);
+      if (divergence.by !== null) box.append(changeTable(divergence.changes, divergence.omitted));
+    }
+    const diff = data.diff;
+    if (diff) {
+      const line = el("div");
+      line.append(document.createTextNode("At "), stepLink(data.open_step),
+        document.createTextNode(` against run ${diff.against} attempt ${diff.attempt}, ` +
+          `step ${diff.step}${diff.exact ? "" : " (the last step both did alike)"}:`));
+      box.append(line, changeTable(diff.changes, diff.omitted));
+    }
+    if (!data.note && !diff && !divergence) {
+      box.append(el("div", "note", "no passing recording was compared"));
+    }
+  }
+
+  function renderHeading() {
+    const outcome = byId("outcome");
+    outcome.textContent = data.outcome;
+    outcome.classList.add(data.outcome === "failed" ? "failed" : "other");
+    byId("test-id").textContent = data.test;
+    const facts = [`run ${data.run}`, `attempt ${data.attempt}`, `${data.steps} steps`];
+    if (data.failure_step) facts.push(`failed at step ${data.failure_step}`);
+    if (data.dropped_steps) {
+      facts.push(`steps 1-${data.first_step - 1} not kept (ring buffer or artifact budget)`);
+    }
+    if (data.incomplete) facts.push(`recording incomplete: ${data.incomplete}`);
+    facts.push(data.generator);
+    byId("facts").textContent = facts.join(" \u00B7 ");
+  }
+
+  function bindControls() {
+    const buttons = {
+      "go-first": "first", "go-back-out": "backOut", "go-back-over": "backOver",
+      "go-back": "back", "go-next": "next", "go-over": "over", "go-out": "out",
+      "go-last": "last", "go-failure": "failure",
+    };
+    for (const [id, action] of Object.entries(buttons)) {
+      byId(id).addEventListener("click", () => moves[action]());
+    }
+    const scrubber = byId("scrubber");
+    scrubber.min = String(firstStep);
+    scrubber.max = String(lastStep);
+    let pending = false;
+    scrubber.addEventListener("input", () => {
+      if (pending) return;
+      pending = true;
+      requestAnimationFrame(() => { pending = false; go(Number(scrubber.value)); });
+    });
+    const input = byId("step-input");
+    input.min = String(firstStep);
+    input.max = String(lastStep);
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") go(Number(input.value));
+    });
+    document.addEventListener("keydown", onKey);
+  }
+
+  function publicState() {
+    const { event, stack } = shown;
+    const payload = event[6] || {};
+    const frames = stack.map((frame) => {
+      const [qualname, file] = code(frame.codeNo);
+      return { function: qualname, file, line: frame.line, locals: { ...frame.locals } };
+    });
+    return JSON.parse(JSON.stringify({
+      step: shown.step,
+      event: { kind: KINDS[event[1]], function: code(event[4])[0], file: code(event[4])[1],
+        line: event[5], thread: event[2] },
+      stack: frames,
+      exception: hasOwn(payload, "x") ? payload.x : null,
+      return_value: hasOwn(payload, "r") ? payload.r : null,
+    }));
+  }
+
+  async function main() {
+    const started = performance.now();
+    data = JSON.parse(byId("scope-data").textContent);
+    const text = await inflate(data.chunks);
+    const inflated = performance.now();
+    const raw = JSON.parse(text);
+    const parsed = performance.now();
+    chunks = raw.map(([first, keyframe, events]) => ({ first, keyframe, events }));
+    if (!chunks.length) throw new Error("this recording holds no steps");
+    chunkFirsts = chunks.map((chunk) => chunk.first);
+    firstStep = chunks[0].first;
+    const lastChunk = chunks[chunks.length - 1];
+    lastStep = lastChunk.events[lastChunk.events.length - 1][0];
+    buildTimeline();
+    const built = performance.now();
+    renderHeading();
+    timelineList = new VirtualList(byId("timeline"), timelineRow);
+    sourceList = new VirtualList(byId("source"), sourceRow);
+    timelineList.setCount(lastStep - firstStep + 1);
+    bindControls();
+    renderComparison();
+    const fromHash = /^#step=(\d+)$/.exec(location.hash);
+    go(fromHash ? Number(fromHash[1]) : data.open_step || lastStep);
+    window.scopeViewer = {
+      step: () => current, go, state: publicState, loadMs: performance.now() - started,
+      timings: { inflate: inflated - started, parse: parsed - inflated, timeline: built - parsed },
+      firstStep, lastStep,
+    };
+    document.body.classList.add("ready");
+  }
+
+  main().catch((error) => {
+    byId("loading").textContent = `This viewer cannot show the recording: ${error.message}`;
+    document.body.dataset.error = String(error.message);
+  });
+})();
