@@ -69,12 +69,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="disk budget of the scope directory's runs; the oldest go first beyond it "
         "(ini: scope_max_mb; default: 1000).",
     )
+    group.addoption(
+        "--scope-artifacts",
+        dest="scope_artifacts",
+        metavar="DIR",
+        help="after the run, leave in DIR a viewer per failed test, an index.html and a "
+        "trimmed trace file, for CI to upload (ini: scope_artifacts).",
+    )
+    group.addoption(
+        "--scope-artifacts-mb",
+        dest="scope_artifacts_mb",
+        type=_positive_int,
+        metavar="MB",
+        help="recorded steps kept per failed test in the artifacts, newest first "
+        "(ini: scope_artifacts_mb; default: 2).",
+    )
     parser.addini("scope", "record every test (like --scope)", type="bool", default=False)
     parser.addini("scope_dir", "where trace files go, relative to the rootdir", default=".scope")
     parser.addini("scope_level", "calls or lines (like --scope-level)", default="")
     parser.addini("scope_buffer_mb", "memory cap of one test's recording in MB", default="32")
     parser.addini("scope_keep_runs", "runs kept besides those with latest passes", default="20")
     parser.addini("scope_max_mb", "disk budget of the scope directory's runs in MB", default="1000")
+    parser.addini("scope_artifacts", "where to leave the failed tests' viewers", default="")
+    parser.addini("scope_artifacts_mb", "steps kept per failed test in the artifacts", default="2")
 
 
 @pytest.hookimpl(trylast=True)
@@ -87,11 +104,15 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--scope needs Python 3.12 or newer (sys.monitoring); "
             f"this is Python {platform.python_version()}"
         )
+    from pytest_scope.artifacts import PLUGIN_NAME, ScopeArtifacts, artifact_settings
     from pytest_scope.session import ScopeSession, settings_from_config
 
     config.pluginmanager.register(
         ScopeSession(config, settings_from_config(config)), _SESSION_PLUGIN
     )
+    artifacts = artifact_settings(config)
+    if artifacts is not None:  # registered after the session: its summary line follows
+        config.pluginmanager.register(ScopeArtifacts(config, artifacts), PLUGIN_NAME)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -99,3 +120,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if session is not None:
         session.close()
         config.pluginmanager.unregister(session)
+    artifacts = config.pluginmanager.get_plugin("scope-artifacts")
+    if artifacts is not None:
+        config.pluginmanager.unregister(artifacts)

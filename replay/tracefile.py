@@ -169,6 +169,21 @@ class TraceFile:
         for seq, _, _ in rows:
             yield self._load_chunk(test, seq)
 
+    def packed_chunks(self, test: RecordedTest) -> list[tuple[int, int, bytes]]:
+        """A test's chunks as stored, ``(first_step, last_step, data)``, to copy as they are."""
+        rows = self._query(
+            "SELECT first_step, last_step, data FROM chunks WHERE test_id = ? ORDER BY seq",
+            (test.id,),
+        )
+        if any(not isinstance(row[2], bytes) for row in rows):
+            raise TraceFileError(self.path, f"corrupt chunk of {test.nodeid} (not a blob)")
+        return [(int(first), int(last), data) for first, last, data in rows]
+
+    def timing(self, test: RecordedTest) -> tuple[float, float]:
+        """When the test started (unix time) and how long its body ran."""
+        rows = self._query("SELECT started, duration FROM tests WHERE id = ?", (test.id,))
+        return (float(rows[0][0]), float(rows[0][1])) if rows else (0.0, 0.0)
+
     def chunk_at(self, test: RecordedTest, step: int) -> StoredChunk:
         """The one chunk holding ``step`` (found by SQL, so only it is decoded)."""
         rows = self._query(

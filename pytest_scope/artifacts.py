@@ -1,0 +1,124 @@
+"""``--scope-artifacts DIR``: after the run, leave what a red CI build should upload.
+
+Registered by ``plugin`` only when recording is on and a directory is set. The bundle
+itself (viewers, index, trimmed trace files) is ``replay.bundle``'s; this module is the
+pytest side: the option's settings, the JUnit property of each failed test, writing the
+bundle when the session ends, and the summary line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_scope.errors import ScopeError
+
+if TYPE_CHECKING:
+    from pytest_scope.session import ScopeSession
+
+PLUGIN_NAME = "scope-artifacts"
+JUNIT_PROPERTY = "scope_viewer"
+DEFAULT_BUDGET_MB = 2  # replay.bundle.DEFAULT_BUDGET_MB, without importing replay here
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactSettings:
+    directory: Path
+    budget_bytes: int
+
+
+def artifact_settings(config: pytest.Config) -> ArtifactSettings | None:
+    """The directory (option, relative to the invocation directory, or ini, to the rootdir)."""
+    if config.option.scope_artifacts:
+        directory = config.invocation_params.dir / config.option.scope_artifacts
+    elif config.getini("scope_artifacts"):
+        directory = config.rootpath / config.getini("scope_artifacts")
+    else:
+        return None
+    budget: int | None = config.option.scope_artifacts_mb
+    if budget is None:
+        ini_value = config.getini("scope_artifacts_mb")
+        try:
+            budget = int(ini_value)
+        except ValueError:
+            budget = 0
+        if budget <= 0:
+            raise pytest.UsageError(
+                f"scope_artifacts_mb must be a positive whole number, not {ini_value!r}"
+            )
+    return ArtifactSettings(directory.resolve(), budget * 1024 * 1024)
+
+
+class ScopeArtifacts:
+    """Writes the bundle of the run that the ``scope-session`` plugin records."""
+
+    def __init__(self, config: pytest.Config, settings: ArtifactSettings) -> None:
+        self.config = config
+        self.settings = settings
+        self.written: int | None = None  # failed tests in the bundle, once written
+        self.size = 0
+        self.problem: str | None = None
+
+    def _session(self) -> ScopeSession | None:
+        session: ScopeSession | None = self.config.pluginmanager.get_plugin("scope-session")
+        return session if session is not None and session.active else None
+
+    def viewer_path(self, nodeid: str) -> str:
+        from replay.bundle import viewer_name
+
+        return _display(self.settings.directory / viewer_name(nodeid), self.config)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        # The teardown report (which junitxml reads properties from) copies this list.
+        if report.when == "call" and report.failed and self._session() is not None:
+            item.user_properties.append((JUNIT_PROPERTY, self.viewer_path(item.nodeid)))
+        return report
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self) -> None:
+        session = self._session()
+        if session is None:
+            return
+        from replay.bundle import write_bundle
+        from replay.tracefile import ScopeDir
+
+        path = session.path
+        try:
+            runs = ScopeDir(path.parent.parent).runs()
+            bundle = write_bundle(path, runs, self.settings.directory, self.settings.budget_bytes)
+        except (ScopeError, OSError) as exc:
+            self.problem = f"artifacts not written: {exc}"
+            return
+        self.written = len(bundle.failures)
+        self.size = bundle.size
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        write = terminalreporter.write_line
+        if self.problem is not None:
+            write(f"pytest-scope: {self.problem}", yellow=True)
+        if self.written is None:
+            return
+        where = _display(self.settings.directory, self.config)
+        if self.written:
+            write(
+                f"artifacts: {where} ({self.size / 1e6:.1f} MB): {self.written} viewer(s),"
+                f" index.html, trimmed trace files in runs/"
+            )
+        else:
+            write(f"artifacts: none in {where} (no recorded test failed)")
+
+
+def _display(path: Path, config: pytest.Config) -> str:
+    try:
+        return str(path.relative_to(config.invocation_params.dir))
+    except ValueError:
+        return str(path)
