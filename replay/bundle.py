@@ -219,9 +219,11 @@ def _summary(exception: Any) -> str:
     name = str(exception.get("$type", "exception"))
     attrs = exception.get("attrs")
     args = attrs.get("args") if isinstance(attrs, dict) else None
-    if isinstance(args, list) and args and isinstance(args[0], str):
-        first_line = args[0].strip().splitlines()[0] if args[0].strip() else ""
-        return f"{name}: {first_line[:200]}"
+    message = args[0] if isinstance(args, list) and args else None
+    if isinstance(message, dict) and message.get("$type") == "str":
+        message = message.get("repr")  # a long message, cut by the recorder
+    if isinstance(message, str) and message.strip():
+        return f"{name}: {message.strip().splitlines()[0][:200]}"
     return name
 
 

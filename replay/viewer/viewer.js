@@ -223,6 +223,9 @@
       }
       return `{${keys.length} keys}` + truncated;
     }
+    if (value.$type === "str" && typeof value.repr === "string") {
+      return JSON.stringify(value.repr) + "\u2026" + truncated; // a long string, cut
+    }
     let text = String(value.$type);
     if (hasOwn(value, "repr")) text += " " + String(value.repr);
     if (isObject(value.attrs)) text += ` {${Object.keys(value.attrs).length} attrs}`;

@@ -1,0 +1,239 @@
+"""``--scope-artifacts``, the HTML viewer's data and the CI bundle, without a browser.
+
+The browser tests (tests/test_viewer_browser.py) open what these runs leave behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tracebuilder import Recording, close_traces, open_trace, write_trace
+
+from pytest_scope.schema import Kind
+from replay.bundle import _within, viewer_name
+from replay.html_view import render_viewer, script_json, viewer_data
+from replay.tracefile import RecordedTest
+
+CART = """
+class Cart:
+    def __init__(self):
+        self.items = {}
+
+    def add(self, sku, count):
+        self.items[sku] = self.items.get(sku, 0) + count
+        return len(self.items)
+
+
+def total(cart, prices):
+    amount = 0
+    for sku, count in cart.items.items():
+        amount += prices[sku] * count
+    return amount
+"""
+
+SUITE = r"""
+import os
+
+from cart import Cart, total
+
+
+def test_total():
+    cart = Cart()
+    prices = {"apple": 3, "pear": 5}
+    cart.add("apple", 2)
+    cart.add("pear", 1)
+    cart.add("apple", 1)
+    amount = total(cart, prices)
+    expected = 14 if os.environ.get("CART_OK") else 99
+    assert amount == expected
+
+
+def test_hostile():
+    script = "</script><script>window.__pwned = 1</script>"
+    image = '<img src=x onerror="window.__pwned = 2; alert(1)">'
+    nested = {"<b>key</b>": [script, image], "{{script}}": "{{data}}"}
+    marker = "\u2028</SCRIPT >&amp;<!-- {{csp}}"
+    assert not nested, image
+
+
+def test_passes():
+    assert Cart().add("plum", 1) == 1
+"""
+
+
+def pytest_run(root: Path, *args: str, ok: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {name: value for name, value in os.environ.items() if name != "CART_OK"}
+    if ok:
+        env["CART_OK"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--scope", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+def make_project(root: Path) -> Path:
+    (root / "cart.py").write_text(CART)
+    (root / "test_cart.py").write_text(SUITE)
+    return root
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project recorded twice: test_total passes, then fails with artifacts written."""
+    root = make_project(tmp_path_factory.mktemp("cart"))
+    first = pytest_run(root, ok=True)
+    assert first.returncode == 1, first.stdout  # test_hostile fails in both runs
+    second = pytest_run(root, "--scope-artifacts", "art", "--junitxml", "junit.xml")
+    assert second.returncode == 1, second.stdout + second.stderr
+    (root / "summary.txt").write_text(second.stdout)
+    return root
+
+
+def embedded(page: Path) -> dict[str, Any]:
+    text = page.read_text(encoding="utf-8")
+    found = re.search(r'<script type="application/json" id="scope-data">(.*?)</script>', text)
+    assert found is not None
+    data: dict[str, Any] = json.loads(found.group(1))
+    return data
+
+
+def test_bundle_holds_a_viewer_per_failure_an_index_and_trimmed_traces(bundle: Path) -> None:
+    art = bundle / "art"
+    viewers = sorted(path.name for path in art.glob("*.html") if path.name != "index.html")
+    assert viewers == sorted(
+        [viewer_name("test_cart.py::test_total"), viewer_name("test_cart.py::test_hostile")]
+    )
+    index = (art / "index.html").read_text()
+    for name in viewers:
+        assert f'href="{name}"' in index
+    assert "&lt;img src=x" in index  # the exception message, escaped
+    assert "<img" not in index
+    assert "<script" not in index
+    runs = sorted((art / "runs").glob("*.sqlite"))
+    assert len(runs) == 2  # this run's failures, and the run holding test_total's last pass
+
+
+def test_trimmed_traces_replay_with_the_diff(bundle: Path) -> None:
+    art = bundle / "art"
+    result = subprocess.run(
+        [sys.executable, "-m", "replay.cli", "--list", "--dir", str(art), "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    tests = json.loads(result.stdout)["tests"]
+    assert {test["nodeid"] for test in tests} == {
+        "test_cart.py::test_total",
+        "test_cart.py::test_hostile",
+    }
+    assert {test["outcome"] for test in tests} == {"failed"}
+    result = subprocess.run(
+        [sys.executable, "-m", "replay.cli", "test_total", "--dir", str(art), "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    state = json.loads(result.stdout)
+    assert state["diff"] is not None
+    assert any(change["path"] == "expected" for change in state["diff"]["changes"])
+
+
+def test_viewer_embeds_the_diff_and_divergence(bundle: Path) -> None:
+    data = embedded(bundle / "art" / viewer_name("test_cart.py::test_total"))
+    assert data["test"] == "test_cart.py::test_total"
+    assert data["open_step"] == data["failure_step"]
+    assert data["diff"] is not None and data["diff"]["changes"]
+    assert data["divergence"]["by"] == "value"
+    hostile = embedded(bundle / "art" / viewer_name("test_cart.py::test_hostile"))
+    assert hostile["diff"] is None
+    assert "no passing recording" in hostile["note"]
+
+
+def test_summary_names_the_directory_and_its_size(bundle: Path) -> None:
+    summary = (bundle / "summary.txt").read_text()
+    assert re.search(r"artifacts: art \(\d+\.\d MB\): 2 viewer\(s\)", summary), summary
+
+
+def test_junit_xml_names_each_failed_tests_viewer(bundle: Path) -> None:
+    junit = (bundle / "junit.xml").read_text()
+    for nodeid in ("test_cart.py::test_total", "test_cart.py::test_hostile"):
+        assert f'<property name="scope_viewer" value="art/{viewer_name(nodeid)}" />' in junit
+    assert junit.count("scope_viewer") == 2
+
+
+def test_a_green_run_leaves_no_artifacts_and_removes_the_last_ones(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    red = pytest_run(root, "--scope-artifacts", "art", "-k", "test_total")
+    assert red.returncode == 1
+    assert (root / "art" / "index.html").is_file()
+    (root / "art" / "notes.txt").write_text("mine")  # not ours: stays
+    green = pytest_run(root, "--scope-artifacts", "art", "-k", "test_total", ok=True)
+    assert green.returncode == 0, green.stdout
+    assert "artifacts: none in art (no recorded test failed)" in green.stdout
+    assert sorted(path.name for path in (root / "art").iterdir()) == ["notes.txt"]
+    (root / "art" / "notes.txt").unlink()
+    again = pytest_run(root, "--scope-artifacts", "art", "-k", "test_passes")
+    assert again.returncode == 0
+    assert not (root / "art").exists()
+
+
+def test_ini_setting_and_budget(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    (root / "pytest.ini").write_text("[pytest]\nscope_artifacts = ci-art\nscope_artifacts_mb = 1\n")
+    result = pytest_run(root, "-k", "test_total")
+    assert result.returncode == 1
+    assert (root / "ci-art" / viewer_name("test_cart.py::test_total")).is_file()
+    (root / "pytest.ini").write_text("[pytest]\nscope_artifacts = ci-art\nscope_artifacts_mb = x\n")
+    result = pytest_run(root, "-k", "test_total")
+    assert result.returncode == 4
+    assert "scope_artifacts_mb must be a positive whole number, not 'x'" in result.stderr
+
+
+def _test(first_step: int = 1, failure_step: int | None = None) -> RecordedTest:
+    return RecordedTest(1, "t", 1, "failed", 100, first_step, first_step - 1, failure_step, None)
+
+
+def test_the_budget_keeps_the_newest_chunks_and_the_failure() -> None:
+    stored = [(n * 10 + 1, n * 10 + 10, b"x" * 100) for n in range(10)]
+    kept = _within(stored, _test(failure_step=100), 350)
+    assert [chunk.first_step for chunk in kept] == [71, 81, 91]
+    assert _within(stored, _test(failure_step=55), 350)[0].first_step == 51
+    assert len(_within(stored, _test(), 10)) == 1  # at least the last chunk
+
+
+def test_embedded_json_cannot_end_its_script_element() -> None:
+    hostile = "</script><script>alert(1)</script><!-- & \u2028\u2029"
+    text = script_json({"value": hostile})
+    assert not set("<>&\u2028\u2029") & set(text)
+    assert json.loads(text) == {"value": hostile}
+
+
+def test_viewer_page_has_one_script_and_a_strict_policy(tmp_path: Path) -> None:
+    rec = Recording()
+    rec.event(Kind.CALL, line=10, l={"x": "</script><script>{{script}}"})
+    rec.event(Kind.EXCEPTION, line=11, x={"$type": "AssertionError", "attrs": {"args": []}})
+    path = write_trace(tmp_path / "run.sqlite", {"t": rec}, outcomes={"t": "failed"})
+    try:
+        trace = open_trace(path)
+        (test,) = trace.tests()
+        page = render_viewer(viewer_data(trace, test))
+    finally:
+        close_traces()
+    assert page.count("<script") == 2  # the data (JSON, inert) and the viewer
+    assert page.count("</script>") == 2
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page)
+    assert policy is not None
+    assert "default-src 'none'" in policy.group(1)
+    assert "unsafe-inline" not in policy.group(1)
+    assert "connect-src 'none'" in policy.group(1)
+    assert not re.search(r"(src|href)=\"(https?:)?//", page)  # nothing fetched
