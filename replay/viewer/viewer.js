@@ -168,7 +168,7 @@
   function stateAt(step) {
     const index = chunkIndex(step);
     const chunk = chunks[index];
-    if (!cached || cached.index !== index || cached.step > step) {
+    if (!cached || cached.index !== index || cached.step >= step) {
       cached = { index, replay: new Replay(chunk.keyframe), next: 0, step: chunk.first - 1 };
     }
     while (cached.next < chunk.events.length) {

@@ -1,0 +1,263 @@
+"""The HTML viewer in a real browser: Debian's Chromium, driven by Playwright.
+
+``.ci/run`` installs ``/usr/bin/chromium``; on a machine without it these tests skip and
+say why. Playwright's own browser downloads are never used.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_artifacts import make_project, pytest_run
+
+from replay.bundle import viewer_name
+
+CHROMIUM = Path("/usr/bin/chromium")
+PREVIEW_ITEMS = 8
+MARKS = ("$truncated", "$depth", "$cycle", "$redacted")
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium; "
+    ".ci/run installs it)",
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_project(tmp_path_factory.mktemp("viewer"))
+    first = pytest_run(root, ok=True)
+    assert first.returncode == 1, first.stdout
+    second = pytest_run(root, "--scope-artifacts", "art")
+    assert second.returncode == 1, second.stdout + second.stderr
+    return root
+
+
+class Viewer:
+    """One open viewer page; every dialog and page error is collected, none expected."""
+
+    def __init__(self, browser: Any, path: Path) -> None:
+        self.page = browser.new_page(viewport={"width": 1400, "height": 900})
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("dialog", self._dialog)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.goto(path.as_uri())
+        self.page.wait_for_function(
+            "document.body.classList.contains('ready') || document.body.dataset.error"
+        )
+        assert self.page.evaluate("document.body.dataset.error") is None
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    @property
+    def step(self) -> int:
+        return int(self.page.evaluate("document.body.dataset.step"))
+
+    def press(self, key: str) -> int:
+        before = self.step
+        self.page.keyboard.press(key)  # the page renders synchronously on the key
+        assert self.errors == [], (key, before, self.errors)
+        return self.step
+
+    def shown_locals(self) -> list[tuple[str, str]]:
+        """The rows of the locals panel as a person reads them: (name, value text)."""
+        rows: list[list[str]] = self.page.eval_on_selector_all(
+            "#locals > .value-row",
+            "rows => rows.map(row => [row.querySelector(':scope > .name').textContent,"
+            " row.querySelector(':scope > .value').textContent])",
+        )
+        return [(name, text) for name, text in rows]
+
+    def state(self) -> dict[str, Any]:
+        state: dict[str, Any] = self.page.evaluate("window.scopeViewer.state()")
+        return state
+
+
+def replay_json(root: Path, test_id: str, step: int) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", "replay.cli", test_id, "--step", str(step), "--format", "json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    state: dict[str, Any] = json.loads(result.stdout)
+    return state
+
+
+def scalar_text(value: Any) -> str:
+    """The viewer's text of a scalar (JavaScript's number and JSON string spelling)."""
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def short_text(value: Any) -> str:
+    """The viewer's one-line text of a recorded value (viewer.js shortText)."""
+    if not isinstance(value, list | dict):
+        return scalar_text(value)
+    if isinstance(value, list):
+        if len(value) <= PREVIEW_ITEMS and all(not isinstance(v, list | dict) for v in value):
+            return "[" + ", ".join(scalar_text(v) for v in value) + "]"
+        return f"[{len(value)} items]"
+    for mark, text in (("$redacted", "<redacted>"), ("$cycle", "<cycle>")):
+        if mark in value:
+            return text
+    if "$depth" in value:
+        return "<nested too deep>"
+    truncated = f" (of {value['$truncated']})" if "$truncated" in value else ""
+    if "$type" not in value:
+        keys = [key for key in value if key not in MARKS]
+        if len(keys) <= PREVIEW_ITEMS and all(not isinstance(value[k], list | dict) for k in keys):
+            inner = ", ".join(
+                f"{json.dumps(k, ensure_ascii=False)}: {scalar_text(value[k])}" for k in keys
+            )
+            return "{" + inner + "}" + truncated
+        return f"{{{len(keys)} keys}}" + truncated
+    if value["$type"] == "str" and isinstance(value.get("repr"), str):
+        return json.dumps(value["repr"], ensure_ascii=False) + "\u2026" + truncated
+    text = str(value["$type"])
+    if "repr" in value:
+        text += " " + str(value["repr"])
+    if isinstance(value.get("attrs"), dict):
+        text += f" {{{len(value['attrs'])} attrs}}"
+    items = value.get("items")
+    if isinstance(items, list):
+        if len(items) <= PREVIEW_ITEMS and all(not isinstance(v, list | dict) for v in items):
+            text += " [" + ", ".join(scalar_text(v) for v in items) + "]"
+        else:
+            text += f" [{len(items)} items]"
+    return text + truncated
+
+
+def test_locals_shown_at_each_step_equal_scope_replay(
+    browser: Any, project: Path, tmp_path: Path
+) -> None:
+    viewer = Viewer(browser, project / "art" / viewer_name("test_cart.py::test_total"))
+    visited = [viewer.step]
+    failure = replay_json(project, "test_total", visited[0])
+    assert failure["event"]["kind"] == "exception"  # opens at the failure point
+    for key in ("Home", "ArrowRight", "ArrowRight", "ArrowRight", "Shift+ArrowRight"):
+        visited.append(viewer.press(key))
+    for key in ("ArrowRight",) * 4 + ("Shift+ArrowDown", "End", "f", "ArrowLeft"):
+        visited.append(viewer.press(key))
+    assert visited[1] == 1
+    assert visited[2:5] == [2, 3, 4]
+    assert len(set(visited)) >= 8
+    for position, step in enumerate(visited):
+        if position in (0, 3, 5, 9, len(visited) - 1) or position == len(visited) - 3:
+            viewer.page.evaluate(f"window.scopeViewer.go({step})")
+            expected = replay_json(project, "test_total", step)
+            state = viewer.state()
+            assert state["step"] == step
+            assert state["event"] == expected["event"]
+            assert state["stack"] == expected["stack"]
+            assert state["exception"] == expected["exception"]
+            assert state["return_value"] == expected["return_value"]
+            shown = viewer.shown_locals()
+            frame_locals = expected["stack"][-1]["locals"]
+            assert shown == [(name, short_text(value)) for name, value in frame_locals.items()]
+    viewer.page.screenshot(path=str(tmp_path / "viewer.png"))
+    assert (tmp_path / "viewer.png").stat().st_size > 10_000
+    assert viewer.dialogs == [] and viewer.errors == []
+
+
+def test_step_over_and_out_follow_the_stack(browser: Any, project: Path) -> None:
+    viewer = Viewer(browser, project / "art" / viewer_name("test_cart.py::test_total"))
+    timeline = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "replay.cli", "test_total", "--timeline", "--format", "json"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    calls = [
+        row["step"] for row in timeline if row["kind"] == "call" and row["function"] == "Cart.add"
+    ]
+    viewer.page.evaluate(f"window.scopeViewer.go({calls[0] - 1})")  # the line that calls add
+    over = viewer.press("Shift+ArrowRight")
+    assert timeline[over - 1]["function"] == "test_total"
+    assert over > calls[0]
+    viewer.page.evaluate(f"window.scopeViewer.go({calls[0] + 1})")  # inside Cart.add
+    out = viewer.press("Shift+ArrowDown")
+    assert timeline[out - 1]["function"] == "test_total"
+    back = viewer.press("Shift+ArrowUp")  # back to the line that called
+    assert timeline[back - 1]["function"] != "Cart.add" or back < calls[0]
+
+
+def test_changed_values_are_highlighted(browser: Any, project: Path) -> None:
+    viewer = Viewer(browser, project / "art" / viewer_name("test_cart.py::test_total"))
+    viewer.page.keyboard.press("Home")
+    for _ in range(40):
+        changed = viewer.page.eval_on_selector_all(
+            "#locals > .value-row.changed > .name", "rows => rows.map(row => row.textContent)"
+        )
+        if "prices" in changed:
+            break
+        viewer.press("ArrowRight")
+    assert changed == ["prices"]
+
+
+def test_recorded_html_and_script_are_shown_as_text(browser: Any, project: Path) -> None:
+    path = project / "art" / viewer_name("test_cart.py::test_hostile")
+    page_text = path.read_text()
+    assert "</script><script>window.__pwned" not in page_text
+    assert "<img src=x" not in page_text
+    viewer = Viewer(browser, path)
+    shown = dict(viewer.shown_locals())
+    assert shown["script"] == json.dumps("</script><script>window.__pwned = 1</script>")
+    assert shown["image"] == json.dumps('<img src=x onerror="window.__pwned = 2; alert(1)">')
+    viewer.page.click("#locals .value-row:has(> .name:text-is('nested')) > .toggle")
+    viewer.page.click("#locals .value-row .children .value-row > .toggle")
+    nested_text = viewer.page.text_content("#locals")
+    assert "<b>key</b>" in nested_text
+    assert "{{script}}" in nested_text
+    exception = viewer.page.text_content("#event-value")
+    assert "AssertionError" in exception
+    assert viewer.page.evaluate("typeof window.__pwned") == "undefined"
+    assert viewer.page.evaluate("document.querySelectorAll('img, b, iframe').length") == 0
+    assert viewer.page.evaluate("document.scripts.length") == 2
+    viewer.page.wait_for_timeout(200)  # an onerror handler would have fired by now
+    assert viewer.dialogs == []
+    assert viewer.errors == []
+    assert viewer.page.evaluate("typeof window.__pwned") == "undefined"
+
+
+def test_index_links_to_the_viewers(browser: Any, project: Path) -> None:
+    page = browser.new_page()
+    page.goto((project / "art" / "index.html").as_uri())
+    links = page.eval_on_selector_all("a", "links => links.map(link => link.textContent)")
+    assert sorted(links) == ["test_cart.py::test_hostile", "test_cart.py::test_total"]
+    page.click("text=test_cart.py::test_total")
+    page.wait_for_function("document.body.classList.contains('ready')")
+    assert page.text_content("#test-id") == "test_cart.py::test_total"
+    assert "against run" in page.text_content("#compare")
