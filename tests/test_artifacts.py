@@ -237,3 +237,20 @@ def test_viewer_page_has_one_script_and_a_strict_policy(tmp_path: Path) -> None:
     assert "unsafe-inline" not in policy.group(1)
     assert "connect-src 'none'" in policy.group(1)
     assert not re.search(r"(src|href)=\"(https?:)?//", page)  # nothing fetched
+
+
+def test_scope_replay_html_writes_a_viewer_at_a_step(bundle: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out" / "view.html"
+    command = [sys.executable, "-m", "replay.cli", "test_total", "--html", str(target)]
+    result = subprocess.run([*command, "--step", "3"], cwd=bundle, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert str(target) in result.stdout
+    data = embedded(target)
+    assert data["open_step"] == 3
+    assert data["diff"]["step"] >= 1
+    result = subprocess.run(
+        [*command, "--step", "99999"], cwd=bundle, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert "out of range" in result.stderr
