@@ -369,7 +369,7 @@
     const row = el("div", `kind-${kind}`);
     const thread = threadCount > 1 ? ` [thread ${threads[index]}]` : "";
     row.textContent = `${String(step).padStart(6)} ${kind.padEnd(9)} ` +
-      `${"  ".repeat(Math.min(depths[index] - 1, 20))}${qualname}:${lines[index]}${thread}`;
+      `${"  ".repeat(Math.max(0, Math.min(depths[index] - 1, 20)))}${qualname}:${lines[index]}${thread}`;
     if (step === current) row.classList.add("current");
     if (step === data.failure_step) row.classList.add("failure");
     row.addEventListener("click", () => go(step));
