@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import html
 import json
+import os
 import re
 import urllib.parse
 from collections.abc import Iterable
@@ -96,6 +97,9 @@ def write_bundle(run: Path, scope_runs: list[Path], directory: Path, budget_byte
                 bundle.files.append(target)
                 with TraceFile(source) as trace_file:
                     _copy(trace_file, tests, target, budget_bytes)
+                # Runs of the same second are ordered by mtime: keep the originals' order.
+                mtime = source.stat().st_mtime
+                os.utime(target, (mtime, mtime))
             trimmed_runs = ScopeDir(directory).runs()
             with TraceFile(runs_dir / run.resolve().name) as trimmed:
                 for test in _failed(trimmed):
