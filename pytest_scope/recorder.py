@@ -45,6 +45,7 @@ _getframe = sys._getframe
 _Lock = threading.Lock
 _bisect_right = bisect.bisect_right
 _MISSING: Final = object()
+_NOTHING: Final[frozenset[str]] = frozenset()
 
 _GLOBAL_EVENTS: Final = (
     _events.PY_START
@@ -72,7 +73,7 @@ class NoFreeToolIdError(ScopeError):
 class _Frame:
     """The recorder's shadow of one frame: what it last recorded of it."""
 
-    __slots__ = ("cells", "code_no", "frame", "frame_no", "line", "mutable", "packed", "values")
+    __slots__ = ("cells", "code_no", "frame", "frame_no", "line", "mutable", "values")
 
     def __init__(
         self,
@@ -86,8 +87,8 @@ class _Frame:
         self.code_no = code_no
         self.frame = frame  # only while the frame is on a stack, never once it left
         self.line = line
+        # The forms last recorded, never the objects: holding those would keep them alive.
         self.values: dict[str, Encoded] = {}
-        self.packed: dict[str, bytes] = {}
         self.mutable: frozenset[str] = frozenset()
         self.cells = cells  # locals shared with closures: other frames may rebind them
 
@@ -400,16 +401,47 @@ class Recorder:
             del suspended[next(iter(suspended))]
 
     def _diff_locals(self, entry: _Frame, frame: FrameType) -> tuple[dict[str, Encoded], list[str]]:
-        """Re-encode all of a frame's locals; what changed and what was deleted since."""
-        values, mutable = self._encoder.encode_locals(frame.f_locals)
-        pack = self._pack
-        old = entry.packed
-        packed = {name: pack(encoded) for name, encoded in values.items()}
-        # Compared as msgpack bytes: 1, True and 1.0 are equal in Python, not here.
-        changed = {name: values[name] for name, data in packed.items() if old.get(name) != data}
-        deleted = [name for name in old if name not in packed]
-        entry.values, entry.packed, entry.mutable = values, packed, mutable
+        """What changed and what was deleted among a frame's locals since the last step.
+
+        Each local is walked against the form last recorded for it (``unchanged``), and
+        encoded again only if that differs: the recorder never holds the objects.
+        """
+        encoder = self._encoder
+        unchanged = encoder.unchanged
+        old = entry.values
+        values: dict[str, Encoded] = {}
+        changed: dict[str, Encoded] = {}
+        mutable: list[str] = []
+        for name, value in frame.f_locals.items():
+            form = old.get(name, _MISSING)
+            if form is not _MISSING:
+                same, may_change = unchanged(name, value, form)
+                if same:
+                    values[name] = form
+                    if may_change:
+                        mutable.append(name)
+                    continue
+            encoded, may_change = encoder.encode_local(name, value)
+            if may_change:
+                mutable.append(name)
+            if form is _MISSING or self._differ(encoded, form):
+                changed[name] = encoded
+                values[name] = encoded
+            else:
+                values[name] = form
+        # Without a change, every local found was in ``old``: only fewer locals mean deletes.
+        if changed or len(values) != len(old):
+            deleted = [name for name in old if name not in values]
+        else:
+            deleted = []
+        entry.values = values
+        entry.mutable = frozenset(mutable) if mutable else _NOTHING
         return changed, deleted
+
+    def _differ(self, encoded: Encoded, form: Encoded) -> bool:
+        """Compared as msgpack bytes: 1, True and 1.0 are equal in Python, not here."""
+        pack = self._pack
+        return bool(pack(encoded) != pack(form))
 
     def _diff_outer(self, entry: _Frame, changes: dict[int, list[Any]]) -> None:
         """Re-check an outer frame's mutable and cell locals: a callee may have changed them.
@@ -420,19 +452,21 @@ class Recorder:
         assert entry.frame is not None
         frame_locals = entry.frame.f_locals
         names = entry.mutable | entry.cells if entry.cells else entry.mutable
+        encoder = self._encoder
+        values = entry.values
         for name in names:
             current = frame_locals.get(name, _MISSING)
+            form = values.get(name, _MISSING)
             if current is _MISSING:
-                if name in entry.packed:  # an inner function deleted a shared variable
-                    del entry.packed[name]
-                    entry.values = {k: v for k, v in entry.values.items() if k != name}
+                if form is not _MISSING:  # an inner function deleted a shared variable
+                    values = entry.values = {k: v for k, v in values.items() if k != name}
                     self._outer_change(entry, changes)[3].append(name)
                 continue
-            encoded, _ = self._encoder.encode_local(name, current)
-            data = self._pack(encoded)
-            if data != entry.packed.get(name):
-                entry.packed[name] = data
-                entry.values = {**entry.values, name: encoded}
+            if form is not _MISSING and encoder.unchanged(name, current, form)[0]:
+                continue
+            encoded, _ = encoder.encode_local(name, current)
+            if form is _MISSING or self._differ(encoded, form):
+                values = entry.values = {**values, name: encoded}
                 self._outer_change(entry, changes)[2][name] = encoded
 
     def _catch_up(self, caller: _Frame, changes: dict[int, list[Any]]) -> None:

@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+import msgpack
+
 from pytest_scope.redaction import Redaction
 
 type Encoded = Any  # None | bool | int | float | str | list[Encoded] | dict[str, Encoded]
@@ -69,7 +71,10 @@ class Limits:
 class _TypeInfo:
     """What the encoder needs of a type, found once through safe descriptors."""
 
-    __slots__ = ("base", "dict_getter", "fields", "is_class", "is_enum", "name", "slot_getters")
+    __slots__ = (
+        "bare_items", "base", "deep_mutable", "dict_getter", "fields", "is_class", "is_enum",
+        "name", "plain_object", "slot_getters", "special",
+    )  # fmt: skip
 
     def __init__(self, cls: type) -> None:
         mro = _type_mro(cls)
@@ -98,6 +103,28 @@ class _TypeInfo:
         metaclass_mro = _type_mro(type(cls))
         self.is_enum = enum.EnumType in metaclass_mro
         self.is_class = type in mro  # instances of this type are classes
+        # For ValueEncoder.unchanged, which mirrors _encode's dispatch:
+        # encoded as a repr before any container rule applies;
+        self.special = (
+            cls in _SAFE_REPR_TYPES
+            or self.is_enum
+            or cls in _NAMED_TYPES
+            or cls is types.ModuleType
+            or self.is_class
+        )
+        has_attrs = self.dict_getter is not None or bool(self.slot_getters)
+        # encoded by _object with its attributes (below the depth limit);
+        self.plain_object = self.base is object and has_attrs and not self.special
+        # encoded as {"$type", "items"} (below the depth limit, if not cut);
+        self.bare_items = (
+            self.base in (collections.deque, set, frozenset) and not has_attrs and not self.special
+        )
+        # beyond the depth limit, {"$type", "$depth"}: whether that marks it mutable (None:
+        # it is encoded some other way there).
+        self.deep_mutable: bool | None = {
+            list: True, collections.deque: True, set: True, dict: True,
+            tuple: False, frozenset: False, BaseException: False,
+        }.get(self.base, True if self.plain_object else None)  # fmt: skip
 
 
 class ValueEncoder:
@@ -110,6 +137,7 @@ class ValueEncoder:
         self._path: set[int] = set()
         self._budget = 0
         self._mutable = False
+        self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 
     def encode_locals(
         self, names_values: Mapping[str, object]
@@ -150,6 +178,203 @@ class ValueEncoder:
             form = {"$type": self._info(kind).name, "repr": "<unencodable>"}
         return form, self._mutable
 
+    def unchanged(self, name: str, value: object, form: Encoded) -> tuple[bool, bool]:
+        """Whether ``encode_local(name, value)`` would give exactly ``form``, and whether
+        ``value`` may change in place later (as ``encode_local`` says when it is True).
+
+        The recorder holds only the forms it recorded, never the objects (that would keep
+        them alive): this walks the object graph against the form, in the encoder's order
+        and under its budget, depth and cycle rules, building nothing where the form is a
+        plain list, str-keyed dict or object with attributes, and comparing any other node
+        with what the encoder builds for it. Exact: False whenever the encoding differs.
+        """
+        if self.redaction.is_secret(name):
+            return form is _REDACTED, False
+        kind = type(value)
+        if kind is int:
+            if _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
+                return type(form) is int and value == form, False
+        elif kind is str:
+            if len(value) <= self.limits.max_str:  # type: ignore[arg-type]
+                return type(form) is str and value == form, False
+        elif value is None or kind is bool:
+            return value is form, False
+        elif kind is float and math.isfinite(value):  # type: ignore[arg-type]
+            return _same_float(value, form), False  # type: ignore[arg-type]
+        self._budget = self.limits.max_nodes
+        self._mutable = False
+        self._path.clear()
+        try:
+            same = self._same(value, form, 0)
+        except Exception:  # the caller re-encodes, which decides
+            return False, False
+        return same, self._mutable
+
+    def _same(self, value: object, form: Encoded, depth: int) -> bool:
+        """``_encode(value, depth) == form``, exactly, with the same effects on the state."""
+        self._budget -= 1
+        kind = type(value)
+        if kind is int and _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
+            return type(form) is int and value == form
+        if kind is str and len(value) <= self.limits.max_str:  # type: ignore[arg-type]
+            return type(form) is str and value == form
+        if value is None or kind is bool:
+            return value is form
+        if kind is float and math.isfinite(value):  # type: ignore[arg-type]
+            return _same_float(value, form)  # type: ignore[arg-type]
+        form_kind = type(form)
+        if form_kind is list:
+            if (kind is list or kind is tuple) and id(value) not in self._path:
+                return self._same_sequence(value, form, depth)
+            return False  # no other value of a non-scalar type encodes to a bare list
+        if form_kind is not dict:
+            return False
+        if kind is dict and "$type" not in form:
+            return id(value) not in self._path and self._same_mapping(value, form, depth)
+        info = self._info(kind)
+        if info.special:  # forms of str values only: == is exact
+            return (
+                len(form) == 2
+                and form.get("$type") == info.name
+                and form.get("repr") == self._special_repr(value, kind, info)
+            )
+        if id(value) in self._path:
+            return len(form) == 2 and form.get("$cycle") is True and form.get("$type") == info.name
+        if depth >= self.limits.max_depth and info.deep_mutable is not None:
+            if info.deep_mutable:
+                self._mutable = True
+            return len(form) == 2 and form.get("$depth") is True and form.get("$type") == info.name
+        if len(form) == 2 and form.get("$type") == info.name:
+            if info.plain_object:
+                attrs = form.get("attrs")
+                if type(attrs) is dict:
+                    return self._same_object(value, attrs, info, depth)
+            elif info.bare_items:
+                items = form.get("items")
+                if type(items) is list:
+                    return self._same_items(value, items, info, depth)
+        # Any other node: what the encoder makes of it, compared exactly (as msgpack:
+        # 1, 1.0 and True are equal in Python, not in the trace). It runs with this walk's
+        # budget, depth and path, so it is the node the encoder would make here.
+        self._budget += 1
+        return self._exactly(self._encode(value, depth), form)
+
+    def _exactly(self, built: Encoded, form: Encoded) -> bool:
+        return bool(built == form) and self._pack(built) == self._pack(form)
+
+    def _same_sequence(self, value: Any, form: list[Encoded], depth: int) -> bool:
+        """An exact list or tuple against a bare list form (the only way it makes one)."""
+        base: Any = type(value)
+        if base is list:
+            self._mutable = True
+        if depth >= self.limits.max_depth:
+            return False
+        length = base.__len__(value)
+        if length != len(form) or length > min(self.limits.max_items, max(self._budget, 0)):
+            return False
+        key = id(value)
+        self._path.add(key)
+        try:
+            same = self._same
+            for item, item_form in zip(base.__iter__(value), form, strict=False):
+                if not same(item, item_form, depth + 1):
+                    return False
+            return True
+        finally:
+            self._path.discard(key)
+
+    def _same_items(self, value: Any, form: list[Encoded], info: _TypeInfo, depth: int) -> bool:
+        """A deque, set or frozenset against ``{"$type", "items"}`` (``info.bare_items``)."""
+        base: Any = info.base
+        if base is not frozenset:
+            self._mutable = True
+        length = base.__len__(value)
+        if length != len(form) or length > min(self.limits.max_items, max(self._budget, 0)):
+            return False
+        key = id(value)
+        self._path.add(key)
+        try:
+            same = self._same
+            for item, item_form in zip(base.__iter__(value), form, strict=False):
+                if not same(item, item_form, depth + 1):
+                    return False
+            return True
+        finally:
+            self._path.discard(key)
+
+    def _same_mapping(self, value: Any, form: dict[str, Encoded], depth: int) -> bool:
+        """An exact dict against a str-keyed map form (the only way it makes one)."""
+        self._mutable = True
+        if depth >= self.limits.max_depth:
+            return False
+        length = dict.__len__(value)
+        if length != len(form) or length > min(self.limits.max_items, max(self._budget, 0)):
+            return False
+        key = id(value)
+        self._path.add(key)
+        try:
+            same = self._same
+            for (name, item), (form_name, item_form) in zip(
+                dict.items(value), form.items(), strict=False
+            ):
+                if type(name) is not str or name != form_name:
+                    return False
+                # The same name was secret when the form was made iff its form is the mark.
+                if item_form is not _REDACTED and not same(item, item_form, depth + 1):
+                    return False
+            return True
+        finally:
+            self._path.discard(key)
+
+    def _same_object(
+        self, value: Any, attrs_form: dict[str, Encoded], info: _TypeInfo, depth: int
+    ) -> bool:
+        """An instance against ``{"$type", "attrs"}``: ``_object``, then ``_with_attrs``."""
+        self._mutable = True
+        expected = len(attrs_form)
+        if expected > min(self.limits.max_items, max(self._budget, 0)):
+            return False  # the encoder cuts (and marks) the attributes at that limit
+        same = self._same
+        forms = iter(attrs_form.items())
+        seen = 0
+        key = id(value)
+        self._path.add(key)
+        try:
+            # The encoder's _attributes order (__dict__, then slots), without the list.
+            namespace = info.dict_getter(value) if info.dict_getter is not None else None
+            if type(namespace) is dict:
+                for name, attribute in dict.items(namespace):
+                    if type(name) is not str:
+                        continue
+                    seen += 1
+                    if seen > expected:
+                        return False
+                    form_name, attribute_form = next(forms)
+                    if name != form_name:
+                        return False
+                    if attribute_form is not _REDACTED and not same(
+                        attribute, attribute_form, depth + 1
+                    ):
+                        return False
+            for name, getter in info.slot_getters:
+                try:
+                    attribute = getter(value)
+                except AttributeError:
+                    continue  # an unset slot
+                seen += 1
+                if seen > expected:
+                    return False
+                form_name, attribute_form = next(forms)
+                if name != form_name:
+                    return False
+                if attribute_form is not _REDACTED and not same(
+                    attribute, attribute_form, depth + 1
+                ):
+                    return False
+            return seen == expected
+        finally:
+            self._path.discard(key)
+
     def _info(self, cls: type) -> _TypeInfo:
         cached = self._types.get(id(cls))
         if cached is not None:
@@ -172,14 +397,8 @@ class ValueEncoder:
         if kind is float and math.isfinite(value):  # type: ignore[arg-type]
             return value
         info = self._info(kind)
-        if kind in _SAFE_REPR_TYPES:
-            return {"$type": info.name, "repr": _cut(repr(value), self.limits.max_str)}
-        if info.is_enum:
-            return {"$type": info.name, "repr": self._enum_name(value, info)}
-        if kind in _NAMED_TYPES:
-            return {"$type": info.name, "repr": _callable_name(value)}
-        if kind is types.ModuleType or info.is_class:
-            return {"$type": info.name, "repr": _named(value)}
+        if info.special:
+            return {"$type": info.name, "repr": self._special_repr(value, kind, info)}
         key = id(value)
         if key in self._path:
             return {"$type": info.name, "$cycle": True}
@@ -188,6 +407,16 @@ class ValueEncoder:
             return _BASE_ENCODERS.get(info.base, ValueEncoder._object)(self, value, info, depth)
         finally:
             self._path.discard(key)
+
+    def _special_repr(self, value: object, kind: type, info: _TypeInfo) -> str:
+        """The text of a value encoded as a repr whatever its depth (``info.special``)."""
+        if kind in _SAFE_REPR_TYPES:
+            return _cut(repr(value), self.limits.max_str)
+        if info.is_enum:
+            return self._enum_name(value, info)
+        if kind in _NAMED_TYPES:
+            return _callable_name(value)
+        return _named(value)
 
     def _too_deep(self, info: _TypeInfo, depth: int) -> Encoded | None:
         if depth >= self.limits.max_depth:
@@ -329,16 +558,7 @@ class ValueEncoder:
         if info.dict_getter is not None or info.slot_getters:
             # Even with no attributes yet: a method may set the first one at any step.
             self._mutable = True
-        attributes: list[tuple[str, object]] = []
-        if info.dict_getter is not None:
-            namespace = info.dict_getter(value)
-            if type(namespace) is dict:
-                attributes.extend((k, v) for k, v in dict.items(namespace) if type(k) is str)
-        for name, getter in info.slot_getters:
-            try:
-                attributes.append((name, getter(value)))
-            except AttributeError:
-                continue  # an unset slot
+        attributes = self._attributes(value, info)
         if not attributes:
             return form
         limit = min(self.limits.max_items, max(self._budget, 0))
@@ -350,10 +570,34 @@ class ValueEncoder:
             form["$truncated"] = len(attributes)
         return form
 
+    @staticmethod
+    def _attributes(value: Any, info: _TypeInfo) -> list[tuple[str, object]]:
+        """Instance attributes from ``__dict__`` and slots, in the order they are encoded."""
+        attributes: list[tuple[str, object]] = []
+        if info.dict_getter is not None:
+            namespace = info.dict_getter(value)
+            if type(namespace) is dict:
+                attributes.extend((k, v) for k, v in dict.items(namespace) if type(k) is str)
+        for name, getter in info.slot_getters:
+            try:
+                attributes.append((name, getter(value)))
+            except AttributeError:
+                continue  # an unset slot
+        return attributes
+
     def _enum_name(self, value: object, info: _TypeInfo) -> str:
         namespace = info.dict_getter(value) if info.dict_getter else None
         name = namespace.get("_name_") if type(namespace) is dict else None
         return f"{info.name}.{name}" if type(name) is str else f"<{info.name} member>"
+
+
+def _same_float(value: float, form: Encoded) -> bool:
+    """A finite float's form is itself; -0.0 and 0.0 are equal in Python, not in msgpack."""
+    return (
+        type(form) is float
+        and value == form
+        and math.copysign(1.0, value) == math.copysign(1.0, form)
+    )
 
 
 def _cut(text: str, limit: int) -> str:

@@ -217,14 +217,14 @@ def test_a_recorder_fault_leaves_the_test_alone_and_marks_it_incomplete(
         """
         from pytest_scope.values import ValueEncoder
 
-        encode_locals = ValueEncoder.encode_locals
+        encode_local = ValueEncoder.encode_local
 
-        def faulty(self, names_values):
-            if "explode" in names_values:
+        def faulty(self, name, value):
+            if name == "explode":
                 raise RuntimeError("injected")
-            return encode_locals(self, names_values)
+            return encode_local(self, name, value)
 
-        ValueEncoder.encode_locals = faulty
+        ValueEncoder.encode_local = faulty
         """
     )
     pytester.makepyfile(
