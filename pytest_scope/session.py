@@ -22,6 +22,7 @@ import pytest
 from pytest_scope import __version__
 from pytest_scope.buffer import RingBuffer
 from pytest_scope.errors import ScopeError
+from pytest_scope.hypothesis_deadline import lift_default_deadline
 from pytest_scope.plan import Plan
 from pytest_scope.plugin import LEVELS
 from pytest_scope.recorder import Recorder, TestSteps
@@ -119,6 +120,7 @@ class ScopeSession:
         except ScopeError as exc:
             self.active = False
             self.problems.append(f"tests run unrecorded: {exc}")
+        self.deadline_lifted = self.active and lift_default_deadline()
 
     def close(self) -> None:
         self.recorder.stop()
@@ -225,6 +227,8 @@ class ScopeSession:
         )
         if self.retention is not None:
             write(_retention_line(self.retention, self.settings.retention))
+        if self.deadline_lifted:
+            write("Hypothesis deadlines were lifted while recording (tests that set one keep it)")
         last: dict[str, tuple[TestRecord, str]] = {}
         for record, command in self.recorded:
             last[record.nodeid] = (record, command)

@@ -272,3 +272,35 @@ def test_hypothesis_keeps_its_tool_id_to_explain_a_failure(pytester: pytest.Pyte
     recorded.assert_outcomes(failed=1)
     assert "avoiding tracing" not in recorded.stdout.str() + recorded.stderr.str()
     recorded.stdout.fnmatch_lines(["*test_small(", "*n=10,"])
+
+
+def test_hypothesis_deadlines_do_not_count_the_recorder(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_slow="""
+        import time
+        from hypothesis import given, settings, strategies as st
+
+        @settings(max_examples=3, deadline=50)
+        @given(st.integers())
+        def test_own_deadline_kept(n):
+            time.sleep(0.1)
+
+        @settings(max_examples=3)
+        @given(st.integers())
+        def test_default_deadline(n):
+            total = 0
+            for i in range(20_000):  # a few ms plain; 40,000 recorded line steps
+                total += i
+        """
+    )
+    pytester.makeini("[pytest]\nscope_level = lines\n")
+    plain = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    recorded = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--scope")
+    plain.assert_outcomes(passed=1, failed=1)
+    recorded.assert_outcomes(passed=1, failed=1)
+    recorded.stdout.fnmatch_lines(
+        [
+            "Hypothesis deadlines were lifted while recording (tests that set one keep it)",
+            "FAILED test_slow.py::test_own_deadline_kept*",
+        ]
+    )
