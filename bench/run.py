@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -123,6 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--suite", action="append", choices=[s.name for s in SUITES])
     parser.add_argument("--work", type=Path, default=ROOT / ".bench")
     parser.add_argument("--replays", type=int, default=200)
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="stop a run after this many seconds; its figures become bounds",
+    )
     parser.add_argument("--config", action="append", choices=[c.name for c in CONFIGS],
                         help="only these configurations (plain is always run)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -133,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.suite and suite.name not in args.suite:
             continue
         source = _install(suite, args.work.resolve(), console)
-        _bench(suite, source, configs, args.repeat, args.replays, console)
+        _bench(suite, source, configs, args.repeat, args.replays, args.timeout, console)
     return 0
 
 
@@ -188,7 +195,13 @@ def _pip(*args: str) -> None:
 
 
 def _bench(
-    suite: Suite, source: Path, configs: list[Config], repeat: int, replays: int, console: Console
+    suite: Suite,
+    source: Path,
+    configs: list[Config],
+    repeat: int,
+    replays: int,
+    timeout: float | None,
+    console: Console,
 ) -> None:
     console.rule(f"{suite.name} {suite.version}: {suite.note}")
     if suite.deselect:
@@ -200,7 +213,9 @@ def _bench(
         scratch = Path(tmp)
         for round_no in range(repeat):
             for config in configs:
-                run = _run_suite(suite, source, config, scratch / f"{config.name}-{round_no}")
+                run = _run_suite(
+                    suite, source, config, scratch / f"{config.name}-{round_no}", timeout
+                )
                 console.print(
                     f"  round {round_no + 1}/{repeat} {config.name:<16} {run.seconds:7.2f} s"
                     f"  {run.summary}",
@@ -231,7 +246,9 @@ def _command(suite: Suite, config: Config, scope_dir: Path) -> list[str]:
     return command
 
 
-def _run_suite(suite: Suite, source: Path, config: Config, scope_dir: Path) -> Run:
+def _run_suite(
+    suite: Suite, source: Path, config: Config, scope_dir: Path, timeout: float | None
+) -> Run:
     scope_dir.mkdir(parents=True)
     env = {**os.environ, **config.env, "PYTHONPATH": str(BENCH_DIR)}
     if not config.coverage:
@@ -242,11 +259,20 @@ def _run_suite(suite: Suite, source: Path, config: Config, scope_dir: Path) -> R
             _command(suite, config, scope_dir), cwd=source, env=env, stdout=out,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
+        timer = threading.Timer(timeout, process.kill) if timeout else None
+        if timer is not None:
+            timer.start()
         _, status, usage = os.wait4(process.pid, 0)
+        if timer is not None:
+            timer.cancel()
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     output = (scope_dir / "out.txt").read_text(errors="replace")
-    run = Run(seconds, usage.ru_maxrss * 1024, _summary(output, process.returncode))
+    if timeout and seconds >= timeout:
+        summary = f"STOPPED after {timeout:.0f} s: wall time and ratios are lower bounds"
+    else:
+        summary = _summary(output, process.returncode)
+    run = Run(seconds, usage.ru_maxrss * 1024, summary)
     if config.scope:
         traces = sorted((scope_dir / "runs").glob("*.sqlite"))
         if traces:

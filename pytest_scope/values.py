@@ -230,6 +230,8 @@ class ValueEncoder:
         if form_kind is not dict:
             return False
         if kind is dict and "$type" not in form:
+            if form is _REDACTED:  # never an _encode result
+                return False
             return id(value) not in self._path and self._same_mapping(value, form, depth)
         info = self._info(kind)
         if info.special:  # forms of str values only: == is exact
@@ -244,15 +246,23 @@ class ValueEncoder:
             if info.deep_mutable:
                 self._mutable = True
             return len(form) == 2 and form.get("$depth") is True and form.get("$type") == info.name
-        if len(form) == 2 and form.get("$type") == info.name:
+        size = len(form)
+        if form.get("$type") == info.name and (
+            size == 2 or (size == 3 and type(form.get("$truncated")) is int)
+        ):
+            truncated: int | None = form.get("$truncated")
             if info.plain_object:
                 attrs = form.get("attrs")
                 if type(attrs) is dict:
-                    return self._same_object(value, attrs, info, depth)
-            elif info.bare_items:
+                    return self._same_object(value, attrs, truncated, info, depth)
+            elif info.bare_items or kind is list or kind is tuple:
                 items = form.get("items")
                 if type(items) is list:
-                    return self._same_items(value, items, info, depth)
+                    return self._same_items(value, items, truncated, info, depth)
+            elif kind is dict or (info.base is dict and not info.special):
+                items = form.get("items")
+                if type(items) is list:
+                    return self._same_pairs(value, items, truncated, info, depth)
         # Any other node: what the encoder makes of it, compared exactly (as msgpack:
         # 1, 1.0 and True are equal in Python, not in the trace). It runs with this walk's
         # budget, depth and path, so it is the node the encoder would make here.
@@ -283,20 +293,74 @@ class ValueEncoder:
         finally:
             self._path.discard(key)
 
-    def _same_items(self, value: Any, form: list[Encoded], info: _TypeInfo, depth: int) -> bool:
-        """A deque, set or frozenset against ``{"$type", "items"}`` (``info.bare_items``)."""
+    def _same_items(
+        self, value: Any, form: list[Encoded], truncated: int | None, info: _TypeInfo, depth: int
+    ) -> bool:
+        """``{"$type", "items"[, "$truncated"]}`` of a deque, set, frozenset (``bare_items``),
+        or of an exact list or tuple cut at the item or node limit."""
         base: Any = info.base
-        if base is not frozenset:
+        if base is not tuple and base is not frozenset:
             self._mutable = True
         length = base.__len__(value)
-        if length != len(form) or length > min(self.limits.max_items, max(self._budget, 0)):
+        keep = min(length, self.limits.max_items, max(self._budget, 0))
+        if truncated is None:
+            if keep < length or not info.bare_items:
+                return False  # cut, or an exact list or tuple, which is a bare list uncut
+        elif keep == length or truncated != length:
+            return False
+        if len(form) != keep:
             return False
         key = id(value)
         self._path.add(key)
         try:
             same = self._same
-            for item, item_form in zip(base.__iter__(value), form, strict=False):
+            for item, item_form in zip(_islice(base.__iter__(value), keep), form, strict=False):
                 if not same(item, item_form, depth + 1):
+                    return False
+            return True
+        finally:
+            self._path.discard(key)
+
+    def _same_pairs(
+        self, value: Any, form: list[Encoded], truncated: int | None, info: _TypeInfo, depth: int
+    ) -> bool:
+        """A dict's ``{"$type", "items": [[key, value], ...][, "$truncated"]}`` (``_dict``)."""
+        self._mutable = True
+        length = dict.__len__(value)
+        keep = min(length, self.limits.max_items, max(self._budget, 0))
+        if (truncated is None and keep < length) or (
+            truncated is not None and (keep == length or truncated != length)
+        ):
+            return False
+        if len(form) != keep:
+            return False
+        pairs = list(_islice(dict.items(value), keep))
+        if type(value) is dict and all(type(k) is str and k[:1] != "$" for k, _ in pairs):
+            if truncated is None:
+                return False  # a str-keyed map form
+            str_keys = True
+        else:
+            str_keys = False
+        is_secret = self.redaction.is_secret
+        same = self._same
+        key = id(value)
+        self._path.add(key)
+        try:
+            for (name, item), pair in zip(pairs, form, strict=True):
+                if type(pair) is not list or len(pair) != 2:
+                    return False
+                name_form, item_form = pair
+                if str_keys:
+                    if type(name_form) is not str or name != name_form:
+                        return False
+                    secret = item_form is _REDACTED  # the same name, so the same verdict
+                else:
+                    if not same(name, name_form, depth + 1):
+                        return False
+                    secret = type(name) is str and is_secret(name)
+                    if secret and item_form is not _REDACTED:
+                        return False
+                if not secret and not same(item, item_form, depth + 1):
                     return False
             return True
         finally:
@@ -327,13 +391,20 @@ class ValueEncoder:
             self._path.discard(key)
 
     def _same_object(
-        self, value: Any, attrs_form: dict[str, Encoded], info: _TypeInfo, depth: int
+        self,
+        value: Any,
+        attrs_form: dict[str, Encoded],
+        truncated: int | None,
+        info: _TypeInfo,
+        depth: int,
     ) -> bool:
-        """An instance against ``{"$type", "attrs"}``: ``_object``, then ``_with_attrs``."""
+        """An instance against ``{"$type", "attrs"[, "$truncated"]}``: ``_object``, then
+        ``_with_attrs``, which keeps the first attributes up to the item or node limit."""
         self._mutable = True
+        limit = min(self.limits.max_items, max(self._budget, 0))
         expected = len(attrs_form)
-        if expected > min(self.limits.max_items, max(self._budget, 0)):
-            return False  # the encoder cuts (and marks) the attributes at that limit
+        if expected > limit or (truncated is not None and expected != limit):
+            return False
         same = self._same
         forms = iter(attrs_form.items())
         seen = 0
@@ -342,38 +413,38 @@ class ValueEncoder:
         try:
             # The encoder's _attributes order (__dict__, then slots), without the list.
             namespace = info.dict_getter(value) if info.dict_getter is not None else None
+            attributes: Any = ()
             if type(namespace) is dict:
-                for name, attribute in dict.items(namespace):
-                    if type(name) is not str:
-                        continue
-                    seen += 1
-                    if seen > expected:
-                        return False
-                    form_name, attribute_form = next(forms)
-                    if name != form_name:
-                        return False
-                    if attribute_form is not _REDACTED and not same(
-                        attribute, attribute_form, depth + 1
-                    ):
-                        return False
-            for name, getter in info.slot_getters:
-                try:
-                    attribute = getter(value)
-                except AttributeError:
-                    continue  # an unset slot
+                attributes = ((k, v) for k, v in dict.items(namespace) if type(k) is str)
+            for name, attribute in itertools.chain(attributes, self._slots(value, info)):
                 seen += 1
                 if seen > expected:
-                    return False
+                    if truncated is None:
+                        return False
+                    continue  # only counted, as the encoder does past the limit
                 form_name, attribute_form = next(forms)
                 if name != form_name:
                     return False
+                # The same name was secret when the form was made iff its form is the mark.
                 if attribute_form is not _REDACTED and not same(
                     attribute, attribute_form, depth + 1
                 ):
                     return False
-            return seen == expected
+            if truncated is None:
+                return seen == expected
+            return seen == truncated and seen > limit
         finally:
             self._path.discard(key)
+
+    @staticmethod
+    def _slots(value: Any, info: _TypeInfo) -> list[tuple[str, object]]:
+        slots: list[tuple[str, object]] = []
+        for name, getter in info.slot_getters:
+            try:
+                slots.append((name, getter(value)))
+            except AttributeError:
+                continue  # an unset slot
+        return slots
 
     def _info(self, cls: type) -> _TypeInfo:
         cached = self._types.get(id(cls))

@@ -262,3 +262,20 @@ def test_a_cycle_made_or_broken_is_a_change() -> None:
     value.pop()
     value.append([1])
     assert encoder.unchanged("x", value, cyclic)[0] is False
+
+
+def test_what_lies_past_a_cut_still_counts() -> None:
+    encoder = ValueEncoder(TINY)
+    box = _box({"a": 1, "b": 2, "c": 3, "d": 4})
+    items = [1, 2, 3, 4]
+    mapping = {0: 1, 1: 2, 2: 3, 3: 4}
+    for value, grow in [
+        (box, lambda: setattr(box, "e", 5)),
+        (items, lambda: items.append(5)),
+        (mapping, lambda: mapping.update({4: 5})),
+    ]:
+        form, _ = encoder.encode_local("x", value)
+        assert "$truncated" in form
+        assert encoder.unchanged("x", value, form) == (True, True)
+        grow()  # past the cut: only the count changes
+        assert encoder.unchanged("x", value, form)[0] is False
