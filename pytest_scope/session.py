@@ -121,6 +121,7 @@ class ScopeSession:
             self.active = False
             self.problems.append(f"tests run unrecorded: {exc}")
         self.deadline_lifted = self.active and lift_default_deadline()
+        self.hypothesis_tests = 0
 
     def close(self) -> None:
         self.recorder.stop()
@@ -161,6 +162,8 @@ class ScopeSession:
         return report
 
     def _write_test(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            self.hypothesis_tests += 1
         steps = item.stash[_test_steps_key]
         buffer = item.stash[_buffer_key]
         started, perf_started = item.stash[_started_key]
@@ -227,7 +230,7 @@ class ScopeSession:
         )
         if self.retention is not None:
             write(_retention_line(self.retention, self.settings.retention))
-        if self.deadline_lifted:
+        if self.deadline_lifted and self.hypothesis_tests:
             write("Hypothesis deadlines were lifted while recording (tests that set one keep it)")
         last: dict[str, tuple[TestRecord, str]] = {}
         for record, command in self.recorded:

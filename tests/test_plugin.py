@@ -136,6 +136,7 @@ def test_summary_names_the_trace_and_the_replay_command(shop: pytest.Pytester) -
             "  scope-replay test_shop.py::test_discount_fails",
         ]
     )
+    assert "Hypothesis" not in result.stdout.str(), "no @given test ran: nothing to say"
 
 
 def test_scope_dir_option_and_ini(shop: pytest.Pytester) -> None:
