@@ -17,7 +17,8 @@ replays random steps of the last recording through the replay API, and the failu
 of the longest test through the ``scope-replay`` CLI.
 
 Options: ``--repeat N`` (or ``BENCH_REPEAT``; default 3), ``--suite NAME`` (repeatable),
-``--work DIR`` (downloads and unpacked sources; default ``.bench`` in the checkout),
+``--work DIR`` (downloads and unpacked sources; default ``pytest-scope-bench`` in the
+temporary directory, outside any project),
 ``--replays N`` random steps replayed (default 200).
 """
 
@@ -122,7 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=int(os.environ.get("BENCH_REPEAT", "3")))
     parser.add_argument("--suite", action="append", choices=[s.name for s in SUITES])
-    parser.add_argument("--work", type=Path, default=ROOT / ".bench")
+    # Outside the checkout: pytest would take its pyproject.toml for the suites' ini file.
+    parser.add_argument(
+        "--work", type=Path, default=Path(tempfile.gettempdir()) / "pytest-scope-bench"
+    )
     parser.add_argument("--replays", type=int, default=200)
     parser.add_argument(
         "--timeout",
@@ -238,7 +242,7 @@ def _command(suite: Suite, config: Config, scope_dir: Path) -> list[str]:
     if config.coverage:
         command += ["coverage", "run", f"--data-file={scope_dir / 'coverage'}", "-m"]
     command += ["pytest", "-p", "no:cacheprovider", "-q", "-W", "ignore::DeprecationWarning",
-                suite.test_path, *config.args]  # fmt: skip
+                "--rootdir", ".", suite.test_path, *config.args]  # fmt: skip
     for nodeid in suite.deselect:
         command += ["--deselect", nodeid]
     if config.scope:
@@ -328,10 +332,12 @@ def _report_runs(
         rss = [run.max_rss / 1e6 for run in these]
         rss_ratios = [run.max_rss / base.max_rss for run, base in zip(these, plain, strict=True)]
         scoped = config.scope and any(run.trace for run in these)
+        # A run stopped by --timeout gives lower bounds, marked so.
+        bound = ">" if any(run.summary.startswith("STOPPED") for run in these) else ""
         table.add_row(
             config.name,
-            _median_range([run.seconds for run in these], ".2f"),
-            "1" if config.name == "plain" else _median_range(ratios, ".2f"),
+            bound + _median_range([run.seconds for run in these], ".2f"),
+            "1" if config.name == "plain" else bound + _median_range(ratios, ".2f"),
             _median_range(floor_ratios, ".2f") if floor else "",
             _median_range(rss, ".0f"),
             "" if config.name == "plain" else _median_range(rss_ratios, ".2f"),
@@ -405,7 +411,8 @@ def _report_replay(trace_path: Path, source: Path, replays: int, console: Consol
     for _ in range(5):
         started = time.perf_counter()
         subprocess.run(
-            [replay, longest.nodeid, "--run", str(trace_path), "--format", "json"],
+            [replay, longest.nodeid, "--run", str(trace_path), "--format", "json", "--against",
+             "none"],
             cwd=source, check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
         cli.append(time.perf_counter() - started)
