@@ -60,11 +60,17 @@ class Plan:
     def level_for(self, code: CodeType) -> Level:
         if code.co_name == "<module>":
             return Level.SKIP  # module bodies run at import; their locals are the globals
-        filename = code.co_filename
+        return self.level_for_file(code.co_filename)
+
+    def level_for_file(self, filename: str) -> Level:
         level = self._by_file.get(filename)
         if level is None:
             level = self._by_file[filename] = self._classify(filename)
         return level
+
+    def in_project(self, filename: str) -> bool:
+        """Whether the file is the project's: its objects are worth showing in depth."""
+        return self.level_for_file(filename) is not Level.SKIP
 
     def _classify(self, filename: str) -> Level:
         if not os.path.isabs(filename) or filename.startswith(_OWN_PACKAGES):

@@ -45,7 +45,8 @@ name) and one of ``"attrs"`` (instance attributes, a map), ``"items"`` (elements
 containers, an array; for dicts with non-str keys an array of ``[key, value]`` pairs) or
 ``"repr"`` (a str the recorder built itself, never by calling user code). Marks, all
 ``$``-keyed: ``"$truncated": N`` (only the first items/characters are kept; N is the full
-length), ``"$depth": true`` (nesting limit reached, contents omitted), ``"$cycle": true``
+length), ``"$depth": true`` (nesting limit reached, or an object of a class from outside
+the project below a local's own value; contents omitted), ``"$cycle": true``
 (the object contains itself; contents omitted at the repeat), ``"$redacted": true``
 (the value of a secret-looking name; nothing of it kept).
 """

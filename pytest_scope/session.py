@@ -108,12 +108,8 @@ class ScopeSession:
         self.recorded: list[tuple[TestRecord, str]] = []  # (record, scope-replay command)
         self.problems: list[str] = []
         self.retention: Retention | None = None
-        patterns = config.getini("python_files")
-        self.recorder = Recorder(
-            Plan(config.rootpath, list(patterns), settings.level),
-            ValueEncoder(),
-            self._on_new_code,
-        )
+        plan = Plan(config.rootpath, list(config.getini("python_files")), settings.level)
+        self.recorder = Recorder(plan, ValueEncoder(in_project=plan.in_project), self._on_new_code)
         try:
             self.recorder.start()
             self.active = True

@@ -18,6 +18,7 @@ import decimal
 import enum
 import itertools
 import math
+import sys
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -72,11 +73,11 @@ class _TypeInfo:
     """What the encoder needs of a type, found once through safe descriptors."""
 
     __slots__ = (
-        "bare_items", "base", "deep_mutable", "dict_getter", "fields", "is_class", "is_enum",
-        "name", "plain_object", "slot_getters", "special",
+        "bare_items", "base", "deep_mutable", "dict_getter", "fields", "foreign", "is_class",
+        "is_enum", "name", "plain_object", "slot_getters", "special",
     )  # fmt: skip
 
-    def __init__(self, cls: type) -> None:
+    def __init__(self, cls: type, in_project: Callable[[str], bool] | None) -> None:
         mro = _type_mro(cls)
         module = _type_module(cls)
         qualname = _type_qualname(cls)
@@ -125,14 +126,26 @@ class _TypeInfo:
             list: True, collections.deque: True, set: True, dict: True,
             tuple: False, frozenset: False, BaseException: False,
         }.get(self.base, True if self.plain_object else None)  # fmt: skip
+        # An instance of a class from outside the project (the stdlib, pytest, a library)
+        # is expanded only as a local's own value; below that, like beyond the depth limit.
+        self.foreign = (
+            self.plain_object and in_project is not None and not in_project(_module_file(cls))
+        )
 
 
 class ValueEncoder:
     """Encodes values; not thread-safe (the recorder serializes its callbacks)."""
 
-    def __init__(self, limits: Limits = Limits(), redaction: Redaction | None = None) -> None:
+    def __init__(
+        self,
+        limits: Limits = Limits(),
+        redaction: Redaction | None = None,
+        in_project: Callable[[str], bool] | None = None,
+    ) -> None:
+        """``in_project(filename)`` tells the project's files; without it, none is foreign."""
         self.limits = limits
         self.redaction = redaction or Redaction()
+        self._in_project = in_project
         self._types: dict[int, tuple[type, _TypeInfo]] = {}
         self._path: set[int] = set()
         self._budget = 0
@@ -242,7 +255,9 @@ class ValueEncoder:
             )
         if id(value) in self._path:
             return len(form) == 2 and form.get("$cycle") is True and form.get("$type") == info.name
-        if depth >= self.limits.max_depth and info.deep_mutable is not None:
+        if (depth >= self.limits.max_depth or (depth and info.foreign)) and (
+            info.deep_mutable is not None
+        ):
             if info.deep_mutable:
                 self._mutable = True
             return len(form) == 2 and form.get("$depth") is True and form.get("$type") == info.name
@@ -452,7 +467,7 @@ class ValueEncoder:
             return cached[1]
         if len(self._types) > 10_000:
             self._types.clear()
-        info = _TypeInfo(cls)
+        info = _TypeInfo(cls, self._in_project)
         self._types[id(cls)] = (cls, info)  # the type is kept alive, so its id stays its own
         return info
 
@@ -490,7 +505,7 @@ class ValueEncoder:
         return _named(value)
 
     def _too_deep(self, info: _TypeInfo, depth: int) -> Encoded | None:
-        if depth >= self.limits.max_depth:
+        if depth >= self.limits.max_depth or (depth and info.foreign):
             return {"$type": info.name, "$depth": True}
         return None
 
@@ -688,6 +703,16 @@ def _callable_name(value: object) -> str:
     if type(value) is types.MethodType:
         return _callable_name(types.MethodType.__dict__["__func__"].__get__(value))
     return f"<{_type_qualname(type(value))}>"
+
+
+def _module_file(cls: type) -> str:
+    """The file of the module that defined ``cls`` ("" if none), read without user code."""
+    name = _type_module(cls)
+    module = sys.modules.get(name) if type(name) is str else None
+    if type(module) is not types.ModuleType:
+        return ""
+    filename = _module_dict(module).get("__file__")
+    return filename if type(filename) is str else ""
 
 
 def _named(value: object) -> str:

@@ -114,12 +114,17 @@ def _agree(encoder: ValueEncoder, name: str, old_form: Any, value: Any) -> None:
         assert mutable == may_change
 
 
+def _encoder(limits: Limits, foreign: bool) -> ValueEncoder:
+    """With ``foreign``, every class of this module is outside the project."""
+    return ValueEncoder(limits, in_project=(lambda filename: False) if foreign else None)
+
+
 @settings(max_examples=400, deadline=None)
-@given(names, values, values, st.sampled_from([TINY, DEFAULT]))
+@given(names, values, values, st.sampled_from([TINY, DEFAULT]), st.booleans())
 def test_unchanged_is_true_exactly_when_the_encoding_is_the_same(
-    name: str, before: Any, after: Any, limits: Limits
+    name: str, before: Any, after: Any, limits: Limits, foreign: bool
 ) -> None:
-    encoder = ValueEncoder(limits)
+    encoder = _encoder(limits, foreign)
     form, _ = encoder.encode_local(name, before)
     _agree(encoder, name, form, before)  # nothing changed
     _agree(encoder, name, form, after)  # another value, often encoding alike
@@ -188,11 +193,12 @@ def _mutate(target: Any, operation: int, item: Any) -> None:
     st.lists(st.tuples(st.integers(0, 99), st.integers(0, 4), scalars | st.just("self")),
              min_size=1, max_size=4),
     st.sampled_from([TINY, DEFAULT]),
+    st.booleans(),
 )  # fmt: skip
 def test_unchanged_sees_every_change_made_in_place(
-    name: str, value: Any, mutations: list[tuple[int, int, Any]], limits: Limits
+    name: str, value: Any, mutations: list[tuple[int, int, Any]], limits: Limits, foreign: bool
 ) -> None:
-    encoder = ValueEncoder(limits)
+    encoder = _encoder(limits, foreign)
     form, _ = encoder.encode_local(name, value)
     for pick, operation, item in mutations:
         targets = _containers_in(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import enum
 import json
+import types
 from typing import Any
 
 import msgpack
@@ -250,3 +251,31 @@ def test_secret_names_are_redacted_at_every_depth() -> None:
     assert attrs["nested"] == {"Password": {"$redacted": True}, "user": "ann"}
     assert "hunter2" not in json.dumps(encoded) and "k-123" not in json.dumps(encoded)
     assert mutable == {"settings"}
+
+
+class _Inner:
+    def __init__(self) -> None:
+        self.counts = [1, 2]
+
+
+class _Holder:
+    def __init__(self) -> None:
+        self.inner = _Inner()
+        self.namespace = types.SimpleNamespace(x=1)
+
+
+def test_objects_of_classes_outside_the_project_are_shown_only_as_a_locals_own_value() -> None:
+    encoder = ValueEncoder(in_project=lambda filename: filename == __file__)
+    namespace = {"$type": "types.SimpleNamespace", "$depth": True}
+    assert encoder.encode(types.SimpleNamespace(x=1))[0] == {
+        "$type": "types.SimpleNamespace",
+        "attrs": {"x": 1},
+    }
+    assert encoder.encode([types.SimpleNamespace(x=1)])[0] == [namespace]
+    form, mutable = encoder.encode(_Holder())
+    assert form["attrs"]["namespace"] == namespace
+    assert form["attrs"]["inner"]["attrs"] == {"counts": [1, 2]}, "the project's, in depth"
+    assert mutable
+    assert ValueEncoder().encode([types.SimpleNamespace(x=1)])[0] == [
+        {"$type": "types.SimpleNamespace", "attrs": {"x": 1}}
+    ], "without a plan, nothing is foreign"
