@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import sys
 import threading
+import tracemalloc
 from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any, Final
@@ -43,6 +44,7 @@ _DISABLE = _monitoring.DISABLE
 # Private references: a test may monkeypatch these modules' attributes.
 _getframe = sys._getframe
 _Lock = threading.Lock
+_tracing_allocations = tracemalloc.is_tracing
 _bisect_right = bisect.bisect_right
 _MISSING: Final = object()
 _NOTHING: Final[frozenset[str]] = frozenset()
@@ -201,6 +203,7 @@ class Recorder:
     def _reset_test(self, buffer: RingBuffer | None) -> None:
         self._buffer = buffer
         self._recording = buffer is not None
+        self._traced_from_start = _tracing_allocations()
         self._step = 0
         self._next_frame_no = 0
         self._incomplete: str | None = None
@@ -316,10 +319,22 @@ class Recorder:
         with self._lock:
             if not self._recording:
                 return
+            if _tracing_allocations() and not self._traced_from_start:
+                self._stop_for_tracemalloc()
+                return
             try:
                 self._record_step(kind, code, frame, value)
             except Exception as exc:  # never into the code under test
                 self._fault(exc)
+
+    def _stop_for_tracemalloc(self) -> None:
+        """A test that starts tracemalloc measures its own memory: what the recorder keeps
+        from then on would count as the test's, and could fail it."""
+        self._recording = False
+        self._incomplete = (
+            f"recording stopped at step {self._step + 1}: the test started tracemalloc,"
+            " whose figures the recording would change"
+        )
 
     def _fault(self, exc: Exception) -> None:
         self._recording = False

@@ -305,3 +305,37 @@ def test_hypothesis_deadlines_do_not_count_the_recorder(pytester: pytest.Pyteste
             "FAILED test_slow.py::test_own_deadline_kept*",
         ]
     )
+
+
+def test_a_test_that_traces_its_own_memory_is_not_disturbed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_memory="""
+        import tracemalloc
+
+        def step(state):
+            state.append(len(state))
+            state.pop()
+
+        def test_loop_keeps_no_memory():
+            state = []
+            step(state)
+            tracemalloc.start()
+            try:
+                for _ in range(10_000):
+                    step(state)
+                retained = tracemalloc.get_traced_memory()[0]
+            finally:
+                tracemalloc.stop()
+            assert retained < 64 * 1024
+        """
+    )
+    plain = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    recorded = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--scope")
+    plain.assert_outcomes(passed=1)
+    recorded.assert_outcomes(passed=1)
+    recorded.stdout.fnmatch_lines(
+        [
+            "pytest-scope: test_memory.py::test_loop_keeps_no_memory: recording incomplete:"
+            " recording stopped at step *: the test started tracemalloc, *"
+        ]
+    )
