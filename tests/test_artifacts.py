@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from replaycli import replay_json, run_replay
 from tracebuilder import Recording, close_traces, open_trace, write_trace
 
 from pytest_scope.schema import Kind
@@ -125,25 +126,13 @@ def test_bundle_holds_a_viewer_per_failure_an_index_and_trimmed_traces(bundle: P
 
 def test_trimmed_traces_replay_with_the_diff(bundle: Path) -> None:
     art = bundle / "art"
-    result = subprocess.run(
-        [sys.executable, "-m", "replay.cli", "--list", "--dir", str(art), "--format", "json"],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    tests = json.loads(result.stdout)["tests"]
+    tests = replay_json(bundle, "--list", "--dir", str(art))["tests"]
     assert {test["nodeid"] for test in tests} == {
         "test_cart.py::test_total",
         "test_cart.py::test_hostile",
     }
     assert {test["outcome"] for test in tests} == {"failed"}
-    result = subprocess.run(
-        [sys.executable, "-m", "replay.cli", "test_total", "--dir", str(art), "--format", "json"],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    state = json.loads(result.stdout)
+    state = replay_json(bundle, "test_total", "--dir", str(art))
     assert state["diff"] is not None
     assert any(change["path"] == "expected" for change in state["diff"]["changes"])
 
@@ -241,16 +230,13 @@ def test_viewer_page_has_one_script_and_a_strict_policy(tmp_path: Path) -> None:
 
 def test_scope_replay_html_writes_a_viewer_at_a_step(bundle: Path, tmp_path: Path) -> None:
     target = tmp_path / "out" / "view.html"
-    command = [sys.executable, "-m", "replay.cli", "test_total", "--html", str(target)]
-    result = subprocess.run([*command, "--step", "3"], cwd=bundle, capture_output=True, text=True)
+    result = run_replay(bundle, "test_total", "--html", str(target), "--step", "3")
     assert result.returncode == 0, result.stderr
     assert str(target) in result.stdout
     data = embedded(target)
     assert data["open_step"] == 3
     assert data["diff"]["step"] >= 1
-    result = subprocess.run(
-        [*command, "--step", "99999"], cwd=bundle, capture_output=True, text=True
-    )
+    result = run_replay(bundle, "test_total", "--html", str(target), "--step", "99999")
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1
     assert "out of range" in result.stderr

@@ -15,9 +15,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from replaycli import replay_json, run_replay
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "compare"
 ASSERTION_ERROR = "AssertionError"
@@ -42,21 +42,9 @@ def _pytest(root: Path, *args: str, broken: bool = False) -> subprocess.Complete
     )
 
 
-def _replay(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "replay.cli", *args], cwd=root, capture_output=True, text=True
-    )
-
-
-def _json(root: Path, *args: str) -> Any:
-    result = _replay(root, *args, "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 def _steps(root: Path, test: str, run: str, kind: str, line: int) -> list[int]:
     """The steps of ``test`` in ``run`` that are a ``kind`` event at ``line``."""
-    rows = _json(root, test, "--run", run, "--timeline")
+    rows = replay_json(root, test, "--run", run, "--timeline")
     return [row["step"] for row in rows if row["kind"] == kind and row["line"] == line]
 
 
@@ -76,7 +64,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
 
 
 def test_a_changed_callee_value_is_the_difference_at_the_failure(runs: Runs) -> None:
-    state = _json(runs.root, "test_price")
+    state = replay_json(runs.root, "test_price")
     assert state["run"] == runs.broken
     assert state["event"]["kind"] == "exception"
     (assert_line,) = _steps(runs.root, "test_price", runs.passing, "line", 15)
@@ -108,7 +96,7 @@ def test_a_changed_callee_value_is_the_difference_at_the_failure(runs: Runs) -> 
 
 
 def test_a_changed_callee_value_diverges_where_the_callee_returns(runs: Runs) -> None:
-    report = _json(runs.root, "test_price", "--diverge")
+    report = replay_json(runs.root, "test_price", "--diverge")
     (returned,) = _steps(runs.root, "test_price", runs.broken, "return", 8)
     assert report["by"] == "value"
     assert report["this"]["step"] == report["against"]["step"] == returned
@@ -138,7 +126,7 @@ def test_an_extra_loop_round_shifts_the_aligned_step(runs: Runs) -> None:
     (after_loop,) = _steps(runs.root, "test_restock", runs.broken, "line", 22)
     (passing_after_loop,) = _steps(runs.root, "test_restock", runs.passing, "line", 22)
     assert after_loop - passing_after_loop == 4  # line 21, call, return, line 20
-    state = _json(runs.root, "test_restock", "--step", str(after_loop))
+    state = replay_json(runs.root, "test_restock", "--step", str(after_loop))
     assert state["diff"]["step"] == passing_after_loop
     assert state["diff"]["exact"] is True
     assert state["diff"]["changes"] == [
@@ -162,7 +150,7 @@ def test_an_extra_loop_round_shifts_the_aligned_step(runs: Runs) -> None:
 
 
 def test_an_extra_loop_round_diverges_by_control_flow(runs: Runs) -> None:
-    report = _json(runs.root, "test_restock", "--diverge")
+    report = replay_json(runs.root, "test_restock", "--diverge")
     third_round = _steps(runs.root, "test_restock", runs.broken, "line", 21)[2]
     (passing_after_loop,) = _steps(runs.root, "test_restock", runs.passing, "line", 22)
     assert report["by"] == "control flow"
@@ -196,7 +184,9 @@ def test_the_summary_names_the_flaky_test_and_where_its_attempts_part(runs: Runs
     )
     assert "scope-replay test_shop.py::test_flaky --attempt 1 --diverge" in runs.passing_summary
     assert "replay the failures" not in runs.passing_summary
-    report = _json(runs.root, "test_flaky", "--run", runs.passing, "--attempt", "1", "--diverge")
+    report = replay_json(
+        runs.root, "test_flaky", "--run", runs.passing, "--attempt", "1", "--diverge"
+    )
     assert (report["this"]["attempt"], report["against"]["attempt"]) == (1, 2)
     assert report["this"]["step"] == tries_bound
     assert report["changes"] == [
@@ -212,10 +202,10 @@ def test_the_summary_names_the_flaky_test_and_where_its_attempts_part(runs: Runs
 
 
 def test_against_a_named_run_or_none(runs: Runs) -> None:
-    named = _json(runs.root, "test_price", "--against", runs.passing)
+    named = replay_json(runs.root, "test_price", "--against", runs.passing)
     assert named["diff"]["against"] == runs.passing
-    assert _json(runs.root, "test_price", "--against", "none")["diff"] is None
-    itself = _json(runs.root, "test_price", "--against", runs.broken, "--step", "3")
+    assert replay_json(runs.root, "test_price", "--against", "none")["diff"] is None
+    itself = replay_json(runs.root, "test_price", "--against", runs.broken, "--step", "3")
     assert itself["diff"]["step"] == 3
     assert itself["diff"]["changes"] == []
 
@@ -223,24 +213,24 @@ def test_against_a_named_run_or_none(runs: Runs) -> None:
 def test_no_passing_recording_is_a_note_not_an_error(runs: Runs) -> None:
     # test_flaky's first attempt in the first run has nothing older to compare with but
     # its own passing rerun; its rerun has nothing at all.
-    result = _replay(runs.root, "test_flaky", "--run", runs.passing, "--format", "json")
+    result = run_replay(runs.root, "test_flaky", "--run", runs.passing, "--format", "json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["diff"] is None
     assert result.stderr.strip() == (
         "scope-replay: note: no passing recording of test_shop.py::test_flaky to compare"
         " with; diff is null"
     )
-    text = _replay(runs.root, "test_flaky", "--run", runs.passing)
+    text = run_replay(runs.root, "test_flaky", "--run", runs.passing)
     assert "no passing recording of test_shop.py::test_flaky to compare with" in text.stdout
 
 
 def test_text_views_show_both_sides(runs: Runs) -> None:
-    state = _replay(runs.root, "test_price")
+    state = run_replay(runs.root, "test_price")
     assert state.returncode == 0, state.stderr
     assert f"Compared with run {runs.passing} (attempt 1)" in state.stdout
     assert "charged" in state.stdout
     assert "80.0" in state.stdout and "90.0" in state.stdout
-    diverge = _replay(runs.root, "test_restock", "--diverge")
+    diverge = run_replay(runs.root, "test_restock", "--diverge")
     assert diverge.returncode == 0, diverge.stderr
     assert "The runs part ways by control flow" in diverge.stdout
     assert 'restock(levels, "apple")' in diverge.stdout
@@ -262,7 +252,7 @@ def test_text_views_show_both_sides(runs: Runs) -> None:
 def test_bad_comparisons_are_one_line_and_exit_code_2(
     runs: Runs, args: list[str], message: str
 ) -> None:
-    result = _replay(runs.root, *[arg.format(passing=runs.passing) for arg in args])
+    result = run_replay(runs.root, *[arg.format(passing=runs.passing) for arg in args])
     assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -285,7 +275,7 @@ def test_retention_keeps_the_latest_pass_beyond_the_last_runs(runs: Runs, tmp_pa
     assert "pruned 1" in result.stdout
     index = json.loads((root / ".scope" / "last-pass.json").read_text())
     assert index["tests"]["test_shop.py::test_price"] == runs.passing
-    assert _json(root, "test_price")["diff"]["against"] == runs.passing
+    assert replay_json(root, "test_price")["diff"]["against"] == runs.passing
 
 
 def test_an_unreadable_older_run_does_not_hide_the_last_pass(runs: Runs, tmp_path: Path) -> None:
@@ -300,6 +290,6 @@ def test_an_unreadable_older_run_does_not_hide_the_last_pass(runs: Runs, tmp_pat
     os.utime(
         garbage, (between / 2, between / 2)
     )  # newer than the passing run, older than the broken one
-    assert _json(root, "--runs")[1]["run"] == garbage.stem
-    state = _json(root, "test_price")
+    assert replay_json(root, "--runs")[1]["run"] == garbage.stem
+    state = replay_json(root, "test_price")
     assert state["diff"]["against"] == runs.passing

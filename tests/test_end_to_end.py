@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from replaycli import replay_json, run_replay
 
 PROJECT = """
 class Ledger:
@@ -59,18 +58,6 @@ def test_error_in_project_code():
 """
 
 
-def _replay(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "replay.cli", *args], cwd=cwd, capture_output=True, text=True
-    )
-
-
-def _json(cwd: Path, *args: str) -> Any:
-    result = _replay(cwd, *args, "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ledger")
@@ -88,7 +75,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_failure_point_shows_stack_locals_and_exception(recorded: Path) -> None:
-    state = _json(recorded, "test_balance_is_wrong")
+    state = replay_json(recorded, "test_balance_is_wrong")
     assert state["test"] == "test_ledger.py::test_balance_is_wrong"
     assert state["event"]["kind"] == "exception"
     assert state["event"]["function"] == "test_balance_is_wrong"
@@ -101,12 +88,12 @@ def test_failure_point_shows_stack_locals_and_exception(recorded: Path) -> None:
 
 
 def test_state_inside_a_callee_sees_the_mutation_in_the_caller(recorded: Path) -> None:
-    timeline = _json(recorded, "test_balance_is_wrong", "--timeline")
+    timeline = replay_json(recorded, "test_balance_is_wrong", "--timeline")
     returns = [
         row for row in timeline if row["kind"] == "return" and row["function"] == "Ledger.post"
     ]
     assert len(returns) == 2
-    state = _json(recorded, "test_balance_is_wrong", "--step", str(returns[1]["step"]))
+    state = replay_json(recorded, "test_balance_is_wrong", "--step", str(returns[1]["step"]))
     assert [frame["function"] for frame in state["stack"]] == [
         "test_balance_is_wrong",
         "apply_all",
@@ -121,7 +108,7 @@ def test_state_inside_a_callee_sees_the_mutation_in_the_caller(recorded: Path) -
 
 
 def test_timeline_is_the_documented_json(recorded: Path) -> None:
-    timeline = _json(recorded, "test_generator_passes", "--timeline")
+    timeline = replay_json(recorded, "test_generator_passes", "--timeline")
     assert [row["step"] for row in timeline] == list(range(1, len(timeline) + 1))
     assert all(
         set(row) == {"step", "kind", "function", "file", "line", "thread"} for row in timeline
@@ -131,16 +118,16 @@ def test_timeline_is_the_documented_json(recorded: Path) -> None:
 
 
 def test_generator_locals_survive_suspension(recorded: Path) -> None:
-    timeline = _json(recorded, "test_generator_passes", "--timeline")
+    timeline = replay_json(recorded, "test_generator_passes", "--timeline")
     resumes = [row["step"] for row in timeline if row["kind"] == "resume"]
-    state = _json(recorded, "test_generator_passes", "--step", str(resumes[-1]))
+    state = replay_json(recorded, "test_generator_passes", "--step", str(resumes[-1]))
     assert state["stack"][-1]["function"] == "evens"
     assert state["stack"][-1]["locals"] == {"limit": 5, "number": 4}
     assert state["stack"][0]["locals"]["seen"] == [0, 2, 4]
 
 
 def test_failure_point_of_an_error_raised_deep_in_project_code(recorded: Path) -> None:
-    state = _json(recorded, "test_error_in_project_code")
+    state = replay_json(recorded, "test_error_in_project_code")
     assert state["event"]["kind"] == "exception"
     assert state["event"]["function"] == "fail_deep"
     assert state["exception"] == {"$type": "KeyError", "attrs": {"args": ["missing"]}}
@@ -148,7 +135,7 @@ def test_failure_point_of_an_error_raised_deep_in_project_code(recorded: Path) -
 
 
 def test_text_view_shows_source_stack_and_locals(recorded: Path) -> None:
-    result = _replay(recorded, "test_balance_is_wrong")
+    result = run_replay(recorded, "test_balance_is_wrong")
     assert result.returncode == 0, result.stderr
     assert "assert total == 13" in result.stdout
     assert "AssertionError" in result.stdout
@@ -169,7 +156,7 @@ def test_text_view_shows_source_stack_and_locals(recorded: Path) -> None:
 def test_bad_input_is_one_line_and_exit_code_2(
     recorded: Path, args: list[str], message: str
 ) -> None:
-    result = _replay(recorded, *args)
+    result = run_replay(recorded, *args)
     assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -181,7 +168,7 @@ def test_a_corrupt_trace_file_is_one_line_and_exit_code_2(recorded: Path, tmp_pa
     runs = tmp_path / "scope" / "runs"
     runs.mkdir(parents=True)
     (runs / "20260101-000000-1.sqlite").write_bytes(b"not a database at all" * 100)
-    result = _replay(recorded, "test_balance_is_wrong", "--dir", str(tmp_path / "scope"))
+    result = run_replay(recorded, "test_balance_is_wrong", "--dir", str(tmp_path / "scope"))
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1
     assert "Traceback" not in result.stderr

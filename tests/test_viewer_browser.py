@@ -7,13 +7,12 @@ say why. Playwright's own browser downloads are never used.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from replaycli import replay_json
 from test_artifacts import make_project, pytest_run
 
 from replay.bundle import viewer_name
@@ -94,18 +93,6 @@ class Viewer:
         return state
 
 
-def replay_json(root: Path, test_id: str, step: int) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, "-m", "replay.cli", test_id, "--step", str(step), "--format", "json"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    state: dict[str, Any] = json.loads(result.stdout)
-    return state
-
-
 def scalar_text(value: Any) -> str:
     """The viewer's text of a scalar (JavaScript's number and JSON string spelling)."""
     if value is None:
@@ -162,7 +149,7 @@ def test_locals_shown_at_each_step_equal_scope_replay(
 ) -> None:
     viewer = Viewer(browser, project / "art" / viewer_name("test_cart.py::test_total"))
     visited = [viewer.step]
-    failure = replay_json(project, "test_total", visited[0])
+    failure = replay_json(project, "test_total", "--step", str(visited[0]))
     assert failure["event"]["kind"] == "exception"  # opens at the failure point
     for key in ("Home", "ArrowRight", "ArrowRight", "ArrowRight", "Shift+ArrowRight"):
         visited.append(viewer.press(key))
@@ -174,7 +161,7 @@ def test_locals_shown_at_each_step_equal_scope_replay(
     for position, step in enumerate(visited):
         if position in (0, 3, 5, 9, len(visited) - 1) or position == len(visited) - 3:
             viewer.page.evaluate(f"window.scopeViewer.go({step})")
-            expected = replay_json(project, "test_total", step)
+            expected = replay_json(project, "test_total", "--step", str(step))
             state = viewer.state()
             assert state["step"] == step
             assert state["event"] == expected["event"]
@@ -191,15 +178,7 @@ def test_locals_shown_at_each_step_equal_scope_replay(
 
 def test_step_over_and_out_follow_the_stack(browser: Any, project: Path) -> None:
     viewer = Viewer(browser, project / "art" / viewer_name("test_cart.py::test_total"))
-    timeline = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "replay.cli", "test_total", "--timeline", "--format", "json"],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    timeline = replay_json(project, "test_total", "--timeline")
     calls = [
         row["step"] for row in timeline if row["kind"] == "call" and row["function"] == "Cart.add"
     ]
