@@ -294,6 +294,15 @@ def test_hypothesis_deadlines_do_not_count_the_recorder(pytester: pytest.Pyteste
                 total += i
         """
     )
+    pytester.makeconftest(
+        """
+        from hypothesis import settings
+
+        # Hypothesis drops the default deadline when $CI is set; this project keeps one.
+        settings.register_profile("project", deadline=200)
+        settings.load_profile("project")
+        """
+    )
     pytester.makeini("[pytest]\nscope_level = lines\n")
     plain = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     recorded = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--scope")
