@@ -322,10 +322,13 @@ class Recorder:
             if _tracing_allocations() and not self._traced_from_start:
                 self._stop_for_tracemalloc()
                 return
+            self._encoder.begin_step()
             try:
                 self._record_step(kind, code, frame, value)
             except Exception as exc:  # never into the code under test
                 self._fault(exc)
+            finally:
+                self._encoder.end_step()
 
     def _stop_for_tracemalloc(self) -> None:
         """A test that starts tracemalloc measures its own memory: what the recorder keeps
@@ -441,9 +444,7 @@ class Recorder:
                 mutable.append(name)
             if form is _MISSING or self._differ(encoded, form):
                 changed[name] = encoded
-                values[name] = encoded
-            else:
-                values[name] = form
+            values[name] = encoded  # when equal too: the form shared with other locals
         # Without a change, every local found was in ``old``: only fewer locals mean deletes.
         if changed or len(values) != len(old):
             deleted = [name for name in old if name not in values]
@@ -480,8 +481,9 @@ class Recorder:
             if form is not _MISSING and encoder.unchanged(name, current, form)[0]:
                 continue
             encoded, _ = encoder.encode_local(name, current)
-            if form is _MISSING or self._differ(encoded, form):
-                values = entry.values = {**values, name: encoded}
+            differ = form is _MISSING or self._differ(encoded, form)
+            values = entry.values = {**values, name: encoded}  # equal: the shared form
+            if differ:
                 self._outer_change(entry, changes)[2][name] = encoded
 
     def _catch_up(self, caller: _Frame, changes: dict[int, list[Any]]) -> None:

@@ -151,6 +151,21 @@ class ValueEncoder:
         self._budget = 0
         self._mutable = False
         self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+        # id -> (form, may change) of each value encoded or verified in the open step.
+        self._step_forms: dict[int, tuple[Encoded, bool]] | None = None
+
+    def begin_step(self) -> None:
+        """Open a step: until ``end_step``, the objects encoded cannot change.
+
+        No code of the test runs within one step, so an object reached as several locals
+        (``self`` down a chain of method calls) is walked once, and every local holding it
+        gets the same form object, which makes the next step's check an identity test.
+        """
+        self._step_forms = {}
+
+    def end_step(self) -> None:
+        """Close the step: from here on, the objects may change and ids be reused."""
+        self._step_forms = None
 
     def encode_locals(
         self, names_values: Mapping[str, object]
@@ -182,6 +197,9 @@ class ValueEncoder:
                 return value, False
         elif value is None or kind is bool or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
             return value, False
+        step_forms = self._step_forms
+        if step_forms is not None and (known := step_forms.get(id(value))) is not None:
+            return known
         self._budget = self.limits.max_nodes
         self._mutable = False
         self._path.clear()
@@ -189,7 +207,10 @@ class ValueEncoder:
             form = self._encode(value, 0)
         except Exception:  # a value we did not foresee; never a reason to fail
             form = {"$type": self._info(kind).name, "repr": "<unencodable>"}
-        return form, self._mutable
+        known = (form, self._mutable)
+        if step_forms is not None:
+            step_forms[id(value)] = known
+        return known
 
     def unchanged(self, name: str, value: object, form: Encoded) -> tuple[bool, bool]:
         """Whether ``encode_local(name, value)`` would give exactly ``form``, and whether
@@ -199,7 +220,9 @@ class ValueEncoder:
         them alive): this walks the object graph against the form, in the encoder's order
         and under its budget, depth and cycle rules, building nothing where the form is a
         plain list, str-keyed dict or object with attributes, and comparing any other node
-        with what the encoder builds for it. Exact: False whenever the encoding differs.
+        with what the encoder builds for it. Exact: False whenever the encoding differs;
+        within a step, also for an equal form that is not the step's form of ``value``
+        (re-encoding it then costs nothing and gives the form to share).
         """
         if self.redaction.is_secret(name):
             return form is _REDACTED, False
@@ -214,6 +237,9 @@ class ValueEncoder:
             return value is form, False
         elif kind is float and math.isfinite(value):  # type: ignore[arg-type]
             return _same_float(value, form), False  # type: ignore[arg-type]
+        step_forms = self._step_forms
+        if step_forms is not None and (known := step_forms.get(id(value))) is not None:
+            return known[0] is form, known[1]  # another form object: the caller re-encodes
         self._budget = self.limits.max_nodes
         self._mutable = False
         self._path.clear()
@@ -221,6 +247,8 @@ class ValueEncoder:
             same = self._same(value, form, 0)
         except Exception:  # the caller re-encodes, which decides
             return False, False
+        if same and step_forms is not None:
+            step_forms[id(value)] = (form, self._mutable)
         return same, self._mutable
 
     def _same(self, value: object, form: Encoded, depth: int) -> bool:

@@ -285,3 +285,22 @@ def test_what_lies_past_a_cut_still_counts() -> None:
         assert encoder.unchanged("x", value, form) == (True, True)
         grow()  # past the cut: only the count changes
         assert encoder.unchanged("x", value, form)[0] is False
+
+
+def test_within_a_step_an_object_is_walked_once_and_its_form_shared() -> None:
+    encoder = ValueEncoder()
+    shared = {"items": [1, 2]}
+    before, _ = encoder.encode(shared)
+    encoder.begin_step()
+    first, may_change = encoder.encode_local("a", shared)
+    assert encoder.encode_local("b", shared) == (first, may_change)
+    assert encoder.encode_local("b", shared)[0] is first
+    assert encoder.unchanged("c", shared, first) == (True, True)
+    assert encoder.unchanged("d", shared, before)[0] is False  # equal, but not the shared form
+    encoder.end_step()
+    assert encoder.unchanged("d", shared, before) == (True, True)
+    shared["items"].append(3)
+    assert encoder.unchanged("a", shared, first)[0] is False
+    encoder.begin_step()
+    assert encoder.encode_local("a", shared)[0] == {"items": [1, 2, 3]}
+    encoder.end_step()
