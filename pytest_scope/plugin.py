@@ -46,6 +46,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(ini: scope_level; default: lines of test files, calls of project code).",
     )
     group.addoption(
+        "--scope-include",
+        dest="scope_include",
+        action="append",
+        metavar="PATTERN",
+        help="also record code outside the project matching a module (mypkg.core*) or path "
+        "(src/lib/*) glob, at the calls level; repeatable (ini: scope_include).",
+    )
+    group.addoption(
+        "--scope-exclude",
+        dest="scope_exclude",
+        action="append",
+        metavar="PATTERN",
+        help="record nothing of code matching a module or path glob, even the project's or "
+        "a test file; wins over --scope-include; repeatable (ini: scope_exclude).",
+    )
+    group.addoption(
         "--scope-buffer-mb",
         dest="scope_buffer_mb",
         type=_positive_int,
@@ -87,6 +103,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("scope", "record every test (like --scope)", type="bool", default=False)
     parser.addini("scope_dir", "where trace files go, relative to the rootdir", default=".scope")
     parser.addini("scope_level", "calls or lines (like --scope-level)", default="")
+    parser.addini("scope_include", "module or path globs also recorded", type="linelist")
+    parser.addini("scope_exclude", "module or path globs never recorded", type="linelist")
     parser.addini("scope_buffer_mb", "memory cap of one test's recording in MB", default="32")
     parser.addini("scope_keep_runs", "runs kept besides those with latest passes", default="20")
     parser.addini("scope_max_mb", "disk budget of the scope directory's runs in MB", default="1000")

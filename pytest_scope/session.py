@@ -46,6 +46,8 @@ class Settings:
     level: str | None
     buffer_bytes: int
     retention: Policy
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
 
 def settings_from_config(config: pytest.Config) -> Settings:
@@ -62,7 +64,22 @@ def settings_from_config(config: pytest.Config) -> Settings:
         _positive_setting(config, "scope_keep_runs"),
         _positive_setting(config, "scope_max_mb") * 1024 * 1024,
     )
-    return Settings(scope_dir.resolve(), level, buffer_mb * 1024 * 1024, policy)
+    return Settings(
+        scope_dir.resolve(),
+        level,
+        buffer_mb * 1024 * 1024,
+        policy,
+        include=_patterns_setting(config, "scope_include"),
+        exclude=_patterns_setting(config, "scope_exclude"),
+    )
+
+
+def _patterns_setting(config: pytest.Config, name: str) -> tuple[str, ...]:
+    """The patterns of the option ``name`` if given, else of its ini setting."""
+    patterns: list[str] = getattr(config.option, name) or config.getini(name)
+    if any(not pattern.strip() for pattern in patterns):
+        raise pytest.UsageError(f"{name} patterns must not be empty")
+    return tuple(pattern.strip() for pattern in patterns)
 
 
 def _positive_setting(config: pytest.Config, name: str) -> int:
@@ -108,7 +125,13 @@ class ScopeSession:
         self.recorded: list[tuple[TestRecord, str]] = []  # (record, scope-replay command)
         self.problems: list[str] = []
         self.retention: Retention | None = None
-        plan = Plan(config.rootpath, list(config.getini("python_files")), settings.level)
+        plan = Plan(
+            config.rootpath,
+            list(config.getini("python_files")),
+            settings.level,
+            include=settings.include,
+            exclude=settings.exclude,
+        )
         self.recorder = Recorder(plan, ValueEncoder(in_project=plan.in_project), self._on_new_code)
         try:
             self.recorder.start()
