@@ -157,6 +157,10 @@ class ScopeSession:
             except (OSError, SyntaxError, UnicodeDecodeError):
                 pass  # replay shows the locals without the source
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.recorder.forget_pending_watches()
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         if not self.active:

@@ -4,20 +4,30 @@ reading the trace back with the replay API."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from replaycli import replay_json, run_replay
 
 from pytest_scope.plan import Level, Plan
-from replay.state import timeline
+from replay.state import State, state_at, timeline
 from replay.tracefile import RecordedTest, TraceFile
 
 EXTLIB = """
+REGISTRY = {}
+
+
 def double(number):
     doubled = number * 2
     return doubled
+
+
+def register(name):
+    REGISTRY.update({name: len(REGISTRY) + 1})
 """
 
 CORE = """
@@ -178,3 +188,150 @@ def test_plan_patterns_match_modules_by_sys_path_and_paths_by_rootdir(
     assert plan.level_for_file(str(library / "thing.py")) is Level.CALLS
     assert plan.level_for_file(str(library / "thing" / "sub.py")) is Level.CALLS
     assert plan.level_for_file(str(library / "things.py")) is Level.SKIP
+
+
+# -- watch and paused ---------------------------------------------------------------------
+
+WATCHING_SUITE = """
+import pytest
+import pytest_scope
+
+import extlib
+from shop.core import price
+
+
+@pytest.fixture
+def watched_in_setup():
+    pytest_scope.watch(extlib.REGISTRY, "from_fixture")
+    yield
+    pytest_scope.watch(extlib.REGISTRY, "from_teardown")
+
+
+def test_watch(watched_in_setup):
+    pytest_scope.watch(extlib.REGISTRY, "registry")
+    extlib.register("apple")
+    extlib.register("pear")
+    with pytest_scope.paused():  # a pause
+        extlib.register("plum")
+    assert len(extlib.REGISTRY) == 3
+
+
+def test_after():
+    assert extlib.REGISTRY
+
+
+def test_paused():
+    first = price(1)
+    values = []
+    with pytest_scope.paused():  # the loop
+        for number in range(3):
+            values.append(price(number))
+    total = sum(values)
+    assert total == 9
+"""
+
+
+def line_of(text: str) -> int:
+    """The line number of the suite's only line that holds ``text``."""
+    (number,) = [
+        number
+        for number, line in enumerate(WATCHING_SUITE.strip().splitlines(), start=1)
+        if text in line
+    ]
+    return number
+
+
+def line_states(root: Path, name: str) -> dict[int, State]:
+    """The state at the first line step of each line of the test ``name``."""
+    with only_trace(root) as trace:
+        test = recorded_test(trace, name)
+        states: dict[int, State] = {}
+        for row in timeline(trace, test):
+            if row["kind"] == "line" and row["function"] == name:
+                states.setdefault(row["line"], state_at(trace, test, row["step"]))
+        return states
+
+
+@pytest.fixture
+def watching(project: pytest.Pytester) -> pytest.Pytester:
+    project.makepyfile(test_watching=WATCHING_SUITE)
+    run(project, "--scope", "test_watching.py")
+    return project
+
+
+def test_a_watched_object_changed_by_unrecorded_code_shows_at_the_next_step(
+    watching: pytest.Pytester,
+) -> None:
+    states = line_states(watching.path, "test_watch")
+    at_apple, at_pear, at_pause, at_assert = (
+        states[line_of(text)]
+        for text in ('register("apple")', 'register("pear")', "a pause", "len(extlib")
+    )
+    assert at_apple.watched == {"from_fixture": {}, "registry": {}}
+    assert at_pear.watched["registry"] == {"apple": 1}  # extlib is not recorded
+    assert at_pause.watched["registry"] == {"apple": 1, "pear": 2}
+    assert at_assert.watched["registry"] == {"apple": 1, "pear": 2, "plum": 3}
+    assert at_assert.watched["from_fixture"] == at_assert.watched["registry"]
+
+
+def test_a_watch_lasts_until_its_test_ends(watching: pytest.Pytester) -> None:
+    (state,) = line_states(watching.path, "test_after").values()
+    assert state.watched == {}
+
+
+def test_watched_objects_in_the_json_and_text_views(watching: pytest.Pytester) -> None:
+    document = replay_json(watching.path, "::test_watch")
+    assert document["watched"]["registry"] == {"apple": 1, "pear": 2, "plum": 3}
+    text = run_replay(watching.path, "::test_watch")
+    assert text.returncode == 0, text.stderr
+    assert "Watched" in text.stdout
+    assert "{'apple': 1, 'pear': 2, 'plum': 3}" in text.stdout
+    assert "watched" not in replay_json(watching.path, "::test_after")
+
+
+def test_nothing_is_recorded_while_paused_and_the_state_after_is_right(
+    watching: pytest.Pytester,
+) -> None:
+    steps = steps_of(watching.path, "test_paused")
+    assert steps.count(("call", "price")) == 1  # price(1), not the three paused calls
+    states = line_states(watching.path, "test_paused")
+    assert set(states) == {
+        line_of(text) for text in ("first =", "values = []", "the loop", "total = sum", "== 9")
+    }  # not the loop inside the pause
+    assert states[line_of("total = sum")].stack[-1]["locals"]["values"] == [0, 3, 6]
+    assert line_of('register("plum")') not in line_states(watching.path, "test_watch")
+
+
+def test_watch_and_paused_do_nothing_without_scope(watching: pytest.Pytester) -> None:
+    result = watching.runpytest_subprocess("-p", "no:cacheprovider", "test_watching.py")
+    result.assert_outcomes(passed=3)
+
+
+def _python_311() -> str | None:
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = sorted(pyenv_root.glob("versions/3.11.*/bin/python3.11"))
+    return str(candidates[-1]) if candidates else None
+
+
+@pytest.mark.skipif(_python_311() is None, reason="no Python 3.11 on this machine")
+def test_the_api_imports_and_does_nothing_on_python_311() -> None:
+    python = _python_311()
+    assert python is not None
+    script = (
+        "import pytest_scope\n"
+        "pytest_scope.watch([], 'things')\n"
+        "with pytest_scope.paused():\n"
+        "    print('ran')\n"
+    )
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo), "PYENV_VERSION": "3.11"}
+    result = subprocess.run([python, "-c", script], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ran\n"
+
+
+def test_watch_needs_a_name() -> None:
+    import pytest_scope
+
+    with pytest.raises(TypeError, match="non-empty str name, not int"):
+        pytest_scope.watch([], 3)  # type: ignore[arg-type]
