@@ -14,6 +14,10 @@ import pytest
 
 _SESSION_PLUGIN = "scope-session"
 LEVELS = ("calls", "lines")
+_MARKER_LINE = (
+    "scope(level=None, off=False): pytest-scope records this test at level 'calls' or"
+    " 'lines' (as --scope-level does), or not at all with off=True"
+)
 
 
 def _positive_int(text: str) -> int:
@@ -114,6 +118,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _MARKER_LINE)  # also unrecorded: --strict-markers
     enabled = config.option.scope or config.getini("scope")
     if not enabled:
         return

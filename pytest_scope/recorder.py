@@ -141,6 +141,7 @@ class Recorder:
         self._local = threading.local()
         self._threads: list[_Thread] = []
         self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+        self._level_override: Level | None = None
         self._paused = 0
         self._pause_lock = _Lock()  # not self._lock: a plugin's encoder runs under that
         # Watches made before a test begins (in its fixtures' setup) apply to it.
@@ -244,6 +245,23 @@ class Recorder:
         with self._pause_lock:
             self._paused = max(self._paused - 1, 0)
 
+    def override_level(self, level: Level | None) -> None:
+        """Record every planned code object at ``level`` from now on (None: at its plan's).
+
+        Local events are set per code object, so those adopted so far are switched now
+        (and back when the override ends), and code adopted meanwhile starts at
+        ``level``; the plan's decision per file, and what it leaves out, stay as they are.
+        """
+        with self._lock:
+            previous, self._level_override = self._level_override, level
+            tool_id = self._tool_id
+            if tool_id is None or previous == level:
+                return
+            for code in self._code_numbers:
+                planned = self._levels.get(code, Level.SKIP)
+                if planned is not Level.SKIP and (previous or planned) != (level or planned):
+                    _monitoring.set_local_events(tool_id, code, _LOCAL_EVENTS[level or planned])
+
     def forget_pending_watches(self) -> None:
         """Drop watches made outside a test (in a teardown): they are not the next test's."""
         self._pending_watches = {}
@@ -344,7 +362,8 @@ class Recorder:
                 code_no = len(self._code_numbers) + 1
                 self._code_numbers[code] = code_no
                 self._on_new_code(code_no, code)
-                _monitoring.set_local_events(self._tool_id, code, _LOCAL_EVENTS[level])
+                events = _LOCAL_EVENTS[self._level_override or level]
+                _monitoring.set_local_events(self._tool_id, code, events)
         except Exception as exc:  # a fault here must not reach the code under test
             self._fault(exc)
             level = Level.SKIP

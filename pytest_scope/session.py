@@ -23,7 +23,8 @@ from pytest_scope import __version__
 from pytest_scope.buffer import RingBuffer
 from pytest_scope.errors import ScopeError
 from pytest_scope.hypothesis_deadline import lift_default_deadline
-from pytest_scope.plan import Plan
+from pytest_scope.marker import ScopeMark, scope_mark
+from pytest_scope.plan import Level, Plan
 from pytest_scope.plugin import LEVELS
 from pytest_scope.recorder import Recorder, TestSteps
 from pytest_scope.retention import Policy, Retention, prune
@@ -35,6 +36,7 @@ _DEFAULT_SCOPE_DIR = ".scope"
 _test_steps_key = pytest.StashKey[TestSteps]()
 _buffer_key = pytest.StashKey[RingBuffer]()
 _started_key = pytest.StashKey[tuple[float, float]]()
+_mark_key = pytest.StashKey[ScopeMark | None]()
 # Private references: a test may monkeypatch the time module.
 _time = time.time
 _perf_counter = time.perf_counter
@@ -157,22 +159,31 @@ class ScopeSession:
             except (OSError, SyntaxError, UnicodeDecodeError):
                 pass  # replay shows the locals without the source
 
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Read every test's ``scope`` marker now: a bad one stops the run before it starts."""
+        for item in items:
+            item.stash[_mark_key] = scope_mark(item)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self.recorder.forget_pending_watches()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        if not self.active:
+        mark = item.stash.get(_mark_key, None)
+        if not self.active or (mark is not None and mark.off):
             return (yield)
+        level = None if mark is None or mark.level is None else Level[mark.level.upper()]
         buffer = RingBuffer(self.settings.buffer_bytes, self.recorder.take_keyframe)
         item.stash[_buffer_key] = buffer
         item.stash[_started_key] = (_time(), _perf_counter())
+        self.recorder.override_level(level)
         self.recorder.begin_test(buffer)
         try:
             return (yield)
         finally:
             item.stash[_test_steps_key] = self.recorder.end_test()
+            self.recorder.override_level(None)
             buffer.close_chunk()
 
     @pytest.hookimpl(wrapper=True)

@@ -335,3 +335,128 @@ def test_watch_needs_a_name() -> None:
 
     with pytest.raises(TypeError, match="non-empty str name, not int"):
         pytest_scope.watch([], 3)  # type: ignore[arg-type]
+
+
+# -- the scope marker ---------------------------------------------------------------------
+
+MARKED_SUITE = """
+import pytest
+from shop.core import price
+
+
+def test_default():
+    total = price(2)
+    assert total == 6
+
+
+@pytest.mark.scope(level="lines")
+def test_lines():
+    total = price(2)
+    assert total == 6
+
+
+@pytest.mark.scope(level="calls")
+def test_calls():
+    total = price(2)
+    assert total == 6
+
+
+@pytest.mark.scope(off=True)
+def test_off():
+    total = price(2)
+    assert total == 6
+
+
+@pytest.mark.scope(level="lines")
+class TestLines:
+    def test_in_class(self):
+        total = price(2)
+        assert total == 6
+
+    @pytest.mark.scope(off=True)
+    def test_own_marker_wins(self):
+        assert price(2) == 6
+
+
+def test_default_again():
+    total = price(2)
+    assert total == 6
+"""
+
+MODULE_MARKED_SUITE = """
+import pytest
+from shop.core import price
+
+pytestmark = pytest.mark.scope(level="calls")
+
+
+def test_in_module():
+    total = price(2)
+    assert total == 6
+"""
+
+
+def test_the_marker_sets_the_level_of_one_test(project: pytest.Pytester) -> None:
+    project.makepyfile(test_marked=MARKED_SUITE, test_module_marked=MODULE_MARKED_SUITE)
+    result = run(project, "--scope", "--strict-markers", "test_marked.py", "test_module_marked.py")
+    result.assert_outcomes(passed=8)
+    with only_trace(project.path) as trace:
+        recorded = {test.nodeid.rpartition("::")[2] for test in trace.tests()}
+    assert "test_off" not in recorded
+    assert "test_own_marker_wins" not in recorded
+    lines = {
+        name: {function for kind, function in steps_of(project.path, name) if kind == "line"}
+        for name in recorded
+    }
+    assert lines == {
+        "test_default": {"test_default"},
+        "test_lines": {"test_lines", "price"},
+        "test_calls": set(),
+        "test_in_class": {"TestLines.test_in_class", "price"},
+        "test_default_again": {"test_default_again"},  # the override ended with its test
+        "test_in_module": set(),
+    }
+    assert ("call", "price") in steps_of(project.path, "test_calls")
+
+
+def test_the_marker_is_known_without_scope(project: pytest.Pytester) -> None:
+    project.makepyfile(test_marked=MARKED_SUITE)
+    result = project.runpytest_subprocess("--strict-markers", "test_marked.py")
+    result.assert_outcomes(passed=7)
+    assert not (project.path / ".scope").exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ('"lines"', "got positional arguments ('lines',)"),
+        ('level="everything"', "not level='everything'"),
+        ('level="lines", off=True', "not both"),
+        ("off=1", "off must be True or False, not 1"),
+        ("depth=3", "got depth"),
+        ("", "got neither"),
+    ],
+)
+def test_a_bad_marker_is_a_usage_error_naming_the_test(
+    pytester: pytest.Pytester, arguments: str, problem: str
+) -> None:
+    pytester.makepyfile(
+        test_bad=f"""
+        import pytest
+
+        def test_fine():
+            pass
+
+        @pytest.mark.scope({arguments})
+        def test_wrong():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--scope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: test_bad.py::test_wrong: @pytest.mark.scope takes level='calls' or"
+            f" level='lines', or off=True; {problem}"
+        ]
+    )
