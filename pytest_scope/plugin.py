@@ -27,6 +27,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_scope import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("scope", "record tests for replay (pytest-scope)")
     group.addoption(

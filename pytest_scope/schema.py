@@ -47,7 +47,9 @@ int (within 64 bits), float (finite), str as themselves; list and tuple as array
 with str keys as maps; anything else as a map with a ``"$type"`` key (the qualified type
 name) and one of ``"attrs"`` (instance attributes, a map), ``"items"`` (elements of other
 containers, an array; for dicts with non-str keys an array of ``[key, value]`` pairs) or
-``"repr"`` (a str the recorder built itself, never by calling user code). Marks, all
+``"repr"`` (a str the recorder built itself, never by calling user code). A plugin's
+summary of an object (``hookspecs``) takes the same forms: its fields as ``"attrs"``, its
+items as ``"items"``, its text as ``"repr"``. Marks, all
 ``$``-keyed: ``"$truncated": N`` (only the first items/characters are kept; N is the full
 length), ``"$depth": true`` (nesting limit reached, or an object of a class from outside
 the project below a local's own value; contents omitted), ``"$cycle": true``

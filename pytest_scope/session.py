@@ -22,11 +22,13 @@ import pytest
 from pytest_scope import __version__
 from pytest_scope.buffer import RingBuffer
 from pytest_scope.errors import ScopeError
+from pytest_scope.extensions import plugin_encoder, plugin_redact_patterns
 from pytest_scope.hypothesis_deadline import lift_default_deadline
 from pytest_scope.marker import ScopeMark, scope_mark
 from pytest_scope.plan import Level, Plan
 from pytest_scope.plugin import LEVELS
 from pytest_scope.recorder import Recorder, TestSteps
+from pytest_scope.redaction import Redaction
 from pytest_scope.retention import Policy, Retention, prune
 from pytest_scope.schema import FORMAT_NAME, SCHEMA_VERSION
 from pytest_scope.values import ValueEncoder
@@ -103,6 +105,7 @@ class ScopeSession:
     """The plugin object that exists while recording is on."""
 
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        redaction = Redaction(plugin_redact_patterns(config))  # may be a usage error: first
         self.config = config
         self.settings = settings
         self.run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
@@ -134,7 +137,12 @@ class ScopeSession:
             include=settings.include,
             exclude=settings.exclude,
         )
-        self.recorder = Recorder(plan, ValueEncoder(in_project=plan.in_project), self._on_new_code)
+        encoder = ValueEncoder(
+            redaction=redaction,
+            in_project=plan.in_project,
+            plugin_encoder=plugin_encoder(config),
+        )
+        self.recorder = Recorder(plan, encoder, self._on_new_code)
         try:
             self.recorder.start()
             self.active = True
