@@ -128,13 +128,15 @@ class FilePatterns:
 
     def match(self, filename: str) -> bool:
         if self._paths:
+            paths = [PurePath(filename).as_posix()]
             if filename.startswith(self._rootdir):
-                path = PurePath(filename[len(self._rootdir) :]).as_posix()
-            else:
-                path = PurePath(filename).as_posix()
+                paths.append(PurePath(filename[len(self._rootdir) :]).as_posix())
             for pattern in self._paths:
-                if fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, pattern + "/*"):
-                    return True
+                for path in paths:
+                    if fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(
+                        path, pattern + "/*"
+                    ):
+                        return True
         if self._modules:
             module = module_name(filename, self._rootdir)
             for pattern in self._modules:

@@ -179,7 +179,13 @@ def test_plan_patterns_match_modules_by_sys_path_and_paths_by_rootdir(
     monkeypatch.syspath_prepend(str(tmp_path / "src"))
     library = tmp_path.parent / f"{tmp_path.name}-lib"
     monkeypatch.syspath_prepend(str(library))
-    plan = Plan(tmp_path, ["test_*.py"], include=["thing"], exclude=["pkg.core", "src/pkg/x*"])
+    plan = Plan(
+        tmp_path,
+        ["test_*.py"],
+        include=["thing"],
+        exclude=["pkg.core", "src/pkg/x*", f"{tmp_path}/src/pkg/absolute.py"],
+    )
+    assert plan.level_for_file(str(tmp_path / "src" / "pkg" / "absolute.py")) is Level.SKIP
     assert plan.level_for_file(str(tmp_path / "src" / "pkg" / "core.py")) is Level.SKIP
     assert plan.level_for_file(str(tmp_path / "src" / "pkg" / "core" / "sub.py")) is Level.SKIP
     assert plan.level_for_file(str(tmp_path / "src" / "pkg" / "xy.py")) is Level.SKIP
