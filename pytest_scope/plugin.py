@@ -14,6 +14,10 @@ import pytest
 
 _SESSION_PLUGIN = "scope-session"
 LEVELS = ("calls", "lines")
+_MARKER_LINE = (
+    "scope(level=None, off=False): pytest-scope records this test at level 'calls' or"
+    " 'lines' (as --scope-level does), or not at all with off=True"
+)
 
 
 def _positive_int(text: str) -> int:
@@ -21,6 +25,12 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise ValueError(f"must be a positive whole number, not {text!r}")
     return value
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_scope import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +54,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=LEVELS,
         help="record only calls, or every line of the project's code too "
         "(ini: scope_level; default: lines of test files, calls of project code).",
+    )
+    group.addoption(
+        "--scope-include",
+        dest="scope_include",
+        action="append",
+        metavar="PATTERN",
+        help="also record code outside the project matching a module (mypkg.core*) or path "
+        "(src/lib/*) glob, at the calls level; repeatable (ini: scope_include).",
+    )
+    group.addoption(
+        "--scope-exclude",
+        dest="scope_exclude",
+        action="append",
+        metavar="PATTERN",
+        help="record nothing of code matching a module or path glob, even the project's or "
+        "a test file; wins over --scope-include; repeatable (ini: scope_exclude).",
     )
     group.addoption(
         "--scope-buffer-mb",
@@ -87,6 +113,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("scope", "record every test (like --scope)", type="bool", default=False)
     parser.addini("scope_dir", "where trace files go, relative to the rootdir", default=".scope")
     parser.addini("scope_level", "calls or lines (like --scope-level)", default="")
+    parser.addini("scope_include", "module or path globs also recorded", type="linelist")
+    parser.addini("scope_exclude", "module or path globs never recorded", type="linelist")
     parser.addini("scope_buffer_mb", "memory cap of one test's recording in MB", default="32")
     parser.addini("scope_keep_runs", "runs kept besides those with latest passes", default="20")
     parser.addini("scope_max_mb", "disk budget of the scope directory's runs in MB", default="1000")
@@ -96,6 +124,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _MARKER_LINE)  # also unrecorded: --strict-markers
     enabled = config.option.scope or config.getini("scope")
     if not enabled:
         return

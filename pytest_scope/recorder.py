@@ -5,7 +5,8 @@ since the previous step (see ``schema``). The recorder keeps a shadow of what it
 recorded for every frame on each thread's stack, so a step carries only deltas; locals
 of outer frames that hold mutable objects are re-checked at every step, because a
 callee (or C code) may have changed them in place, and so are their cell variables,
-which an inner function may rebind or delete (``nonlocal``).
+which an inner function may rebind or delete (``nonlocal``), and the objects the test
+watches (``pytest_scope.watch``), which anything may change.
 
 Callbacks never raise into the code under test: a fault stops recording of the test,
 and the test runs on untouched.
@@ -23,6 +24,7 @@ from typing import Any, Final
 
 import msgpack
 
+from pytest_scope import api
 from pytest_scope.buffer import RingBuffer
 from pytest_scope.codec import Keyframe
 from pytest_scope.errors import ScopeError
@@ -139,6 +141,12 @@ class Recorder:
         self._local = threading.local()
         self._threads: list[_Thread] = []
         self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+        self._level_override: Level | None = None
+        self._paused = 0
+        self._pause_lock = _Lock()  # not self._lock: a plugin's encoder runs under that
+        # Watches made before a test begins (in its fixtures' setup) apply to it.
+        self._pending_watches: dict[str, object] = {}
+        self._watched: dict[str, object] = {}
         self._reset_test(None)
 
     # -- session ------------------------------------------------------------------
@@ -171,12 +179,14 @@ class Recorder:
         _monitoring.set_events(tool_id, _GLOBAL_EVENTS)
         # Locations disabled by an earlier user of this id stay disabled otherwise.
         _monitoring.restart_events()
+        api.attach(self)
 
     def stop(self) -> None:
         """Release everything: on 3.12/3.13 freeing the id alone leaves events behind."""
         tool_id, self._tool_id = self._tool_id, None
         if tool_id is None:
             return
+        api.detach(self)
         _monitoring.set_events(tool_id, 0)
         for code in self._code_numbers:
             _monitoring.set_local_events(tool_id, code, 0)
@@ -193,6 +203,7 @@ class Recorder:
     def begin_test(self, buffer: RingBuffer) -> None:
         with self._lock:
             self._reset_test(buffer)
+            self._watched, self._pending_watches = self._pending_watches, {}
 
     def end_test(self) -> TestSteps:
         with self._lock:
@@ -210,8 +221,50 @@ class Recorder:
         self._failure_step: int | None = None
         self._raise_steps: dict[int, int] = {}
         self._suspended: dict[int, _Frame] = {}
+        self._watched = {}
+        self._watched_forms: dict[str, Encoded] = {}
         for thread in self._threads:
             thread.stack.clear()
+
+    # -- the API of pytest_scope.api ----------------------------------------------------
+
+    def watch(self, name: str, value: object) -> None:
+        """Follow ``value`` at every step of the test. Takes no lock: a plugin's encoder,
+        run under the lock, may call it. The dict is replaced, never changed in place,
+        so a step walking the old one is not disturbed."""
+        if self._buffer is not None:
+            self._watched = {**self._watched, name: value}
+        else:
+            self._pending_watches = {**self._pending_watches, name: value}
+
+    def pause(self) -> None:
+        with self._pause_lock:
+            self._paused += 1
+
+    def resume(self) -> None:
+        with self._pause_lock:
+            self._paused = max(self._paused - 1, 0)
+
+    def override_level(self, level: Level | None) -> None:
+        """Record every planned code object at ``level`` from now on (None: at its plan's).
+
+        Local events are set per code object, so those adopted so far are switched now
+        (and back when the override ends), and code adopted meanwhile starts at
+        ``level``; the plan's decision per file, and what it leaves out, stay as they are.
+        """
+        with self._lock:
+            previous, self._level_override = self._level_override, level
+            tool_id = self._tool_id
+            if tool_id is None or previous == level:
+                return
+            for code in self._code_numbers:
+                planned = self._levels.get(code, Level.SKIP)
+                if planned is not Level.SKIP and (previous or planned) != (level or planned):
+                    _monitoring.set_local_events(tool_id, code, _LOCAL_EVENTS[level or planned])
+
+    def forget_pending_watches(self) -> None:
+        """Drop watches made outside a test (in a teardown): they are not the next test's."""
+        self._pending_watches = {}
 
     def take_keyframe(self, step: int) -> Keyframe:
         """The full state after ``step``: every thread's stack and the suspended frames."""
@@ -223,6 +276,7 @@ class Recorder:
                 if thread.stack
             ],
             "suspended": [frame.as_keyframe() for frame in self._suspended.values()],
+            **({"watched": dict(self._watched_forms)} if self._watched_forms else {}),
         }
 
     # -- callbacks ------------------------------------------------------------------
@@ -308,7 +362,8 @@ class Recorder:
                 code_no = len(self._code_numbers) + 1
                 self._code_numbers[code] = code_no
                 self._on_new_code(code_no, code)
-                _monitoring.set_local_events(self._tool_id, code, _LOCAL_EVENTS[level])
+                events = _LOCAL_EVENTS[self._level_override or level]
+                _monitoring.set_local_events(self._tool_id, code, events)
         except Exception as exc:  # a fault here must not reach the code under test
             self._fault(exc)
             level = Level.SKIP
@@ -317,7 +372,7 @@ class Recorder:
 
     def _record(self, kind: int, code: CodeType, frame: FrameType, value: object) -> None:
         with self._lock:
-            if not self._recording:
+            if not self._recording or self._paused:
                 return
             if _tracing_allocations() and not self._traced_from_start:
                 self._stop_for_tracemalloc()
@@ -388,6 +443,10 @@ class Recorder:
                 self._diff_outer(outer, outer_changes)
         if outer_changes:
             payload["o"] = list(outer_changes.values())
+        if self._watched:
+            watched = self._diff_watched()
+            if watched:
+                payload["w"] = watched
         if value is not _MISSING:
             self._add_value(kind, step, value, payload)
         self._step = step
@@ -485,6 +544,20 @@ class Recorder:
             values = entry.values = {**values, name: encoded}  # equal: the shared form
             if differ:
                 self._outer_change(entry, changes)[2][name] = encoded
+
+    def _diff_watched(self) -> dict[str, Encoded]:
+        """The watched objects whose form changed since the last step (or that are new)."""
+        encoder = self._encoder
+        forms = self._watched_forms
+        changes: dict[str, Encoded] = {}
+        for name, value in self._watched.items():
+            form = forms.get(name, _MISSING)
+            if form is not _MISSING and encoder.unchanged(name, value, form)[0]:
+                continue
+            encoded, _ = encoder.encode_local(name, value)
+            if form is _MISSING or self._differ(encoded, form):
+                changes[name] = forms[name] = encoded
+        return changes
 
     def _catch_up(self, caller: _Frame, changes: dict[int, list[Any]]) -> None:
         """Bring a caller's line and locals up to date as it calls or resumes a frame.

@@ -11,7 +11,8 @@ A trace file holds one pytest run. Each recorded test is stored as a sequence of
 
     {"step": S,                 # last step before this chunk (0 for the first chunk)
      "threads": [[thread, [frame, ...]], ...],   # each thread's stack, outermost first
-     "suspended": [frame, ...]}                  # generators between a yield and a resume
+     "suspended": [frame, ...],                  # generators between a yield and a resume
+     "watched": {name: value, ...}}              # optional: the watched objects so far
 
     frame = [frame_no, code_no, line, {name: value, ...}]
 
@@ -30,7 +31,10 @@ A trace file holds one pytest run. Each recorded test is stored as a sequence of
   other frames of the same thread's stack (a callee mutated their objects, or their
   current line moved while they were not recorded line by line);
 - ``"r"``: the value returned (``return``) or yielded (``yield``);
-- ``"x"``: the exception in flight (``exception``, ``handled``, ``unwind``).
+- ``"x"``: the exception in flight (``exception``, ``handled``, ``unwind``);
+- ``"w"``: ``{name: value}`` objects the test watches (``pytest_scope.watch``) that are
+  new or changed. Watched objects belong to the test, not to a frame or thread: they
+  stay in the state, as last recorded, until the test ends.
 
 Applying an event to a state: ``call`` pushes a new frame with empty locals and
 ``resume`` pushes the suspended frame back (or a new one if it is unknown), then the
@@ -43,7 +47,9 @@ int (within 64 bits), float (finite), str as themselves; list and tuple as array
 with str keys as maps; anything else as a map with a ``"$type"`` key (the qualified type
 name) and one of ``"attrs"`` (instance attributes, a map), ``"items"`` (elements of other
 containers, an array; for dicts with non-str keys an array of ``[key, value]`` pairs) or
-``"repr"`` (a str the recorder built itself, never by calling user code). Marks, all
+``"repr"`` (a str the recorder built itself, never by calling user code). A plugin's
+summary of an object (``hookspecs``) takes the same forms: its fields as ``"attrs"``, its
+items as ``"items"``, its text as ``"repr"``. Marks, all
 ``$``-keyed: ``"$truncated": N`` (only the first items/characters are kept; N is the full
 length), ``"$depth": true`` (nesting limit reached, or an object of a class from outside
 the project below a local's own value; contents omitted), ``"$cycle": true``
@@ -59,7 +65,8 @@ FORMAT_NAME: Final = "pytest-scope-trace"
 
 SCHEMA_VERSION: Final = 1
 # Version history:
-#   1: first format (meta, tests, codes, sources, chunks).
+#   1: first format (meta, tests, codes, sources, chunks). Later additions that older
+#      readers skip without harm: the keyframe's "watched" and the payload's "w".
 
 SCHEMA: Final = """\
 -- Facts about the run, one per key: format, schema_version, run_id, started,

@@ -22,10 +22,13 @@ import pytest
 from pytest_scope import __version__
 from pytest_scope.buffer import RingBuffer
 from pytest_scope.errors import ScopeError
+from pytest_scope.extensions import plugin_encoder, plugin_redact_patterns
 from pytest_scope.hypothesis_deadline import lift_default_deadline
-from pytest_scope.plan import Plan
+from pytest_scope.marker import ScopeMark, scope_mark
+from pytest_scope.plan import Level, Plan
 from pytest_scope.plugin import LEVELS
 from pytest_scope.recorder import Recorder, TestSteps
+from pytest_scope.redaction import Redaction
 from pytest_scope.retention import Policy, Retention, prune
 from pytest_scope.schema import FORMAT_NAME, SCHEMA_VERSION
 from pytest_scope.values import ValueEncoder
@@ -35,6 +38,7 @@ _DEFAULT_SCOPE_DIR = ".scope"
 _test_steps_key = pytest.StashKey[TestSteps]()
 _buffer_key = pytest.StashKey[RingBuffer]()
 _started_key = pytest.StashKey[tuple[float, float]]()
+_mark_key = pytest.StashKey[ScopeMark | None]()
 # Private references: a test may monkeypatch the time module.
 _time = time.time
 _perf_counter = time.perf_counter
@@ -46,6 +50,8 @@ class Settings:
     level: str | None
     buffer_bytes: int
     retention: Policy
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
 
 def settings_from_config(config: pytest.Config) -> Settings:
@@ -62,7 +68,22 @@ def settings_from_config(config: pytest.Config) -> Settings:
         _positive_setting(config, "scope_keep_runs"),
         _positive_setting(config, "scope_max_mb") * 1024 * 1024,
     )
-    return Settings(scope_dir.resolve(), level, buffer_mb * 1024 * 1024, policy)
+    return Settings(
+        scope_dir.resolve(),
+        level,
+        buffer_mb * 1024 * 1024,
+        policy,
+        include=_patterns_setting(config, "scope_include"),
+        exclude=_patterns_setting(config, "scope_exclude"),
+    )
+
+
+def _patterns_setting(config: pytest.Config, name: str) -> tuple[str, ...]:
+    """The patterns of the option ``name`` if given, else of its ini setting."""
+    patterns: list[str] = getattr(config.option, name) or config.getini(name)
+    if any(not pattern.strip() for pattern in patterns):
+        raise pytest.UsageError(f"{name} patterns must not be empty")
+    return tuple(pattern.strip() for pattern in patterns)
 
 
 def _positive_setting(config: pytest.Config, name: str) -> int:
@@ -84,6 +105,7 @@ class ScopeSession:
     """The plugin object that exists while recording is on."""
 
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        redaction = Redaction(plugin_redact_patterns(config))  # may be a usage error: first
         self.config = config
         self.settings = settings
         self.run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
@@ -108,8 +130,19 @@ class ScopeSession:
         self.recorded: list[tuple[TestRecord, str]] = []  # (record, scope-replay command)
         self.problems: list[str] = []
         self.retention: Retention | None = None
-        plan = Plan(config.rootpath, list(config.getini("python_files")), settings.level)
-        self.recorder = Recorder(plan, ValueEncoder(in_project=plan.in_project), self._on_new_code)
+        plan = Plan(
+            config.rootpath,
+            list(config.getini("python_files")),
+            settings.level,
+            include=settings.include,
+            exclude=settings.exclude,
+        )
+        encoder = ValueEncoder(
+            redaction=redaction,
+            in_project=plan.in_project,
+            plugin_encoder=plugin_encoder(config),
+        )
+        self.recorder = Recorder(plan, encoder, self._on_new_code)
         try:
             self.recorder.start()
             self.active = True
@@ -134,18 +167,31 @@ class ScopeSession:
             except (OSError, SyntaxError, UnicodeDecodeError):
                 pass  # replay shows the locals without the source
 
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Read every test's ``scope`` marker now: a bad one stops the run before it starts."""
+        for item in items:
+            item.stash[_mark_key] = scope_mark(item)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.recorder.forget_pending_watches()
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        if not self.active:
+        mark = item.stash.get(_mark_key, None)
+        if not self.active or (mark is not None and mark.off):
             return (yield)
+        level = None if mark is None or mark.level is None else Level[mark.level.upper()]
         buffer = RingBuffer(self.settings.buffer_bytes, self.recorder.take_keyframe)
         item.stash[_buffer_key] = buffer
         item.stash[_started_key] = (_time(), _perf_counter())
+        self.recorder.override_level(level)
         self.recorder.begin_test(buffer)
         try:
             return (yield)
         finally:
             item.stash[_test_steps_key] = self.recorder.end_test()
+            self.recorder.override_level(None)
             buffer.close_chunk()
 
     @pytest.hookimpl(wrapper=True)

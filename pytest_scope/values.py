@@ -8,6 +8,9 @@ subclasses of builtins) through the builtin types' unbound C methods.
 
 Output is bounded: nesting depth, items per container, characters per string and nodes
 per value, each cut marked the ``$``-keyed way that ``schema`` describes.
+
+Objects of other classes may be summarized by a plugin (``hookspecs``): its encoder is
+asked once per type, and only types it summarizes are asked about again.
 """
 
 from __future__ import annotations
@@ -73,8 +76,9 @@ class _TypeInfo:
     """What the encoder needs of a type, found once through safe descriptors."""
 
     __slots__ = (
-        "bare_items", "base", "deep_mutable", "dict_getter", "fields", "foreign", "is_class",
-        "is_enum", "name", "plain_object", "slot_getters", "special",
+        "ask_plugin", "bare_items", "base", "deep_mutable", "dict_getter", "fields", "foreign",
+        "is_class", "is_enum", "name", "plain_object", "plugin_summarizes", "slot_getters",
+        "special",
     )  # fmt: skip
 
     def __init__(self, cls: type, in_project: Callable[[str], bool] | None) -> None:
@@ -131,6 +135,10 @@ class _TypeInfo:
         self.foreign = (
             self.plain_object and in_project is not None and not in_project(_module_file(cls))
         )
+        # Whether a plugin's encoder is still asked about this type (see ValueEncoder), and
+        # whether it has summarized one of its values.
+        self.ask_plugin = self.base is object and not self.special
+        self.plugin_summarizes = False
 
 
 class ValueEncoder:
@@ -141,11 +149,14 @@ class ValueEncoder:
         limits: Limits = Limits(),
         redaction: Redaction | None = None,
         in_project: Callable[[str], bool] | None = None,
+        plugin_encoder: Callable[[object, str], object] | None = None,
     ) -> None:
-        """``in_project(filename)`` tells the project's files; without it, none is foreign."""
+        """``in_project(filename)`` tells the project's files; without it, none is foreign.
+        ``plugin_encoder(value, type_name)`` is the ``pytest_scope_encode_value`` hook."""
         self.limits = limits
         self.redaction = redaction or Redaction()
         self._in_project = in_project
+        self._plugin_encoder = plugin_encoder
         self._types: dict[int, tuple[type, _TypeInfo]] = {}
         self._path: set[int] = set()
         self._budget = 0
@@ -275,6 +286,9 @@ class ValueEncoder:
                 return False
             return id(value) not in self._path and self._same_mapping(value, form, depth)
         info = self._info(kind)
+        if info.ask_plugin and self._plugin_encoder is not None:
+            self._budget += 1  # a plugin's summary: only the encoder knows it
+            return self._exactly(self._encode(value, depth), form)
         if info.special:  # forms of str values only: == is exact
             return (
                 len(form) == 2
@@ -518,9 +532,54 @@ class ValueEncoder:
             return {"$type": info.name, "$cycle": True}
         self._path.add(key)
         try:
+            if info.ask_plugin and self._plugin_encoder is not None:
+                form = self._plugin_form(value, info, depth)
+                if form is not None:
+                    return form
             return _BASE_ENCODERS.get(info.base, ValueEncoder._object)(self, value, info, depth)
         finally:
             self._path.discard(key)
+
+    def _plugin_form(self, value: object, info: _TypeInfo, depth: int) -> Encoded | None:
+        """A plugin's summary of ``value`` in the forms of ``schema``, or None if it has none.
+
+        A type whose first value gets None is never asked about again. The summary is plugin
+        data, encoded like any value; a fault in the plugin is recorded in its place.
+        """
+        assert self._plugin_encoder is not None
+        self._mutable = True
+        try:
+            summary: Any = self._plugin_encoder(value, info.name)
+        except Exception as exc:  # the plugin's fault must not reach the test
+            failed = _type_qualname(type(exc))
+            return {"$type": info.name, "repr": f"<pytest_scope_encode_value failed: {failed}>"}
+        if summary is None:
+            if not info.plugin_summarizes:
+                info.ask_plugin = False
+            return None
+        info.plugin_summarizes = True
+        kind = type(summary)
+        if kind is str:
+            return self._text(summary, info, depth)
+        form: dict[str, Encoded] = {"$type": info.name}
+        length = len(summary) if kind in (list, tuple, dict) else 0
+        if kind is list or kind is tuple:
+            form["items"], truncated = self._items(iter(summary), length, depth)
+            if truncated:
+                form["$truncated"] = length
+            return form
+        if kind is dict and all(type(name) is str for name in summary):
+            keep = min(length, self.limits.max_items, max(self._budget, 0))
+            is_secret = self.redaction.is_secret
+            form["attrs"] = {
+                name: _REDACTED if is_secret(name) else self._encode(item, depth + 1)
+                for name, item in _islice(dict.items(summary), keep)
+            }
+            if keep < length:
+                form["$truncated"] = length
+            return form
+        form["repr"] = f"<pytest_scope_encode_value returned a {_type_qualname(kind)}>"
+        return form
 
     def _special_repr(self, value: object, kind: type, info: _TypeInfo) -> str:
         """The text of a value encoded as a repr whatever its depth (``info.special``)."""

@@ -16,8 +16,9 @@ from replay.tracefile import RecordedTest
 
 
 def state_document(state: State, diff: StateDiff | None = None) -> dict[str, Any]:
-    """``{"test","run","step","steps","event","stack","exception","return_value","diff"}``."""
-    return {
+    """``{"test","run","step","steps","event","stack","exception","return_value","diff"}``,
+    and ``"watched"`` when the test watches objects."""
+    document = {
         "test": state.test,
         "run": state.run,
         "step": state.step,
@@ -28,6 +29,9 @@ def state_document(state: State, diff: StateDiff | None = None) -> dict[str, Any
         "return_value": state.return_value,
         "diff": None if diff is None else diff_document(diff),
     }
+    if state.watched:
+        document["watched"] = state.watched
+    return document
 
 
 def diff_document(diff: StateDiff) -> dict[str, Any]:

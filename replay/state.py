@@ -7,6 +7,7 @@ does.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ class State:
 
     ``stack`` is outermost first and ends with the event's frame; each frame is
     ``{"function", "file", "line", "locals"}`` with locals in their encoded (JSON) forms.
+    ``watched`` holds the objects the test watches (``pytest_scope.watch``), by name.
     """
 
     test: str
@@ -34,6 +36,7 @@ class State:
     stack: list[dict[str, Any]]
     exception: Any
     return_value: Any
+    watched: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 class _Frame:
@@ -57,6 +60,10 @@ class _Replay:
         self.threads: dict[int, list[_Frame]] = {}
         self.suspended: dict[int, _Frame] = {}
         self.leaving: dict[int, int] = {}  # thread -> kind of its last event, if leaving
+        watched = keyframe.get("watched", {})
+        if not isinstance(watched, dict):
+            raise _Corrupt("a keyframe whose watched objects are not a map")
+        self.watched: dict[str, Any] = dict(watched)
         for thread, frames in keyframe["threads"]:
             self.threads[_int(thread)] = [_frame(raw) for raw in frames]
         for raw in keyframe["suspended"]:
@@ -100,6 +107,7 @@ class _Replay:
             outer.locals.update(changed)
             for name in deleted:
                 outer.locals.pop(name, None)
+        self.watched.update(payload.get("w", {}))
         if kind in LEAVING_KINDS:
             self.leaving[thread] = kind
         return stack
@@ -124,7 +132,7 @@ def state_at(trace: TraceFile, test: RecordedTest, step: int) -> State:
             _check_event(event, expected)
             stack = replay.apply(event)
             if expected == step:
-                return _state(trace, test, event, stack)
+                return _state(trace, test, event, stack, replay.watched)
         raise _Corrupt(f"ends before step {step}")
 
 
@@ -165,7 +173,13 @@ def _check_step(trace: TraceFile, test: RecordedTest, step: int) -> None:
         )
 
 
-def _state(trace: TraceFile, test: RecordedTest, event: Event, stack: list[_Frame]) -> State:
+def _state(
+    trace: TraceFile,
+    test: RecordedTest,
+    event: Event,
+    stack: list[_Frame],
+    watched: dict[str, Any],
+) -> State:
     step, _, _, _, _, _, payload = event
     payload = payload or {}
     frames = []
@@ -188,6 +202,7 @@ def _state(trace: TraceFile, test: RecordedTest, event: Event, stack: list[_Fram
         stack=frames,
         exception=payload.get("x"),
         return_value=payload.get("r"),
+        watched=dict(watched),
     )
 
 

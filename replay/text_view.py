@@ -192,6 +192,13 @@ def render_state(
     if hidden:
         note = f"({hidden} assertion temporaries of pytest not shown; see --format json)"
         console.print(Text(note, style="dim"))
+    if state.watched:
+        watched = Table(title="Watched", title_justify="left", box=box.SIMPLE)
+        watched.add_column("name")
+        watched.add_column("value", overflow="fold")
+        for name, value in state.watched.items():
+            watched.add_row(Text(name), Text(format_value(value)))
+        console.print(watched)
     if state.exception is not None:
         console.print(Text("exception: ", style="bold red") + Text(_exception(state.exception)))
     if state.return_value is not None or event["kind"] in ("return", "yield"):
