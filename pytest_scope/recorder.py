@@ -125,8 +125,11 @@ class Recorder:
         plan: Plan,
         encoder: ValueEncoder,
         on_new_code: Callable[[int, CodeType], None],
+        code_base: int = 0,
     ) -> None:
+        """``code_base``: code numbers start after it (xdist workers share a numbering)."""
         self._plan = plan
+        self._code_base = code_base
         self._encoder = encoder
         self._on_new_code = on_new_code
         self._tool_id: int | None = None
@@ -305,7 +308,7 @@ class Recorder:
         try:
             level = self._plan.level_for(code)
             if level is not Level.SKIP and self._tool_id is not None:
-                code_no = len(self._code_numbers) + 1
+                code_no = self._code_base + len(self._code_numbers) + 1
                 self._code_numbers[code] = code_no
                 self._on_new_code(code_no, code)
                 _monitoring.set_local_events(self._tool_id, code, _LOCAL_EVENTS[level])

@@ -23,7 +23,9 @@ from typing import Final
 
 INDEX_NAME: Final = "last-pass.json"
 _INDEX_VERSION: Final = 1
-_RUN_ID = re.compile(r"^\d{8}-\d{6}-\d+$")  # session.py names runs so; others are left alone
+# session.py names runs so (an xdist worker's file left uncombined ends in its worker id);
+# other files are left alone.
+_RUN_ID = re.compile(r"^\d{8}-\d{6}-\d+(-gw\d+)?$")
 
 
 @dataclass(frozen=True, slots=True)

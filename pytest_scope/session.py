@@ -16,11 +16,13 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
+from typing import Any
 
 import pytest
 
 from pytest_scope import __version__
 from pytest_scope.buffer import RingBuffer
+from pytest_scope.combine import Combined, code_base, combine, worker_files
 from pytest_scope.errors import ScopeError
 from pytest_scope.hypothesis_deadline import lift_default_deadline
 from pytest_scope.plan import Plan
@@ -30,6 +32,9 @@ from pytest_scope.retention import Policy, Retention, prune
 from pytest_scope.schema import FORMAT_NAME, SCHEMA_VERSION
 from pytest_scope.values import ValueEncoder
 from pytest_scope.writer import TestRecord, TraceWriter
+from pytest_scope.xdist import OUTPUT_KEY as XDIST_OUTPUT
+from pytest_scope.xdist import PLUGIN_NAME as XDIST_PLUGIN
+from pytest_scope.xdist import XdistController, is_controller, worker_part
 
 _DEFAULT_SCOPE_DIR = ".scope"
 _test_steps_key = pytest.StashKey[TestSteps]()
@@ -86,30 +91,40 @@ class ScopeSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self.run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
-        self.path = settings.scope_dir / "runs" / f"{self.run_id}.sqlite"
-        _prepare_scope_dir(settings.scope_dir)
-        self.writer = TraceWriter(
-            self.path,
-            {
-                "format": FORMAT_NAME,
-                "schema_version": str(SCHEMA_VERSION),
-                "run_id": self.run_id,
-                "started": str(_time()),
-                "python": platform.python_version(),
-                "pytest": pytest.__version__,
-                "pytest_scope": __version__,
-                "platform": platform.platform(),
-                "rootdir": str(config.rootpath),
-            },
+        # Under pytest-xdist the controller records nothing (the workers run the tests):
+        # each worker records its part of the run, and the controller combines the parts.
+        self.worker = worker_part(config)
+        self.controller = self.worker is None and is_controller(config)
+        self.run_id = (
+            self.worker.run_id
+            if self.worker is not None
+            else time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
         )
+        name = self.run_id if self.worker is None else f"{self.run_id}-{self.worker.worker_id}"
+        self.path = settings.scope_dir / "runs" / f"{name}.sqlite"
+        _prepare_scope_dir(settings.scope_dir)
         self._sources: set[str] = set()
         self._attempts: Counter[str] = Counter()
         self.recorded: list[tuple[TestRecord, str]] = []  # (record, scope-replay command)
         self.problems: list[str] = []
         self.retention: Retention | None = None
+        self.combined: Combined | None = None
+        self.deadline_lifted = False
+        self.hypothesis_tests = 0
+        self.writer: TraceWriter | None = None
+        self.recorder: Recorder | None = None
+        if self.controller:
+            self.active = True
+            config.pluginmanager.register(XdistController(self), XDIST_PLUGIN)
+            return
+        self.writer = TraceWriter(self.path, _run_meta(config, name))
         plan = Plan(config.rootpath, list(config.getini("python_files")), settings.level)
-        self.recorder = Recorder(plan, ValueEncoder(in_project=plan.in_project), self._on_new_code)
+        self.recorder = Recorder(
+            plan,
+            ValueEncoder(in_project=plan.in_project),
+            self._on_new_code,
+            code_base=0 if self.worker is None else code_base(self.worker.number),
+        )
         try:
             self.recorder.start()
             self.active = True
@@ -117,13 +132,17 @@ class ScopeSession:
             self.active = False
             self.problems.append(f"tests run unrecorded: {exc}")
         self.deadline_lifted = self.active and lift_default_deadline()
-        self.hypothesis_tests = 0
 
     def close(self) -> None:
-        self.recorder.stop()
-        self.writer.close()
+        if self.recorder is not None:
+            self.recorder.stop()
+        if self.writer is not None:
+            self.writer.close()
+        if self.config.pluginmanager.get_plugin(XDIST_PLUGIN) is not None:
+            self.config.pluginmanager.unregister(name=XDIST_PLUGIN)
 
     def _on_new_code(self, code_no: int, code: CodeType) -> None:
+        assert self.writer is not None  # the controller has no recorder to call this
         filename = code.co_filename
         self.writer.add_code(code_no, code.co_qualname, filename, code.co_firstlineno)
         if filename not in self._sources:
@@ -136,7 +155,7 @@ class ScopeSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        if not self.active:
+        if not self.active or self.recorder is None:
             return (yield)
         buffer = RingBuffer(self.settings.buffer_bytes, self.recorder.take_keyframe)
         item.stash[_buffer_key] = buffer
@@ -180,6 +199,7 @@ class ScopeSession:
             else None,
             incomplete=steps.incomplete,
         )
+        assert self.writer is not None
         try:
             self.writer.write_test(record, chunks)
         except ScopeError as exc:
@@ -198,6 +218,11 @@ class ScopeSession:
 
     def pytest_sessionfinish(self) -> None:
         """Prune the scope directory before the summary, which reports what went."""
+        if self.worker is not None:
+            self._finish_worker()
+            return
+        if self.controller:
+            self._combine_workers()
         if not self.active:
             return
         passed = [record.nodeid for record, _ in self.recorded if record.outcome == "passed"]
@@ -208,8 +233,56 @@ class ScopeSession:
         except OSError as exc:
             self.problems.append(f"runs not pruned: {exc}")
 
+    def _finish_worker(self) -> None:
+        """Complete the worker's file for the controller to combine, and report to it."""
+        self.close()
+        workeroutput: dict[str, object] = getattr(self.config, "workeroutput", {})
+        workeroutput[XDIST_OUTPUT] = {
+            "problems": self.problems,
+            "deadline_lifted": self.deadline_lifted,
+            "hypothesis_tests": self.hypothesis_tests,
+        }
+
+    def add_worker_report(self, report: dict[str, Any]) -> None:
+        """What a worker had to say, gathered by the controller (``pytest_testnodedown``)."""
+        self.problems.extend(str(problem) for problem in report.get("problems", []))
+        self.deadline_lifted = self.deadline_lifted or bool(report.get("deadline_lifted"))
+        self.hypothesis_tests += int(report.get("hypothesis_tests", 0))
+
+    def _combine_workers(self) -> None:
+        """One trace file for the run, from the workers' files; its tests are the run's."""
+        parts = worker_files(self.path.parent, self.run_id)
+        try:
+            self.combined = combine(self.path, parts, _run_meta(self.config, self.run_id))
+        except (ScopeError, OSError) as exc:
+            self.active = False
+            self.problems.append(f"worker trace files not combined: {exc}")
+            return
+        for part, problem in self.combined.left:
+            self.problems.append(f"{_display_path(part, self.config)}: {problem}")
+        from replay.tracefile import TraceFile
+
+        with TraceFile(self.path) as trace:
+            for test in trace.tests():
+                started, duration = trace.timing(test)
+                record = TestRecord(
+                    test.nodeid,
+                    test.attempt,
+                    test.outcome,
+                    started,
+                    duration,
+                    test.steps,
+                    test.first_step,
+                    test.dropped_steps,
+                    test.failure_step,
+                    test.incomplete,
+                )
+                self.recorded.append((record, self._replay_command(test.nodeid)))
+
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.worker is not None:
+            return
         write = terminalreporter.write_line
         terminalreporter.write_sep("-", "pytest-scope")
         for problem in self.problems:
@@ -219,7 +292,10 @@ class ScopeSession:
         steps = sum(record.steps for record, _ in self.recorded)
         dropped = sum(record.dropped_steps for record, _ in self.recorded)
         size = self.path.stat().st_size if self.path.exists() else 0
-        write(f"trace: {_display_path(self.path, self.config)} ({size / 1e6:.1f} MB)")
+        combined = ""
+        if self.combined is not None:
+            combined = f", combined from {len(self.combined.parts)} xdist worker files"
+        write(f"trace: {_display_path(self.path, self.config)} ({size / 1e6:.1f} MB{combined})")
         write(
             f"recorded {len(self.recorded)} tests, {steps:,} steps"
             f" ({dropped:,} dropped by the {self.settings.buffer_bytes // 2**20} MB buffer cap)"
@@ -284,6 +360,21 @@ class ScopeSession:
             return "their recordings never part ways"
         where = "" if found.this_step is None else f" at step {found.this_step}"
         return f"they part ways{where} by {found.by}"
+
+
+def _run_meta(config: pytest.Config, run_id: str) -> dict[str, str]:
+    """The ``meta`` rows of a run's trace file."""
+    return {
+        "format": FORMAT_NAME,
+        "schema_version": str(SCHEMA_VERSION),
+        "run_id": run_id,
+        "started": str(_time()),
+        "python": platform.python_version(),
+        "pytest": pytest.__version__,
+        "pytest_scope": __version__,
+        "platform": platform.platform(),
+        "rootdir": str(config.rootpath),
+    }
 
 
 def _retention_line(retention: Retention, policy: Policy) -> str:
