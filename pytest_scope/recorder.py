@@ -142,6 +142,7 @@ class Recorder:
         self._local = threading.local()
         self._threads: list[_Thread] = []
         self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+        self._restart_code: CodeType | None = None
         self._reset_test(None)
 
     # -- session ------------------------------------------------------------------
@@ -193,14 +194,22 @@ class Recorder:
 
     # -- tests --------------------------------------------------------------------
 
-    def begin_test(self, buffer: RingBuffer) -> None:
+    def begin_test(self, buffer: RingBuffer, restart_code: CodeType | None = None) -> None:
+        """Record into ``buffer``; each top-level call of ``restart_code`` starts it over.
+
+        ``restart_code`` is a Hypothesis test's own function, called once per example: the
+        recording keeps the last example, which is the failing one replayed after
+        shrinking, or the last one of a test that passed, not every example before it.
+        """
         with self._lock:
             self._reset_test(buffer)
+            self._restart_code = restart_code
 
     def end_test(self) -> TestSteps:
         with self._lock:
             result = TestSteps(self._step, self._failure_step, self._incomplete)
             self._reset_test(None)
+            self._restart_code = None
         return result
 
     def _reset_test(self, buffer: RingBuffer | None) -> None:
@@ -215,6 +224,10 @@ class Recorder:
         self._suspended: dict[int, _Frame] = {}
         for thread in self._threads:
             thread.stack.clear()
+
+    def _restart_test(self, buffer: RingBuffer) -> None:
+        buffer.clear()
+        self._reset_test(buffer)
 
     def take_keyframe(self, step: int) -> Keyframe:
         """The full state after ``step``: every thread's stack and the suspended frames."""
@@ -361,6 +374,9 @@ class Recorder:
         entered = kind == Kind.CALL or kind == Kind.RESUME
         if entered:
             stale = _stale_frames(stack, frame)
+            if code is self._restart_code and kind == Kind.CALL and _first_call(stack, code):
+                self._restart_test(buffer)
+                stale = 0
         else:
             stale = _frames_above(stack, frame)
             if stale < 0:
@@ -523,6 +539,11 @@ class Recorder:
             self._raise_steps.pop(key, None)
         elif kind == Kind.UNWIND:
             self._failure_step = self._raise_steps.get(key, step)
+
+
+def _first_call(stack: list[_Frame], code: CodeType) -> bool:
+    """No frame of ``code`` is on the stack: a new top-level call, not a recursive one."""
+    return all(entry.frame is None or entry.frame.f_code is not code for entry in stack)
 
 
 def _frames_above(stack: list[_Frame], frame: FrameType) -> int:

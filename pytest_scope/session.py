@@ -160,7 +160,7 @@ class ScopeSession:
         buffer = RingBuffer(self.settings.buffer_bytes, self.recorder.take_keyframe)
         item.stash[_buffer_key] = buffer
         item.stash[_started_key] = (_time(), _perf_counter())
-        self.recorder.begin_test(buffer)
+        self.recorder.begin_test(buffer, _hypothesis_test_code(item))
         try:
             return (yield)
         finally:
@@ -389,6 +389,16 @@ def _retention_line(retention: Retention, policy: Policy) -> str:
     if retention.lost_passes:
         line += f"; the budget cost {retention.lost_passes} tests their latest pass"
     return line
+
+
+def _hypothesis_test_code(item: pytest.Item) -> CodeType | None:
+    """The code of a ``@given`` test's own function, which Hypothesis calls per example.
+
+    Only attributes Hypothesis itself sets on its wrapper are read, never the user's.
+    """
+    inner = getattr(getattr(getattr(item, "obj", None), "hypothesis", None), "inner_test", None)
+    code = getattr(inner, "__code__", None)
+    return code if isinstance(code, CodeType) else None
 
 
 def _outcome(report: pytest.TestReport) -> str:
