@@ -51,6 +51,8 @@ class Settings:
     level: str | None
     buffer_bytes: int
     retention: Policy
+    # --scope-last-failed: the node ids to record (those that failed last time); None: all.
+    only: frozenset[str] | None = None
 
 
 def settings_from_config(config: pytest.Config) -> Settings:
@@ -67,7 +69,23 @@ def settings_from_config(config: pytest.Config) -> Settings:
         _positive_setting(config, "scope_keep_runs"),
         _positive_setting(config, "scope_max_mb") * 1024 * 1024,
     )
-    return Settings(scope_dir.resolve(), level, buffer_mb * 1024 * 1024, policy)
+    return Settings(
+        scope_dir.resolve(), level, buffer_mb * 1024 * 1024, policy, _last_failed(config)
+    )
+
+
+def _last_failed(config: pytest.Config) -> frozenset[str] | None:
+    """The tests that failed last time, under ``--scope-last-failed``; else None."""
+    if not (config.option.scope_last_failed or config.getini("scope_last_failed")):
+        return None
+    cache: pytest.Cache | None = getattr(config, "cache", None)
+    if cache is None:
+        raise pytest.UsageError(
+            "--scope-last-failed needs pytest's cache provider, which says what failed last"
+            " time: leave out -p no:cacheprovider"
+        )
+    failed = cache.get("cache/lastfailed", {})
+    return frozenset(failed) if isinstance(failed, dict) else frozenset()
 
 
 def _positive_setting(config: pytest.Config, name: str) -> int:
@@ -155,7 +173,12 @@ class ScopeSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        if not self.active or self.recorder is None:
+        only = self.settings.only
+        if (
+            not self.active
+            or self.recorder is None
+            or (only is not None and item.nodeid not in only)
+        ):
             return (yield)
         buffer = RingBuffer(self.settings.buffer_bytes, self.recorder.take_keyframe)
         item.stash[_buffer_key] = buffer
@@ -300,6 +323,8 @@ class ScopeSession:
             f"recorded {len(self.recorded)} tests, {steps:,} steps"
             f" ({dropped:,} dropped by the {self.settings.buffer_bytes // 2**20} MB buffer cap)"
         )
+        if self.settings.only is not None:
+            write(_last_failed_line(len(self.settings.only)))
         if self.retention is not None:
             write(_retention_line(self.retention, self.settings.retention))
         if self.deadline_lifted and self.hypothesis_tests:
@@ -375,6 +400,15 @@ def _run_meta(config: pytest.Config, run_id: str) -> dict[str, str]:
         "platform": platform.platform(),
         "rootdir": str(config.rootpath),
     }
+
+
+def _last_failed_line(failed: int) -> str:
+    if not failed:
+        return "--scope-last-failed: no test failed last time (pytest's cache), none recorded"
+    return (
+        "--scope-last-failed: recorded only the tests that failed last time"
+        f" ({failed} in pytest's cache)"
+    )
 
 
 def _retention_line(retention: Retention, policy: Policy) -> str:
