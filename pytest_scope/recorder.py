@@ -143,6 +143,7 @@ class Recorder:
         self._threads: list[_Thread] = []
         self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
         self._restart_code: CodeType | None = None
+        self.restarted_steps = 0  # recorded, then discarded by a restart; for the summary
         self._reset_test(None)
 
     # -- session ------------------------------------------------------------------
@@ -226,6 +227,7 @@ class Recorder:
             thread.stack.clear()
 
     def _restart_test(self, buffer: RingBuffer) -> None:
+        self.restarted_steps += self._step
         buffer.clear()
         self._reset_test(buffer)
 

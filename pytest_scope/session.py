@@ -23,6 +23,7 @@ import pytest
 from pytest_scope import __version__
 from pytest_scope.buffer import RingBuffer
 from pytest_scope.combine import Combined, code_base, combine, worker_files
+from pytest_scope.cost import cost_line, heaviest_table
 from pytest_scope.errors import ScopeError
 from pytest_scope.hypothesis_deadline import lift_default_deadline
 from pytest_scope.plan import Plan
@@ -129,6 +130,7 @@ class ScopeSession:
         self.combined: Combined | None = None
         self.deadline_lifted = False
         self.hypothesis_tests = 0
+        self.restarted_steps = 0  # under xdist, in the controller: the sum of the workers'
         self.writer: TraceWriter | None = None
         self.recorder: Recorder | None = None
         if self.controller:
@@ -264,13 +266,18 @@ class ScopeSession:
             "problems": self.problems,
             "deadline_lifted": self.deadline_lifted,
             "hypothesis_tests": self.hypothesis_tests,
+            "restarted_steps": self._restarted_steps(),
         }
+
+    def _restarted_steps(self) -> int:
+        return self.restarted_steps if self.recorder is None else self.recorder.restarted_steps
 
     def add_worker_report(self, report: dict[str, Any]) -> None:
         """What a worker had to say, gathered by the controller (``pytest_testnodedown``)."""
         self.problems.extend(str(problem) for problem in report.get("problems", []))
         self.deadline_lifted = self.deadline_lifted or bool(report.get("deadline_lifted"))
         self.hypothesis_tests += int(report.get("hypothesis_tests", 0))
+        self.restarted_steps += int(report.get("restarted_steps", 0))
 
     def _combine_workers(self) -> None:
         """One trace file for the run, from the workers' files; its tests are the run's."""
@@ -323,12 +330,18 @@ class ScopeSession:
             f"recorded {len(self.recorded)} tests, {steps:,} steps"
             f" ({dropped:,} dropped by the {self.settings.buffer_bytes // 2**20} MB buffer cap)"
         )
+        records = [record for record, _ in self.recorded]
+        if records:
+            write(cost_line(records, self._restarted_steps()))
         if self.settings.only is not None:
             write(_last_failed_line(len(self.settings.only)))
         if self.retention is not None:
             write(_retention_line(self.retention, self.settings.retention))
         if self.deadline_lifted and self.hypothesis_tests:
             write("Hypothesis deadlines were lifted while recording (tests that set one keep it)")
+        if len(records) > 1:
+            for line in heaviest_table(records, self.config.get_terminal_writer().fullwidth):
+                write(line)
         last: dict[str, tuple[TestRecord, str]] = {}
         for record, command in self.recorded:
             last[record.nodeid] = (record, command)

@@ -38,6 +38,10 @@ def recorded(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(test_examples=SUITE)
     result = pytester.runpytest_subprocess("--scope", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=1)
+    # The examples not kept took their time: the summary's rate counts their steps.
+    result.stdout.fnmatch_lines(["recording: * (counting * steps of Hypothesis examples not kept)"])
+    restarted = result.stdout.str().split("(counting ")[1].split(" steps")[0]
+    assert int(restarted.replace(",", "")) > 1000
     return pytester
 
 

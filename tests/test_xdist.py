@@ -64,7 +64,9 @@ def test_one_summary_from_the_controller(suite: pytest.Pytester) -> None:
             "*- pytest-scope -*",
             "trace: .scope/runs/*.sqlite (* MB, combined from 2 xdist worker files)",
             "recorded 9 tests, * steps (0 dropped by the 32 MB buffer cap)",
+            "recording: * steps/s over * s of recorded test bodies",
             "runs kept: 1 *",
+            "heaviest recordings (of 9)",
             "replay the failures:",
         ]
     )
