@@ -110,6 +110,7 @@ class ScopeSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
+        self.started = _time()
         # Under pytest-xdist the controller records nothing (the workers run the tests):
         # each worker records its part of the run, and the controller combines the parts.
         self.worker = worker_part(config)
@@ -137,7 +138,7 @@ class ScopeSession:
             self.active = True
             config.pluginmanager.register(XdistController(self), XDIST_PLUGIN)
             return
-        self.writer = TraceWriter(self.path, _run_meta(config, name))
+        self.writer = TraceWriter(self.path, _run_meta(config, name, self.started))
         plan = Plan(config.rootpath, list(config.getini("python_files")), settings.level)
         self.recorder = Recorder(
             plan,
@@ -281,33 +282,35 @@ class ScopeSession:
 
     def _combine_workers(self) -> None:
         """One trace file for the run, from the workers' files; its tests are the run's."""
+        from replay.tracefile import TraceFile
+
         parts = worker_files(self.path.parent, self.run_id)
         try:
-            self.combined = combine(self.path, parts, _run_meta(self.config, self.run_id))
+            self.combined = combine(
+                self.path, parts, _run_meta(self.config, self.run_id, self.started)
+            )
+            with TraceFile(self.path) as trace:
+                tests = [(test, trace.timing(test)) for test in trace.tests()]
         except (ScopeError, OSError) as exc:
             self.active = False
             self.problems.append(f"worker trace files not combined: {exc}")
             return
         for part, problem in self.combined.left:
             self.problems.append(f"{_display_path(part, self.config)}: {problem}")
-        from replay.tracefile import TraceFile
-
-        with TraceFile(self.path) as trace:
-            for test in trace.tests():
-                started, duration = trace.timing(test)
-                record = TestRecord(
-                    test.nodeid,
-                    test.attempt,
-                    test.outcome,
-                    started,
-                    duration,
-                    test.steps,
-                    test.first_step,
-                    test.dropped_steps,
-                    test.failure_step,
-                    test.incomplete,
-                )
-                self.recorded.append((record, self._replay_command(test.nodeid)))
+        for test, (started, duration) in tests:
+            record = TestRecord(
+                test.nodeid,
+                test.attempt,
+                test.outcome,
+                started,
+                duration,
+                test.steps,
+                test.first_step,
+                test.dropped_steps,
+                test.failure_step,
+                test.incomplete,
+            )
+            self.recorded.append((record, self._replay_command(test.nodeid)))
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -400,13 +403,13 @@ class ScopeSession:
         return f"they part ways{where} by {found.by}"
 
 
-def _run_meta(config: pytest.Config, run_id: str) -> dict[str, str]:
+def _run_meta(config: pytest.Config, run_id: str, started: float) -> dict[str, str]:
     """The ``meta`` rows of a run's trace file."""
     return {
         "format": FORMAT_NAME,
         "schema_version": str(SCHEMA_VERSION),
         "run_id": run_id,
-        "started": str(_time()),
+        "started": str(started),
         "python": platform.python_version(),
         "pytest": pytest.__version__,
         "pytest_scope": __version__,
