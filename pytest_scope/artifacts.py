@@ -85,7 +85,7 @@ class ScopeArtifacts:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self) -> None:
         session = self._session()
-        if session is None:
+        if session is None or session.worker is not None:  # xdist: the controller writes it
             return
         from replay.bundle import write_bundle
         from replay.tracefile import ScopeDir

@@ -58,6 +58,13 @@ class RingBuffer:
             self._closed_bytes -= len(oldest.data)
             self.dropped_steps += oldest.last_step - oldest.first_step + 1
 
+    def clear(self) -> None:
+        """Forget every event: the recording starts over (a new Hypothesis example)."""
+        self._closed.clear()
+        self._closed_bytes = 0
+        self._keyframe, self._events = None, []
+        self.dropped_steps = 0
+
     def chunks(self) -> list[Chunk]:
         """The retained chunks, oldest first; call after ``close_chunk``."""
         return list(self._closed)

@@ -110,6 +110,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="recorded steps kept per failed test in the artifacts, newest first "
         "(ini: scope_artifacts_mb; default: 2).",
     )
+    group.addoption(
+        "--scope-last-failed",
+        action="store_true",
+        dest="scope_last_failed",
+        default=None,
+        help="run every test but record only those that failed last time, as pytest's "
+        "cache remembers them (ini: scope_last_failed).",
+    )
     parser.addini("scope", "record every test (like --scope)", type="bool", default=False)
     parser.addini("scope_dir", "where trace files go, relative to the rootdir", default=".scope")
     parser.addini("scope_level", "calls or lines (like --scope-level)", default="")
@@ -120,6 +128,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("scope_max_mb", "disk budget of the scope directory's runs in MB", default="1000")
     parser.addini("scope_artifacts", "where to leave the failed tests' viewers", default="")
     parser.addini("scope_artifacts_mb", "steps kept per failed test in the artifacts", default="2")
+    parser.addini(
+        "scope_last_failed",
+        "record only the tests that failed last time",
+        type="bool",
+        default=False,
+    )
 
 
 @pytest.hookimpl(trylast=True)

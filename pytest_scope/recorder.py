@@ -127,8 +127,11 @@ class Recorder:
         plan: Plan,
         encoder: ValueEncoder,
         on_new_code: Callable[[int, CodeType], None],
+        code_base: int = 0,
     ) -> None:
+        """``code_base``: code numbers start after it (xdist workers share a numbering)."""
         self._plan = plan
+        self._code_base = code_base
         self._encoder = encoder
         self._on_new_code = on_new_code
         self._tool_id: int | None = None
@@ -147,6 +150,8 @@ class Recorder:
         # Watches made before a test begins (in its fixtures' setup) apply to it.
         self._pending_watches: dict[str, object] = {}
         self._watched: dict[str, object] = {}
+        self._restart_code: CodeType | None = None
+        self.restarted_steps = 0  # recorded, then discarded by a restart; for the summary
         self._reset_test(None)
 
     # -- session ------------------------------------------------------------------
@@ -200,15 +205,23 @@ class Recorder:
 
     # -- tests --------------------------------------------------------------------
 
-    def begin_test(self, buffer: RingBuffer) -> None:
+    def begin_test(self, buffer: RingBuffer, restart_code: CodeType | None = None) -> None:
+        """Record into ``buffer``; each top-level call of ``restart_code`` starts it over.
+
+        ``restart_code`` is a Hypothesis test's own function, called once per example: the
+        recording keeps the last example, which is the failing one replayed after
+        shrinking, or the last one of a test that passed, not every example before it.
+        """
         with self._lock:
             self._reset_test(buffer)
             self._watched, self._pending_watches = self._pending_watches, {}
+            self._restart_code = restart_code
 
     def end_test(self) -> TestSteps:
         with self._lock:
             result = TestSteps(self._step, self._failure_step, self._incomplete)
             self._reset_test(None)
+            self._restart_code = None
         return result
 
     def _reset_test(self, buffer: RingBuffer | None) -> None:
@@ -225,6 +238,13 @@ class Recorder:
         self._watched_forms: dict[str, Encoded] = {}
         for thread in self._threads:
             thread.stack.clear()
+
+    def _restart_test(self, buffer: RingBuffer) -> None:
+        self.restarted_steps += self._step
+        buffer.clear()
+        watched = self._watched  # made in the fixtures' setup: they hold for every example
+        self._reset_test(buffer)
+        self._watched = watched
 
     # -- the API of pytest_scope.api ----------------------------------------------------
 
@@ -359,7 +379,7 @@ class Recorder:
         try:
             level = self._plan.level_for(code)
             if level is not Level.SKIP and self._tool_id is not None:
-                code_no = len(self._code_numbers) + 1
+                code_no = self._code_base + len(self._code_numbers) + 1
                 self._code_numbers[code] = code_no
                 self._on_new_code(code_no, code)
                 events = _LOCAL_EVENTS[self._level_override or level]
@@ -416,6 +436,9 @@ class Recorder:
         entered = kind == Kind.CALL or kind == Kind.RESUME
         if entered:
             stale = _stale_frames(stack, frame)
+            if code is self._restart_code and kind == Kind.CALL and _first_call(stack, code):
+                self._restart_test(buffer)
+                stale = 0
         else:
             stale = _frames_above(stack, frame)
             if stale < 0:
@@ -595,6 +618,11 @@ class Recorder:
             self._raise_steps.pop(key, None)
         elif kind == Kind.UNWIND:
             self._failure_step = self._raise_steps.get(key, step)
+
+
+def _first_call(stack: list[_Frame], code: CodeType) -> bool:
+    """No frame of ``code`` is on the stack: a new top-level call, not a recursive one."""
+    return all(entry.frame is None or entry.frame.f_code is not code for entry in stack)
 
 
 def _frames_above(stack: list[_Frame], frame: FrameType) -> int:

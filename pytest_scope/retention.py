@@ -23,7 +23,9 @@ from typing import Final
 
 INDEX_NAME: Final = "last-pass.json"
 _INDEX_VERSION: Final = 1
-_RUN_ID = re.compile(r"^\d{8}-\d{6}-\d+$")  # session.py names runs so; others are left alone
+# session.py names runs so (an xdist worker's file left uncombined ends in its worker id);
+# other files are left alone.
+_RUN_ID = re.compile(r"^\d{8}-\d{6}-\d+(-gw\d+)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +71,16 @@ def prune(scope_dir: Path, current_run: str, passed: Iterable[str], policy: Poli
     index.update(dict.fromkeys(passed, current_run))
     holding_passes = set(index.values())
     sizes = {path.stem: _size(path) for path in _runs(scope_dir)}
-    older = [run for run in sizes if run != current_run]
+    # The current run's xdist worker files left uncombined are the current run's too.
+    current = [run for run in sizes if run == current_run or run.startswith(f"{current_run}-")]
+    older = [run for run in sizes if run not in current]
     recent = set(older[: max(policy.keep_runs - 1, 0)])
     kept = [run for run in older if run in recent or run in holding_passes]
     result = Retention()
     for run in older:
         if run not in kept:
             _delete(scope_dir, run, sizes[run], result)
-    total = sizes.get(current_run, 0) + sum(sizes[run] for run in kept)
+    total = sum(sizes[run] for run in current + kept)
     # Over budget: oldest first, and runs holding a latest pass only after all others.
     for run in sorted(reversed(kept), key=lambda run: run in holding_passes):
         if total <= policy.max_bytes:
@@ -85,7 +89,7 @@ def prune(scope_dir: Path, current_run: str, passed: Iterable[str], policy: Poli
         total -= sizes[run]
         _delete(scope_dir, run, sizes[run], result)
         result.lost_passes += sum(1 for held in index.values() if held == run)
-    result.kept = len(kept) + (current_run in sizes)
+    result.kept = len(kept) + bool(current)
     result.kept_for_passes = sum(1 for run in kept if run not in recent)
     result.kept_bytes = total
     _save_index(

@@ -16,11 +16,14 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
+from typing import Any
 
 import pytest
 
 from pytest_scope import __version__
 from pytest_scope.buffer import RingBuffer
+from pytest_scope.combine import Combined, code_base, combine, worker_files
+from pytest_scope.cost import cost_line, heaviest_table
 from pytest_scope.errors import ScopeError
 from pytest_scope.extensions import plugin_encoder, plugin_redact_patterns
 from pytest_scope.hypothesis_deadline import lift_default_deadline
@@ -33,6 +36,9 @@ from pytest_scope.retention import Policy, Retention, prune
 from pytest_scope.schema import FORMAT_NAME, SCHEMA_VERSION
 from pytest_scope.values import ValueEncoder
 from pytest_scope.writer import TestRecord, TraceWriter
+from pytest_scope.xdist import OUTPUT_KEY as XDIST_OUTPUT
+from pytest_scope.xdist import PLUGIN_NAME as XDIST_PLUGIN
+from pytest_scope.xdist import XdistController, is_controller, worker_part
 
 _DEFAULT_SCOPE_DIR = ".scope"
 _test_steps_key = pytest.StashKey[TestSteps]()
@@ -52,6 +58,8 @@ class Settings:
     retention: Policy
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    # --scope-last-failed: the node ids to record (those that failed last time); None: all.
+    only: frozenset[str] | None = None
 
 
 def settings_from_config(config: pytest.Config) -> Settings:
@@ -75,6 +83,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         policy,
         include=_patterns_setting(config, "scope_include"),
         exclude=_patterns_setting(config, "scope_exclude"),
+        only=_last_failed(config),
     )
 
 
@@ -84,6 +93,20 @@ def _patterns_setting(config: pytest.Config, name: str) -> tuple[str, ...]:
     if any(not pattern.strip() for pattern in patterns):
         raise pytest.UsageError(f"{name} patterns must not be empty")
     return tuple(pattern.strip() for pattern in patterns)
+
+
+def _last_failed(config: pytest.Config) -> frozenset[str] | None:
+    """The tests that failed last time, under ``--scope-last-failed``; else None."""
+    if not (config.option.scope_last_failed or config.getini("scope_last_failed")):
+        return None
+    cache: pytest.Cache | None = getattr(config, "cache", None)
+    if cache is None:
+        raise pytest.UsageError(
+            "--scope-last-failed needs pytest's cache provider, which says what failed last"
+            " time: leave out -p no:cacheprovider"
+        )
+    failed = cache.get("cache/lastfailed", {})
+    return frozenset(failed) if isinstance(failed, dict) else frozenset()
 
 
 def _positive_setting(config: pytest.Config, name: str) -> int:
@@ -108,28 +131,35 @@ class ScopeSession:
         redaction = Redaction(plugin_redact_patterns(config))  # may be a usage error: first
         self.config = config
         self.settings = settings
-        self.run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
-        self.path = settings.scope_dir / "runs" / f"{self.run_id}.sqlite"
-        _prepare_scope_dir(settings.scope_dir)
-        self.writer = TraceWriter(
-            self.path,
-            {
-                "format": FORMAT_NAME,
-                "schema_version": str(SCHEMA_VERSION),
-                "run_id": self.run_id,
-                "started": str(_time()),
-                "python": platform.python_version(),
-                "pytest": pytest.__version__,
-                "pytest_scope": __version__,
-                "platform": platform.platform(),
-                "rootdir": str(config.rootpath),
-            },
+        self.started = _time()
+        # Under pytest-xdist the controller records nothing (the workers run the tests):
+        # each worker records its part of the run, and the controller combines the parts.
+        self.worker = worker_part(config)
+        self.controller = self.worker is None and is_controller(config)
+        self.run_id = (
+            self.worker.run_id
+            if self.worker is not None
+            else time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
         )
+        name = self.run_id if self.worker is None else f"{self.run_id}-{self.worker.worker_id}"
+        self.path = settings.scope_dir / "runs" / f"{name}.sqlite"
+        _prepare_scope_dir(settings.scope_dir)
         self._sources: set[str] = set()
         self._attempts: Counter[str] = Counter()
         self.recorded: list[tuple[TestRecord, str]] = []  # (record, scope-replay command)
         self.problems: list[str] = []
         self.retention: Retention | None = None
+        self.combined: Combined | None = None
+        self.deadline_lifted = False
+        self.hypothesis_tests = 0
+        self.restarted_steps = 0  # under xdist, in the controller: the sum of the workers'
+        self.writer: TraceWriter | None = None
+        self.recorder: Recorder | None = None
+        if self.controller:
+            self.active = True
+            config.pluginmanager.register(XdistController(self), XDIST_PLUGIN)
+            return
+        self.writer = TraceWriter(self.path, _run_meta(config, name, self.started))
         plan = Plan(
             config.rootpath,
             list(config.getini("python_files")),
@@ -142,7 +172,12 @@ class ScopeSession:
             in_project=plan.in_project,
             plugin_encoder=plugin_encoder(config),
         )
-        self.recorder = Recorder(plan, encoder, self._on_new_code)
+        self.recorder = Recorder(
+            plan,
+            encoder,
+            self._on_new_code,
+            code_base=0 if self.worker is None else code_base(self.worker.number),
+        )
         try:
             self.recorder.start()
             self.active = True
@@ -150,13 +185,17 @@ class ScopeSession:
             self.active = False
             self.problems.append(f"tests run unrecorded: {exc}")
         self.deadline_lifted = self.active and lift_default_deadline()
-        self.hypothesis_tests = 0
 
     def close(self) -> None:
-        self.recorder.stop()
-        self.writer.close()
+        if self.recorder is not None:
+            self.recorder.stop()
+        if self.writer is not None:
+            self.writer.close()
+        if self.config.pluginmanager.get_plugin(XDIST_PLUGIN) is not None:
+            self.config.pluginmanager.unregister(name=XDIST_PLUGIN)
 
     def _on_new_code(self, code_no: int, code: CodeType) -> None:
+        assert self.writer is not None  # the controller has no recorder to call this
         filename = code.co_filename
         self.writer.add_code(code_no, code.co_qualname, filename, code.co_firstlineno)
         if filename not in self._sources:
@@ -174,19 +213,26 @@ class ScopeSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        self.recorder.forget_pending_watches()
+        if self.recorder is not None:
+            self.recorder.forget_pending_watches()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         mark = item.stash.get(_mark_key, None)
-        if not self.active or (mark is not None and mark.off):
+        only = self.settings.only
+        if (
+            not self.active
+            or self.recorder is None
+            or (mark is not None and mark.off)
+            or (only is not None and item.nodeid not in only)
+        ):
             return (yield)
         level = None if mark is None or mark.level is None else Level[mark.level.upper()]
         buffer = RingBuffer(self.settings.buffer_bytes, self.recorder.take_keyframe)
         item.stash[_buffer_key] = buffer
         item.stash[_started_key] = (_time(), _perf_counter())
         self.recorder.override_level(level)
-        self.recorder.begin_test(buffer)
+        self.recorder.begin_test(buffer, _hypothesis_test_code(item))
         try:
             return (yield)
         finally:
@@ -226,6 +272,7 @@ class ScopeSession:
             else None,
             incomplete=steps.incomplete,
         )
+        assert self.writer is not None
         try:
             self.writer.write_test(record, chunks)
         except ScopeError as exc:
@@ -244,6 +291,11 @@ class ScopeSession:
 
     def pytest_sessionfinish(self) -> None:
         """Prune the scope directory before the summary, which reports what went."""
+        if self.worker is not None:
+            self._finish_worker()
+            return
+        if self.controller:
+            self._combine_workers()
         if not self.active:
             return
         passed = [record.nodeid for record, _ in self.recorded if record.outcome == "passed"]
@@ -254,8 +306,63 @@ class ScopeSession:
         except OSError as exc:
             self.problems.append(f"runs not pruned: {exc}")
 
+    def _finish_worker(self) -> None:
+        """Complete the worker's file for the controller to combine, and report to it."""
+        self.close()
+        workeroutput: dict[str, object] = getattr(self.config, "workeroutput", {})
+        workeroutput[XDIST_OUTPUT] = {
+            "problems": self.problems,
+            "deadline_lifted": self.deadline_lifted,
+            "hypothesis_tests": self.hypothesis_tests,
+            "restarted_steps": self._restarted_steps(),
+        }
+
+    def _restarted_steps(self) -> int:
+        return self.restarted_steps if self.recorder is None else self.recorder.restarted_steps
+
+    def add_worker_report(self, report: dict[str, Any]) -> None:
+        """What a worker had to say, gathered by the controller (``pytest_testnodedown``)."""
+        self.problems.extend(str(problem) for problem in report.get("problems", []))
+        self.deadline_lifted = self.deadline_lifted or bool(report.get("deadline_lifted"))
+        self.hypothesis_tests += int(report.get("hypothesis_tests", 0))
+        self.restarted_steps += int(report.get("restarted_steps", 0))
+
+    def _combine_workers(self) -> None:
+        """One trace file for the run, from the workers' files; its tests are the run's."""
+        from replay.tracefile import TraceFile
+
+        parts = worker_files(self.path.parent, self.run_id)
+        try:
+            self.combined = combine(
+                self.path, parts, _run_meta(self.config, self.run_id, self.started)
+            )
+            with TraceFile(self.path) as trace:
+                tests = [(test, trace.timing(test)) for test in trace.tests()]
+        except (ScopeError, OSError) as exc:
+            self.active = False
+            self.problems.append(f"worker trace files not combined: {exc}")
+            return
+        for part, problem in self.combined.left:
+            self.problems.append(f"{_display_path(part, self.config)}: {problem}")
+        for test, (started, duration) in tests:
+            record = TestRecord(
+                test.nodeid,
+                test.attempt,
+                test.outcome,
+                started,
+                duration,
+                test.steps,
+                test.first_step,
+                test.dropped_steps,
+                test.failure_step,
+                test.incomplete,
+            )
+            self.recorded.append((record, self._replay_command(test.nodeid)))
+
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.worker is not None:
+            return
         write = terminalreporter.write_line
         terminalreporter.write_sep("-", "pytest-scope")
         for problem in self.problems:
@@ -265,15 +372,26 @@ class ScopeSession:
         steps = sum(record.steps for record, _ in self.recorded)
         dropped = sum(record.dropped_steps for record, _ in self.recorded)
         size = self.path.stat().st_size if self.path.exists() else 0
-        write(f"trace: {_display_path(self.path, self.config)} ({size / 1e6:.1f} MB)")
+        combined = ""
+        if self.combined is not None:
+            combined = f", combined from {len(self.combined.parts)} xdist worker files"
+        write(f"trace: {_display_path(self.path, self.config)} ({size / 1e6:.1f} MB{combined})")
         write(
             f"recorded {len(self.recorded)} tests, {steps:,} steps"
             f" ({dropped:,} dropped by the {self.settings.buffer_bytes // 2**20} MB buffer cap)"
         )
+        records = [record for record, _ in self.recorded]
+        if records:
+            write(cost_line(records, self._restarted_steps()))
+        if self.settings.only is not None:
+            write(_last_failed_line(len(self.settings.only)))
         if self.retention is not None:
             write(_retention_line(self.retention, self.settings.retention))
         if self.deadline_lifted and self.hypothesis_tests:
             write("Hypothesis deadlines were lifted while recording (tests that set one keep it)")
+        if len(records) > 1:
+            for line in heaviest_table(records, self.config.get_terminal_writer().fullwidth):
+                write(line)
         last: dict[str, tuple[TestRecord, str]] = {}
         for record, command in self.recorded:
             last[record.nodeid] = (record, command)
@@ -332,6 +450,30 @@ class ScopeSession:
         return f"they part ways{where} by {found.by}"
 
 
+def _run_meta(config: pytest.Config, run_id: str, started: float) -> dict[str, str]:
+    """The ``meta`` rows of a run's trace file."""
+    return {
+        "format": FORMAT_NAME,
+        "schema_version": str(SCHEMA_VERSION),
+        "run_id": run_id,
+        "started": str(started),
+        "python": platform.python_version(),
+        "pytest": pytest.__version__,
+        "pytest_scope": __version__,
+        "platform": platform.platform(),
+        "rootdir": str(config.rootpath),
+    }
+
+
+def _last_failed_line(failed: int) -> str:
+    if not failed:
+        return "--scope-last-failed: no test failed last time (pytest's cache), none recorded"
+    return (
+        "--scope-last-failed: recorded only the tests that failed last time"
+        f" ({failed} in pytest's cache)"
+    )
+
+
 def _retention_line(retention: Retention, policy: Policy) -> str:
     """What the scope directory holds after pruning, against both limits."""
     line = (
@@ -344,6 +486,16 @@ def _retention_line(retention: Retention, policy: Policy) -> str:
     if retention.lost_passes:
         line += f"; the budget cost {retention.lost_passes} tests their latest pass"
     return line
+
+
+def _hypothesis_test_code(item: pytest.Item) -> CodeType | None:
+    """The code of a ``@given`` test's own function, which Hypothesis calls per example.
+
+    Only attributes Hypothesis itself sets on its wrapper are read, never the user's.
+    """
+    inner = getattr(getattr(getattr(item, "obj", None), "hypothesis", None), "inner_test", None)
+    code = getattr(inner, "__code__", None)
+    return code if isinstance(code, CodeType) else None
 
 
 def _outcome(report: pytest.TestReport) -> str:

@@ -53,6 +53,15 @@ def test_the_current_runs_passes_update_the_index(tmp_path: Path) -> None:
     assert load_index(scope) == {"t.py::test_a": RUNS[4]}
 
 
+def test_worker_files_left_uncombined_count_as_the_current_run(tmp_path: Path) -> None:
+    scope = _scope(tmp_path, {})
+    left = scope / "runs" / f"{RUNS[4]}-gw1.sqlite"
+    (scope / "runs" / f"{RUNS[3]}.sqlite").rename(left)  # an xdist worker's file
+    result = prune(scope, RUNS[4], [], Policy(keep_runs=1, max_bytes=2**30))
+    assert _kept(scope) == [RUNS[4], left.stem]
+    assert result.kept == 1
+
+
 def test_over_budget_the_oldest_go_first_and_latest_passes_last(tmp_path: Path) -> None:
     scope = _scope(tmp_path, {RUNS[0]: "passed"})
     size = (scope / "runs" / f"{RUNS[0]}.sqlite").stat().st_size

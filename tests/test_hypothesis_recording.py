@@ -1,0 +1,67 @@
+"""A ``@given`` test is recorded as its last example, not as every example Hypothesis ran."""
+
+from __future__ import annotations
+
+import pytest
+from replaycli import replay_json
+
+SUITE = """
+from pathlib import Path
+from hypothesis import given, settings, strategies as st
+
+def check(n):
+    total = 0
+    for i in range(3):
+        total += i
+    return n
+
+@settings(max_examples=200, database=None)
+@given(st.integers(min_value=0, max_value=1000))
+def test_fails_above_50(n):
+    m = check(n)
+    assert m <= 50
+
+@settings(max_examples=100, database=None)
+@given(st.integers())
+def test_passes(n):
+    Path("last-example.txt").write_text(str(n))
+    m = check(n)
+    assert m == n
+
+def test_plain():
+    assert check(7) == 7
+"""
+
+
+@pytest.fixture
+def recorded(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(test_examples=SUITE)
+    result = pytester.runpytest_subprocess("--scope", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+    # The examples not kept took their time: the summary's rate counts their steps.
+    result.stdout.fnmatch_lines(["recording: * (counting * steps of Hypothesis examples not kept)"])
+    restarted = result.stdout.str().split("(counting ")[1].split(" steps")[0]
+    assert int(restarted.replace(",", "")) > 1000
+    return pytester
+
+
+def test_a_failing_given_test_holds_the_shrunk_example(recorded: pytest.Pytester) -> None:
+    plain = replay_json(recorded.path, "test_plain", "--against", "none")
+    state = replay_json(recorded.path, "test_fails_above_50", "--against", "none")
+    # One example is about as many steps as the plain test that makes the same calls; 200
+    # examples and the shrinking would be hundreds of times as many.
+    assert state["steps"] <= plain["steps"] + 5
+    assert state["event"]["kind"] == "exception"
+    assert [frame["function"] for frame in state["stack"]] == ["test_fails_above_50"]
+    assert state["stack"][0]["locals"]["n"] == 51
+    first = replay_json(recorded.path, "test_fails_above_50", "--step", "1", "--against", "none")
+    assert first["event"]["kind"] == "call"
+    assert first["event"]["function"] == "test_fails_above_50"
+
+
+def test_a_passing_given_test_holds_its_last_example(recorded: pytest.Pytester) -> None:
+    plain = replay_json(recorded.path, "test_plain", "--against", "none")
+    state = replay_json(recorded.path, "test_passes", "--against", "none")
+    assert state["steps"] <= plain["steps"] + 5
+    last = int((recorded.path / "last-example.txt").read_text())
+    assert state["stack"][-1]["locals"]["n"] == last
