@@ -151,6 +151,7 @@ class Recorder:
         self._pending_watches: dict[str, object] = {}
         self._watched: dict[str, object] = {}
         self._restart_code: CodeType | None = None
+        self._between_examples = False
         self.restarted_steps = 0  # recorded, then discarded by a restart; for the summary
         self._reset_test(None)
 
@@ -216,12 +217,15 @@ class Recorder:
             self._reset_test(buffer)
             self._watched, self._pending_watches = self._pending_watches, {}
             self._restart_code = restart_code
+            # Hypothesis draws an example's data before calling the test: unrecorded.
+            self._between_examples = restart_code is not None
 
     def end_test(self) -> TestSteps:
         with self._lock:
             result = TestSteps(self._step, self._failure_step, self._incomplete)
             self._reset_test(None)
             self._restart_code = None
+            self._between_examples = False
         return result
 
     def _reset_test(self, buffer: RingBuffer | None) -> None:
@@ -438,8 +442,13 @@ class Recorder:
             stale = _stale_frames(stack, frame)
             if code is self._restart_code and kind == Kind.CALL and _first_call(stack, code):
                 self._restart_test(buffer)
+                self._between_examples = False
                 stale = 0
+            elif self._between_examples:
+                return
         else:
+            if self._between_examples:
+                return
             stale = _frames_above(stack, frame)
             if stale < 0:
                 return  # a frame that started before the test: not part of its steps
@@ -477,6 +486,8 @@ class Recorder:
                        current.line, payload or None])  # fmt: skip
         if kind == Kind.RETURN or kind == Kind.UNWIND:
             stack.pop().frame = None
+            if code is self._restart_code and _first_call(stack, code):
+                self._between_examples = True
         elif kind == Kind.YIELD:
             stack.pop().frame = None
             self._suspend(frame, current)

@@ -65,3 +65,30 @@ def test_a_passing_given_test_holds_its_last_example(recorded: pytest.Pytester) 
     assert state["steps"] <= plain["steps"] + 5
     last = int((recorded.path / "last-example.txt").read_text())
     assert state["stack"][-1]["locals"]["n"] == last
+
+
+def test_drawing_the_examples_is_not_recorded(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_drawn="""
+        from hypothesis import given, settings, strategies as st
+
+        def make(n):  # 100 line steps a draw, were draws recorded
+            total = 0
+            for i in range(50):
+                total += i
+            return n
+
+        @settings(max_examples=100, database=None)
+        @given(st.builds(make, st.integers()))
+        def test_body(n):
+            assert n == n
+        """
+    )
+    result = pytester.runpytest_subprocess("--scope", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    restarted = result.stdout.str().split("(counting ")[1].split(" steps")[0]
+    # Each example's own call is 3 steps: 99 examples not kept make about 300 of them.
+    assert int(restarted.replace(",", "")) < 1000
+    state = replay_json(pytester.path, "test_body", "--against", "none")
+    assert [frame["function"] for frame in state["stack"]] == ["test_body"]
+    assert state["steps"] <= 5
