@@ -17,6 +17,9 @@ import bisect
 import sys
 import threading
 import tracemalloc
+
+# Private references: a test may replace these builtins (with a spy that counts calls).
+from builtins import id, iter, len, next  # noqa: UP029
 from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any, Final
