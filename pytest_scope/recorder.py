@@ -139,6 +139,7 @@ class Recorder:
         self._cell_names: dict[CodeType, frozenset[str]] = {}
         self._line_tables: dict[CodeType, tuple[list[int], list[int | None]]] = {}
         self._lock = _Lock()
+        self._muted = False
         self._local = threading.local()
         self._threads: list[_Thread] = []
         self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
@@ -196,6 +197,8 @@ class Recorder:
     def begin_test(self, buffer: RingBuffer) -> None:
         with self._lock:
             self._reset_test(buffer)
+            if self._muted:
+                self._unmute()
 
     def end_test(self) -> TestSteps:
         with self._lock:
@@ -338,10 +341,35 @@ class Recorder:
             f"recording stopped at step {self._step + 1}: the test started tracemalloc,"
             " whose figures the recording would change"
         )
+        self._mute()
 
     def _fault(self, exc: Exception) -> None:
         self._recording = False
         self._incomplete = f"recorder fault at step {self._step + 1}: {type(exc).__name__}: {exc}"
+        self._mute()
+
+    def _mute(self) -> None:
+        """Switch our events off until the next test. A callback that records nothing
+        still runs, in a frame of its own: a test that recurses until RecursionError
+        would stop one frame short of where it stops unrecorded."""
+        tool_id = self._tool_id
+        if tool_id is None or self._muted:
+            return
+        self._muted = True
+        _monitoring.set_events(tool_id, 0)
+        for code in self._code_numbers:
+            _monitoring.set_local_events(tool_id, code, 0)
+
+    def _unmute(self) -> None:
+        tool_id = self._tool_id
+        self._muted = False
+        if tool_id is None:
+            return
+        _monitoring.set_events(tool_id, _GLOBAL_EVENTS)
+        for code in self._code_numbers:
+            level = self._levels.get(code, Level.SKIP)
+            if level is not Level.SKIP:
+                _monitoring.set_local_events(tool_id, code, _LOCAL_EVENTS[level])
 
     def _thread(self) -> _Thread:
         # threading.get_ident() values are reused by later threads; a thread-local is not.
