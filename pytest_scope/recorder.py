@@ -197,12 +197,18 @@ class Recorder:
     def begin_test(self, buffer: RingBuffer) -> None:
         with self._lock:
             self._reset_test(buffer)
+            self._encoder.take_fault()  # one from between tests is no test's
             if self._muted:
                 self._unmute()
 
     def end_test(self) -> TestSteps:
         with self._lock:
-            result = TestSteps(self._step, self._failure_step, self._incomplete)
+            incomplete = self._incomplete
+            unencodable = self._encoder.take_fault()
+            if unencodable is not None:
+                shown = f"recorder fault: {unencodable}; it shows as <unencodable>"
+                incomplete = f"{incomplete}; {shown}" if incomplete else shown
+            result = TestSteps(self._step, self._failure_step, incomplete)
             self._reset_test(None)
         return result
 

@@ -156,7 +156,14 @@ class ValueEncoder:
         self._path: set[int] = set()
         self._budget = 0
         self._mutable = False
+        self._fault: str | None = None
         self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+
+    def take_fault(self) -> str | None:
+        """The first value that could not be encoded since the last call, if any: the
+        recording shows it as ``<unencodable>`` and must say that it is incomplete."""
+        fault, self._fault = self._fault, None
+        return fault
 
     def encode_locals(
         self, names_values: Mapping[str, object]
@@ -193,8 +200,11 @@ class ValueEncoder:
         self._path.clear()
         try:
             form = self._encode(value, 0)
-        except Exception:  # a value we did not foresee; never a reason to fail
-            form = {"$type": self._info(kind).name, "repr": "<unencodable>"}
+        except Exception as exc:  # a value we did not foresee; never a reason to fail
+            name = self._info(kind).name
+            if self._fault is None:
+                self._fault = f"a {name} value could not be encoded ({type(exc).__name__}: {exc})"
+            form = {"$type": name, "repr": "<unencodable>"}
         return form, self._mutable
 
     def unchanged(self, name: str, value: object, form: Encoded) -> tuple[bool, bool]:
