@@ -14,6 +14,7 @@ and the test runs on untouched.
 from __future__ import annotations
 
 import bisect
+import inspect
 import sys
 import threading
 import tracemalloc
@@ -50,6 +51,8 @@ _Lock = threading.Lock
 _tracing_allocations = tracemalloc.is_tracing
 _bisect_right = bisect.bisect_right
 _MISSING: Final = object()
+_LOCALS_ARE_PROXIES: Final = sys.version_info >= (3, 13)  # PEP 667
+_CO_OPTIMIZED: Final = inspect.CO_OPTIMIZED
 _NOTHING: Final[frozenset[str]] = frozenset()
 
 _GLOBAL_EVENTS: Final = (
@@ -78,7 +81,9 @@ class NoFreeToolIdError(ScopeError):
 class _Frame:
     """The recorder's shadow of one frame: what it last recorded of it."""
 
-    __slots__ = ("cells", "code_no", "frame", "frame_no", "line", "mutable", "values")
+    __slots__ = (
+        "cells", "code_no", "frame", "frame_no", "line", "locals_dict", "mutable", "values",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -96,6 +101,7 @@ class _Frame:
         self.values: dict[str, Encoded] = {}
         self.mutable: frozenset[str] = frozenset()
         self.cells = cells  # locals shared with closures: other frames may rebind them
+        self.locals_dict: dict[str, Any] | None = None  # 3.12: see _read_locals
 
     def as_keyframe(self) -> list[Any]:
         return [self.frame_no, self.code_no, self.line, dict(self.values)]
@@ -428,7 +434,8 @@ class Recorder:
         buffer.append([step, kind, thread.number, current.frame_no, current.code_no,
                        current.line, payload or None])  # fmt: skip
         if kind == Kind.RETURN or kind == Kind.UNWIND:
-            stack.pop().frame = None
+            left = stack.pop()
+            left.frame = left.locals_dict = None
         elif kind == Kind.YIELD:
             stack.pop().frame = None
             self._suspend(frame, current)
@@ -464,7 +471,7 @@ class Recorder:
         values: dict[str, Encoded] = {}
         changed: dict[str, Encoded] = {}
         mutable: list[str] = []
-        for name, value in frame.f_locals.items():
+        for name, value in _read_locals(entry, frame).items():
             form = old.get(name, _MISSING)
             if form is not _MISSING:
                 same, may_change = unchanged(name, value, form)
@@ -502,7 +509,7 @@ class Recorder:
         local of an outer frame keeps its object, whose contents may change.
         """
         assert entry.frame is not None
-        frame_locals = entry.frame.f_locals
+        frame_locals = _read_locals(entry, entry.frame)
         names = entry.mutable | entry.cells if entry.cells else entry.mutable
         encoder = self._encoder
         values = entry.values
@@ -557,6 +564,25 @@ class Recorder:
             self._raise_steps.pop(key, None)
         elif kind == Kind.UNWIND:
             self._failure_step = self._raise_steps.get(key, step)
+
+
+def _read_locals(entry: _Frame, frame: FrameType) -> dict[str, Any]:
+    """A frame's locals, read without changing what its own code sees.
+
+    On 3.12 ``f_locals`` of a function's frame refreshes the one dict that ``locals()``
+    returns in that frame, which the code may hold as a snapshot (and which would keep
+    the objects it deletes alive): the dict gets back what it held before the read.
+    """
+    if _LOCALS_ARE_PROXIES or not frame.f_code.co_flags & _CO_OPTIMIZED:
+        return frame.f_locals
+    held = entry.locals_dict
+    before = dict(held) if held is not None else {}
+    shared = frame.f_locals
+    current = dict(shared)
+    shared.clear()
+    shared.update(before)
+    entry.locals_dict = shared
+    return current
 
 
 def _frames_above(stack: list[_Frame], frame: FrameType) -> int:
