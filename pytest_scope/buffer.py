@@ -8,6 +8,8 @@ the end must survive. The open chunk is bounded by its event count, not by the c
 
 from __future__ import annotations
 
+# A private reference: a test may replace this builtin (with a spy that counts calls).
+from builtins import len
 from collections import deque
 from collections.abc import Callable
 

@@ -20,9 +20,14 @@ Keyframe = dict[str, Any]
 Event = list[Any]
 
 
+# Private references: the recorder packs chunks while a test runs, which may patch these.
+_compress = zlib.compress
+_packb = msgpack.packb
+
+
 def pack_chunk(keyframe: Keyframe, events: list[Event]) -> bytes:
     """Encode one chunk; the recorder calls this when a chunk is closed."""
-    return zlib.compress(msgpack.packb([keyframe, events], use_bin_type=True), 6)
+    return _compress(_packb([keyframe, events], use_bin_type=True), 6)
 
 
 def unpack_chunk(data: bytes) -> tuple[Keyframe, list[Event]]:

@@ -15,9 +15,13 @@ and the test runs on untouched.
 from __future__ import annotations
 
 import bisect
+import inspect
 import sys
 import threading
 import tracemalloc
+
+# Private references: a test may replace these builtins (with a spy that counts calls).
+from builtins import id, iter, len, next  # noqa: UP029
 from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any, Final
@@ -49,6 +53,8 @@ _Lock = threading.Lock
 _tracing_allocations = tracemalloc.is_tracing
 _bisect_right = bisect.bisect_right
 _MISSING: Final = object()
+_LOCALS_ARE_PROXIES: Final = sys.version_info >= (3, 13)  # PEP 667
+_CO_OPTIMIZED: Final = inspect.CO_OPTIMIZED
 _NOTHING: Final[frozenset[str]] = frozenset()
 
 _GLOBAL_EVENTS: Final = (
@@ -77,7 +83,9 @@ class NoFreeToolIdError(ScopeError):
 class _Frame:
     """The recorder's shadow of one frame: what it last recorded of it."""
 
-    __slots__ = ("cells", "code_no", "frame", "frame_no", "line", "mutable", "values")
+    __slots__ = (
+        "cells", "code_no", "frame", "frame_no", "line", "locals_dict", "mutable", "values",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -95,6 +103,7 @@ class _Frame:
         self.values: dict[str, Encoded] = {}
         self.mutable: frozenset[str] = frozenset()
         self.cells = cells  # locals shared with closures: other frames may rebind them
+        self.locals_dict: dict[str, Any] | None = None  # 3.12: see _read_locals
 
     def as_keyframe(self) -> list[Any]:
         return [self.frame_no, self.code_no, self.line, dict(self.values)]
@@ -141,6 +150,7 @@ class Recorder:
         self._cell_names: dict[CodeType, frozenset[str]] = {}
         self._line_tables: dict[CodeType, tuple[list[int], list[int | None]]] = {}
         self._lock = _Lock()
+        self._muted = False
         self._local = threading.local()
         self._threads: list[_Thread] = []
         self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
@@ -219,10 +229,18 @@ class Recorder:
             self._restart_code = restart_code
             # Hypothesis draws an example's data before calling the test: unrecorded.
             self._between_examples = restart_code is not None
+            self._encoder.take_fault()  # one from between tests is no test's
+            if self._muted:
+                self._unmute()
 
     def end_test(self) -> TestSteps:
         with self._lock:
-            result = TestSteps(self._step, self._failure_step, self._incomplete)
+            incomplete = self._incomplete
+            unencodable = self._encoder.take_fault()
+            if unencodable is not None:
+                shown = f"recorder fault: {unencodable}; it shows as <unencodable>"
+                incomplete = f"{incomplete}; {shown}" if incomplete else shown
+            result = TestSteps(self._step, self._failure_step, incomplete)
             self._reset_test(None)
             self._restart_code = None
             self._between_examples = False
@@ -417,10 +435,35 @@ class Recorder:
             f"recording stopped at step {self._step + 1}: the test started tracemalloc,"
             " whose figures the recording would change"
         )
+        self._mute()
 
     def _fault(self, exc: Exception) -> None:
         self._recording = False
         self._incomplete = f"recorder fault at step {self._step + 1}: {type(exc).__name__}: {exc}"
+        self._mute()
+
+    def _mute(self) -> None:
+        """Switch our events off until the next test. A callback that records nothing
+        still runs, in a frame of its own: a test that recurses until RecursionError
+        would stop one frame short of where it stops unrecorded."""
+        tool_id = self._tool_id
+        if tool_id is None or self._muted:
+            return
+        self._muted = True
+        _monitoring.set_events(tool_id, 0)
+        for code in self._code_numbers:
+            _monitoring.set_local_events(tool_id, code, 0)
+
+    def _unmute(self) -> None:
+        tool_id = self._tool_id
+        self._muted = False
+        if tool_id is None:
+            return
+        _monitoring.set_events(tool_id, _GLOBAL_EVENTS)
+        for code in self._code_numbers:
+            level = self._levels.get(code, Level.SKIP)
+            if level is not Level.SKIP:
+                _monitoring.set_local_events(tool_id, code, _LOCAL_EVENTS[level])
 
     def _thread(self) -> _Thread:
         # threading.get_ident() values are reused by later threads; a thread-local is not.
@@ -485,7 +528,8 @@ class Recorder:
         buffer.append([step, kind, thread.number, current.frame_no, current.code_no,
                        current.line, payload or None])  # fmt: skip
         if kind == Kind.RETURN or kind == Kind.UNWIND:
-            stack.pop().frame = None
+            left = stack.pop()
+            left.frame = left.locals_dict = None
             if code is self._restart_code and _first_call(stack, code):
                 self._between_examples = True
         elif kind == Kind.YIELD:
@@ -523,7 +567,7 @@ class Recorder:
         values: dict[str, Encoded] = {}
         changed: dict[str, Encoded] = {}
         mutable: list[str] = []
-        for name, value in frame.f_locals.items():
+        for name, value in _read_locals(entry, frame).items():
             form = old.get(name, _MISSING)
             if form is not _MISSING:
                 same, may_change = unchanged(name, value, form)
@@ -559,7 +603,7 @@ class Recorder:
         local of an outer frame keeps its object, whose contents may change.
         """
         assert entry.frame is not None
-        frame_locals = entry.frame.f_locals
+        frame_locals = _read_locals(entry, entry.frame)
         names = entry.mutable | entry.cells if entry.cells else entry.mutable
         encoder = self._encoder
         values = entry.values
@@ -634,6 +678,25 @@ class Recorder:
 def _first_call(stack: list[_Frame], code: CodeType) -> bool:
     """No frame of ``code`` is on the stack: a new top-level call, not a recursive one."""
     return all(entry.frame is None or entry.frame.f_code is not code for entry in stack)
+
+
+def _read_locals(entry: _Frame, frame: FrameType) -> dict[str, Any]:
+    """A frame's locals, read without changing what its own code sees.
+
+    On 3.12 ``f_locals`` of a function's frame refreshes the one dict that ``locals()``
+    returns in that frame, which the code may hold as a snapshot (and which would keep
+    the objects it deletes alive): the dict gets back what it held before the read.
+    """
+    if _LOCALS_ARE_PROXIES or not frame.f_code.co_flags & _CO_OPTIMIZED:
+        return frame.f_locals
+    held = entry.locals_dict
+    before = dict(held) if held is not None else {}
+    shared = frame.f_locals
+    current = dict(shared)
+    shared.clear()
+    shared.update(before)
+    entry.locals_dict = shared
+    return current
 
 
 def _frames_above(stack: list[_Frame], frame: FrameType) -> int:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+
+# A private reference: a test may replace this builtin (with a spy that counts calls).
+from builtins import len
 from collections.abc import Iterable
 from typing import Final
 

@@ -43,11 +43,11 @@ from pytest_scope.xdist import XdistController, is_controller, worker_part
 _DEFAULT_SCOPE_DIR = ".scope"
 _test_steps_key = pytest.StashKey[TestSteps]()
 _buffer_key = pytest.StashKey[RingBuffer]()
-_started_key = pytest.StashKey[tuple[float, float]]()
+_started_key = pytest.StashKey[float]()
+_call_report_key = pytest.StashKey[pytest.TestReport]()
 _mark_key = pytest.StashKey[ScopeMark | None]()
 # Private references: a test may monkeypatch the time module.
 _time = time.time
-_perf_counter = time.perf_counter
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,23 +230,32 @@ class ScopeSession:
         level = None if mark is None or mark.level is None else Level[mark.level.upper()]
         buffer = RingBuffer(self.settings.buffer_bytes, self.recorder.take_keyframe)
         item.stash[_buffer_key] = buffer
-        item.stash[_started_key] = (_time(), _perf_counter())
+        item.stash[_started_key] = _time()
         self.recorder.override_level(level)
         self.recorder.begin_test(buffer, _hypothesis_test_code(item))
         try:
             return (yield)
         finally:
-            item.stash[_test_steps_key] = self.recorder.end_test()
+            steps = item.stash[_test_steps_key] = self.recorder.end_test()
             self.recorder.override_level(None)
-            buffer.close_chunk()
+            try:
+                buffer.close_chunk()
+            except Exception as exc:  # a fault of ours is never the test's
+                lost = f"its last steps were lost: buffer fault: {type(exc).__name__}: {exc}"
+                steps.incomplete = f"{steps.incomplete}; {lost}" if steps.incomplete else lost
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        if report.when == "call" and _test_steps_key in item.stash:
-            self._write_test(item, report)
+        if _test_steps_key in item.stash:
+            if report.when == "call":
+                item.stash[_call_report_key] = report
+            elif report.when == "teardown" and _call_report_key in item.stash:
+                # Only now: the test's monkeypatches (of os, time, ...) are undone.
+                self._write_test(item, item.stash[_call_report_key])
+                del item.stash[_call_report_key], item.stash[_test_steps_key]
         return report
 
     def _write_test(self, item: pytest.Item, report: pytest.TestReport) -> None:
@@ -254,7 +263,7 @@ class ScopeSession:
             self.hypothesis_tests += 1
         steps = item.stash[_test_steps_key]
         buffer = item.stash[_buffer_key]
-        started, perf_started = item.stash[_started_key]
+        started = item.stash[_started_key]
         chunks = buffer.chunks()
         self._attempts[item.nodeid] += 1
         outcome = _outcome(report)
@@ -263,7 +272,7 @@ class ScopeSession:
             attempt=self._attempts[item.nodeid],
             outcome=outcome,
             started=started,
-            duration=_perf_counter() - perf_started,
+            duration=report.duration,
             steps=steps.steps,
             first_step=chunks[0].first_step if chunks else steps.steps + 1,
             dropped_steps=buffer.dropped_steps,
@@ -275,8 +284,9 @@ class ScopeSession:
         assert self.writer is not None
         try:
             self.writer.write_test(record, chunks)
-        except ScopeError as exc:
-            self.problems.append(f"{item.nodeid}: recording lost: {exc}")
+        except Exception as exc:  # a fault of ours is never the test's, nor the run's
+            reason = exc if isinstance(exc, ScopeError) else f"{type(exc).__name__}: {exc}"
+            self.problems.append(f"{item.nodeid}: recording lost: {reason}")
             return
         if steps.incomplete:
             self.problems.append(f"{item.nodeid}: recording incomplete: {steps.incomplete}")

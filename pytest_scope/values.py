@@ -4,7 +4,8 @@ The encoder never calls user code: no ``__repr__``, ``__eq__``, ``__hash__``, ``
 ``__iter__``, properties or ``__getattr__`` of a recorded object. Types are inspected
 through ``type``'s own descriptors, instance state is read through the C-level
 ``__dict__`` and slot descriptors found in the type's MRO, and containers (also
-subclasses of builtins) through the builtin types' unbound C methods.
+subclasses of builtins) through the builtin types' unbound C methods. Types are compared
+by identity, never with ``==``, ``in`` or a hash: a metaclass may define those.
 
 Output is bounded: nesting depth, items per container, characters per string and nodes
 per value, each cut marked the ``$``-keyed way that ``schema`` describes.
@@ -23,6 +24,9 @@ import itertools
 import math
 import sys
 import types
+
+# Private references: a test may replace these builtins (with a spy that counts calls).
+from builtins import all, any, id, iter, len, max, min, next, repr, zip  # noqa: UP029
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -62,6 +66,9 @@ _NAMED_TYPES: Final = frozenset(
         types.MethodWrapperType, types.WrapperDescriptorType, types.MethodDescriptorType,
     }
 )  # fmt: skip
+# By id: ``cls in a_set`` would hash ``cls``, which runs its metaclass's ``__hash__``.
+_SAFE_REPR_IDS: Final = frozenset(id(cls) for cls in _SAFE_REPR_TYPES)
+_NAMED_IDS: Final = frozenset(id(cls) for cls in _NAMED_TYPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,37 +90,36 @@ class _TypeInfo:
 
     def __init__(self, cls: type, in_project: Callable[[str], bool] | None) -> None:
         mro = _type_mro(cls)
-        module = _type_module(cls)
-        qualname = _type_qualname(cls)
-        self.name = qualname if module == "builtins" else f"{module}.{qualname}"
-        self.base = next((klass for klass in mro if klass in _BASE_ENCODERS), object)
+        self.name = _type_name(cls)
+        self.base = next((_BASE_BY_ID[id(k)] for k in mro if id(k) in _BASE_BY_ID), object)
         self.dict_getter: Callable[..., Any] | None = None
         self.slot_getters: list[tuple[str, Callable[..., Any]]] = []
         self.fields: tuple[str, ...] = ()
         for klass in mro:
             namespace = _type_dict(klass)
             for name, attribute in namespace.items():
+                if type(name) is not str:  # type("C", (), {key: ...}) takes any key
+                    continue
                 kind = type(attribute)
                 if kind is types.MemberDescriptorType and not name.startswith("__"):
                     self.slot_getters.append((name, attribute.__get__))
                 elif (
                     name == "__dict__"
                     and self.dict_getter is None
-                    and kind in (types.GetSetDescriptorType, types.MemberDescriptorType)
+                    and (kind is types.GetSetDescriptorType or kind is types.MemberDescriptorType)
                 ):
                     self.dict_getter = attribute.__get__
             fields = namespace.get("_fields")
             if not self.fields and type(fields) is tuple and all(type(f) is str for f in fields):
                 self.fields = fields
-        metaclass_mro = _type_mro(type(cls))
-        self.is_enum = enum.EnumType in metaclass_mro
-        self.is_class = type in mro  # instances of this type are classes
+        self.is_enum = _derives(type(cls), enum.EnumType)
+        self.is_class = _derives(cls, type)  # instances of this type are classes
         # For ValueEncoder.unchanged, which mirrors _encode's dispatch:
         # encoded as a repr before any container rule applies;
         self.special = (
-            cls in _SAFE_REPR_TYPES
+            id(cls) in _SAFE_REPR_IDS
             or self.is_enum
-            or cls in _NAMED_TYPES
+            or id(cls) in _NAMED_IDS
             or cls is types.ModuleType
             or self.is_class
         )
@@ -161,6 +167,7 @@ class ValueEncoder:
         self._path: set[int] = set()
         self._budget = 0
         self._mutable = False
+        self._fault: str | None = None
         self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
         # id -> (form, may change) of each value encoded or verified in the open step.
         self._step_forms: dict[int, tuple[Encoded, bool]] | None = None
@@ -177,6 +184,12 @@ class ValueEncoder:
     def end_step(self) -> None:
         """Close the step: from here on, the objects may change and ids be reused."""
         self._step_forms = None
+
+    def take_fault(self) -> str | None:
+        """The first value that could not be encoded since the last call, if any: the
+        recording shows it as ``<unencodable>`` and must say that it is incomplete."""
+        fault, self._fault = self._fault, None
+        return fault
 
     def encode_locals(
         self, names_values: Mapping[str, object]
@@ -216,8 +229,11 @@ class ValueEncoder:
         self._path.clear()
         try:
             form = self._encode(value, 0)
-        except Exception:  # a value we did not foresee; never a reason to fail
-            form = {"$type": self._info(kind).name, "repr": "<unencodable>"}
+        except Exception as exc:  # a value we did not foresee; never a reason to fail
+            name = self._info(kind).name
+            if self._fault is None:
+                self._fault = f"a {name} value could not be encoded ({type(exc).__name__}: {exc})"
+            form = {"$type": name, "repr": "<unencodable>"}
         known = (form, self._mutable)
         if step_forms is not None:
             step_forms[id(value)] = known
@@ -583,13 +599,13 @@ class ValueEncoder:
 
     def _special_repr(self, value: object, kind: type, info: _TypeInfo) -> str:
         """The text of a value encoded as a repr whatever its depth (``info.special``)."""
-        if kind in _SAFE_REPR_TYPES:
-            return _cut(repr(value), self.limits.max_str)
+        if id(kind) in _SAFE_REPR_IDS:
+            return _cut(_safe_repr(value, kind), self.limits.max_str)
         if info.is_enum:
             return self._enum_name(value, info)
-        if kind in _NAMED_TYPES:
+        if id(kind) in _NAMED_IDS:
             return _callable_name(value)
-        return _named(value)
+        return _named(value, info)
 
     def _too_deep(self, info: _TypeInfo, depth: int) -> Encoded | None:
         if depth >= self.limits.max_depth or (depth and info.foreign):
@@ -794,7 +810,7 @@ def _callable_name(value: object) -> str:
 
 def _module_file(cls: type) -> str:
     """The file of the module that defined ``cls`` ("" if none), read without user code."""
-    name = _type_module(cls)
+    name = _type_module(cls) if "__module__" in _type_dict(cls) else None
     module = sys.modules.get(name) if type(name) is str else None
     if type(module) is not types.ModuleType:
         return ""
@@ -802,14 +818,50 @@ def _module_file(cls: type) -> str:
     return filename if type(filename) is str else ""
 
 
-def _named(value: object) -> str:
+def _named(value: Any, info: _TypeInfo) -> str:
     if type(value) is types.ModuleType:
         name = _module_dict(value).get("__name__")
         return f"<module {name}>" if type(name) is str else "<module>"
-    if isinstance(value, type):
-        module, qualname = _type_module(value), _type_qualname(value)
-        return qualname if module == "builtins" else f"{module}.{qualname}"
+    if info.is_class:
+        return _type_name(value)
     return "?"
+
+
+def _type_name(cls: type) -> str:
+    """``module.qualname``, read through ``type``'s descriptors; a class body may set
+    ``__module__`` to anything, or delete it."""
+    qualname: str = _type_qualname(cls)
+    try:
+        module = _type_module(cls)
+    except AttributeError:
+        return qualname
+    if type(module) is not str:
+        return qualname
+    return qualname if module == "builtins" else f"{module}.{qualname}"
+
+
+def _derives(cls: type, base: type) -> bool:
+    """Whether ``base`` is in ``cls``'s MRO, by identity (``in`` would run ``__eq__``)."""
+    return any(klass is base for klass in _type_mro(cls))
+
+
+def _safe_repr(value: Any, kind: type) -> str:
+    """The repr of a value of a ``_SAFE_REPR_TYPES`` type, without the user code that the
+    C repr would call: that of a slice's bounds or of a datetime's tzinfo subclass."""
+    if kind is slice:
+        bounds = (value.start, value.stop, value.step)
+        if not all(type(b) is int or b is None for b in bounds):
+            return f"slice({', '.join(_scalar_or_type(b) for b in bounds)})"
+    elif kind is datetime.datetime or kind is datetime.time:
+        tzinfo = value.tzinfo
+        if tzinfo is not None and type(tzinfo) is not datetime.timezone:
+            naive = repr(value.replace(tzinfo=None))
+            return f"{naive[:-1]}, tzinfo=<{_type_name(type(tzinfo))}>)"
+    return repr(value)
+
+
+def _scalar_or_type(value: object) -> str:
+    return repr(value) if type(value) is int or value is None else f"<{_type_name(type(value))}>"
 
 
 _BASE_ENCODERS: Final[dict[type, Callable[[ValueEncoder, Any, _TypeInfo, int], Encoded]]] = {
@@ -826,3 +878,4 @@ _BASE_ENCODERS: Final[dict[type, Callable[[ValueEncoder, Any, _TypeInfo, int], E
     float: ValueEncoder._number,
     BaseException: ValueEncoder._exception,
 }
+_BASE_BY_ID: Final = {id(cls): cls for cls in _BASE_ENCODERS}
