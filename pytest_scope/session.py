@@ -197,9 +197,14 @@ class ScopeSession:
         return command
 
     def pytest_sessionfinish(self) -> None:
-        """Prune the scope directory before the summary, which reports what went."""
+        """Finish the trace file and prune the scope directory before the summary, which
+        reports what went wrong and what went."""
         if not self.active:
             return
+        try:
+            self.writer.close()
+        except ScopeError as exc:  # a full disk: the tests written stay readable in the WAL
+            self.problems.append(f"trace file left unfinished: {exc}")
         passed = [record.nodeid for record, _ in self.recorded if record.outcome == "passed"]
         try:
             self.retention = prune(
