@@ -2,11 +2,11 @@
 
 Unpacking treats its input as untrusted (a trace file may come from a CI artifact), so
 what it may cost is bounded before anything is built: the inflated size (a zip bomb stops
-at ``MAX_CHUNK_BYTES``), the elements an array may declare (msgpack preallocates them,
-at every one of up to 1024 nesting levels), and the containers built (an empty one costs
-about 80 times its one byte). The recorder writes no msgpack extension types, so none is
-accepted. Any malformation becomes a ``ValueError`` for the reader to report against the
-file.
+at ``MAX_CHUNK_BYTES``), the elements an array may declare (msgpack preallocates what an
+array declares, within what the input could still hold), and the containers built (an
+empty one costs about 80 times its one byte). The recorder writes no msgpack extension
+types, so none is accepted. Any malformation becomes a ``ValueError`` for the reader to
+report against the file.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import msgpack
 # of 200 characters, inflates to 4.4 MB. Decoding costs up to about 25 times the inflated
 # size (a 3-byte string is a 76-byte object), so this bounds a chunk's memory to ~200 MB.
 MAX_CHUNK_BYTES: Final = 8 * 1024 * 1024
-# Events per chunk (1024), items per recorded container (32), frames per recorded stack.
+# Far above what the recorder writes: events per chunk (1024), items per container (32),
+# frames per recorded stack.
 MAX_ARRAY_LENGTH: Final = 16384
 MAX_CONTAINERS: Final = 1_000_000
 # The first byte of every msgpack map or array (fixmap, fixarray, array 16/32, map 16/32).

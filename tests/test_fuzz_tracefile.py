@@ -267,6 +267,10 @@ NAMED: tuple[Case, ...] = (
         "nested arrays at the length limit",
         _chunks(_zlib(_nested_headers(1000, 16384) + b"\x00" * (8 * 2**20 - 5001))),
     ),
+    Case(
+        "nested arrays of a million declared elements",
+        _chunks(_zlib(_nested_headers(1000, 10**6) + b"\x00" * (8 * 2**20 - 5001))),
+    ),
     Case("millions of empty lists", _chunks(_zlib(_many_empty_lists(2_000_000)))),
     Case("huge declared map", _chunks(_zlib(b"\xdf\xff\xff\xff\xff"))),
     Case("huge declared str", _chunks(_zlib(b"\xdb\xff\xff\xff\xff"))),
@@ -543,6 +547,7 @@ SUBPROCESS_CASES = [
         "text steps",
         "zlib bomb",
         "nested arrays at the length limit",
+        "nested arrays of a million declared elements",
         "millions of empty lists",
         "deep nesting",
     }
