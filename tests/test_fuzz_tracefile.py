@@ -279,10 +279,26 @@ NAMED: tuple[Case, ...] = (
         "nesting just within msgpack's stack",
         _chunks(_zlib(b"\x92\x81\xa4step\x00\x91" + b"\x91" * 1000 + b"\xc0")),
     ),
+    Case("a local nested 1000 deep", lambda path: _nest_a_local(path, 1000)),
     Case("extension type", _chunks(_zlib(b"\x92\x80\x91\xd4\x05\x00"))),
     Case("chunk is a number", _chunks(_zlib(msgpack.packb(7)))),
     Case("trailing data", _chunks(_zlib(msgpack.packb([{}, []]) + b"\x00"))),
 )
+
+
+def _nest_a_local(path: Path, depth: int) -> None:
+    """Every event's payload binds a local ``deep`` to lists ``depth`` levels deep."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        for rowid, data in db.execute("SELECT rowid, data FROM chunks").fetchall():
+            keyframe, events = msgpack.unpackb(zlib.decompress(data), raw=False)
+            deep: list[Any] = []
+            for _ in range(depth):
+                deep = [deep]
+            for event in events:
+                event[6] = {**(event[6] or {}), "l": {"deep": deep}}
+            packed = zlib.compress(msgpack.packb([keyframe, events], use_bin_type=True))
+            db.execute("UPDATE chunks SET data = ? WHERE rowid = ?", (packed, rowid))
+        db.commit()
 
 
 # Values a damaged file may hold where any other value belongs.
