@@ -566,6 +566,7 @@ SUBPROCESS_CASES = [
         "nested arrays of a million declared elements",
         "millions of empty lists",
         "deep nesting",
+        "a local nested 1000 deep",
     }
 ]
 SUBPROCESS_MODES: tuple[tuple[str, ...], ...] = (
