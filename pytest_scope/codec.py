@@ -1,20 +1,32 @@
 """Packing and unpacking of chunks (see ``schema``): msgpack, then zlib.
 
-Unpacking treats its input as untrusted (a trace file may come from a CI artifact):
-sizes are bounded before and after decompression, and any malformation becomes a
-``ValueError`` for the reader to report against the file.
+Unpacking treats its input as untrusted (a trace file may come from a CI artifact), so
+what it may cost is bounded before anything is built: the inflated size (a zip bomb stops
+at ``MAX_CHUNK_BYTES``), the elements an array may declare (msgpack preallocates what an
+array declares, within what the input could still hold), and the containers built (an
+empty one costs about 80 times its one byte). The recorder writes no msgpack extension
+types, so none is accepted. Any malformation becomes a ``ValueError`` for the reader to
+report against the file.
 """
 
 from __future__ import annotations
 
 import zlib
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import msgpack
 
-# A chunk holds at most a few thousand events of bounded values; anything larger is
-# not something the recorder wrote.
-MAX_CHUNK_BYTES: Final = 64 * 1024 * 1024
+# The largest chunk seen from the recorder, 1024 steps each changing lists of 32 strings
+# of 200 characters, inflates to 4.4 MB. Decoding costs up to about 25 times the inflated
+# size (a 3-byte string is a 76-byte object), so this bounds a chunk's memory to ~200 MB.
+MAX_CHUNK_BYTES: Final = 8 * 1024 * 1024
+# Far above what the recorder writes: events per chunk (1024), items per container (32),
+# frames per recorded stack.
+MAX_ARRAY_LENGTH: Final = 16384
+MAX_CONTAINERS: Final = 1_000_000
+# The first byte of every msgpack map or array (fixmap, fixarray, array 16/32, map 16/32).
+_CONTAINER_HEADS: Final = bytes([*range(0x80, 0xA0), *range(0xDC, 0xE0)])
+_OTHER_BYTES: Final = bytes(byte for byte in range(256) if byte not in _CONTAINER_HEADS)
 
 Keyframe = dict[str, Any]
 Event = list[Any]
@@ -35,15 +47,17 @@ def unpack_chunk(data: bytes) -> tuple[Keyframe, list[Event]]:
     try:
         inflater = zlib.decompressobj()
         raw = inflater.decompress(data, MAX_CHUNK_BYTES)
-        if inflater.unconsumed_tail:
-            raise ValueError("chunk inflates past the size limit")
-        unpacked = msgpack.unpackb(
-            raw,
-            raw=False,
-            strict_map_key=True,  # per-type limits default to len(raw), itself bounded
+    except zlib.error as exc:
+        raise ValueError(f"undecodable chunk ({exc})") from None
+    if not inflater.eof:
+        too_big = len(raw) >= MAX_CHUNK_BYTES
+        raise ValueError(
+            f"chunk inflates past {MAX_CHUNK_BYTES // 2**20} MiB" if too_big else "truncated chunk"
         )
-    except (zlib.error, msgpack.UnpackException, msgpack.ExtraData, TypeError) as exc:
-        raise ValueError(f"undecodable chunk ({exc.__class__.__name__})") from None
+    try:
+        unpacked = msgpack.unpackb(raw, **_limits(raw))
+    except (ValueError, msgpack.UnpackException, TypeError) as exc:
+        raise ValueError(f"undecodable chunk ({str(exc) or type(exc).__name__})") from None
     if (
         not isinstance(unpacked, list)
         or len(unpacked) != 2
@@ -52,3 +66,33 @@ def unpack_chunk(data: bytes) -> tuple[Keyframe, list[Event]]:
     ):
         raise ValueError("chunk is not [keyframe, events]")
     return unpacked[0], unpacked[1]
+
+
+def _limits(raw: bytes) -> dict[str, Any]:
+    """msgpack's options for ``raw``: its limits, and a count of containers when needed.
+
+    Every container begins with one of ``_CONTAINER_HEADS``, so their count in ``raw``
+    bounds the containers it can hold; only when text inside it inflates that count past
+    the limit are the containers counted as they are built (which is slower)."""
+    options: dict[str, Any] = {
+        "raw": False,
+        "strict_map_key": True,
+        "max_array_len": MAX_ARRAY_LENGTH,
+        "max_map_len": MAX_ARRAY_LENGTH,
+        "ext_hook": _refuse_ext,
+    }
+    if len(raw.translate(None, _OTHER_BYTES)) > MAX_CONTAINERS:
+        built = [0]
+
+        def count(container: Any) -> Any:
+            built[0] += 1
+            if built[0] > MAX_CONTAINERS:
+                raise ValueError(f"more than {MAX_CONTAINERS:,} containers")
+            return container
+
+        options.update(list_hook=count, object_hook=count)
+    return options
+
+
+def _refuse_ext(code: int, data: bytes) -> NoReturn:
+    raise ValueError(f"msgpack extension type {code}, which the recorder never writes")

@@ -7,21 +7,29 @@ retention keeps every run that holds some test's latest pass. The *last-pass ind
 trace file. It is a cache: a missing or unreadable index is rebuilt from the runs.
 Above the disk budget the oldest runs go first, runs holding a latest pass last, the
 current run never.
+
+Several pytest processes may share a scope directory. A run another process is still
+writing (its writer holds ``writer.run_lock``) is neither pruned nor counted; prunes
+take turns (``prune.lock``), so that each reads the index the previous one wrote.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterable
-from contextlib import closing, suppress
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from pytest_scope.writer import run_lock
+
 INDEX_NAME: Final = "last-pass.json"
+PRUNE_LOCK: Final = "prune.lock"
 _INDEX_VERSION: Final = 1
 # session.py names runs so (an xdist worker's file left uncombined ends in its worker id);
 # other files are left alone.
@@ -63,6 +71,11 @@ def load_index(scope_dir: Path) -> dict[str, str]:
 def prune(scope_dir: Path, current_run: str, passed: Iterable[str], policy: Policy) -> Retention:
     """Index the tests that passed in the current run, then delete the runs the policy does
     not keep; the index forgets the passes they held."""
+    with _turn(scope_dir):
+        return _prune(scope_dir, current_run, passed, policy)
+
+
+def _prune(scope_dir: Path, current_run: str, passed: Iterable[str], policy: Policy) -> Retention:
     index = {
         nodeid: run
         for nodeid, run in load_index(scope_dir).items()
@@ -70,7 +83,9 @@ def prune(scope_dir: Path, current_run: str, passed: Iterable[str], policy: Poli
     }
     index.update(dict.fromkeys(passed, current_run))
     holding_passes = set(index.values())
-    sizes = {path.stem: _size(path) for path in _runs(scope_dir)}
+    runs = _runs(scope_dir)
+    busy = {path.stem for path in runs if path.stem != current_run and _being_written(path)}
+    sizes = {path.stem: _size(path) for path in runs if path.stem not in busy}
     # The current run's xdist worker files left uncombined are the current run's too.
     current = [run for run in sizes if run == current_run or run.startswith(f"{current_run}-")]
     older = [run for run in sizes if run not in current]
@@ -94,31 +109,64 @@ def prune(scope_dir: Path, current_run: str, passed: Iterable[str], policy: Poli
     result.kept_bytes = total
     _save_index(
         scope_dir,
-        {nodeid: run for nodeid, run in index.items() if run in kept or run == current_run},
+        {
+            nodeid: run
+            for nodeid, run in index.items()
+            if run in kept or run in busy or run == current_run
+        },
     )
     return result
 
 
+@contextmanager
+def _turn(scope_dir: Path) -> Iterator[None]:
+    """Wait for any other process's prune of ``scope_dir`` to end, then hold it off."""
+    descriptor = os.open(scope_dir / PRUNE_LOCK, os.O_CREAT | os.O_WRONLY, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _being_written(path: Path) -> bool:
+    """Whether a live writer holds the run's lock (a killed one holds nothing)."""
+    try:
+        descriptor = os.open(run_lock(path), os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False
+
+
 def _runs(scope_dir: Path) -> list[Path]:
     """The runs session.py named, newest first (run ids begin with their start time)."""
-    runs = [
-        path
-        for path in (scope_dir / "runs").glob("*.sqlite")
-        if _RUN_ID.match(path.stem) and path.is_file()
-    ]
-    return sorted(runs, key=lambda path: (path.stem[:15], path.stat().st_mtime), reverse=True)
+    runs = []
+    for path in (scope_dir / "runs").glob("*.sqlite"):
+        if not _RUN_ID.match(path.stem) or not path.is_file():
+            continue
+        try:
+            runs.append((path.stem[:15], path.stat().st_mtime, path))
+        except FileNotFoundError:  # another process's writer gave up on it meanwhile
+            continue
+    return [path for *_, path in sorted(runs, reverse=True)]
 
 
 def _size(path: Path) -> int:
-    return sum(
-        sibling.stat().st_size
-        for sibling in (path, path.with_name(path.name + "-wal"))
-        if sibling.exists()
-    )
+    size = 0
+    for sibling in (path, path.with_name(path.name + "-wal")):
+        with suppress(FileNotFoundError):  # a WAL goes when its writer closes
+            size += sibling.stat().st_size
+    return size
 
 
 def _delete(scope_dir: Path, run: str, size: int, result: Retention) -> None:
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", ".lock"):
         with suppress(FileNotFoundError):
             (scope_dir / "runs" / f"{run}.sqlite{suffix}").unlink()
     result.pruned.append(run)
@@ -134,7 +182,7 @@ def _rebuild_index(scope_dir: Path) -> dict[str, str]:
                 rows = db.execute(
                     "SELECT DISTINCT nodeid FROM tests WHERE outcome = 'passed'"
                 ).fetchall()
-        except sqlite3.Error:
+        except (sqlite3.Error, UnicodeDecodeError):
             continue
         for (nodeid,) in rows:
             index.setdefault(str(nodeid), path.stem)

@@ -300,7 +300,8 @@ class ScopeSession:
         return command
 
     def pytest_sessionfinish(self) -> None:
-        """Prune the scope directory before the summary, which reports what went."""
+        """Finish the trace file and prune the scope directory before the summary, which
+        reports what went wrong and what went."""
         if self.worker is not None:
             self._finish_worker()
             return
@@ -308,6 +309,7 @@ class ScopeSession:
             self._combine_workers()
         if not self.active:
             return
+        self._finish_trace()
         passed = [record.nodeid for record, _ in self.recorded if record.outcome == "passed"]
         try:
             self.retention = prune(
@@ -316,9 +318,20 @@ class ScopeSession:
         except OSError as exc:
             self.problems.append(f"runs not pruned: {exc}")
 
+    def _finish_trace(self) -> None:
+        """Stop recording and complete the trace file, once the last test is written."""
+        if self.recorder is not None:
+            self.recorder.stop()
+        if self.writer is None:
+            return
+        try:
+            self.writer.close()
+        except ScopeError as exc:  # a full disk: the tests written stay readable in the WAL
+            self.problems.append(f"trace file left unfinished: {exc}")
+
     def _finish_worker(self) -> None:
         """Complete the worker's file for the controller to combine, and report to it."""
-        self.close()
+        self._finish_trace()
         workeroutput: dict[str, object] = getattr(self.config, "workeroutput", {})
         workeroutput[XDIST_OUTPUT] = {
             "problems": self.problems,

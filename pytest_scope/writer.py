@@ -3,11 +3,24 @@
 Each test is committed as soon as it ends (WAL, ``synchronous=NORMAL``), so a run killed
 mid-way leaves every test written before it readable. ``close`` folds the WAL back into
 the database so that the finished file is one self-contained file, fit for a CI artifact.
+
+A full disk or a file size limit (``ulimit -f``) fails the test being written, never the
+run: SQLite rolls the transaction back and the writer raises ``TraceFileError``. (The
+kernel sends SIGXFSZ to a process that passes its size limit, which would kill it, but
+CPython ignores that signal from startup; the write fails with EFBIG instead.)
+
+While a writer is open it holds a lock on ``<file>.lock`` (``run_lock``), so that another
+pytest process pruning the same scope directory leaves this run alone; the lock goes with
+the process, however it ends, so a killed run's file is pruned like any other.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
@@ -64,8 +77,18 @@ class TraceWriter:
             raise TraceFileError(path, "already exists; a trace file is never overwritten")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = _hold_lock(run_lock(path))
         except OSError as exc:
-            raise TraceFileError(path, f"cannot create its directory ({exc.strerror})") from None
+            raise TraceFileError(path, f"cannot create it ({exc.strerror})") from None
+        try:
+            self._create(meta)
+        except BaseException:
+            os.close(self._lock)
+            run_lock(path).unlink(missing_ok=True)
+            raise
+
+    def _create(self, meta: Mapping[str, str]) -> None:
+        path = self.path
         with self._errors():
             # No sqlite-utils plugins: they could run arbitrary code in every test run.
             self._db = sqlite_utils.Database(path, execute_plugins=False)
@@ -139,9 +162,30 @@ class TraceWriter:
                 self._db.disable_wal()
             finally:
                 self._db.close()
+                with contextlib.suppress(OSError):
+                    run_lock(self.path).unlink()
+                os.close(self._lock)
 
     def _errors(self) -> AbstractContextManager[None]:
         return _sqlite_errors(self.path)
+
+
+def run_lock(path: Path) -> Path:
+    """The file a trace file's writer holds locked while it writes."""
+    return path.with_name(path.name + ".lock")
+
+
+def _hold_lock(lock: Path) -> int:
+    """Lock a new file at ``lock`` before it appears there: no one sees it unlocked."""
+    draft = lock.with_name(f"{lock.name}.{os.getpid()}.{threading.get_ident()}")
+    descriptor = os.open(draft, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.replace(draft, lock)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
 
 
 @contextmanager

@@ -136,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(exc).split())  # one line, whatever the message holds
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2
+    except RecursionError:  # json, deepdiff and rich recurse into recorded values
+        print(
+            f"{PROG}: error: a recorded value is nested too deeply to show; the trace file is"
+            " corrupt (the recorder keeps values a few levels deep)",
+            file=sys.stderr,
+        )
+        return 2
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
     return 0

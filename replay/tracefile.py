@@ -2,7 +2,9 @@
 
 A trace file may come from a CI artifact: it is opened read-only, checked to be ours and
 of a format this version reads before anything else, and every SQLite or decoding
-problem becomes a ``TraceFileError`` that names the file.
+problem becomes a ``TraceFileError`` that names the file. Nothing in it is trusted: our
+tables must be plain tables (a view could compute rows forever), no value may exceed
+``MAX_VALUE_BYTES``, and every row is checked to hold the types the schema says.
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ from typing import Any
 
 from pytest_scope.codec import Event, Keyframe, unpack_chunk
 from pytest_scope.errors import NotFoundError, SchemaVersionError, TraceFileError
-from pytest_scope.schema import FORMAT_NAME, SCHEMA_VERSION
+from pytest_scope.schema import FORMAT_NAME, KIND_NAMES, SCHEMA_VERSION
 
 DEFAULT_SCOPE_DIR = ".scope"
 _RUN_TIME = re.compile(r"^\d{8}-\d{6}")  # run ids start with %Y%m%d-%H%M%S
 _MAX_CANDIDATES = 5
+# The largest string or blob read: a source file, a chunk (which inflates to 8 MiB at most).
+MAX_VALUE_BYTES = 64 * 1024 * 1024
+_MAX_META_CHARS = 65536
+_TABLES = ("meta", "tests", "codes", "sources", "chunks")
+_TEST_TYPES = (int, str, int, str, int, int, int, (int, type(None)), (str, type(None)))
+_CODE_TYPES = (int, str, str, int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,7 @@ class TraceFile:
         try:
             # Read-only, never creating anything; a -wal left by a killed writer is read too.
             self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            self._conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
         except sqlite3.Error as exc:
             raise TraceFileError(self.path, f"cannot open ({exc})") from None
         try:
@@ -96,6 +105,13 @@ class TraceFile:
         if self.path.stat().st_size == 0:
             raise TraceFileError(self.path, "empty file, not a pytest-scope trace file")
         try:
+            kinds = dict(
+                self._conn.execute(
+                    "SELECT name, type FROM sqlite_master WHERE name IN (?, ?, ?, ?, ?)", _TABLES
+                ).fetchall()
+            )
+            if kinds.get("meta", "table") != "table":
+                raise sqlite3.OperationalError("no such table: meta")
             rows = self._conn.execute("SELECT key, value FROM meta").fetchall()
         except sqlite3.OperationalError as exc:
             if "no such" not in str(exc):
@@ -106,13 +122,21 @@ class TraceFile:
         except sqlite3.DatabaseError:
             problem = "not a SQLite database (garbage or truncated)"
             raise TraceFileError(self.path, problem) from None
+        except UnicodeDecodeError:
+            raise TraceFileError(self.path, "corrupt trace file (text that is not UTF-8)") from None
+        if any(kind != "table" for kind in kinds.values()):
+            raise TraceFileError(
+                self.path, "a SQLite database but not a pytest-scope trace file (views)"
+            )
         meta = {str(key): str(value) for key, value in rows}
+        if any(len(value) > _MAX_META_CHARS for value in meta.values()):
+            raise TraceFileError(self.path, "corrupt trace file (a meta value is too long)")
         if meta.get("format") != FORMAT_NAME:
             raise TraceFileError(
                 self.path, "a SQLite database but not a pytest-scope trace file (foreign format)"
             )
         version = meta.get("schema_version", "")
-        if not version.isdigit():
+        if not (version.isascii() and version.isdigit()) or len(version) > 9:
             raise TraceFileError(self.path, f"corrupt trace file (schema_version {version!r})")
         if int(version) > SCHEMA_VERSION:
             raise SchemaVersionError(
@@ -133,6 +157,18 @@ class TraceFile:
             return self._conn.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise TraceFileError(self.path, f"corrupt trace file ({exc})") from None
+        except UnicodeDecodeError:
+            raise TraceFileError(self.path, "corrupt trace file (text that is not UTF-8)") from None
+
+    def _typed(
+        self, row: tuple[Any, ...], types: tuple[type | tuple[type, ...], ...], table: str
+    ) -> tuple[Any, ...]:
+        """``row`` if each value has its column's type (SQLite stores any type anywhere)."""
+        for value, expected in zip(row, types, strict=True):
+            if not isinstance(value, expected) or isinstance(value, bool):
+                shown = type(value).__name__
+                raise TraceFileError(self.path, f"corrupt trace file ({shown} in a {table} row)")
+        return row
 
     def tests(self) -> list[RecordedTest]:
         """Every recorded attempt, in the order they were written."""
@@ -140,13 +176,14 @@ class TraceFile:
             "SELECT id, nodeid, attempt, outcome, steps, first_step, dropped_steps,"
             " failure_step, incomplete FROM tests ORDER BY id"
         )
-        return [RecordedTest(*row) for row in rows]
+        return [RecordedTest(*self._typed(row, _TEST_TYPES, "tests")) for row in rows]
 
     def codes(self) -> dict[int, CodeInfo]:
         """Code objects by number (loaded once: events refer to them constantly)."""
         if self._codes is None:
             rows = self._query("SELECT id, qualname, filename, firstlineno FROM codes")
-            self._codes = {row[0]: CodeInfo(*row[1:]) for row in rows}
+            typed = [self._typed(row, _CODE_TYPES, "codes") for row in rows]
+            self._codes = {row[0]: CodeInfo(*row[1:]) for row in typed}
         return self._codes
 
     def code(self, code_no: int) -> CodeInfo:
@@ -158,7 +195,11 @@ class TraceFile:
     def source(self, filename: str) -> str | None:
         """The recorded text of a file, or None if it was not readable when recorded."""
         rows = self._query("SELECT text FROM sources WHERE filename = ?", (filename,))
-        return str(rows[0][0]) if rows else None
+        if rows and not isinstance(rows[0][0], str):
+            raise TraceFileError(
+                self.path, f"corrupt trace file (source of {filename} is not text)"
+            )
+        return rows[0][0] if rows else None
 
     def chunks(self, test: RecordedTest) -> Iterator[StoredChunk]:
         """A test's chunks in step order, decoded one at a time."""
@@ -175,14 +216,17 @@ class TraceFile:
             "SELECT first_step, last_step, data FROM chunks WHERE test_id = ? ORDER BY seq",
             (test.id,),
         )
-        if any(not isinstance(row[2], bytes) for row in rows):
-            raise TraceFileError(self.path, f"corrupt chunk of {test.nodeid} (not a blob)")
-        return [(int(first), int(last), data) for first, last, data in rows]
+        for row in rows:
+            self._typed(row, (int, int, bytes), "chunks")
+        return [(first, last, data) for first, last, data in rows]
 
     def timing(self, test: RecordedTest) -> tuple[float, float]:
         """When the test started (unix time) and how long its body ran."""
         rows = self._query("SELECT started, duration FROM tests WHERE id = ?", (test.id,))
-        return (float(rows[0][0]), float(rows[0][1])) if rows else (0.0, 0.0)
+        if not rows:
+            return 0.0, 0.0
+        started, duration = self._typed(rows[0], ((int, float), (int, float)), "tests")
+        return float(started), float(duration)
 
     def chunk_at(self, test: RecordedTest, step: int) -> StoredChunk:
         """The one chunk holding ``step`` (found by SQL, so only it is decoded)."""
@@ -200,17 +244,61 @@ class TraceFile:
             "SELECT first_step, last_step, data FROM chunks WHERE test_id = ? AND seq = ?",
             (test.id, seq),
         )
-        first_step, last_step, data = rows[0]
+        first_step, last_step, data = self._typed(rows[0], (int, int, bytes), "chunks")
         where = f"corrupt chunk {seq} of {test.nodeid}"
-        if not isinstance(data, bytes):
-            raise TraceFileError(self.path, f"{where} (not a blob)")
         try:
             keyframe, events = unpack_chunk(data)
         except ValueError as exc:
             raise TraceFileError(self.path, f"{where} ({exc})") from None
-        if keyframe.get("step") != first_step - 1 or not events:
-            raise TraceFileError(self.path, f"{where} (keyframe does not match its steps)")
+        problem = _chunk_problem(keyframe, events, first_step, last_step)
+        if problem is not None:
+            raise TraceFileError(self.path, f"{where} ({problem})")
         return StoredChunk(seq, first_step, last_step, keyframe, events)
+
+
+def _chunk_problem(
+    keyframe: Keyframe, events: list[Event], first_step: int, last_step: int
+) -> str | None:
+    """What makes a decoded chunk one the recorder could not have written, if anything.
+
+    Checked once here, so that every reader (state, alignment, the viewer, the artifact)
+    may unpack events and frames as the schema lays them out."""
+    if keyframe.get("step") != first_step - 1 or not events:
+        return "keyframe does not match its steps"
+    threads, suspended = keyframe.get("threads"), keyframe.get("suspended")
+    if not isinstance(threads, list) or not isinstance(suspended, list):
+        return "keyframe without threads"
+    frames = list(suspended)
+    for thread in threads:
+        if not (isinstance(thread, list) and len(thread) == 2 and _is_int(thread[0])):
+            return "keyframe thread is not [thread, frames]"
+        if not isinstance(thread[1], list):
+            return "keyframe thread without frames"
+        frames.extend(thread[1])
+    for frame in frames:
+        if not (
+            isinstance(frame, list)
+            and len(frame) == 4
+            and all(_is_int(number) for number in frame[:3])
+            and isinstance(frame[3], dict)
+        ):
+            return "keyframe frame is not [frame, code, line, locals]"
+    for step, event in enumerate(events, start=first_step):
+        if not isinstance(event, list) or len(event) != 7 or event[0] != step:
+            return f"step {step} is not an event"
+        if not all(_is_int(number) for number in event[1:6]):
+            return f"step {step} has a field that is not a number"
+        if not 0 <= event[1] < len(KIND_NAMES):
+            return f"step {step} has unknown kind {event[1]}"
+        if event[6] is not None and not isinstance(event[6], dict):
+            return f"step {step} has a payload that is not a map"
+    if first_step + len(events) - 1 != last_step:
+        return f"holds steps {first_step} to {first_step + len(events) - 1}, not to {last_step}"
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
 
 
 class ScopeDir:
@@ -225,8 +313,14 @@ class ScopeDir:
 
     def runs(self) -> list[Path]:
         """Run files under ``runs/``, newest first."""
-        files = [path for path in (self.path / "runs").glob("*.sqlite") if path.is_file()]
-        return sorted(files, key=_run_order, reverse=True)
+        ordered = []
+        for path in (self.path / "runs").glob("*.sqlite"):
+            try:
+                if path.is_file():
+                    ordered.append((_run_order(path), path))
+            except FileNotFoundError:  # pruned by a pytest run meanwhile
+                continue
+        return [path for _, path in sorted(ordered, reverse=True)]
 
     def run(self, run: str) -> Path:
         """A run by its id (the file's stem) or by the path of its file."""
