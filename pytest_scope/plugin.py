@@ -8,6 +8,7 @@ This module must also import on Python 3.11, to say that ``--scope`` needs 3.12.
 from __future__ import annotations
 
 import platform
+import re
 import sys
 
 import pytest
@@ -21,6 +22,15 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise ValueError(f"must be a positive whole number, not {text!r}")
     return value
+
+
+def _pattern(text: str) -> str:
+    """A regular expression, as ``pytest_scope.redaction`` uses it (kept light: ``re`` only)."""
+    try:
+        re.compile(f"(?:{text})")
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {text!r} ({exc})") from None
+    return text
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -84,6 +94,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="recorded steps kept per failed test in the artifacts, newest first "
         "(ini: scope_artifacts_mb; default: 2).",
     )
+    group.addoption(
+        "--scope-redact",
+        dest="scope_redact",
+        action="append",
+        type=_pattern,
+        metavar="PATTERN",
+        help="also redact the values of names matching this regular expression, in any case; "
+        "repeatable, added to the built-in patterns and the ini setting (ini: scope_redact).",
+    )
     parser.addini("scope", "record every test (like --scope)", type="bool", default=False)
     parser.addini("scope_dir", "where trace files go, relative to the rootdir", default=".scope")
     parser.addini("scope_level", "calls or lines (like --scope-level)", default="")
@@ -92,6 +111,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("scope_max_mb", "disk budget of the scope directory's runs in MB", default="1000")
     parser.addini("scope_artifacts", "where to leave the failed tests' viewers", default="")
     parser.addini("scope_artifacts_mb", "steps kept per failed test in the artifacts", default="2")
+    parser.addini(
+        "scope_redact",
+        "regular expressions of more names whose values are redacted, one per line",
+        type="linelist",
+        default=[],
+    )
 
 
 @pytest.hookimpl(trylast=True)

@@ -26,8 +26,10 @@ from pytest_scope.hypothesis_deadline import lift_default_deadline
 from pytest_scope.plan import Plan
 from pytest_scope.plugin import LEVELS
 from pytest_scope.recorder import Recorder, TestSteps
+from pytest_scope.redaction import Redaction, check_pattern
 from pytest_scope.retention import Policy, Retention, prune
 from pytest_scope.schema import FORMAT_NAME, SCHEMA_VERSION
+from pytest_scope.scrub import scrub_chunks
 from pytest_scope.values import ValueEncoder
 from pytest_scope.writer import TestRecord, TraceWriter
 
@@ -35,9 +37,11 @@ _DEFAULT_SCOPE_DIR = ".scope"
 _test_steps_key = pytest.StashKey[TestSteps]()
 _buffer_key = pytest.StashKey[RingBuffer]()
 _started_key = pytest.StashKey[tuple[float, float]]()
-# Private references: a test may monkeypatch the time module.
+# Private references: a test may monkeypatch the time module, or replace os.environ
+# (monkeypatch.setenv changes this object in place).
 _time = time.time
 _perf_counter = time.perf_counter
+_environ = os.environ
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,7 @@ class Settings:
     level: str | None
     buffer_bytes: int
     retention: Policy
+    redact: tuple[str, ...] = ()  # patterns of secret names besides the built-in ones
 
 
 def settings_from_config(config: pytest.Config) -> Settings:
@@ -62,7 +67,20 @@ def settings_from_config(config: pytest.Config) -> Settings:
         _positive_setting(config, "scope_keep_runs"),
         _positive_setting(config, "scope_max_mb") * 1024 * 1024,
     )
-    return Settings(scope_dir.resolve(), level, buffer_mb * 1024 * 1024, policy)
+    return Settings(
+        scope_dir.resolve(), level, buffer_mb * 1024 * 1024, policy, _redact_patterns(config)
+    )
+
+
+def _redact_patterns(config: pytest.Config) -> tuple[str, ...]:
+    """The ini setting's patterns and the options': both count, a secret is never unmasked."""
+    patterns: list[str] = list(config.getini("scope_redact"))
+    for pattern in patterns:
+        try:
+            check_pattern(pattern)
+        except ValueError as exc:
+            raise pytest.UsageError(f"scope_redact: {exc}") from None
+    return (*patterns, *(config.option.scope_redact or ()))
 
 
 def _positive_setting(config: pytest.Config, name: str) -> int:
@@ -109,7 +127,9 @@ class ScopeSession:
         self.problems: list[str] = []
         self.retention: Retention | None = None
         plan = Plan(config.rootpath, list(config.getini("python_files")), settings.level)
-        self.recorder = Recorder(plan, ValueEncoder(in_project=plan.in_project), self._on_new_code)
+        self.redaction = Redaction(settings.redact, _environ)
+        encoder = ValueEncoder(redaction=self.redaction, in_project=plan.in_project)
+        self.recorder = Recorder(plan, encoder, self._on_new_code)
         try:
             self.recorder.start()
             self.active = True
@@ -141,12 +161,14 @@ class ScopeSession:
         buffer = RingBuffer(self.settings.buffer_bytes, self.recorder.take_keyframe)
         item.stash[_buffer_key] = buffer
         item.stash[_started_key] = (_time(), _perf_counter())
+        self.redaction.start_test(_environ)
         self.recorder.begin_test(buffer)
         try:
             return (yield)
         finally:
             item.stash[_test_steps_key] = self.recorder.end_test()
             buffer.close_chunk()
+            self.redaction.note_environment(_environ)  # what the test itself set
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -163,7 +185,7 @@ class ScopeSession:
         steps = item.stash[_test_steps_key]
         buffer = item.stash[_buffer_key]
         started, perf_started = item.stash[_started_key]
-        chunks = buffer.chunks()
+        chunks = scrub_chunks(buffer.chunks(), self.redaction)
         self._attempts[item.nodeid] += 1
         outcome = _outcome(report)
         record = TestRecord(
