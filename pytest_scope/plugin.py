@@ -7,11 +7,13 @@ This module must also import on Python 3.11, to say that ``--scope`` needs 3.12.
 
 from __future__ import annotations
 
+import argparse
 import platform
-import re
 import sys
 
 import pytest
+
+from pytest_scope.redaction import check_pattern  # light: re only
 
 _SESSION_PLUGIN = "scope-session"
 LEVELS = ("calls", "lines")
@@ -25,12 +27,10 @@ def _positive_int(text: str) -> int:
 
 
 def _pattern(text: str) -> str:
-    """A regular expression, as ``pytest_scope.redaction`` uses it (kept light: ``re`` only)."""
     try:
-        re.compile(f"(?:{text})")
-    except re.error as exc:
-        raise ValueError(f"not a regular expression: {text!r} ({exc})") from None
-    return text
+        return check_pattern(text)
+    except ValueError as exc:  # argparse shows this one's message as it is
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -49,7 +49,7 @@ def check_pattern(pattern: str) -> str:
     try:
         re.compile(f"(?:{pattern})")
     except re.error as exc:
-        raise ValueError(f"{pattern!r} is not a regular expression ({exc})") from None
+        raise ValueError(f"not a regular expression: {pattern!r} ({exc})") from None
     return pattern
 
 
