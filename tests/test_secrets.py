@@ -32,7 +32,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_scope.codec import pack_chunk, unpack_chunk
+from pytest_scope.redaction import MARKER, Redaction
+from pytest_scope.scrub import scrub_chunks
+from pytest_scope.values import Limits, ValueEncoder
+from pytest_scope.writer import Chunk
 
 VAULT = """
 import os
@@ -287,7 +296,11 @@ def test_no_secret_reaches_any_file_written(
     pytester.runpytest_subprocess(*RUN, "--scope-artifacts", "art").assert_outcomes(failed=6)
 
     blobs = [*_blobs(pytester.path / ".scope"), *_blobs(pytester.path / "art")]
-    assert _found(blobs, planted.secrets) == {}
+    leaks = _found(blobs, planted.secrets)
+    assert not leaks, "\n".join(
+        f"{planted.secrets[value]}: {len(places)} places, first {places[0]}"
+        for value, places in leaks.items()
+    )
 
     # Not for want of looking: what was planted beside each secret is in every kind of file.
     innocent = _found(blobs, planted.innocent)
@@ -324,3 +337,176 @@ def test_bad_patterns_are_usage_errors(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--scope")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*scope_redact: not a regular expression: '?oops'*"])
+
+
+# -- the encoder and the write-time scrub, in process ------------------------------------
+
+SECRET = "s3cr3t-Value"
+ENVIRONMENT = {"APP_TOKEN": SECRET, "PWD": "/home/me/project", "SHORT_TOKEN": "abc", "HOME": "/h"}
+
+
+class Holder:
+    """An object of the project's kind: encoded with its attributes."""
+
+    def __init__(self, **attrs: Any) -> None:
+        self.__dict__.update(attrs)
+
+
+class Text(str):
+    """A str subclass: encoded through ``str``'s own methods."""
+
+
+def _encoder(limits: Limits | None = None) -> ValueEncoder:
+    return ValueEncoder(limits or Limits(), Redaction(["^pin$"], ENVIRONMENT))
+
+
+def _marked(text: str) -> dict[str, Any]:
+    """The form of a str with its secret values replaced."""
+    return {"$type": "str", "repr": text, "$redacted": True}
+
+
+def _packed(form: Any) -> bytes:
+    return msgpack.packb(form, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def test_environment_secrets_are_scrubbed_wherever_they_are() -> None:
+    encoder = _encoder()
+    value = [
+        SECRET,
+        f"Bearer {SECRET}!",
+        Text(f"<{SECRET}>"),
+        f"{SECRET}".encode(),
+        bytearray(b"x" + SECRET.encode()),
+        {SECRET: "row", "plain": ("deep", [f"-{SECRET}-"])},
+        {b"APP_TOKEN": b"anything", b"HOME": b"/h"},
+        Holder(note=f"key={SECRET}", user="ann"),
+        ValueError(f"bad {SECRET}", 7),
+    ]
+    form, _ = encoder.encode(value)
+    assert SECRET.encode() not in _packed(form)
+    assert form[0] == _marked(MARKER)
+    assert form[1] == _marked(f"Bearer {MARKER}!")
+    assert form[2]["repr"] == f"<{MARKER}>" and form[2]["$redacted"] is True
+    assert form[3] == {"$type": "bytes", "repr": repr(MARKER.encode()), "$redacted": True}
+    assert form[5]["items"][0] == [form[0], "row"]  # a key with a secret: the pairs form
+    assert form[5]["items"][1] == ["plain", ["deep", [_marked(f"-{MARKER}-")]]]
+    assert form[6]["items"][0] == [{"$type": "bytes", "repr": "b'APP_TOKEN'"}, {"$redacted": True}]
+    assert form[7]["attrs"] == {"note": _marked(f"key={MARKER}"), "user": "ann"}
+    assert form[8]["attrs"]["args"][0]["repr"] == f"bad {MARKER}"
+
+
+def test_a_secret_across_the_length_limit_is_scrubbed_before_the_cut() -> None:
+    encoder = _encoder(Limits(max_str=20))
+    value = "x" * 15 + SECRET + "y" * 10
+    form, _ = encoder.encode(value)
+    assert form == {"$type": "str", "repr": ("x" * 15 + MARKER)[:20], "$truncated": len(value),
+                    "$redacted": True}  # fmt: skip
+    assert encoder.encode(b"x" * 15 + SECRET.encode())[0]["repr"] == repr(b"x" * 15 + b"<reda")
+
+
+def test_which_environment_values_count() -> None:
+    redaction = Redaction((), ENVIRONMENT)
+    assert redaction.needles == (SECRET,)  # not PWD (a place), not "abc" (too short)
+    redaction.start_test({"LATE_PASSWORD": "later-one"})
+    assert set(redaction.needles) == {SECRET, "later-one"}  # the session's values stay
+    redaction.note_environment({"OTHER_SECRET": "set-by-the-test"})
+    assert set(redaction.needles) == {SECRET, "later-one", "set-by-the-test"}
+    redaction.start_test({})
+    assert redaction.needles == (SECRET,)
+
+
+def test_values_of_secret_names_are_hidden_elsewhere_in_the_same_test() -> None:
+    encoder = _encoder()
+    assert encoder.encode_local("password", "hunter22")[0] == {"$redacted": True}
+    assert encoder.encode_local("pin", Text("pin-1234"))[0] == {"$redacted": True}
+    encoder.encode(Holder(api_key="attr-secret", items={"session_id": "sid-9876"}))
+    message = AssertionError("assert 'hunter22' == 'x' (pin-1234, attr-secret, sid-9876)")
+    form, _ = encoder.encode(message)
+    assert (
+        form["attrs"]["args"][0]["repr"]
+        == f"assert '{MARKER}' == 'x' ({MARKER}, {MARKER}, {MARKER})"
+    )
+    assert encoder.encode("hunter22")[0]["$redacted"] is True
+    encoder.encode_local("token", "ab")  # too short to look for
+    assert encoder.encode("ab") == ("ab", False)
+    encoder.redaction.start_test({})
+    assert encoder.encode("hunter22") == ("hunter22", False)  # another test
+
+
+def test_only_so_many_values_are_learned_per_test() -> None:
+    encoder = _encoder()
+    for number in range(100):
+        encoder.encode_local("token", f"tok-{number:03d}")
+    assert len(encoder.redaction.needles) == 1 + 64
+
+
+secret_scalars = st.sampled_from(
+    [SECRET, f"a{SECRET}", f"{SECRET}b", "plain", "", "x" * 15 + SECRET, SECRET.encode(),
+     b"plain", bytearray(SECRET.encode()), Text(SECRET), Text("plain"), 1, None, "abc"]
+)  # fmt: skip
+secret_keys = st.sampled_from(["a", "token", SECRET, f"k{SECRET}", "$x", b"APP_TOKEN", b"k", 0])
+secret_values = st.recursive(
+    secret_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(secret_keys, inner, max_size=3)
+        | st.builds(Holder, note=inner, password=inner)
+        | st.builds(ValueError, inner)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["v", "token", "pin"]),
+    secret_values,
+    secret_values,
+    st.sampled_from([Limits(), Limits(max_depth=2, max_items=2, max_str=20, max_nodes=9)]),
+)
+def test_unchanged_stays_exact_with_secret_values(
+    name: str, before: Any, after: Any, limits: Limits
+) -> None:
+    """``unchanged`` is True exactly when encoding again gives the same bytes (the
+    recorder's change check), and no form holds the secret. Unless a value was learned
+    from a secret name meanwhile: a str recorded before that stays as recorded (the
+    write-time scrub removes it)."""
+    encoder = _encoder(limits)
+    form, _ = encoder.encode_local(name, before)
+    assert SECRET.encode() not in _packed(form)
+    for value in (before, after):
+        known = encoder.redaction.needles
+        same, _ = encoder.unchanged(name, value, form)
+        again, _ = encoder.encode_local(name, value)
+        assert SECRET.encode() not in _packed(again)
+        if encoder.redaction.needles == known:
+            assert same == (_packed(again) == _packed(form)), (form, again)
+
+
+def test_chunks_are_scrubbed_of_values_known_only_later() -> None:
+    redaction = Redaction((), {})
+    early = {"l": {"pw": "late-secret", "m": {"late-secret-key": 1, "ok": "fine"}},
+             "r": {"$type": "Err", "attrs": {"args": ["x late-secret"]}},
+             "x": {"$type": "str", "repr": "late-secret" * 30, "$truncated": 330}}  # fmt: skip
+    keyframe = {"step": 0, "threads": [[1, [[1, 1, 3, {"a": ["late-secret"]}]]]], "suspended": []}
+    chunk = Chunk(1, 1, pack_chunk(keyframe, [[1, 1, 1, 1, 1, 3, early]]))
+    assert scrub_chunks([chunk], redaction) == [chunk]  # nothing known: nothing looked at
+    redaction.learn("late-secret")
+    (scrubbed,) = scrub_chunks([chunk], redaction)
+    assert b"late-secret" not in zlib.decompress(scrubbed.data)
+    keyframe, events = unpack_chunk(scrubbed.data)
+    marked = {"$type": "str", "repr": MARKER, "$redacted": True}
+    assert keyframe["threads"][0][1][0][3] == {"a": [marked]}
+    payload = events[0][6]
+    assert payload["l"] == {
+        "pw": marked,
+        "m": {"$type": "dict", "items": [[{**marked, "repr": f"{MARKER}-key"}, 1], ["ok", "fine"]]},
+    }
+    assert payload["r"]["attrs"]["args"] == [{**marked, "repr": f"x {MARKER}"}]
+    assert payload["x"] == {
+        "$type": "str",
+        "repr": MARKER * 30,
+        "$truncated": 330,
+        "$redacted": True,
+    }
