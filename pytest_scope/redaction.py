@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import Final, cast
 
 DEFAULT_PATTERNS: Final = (
     "passw(or)?d",
@@ -107,18 +107,20 @@ class Redaction:
 
     def learn(self, value: object) -> None:
         """A value held by a secret name: wherever else it appears in this test, it is hidden."""
-        if type(value) is not str:
-            if not isinstance(value, str):
-                return
-            value = str.__getitem__(value, slice(None))  # an exact str, without user code
-        assert type(value) is str
+        kind = type(value)
+        if kind is str:
+            text = cast(str, value)
+        elif issubclass(kind, str):  # not isinstance(), which may run a __class__ property
+            text = str.__getitem__(cast(str, value), slice(None))  # exact, without user code
+        else:
+            return
         if (
-            len(value) >= MIN_SECRET_CHARS
-            and value not in self._learned
-            and value not in self._environment
+            len(text) >= MIN_SECRET_CHARS
+            and text not in self._learned
+            and text not in self._environment
             and len(self._learned) < MAX_LEARNED
         ):
-            self._learned[value] = None
+            self._learned[text] = None
             self._update_needles()
 
     def hides(self, text: str) -> bool:

@@ -356,6 +356,16 @@ class Text(str):
     """A str subclass: encoded through ``str``'s own methods."""
 
 
+class Hostile(str):
+    """A str subclass whose own methods must never run."""
+
+    def _refuse(self, *args: Any) -> Any:
+        raise AssertionError("the recorder ran user code")
+
+    __contains__ = __len__ = __hash__ = __eq__ = __getitem__ = __str__ = __repr__ = _refuse
+    __class__ = property(_refuse)  # type: ignore[assignment]
+
+
 def _encoder(limits: Limits | None = None) -> ValueEncoder:
     return ValueEncoder(limits or Limits(), Redaction(["^pin$"], ENVIRONMENT))
 
@@ -431,6 +441,17 @@ def test_values_of_secret_names_are_hidden_elsewhere_in_the_same_test() -> None:
     assert encoder.encode("ab") == ("ab", False)
     encoder.redaction.start_test({})
     assert encoder.encode("hunter22") == ("hunter22", False)  # another test
+
+
+def test_no_user_code_runs_while_looking_for_secrets() -> None:
+    encoder = _encoder()
+    assert encoder.encode_local("password", Hostile("hostile-1"))[0] == {"$redacted": True}
+    form, _ = encoder.encode([Hostile(f"{SECRET} and hostile-1"), {"k": Hostile("hostile-1")}])
+    hostile = {"$type": "test_secrets.Hostile", "$redacted": True}
+    assert form == [
+        {**hostile, "repr": f"{MARKER} and {MARKER}"},
+        {"k": {**hostile, "repr": MARKER}},
+    ]
 
 
 def test_only_so_many_values_are_learned_per_test() -> None:
