@@ -15,21 +15,30 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_scope.codec import Event, Keyframe, pack_chunk, unpack_chunk
+from pytest_scope.errors import ScopeError
 from pytest_scope.redaction import Redaction
 from pytest_scope.values import Encoded
 from pytest_scope.writer import Chunk
 
 
 def scrub_chunks(chunks: Sequence[Chunk], redaction: Redaction) -> list[Chunk]:
-    """``chunks``, with the secret values in any of them replaced as the encoder does."""
+    """``chunks``, with the secret values in any of them replaced as the encoder does.
+
+    Raises ``ScopeError`` if a chunk cannot be read back: it must not be written then.
+    """
     if not redaction.needles:
         return list(chunks)
     scrubbed = []
     for chunk in chunks:
-        if redaction.hides_bytes(zlib.decompress(chunk.data)):
-            keyframe, events = unpack_chunk(chunk.data)
-            data = pack_chunk(_keyframe(keyframe, redaction), _events(events, redaction))
-            chunk = Chunk(chunk.first_step, chunk.last_step, data)
+        try:
+            if redaction.hides_bytes(zlib.decompress(chunk.data)):
+                keyframe, events = unpack_chunk(chunk.data)
+                data = pack_chunk(_keyframe(keyframe, redaction), _events(events, redaction))
+                chunk = Chunk(chunk.first_step, chunk.last_step, data)
+        except (zlib.error, ValueError, TypeError, LookupError) as exc:
+            raise ScopeError(
+                f"a chunk could not be searched for secrets ({type(exc).__name__})"
+            ) from None
         scrubbed.append(chunk)
     return scrubbed
 

@@ -185,8 +185,12 @@ class ScopeSession:
         steps = item.stash[_test_steps_key]
         buffer = item.stash[_buffer_key]
         started, perf_started = item.stash[_started_key]
-        chunks = scrub_chunks(buffer.chunks(), self.redaction)
         self._attempts[item.nodeid] += 1
+        try:
+            chunks = scrub_chunks(buffer.chunks(), self.redaction)
+        except ScopeError as exc:  # nothing is written that may hold a secret
+            self.problems.append(f"{item.nodeid}: recording lost: {exc}")
+            return
         outcome = _outcome(report)
         record = TestRecord(
             nodeid=item.nodeid,

@@ -38,6 +38,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_scope.codec import pack_chunk, unpack_chunk
+from pytest_scope.errors import ScopeError
 from pytest_scope.redaction import MARKER, Redaction
 from pytest_scope.scrub import scrub_chunks
 from pytest_scope.values import Limits, ValueEncoder
@@ -531,3 +532,9 @@ def test_chunks_are_scrubbed_of_values_known_only_later() -> None:
         "$truncated": 330,
         "$redacted": True,
     }
+
+
+def test_a_chunk_that_cannot_be_searched_is_not_passed_on() -> None:
+    redaction = Redaction((), ENVIRONMENT)
+    with pytest.raises(ScopeError, match="could not be searched for secrets"):
+        scrub_chunks([Chunk(1, 1, b"not zlib")], redaction)
