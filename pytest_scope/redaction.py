@@ -8,7 +8,10 @@ in an exception's message, so the secret strings themselves are known too:
 - the values of environment variables whose names match, read at the start of the
   session (kept for its whole length: a test may overwrite a variable, and its fixtures
   still hold the old value) and at the start and end of each test;
-- the str values held by a secret name in the current test (``learn``).
+- the str values held by a secret name in the current test (``learn``). They count from
+  the next value encoded on its own (a return value, an exception: ``apply_learned``),
+  not while a step's locals are compared with what was recorded: for a given set of known
+  values, ``ValueEncoder.unchanged`` is exact.
 
 Any str or bytes that contains one is recorded with each occurrence replaced by
 ``MARKER`` (``ValueEncoder``), and what was recorded before a value became known is
@@ -66,6 +69,7 @@ class Redaction:
         self._session_values = self._environment_values(environ) if environ else frozenset()
         self._environment: frozenset[str] = self._session_values
         self._learned: dict[str, None] = {}
+        self._pending = False  # values learned since the needles were last made
         # The secret values, longest first (a secret within another goes with it), as str
         # and as the UTF-8 bytes msgpack writes. Empty: nothing to look for (the usual case).
         self.needles: tuple[str, ...] = ()
@@ -98,15 +102,21 @@ class Redaction:
         self._environment = self._session_values | self._environment_values(environ)
         self._update_needles()
 
+    def apply_learned(self) -> None:
+        """Look for the values learned so far from now on."""
+        if self._pending:
+            self._update_needles()
+
     def note_environment(self, environ: Mapping[str, str]) -> None:
         """Read the environment again: the test may have set a variable."""
         values = self._environment | self._environment_values(environ)
-        if values != self._environment:
+        if values != self._environment or self._pending:
             self._environment = values
             self._update_needles()
 
     def learn(self, value: object) -> None:
-        """A value held by a secret name: wherever else it appears in this test, it is hidden."""
+        """A value held by a secret name: wherever else it appears in this test, it is hidden
+        (once ``apply_learned``)."""
         kind = type(value)
         if kind is str:
             text = cast(str, value)
@@ -121,7 +131,7 @@ class Redaction:
             and len(self._learned) < MAX_LEARNED
         ):
             self._learned[text] = None
-            self._update_needles()
+            self._pending = True
 
     def hides(self, text: str) -> bool:
         """Whether ``text`` (an exact str) contains a secret value."""
@@ -158,6 +168,7 @@ class Redaction:
         )
 
     def _update_needles(self) -> None:
+        self._pending = False
         values = sorted({*self._environment, *self._learned}, key=len, reverse=True)
         self.needles = tuple(values)
         byte_needles = []

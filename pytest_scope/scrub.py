@@ -26,6 +26,7 @@ def scrub_chunks(chunks: Sequence[Chunk], redaction: Redaction) -> list[Chunk]:
 
     Raises ``ScopeError`` if a chunk cannot be read back: it must not be written then.
     """
+    redaction.apply_learned()
     if not redaction.needles:
         return list(chunks)
     scrubbed = []

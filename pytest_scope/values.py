@@ -169,10 +169,15 @@ class ValueEncoder:
         """One local's form (redacted if its name looks secret), and whether it may change."""
         if self.redaction.is_secret(name):
             return self._secret(value), False
-        return self.encode(value)
+        return self._encode_top(value)
 
     def encode(self, value: object) -> tuple[Encoded, bool]:
-        """The form of ``value``, and whether it may change in place later."""
+        """The form of ``value`` (a return value, an exception), and whether it may change
+        in place later. The secret values learned so far count from here on."""
+        self.redaction.apply_learned()
+        return self._encode_top(value)
+
+    def _encode_top(self, value: object) -> tuple[Encoded, bool]:
         kind = type(value)
         if kind is int:
             if _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
@@ -202,8 +207,8 @@ class ValueEncoder:
         and under its budget, depth and cycle rules, building nothing where the form is a
         plain list, str-keyed dict or object with attributes, and comparing any other node
         with what the encoder builds for it. Exact: False whenever the encoding differs,
-        but for a str recorded before it was known to hold a secret value (see
-        ``Redaction``): it stays as recorded, and is scrubbed when the test is written.
+        for the secret values known (``Redaction``); a str recorded before it became known
+        to hold one stays as recorded, and is scrubbed when the test is written.
         """
         if self.redaction.is_secret(name):
             self.redaction.learn(value)
