@@ -21,6 +21,7 @@ scrubbed when the test's chunks are written (``scrub``).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Final, cast
 
@@ -75,6 +76,8 @@ class Redaction:
         self.needles: tuple[str, ...] = ()
         self._byte_needles: tuple[bytes, ...] = ()
         self.longest = 0  # bytes in the longest secret value's UTF-8 form
+        # A str shorter than this holds no secret value: most are, and are not searched.
+        self.shortest = sys.maxsize
         self._update_needles()
 
     def is_secret(self, name: str) -> bool:
@@ -134,7 +137,7 @@ class Redaction:
             self._pending = True
 
     def hides(self, text: str) -> bool:
-        """Whether ``text`` (an exact str) contains a secret value."""
+        """Whether ``text`` (an exact str, at least ``shortest`` long) contains a secret value."""
         for needle in self.needles:  # noqa: SIM110 (a loop costs half of any() here)
             if needle in text:
                 return True
@@ -179,3 +182,4 @@ class Redaction:
                 continue
         self._byte_needles = tuple(byte_needles)
         self.longest = max(map(len, byte_needles), default=0)
+        self.shortest = len(values[-1]) if values else sys.maxsize

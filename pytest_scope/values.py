@@ -183,8 +183,9 @@ class ValueEncoder:
             if _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
                 return value, False
         elif kind is str:
-            if len(value) <= self.limits.max_str and not (  # type: ignore[arg-type]
-                self.redaction.needles and self.redaction.hides(value)  # type: ignore[arg-type]
+            size = len(value)  # type: ignore[arg-type]
+            if size <= self.limits.max_str and (
+                size < self.redaction.shortest or not self.redaction.hides(value)  # type: ignore[arg-type]
             ):
                 return value, False
         elif value is None or kind is bool or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
@@ -491,9 +492,11 @@ class ValueEncoder:
         kind = type(value)
         if kind is int and _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
             return value
-        if kind is str and len(value) <= self.limits.max_str:  # type: ignore[arg-type]
-            redaction = self.redaction
-            if not redaction.needles or not redaction.hides(value):  # type: ignore[arg-type]
+        if kind is str:
+            size = len(value)  # type: ignore[arg-type]
+            if size <= self.limits.max_str and (
+                size < self.redaction.shortest or not self.redaction.hides(value)  # type: ignore[arg-type]
+            ):
                 return value
         elif value is None or kind is bool or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
             return value
@@ -609,7 +612,7 @@ class ValueEncoder:
         length = str.__len__(value)
         # Past the limit, as much more as a secret that starts before the limit may need.
         text = str.__getitem__(value, slice(0, limit + redaction.longest))
-        scrub = bool(redaction.needles) and redaction.hides(text)
+        scrub = len(text) >= redaction.shortest and redaction.hides(text)
         if scrub:
             text = redaction.scrub(text)
         if length > limit:
@@ -630,7 +633,7 @@ class ValueEncoder:
         redaction = self.redaction
         length = base.__len__(value)
         head = bytes(base.__getitem__(value, slice(0, limit + redaction.longest)))
-        scrub = bool(redaction.needles) and redaction.hides_bytes(head)
+        scrub = len(head) >= redaction.shortest and redaction.hides_bytes(head)
         if scrub:
             head = redaction.scrub_bytes(head)
         if length > limit:
@@ -704,7 +707,10 @@ class ValueEncoder:
         if type(value) is not dict or not all(type(k) is str and k[:1] != "$" for k, _ in pairs):
             return False
         redaction = self.redaction
-        return not redaction.needles or not any(redaction.hides(k) for k, _ in pairs)
+        if not redaction.needles:
+            return True
+        shortest, hides = redaction.shortest, redaction.hides
+        return not any(len(k) >= shortest and hides(k) for k, _ in pairs)
 
     @staticmethod
     def _attributes(value: Any, info: _TypeInfo) -> list[tuple[str, object]]:
