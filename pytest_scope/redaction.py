@@ -9,9 +9,9 @@ in an exception's message, so the secret strings themselves are known too:
   session (kept for its whole length: a test may overwrite a variable, and its fixtures
   still hold the old value) and at the start and end of each test;
 - the str values held by a secret name in the current test (``learn``). They count from
-  the next value encoded on its own (a return value, an exception: ``apply_learned``),
-  not while a step's locals are compared with what was recorded: for a given set of known
-  values, ``ValueEncoder.unchanged`` is exact.
+  the next step, or the next value encoded on its own (a return value, an exception), on
+  (``apply_learned``), never while a step's locals are compared with what was recorded:
+  for a given set of known values, ``ValueEncoder.unchanged`` is exact.
 
 Any str or bytes that contains one is recorded with each occurrence replaced by
 ``MARKER`` (``ValueEncoder``), and what was recorded before a value became known is
