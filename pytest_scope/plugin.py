@@ -7,10 +7,13 @@ This module must also import on Python 3.11, to say that ``--scope`` needs 3.12.
 
 from __future__ import annotations
 
+import argparse
 import platform
 import sys
 
 import pytest
+
+from pytest_scope.redaction import check_pattern  # light: re only
 
 _SESSION_PLUGIN = "scope-session"
 LEVELS = ("calls", "lines")
@@ -31,6 +34,13 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     from pytest_scope import hookspecs
 
     pluginmanager.add_hookspecs(hookspecs)
+
+
+def _pattern(text: str) -> str:
+    try:
+        return check_pattern(text)
+    except ValueError as exc:  # argparse shows this one's message as it is
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -118,6 +128,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run every test but record only those that failed last time, as pytest's "
         "cache remembers them (ini: scope_last_failed).",
     )
+    group.addoption(
+        "--scope-redact",
+        dest="scope_redact",
+        action="append",
+        type=_pattern,
+        metavar="PATTERN",
+        help="also redact the values of names matching this regular expression, in any case; "
+        "repeatable, added to the built-in patterns and the ini setting (ini: scope_redact).",
+    )
     parser.addini("scope", "record every test (like --scope)", type="bool", default=False)
     parser.addini("scope_dir", "where trace files go, relative to the rootdir", default=".scope")
     parser.addini("scope_level", "calls or lines (like --scope-level)", default="")
@@ -133,6 +152,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "record only the tests that failed last time",
         type="bool",
         default=False,
+    )
+    parser.addini(
+        "scope_redact",
+        "regular expressions of more names whose values are redacted, one per line",
+        type="linelist",
+        default=[],
     )
 
 

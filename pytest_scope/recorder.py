@@ -477,6 +477,8 @@ class Recorder:
     def _record_step(self, kind: int, code: CodeType, frame: FrameType, value: object) -> None:
         buffer = self._buffer
         assert buffer is not None
+        # Values held by secret names at the last steps are hidden from this one on.
+        self._encoder.redaction.apply_learned()
         thread = self._thread()
         stack = thread.stack
         payload: dict[str, Any] = {}

@@ -1,13 +1,32 @@
-"""Which names hold secrets: their values are replaced before they reach the buffer."""
+"""Which names and values hold secrets: they are replaced before they reach the buffer.
+
+A *name* (a local, a str or bytes dict key, an attribute) is secret if it matches one of
+the patterns; its value is then recorded as ``{"$redacted": true}``. A secret *value* can
+also be held under an innocent name (``x = os.environ["API_TOKEN"]``), returned, or quoted
+in an exception's message, so the secret strings themselves are known too:
+
+- the values of environment variables whose names match, read at the start of the
+  session (kept for its whole length: a test may overwrite a variable, and its fixtures
+  still hold the old value) and at the start and end of each test;
+- the str values held by a secret name in the current test (``learn``). They count from
+  the next step, or the next value encoded on its own (a return value, an exception), on
+  (``apply_learned``), never while a step's locals are compared with what was recorded:
+  for a given set of known values, ``ValueEncoder.unchanged`` is exact.
+
+Any str or bytes that contains one is recorded with each occurrence replaced by
+``MARKER`` (``ValueEncoder``), and what was recorded before a value became known is
+scrubbed when the test's chunks are written (``scrub``).
+"""
 
 from __future__ import annotations
 
 import re
+import sys
 
 # A private reference: a test may replace this builtin (with a spy that counts calls).
 from builtins import len
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Iterable, Mapping
+from typing import Final, cast
 
 DEFAULT_PATTERNS: Final = (
     "passw(or)?d",
@@ -22,15 +41,47 @@ DEFAULT_PATTERNS: Final = (
     "credential",
     "signature",
 )
+MARKER: Final = "<redacted>"
+# Shorter values ("1", "yes") hide nothing, and would blank every string that contains them.
+MIN_SECRET_CHARS: Final = 4
+# Values learned per test: each costs a substring search per str encoded.
+MAX_LEARNED: Final = 64
+# Environment variables whose names match a pattern but whose values are not secrets: where
+# things are. The working directory is in most recorded paths.
+NOT_SECRET_VARIABLES: Final = frozenset({"PWD", "OLDPWD", "SSH_AUTH_SOCK", "XAUTHORITY"})
+
+
+def check_pattern(pattern: str) -> str:
+    """``pattern`` if it is a regular expression ``Redaction`` can use; ValueError if not."""
+    try:
+        re.compile(f"(?:{pattern})")
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {pattern!r} ({exc})") from None
+    return pattern
 
 
 class Redaction:
-    """Matches names (locals, str dict keys, attributes) against secret patterns."""
+    """Secret names (by pattern) and secret values (by content), for ``ValueEncoder``."""
 
-    def __init__(self, extra_patterns: Iterable[str] = ()) -> None:
-        patterns = [*DEFAULT_PATTERNS, *extra_patterns]
+    def __init__(
+        self, extra_patterns: Iterable[str] = (), environ: Mapping[str, str] | None = None
+    ) -> None:
+        """``environ``: the environment at the start of the session, if its values count."""
+        patterns = [*DEFAULT_PATTERNS, *map(check_pattern, extra_patterns)]
         self._search = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE).search
         self._known: dict[str, bool] = {}
+        self._session_values = self._environment_values(environ) if environ else frozenset()
+        self._environment: frozenset[str] = self._session_values
+        self._learned: dict[str, None] = {}
+        self._pending = False  # values learned since the needles were last made
+        # The secret values, longest first (a secret within another goes with it), as str
+        # and as the UTF-8 bytes msgpack writes. Empty: nothing to look for (the usual case).
+        self.needles: tuple[str, ...] = ()
+        self._byte_needles: tuple[bytes, ...] = ()
+        self.longest = 0  # bytes in the longest secret value's UTF-8 form
+        # A str shorter than this holds no secret value: most are, and are not searched.
+        self.shortest = sys.maxsize
+        self._update_needles()
 
     def is_secret(self, name: str) -> bool:
         known = self._known.get(name)
@@ -39,3 +90,99 @@ class Redaction:
                 self._known.clear()
             known = self._known[name] = self._search(name) is not None
         return known
+
+    def is_secret_key(self, key: object) -> bool:
+        """A dict key that names a secret: a str, or bytes (``os.environ`` keeps bytes)."""
+        kind = type(key)
+        if kind is str:
+            return self.is_secret(key)  # type: ignore[arg-type]
+        if kind is bytes:
+            return self.is_secret(bytes.decode(key, "latin-1"))  # type: ignore[arg-type]
+        return False
+
+    # -- secret values ----------------------------------------------------------------
+
+    def start_test(self, environ: Mapping[str, str]) -> None:
+        """Forget the values learned in the last test; read the environment again."""
+        self._learned.clear()
+        self._environment = self._session_values | self._environment_values(environ)
+        self._update_needles()
+
+    def apply_learned(self) -> None:
+        """Look for the values learned so far from now on."""
+        if self._pending:
+            self._update_needles()
+
+    def note_environment(self, environ: Mapping[str, str]) -> None:
+        """Read the environment again: the test may have set a variable."""
+        values = self._environment | self._environment_values(environ)
+        if values != self._environment or self._pending:
+            self._environment = values
+            self._update_needles()
+
+    def learn(self, value: object) -> None:
+        """A value held by a secret name: wherever else it appears in this test, it is hidden
+        (once ``apply_learned``)."""
+        kind = type(value)
+        if kind is str:
+            text = cast(str, value)
+        elif issubclass(kind, str):  # not isinstance(), which may run a __class__ property
+            text = str.__getitem__(cast(str, value), slice(None))  # exact, without user code
+        else:
+            return
+        if (
+            len(text) >= MIN_SECRET_CHARS
+            and text not in self._learned
+            and text not in self._environment
+            and len(self._learned) < MAX_LEARNED
+        ):
+            self._learned[text] = None
+            self._pending = True
+
+    def hides(self, text: str) -> bool:
+        """Whether ``text`` (an exact str, at least ``shortest`` long) contains a secret value."""
+        for needle in self.needles:  # noqa: SIM110 (a loop costs half of any() here)
+            if needle in text:
+                return True
+        return False
+
+    def hides_bytes(self, data: bytes) -> bool:
+        for needle in self._byte_needles:  # noqa: SIM110
+            if needle in data:
+                return True
+        return False
+
+    def scrub(self, text: str) -> str:
+        """``text`` (an exact str) with every secret value in it replaced by ``MARKER``."""
+        for needle in self.needles:
+            text = text.replace(needle, MARKER)
+        return text
+
+    def scrub_bytes(self, data: bytes) -> bytes:
+        marker = MARKER.encode()
+        for needle in self._byte_needles:
+            data = data.replace(needle, marker)
+        return data
+
+    def _environment_values(self, environ: Mapping[str, str]) -> frozenset[str]:
+        return frozenset(
+            value
+            for name, value in environ.items()
+            if len(value) >= MIN_SECRET_CHARS
+            and name.upper() not in NOT_SECRET_VARIABLES
+            and self.is_secret(name)
+        )
+
+    def _update_needles(self) -> None:
+        self._pending = False
+        values = sorted({*self._environment, *self._learned}, key=len, reverse=True)
+        self.needles = tuple(values)
+        byte_needles = []
+        for value in values:
+            try:  # an environment's undecodable bytes come back as themselves
+                byte_needles.append(value.encode("utf-8", "surrogateescape"))
+            except UnicodeEncodeError:  # a lone surrogate: msgpack cannot write it either
+                continue
+        self._byte_needles = tuple(byte_needles)
+        self.longest = max(map(len, byte_needles), default=0)
+        self.shortest = len(values[-1]) if values else sys.maxsize

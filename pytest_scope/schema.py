@@ -54,7 +54,8 @@ items as ``"items"``, its text as ``"repr"``. Marks, all
 length), ``"$depth": true`` (nesting limit reached, or an object of a class from outside
 the project below a local's own value; contents omitted), ``"$cycle": true``
 (the object contains itself; contents omitted at the repeat), ``"$redacted": true``
-(the value of a secret-looking name; nothing of it kept).
+(alone: the value of a secret-looking name, nothing of it kept; beside ``"repr"``: a str or
+bytes with each secret value in it replaced by ``<redacted>``).
 """
 
 from __future__ import annotations

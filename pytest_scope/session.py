@@ -31,9 +31,10 @@ from pytest_scope.marker import ScopeMark, scope_mark
 from pytest_scope.plan import Level, Plan
 from pytest_scope.plugin import LEVELS
 from pytest_scope.recorder import Recorder, TestSteps
-from pytest_scope.redaction import Redaction
+from pytest_scope.redaction import Redaction, check_pattern
 from pytest_scope.retention import Policy, Retention, prune
 from pytest_scope.schema import FORMAT_NAME, SCHEMA_VERSION
+from pytest_scope.scrub import scrub_chunks
 from pytest_scope.values import ValueEncoder
 from pytest_scope.writer import TestRecord, TraceWriter
 from pytest_scope.xdist import OUTPUT_KEY as XDIST_OUTPUT
@@ -46,8 +47,10 @@ _buffer_key = pytest.StashKey[RingBuffer]()
 _started_key = pytest.StashKey[float]()
 _call_report_key = pytest.StashKey[pytest.TestReport]()
 _mark_key = pytest.StashKey[ScopeMark | None]()
-# Private references: a test may monkeypatch the time module.
+# Private references: a test may monkeypatch the time module, or replace os.environ
+# (monkeypatch.setenv changes this object in place).
 _time = time.time
+_environ = os.environ
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,7 @@ class Settings:
     exclude: tuple[str, ...] = ()
     # --scope-last-failed: the node ids to record (those that failed last time); None: all.
     only: frozenset[str] | None = None
+    redact: tuple[str, ...] = ()  # patterns of secret names besides the built-in ones
 
 
 def settings_from_config(config: pytest.Config) -> Settings:
@@ -84,6 +88,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         include=_patterns_setting(config, "scope_include"),
         exclude=_patterns_setting(config, "scope_exclude"),
         only=_last_failed(config),
+        redact=_redact_patterns(config),
     )
 
 
@@ -109,6 +114,17 @@ def _last_failed(config: pytest.Config) -> frozenset[str] | None:
     return frozenset(failed) if isinstance(failed, dict) else frozenset()
 
 
+def _redact_patterns(config: pytest.Config) -> tuple[str, ...]:
+    """The ini setting's patterns and the options': both count, a secret is never unmasked."""
+    patterns: list[str] = list(config.getini("scope_redact"))
+    for pattern in patterns:
+        try:
+            check_pattern(pattern)
+        except ValueError as exc:
+            raise pytest.UsageError(f"scope_redact: {exc}") from None
+    return (*patterns, *(config.option.scope_redact or ()))
+
+
 def _positive_setting(config: pytest.Config, name: str) -> int:
     """The option ``name`` if given, else its ini setting, which must be a positive int."""
     value: int | None = getattr(config.option, name)
@@ -128,7 +144,8 @@ class ScopeSession:
     """The plugin object that exists while recording is on."""
 
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
-        redaction = Redaction(plugin_redact_patterns(config))  # may be a usage error: first
+        # Plugins' patterns may be a usage error: before anything is created.
+        self.redaction = Redaction([*settings.redact, *plugin_redact_patterns(config)], _environ)
         self.config = config
         self.settings = settings
         self.started = _time()
@@ -168,7 +185,7 @@ class ScopeSession:
             exclude=settings.exclude,
         )
         encoder = ValueEncoder(
-            redaction=redaction,
+            redaction=self.redaction,
             in_project=plan.in_project,
             plugin_encoder=plugin_encoder(config),
         )
@@ -231,6 +248,7 @@ class ScopeSession:
         buffer = RingBuffer(self.settings.buffer_bytes, self.recorder.take_keyframe)
         item.stash[_buffer_key] = buffer
         item.stash[_started_key] = _time()
+        self.redaction.start_test(_environ)
         self.recorder.override_level(level)
         self.recorder.begin_test(buffer, _hypothesis_test_code(item))
         try:
@@ -243,6 +261,7 @@ class ScopeSession:
             except Exception as exc:  # a fault of ours is never the test's
                 lost = f"its last steps were lost: buffer fault: {type(exc).__name__}: {exc}"
                 steps.incomplete = f"{steps.incomplete}; {lost}" if steps.incomplete else lost
+            self.redaction.note_environment(_environ)  # what the test itself set
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -264,8 +283,12 @@ class ScopeSession:
         steps = item.stash[_test_steps_key]
         buffer = item.stash[_buffer_key]
         started = item.stash[_started_key]
-        chunks = buffer.chunks()
         self._attempts[item.nodeid] += 1
+        try:
+            chunks = scrub_chunks(buffer.chunks(), self.redaction)
+        except ScopeError as exc:  # nothing is written that may hold a secret
+            self.problems.append(f"{item.nodeid}: recording lost: {exc}")
+            return
         outcome = _outcome(report)
         record = TestRecord(
             nodeid=item.nodeid,

@@ -207,17 +207,25 @@ class ValueEncoder:
     def encode_local(self, name: str, value: object) -> tuple[Encoded, bool]:
         """One local's form (redacted if its name looks secret), and whether it may change."""
         if self.redaction.is_secret(name):
-            return _REDACTED, False
-        return self.encode(value)
+            return self._secret(value), False
+        return self._encode_top(value)
 
     def encode(self, value: object) -> tuple[Encoded, bool]:
-        """The form of ``value``, and whether it may change in place later."""
+        """The form of ``value`` (a return value, an exception), and whether it may change
+        in place later. The secret values learned so far count from here on."""
+        self.redaction.apply_learned()
+        return self._encode_top(value)
+
+    def _encode_top(self, value: object) -> tuple[Encoded, bool]:
         kind = type(value)
         if kind is int:
             if _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
                 return value, False
         elif kind is str:
-            if len(value) <= self.limits.max_str:  # type: ignore[arg-type]
+            size = len(value)  # type: ignore[arg-type]
+            if size <= self.limits.max_str and (
+                size < self.redaction.shortest or not self.redaction.hides(value)  # type: ignore[arg-type]
+            ):
                 return value, False
         elif value is None or kind is bool or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
             return value, False
@@ -247,18 +255,21 @@ class ValueEncoder:
         them alive): this walks the object graph against the form, in the encoder's order
         and under its budget, depth and cycle rules, building nothing where the form is a
         plain list, str-keyed dict or object with attributes, and comparing any other node
-        with what the encoder builds for it. Exact: False whenever the encoding differs;
-        within a step, also for an equal form that is not the step's form of ``value``
+        with what the encoder builds for it. Exact: False whenever the encoding differs,
+        for the secret values known (``Redaction``); a str recorded before it became known
+        to hold one stays as recorded, and is scrubbed when the test is written. Within a
+        step, also False for an equal form that is not the step's form of ``value``
         (re-encoding it then costs nothing and gives the form to share).
         """
         if self.redaction.is_secret(name):
+            self.redaction.learn(value)
             return form is _REDACTED, False
         kind = type(value)
         if kind is int:
             if _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
                 return type(form) is int and value == form, False
         elif kind is str:
-            if len(value) <= self.limits.max_str:  # type: ignore[arg-type]
+            if len(value) <= self.limits.max_str and type(form) is not dict:  # type: ignore[arg-type]
                 return type(form) is str and value == form, False
         elif value is None or kind is bool:
             return value is form, False
@@ -284,13 +295,13 @@ class ValueEncoder:
         kind = type(value)
         if kind is int and _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
             return type(form) is int and value == form
-        if kind is str and len(value) <= self.limits.max_str:  # type: ignore[arg-type]
-            return type(form) is str and value == form
+        form_kind = type(form)
+        if kind is str and len(value) <= self.limits.max_str and form_kind is not dict:  # type: ignore[arg-type]
+            return form_kind is str and value == form  # a dict: a str with a secret, scrubbed
         if value is None or kind is bool:
             return value is form
         if kind is float and math.isfinite(value):  # type: ignore[arg-type]
             return _same_float(value, form)  # type: ignore[arg-type]
-        form_kind = type(form)
         if form_kind is list:
             if (kind is list or kind is tuple) and id(value) not in self._path:
                 return self._same_sequence(value, form, depth)
@@ -408,13 +419,14 @@ class ValueEncoder:
         if len(form) != keep:
             return False
         pairs = list(_islice(dict.items(value), keep))
-        if type(value) is dict and all(type(k) is str and k[:1] != "$" for k, _ in pairs):
+        if self._str_keyed(value, pairs):
             if truncated is None:
                 return False  # a str-keyed map form
             str_keys = True
         else:
             str_keys = False
-        is_secret = self.redaction.is_secret
+        is_secret_key = self.redaction.is_secret_key
+        learn = self.redaction.learn
         same = self._same
         key = id(value)
         self._path.add(key)
@@ -430,10 +442,12 @@ class ValueEncoder:
                 else:
                     if not same(name, name_form, depth + 1):
                         return False
-                    secret = type(name) is str and is_secret(name)
+                    secret = is_secret_key(name)
                     if secret and item_form is not _REDACTED:
                         return False
-                if not secret and not same(item, item_form, depth + 1):
+                if secret:
+                    learn(item)
+                elif not same(item, item_form, depth + 1):
                     return False
             return True
         finally:
@@ -457,7 +471,9 @@ class ValueEncoder:
                 if type(name) is not str or name != form_name:
                     return False
                 # The same name was secret when the form was made iff its form is the mark.
-                if item_form is not _REDACTED and not same(item, item_form, depth + 1):
+                if item_form is _REDACTED:
+                    self.redaction.learn(item)
+                elif not same(item, item_form, depth + 1):
                     return False
             return True
         finally:
@@ -499,9 +515,9 @@ class ValueEncoder:
                 if name != form_name:
                     return False
                 # The same name was secret when the form was made iff its form is the mark.
-                if attribute_form is not _REDACTED and not same(
-                    attribute, attribute_form, depth + 1
-                ):
+                if attribute_form is _REDACTED:
+                    self.redaction.learn(attribute)
+                elif not same(attribute, attribute_form, depth + 1):
                     return False
             if truncated is None:
                 return seen == expected
@@ -534,11 +550,13 @@ class ValueEncoder:
         kind = type(value)
         if kind is int and _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
             return value
-        if kind is str and len(value) <= self.limits.max_str:  # type: ignore[arg-type]
-            return value
-        if value is None or kind is bool:
-            return value
-        if kind is float and math.isfinite(value):  # type: ignore[arg-type]
+        if kind is str:
+            size = len(value)  # type: ignore[arg-type]
+            if size <= self.limits.max_str and (
+                size < self.redaction.shortest or not self.redaction.hides(value)  # type: ignore[arg-type]
+            ):
+                return value
+        elif value is None or kind is bool or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
             return value
         info = self._info(kind)
         if info.special:
@@ -669,9 +687,11 @@ class ValueEncoder:
         keep = min(length, self.limits.max_items, max(self._budget, 0))
         pairs = list(_islice(dict.items(value), keep))
         is_secret = self.redaction.is_secret
+        is_secret_key = self.redaction.is_secret_key
+        secret = self._secret
         encode = self._encode
-        if type(value) is dict and all(type(k) is str and k[:1] != "$" for k, _ in pairs):
-            mapping = {k: _REDACTED if is_secret(k) else encode(v, depth + 1) for k, v in pairs}
+        if self._str_keyed(value, pairs):
+            mapping = {k: secret(v) if is_secret(k) else encode(v, depth + 1) for k, v in pairs}
             if keep == length:
                 return mapping
             return {
@@ -680,10 +700,7 @@ class ValueEncoder:
                 "$truncated": length,
             }
         items = [
-            [
-                encode(k, depth + 1),
-                _REDACTED if type(k) is str and is_secret(k) else encode(v, depth + 1),
-            ]
+            [encode(k, depth + 1), secret(v) if is_secret_key(k) else encode(v, depth + 1)]
             for k, v in pairs
         ]
         form: dict[str, Encoded] = {"$type": info.name, "items": items}
@@ -692,22 +709,43 @@ class ValueEncoder:
         return form
 
     def _text(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
-        text = str.__getitem__(value, slice(0, self.limits.max_str))
-        form: dict[str, Encoded] = {"$type": info.name, "repr": text}
+        """A str cut to the limit, or with its secret values replaced (marked redacted)."""
+        limit = self.limits.max_str
+        redaction = self.redaction
         length = str.__len__(value)
-        if length > self.limits.max_str:
+        # Past the limit, as much more as a secret that starts before the limit may need.
+        text = str.__getitem__(value, slice(0, limit + redaction.longest))
+        scrub = len(text) >= redaction.shortest and redaction.hides(text)
+        if scrub:
+            text = redaction.scrub(text)
+        if length > limit:
+            text = text[:limit]
+        form: dict[str, Encoded] = {"$type": info.name, "repr": text}
+        if length > limit:
             form["$truncated"] = length
+        if scrub:
+            form["$redacted"] = True
         return form
 
     def _bytes(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
+        """Bytes cut to the limit, or with their secret values replaced (marked redacted)."""
         base: Any = info.base
         if base is bytearray:
             self._mutable = True
+        limit = self.limits.max_str
+        redaction = self.redaction
         length = base.__len__(value)
-        head = bytes(base.__getitem__(value, slice(0, self.limits.max_str)))
+        head = bytes(base.__getitem__(value, slice(0, limit + redaction.longest)))
+        scrub = len(head) >= redaction.shortest and redaction.hides_bytes(head)
+        if scrub:
+            head = redaction.scrub_bytes(head)
+        if length > limit:
+            head = head[:limit]
         form: dict[str, Encoded] = {"$type": info.name, "repr": bytes.__repr__(head)}
-        if length > self.limits.max_str:
+        if length > limit:
             form["$truncated"] = length
+        if scrub:
+            form["$redacted"] = True
         return form
 
     def _number(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
@@ -754,10 +792,28 @@ class ValueEncoder:
         is_secret = self.redaction.is_secret
         attrs = form.setdefault("attrs", {})
         for name, attribute in attributes[:limit]:
-            attrs[name] = _REDACTED if is_secret(name) else self._encode(attribute, depth + 1)
+            attrs[name] = (
+                self._secret(attribute) if is_secret(name) else self._encode(attribute, depth + 1)
+            )
         if len(attributes) > limit:
             form["$truncated"] = len(attributes)
         return form
+
+    def _secret(self, value: object) -> Encoded:
+        """The form of a value held by a secret name; the value is hidden wherever else it is."""
+        self.redaction.learn(value)
+        return _REDACTED
+
+    def _str_keyed(self, value: Any, pairs: list[tuple[Any, Any]]) -> bool:
+        """Whether a dict's kept pairs make a plain map form: str keys, none ``$``-marked,
+        none holding a secret value (a map key cannot carry the redaction mark)."""
+        if type(value) is not dict or not all(type(k) is str and k[:1] != "$" for k, _ in pairs):
+            return False
+        redaction = self.redaction
+        if not redaction.needles:
+            return True
+        shortest, hides = redaction.shortest, redaction.hides
+        return not any(len(k) >= shortest and hides(k) for k, _ in pairs)
 
     @staticmethod
     def _attributes(value: Any, info: _TypeInfo) -> list[tuple[str, object]]:
