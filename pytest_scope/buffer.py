@@ -3,7 +3,8 @@
 Each chunk opens with a keyframe (the full state before its first step), so dropping
 whole chunks from the front keeps every retained step replayable. When the packed
 chunks exceed the cap, the oldest are dropped: the failure is at the end of a test and
-the end must survive. The open chunk is bounded by its event count, not by the cap.
+the end must survive. The open chunk is bounded by its event count and by the size of its
+packed events (``codec.CHUNK_TARGET_BYTES``), not by the cap.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from builtins import len
 from collections import deque
 from collections.abc import Callable
 
-from pytest_scope.codec import Event, Keyframe, pack_chunk
+from pytest_scope.codec import CHUNK_TARGET_BYTES, Event, Keyframe, pack_event, seal_chunk
 from pytest_scope.writer import Chunk
 
 
@@ -32,7 +33,9 @@ class RingBuffer:
         self._closed: deque[Chunk] = deque()
         self._closed_bytes = 0
         self._keyframe: Keyframe | None = None
-        self._events: list[Event] = []
+        self._first_step = self._last_step = 0
+        self._events: list[bytes] = []  # packed
+        self._events_bytes = 0
         self.dropped_steps = 0
 
     def begin_step(self, step: int) -> None:
@@ -42,8 +45,13 @@ class RingBuffer:
 
     def append(self, event: Event) -> None:
         """Add the event of the step announced by ``begin_step``."""
-        self._events.append(event)
-        if len(self._events) >= self.events_per_chunk:
+        packed = pack_event(event)
+        if not self._events:
+            self._first_step = event[0]
+        self._last_step = event[0]
+        self._events.append(packed)
+        self._events_bytes += len(packed)
+        if len(self._events) >= self.events_per_chunk or self._events_bytes >= CHUNK_TARGET_BYTES:
             self.close_chunk()
 
     def close_chunk(self) -> None:
@@ -51,8 +59,9 @@ class RingBuffer:
         events = self._events
         if self._keyframe is None or not events:
             return
-        chunk = Chunk(events[0][0], events[-1][0], pack_chunk(self._keyframe, events))
-        self._keyframe, self._events = None, []
+        keyframe = self._keyframe
+        self._keyframe, self._events, self._events_bytes = None, [], 0
+        chunk = Chunk(self._first_step, self._last_step, seal_chunk(keyframe, events))
         self._closed.append(chunk)
         self._closed_bytes += len(chunk.data)
         while self._closed_bytes > self.cap_bytes and len(self._closed) > 1:
@@ -64,7 +73,7 @@ class RingBuffer:
         """Forget every event: the recording starts over (a new Hypothesis example)."""
         self._closed.clear()
         self._closed_bytes = 0
-        self._keyframe, self._events = None, []
+        self._keyframe, self._events, self._events_bytes = None, [], 0
         self.dropped_steps = 0
 
     def chunks(self) -> list[Chunk]:

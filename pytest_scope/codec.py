@@ -32,14 +32,61 @@ Keyframe = dict[str, Any]
 Event = list[Any]
 
 
+# The ring buffer closes a chunk once its events pack to this many bytes (or at 1024
+# events): far below what a reader accepts, and small enough to drop in pieces.
+CHUNK_TARGET_BYTES: Final = 1024 * 1024
+
 # Private references: the recorder packs chunks while a test runs, which may patch these.
 _compress = zlib.compress
 _packb = msgpack.packb
+_Packer = msgpack.Packer
+
+
+def pack_event(event: Event) -> bytes:
+    """One event as msgpack, packed when it is recorded so that its size is known."""
+    packed: bytes = _packb(event, use_bin_type=True)
+    return packed
 
 
 def pack_chunk(keyframe: Keyframe, events: list[Event]) -> bytes:
-    """Encode one chunk; the recorder calls this when a chunk is closed."""
-    return _compress(_packb([keyframe, events], use_bin_type=True), 6)
+    """Encode one chunk of events."""
+    return seal_chunk(keyframe, [pack_event(event) for event in events])
+
+
+def seal_chunk(keyframe: Keyframe, packed_events: list[bytes]) -> bytes:
+    """Encode one chunk of events packed by ``pack_event``.
+
+    A chunk that ``unpack_chunk`` would refuse is a ``ValueError`` here, when it is
+    written, rather than a recording no one can read later.
+    """
+    packer = _Packer(use_bin_type=True)
+    raw = b"".join(
+        [
+            packer.pack_array_header(2),
+            packer.pack(keyframe),
+            packer.pack_array_header(len(packed_events)),
+            *packed_events,
+        ]
+    )
+    if len(raw) >= MAX_CHUNK_BYTES:
+        raise ValueError(
+            f"a chunk of {len(raw) / 2**20:.1f} MiB, past the {MAX_CHUNK_BYTES // 2**20} MiB"
+            " a reader accepts (one step's state is that large)"
+        )
+    if _may_hold_too_many_containers(raw) or _deepest_stack(keyframe) > MAX_ARRAY_LENGTH:
+        try:
+            msgpack.unpackb(raw, **_limits(raw))
+        except (ValueError, msgpack.UnpackException) as exc:
+            raise ValueError(f"a chunk a reader would refuse: {exc}") from None
+    return _compress(raw, 6)
+
+
+def _deepest_stack(keyframe: Keyframe) -> int:
+    return max((len(frames) for _, frames in keyframe.get("threads", ())), default=0)
+
+
+def _may_hold_too_many_containers(raw: bytes) -> bool:
+    return len(raw.translate(None, _OTHER_BYTES)) > MAX_CONTAINERS
 
 
 def unpack_chunk(data: bytes) -> tuple[Keyframe, list[Event]]:
@@ -81,7 +128,7 @@ def _limits(raw: bytes) -> dict[str, Any]:
         "max_map_len": MAX_ARRAY_LENGTH,
         "ext_hook": _refuse_ext,
     }
-    if len(raw.translate(None, _OTHER_BYTES)) > MAX_CONTAINERS:
+    if _may_hold_too_many_containers(raw):
         built = [0]
 
         def count(container: Any) -> Any:

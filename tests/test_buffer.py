@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -52,3 +53,31 @@ def test_a_keyframe_is_taken_before_the_first_event_of_each_chunk() -> None:
     _fill(buffer, 25)
     assert taken == [0, 10, 20]
     assert buffer.dropped_steps == 0
+
+
+def test_a_chunk_closes_at_its_target_size_whatever_its_event_count() -> None:
+    buffer = RingBuffer(10**9, _keyframe)
+    big = "y" * 200
+    for step in range(1, 1001):  # 1000 events of ~32 KiB: 31 MiB, under the 1024-event bound
+        buffer.begin_step(step)
+        buffer.append([step, 1, 1, 1, 1, step, {"l": {f"v{i}": big for i in range(150)}}])
+    buffer.close_chunk()
+    chunks = buffer.chunks()
+    assert len(chunks) > 1
+    for chunk in chunks:
+        _, events = unpack_chunk(chunk.data)  # every one readable
+        assert len(events) < 1024
+    assert [chunk.first_step for chunk in chunks[1:]] == [c.last_step + 1 for c in chunks[:-1]]
+
+
+def test_a_step_too_large_for_any_reader_is_refused_when_written() -> None:
+    huge = {"l": {f"v{i}": "z" * 200 for i in range(50_000)}}  # one step of ~10 MiB
+    buffer = RingBuffer(10**9, _keyframe)
+    buffer.begin_step(1)
+    with pytest.raises(ValueError, match="MiB a reader accepts"):
+        buffer.append([1, 1, 1, 1, 1, 1, huge])
+    assert buffer.chunks() == []
+    buffer.begin_step(2)
+    buffer.append([2, 1, 1, 1, 1, 2, None])
+    buffer.close_chunk()
+    assert [chunk.first_step for chunk in buffer.chunks()] == [2]
