@@ -87,13 +87,26 @@ class ScopeArtifacts:
         session = self._session()
         if session is None or session.worker is not None:  # xdist: the controller writes it
             return
+        from rich.console import Console
+        from rich.progress import Progress
+
         from replay.bundle import write_bundle
         from replay.tracefile import ScopeDir
 
         path = session.path
+        console = Console(stderr=True)
         try:
             runs = ScopeDir(path.parent.parent).runs()
-            bundle = write_bundle(path, runs, self.settings.directory, self.settings.budget_bytes)
+            # On a terminal only, and gone when done: the summary says what was written.
+            with Progress(
+                *Progress.get_default_columns(),
+                console=console,
+                transient=True,
+                disable=not console.is_terminal,
+            ) as progress:
+                bundle = write_bundle(
+                    path, runs, self.settings.directory, self.settings.budget_bytes, progress
+                )
         except (ScopeError, OSError) as exc:
             self.problem = f"artifacts not written: {exc}"
             return

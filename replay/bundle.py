@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from rich.progress import Progress
+
 from pytest_scope.codec import unpack_chunk
 from pytest_scope.errors import TraceFileError
 from pytest_scope.writer import Chunk, TestRecord, TraceWriter
@@ -71,11 +73,18 @@ def viewer_name(nodeid: str) -> str:
     return f"{readable}-{hashlib.sha1(nodeid.encode()).hexdigest()[:8]}.html"
 
 
-def write_bundle(run: Path, scope_runs: list[Path], directory: Path, budget_bytes: int) -> Bundle:
+def write_bundle(
+    run: Path,
+    scope_runs: list[Path],
+    directory: Path,
+    budget_bytes: int,
+    progress: Progress | None = None,
+) -> Bundle:
     """The artifact of ``run`` in ``directory``; nothing (and no directory) when none failed.
 
     ``scope_runs`` are the scope directory's runs, newest first, searched for each failed
-    test's last passing recording.
+    test's last passing recording. A viewer takes about half a second to build: with many
+    failures, ``progress`` shows how far it got.
     """
     _remove_previous(directory)
     bundle = Bundle(directory)
@@ -102,8 +111,12 @@ def write_bundle(run: Path, scope_runs: list[Path], directory: Path, budget_byte
                 os.utime(target, (mtime, mtime))
             trimmed_runs = ScopeDir(directory).runs()
             with TraceFile(runs_dir / run.resolve().name) as trimmed:
-                for test in _failed(trimmed):
+                tests = _failed(trimmed)
+                progress = progress or Progress(disable=True)
+                task = progress.add_task("pytest-scope: viewers", total=len(tests))
+                for test in tests:
                     bundle.failures.append(_viewer(bundle, trimmed, test, trimmed_runs))
+                    progress.advance(task)
             index = directory / "index.html"
             index.write_text(index_page(trace.run_id, bundle.failures), encoding="utf-8")
             bundle.files.append(index)

@@ -8,6 +8,7 @@ never a traceback. rich is imported only for text output, so ``--format json`` s
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -145,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
+    except BrokenPipeError:  # `scope-replay ... | head` has read all it wanted
+        # Python flushes stdout at exit once more: into the void, not into the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -240,3 +240,23 @@ def test_scope_replay_html_writes_a_viewer_at_a_step(bundle: Path, tmp_path: Pat
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1
     assert "out of range" in result.stderr
+
+
+def test_writing_the_viewers_shows_progress(bundle: Path, tmp_path: Path) -> None:
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from replay.bundle import write_bundle
+
+    runs = sorted((bundle / ".scope" / "runs").glob("*.sqlite"), key=lambda p: p.stat().st_mtime)
+    run = runs[-1]  # the second run: both tests failed
+    shown = StringIO()
+    console = Console(file=shown, force_terminal=True, width=100)
+    with Progress(console=console) as progress:
+        written = write_bundle(run, [run], tmp_path / "again", 10**7, progress)
+    assert len(written.failures) == 2
+    (task,) = progress.tasks
+    assert (task.completed, task.total) == (2, 2)
+    assert "pytest-scope: viewers" in shown.getvalue()

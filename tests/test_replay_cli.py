@@ -203,3 +203,23 @@ def test_the_module_entry_point(scope: Path) -> None:
     assert bad.returncode == 2
     assert bad.stderr.startswith("scope-replay: error: ") and bad.stderr.count("\n") == 1
     assert "Traceback" not in bad.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    rec = Recording(events_per_chunk=1024)
+    rec.event(Kind.CALL, line=10)
+    for step in range(20_000):  # a timeline of about 2 MB, far beyond a pipe's buffer
+        rec.event(Kind.LINE, line=11 + step % 2)
+    write_trace(tmp_path / ".scope" / "runs" / "20250101-000000-1.sqlite", {FAILING: rec})
+    with subprocess.Popen(
+        [sys.executable, "-m", "replay.cli", FAILING, "--timeline", "--format", "json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ) as replay:
+        assert replay.stdout is not None and replay.stderr is not None
+        assert replay.stdout.read(100)  # like `| head -c 100`: then the pipe is closed
+        replay.stdout.close()
+        assert replay.wait(timeout=60) == 0
+        assert replay.stderr.read() == b""
