@@ -14,7 +14,7 @@ from builtins import len
 from collections import deque
 from collections.abc import Callable
 
-from pytest_scope.codec import CHUNK_TARGET_BYTES, Event, Keyframe, pack_event, seal_chunk
+from pytest_scope.codec import CHUNK_TARGET_BYTES, Event, Keyframe, event_packer, seal_chunk
 from pytest_scope.writer import Chunk
 
 
@@ -30,6 +30,7 @@ class RingBuffer:
         self.cap_bytes = cap_bytes
         self.events_per_chunk = events_per_chunk
         self._take_keyframe = take_keyframe
+        self._pack_event = event_packer()
         self._closed: deque[Chunk] = deque()
         self._closed_bytes = 0
         self._keyframe: Keyframe | None = None
@@ -45,7 +46,7 @@ class RingBuffer:
 
     def append(self, event: Event) -> None:
         """Add the event of the step announced by ``begin_step``."""
-        packed = pack_event(event)
+        packed = self._pack_event(event)
         if not self._events:
             self._first_step = event[0]
         self._last_step = event[0]

@@ -12,6 +12,7 @@ report against the file.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from typing import Any, Final, NoReturn
 
 import msgpack
@@ -38,23 +39,24 @@ CHUNK_TARGET_BYTES: Final = 1024 * 1024
 
 # Private references: the recorder packs chunks while a test runs, which may patch these.
 _compress = zlib.compress
-_packb = msgpack.packb
 _Packer = msgpack.Packer
 
 
-def pack_event(event: Event) -> bytes:
-    """One event as msgpack, packed when it is recorded so that its size is known."""
-    packed: bytes = _packb(event, use_bin_type=True)
-    return packed
+def event_packer() -> Callable[[Event], bytes]:
+    """Packs events as msgpack, one by one as they are recorded, so that their size is
+    known; for one user at a time (a packer keeps its buffer between calls)."""
+    pack: Callable[[Event], bytes] = _Packer(use_bin_type=True, autoreset=True).pack
+    return pack
 
 
 def pack_chunk(keyframe: Keyframe, events: list[Event]) -> bytes:
     """Encode one chunk of events."""
+    pack_event = event_packer()
     return seal_chunk(keyframe, [pack_event(event) for event in events])
 
 
 def seal_chunk(keyframe: Keyframe, packed_events: list[bytes]) -> bytes:
-    """Encode one chunk of events packed by ``pack_event``.
+    """Encode one chunk of events packed by an ``event_packer``.
 
     A chunk that ``unpack_chunk`` would refuse is a ``ValueError`` here, when it is
     written, rather than a recording no one can read later.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import pytest
+
+from pytest_scope.redaction import check_pattern
 
 
 def plugin_encoder(config: pytest.Config) -> Callable[[object, str], object]:
@@ -32,8 +33,8 @@ def plugin_redact_patterns(config: pytest.Config) -> list[str]:
                     f"pytest_scope_redact_patterns returned {pattern!r}, not a str pattern"
                 )
             try:
-                re.compile(pattern)
-            except re.error as exc:
+                check_pattern(pattern)
+            except ValueError as exc:
                 raise pytest.UsageError(
                     f"pytest_scope_redact_patterns returned a bad pattern {pattern!r}: {exc}"
                 ) from None

@@ -160,6 +160,7 @@ class Recorder:
         # Watches made before a test begins (in its fixtures' setup) apply to it.
         self._pending_watches: dict[str, object] = {}
         self._watched: dict[str, object] = {}
+        self._setup_watches: dict[str, object] = {}
         self._restart_code: CodeType | None = None
         self._between_examples = False
         self.restarted_steps = 0  # recorded, then discarded by a restart; for the summary
@@ -226,6 +227,9 @@ class Recorder:
         with self._lock:
             self._reset_test(buffer)
             self._watched, self._pending_watches = self._pending_watches, {}
+            self._setup_watches = self._watched  # made in the fixtures' setup
+            if restart_code is not None and self._plan.level_for(restart_code) is Level.SKIP:
+                restart_code = None  # unrecorded (excluded): no call would start an example
             self._restart_code = restart_code
             # Hypothesis draws an example's data before calling the test: unrecorded.
             self._between_examples = restart_code is not None
@@ -264,9 +268,9 @@ class Recorder:
     def _restart_test(self, buffer: RingBuffer) -> None:
         self.restarted_steps += self._step
         buffer.clear()
-        watched = self._watched  # made in the fixtures' setup: they hold for every example
         self._reset_test(buffer)
-        self._watched = watched
+        self._watched = self._setup_watches  # those of the discarded example go with it
+        self._encoder.redaction.forget_learned()
 
     # -- the API of pytest_scope.api ----------------------------------------------------
 
@@ -297,7 +301,7 @@ class Recorder:
         with self._lock:
             previous, self._level_override = self._level_override, level
             tool_id = self._tool_id
-            if tool_id is None or previous == level:
+            if tool_id is None or previous == level or self._muted:  # _unmute applies it
                 return
             for code in self._code_numbers:
                 planned = self._levels.get(code, Level.SKIP)
@@ -460,10 +464,11 @@ class Recorder:
         if tool_id is None:
             return
         _monitoring.set_events(tool_id, _GLOBAL_EVENTS)
+        override = self._level_override
         for code in self._code_numbers:
             level = self._levels.get(code, Level.SKIP)
             if level is not Level.SKIP:
-                _monitoring.set_local_events(tool_id, code, _LOCAL_EVENTS[level])
+                _monitoring.set_local_events(tool_id, code, _LOCAL_EVENTS[override or level])
 
     def _thread(self) -> _Thread:
         # threading.get_ident() values are reused by later threads; a thread-local is not.

@@ -66,9 +66,16 @@ class Redaction:
     def __init__(
         self, extra_patterns: Iterable[str] = (), environ: Mapping[str, str] | None = None
     ) -> None:
-        """``environ``: the environment at the start of the session, if its values count."""
+        """``environ``: the environment at the start of the session, if its values count.
+
+        ValueError if a pattern is not a regular expression, or if the patterns cannot be
+        searched together (two that name the same group)."""
         patterns = [*DEFAULT_PATTERNS, *map(check_pattern, extra_patterns)]
-        self._search = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE).search
+        try:
+            joined = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+        except re.error as exc:
+            raise ValueError(f"the redaction patterns do not go together ({exc})") from None
+        self._search = joined.search
         self._known: dict[str, bool] = {}
         self._session_values = self._environment_values(environ) if environ else frozenset()
         self._environment: frozenset[str] = self._session_values
@@ -108,10 +115,19 @@ class Redaction:
         self._environment = self._session_values | self._environment_values(environ)
         self._update_needles()
 
-    def apply_learned(self) -> None:
-        """Look for the values learned so far from now on."""
-        if self._pending:
+    def forget_learned(self) -> None:
+        """Forget the values learned so far: what held them is no longer recorded (a
+        Hypothesis example that was not kept), and they must not use up ``MAX_LEARNED``."""
+        if self._learned:
+            self._learned.clear()
             self._update_needles()
+
+    def apply_learned(self) -> bool:
+        """Look for the values learned so far from now on; True if that changed anything."""
+        if not self._pending:
+            return False
+        self._update_needles()
+        return True
 
     def note_environment(self, environ: Mapping[str, str]) -> None:
         """Read the environment again: the test may have set a variable."""

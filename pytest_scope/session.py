@@ -145,7 +145,12 @@ class ScopeSession:
 
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         # Plugins' patterns may be a usage error: before anything is created.
-        self.redaction = Redaction([*settings.redact, *plugin_redact_patterns(config)], _environ)
+        try:
+            self.redaction = Redaction(
+                [*settings.redact, *plugin_redact_patterns(config)], _environ
+            )
+        except ValueError as exc:
+            raise pytest.UsageError(f"scope_redact: {exc}") from None
         self.config = config
         self.settings = settings
         self.started = _time()
@@ -204,10 +209,7 @@ class ScopeSession:
         self.deadline_lifted = self.active and lift_default_deadline()
 
     def close(self) -> None:
-        if self.recorder is not None:
-            self.recorder.stop()
-        if self.writer is not None:
-            self.writer.close()
+        self._finish_trace()
         if self.config.pluginmanager.get_plugin(XDIST_PLUGIN) is not None:
             self.config.pluginmanager.unregister(name=XDIST_PLUGIN)
 

@@ -212,8 +212,10 @@ class ValueEncoder:
 
     def encode(self, value: object) -> tuple[Encoded, bool]:
         """The form of ``value`` (a return value, an exception), and whether it may change
-        in place later. The secret values learned so far count from here on."""
-        self.redaction.apply_learned()
+        in place later. The secret values learned so far count from here on: the forms
+        of this step made before they were learned are made again."""
+        if self.redaction.apply_learned() and self._step_forms:
+            self._step_forms.clear()
         return self._encode_top(value)
 
     def _encode_top(self, value: object) -> tuple[Encoded, bool]:

@@ -542,3 +542,46 @@ def test_a_chunk_that_cannot_be_searched_is_not_passed_on() -> None:
     redaction = Redaction((), ENVIRONMENT)
     with pytest.raises(ScopeError, match="could not be searched for secrets"):
         scrub_chunks([Chunk(1, 1, b"not zlib")], redaction)
+
+
+def test_watched_objects_are_scrubbed_too() -> None:
+    redaction = Redaction((), {})
+    keyframe = {"step": 0, "threads": [], "suspended": [], "watched": {"box": ["late-secret"]}}
+    events = [[1, 1, 1, 1, 1, 3, {"w": {"box": {"v": "late-secret"}}}]]
+    chunk = Chunk(1, 1, pack_chunk(keyframe, events))
+    redaction.learn("late-secret")
+    (scrubbed,) = scrub_chunks([chunk], redaction)
+    assert b"late-secret" not in zlib.decompress(scrubbed.data)
+    keyframe, events = unpack_chunk(scrubbed.data)
+    marked = {"$type": "str", "repr": MARKER, "$redacted": True}
+    assert keyframe["watched"] == {"box": [marked]}
+    assert events[0][6]["w"] == {"box": {"v": marked}}
+
+
+def test_a_given_tests_kept_example_has_its_secrets_learned(pytester: pytest.Pytester) -> None:
+    """The examples not kept must not use up the values learned per test."""
+    pytester.makepyfile(
+        test_examples="""
+        from hypothesis import given, settings, strategies as st
+
+        @settings(max_examples=150, database=None)
+        @given(st.text("abcdefgh", min_size=12, max_size=12))
+        def test_login(s):
+            password = s
+            shown = f"user:{s}"
+            assert password == s and shown
+        """
+    )
+    result = pytester.runpytest_subprocess("--scope", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    (run,) = (pytester.path / ".scope" / "runs").glob("*.sqlite")
+    db = sqlite3.connect(run)
+    try:
+        (blob,) = db.execute("SELECT data FROM chunks").fetchone()
+    finally:
+        db.close()
+    _, events = unpack_chunk(blob)
+    shown = [
+        event[6]["l"]["shown"] for event in events if event[6] and "shown" in event[6].get("l", {})
+    ]
+    assert shown == [{"$type": "str", "repr": f"user:{MARKER}", "$redacted": True}]

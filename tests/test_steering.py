@@ -466,3 +466,48 @@ def test_a_bad_marker_is_a_usage_error_naming_the_test(
             f" level='lines', or off=True; {problem}"
         ]
     )
+
+
+def test_the_marker_holds_after_a_test_whose_recording_stopped(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_after_stop="""
+        import tracemalloc
+        import pytest
+        from shop.core import price
+
+        def test_stops_recording():  # tracemalloc stops its recording, muting the recorder
+            assert price(1) == 3
+            tracemalloc.start()
+            tracemalloc.stop()
+
+        @pytest.mark.scope(level="lines")
+        def test_lines_after():
+            total = price(2)
+            assert total == 6
+        """
+    )
+    result = run(project, "--scope", "test_after_stop.py")
+    result.assert_outcomes(passed=2)
+    lines = {f for kind, f in steps_of(project.path, "test_lines_after") if kind == "line"}
+    assert lines == {"test_lines_after", "price"}
+
+
+def test_a_given_test_in_an_excluded_file_still_records_the_project(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        test_given_excluded="""
+        from hypothesis import given, settings, strategies as st
+        from shop.core import price
+
+        @settings(max_examples=5, database=None)
+        @given(st.integers(1, 9))
+        def test_prices(n):
+            assert price(n) == 3 * n
+        """
+    )
+    result = run(
+        project, "--scope", "--scope-exclude=test_given_excluded.py", "test_given_excluded.py"
+    )
+    result.assert_outcomes(passed=1)
+    assert ("call", "price") in steps_of(project.path, "test_prices")
