@@ -15,13 +15,13 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from pytest_scope.schema import FORMAT_NAME, SCHEMA_VERSION
-from pytest_scope.writer import TraceWriter
+from pytest_scope.writer import TraceWriter, remove_trace_file
 
 # Code numbers a worker may use before reaching the next worker's base.
 CODES_PER_WORKER: Final = 2**24
@@ -56,7 +56,7 @@ def combine(target: Path, parts: list[Path], meta: Mapping[str, str]) -> Combine
     replay does not list) and renamed when complete.
     """
     building = target.with_name(target.name + ".combining")
-    _remove(building)
+    remove_trace_file(building)
     TraceWriter(building, meta).close()
     result = Combined()
     with closing(
@@ -79,7 +79,7 @@ def combine(target: Path, parts: list[Path], meta: Mapping[str, str]) -> Combine
                 result.parts.append(part)
     os.replace(building, target)
     for part in result.parts:
-        _remove(part)
+        remove_trace_file(part)
     return result
 
 
@@ -143,9 +143,3 @@ def _attached(db: sqlite3.Connection, part: Path) -> Iterator[None]:
         yield
     finally:
         db.execute("DETACH DATABASE part")
-
-
-def _remove(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with suppress(FileNotFoundError):
-            path.with_name(path.name + suffix).unlink()

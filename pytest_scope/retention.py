@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from pytest_scope.writer import run_lock
+from pytest_scope.writer import remove_trace_file, run_lock
 
 INDEX_NAME: Final = "last-pass.json"
 PRUNE_LOCK: Final = "prune.lock"
@@ -166,9 +166,7 @@ def _size(path: Path) -> int:
 
 
 def _delete(scope_dir: Path, run: str, size: int, result: Retention) -> None:
-    for suffix in ("", "-wal", "-shm", ".lock"):
-        with suppress(FileNotFoundError):
-            (scope_dir / "runs" / f"{run}.sqlite{suffix}").unlink()
+    remove_trace_file(scope_dir / "runs" / f"{run}.sqlite")
     result.pruned.append(run)
     result.pruned_bytes += size
 

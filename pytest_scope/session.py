@@ -1,7 +1,7 @@
 """One pytest session under ``--scope``: records each test and writes it to the run's trace file.
 
-Registered by ``plugin`` only when recording is on. Each test is written as soon as its
-report exists, so a run killed later keeps every test finished before.
+Registered by ``plugin`` only when recording is on. Each test is written when its teardown
+is done (its monkeypatches undone), so a run killed later keeps every test finished before.
 """
 
 from __future__ import annotations

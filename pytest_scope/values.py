@@ -261,7 +261,7 @@ class ValueEncoder:
         for the secret values known (``Redaction``); a str recorded before it became known
         to hold one stays as recorded, and is scrubbed when the test is written. Within a
         step, also False for an equal form that is not the step's form of ``value``
-        (re-encoding it then costs nothing and gives the form to share).
+        (re-encoding it then finds the step's form, and the caller keeps that one).
         """
         if self.redaction.is_secret(name):
             self.redaction.learn(value)

@@ -57,7 +57,7 @@ class TestRecord:
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """A packed chunk (``codec.pack_chunk``) and the steps it holds."""
+    """A packed chunk (``codec.seal_chunk``) and the steps it holds."""
 
     first_step: int
     last_step: int
@@ -173,6 +173,13 @@ class TraceWriter:
 def run_lock(path: Path) -> Path:
     """The file a trace file's writer holds locked while it writes."""
     return path.with_name(path.name + ".lock")
+
+
+def remove_trace_file(path: Path) -> None:
+    """Delete a trace file and what SQLite and its writer may have left beside it."""
+    for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
+        with contextlib.suppress(FileNotFoundError):
+            path.with_name(path.name + suffix).unlink()
 
 
 def _hold_lock(lock: Path) -> int:

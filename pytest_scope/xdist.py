@@ -44,8 +44,17 @@ def worker_part(config: pytest.Config) -> WorkerPart | None:
 
 
 def is_controller(config: pytest.Config) -> bool:
-    """True in xdist's controller, which hands the tests to workers (``-n N``, ``--dist``)."""
-    return config.pluginmanager.has_plugin("dsession")
+    """True in xdist's controller, which hands the tests to workers (``-n N``, ``--dist``).
+
+    xdist's own test (it registers its ``dsession`` plugin in a ``pytest_configure`` that
+    may run after ours): a distribution mode, not only collecting, not in a worker.
+    """
+    return (
+        config.pluginmanager.has_plugin("xdist")
+        and config.getoption("dist", "no") != "no"
+        and not config.getoption("collectonly", False)
+        and not hasattr(config, "workerinput")
+    )
 
 
 class XdistController:
