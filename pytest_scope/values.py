@@ -825,11 +825,7 @@ class ValueEncoder:
             namespace = info.dict_getter(value)
             if type(namespace) is dict:
                 attributes.extend((k, v) for k, v in dict.items(namespace) if type(k) is str)
-        for name, getter in info.slot_getters:
-            try:
-                attributes.append((name, getter(value)))
-            except AttributeError:
-                continue  # an unset slot
+        attributes.extend(ValueEncoder._slots(value, info))
         return attributes
 
     def _enum_name(self, value: object, info: _TypeInfo) -> str:
