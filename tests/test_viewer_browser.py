@@ -300,7 +300,7 @@ def test_watched_objects_changed_by_unrecorded_code_are_shown_at_their_step(
     browser: Any, watching: Path, project: Path
 ) -> None:
     viewer = Viewer(browser, watching / "art" / viewer_name("test_watching.py::test_watch"))
-    assert viewer.page.is_visible("#watched-title")
+    assert viewer.page.is_visible("#watched-title") and viewer.page.is_visible("#watched")
     timeline = replay_json(watching, "test_watch", "--timeline")
     loop_line = WATCHING_SUITE.splitlines().index("    for _ in range(600):") + 1
     after_pear = next(  # the first step after unrecorded code filled "pear"
@@ -319,7 +319,8 @@ def test_watched_objects_changed_by_unrecorded_code_are_shown_at_their_step(
         rows = viewer.page.eval_on_selector_all(
             "#watched > .value-row",
             "rows => rows.map(row => [row.querySelector(':scope > .name').textContent,"
-            " row.querySelector(':scope > .value').textContent, row.classList.contains('changed')])",
+            " row.querySelector(':scope > .value').textContent,"
+            " row.classList.contains('changed')])",
         )
         assert [(name, text) for name, text, _ in rows] == [
             (name, short_text(value)) for name, value in watched.items()
