@@ -7,7 +7,9 @@ A change record is plain JSON::
 
 ``depth`` counts frames from the outermost (0); ``path`` is where a user would look:
 ``total``, ``self.levels['plum']``, ``items[2]``, or one of ``(line)`` and ``(function)``
-for a frame, ``(exception)`` and ``(return value)`` for the step. ``this`` is the value
+for a frame, ``(exception)`` and ``(return value)`` for the step. An object the test
+watches (``pytest_scope.watch``) belongs to no frame: ``frame`` and ``depth`` are
+``None`` and its path starts with ``WATCHED``: ``(watched) cache['a']``. ``this`` is the value
 in the recording shown, ``against`` the one in the recording compared with; ``null`` on
 the side where the place does not exist (``added``: only this run has it).
 
@@ -31,6 +33,7 @@ from replay.state import State, state_at
 from replay.tracefile import RecordedTest, TraceFile
 
 MAX_CHANGES: Final = 100
+WATCHED: Final = "(watched) "
 # pytest's assertion rewriting binds these; they repeat the asserted values.
 _ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")
 _UNORDERED: Final = frozenset({"set", "frozenset"})
@@ -93,12 +96,13 @@ def state_changes(this: State, against: State) -> tuple[list[dict[str, Any]], in
             records.append(
                 _record(function, depth, "(line)", "changed", mine["line"], theirs["line"])
             )
-        records.extend(_locals_changes(function, depth, _shown(mine), _shown(theirs)))
+        records.extend(_value_records(function, depth, _shown(mine), _shown(theirs)))
     for depth in range(paired, max(len(this.stack), len(against.stack))):
         here = this.stack[depth]["function"] if depth < len(this.stack) else None
         there = against.stack[depth]["function"] if depth < len(against.stack) else None
         change = "changed" if here and there else "added" if here else "removed"
         records.append(_record(here or there, depth, "(function)", change, here, there))
+    records.extend(_value_records(None, None, this.watched, against.watched, WATCHED))
     for path, mine_value, theirs_value in (
         ("(exception)", this.exception, against.exception),
         ("(return value)", this.return_value, against.return_value),
@@ -121,10 +125,15 @@ def _shown(frame: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _locals_changes(
-    function: str, depth: int, mine: dict[str, Any], theirs: dict[str, Any]
+def _value_records(
+    function: str | None,
+    depth: int | None,
+    mine: dict[str, Any],
+    theirs: dict[str, Any],
+    prefix: str = "",
 ) -> list[dict[str, Any]]:
-    """The records of one frame's locals, by path (deepdiff's order is its own)."""
+    """The records of named values (a frame's locals, the watched objects), by path
+    (deepdiff's order is its own)."""
     if mine == theirs:
         return []
     records = []
@@ -133,7 +142,7 @@ def _locals_changes(
             _record(
                 function,
                 depth,
-                _display(keys, mine if change != "removed" else theirs),
+                prefix + _display(keys, mine if change != "removed" else theirs),
                 change,
                 _value_at(mine, keys),
                 _value_at(theirs, keys),

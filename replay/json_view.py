@@ -50,7 +50,8 @@ def divergence_document(
     nodeid: str, this: tuple[str, int], against: tuple[str, int], report: DivergenceReport
 ) -> dict[str, Any]:
     """``{"test","by","this","against","changes","omitted"}``; each side names its run,
-    attempt and step (null once that run had ended) and its state there."""
+    attempt and step (null once that run had ended) and its state there (with
+    ``"watched"`` when the test watches objects)."""
     return {
         "test": nodeid,
         "by": report.by,
@@ -72,6 +73,8 @@ def _side(recording: tuple[str, int], state: State | None) -> dict[str, Any]:
             exception=state.exception,
             return_value=state.return_value,
         )
+        if state.watched:
+            side["watched"] = state.watched
     return side
 
 

@@ -354,7 +354,9 @@ def _render_changes(
 ) -> None:
     """One row per change record: where, this run's value, the other run's value."""
     if not changes:
-        console.print(Text("no differences in the stack, locals, exception or value"))
+        console.print(
+            Text("no differences in the stack, locals, watched objects, exception or value")
+        )
         return
     table = Table(title="Differences", title_justify="left", box=box.SIMPLE)
     table.add_column("where", overflow="fold")

@@ -9,7 +9,11 @@ from replay.compare import MAX_CHANGES, state_changes
 from replay.state import State
 
 
-def _state(*frames: tuple[str, int, dict[str, Any]], exception: Any = None) -> State:
+def _state(
+    *frames: tuple[str, int, dict[str, Any]],
+    exception: Any = None,
+    watched: dict[str, Any] | None = None,
+) -> State:
     return State(
         test="t.py::test_it",
         run="run",
@@ -22,6 +26,7 @@ def _state(*frames: tuple[str, int, dict[str, Any]], exception: Any = None) -> S
         ],
         exception=exception,
         return_value=None,
+        watched=watched or {},
     )
 
 
@@ -111,6 +116,42 @@ def test_a_different_frame_line_and_exception_are_changes_too() -> None:
             "against": None,
         },
     ]
+
+
+def _watched_change(path: str, change: str, this: Any, against: Any) -> Any:
+    return {
+        "frame": None,
+        "depth": None,
+        "path": path,
+        "change": change,
+        "this": this,
+        "against": against,
+    }
+
+
+def test_watched_objects_are_compared_like_locals_under_their_own_marker() -> None:
+    tags = {"$type": "set", "items": ["b", "a"]}
+    this = _state(
+        ("test_it", 3, {"n": 1}),
+        watched={"stock": _stock({"plum": 5}, ["plum"]), "cache": {"a": 1}, "tags": tags},
+    )
+    against = _state(
+        ("test_it", 3, {"n": 1}),
+        watched={
+            "stock": _stock({"plum": 6}, []),
+            "seen": [1],
+            "tags": {"$type": "set", "items": ["a", "b"]},
+        },
+    )
+    changes, omitted = state_changes(this, against)
+    assert omitted == 0
+    assert changes == [
+        _watched_change("(watched) cache", "added", {"a": 1}, None),
+        _watched_change("(watched) seen", "removed", None, [1]),
+        _watched_change("(watched) stock.levels['plum']", "changed", 5, 6),
+        _watched_change("(watched) stock.shipped[0]", "added", "plum", None),
+    ]
+    assert state_changes(this, _state(("test_it", 3, {"n": 1}), watched=this.watched)) == ([], 0)
 
 
 def test_noise_is_no_change_and_assertion_temporaries_are_left_out() -> None:

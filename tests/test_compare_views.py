@@ -13,6 +13,7 @@ from tracebuilder import SOURCES, Recording, close_traces, open_trace, write_tra
 
 from pytest_scope.schema import Kind
 from replay.compare import Recorded, compare_at, diverge
+from replay.json_view import divergence_document
 from replay.state import state_at
 from replay.text_view import render_diff, render_divergence
 
@@ -105,3 +106,44 @@ def test_the_divergence_side_by_side(sides: tuple[Recorded, Recorded]) -> None:
         "  (return value)   0.2                     0.1",
         "",
     ]
+
+
+def _watching(registry: dict[str, int]) -> Recording:
+    rec = Recording()
+    rec.event(Kind.CALL, line=10, w={"registry": {}})
+    rec.event(Kind.LINE, line=11, w={"registry": registry})  # changed by unrecorded code
+    rec.event(Kind.LINE, line=12)
+    return rec
+
+
+def test_a_watched_object_differs_in_the_diff_and_the_divergence(tmp_path: Path) -> None:
+    passing = write_trace(
+        tmp_path / "20250101-000000-1.sqlite", {"test_sample.py::test_main": _watching({"a": 1})}
+    )
+    failing = write_trace(
+        tmp_path / "20250102-000000-1.sqlite",
+        {"test_sample.py::test_main": _watching({"a": 2})},
+        outcomes={"test_sample.py::test_main": "failed"},
+    )
+    mine, theirs = open_trace(failing), open_trace(passing)
+    this, against = Recorded(mine, mine.tests()[0]), Recorded(theirs, theirs.tests()[0])
+    state = state_at(mine, this.test, 3)
+    lines = _text(render_diff, state, compare_at(state, this, against), None)
+    assert lines[-2:] == ["  (watched) registry['a']   2                       1", ""]
+    report = diverge(this, against)
+    assert (report.by, report.this and report.this.step) == ("value", 2)
+    document = divergence_document(
+        "test_sample.py::test_main", ("20250102-000000-1", 1), ("20250101-000000-1", 1), report
+    )
+    assert document["changes"] == [
+        {
+            "frame": None,
+            "depth": None,
+            "path": "(watched) registry['a']",
+            "change": "changed",
+            "this": 2,
+            "against": 1,
+        }
+    ]
+    assert document["this"]["watched"] == {"registry": {"a": 2}}
+    assert document["against"]["watched"] == {"registry": {"a": 1}}

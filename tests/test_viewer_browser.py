@@ -6,6 +6,8 @@ say why. Playwright's own browser downloads are never used.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import Any
 
 import pytest
 from replaycli import replay_json
-from test_artifacts import make_project, pytest_run
+from test_artifacts import embedded, make_project, pytest_run
 
 from replay.bundle import viewer_name
 
@@ -54,6 +56,7 @@ class Viewer:
     """One open viewer page; every dialog and page error is collected, none expected."""
 
     def __init__(self, browser: Any, path: Path) -> None:
+        self.path = path
         self.page = browser.new_page(viewport={"width": 1400, "height": 900})
         self.dialogs: list[str] = []
         self.errors: list[str] = []
@@ -241,3 +244,96 @@ def test_index_links_to_the_viewers(browser: Any, project: Path) -> None:
     page.wait_for_function("document.body.classList.contains('ready')")
     assert page.text_content("#test-id") == "test_cart.py::test_total"
     assert "against run" in page.text_content("#compare")
+
+
+WATCHING_LIBRARY = """
+REGISTRY = {}
+
+
+def fill(name, count):
+    REGISTRY[name] = count
+"""
+
+WATCHING_CONFTEST = """
+import sys
+from pathlib import Path
+
+# A library from outside the project: under site-packages, which the plan leaves alone.
+sys.path.insert(0, str(Path(__file__).parent / "site-packages"))
+"""
+
+WATCHING_SUITE = """
+import os
+
+import pytest_scope
+
+import extlib
+
+
+def test_watch():
+    pytest_scope.watch(extlib.REGISTRY, "registry")
+    extlib.fill("apple", 3)
+    extlib.fill("pear", 1 if os.environ.get("CART_OK") else 2)
+    for _ in range(600):
+        # past the first chunk: later steps start from a keyframe
+        pass
+    assert sum(extlib.REGISTRY.values()) == 4
+"""
+
+
+@pytest.fixture(scope="module")
+def watching(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A test that watches a registry only unrecorded code fills: passes, then fails."""
+    root = tmp_path_factory.mktemp("watching")
+    (root / "site-packages").mkdir()
+    (root / "site-packages" / "extlib.py").write_text(WATCHING_LIBRARY)
+    (root / "conftest.py").write_text(WATCHING_CONFTEST)
+    (root / "test_watching.py").write_text(WATCHING_SUITE)
+    first = pytest_run(root, ok=True)
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = pytest_run(root, "--scope-artifacts", "art")
+    assert second.returncode == 1, second.stdout + second.stderr
+    return root
+
+
+def test_watched_objects_changed_by_unrecorded_code_are_shown_at_their_step(
+    browser: Any, watching: Path, project: Path
+) -> None:
+    viewer = Viewer(browser, watching / "art" / viewer_name("test_watching.py::test_watch"))
+    assert viewer.page.is_visible("#watched-title") and viewer.page.is_visible("#watched")
+    timeline = replay_json(watching, "test_watch", "--timeline")
+    loop_line = WATCHING_SUITE.splitlines().index("    for _ in range(600):") + 1
+    after_pear = next(  # the first step after unrecorded code filled "pear"
+        row["step"] for row in timeline if row["kind"] == "line" and row["line"] == loop_line
+    )
+    assert after_pear < 10
+    chunks = json.loads(gzip.decompress(base64.b64decode(embedded(viewer.path)["chunks"])))
+    assert len(chunks) > 1
+    assert chunks[-1][1]["watched"] == {"registry": {"apple": 3, "pear": 2}}
+    seen = []
+    for row in timeline[:after_pear] + timeline[-3:]:
+        viewer.page.evaluate(f"window.scopeViewer.go({row['step']})")
+        expected = replay_json(watching, "test_watch", "--step", str(row["step"]))
+        watched = expected.get("watched", {})
+        assert viewer.state()["watched"] == watched
+        rows = viewer.page.eval_on_selector_all(
+            "#watched > .value-row",
+            "rows => rows.map(row => [row.querySelector(':scope > .name').textContent,"
+            " row.querySelector(':scope > .value').textContent,"
+            " row.classList.contains('changed')])",
+        )
+        assert [(name, text) for name, text, _ in rows] == [
+            (name, short_text(value)) for name, value in watched.items()
+        ]
+        seen.append((row["step"], [changed for _, _, changed in rows]))
+    viewer.page.evaluate(f"window.scopeViewer.go({after_pear})")
+    assert viewer.state()["watched"] == {"registry": {"apple": 3, "pear": 2}}
+    assert (after_pear, [True]) in seen  # marked where unrecorded code changed it
+    assert viewer.page.text_content("#watched") == '▸registry = {"apple": 3, "pear": 2}'
+    viewer.page.evaluate(f"window.scopeViewer.go({after_pear - 1})")
+    assert viewer.state()["watched"] == {"registry": {"apple": 3}}
+    assert "(watched) registry['pear']" in viewer.page.text_content("#compare")
+    assert viewer.dialogs == [] and viewer.errors == []
+    unwatched = Viewer(browser, project / "art" / viewer_name("test_cart.py::test_total"))
+    assert not unwatched.page.is_visible("#watched-title")
+    assert not unwatched.page.is_visible("#watched")

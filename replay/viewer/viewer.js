@@ -28,6 +28,7 @@
   let firstStep = 1, lastStep = 1;
   let kinds, codes, lines, threads, depths; // per step, index step - firstStep
   let threadCount = 0;
+  let watches = false; // the test watches objects (pytest_scope.watch) at some step
 
   async function inflate(base64) {
     if (typeof DecompressionStream === "undefined") {
@@ -61,6 +62,7 @@
       this.threads = new Map();
       this.suspended = new Map();
       this.leaving = new Map();
+      this.watched = locals(light ? null : keyframe.watched); // the test's, not a frame's
       for (const [thread, frames] of keyframe.threads || []) {
         this.threads.set(thread, frames.map((raw) => frameOf(raw, light)));
       }
@@ -113,6 +115,7 @@
         for (const key of Object.keys(changed || {})) outer.locals[key] = changed[key];
         for (const name of deleted || []) delete outer.locals[name];
       }
+      if (payload.w) for (const key of Object.keys(payload.w)) this.watched[key] = payload.w[key];
       if (LEAVING.has(kind)) this.leaving.set(thread, kind);
       return stack;
     }
@@ -139,7 +142,9 @@
     const seenThreads = new Set();
     for (const chunk of chunks) {
       const replay = new Replay(chunk.keyframe, true);
+      if (chunk.keyframe.watched && Object.keys(chunk.keyframe.watched).length) watches = true;
       for (const event of chunk.events) {
+        if (event[6] && event[6].w) watches = true;
         const index = event[0] - firstStep;
         const stack = replay.apply(event);
         kinds[index] = event[1];
@@ -175,7 +180,7 @@
       const event = chunk.events[cached.next++];
       const stack = cached.replay.apply(event);
       cached.step = event[0];
-      if (event[0] === step) return { event, stack };
+      if (event[0] === step) return { event, stack, watched: cached.replay.watched };
     }
     throw new Corrupt(`step ${step} is not in its chunk`);
   }
@@ -352,7 +357,7 @@
   let selectedFrame = -1; // index in the stack; -1: the event's frame
   let timelineList, sourceList;
   let sourceLines = [], sourceFile = null, sourceLine = 0;
-  let shown = null; // {step, event, stack}
+  let shown = null; // {step, event, stack, watched}
 
   const code = (codeNo) => data.codes[String(codeNo)] || ["<unknown code>", "", 0];
 
@@ -407,8 +412,8 @@
   }
 
   function render() {
-    const { event, stack } = stateAt(current);
-    shown = { step: current, event, stack };
+    const { event, stack, watched } = stateAt(current);
+    shown = { step: current, event, stack, watched };
     const frameIndex = selectedFrame >= 0 && selectedFrame < stack.length ?
       selectedFrame : stack.length - 1;
     const frame = stack[frameIndex];
@@ -438,6 +443,7 @@
     if (!names.length) localsBox.append(el("div", "note", "(no locals recorded)"));
 
     const payload = event[6] || {};
+    if (watches) renderWatched(watched, payload.w || {});
     const eventBox = byId("event-value");
     eventBox.replaceChildren();
     if (hasOwn(payload, "x")) {
@@ -451,6 +457,15 @@
     showSource(frameFile, frame.line);
     timelineList.reveal(current - firstStep);
     document.body.dataset.step = String(current);
+  }
+
+  // Shown like locals; a name is marked at the steps that recorded a change in it.
+  function renderWatched(watched, changed) {
+    const box = byId("watched");
+    const names = Object.keys(watched);
+    box.replaceChildren(...names.map((name) =>
+      valueRow(name, watched[name], `watched\u0000${name}`, hasOwn(changed, name))));
+    if (!names.length) box.append(el("div", "note", "(nothing watched yet)"));
   }
 
   function go(step) {
@@ -599,7 +614,7 @@
   }
 
   function publicState() {
-    const { event, stack } = shown;
+    const { event, stack, watched } = shown;
     const payload = event[6] || {};
     const frames = stack.map((frame) => {
       const [qualname, file] = code(frame.codeNo);
@@ -612,6 +627,7 @@
       stack: frames,
       exception: hasOwn(payload, "x") ? payload.x : null,
       return_value: hasOwn(payload, "r") ? payload.r : null,
+      watched: { ...watched },
     }));
   }
 
@@ -629,6 +645,8 @@
     const lastChunk = chunks[chunks.length - 1];
     lastStep = lastChunk.events[lastChunk.events.length - 1][0];
     buildTimeline();
+    byId("watched-title").hidden = !watches;
+    byId("watched").hidden = !watches;
     const built = performance.now();
     renderHeading();
     timelineList = new VirtualList(byId("timeline"), timelineRow);
