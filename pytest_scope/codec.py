@@ -17,9 +17,9 @@ from typing import Any, Final, NoReturn
 
 import msgpack
 
-# The largest chunk seen from the recorder, 1024 steps each changing lists of 32 strings
-# of 200 characters, inflates to 4.4 MB. Decoding costs up to about 25 times the inflated
-# size (a 3-byte string is a 76-byte object), so this bounds a chunk's memory to ~200 MB.
+# The recorder closes a chunk at about CHUNK_TARGET_BYTES (1 MiB), and refuses one past
+# this bound when it writes it (``seal_chunk``). Decoding costs up to about 25 times the
+# inflated size (a 3-byte string is a 76-byte object), so a chunk's memory stays ~200 MB.
 MAX_CHUNK_BYTES: Final = 8 * 1024 * 1024
 # Far above what the recorder writes: events per chunk (1024), items per container (32),
 # frames per recorded stack.
