@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import inspect
+import math
 import sys
 import threading
 import tracemalloc
@@ -32,6 +33,8 @@ from pytest_scope import api
 from pytest_scope.buffer import RingBuffer
 from pytest_scope.codec import Keyframe
 from pytest_scope.errors import ScopeError
+from pytest_scope.linenames import line_names
+from pytest_scope.objects import ObjectTable
 from pytest_scope.plan import Level, Plan
 from pytest_scope.schema import Kind
 from pytest_scope.values import Encoded, ValueEncoder
@@ -55,7 +58,7 @@ _bisect_right = bisect.bisect_right
 _MISSING: Final = object()
 _LOCALS_ARE_PROXIES: Final = sys.version_info >= (3, 13)  # PEP 667
 _CO_OPTIMIZED: Final = inspect.CO_OPTIMIZED
-_NOTHING: Final[frozenset[str]] = frozenset()
+_NO_NAMES: Final[tuple[str, ...]] = ()
 
 _GLOBAL_EVENTS: Final = (
     _events.PY_START
@@ -80,33 +83,49 @@ class NoFreeToolIdError(ScopeError):
     """Every ``sys.monitoring`` tool id we may use is held by another tool."""
 
 
+class _Code:
+    """What the recorder needs of a planned code object, found once when it is adopted."""
+
+    __slots__ = ("cells", "lines", "number", "optimized", "params", "variables")
+
+    def __init__(self, number: int, code: CodeType) -> None:
+        self.number = number
+        self.lines: dict[int, tuple[str, ...]] | None = None  # line_names, when first needed
+        flags = code.co_flags
+        count = code.co_argcount + code.co_kwonlyargcount
+        count += bool(flags & inspect.CO_VARARGS) + bool(flags & inspect.CO_VARKEYWORDS)
+        self.params = code.co_varnames[:count]
+        self.variables = code.co_varnames + code.co_cellvars + code.co_freevars
+        # Locals shared with closures: another frame may rebind them (``nonlocal``).
+        self.cells = frozenset(code.co_cellvars + code.co_freevars)
+        self.optimized = bool(flags & _CO_OPTIMIZED)
+
+    def names(self, code: CodeType, line: int) -> tuple[str, ...]:
+        lines = self.lines
+        if lines is None:
+            lines = self.lines = line_names(code)
+        return lines.get(line, _NO_NAMES)
+
+
 class _Frame:
     """The recorder's shadow of one frame: what it last recorded of it."""
 
-    __slots__ = (
-        "cells", "code_no", "frame", "frame_no", "line", "locals_dict", "mutable", "values",
-    )  # fmt: skip
+    __slots__ = ("code", "frame", "frame_no", "ids", "line", "locals_dict", "stepped", "values")
 
-    def __init__(
-        self,
-        frame_no: int,
-        code_no: int,
-        frame: FrameType | None,
-        line: int,
-        cells: frozenset[str] = frozenset(),
-    ) -> None:
+    def __init__(self, frame_no: int, code: _Code, frame: FrameType | None, line: int) -> None:
         self.frame_no = frame_no
-        self.code_no = code_no
+        self.code = code
         self.frame = frame  # only while the frame is on a stack, never once it left
         self.line = line
-        # The forms last recorded, never the objects: holding those would keep them alive.
+        self.stepped = False  # whether its locals were read since it was entered
+        # The forms last recorded (a scalar, a leaf form or an object's ref), never the
+        # objects; and the ids of the objects behind the refs, to tell a rebinding.
         self.values: dict[str, Encoded] = {}
-        self.mutable: frozenset[str] = frozenset()
-        self.cells = cells  # locals shared with closures: other frames may rebind them
+        self.ids: dict[str, int] = {}
         self.locals_dict: dict[str, Any] | None = None  # 3.12: see _read_locals
 
     def as_keyframe(self) -> list[Any]:
-        return [self.frame_no, self.code_no, self.line, dict(self.values)]
+        return [self.frame_no, self.code.number, self.line, dict(self.values)]
 
 
 class _Thread:
@@ -146,8 +165,8 @@ class Recorder:
         self._tool_id: int | None = None
         # Keyed by the code object itself, which keeps it alive while we use its identity.
         self._levels: dict[CodeType, Level] = {}
-        self._code_numbers: dict[CodeType, int] = {}
-        self._cell_names: dict[CodeType, frozenset[str]] = {}
+        self._codes: dict[CodeType, _Code] = {}
+        self._objects = ObjectTable(encoder)
         self._line_tables: dict[CodeType, tuple[list[int], list[int | None]]] = {}
         self._lock = _Lock()
         self._muted = False
@@ -205,7 +224,7 @@ class Recorder:
             return
         api.detach(self)
         _monitoring.set_events(tool_id, 0)
-        for code in self._code_numbers:
+        for code in self._codes:
             _monitoring.set_local_events(tool_id, code, 0)
         for event in (
             _events.PY_START, _events.PY_RESUME, _events.PY_THROW, _events.PY_RETURN,
@@ -262,6 +281,8 @@ class Recorder:
         self._suspended: dict[int, _Frame] = {}
         self._watched = {}
         self._watched_forms: dict[str, Encoded] = {}
+        self._keyframe_frame: FrameType | None = None
+        self._objects.reset()
         for thread in self._threads:
             thread.stack.clear()
 
@@ -303,7 +324,7 @@ class Recorder:
             tool_id = self._tool_id
             if tool_id is None or previous == level or self._muted:  # _unmute applies it
                 return
-            for code in self._code_numbers:
+            for code in self._codes:
                 planned = self._levels.get(code, Level.SKIP)
                 if planned is not Level.SKIP and (previous or planned) != (level or planned):
                     _monitoring.set_local_events(tool_id, code, _LOCAL_EVENTS[level or planned])
@@ -311,19 +332,6 @@ class Recorder:
     def forget_pending_watches(self) -> None:
         """Drop watches made outside a test (in a teardown): they are not the next test's."""
         self._pending_watches = {}
-
-    def take_keyframe(self, step: int) -> Keyframe:
-        """The full state after ``step``: every thread's stack and the suspended frames."""
-        return {
-            "step": step,
-            "threads": [
-                [thread.number, [frame.as_keyframe() for frame in thread.stack]]
-                for thread in self._threads
-                if thread.stack
-            ],
-            "suspended": [frame.as_keyframe() for frame in self._suspended.values()],
-            **({"watched": dict(self._watched_forms)} if self._watched_forms else {}),
-        }
 
     # -- callbacks ------------------------------------------------------------------
 
@@ -342,7 +350,7 @@ class Recorder:
             self._record(Kind.RESUME, code, _getframe(1), _MISSING)
 
     def _on_throw(self, code: CodeType, offset: int, exception: BaseException) -> None:
-        if self._recording and code in self._code_numbers:
+        if self._recording and code in self._codes:
             self._record(Kind.RESUME, code, _getframe(1), exception)
 
     def _on_return(self, code: CodeType, offset: int, value: object) -> None:
@@ -387,15 +395,15 @@ class Recorder:
         return table[1][index] if index >= 0 else None
 
     def _on_raise(self, code: CodeType, offset: int, exception: BaseException) -> None:
-        if self._recording and code in self._code_numbers:
+        if self._recording and code in self._codes:
             self._record(Kind.EXCEPTION, code, _getframe(1), exception)
 
     def _on_handled(self, code: CodeType, offset: int, exception: BaseException) -> None:
-        if self._recording and code in self._code_numbers:
+        if self._recording and code in self._codes:
             self._record(Kind.HANDLED, code, _getframe(1), exception)
 
     def _on_unwind(self, code: CodeType, offset: int, exception: BaseException) -> None:
-        if self._recording and code in self._code_numbers:
+        if self._recording and code in self._codes:
             self._record(Kind.UNWIND, code, _getframe(1), exception)
 
     # -- recording ------------------------------------------------------------------
@@ -405,8 +413,8 @@ class Recorder:
         try:
             level = self._plan.level_for(code)
             if level is not Level.SKIP and self._tool_id is not None:
-                code_no = self._code_base + len(self._code_numbers) + 1
-                self._code_numbers[code] = code_no
+                code_no = self._code_base + len(self._codes) + 1
+                self._codes[code] = _Code(code_no, code)
                 self._on_new_code(code_no, code)
                 events = _LOCAL_EVENTS[self._level_override or level]
                 _monitoring.set_local_events(self._tool_id, code, events)
@@ -423,13 +431,12 @@ class Recorder:
             if _tracing_allocations() and not self._traced_from_start:
                 self._stop_for_tracemalloc()
                 return
-            self._encoder.begin_step()
             try:
                 self._record_step(kind, code, frame, value)
             except Exception as exc:  # never into the code under test
                 self._fault(exc)
             finally:
-                self._encoder.end_step()
+                self._objects.end_step()
 
     def _stop_for_tracemalloc(self) -> None:
         """A test that starts tracemalloc measures its own memory: what the recorder keeps
@@ -455,7 +462,7 @@ class Recorder:
             return
         self._muted = True
         _monitoring.set_events(tool_id, 0)
-        for code in self._code_numbers:
+        for code in self._codes:
             _monitoring.set_local_events(tool_id, code, 0)
 
     def _unmute(self) -> None:
@@ -465,7 +472,7 @@ class Recorder:
             return
         _monitoring.set_events(tool_id, _GLOBAL_EVENTS)
         override = self._level_override
-        for code in self._code_numbers:
+        for code in self._codes:
             level = self._levels.get(code, Level.SKIP)
             if level is not Level.SKIP:
                 _monitoring.set_local_events(tool_id, code, _LOCAL_EVENTS[override or level])
@@ -503,36 +510,44 @@ class Recorder:
             if stale < 0:
                 return  # a frame that started before the test: not part of its steps
         step = self._step + 1
+        self._keyframe_frame = frame
         buffer.begin_step(step)
         if stale:
             payload["u"] = stale
             del stack[-stale:]
-        outer_changes: dict[int, list[Any]] = {}
+        others: dict[int, list[Any]] = {}
         if entered:
             if stack:
-                self._catch_up(stack[-1], outer_changes)
-            stack.append(self._entered_frame(kind, code, frame))
-        current = stack[-1]
-        current.line = frame.f_lineno
-        changed, deleted = self._diff_locals(current, frame)
+                self._catch_up(stack[-1], others)
+            current = self._entered_frame(kind, code, frame)
+            stack.append(current)
+        else:
+            current = stack[-1]
+        changed: dict[str, Encoded] = {}
+        deleted: list[str] = []
+        self._check_frame(current, kind, frame, changed, deleted)
         if changed:
             payload["l"] = changed
         if deleted:
             payload["d"] = deleted
-        # A caller that was just caught up needs no second look.
+        # Only a cell can be rebound from another frame (``nonlocal``); what other frames'
+        # objects hold is checked where it is named, and shows through their refs.
         for outer in stack[: -2 if entered else -1]:
-            if outer.mutable or outer.cells:
-                self._diff_outer(outer, outer_changes)
-        if outer_changes:
-            payload["o"] = list(outer_changes.values())
+            if outer.code.cells:
+                self._check_cells(outer, others)
+        if others:
+            payload["o"] = list(others.values())
         if self._watched:
-            watched = self._diff_watched()
+            watched = self._check_watched()
             if watched:
                 payload["w"] = watched
         if value is not _MISSING:
             self._add_value(kind, step, value, payload)
+        objects = self._objects.take_changes()
+        if objects:
+            payload["b"] = objects
         self._step = step
-        buffer.append([step, kind, thread.number, current.frame_no, current.code_no,
+        buffer.append([step, kind, thread.number, current.frame_no, current.code.number,
                        current.line, payload or None])  # fmt: skip
         if kind == Kind.RETURN or kind == Kind.UNWIND:
             left = stack.pop()
@@ -544,17 +559,14 @@ class Recorder:
             self._suspend(frame, current)
 
     def _entered_frame(self, kind: int, code: CodeType, frame: FrameType) -> _Frame:
-        code_no = self._code_numbers[code]
+        known = self._codes[code]
         if kind == Kind.RESUME:
             entry = self._suspended.pop(id(frame), None)
-            if entry is not None and entry.code_no == code_no:
+            if entry is not None and entry.code is known:
                 entry.frame = frame
                 return entry
         self._next_frame_no += 1
-        cells = self._cell_names.get(code)
-        if cells is None:
-            cells = self._cell_names[code] = frozenset(code.co_cellvars + code.co_freevars)
-        return _Frame(self._next_frame_no, code_no, frame, frame.f_lineno, cells)
+        return _Frame(self._next_frame_no, known, frame, frame.f_lineno)
 
     def _suspend(self, frame: FrameType, entry: _Frame) -> None:
         suspended = self._suspended
@@ -562,107 +574,146 @@ class Recorder:
         if len(suspended) > _MAX_SUSPENDED:
             del suspended[next(iter(suspended))]
 
-    def _diff_locals(self, entry: _Frame, frame: FrameType) -> tuple[dict[str, Encoded], list[str]]:
-        """What changed and what was deleted among a frame's locals since the last step.
+    def _check_frame(
+        self,
+        entry: _Frame,
+        kind: int,
+        frame: FrameType,
+        changed: dict[str, Encoded],
+        deleted: list[str],
+    ) -> None:
+        """Record what the event's frame could have changed since its last step.
 
-        Each local is walked against the form last recorded for it (``unchanged``), and
-        encoded again only if that differs: the recorder never holds the objects.
+        A frame stepped line by line: the locals its last line and its current line name.
+        A frame without line events (the calls level) ran lines unseen: every binding is
+        compared (a rebinding is cheap to see), and its arguments are walked as it enters
+        and leaves. A frame seen for the first time (a call): its arguments, all it has.
         """
-        encoder = self._encoder
-        unchanged = encoder.unchanged
-        old = entry.values
-        values: dict[str, Encoded] = {}
-        changed: dict[str, Encoded] = {}
-        mutable: list[str] = []
-        for name, value in _read_locals(entry, frame).items():
-            form = old.get(name, _MISSING)
-            if form is not _MISSING:
-                same, may_change = unchanged(name, value, form)
-                if same:
-                    values[name] = form
-                    if may_change:
-                        mutable.append(name)
-                    continue
-            encoded, may_change = encoder.encode_local(name, value)
-            if may_change:
-                mutable.append(name)
-            if form is _MISSING or self._differ(encoded, form):
-                changed[name] = encoded
-            values[name] = encoded  # when equal too: the form shared with other locals
-        # Without a change, every local found was in ``old``: only fewer locals mean deletes.
-        if changed or len(values) != len(old):
-            deleted = [name for name in old if name not in values]
-        else:
-            deleted = []
-        entry.values = values
-        entry.mutable = frozenset(mutable) if mutable else _NOTHING
-        return changed, deleted
+        code = entry.code
+        line = frame.f_lineno
+        previous, entry.line = entry.line, line
+        local_values = _read_locals(entry, frame)
+        if not entry.stepped:
+            entry.stepped = True
+            names = code.params if kind == Kind.CALL else code.variables
+            if not code.optimized:
+                names = tuple(local_values)
+            self._check_names(entry, names, local_values, changed, deleted)
+            return
+        lines_level = self._frame_has_lines(frame.f_code)
+        if not lines_level:
+            self._check_bindings(entry, local_values, changed, deleted)
+            if kind == Kind.RETURN or kind == Kind.UNWIND:
+                self._check_names(entry, code.params, local_values, changed, deleted)
+        f_code = frame.f_code
+        self._check_names(entry, code.names(f_code, previous), local_values, changed, deleted)
+        if line != previous:
+            self._check_names(entry, code.names(f_code, line), local_values, changed, deleted)
 
-    def _differ(self, encoded: Encoded, form: Encoded) -> bool:
-        """Compared as msgpack bytes: 1, True and 1.0 are equal in Python, not here."""
-        pack = self._pack
-        return bool(pack(encoded) != pack(form))
+    def _frame_has_lines(self, code: CodeType) -> bool:
+        return (self._level_override or self._levels.get(code)) is Level.LINES
 
-    def _diff_outer(self, entry: _Frame, changes: dict[int, list[Any]]) -> None:
-        """Re-check an outer frame's mutable and cell locals: a callee may have changed them.
-
-        Only a cell can be bound or unbound from another frame (``nonlocal``); any other
-        local of an outer frame keeps its object, whose contents may change.
-        """
-        assert entry.frame is not None
-        frame_locals = _read_locals(entry, entry.frame)
-        names = entry.mutable | entry.cells if entry.cells else entry.mutable
-        encoder = self._encoder
+    def _check_names(
+        self,
+        entry: _Frame,
+        names: tuple[str, ...],
+        local_values: Any,
+        changed: dict[str, Encoded],
+        deleted: list[str],
+    ) -> None:
+        """Walk the values of ``names``: their forms, and what their objects reach."""
         values = entry.values
+        ids = entry.ids
+        local_form = self._objects.local_form
         for name in names:
-            current = frame_locals.get(name, _MISSING)
-            form = values.get(name, _MISSING)
-            if current is _MISSING:
-                if form is not _MISSING:  # an inner function deleted a shared variable
-                    values = entry.values = {k: v for k, v in values.items() if k != name}
-                    self._outer_change(entry, changes)[3].append(name)
+            value = local_values.get(name, _MISSING)
+            old = values.get(name, _MISSING)
+            if value is _MISSING:
+                if old is not _MISSING:
+                    del values[name]
+                    ids.pop(name, None)
+                    deleted.append(name)
                 continue
-            if form is not _MISSING and encoder.unchanged(name, current, form)[0]:
+            form = local_form(name, value)
+            if form is old or (old is not _MISSING and _same_form(form, old)):
                 continue
-            encoded, _ = encoder.encode_local(name, current)
-            differ = form is _MISSING or self._differ(encoded, form)
-            values = entry.values = {**values, name: encoded}  # equal: the shared form
-            if differ:
-                self._outer_change(entry, changes)[2][name] = encoded
+            values[name] = changed[name] = form
+            if type(form) is dict and "$ref" in form:
+                ids[name] = id(value)
+            else:
+                ids.pop(name, None)
 
-    def _diff_watched(self) -> dict[str, Encoded]:
+    def _check_bindings(
+        self,
+        entry: _Frame,
+        local_values: Any,
+        changed: dict[str, Encoded],
+        deleted: list[str],
+    ) -> None:
+        """Every local of the frame, for a rebinding only: an object still bound to the
+        same name is checked where a step names it, not here."""
+        ids = entry.ids
+        names = entry.code.variables if entry.code.optimized else tuple(local_values)
+        rebound = tuple(
+            name
+            for name in names
+            if ids.get(name) != id(local_values.get(name, _MISSING)) or name not in ids
+        )
+        if rebound:
+            self._check_names(entry, rebound, local_values, changed, deleted)
+
+    def _check_cells(self, entry: _Frame, others: dict[int, list[Any]]) -> None:
+        frame = entry.frame
+        if frame is None or not entry.stepped:
+            return
+        changed: dict[str, Encoded] = {}
+        deleted: list[str] = []
+        cells = tuple(entry.code.cells)
+        self._check_names(entry, cells, _read_locals(entry, frame), changed, deleted)
+        if changed or deleted:
+            change = self._other_change(entry, others)
+            change[2].update(changed)
+            change[3].extend(deleted)
+
+    def _check_watched(self) -> dict[str, Encoded]:
         """The watched objects whose form changed since the last step (or that are new)."""
-        encoder = self._encoder
+        form_of = self._objects.local_form
         forms = self._watched_forms
         changes: dict[str, Encoded] = {}
         for name, value in self._watched.items():
-            form = forms.get(name, _MISSING)
-            if form is not _MISSING and encoder.unchanged(name, value, form)[0]:
-                continue
-            encoded, _ = encoder.encode_local(name, value)
-            if form is _MISSING or self._differ(encoded, form):
-                changes[name] = forms[name] = encoded
+            form = form_of(name, value)
+            old = forms.get(name, _MISSING)
+            if form is not old and (old is _MISSING or not _same_form(form, old)):
+                changes[name] = forms[name] = form
         return changes
 
-    def _catch_up(self, caller: _Frame, changes: dict[int, list[Any]]) -> None:
+    def _catch_up(self, caller: _Frame, others: dict[int, list[Any]]) -> None:
         """Bring a caller's line and locals up to date as it calls or resumes a frame.
 
         A caller without line events (project code at the calls level) moves on and binds
-        new locals between its recorded steps; the step that enters a callee records them.
+        new locals between its recorded steps; the step that enters a callee records them,
+        and the objects its calling line names (the receiver and arguments of the call).
         """
         frame = caller.frame
         assert frame is not None
+        changed: dict[str, Encoded] = {}
+        deleted: list[str] = []
         line = frame.f_lineno
-        changed, deleted = self._diff_locals(caller, frame)
-        if line != caller.line or changed or deleted:
-            caller.line = line
-            change = self._outer_change(caller, changes)
+        moved = line != caller.line
+        caller.line = line
+        local_values = _read_locals(caller, frame)
+        if not self._frame_has_lines(frame.f_code):
+            self._check_bindings(caller, local_values, changed, deleted)
+        names = caller.code.names(frame.f_code, line)
+        self._check_names(caller, names, local_values, changed, deleted)
+        if moved or changed or deleted:
+            change = self._other_change(caller, others)
             change[1] = line
             change[2].update(changed)
             change[3].extend(deleted)
 
     @staticmethod
-    def _outer_change(entry: _Frame, changes: dict[int, list[Any]]) -> list[Any]:
+    def _other_change(entry: _Frame, changes: dict[int, list[Any]]) -> list[Any]:
         change = changes.get(entry.frame_no)
         if change is None:
             change = changes[entry.frame_no] = [entry.frame_no, entry.line, {}, []]
@@ -670,9 +721,9 @@ class Recorder:
 
     def _add_value(self, kind: int, step: int, value: object, payload: dict[str, Any]) -> None:
         if kind == Kind.RETURN or kind == Kind.YIELD:
-            payload["r"] = self._encoder.encode(value)[0]
+            payload["r"] = self._objects.form(value)
             return
-        payload["x"] = self._encoder.encode(value)[0]
+        payload["x"] = self._objects.form(value)
         key = id(value)
         if kind == Kind.EXCEPTION:
             self._raise_steps.setdefault(key, step)
@@ -680,6 +731,56 @@ class Recorder:
             self._raise_steps.pop(key, None)
         elif kind == Kind.UNWIND:
             self._failure_step = self._raise_steps.get(key, step)
+
+    # -- keyframes ------------------------------------------------------------------
+
+    def take_keyframe(self, step: int) -> Keyframe:
+        """The full state after ``step``: every thread's stack, the suspended frames, the
+        watched objects and every object they refer to.
+
+        The current thread's live frames are read whole first, and every object walked:
+        a change that no step named (unrecorded code reaching an object another way) is
+        caught here at the latest.
+        """
+        frame = self._keyframe_frame
+        live = set()
+        while frame is not None:
+            live.add(id(frame))
+            frame = frame.f_back
+        thread = self._thread()
+        for entry in thread.stack:
+            if entry.frame is not None and id(entry.frame) in live and entry.stepped:
+                local_values = _read_locals(entry, entry.frame)
+                names = entry.code.variables if entry.code.optimized else tuple(local_values)
+                entry.ids.clear()  # every binding walked again, not only the new ones
+                self._check_names(entry, names, local_values, {}, [])
+        if self._watched:
+            self._check_watched()
+        self._objects.take_changes()  # the keyframe holds them
+        roots: list[Encoded] = []
+        for each in self._threads:
+            roots.extend(entry.values for entry in each.stack)
+        roots.extend(entry.values for entry in self._suspended.values())
+        roots.append(self._watched_forms)
+        return {
+            "step": step,
+            "threads": [
+                [each.number, [entry.as_keyframe() for entry in each.stack]]
+                for each in self._threads
+                if each.stack
+            ],
+            "suspended": [entry.as_keyframe() for entry in self._suspended.values()],
+            **({"watched": dict(self._watched_forms)} if self._watched_forms else {}),
+            "objects": self._objects.closure(roots),
+        }
+
+
+def _same_form(form: Encoded, old: Encoded) -> bool:
+    """Whether two forms record the same value: 1, 1.0 and True, or 0.0 and -0.0, differ."""
+    kind = type(form)
+    if kind is not type(old) or form != old:
+        return False
+    return kind is not float or math.copysign(1.0, form) == math.copysign(1.0, old)
 
 
 def _first_call(stack: list[_Frame], code: CodeType) -> bool:

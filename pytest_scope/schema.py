@@ -12,7 +12,8 @@ A trace file holds one pytest run. Each recorded test is stored as a sequence of
     {"step": S,                 # last step before this chunk (0 for the first chunk)
      "threads": [[thread, [frame, ...]], ...],   # each thread's stack, outermost first
      "suspended": [frame, ...],                  # generators between a yield and a resume
-     "watched": {name: value, ...}}              # optional: the watched objects so far
+     "watched": {name: value, ...},              # optional: the watched objects so far
+     "objects": [entry, ...]}                    # every object the values above refer to
 
     frame = [frame_no, code_no, line, {name: value, ...}]
 
@@ -64,10 +65,17 @@ from typing import Final
 
 FORMAT_NAME: Final = "pytest-scope-trace"
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 # Version history:
 #   1: first format (meta, tests, codes, sources, chunks). Later additions that older
 #      readers skip without harm: the keyframe's "watched" and the payload's "w".
+#   2: objects by identity: values may be {"$ref": N}; the keyframe's "objects" and the
+#      payload's "b" hold the entries. A version 1 reader would show references as maps.
+
+# The bounds of a value as shown (see "Objects by identity" above): the recorder walks
+# objects no deeper, and readers resolve references no further.
+RESOLVE_DEPTH: Final = 4
+RESOLVE_NODES: Final = 500
 
 SCHEMA: Final = """\
 -- Facts about the run, one per key: format, schema_version, run_id, started,

@@ -27,13 +27,12 @@ import types
 
 # Private references: a test may replace these builtins (with a spy that counts calls).
 from builtins import all, any, id, iter, len, max, min, next, repr, zip  # noqa: UP029
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-import msgpack
-
 from pytest_scope.redaction import Redaction
+from pytest_scope.schema import RESOLVE_DEPTH, RESOLVE_NODES
 
 type Encoded = Any  # None | bool | int | float | str | list[Encoded] | dict[str, Encoded]
 
@@ -73,17 +72,17 @@ _NAMED_IDS: Final = frozenset(id(cls) for cls in _NAMED_TYPES)
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    max_depth: int = 4  # nesting levels below the top value that are expanded
+    max_depth: int = RESOLVE_DEPTH  # nesting levels below the top value that are expanded
     max_items: int = 32  # elements or attributes kept per container
     max_str: int = 200  # characters kept of a str, or bytes of a bytes
-    max_nodes: int = 500  # values encoded in one top-level value, all levels together
+    max_nodes: int = RESOLVE_NODES  # values in one top-level value, all levels together
 
 
 class _TypeInfo:
     """What the encoder needs of a type, found once through safe descriptors."""
 
     __slots__ = (
-        "ask_plugin", "bare_items", "base", "deep_mutable", "dict_getter", "fields", "foreign",
+        "ask_plugin", "base", "by_ref", "dict_getter", "fields", "foreign",
         "is_class", "is_enum", "name", "plain_object", "plugin_summarizes", "slot_getters",
         "special",
     )  # fmt: skip
@@ -114,8 +113,7 @@ class _TypeInfo:
                 self.fields = fields
         self.is_enum = _derives(type(cls), enum.EnumType)
         self.is_class = _derives(cls, type)  # instances of this type are classes
-        # For ValueEncoder.unchanged, which mirrors _encode's dispatch:
-        # encoded as a repr before any container rule applies;
+        # Encoded as a repr before any container rule applies.
         self.special = (
             id(cls) in _SAFE_REPR_IDS
             or self.is_enum
@@ -124,18 +122,8 @@ class _TypeInfo:
             or self.is_class
         )
         has_attrs = self.dict_getter is not None or bool(self.slot_getters)
-        # encoded by _object with its attributes (below the depth limit);
+        # Encoded by _object with its attributes (below the depth limit).
         self.plain_object = self.base is object and has_attrs and not self.special
-        # encoded as {"$type", "items"} (below the depth limit, if not cut);
-        self.bare_items = (
-            self.base in (collections.deque, set, frozenset) and not has_attrs and not self.special
-        )
-        # beyond the depth limit, {"$type", "$depth"}: whether that marks it mutable (None:
-        # it is encoded some other way there).
-        self.deep_mutable: bool | None = {
-            list: True, collections.deque: True, set: True, dict: True,
-            tuple: False, frozenset: False, BaseException: False,
-        }.get(self.base, True if self.plain_object else None)  # fmt: skip
         # An instance of a class from outside the project (the stdlib, pytest, a library)
         # is expanded only as a local's own value; below that, like beyond the depth limit.
         self.foreign = (
@@ -145,6 +133,11 @@ class _TypeInfo:
         # whether it has summarized one of its values.
         self.ask_plugin = self.base is object and not self.special
         self.plugin_summarizes = False
+        # Whether its values may change in place (or hold what may): recorded by identity,
+        # as objects of their own (``objects``), rather than inside the form that holds them.
+        self.by_ref = not self.special and (
+            self.base in _BY_REF_BASES or (self.base is object and has_attrs)
+        )
 
 
 class ValueEncoder:
@@ -163,27 +156,13 @@ class ValueEncoder:
         self.redaction = redaction or Redaction()
         self._in_project = in_project
         self._plugin_encoder = plugin_encoder
+        self.has_plugin = plugin_encoder is not None
         self._types: dict[int, tuple[type, _TypeInfo]] = {}
         self._path: set[int] = set()
         self._budget = 0
-        self._mutable = False
         self._fault: str | None = None
-        self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
-        # id -> (form, may change) of each value encoded or verified in the open step.
-        self._step_forms: dict[int, tuple[Encoded, bool]] | None = None
-
-    def begin_step(self) -> None:
-        """Open a step: until ``end_step``, the objects encoded cannot change.
-
-        No code of the test runs within one step, so an object reached as several locals
-        (``self`` down a chain of method calls) is walked once, and every local holding it
-        gets the same form object, which makes the next step's check an identity test.
-        """
-        self._step_forms = {}
-
-    def end_step(self) -> None:
-        """Close the step: from here on, the objects may change and ids be reused."""
-        self._step_forms = None
+        # Set while ``encode_shallow`` runs: what a by-identity value below the top becomes.
+        self._child: Callable[[object, _TypeInfo], Encoded] | None = None
 
     def take_fault(self) -> str | None:
         """The first value that could not be encoded since the last call, if any: the
@@ -191,341 +170,53 @@ class ValueEncoder:
         fault, self._fault = self._fault, None
         return fault
 
-    def encode_locals(
-        self, names_values: Mapping[str, object]
-    ) -> tuple[dict[str, Encoded], frozenset[str]]:
-        """A frame's locals: their forms, and the names whose values may change in place."""
-        encoded: dict[str, Encoded] = {}
-        mutable: list[str] = []
-        for name, value in names_values.items():
-            form, changes = self.encode_local(name, value)
-            encoded[name] = form
-            if changes:
-                mutable.append(name)
-        return encoded, frozenset(mutable)
+    def info(self, cls: type) -> _TypeInfo:
+        """What the encoder knows of a type (cached; found without user code)."""
+        return self._info(cls)
 
-    def encode_local(self, name: str, value: object) -> tuple[Encoded, bool]:
-        """One local's form (redacted if its name looks secret), and whether it may change."""
+    def encode_local(self, name: str, value: object) -> Encoded:
+        """One local's whole form (redacted if its name looks secret)."""
         if self.redaction.is_secret(name):
-            return self._secret(value), False
+            return self._secret(value)
+        return self.encode(value)
+
+    def encode(self, value: object) -> Encoded:
+        """The whole form of ``value``, every level of it within the limits."""
         return self._encode_top(value)
 
-    def encode(self, value: object) -> tuple[Encoded, bool]:
-        """The form of ``value`` (a return value, an exception), and whether it may change
-        in place later. The secret values learned so far count from here on: the forms
-        of this step made before they were learned are made again."""
-        if self.redaction.apply_learned() and self._step_forms:
-            self._step_forms.clear()
-        return self._encode_top(value)
+    def encode_shallow(
+        self, value: object, child: Callable[[object, _TypeInfo], Encoded]
+    ) -> Encoded:
+        """The form of ``value`` alone: each value below it that is recorded by identity
+        (``_TypeInfo.by_ref``) is ``child(value, info)`` there, a reference to it."""
+        self._child = child
+        try:
+            return self._encode_top(value)
+        finally:
+            self._child = None
 
-    def _encode_top(self, value: object) -> tuple[Encoded, bool]:
+    def _encode_top(self, value: object) -> Encoded:
         kind = type(value)
         if kind is int:
             if _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
-                return value, False
+                return value
         elif kind is str:
             size = len(value)  # type: ignore[arg-type]
             if size <= self.limits.max_str and (
                 size < self.redaction.shortest or not self.redaction.hides(value)  # type: ignore[arg-type]
             ):
-                return value, False
+                return value
         elif value is None or kind is bool or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
-            return value, False
-        step_forms = self._step_forms
-        if step_forms is not None and (known := step_forms.get(id(value))) is not None:
-            return known
+            return value
         self._budget = self.limits.max_nodes
-        self._mutable = False
         self._path.clear()
         try:
-            form = self._encode(value, 0)
+            return self._encode(value, 0)
         except Exception as exc:  # a value we did not foresee; never a reason to fail
             name = self._info(kind).name
             if self._fault is None:
                 self._fault = f"a {name} value could not be encoded ({type(exc).__name__}: {exc})"
-            form = {"$type": name, "repr": "<unencodable>"}
-        known = (form, self._mutable)
-        if step_forms is not None:
-            step_forms[id(value)] = known
-        return known
-
-    def unchanged(self, name: str, value: object, form: Encoded) -> tuple[bool, bool]:
-        """Whether ``encode_local(name, value)`` would give exactly ``form``, and whether
-        ``value`` may change in place later (as ``encode_local`` says when it is True).
-
-        The recorder holds only the forms it recorded, never the objects (that would keep
-        them alive): this walks the object graph against the form, in the encoder's order
-        and under its budget, depth and cycle rules, building nothing where the form is a
-        plain list, str-keyed dict or object with attributes, and comparing any other node
-        with what the encoder builds for it. Exact: False whenever the encoding differs,
-        for the secret values known (``Redaction``); a str recorded before it became known
-        to hold one stays as recorded, and is scrubbed when the test is written. Within a
-        step, also False for an equal form that is not the step's form of ``value``
-        (re-encoding it then finds the step's form, and the caller keeps that one).
-        """
-        if self.redaction.is_secret(name):
-            self.redaction.learn(value)
-            return form is _REDACTED, False
-        kind = type(value)
-        if kind is int:
-            if _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
-                return type(form) is int and value == form, False
-        elif kind is str:
-            if len(value) <= self.limits.max_str and type(form) is not dict:  # type: ignore[arg-type]
-                return type(form) is str and value == form, False
-        elif value is None or kind is bool:
-            return value is form, False
-        elif kind is float and math.isfinite(value):  # type: ignore[arg-type]
-            return _same_float(value, form), False  # type: ignore[arg-type]
-        step_forms = self._step_forms
-        if step_forms is not None and (known := step_forms.get(id(value))) is not None:
-            return known[0] is form, known[1]  # another form object: the caller re-encodes
-        self._budget = self.limits.max_nodes
-        self._mutable = False
-        self._path.clear()
-        try:
-            same = self._same(value, form, 0)
-        except Exception:  # the caller re-encodes, which decides
-            return False, False
-        if same and step_forms is not None:
-            step_forms[id(value)] = (form, self._mutable)
-        return same, self._mutable
-
-    def _same(self, value: object, form: Encoded, depth: int) -> bool:
-        """``_encode(value, depth) == form``, exactly, with the same effects on the state."""
-        self._budget -= 1
-        kind = type(value)
-        if kind is int and _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
-            return type(form) is int and value == form
-        form_kind = type(form)
-        if kind is str and len(value) <= self.limits.max_str and form_kind is not dict:  # type: ignore[arg-type]
-            return form_kind is str and value == form  # a dict: a str with a secret, scrubbed
-        if value is None or kind is bool:
-            return value is form
-        if kind is float and math.isfinite(value):  # type: ignore[arg-type]
-            return _same_float(value, form)  # type: ignore[arg-type]
-        if form_kind is list:
-            if (kind is list or kind is tuple) and id(value) not in self._path:
-                return self._same_sequence(value, form, depth)
-            return False  # no other value of a non-scalar type encodes to a bare list
-        if form_kind is not dict:
-            return False
-        if kind is dict and "$type" not in form:
-            if form is _REDACTED:  # never an _encode result
-                return False
-            return id(value) not in self._path and self._same_mapping(value, form, depth)
-        info = self._info(kind)
-        if info.ask_plugin and self._plugin_encoder is not None:
-            self._budget += 1  # a plugin's summary: only the encoder knows it
-            return self._exactly(self._encode(value, depth), form)
-        if info.special:  # forms of str values only: == is exact
-            return (
-                len(form) == 2
-                and form.get("$type") == info.name
-                and form.get("repr") == self._special_repr(value, kind, info)
-            )
-        if id(value) in self._path:
-            return len(form) == 2 and form.get("$cycle") is True and form.get("$type") == info.name
-        if (depth >= self.limits.max_depth or (depth and info.foreign)) and (
-            info.deep_mutable is not None
-        ):
-            if info.deep_mutable:
-                self._mutable = True
-            return len(form) == 2 and form.get("$depth") is True and form.get("$type") == info.name
-        size = len(form)
-        if form.get("$type") == info.name and (
-            size == 2 or (size == 3 and type(form.get("$truncated")) is int)
-        ):
-            truncated: int | None = form.get("$truncated")
-            if info.plain_object:
-                attrs = form.get("attrs")
-                if type(attrs) is dict:
-                    return self._same_object(value, attrs, truncated, info, depth)
-            elif info.bare_items or kind is list or kind is tuple:
-                items = form.get("items")
-                if type(items) is list:
-                    return self._same_items(value, items, truncated, info, depth)
-            elif kind is dict or (info.base is dict and not info.special):
-                items = form.get("items")
-                if type(items) is list:
-                    return self._same_pairs(value, items, truncated, info, depth)
-        # Any other node: what the encoder makes of it, compared exactly (as msgpack:
-        # 1, 1.0 and True are equal in Python, not in the trace). It runs with this walk's
-        # budget, depth and path, so it is the node the encoder would make here.
-        self._budget += 1
-        return self._exactly(self._encode(value, depth), form)
-
-    def _exactly(self, built: Encoded, form: Encoded) -> bool:
-        return bool(built == form) and self._pack(built) == self._pack(form)
-
-    def _same_sequence(self, value: Any, form: list[Encoded], depth: int) -> bool:
-        """An exact list or tuple against a bare list form (the only way it makes one)."""
-        base: Any = type(value)
-        if base is list:
-            self._mutable = True
-        if depth >= self.limits.max_depth:
-            return False
-        length = base.__len__(value)
-        if length != len(form) or length > min(self.limits.max_items, max(self._budget, 0)):
-            return False
-        key = id(value)
-        self._path.add(key)
-        try:
-            same = self._same
-            for item, item_form in zip(base.__iter__(value), form, strict=False):
-                if not same(item, item_form, depth + 1):
-                    return False
-            return True
-        finally:
-            self._path.discard(key)
-
-    def _same_items(
-        self, value: Any, form: list[Encoded], truncated: int | None, info: _TypeInfo, depth: int
-    ) -> bool:
-        """``{"$type", "items"[, "$truncated"]}`` of a deque, set, frozenset (``bare_items``),
-        or of an exact list or tuple cut at the item or node limit."""
-        base: Any = info.base
-        if base is not tuple and base is not frozenset:
-            self._mutable = True
-        length = base.__len__(value)
-        keep = min(length, self.limits.max_items, max(self._budget, 0))
-        if truncated is None:
-            if keep < length or not info.bare_items:
-                return False  # cut, or an exact list or tuple, which is a bare list uncut
-        elif keep == length or truncated != length:
-            return False
-        if len(form) != keep:
-            return False
-        key = id(value)
-        self._path.add(key)
-        try:
-            same = self._same
-            for item, item_form in zip(_islice(base.__iter__(value), keep), form, strict=False):
-                if not same(item, item_form, depth + 1):
-                    return False
-            return True
-        finally:
-            self._path.discard(key)
-
-    def _same_pairs(
-        self, value: Any, form: list[Encoded], truncated: int | None, info: _TypeInfo, depth: int
-    ) -> bool:
-        """A dict's ``{"$type", "items": [[key, value], ...][, "$truncated"]}`` (``_dict``)."""
-        self._mutable = True
-        length = dict.__len__(value)
-        keep = min(length, self.limits.max_items, max(self._budget, 0))
-        if (truncated is None and keep < length) or (
-            truncated is not None and (keep == length or truncated != length)
-        ):
-            return False
-        if len(form) != keep:
-            return False
-        pairs = list(_islice(dict.items(value), keep))
-        if self._str_keyed(value, pairs):
-            if truncated is None:
-                return False  # a str-keyed map form
-            str_keys = True
-        else:
-            str_keys = False
-        is_secret_key = self.redaction.is_secret_key
-        learn = self.redaction.learn
-        same = self._same
-        key = id(value)
-        self._path.add(key)
-        try:
-            for (name, item), pair in zip(pairs, form, strict=True):
-                if type(pair) is not list or len(pair) != 2:
-                    return False
-                name_form, item_form = pair
-                if str_keys:
-                    if type(name_form) is not str or name != name_form:
-                        return False
-                    secret = item_form is _REDACTED  # the same name, so the same verdict
-                else:
-                    if not same(name, name_form, depth + 1):
-                        return False
-                    secret = is_secret_key(name)
-                    if secret and item_form is not _REDACTED:
-                        return False
-                if secret:
-                    learn(item)
-                elif not same(item, item_form, depth + 1):
-                    return False
-            return True
-        finally:
-            self._path.discard(key)
-
-    def _same_mapping(self, value: Any, form: dict[str, Encoded], depth: int) -> bool:
-        """An exact dict against a str-keyed map form (the only way it makes one)."""
-        self._mutable = True
-        if depth >= self.limits.max_depth:
-            return False
-        length = dict.__len__(value)
-        if length != len(form) or length > min(self.limits.max_items, max(self._budget, 0)):
-            return False
-        key = id(value)
-        self._path.add(key)
-        try:
-            same = self._same
-            for (name, item), (form_name, item_form) in zip(
-                dict.items(value), form.items(), strict=False
-            ):
-                if type(name) is not str or name != form_name:
-                    return False
-                # The same name was secret when the form was made iff its form is the mark.
-                if item_form is _REDACTED:
-                    self.redaction.learn(item)
-                elif not same(item, item_form, depth + 1):
-                    return False
-            return True
-        finally:
-            self._path.discard(key)
-
-    def _same_object(
-        self,
-        value: Any,
-        attrs_form: dict[str, Encoded],
-        truncated: int | None,
-        info: _TypeInfo,
-        depth: int,
-    ) -> bool:
-        """An instance against ``{"$type", "attrs"[, "$truncated"]}``: ``_object``, then
-        ``_with_attrs``, which keeps the first attributes up to the item or node limit."""
-        self._mutable = True
-        limit = min(self.limits.max_items, max(self._budget, 0))
-        expected = len(attrs_form)
-        if expected > limit or (truncated is not None and expected != limit):
-            return False
-        same = self._same
-        forms = iter(attrs_form.items())
-        seen = 0
-        key = id(value)
-        self._path.add(key)
-        try:
-            # The encoder's _attributes order (__dict__, then slots), without the list.
-            namespace = info.dict_getter(value) if info.dict_getter is not None else None
-            attributes: Any = ()
-            if type(namespace) is dict:
-                attributes = ((k, v) for k, v in dict.items(namespace) if type(k) is str)
-            for name, attribute in itertools.chain(attributes, self._slots(value, info)):
-                seen += 1
-                if seen > expected:
-                    if truncated is None:
-                        return False
-                    continue  # only counted, as the encoder does past the limit
-                form_name, attribute_form = next(forms)
-                if name != form_name:
-                    return False
-                # The same name was secret when the form was made iff its form is the mark.
-                if attribute_form is _REDACTED:
-                    self.redaction.learn(attribute)
-                elif not same(attribute, attribute_form, depth + 1):
-                    return False
-            if truncated is None:
-                return seen == expected
-            return seen == truncated and seen > limit
-        finally:
-            self._path.discard(key)
+            return {"$type": name, "repr": "<unencodable>"}
 
     @staticmethod
     def _slots(value: Any, info: _TypeInfo) -> list[tuple[str, object]]:
@@ -563,6 +254,13 @@ class ValueEncoder:
         info = self._info(kind)
         if info.special:
             return {"$type": info.name, "repr": self._special_repr(value, kind, info)}
+        child = self._child
+        if (
+            depth
+            and child is not None
+            and (info.by_ref or (info.ask_plugin and self._plugin_encoder is not None))
+        ):
+            return child(value, info)
         key = id(value)
         if key in self._path:
             return {"$type": info.name, "$cycle": True}
@@ -583,7 +281,6 @@ class ValueEncoder:
         data, encoded like any value; a fault in the plugin is recorded in its place.
         """
         assert self._plugin_encoder is not None
-        self._mutable = True
         try:
             summary: Any = self._plugin_encoder(value, info.name)
         except Exception as exc:  # the plugin's fault must not reach the test
@@ -640,8 +337,6 @@ class ValueEncoder:
         return items, keep < length
 
     def _sequence(self, value: Any, info: _TypeInfo, depth: int, base: Any) -> Encoded:
-        if base is not tuple:
-            self._mutable = True
         deep = self._too_deep(info, depth)
         if deep is not None:
             return deep
@@ -668,8 +363,6 @@ class ValueEncoder:
 
     def _set(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
         base: Any = info.base
-        if base is set:
-            self._mutable = True
         deep = self._too_deep(info, depth)
         if deep is not None:
             return deep
@@ -681,7 +374,6 @@ class ValueEncoder:
         return form
 
     def _dict(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
-        self._mutable = True
         deep = self._too_deep(info, depth)
         if deep is not None:
             return deep
@@ -732,8 +424,6 @@ class ValueEncoder:
     def _bytes(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
         """Bytes cut to the limit, or with their secret values replaced (marked redacted)."""
         base: Any = info.base
-        if base is bytearray:
-            self._mutable = True
         limit = self.limits.max_str
         redaction = self.redaction
         length = base.__len__(value)
@@ -776,7 +466,6 @@ class ValueEncoder:
             return {"$type": info.name, "repr": f"<{info.name} object>"}
         deep = self._too_deep(info, depth)
         if deep is not None:
-            self._mutable = True
             return deep
         return self._with_attrs({"$type": info.name, "attrs": {}}, value, info, depth)
 
@@ -784,9 +473,6 @@ class ValueEncoder:
         self, form: dict[str, Encoded], value: Any, info: _TypeInfo, depth: int
     ) -> dict[str, Encoded]:
         """Add the instance attributes (``__dict__`` and slots), read without user code."""
-        if info.dict_getter is not None or info.slot_getters:
-            # Even with no attributes yet: a method may set the first one at any step.
-            self._mutable = True
         attributes = self._attributes(value, info)
         if not attributes:
             return form
@@ -832,15 +518,6 @@ class ValueEncoder:
         namespace = info.dict_getter(value) if info.dict_getter else None
         name = namespace.get("_name_") if type(namespace) is dict else None
         return f"{info.name}.{name}" if type(name) is str else f"<{info.name} member>"
-
-
-def _same_float(value: float, form: Encoded) -> bool:
-    """A finite float's form is itself; -0.0 and 0.0 are equal in Python, not in msgpack."""
-    return (
-        type(form) is float
-        and value == form
-        and math.copysign(1.0, value) == math.copysign(1.0, form)
-    )
 
 
 def _cut(text: str, limit: int) -> str:
@@ -933,3 +610,6 @@ _BASE_ENCODERS: Final[dict[type, Callable[[ValueEncoder, Any, _TypeInfo, int], E
     BaseException: ValueEncoder._exception,
 }
 _BASE_BY_ID: Final = {id(cls): cls for cls in _BASE_ENCODERS}
+_BY_REF_BASES: Final = (
+    list, tuple, collections.deque, dict, set, frozenset, bytearray, BaseException,
+)  # fmt: skip

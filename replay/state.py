@@ -16,6 +16,7 @@ from typing import Any
 from pytest_scope.codec import Event, Keyframe
 from pytest_scope.errors import NotFoundError, TraceFileError
 from pytest_scope.schema import KIND_NAMES, LEAVING_KINDS, Kind
+from replay.references import Entry, References
 from replay.tracefile import RecordedTest, StoredChunk, TraceFile
 
 
@@ -64,6 +65,8 @@ class _Replay:
         if not isinstance(watched, dict):
             raise _Corrupt("a keyframe whose watched objects are not a map")
         self.watched: dict[str, Any] = dict(watched)
+        self.objects: dict[int, Entry] = {}
+        self._add_objects(keyframe.get("objects", []))
         for thread, frames in keyframe["threads"]:
             self.threads[_int(thread)] = [_frame(raw) for raw in frames]
         for raw in keyframe["suspended"]:
@@ -108,9 +111,22 @@ class _Replay:
             for name in deleted:
                 outer.locals.pop(name, None)
         self.watched.update(payload.get("w", {}))
+        self._add_objects(payload.get("b", []))
         if kind in LEAVING_KINDS:
             self.leaving[thread] = kind
         return stack
+
+    def _add_objects(self, entries: Any) -> None:
+        if not isinstance(entries, list):
+            raise _Corrupt("objects that are not an array")
+        objects = self.objects
+        for entry in entries:
+            if not isinstance(entry, list) or len(entry) != 4:
+                raise _Corrupt("an object entry that is not [number, type, form, foreign]")
+            number, name, _, _ = entry
+            if type(number) is not int or type(name) is not str:
+                raise _Corrupt("an object entry without its number and type")
+            objects[number] = entry
 
     def _yielded_elsewhere(self, frame_no: int) -> _Frame | None:
         """A generator that yielded in another thread, which has made no step since."""
@@ -131,7 +147,7 @@ def state_at(trace: TraceFile, test: RecordedTest, step: int) -> State:
         for event in chunk.events:
             stack = replay.apply(event)
             if event[0] == step:
-                return _state(trace, test, event, stack, replay.watched)
+                return _state(trace, test, event, stack, replay)
         raise _Corrupt(f"ends before step {step}")
 
 
@@ -176,10 +192,11 @@ def _state(
     test: RecordedTest,
     event: Event,
     stack: list[_Frame],
-    watched: dict[str, Any],
+    replay: _Replay,
 ) -> State:
     step, _, _, _, _, _, payload = event
     payload = payload or {}
+    resolve = References(replay.objects).resolve
     frames = []
     for frame in stack:
         code = trace.code(frame.code_no)
@@ -188,7 +205,7 @@ def _state(
                 "function": code.qualname,
                 "file": code.filename,
                 "line": frame.line,
-                "locals": dict(frame.locals),
+                "locals": {name: resolve(value) for name, value in frame.locals.items()},
             }
         )
     return State(
@@ -198,9 +215,9 @@ def _state(
         steps=test.steps,
         event=_event_row(trace, event, with_step=False),
         stack=frames,
-        exception=payload.get("x"),
-        return_value=payload.get("r"),
-        watched=dict(watched),
+        exception=resolve(payload.get("x")),
+        return_value=resolve(payload.get("r")),
+        watched={name: resolve(value) for name, value in replay.watched.items()},
     )
 
 

@@ -1,0 +1,294 @@
+"""Objects by identity: each object the recording shows is numbered and recorded once.
+
+A list, dict, set, tuple, exception or instance with attributes gets a number the first
+time a step reaches it. Its *shallow form* (the encoder's form of it alone, with every such
+object below it replaced by ``{"$ref": number}``) is recorded once, and again only when it
+changes. Locals of any frame, return values, exceptions, watched objects and other objects
+refer to it by number, so a change made through one reference shows through all of them,
+and a frame that holds an object needs no look of its own when a callee changes it.
+
+Checking an object for change costs what it holds at its own level (its first items, as
+identities), not what lies below it: an object whose identities are unchanged keeps its
+form, and only its children that are objects are checked in turn, down to the depth limit
+and within a node budget per root. The table holds no object, only ids, forms and the
+scalars inside forms, so it never keeps alive what the test let go of; a dead object's id
+taken by a new one of another type is a new object, and one of the same type is caught by
+its content.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+# Private references: a test may replace these builtins (with a spy that counts calls).
+from builtins import id, len, map, tuple  # noqa: UP029
+from collections.abc import Iterable
+from typing import Any, Final
+
+import msgpack
+
+from pytest_scope.values import Encoded, ValueEncoder, _TypeInfo
+
+_islice = itertools.islice
+_INT_MIN: Final = -(2**63)
+_INT_MAX: Final = 2**64 - 1
+_UNSET: Final = object()  # an unset slot, in a signature
+
+Entry = list[Any]  # [number, type name, shallow form or None, foreign], see ``schema``
+
+
+class _Object:
+    """What the table knows of one object: never the object itself."""
+
+    __slots__ = ("child_at", "form", "info", "kind", "number", "ref", "refs", "signature")
+
+    def __init__(self, number: int, kind: type, info: _TypeInfo) -> None:
+        self.number = number
+        self.kind = kind  # a type lives as long as the encoder's type cache keeps it
+        self.info = info
+        self.ref: Encoded = {"$ref": number}  # one dict per object: compared by identity
+        self.form: Encoded = None  # None until expanded: only its type is known
+        self.signature: Any = None
+        self.child_at: tuple[int, ...] = ()  # positions of its object children in its parts
+        self.refs: tuple[int, ...] = ()  # numbers of the objects its form refers to
+
+    def entry(self) -> Entry:
+        return [self.number, self.info.name, self.form, self.info.foreign]
+
+
+class ObjectTable:
+    """Numbers, shallow forms and change checks of the objects a test's steps reach."""
+
+    def __init__(self, encoder: ValueEncoder) -> None:
+        self._encoder = encoder
+        self._info = encoder.info
+        self._redaction = encoder.redaction
+        limits = encoder.limits
+        self._max_depth = limits.max_depth
+        self._max_nodes = limits.max_nodes
+        self._max_items = limits.max_items
+        self._max_str = limits.max_str
+        self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+        self._by_id: dict[int, _Object] = {}
+        self._by_number: dict[int, _Object] = {}
+        self._next_number = 0
+        # Within one step: the objects reached (held until the step ends, so that their ids
+        # stay theirs) with the depth each was checked at, and the objects still to check.
+        self._reached: dict[int, tuple[object, int]] = {}
+        self._pending: list[tuple[object, _Object, int]] = []
+        self._children: list[tuple[int, int]] = []  # (number, id) met by encode_shallow
+        self._child_depth = 0
+        self.changes: list[Entry] = []
+
+    def reset(self) -> None:
+        """Forget every object: a new test (or example) numbers its own from 1."""
+        self._by_id.clear()
+        self._by_number.clear()
+        self._next_number = 0
+        self.end_step()
+
+    def end_step(self) -> None:
+        """Release the objects held during the step; their ids may be reused from here."""
+        self._reached.clear()
+        self._pending.clear()
+        self.changes = []
+
+    def take_changes(self) -> list[Entry]:
+        """The entries of the objects new or changed since the last call."""
+        changes, self.changes = self.changes, []
+        return changes
+
+    # -- forms ------------------------------------------------------------------------
+
+    def local_form(self, name: str, value: object) -> Encoded:
+        """A local's form: a secret name's mark, a scalar, an immutable leaf, or a ref."""
+        if self._redaction.is_secret(name):
+            self._redaction.learn(value)
+            return {"$redacted": True}
+        return self.form(value)
+
+    def form(self, value: object) -> Encoded:
+        """``value``'s form; an object is checked (with what it reaches) and referred to."""
+        kind = type(value)
+        if kind is int:
+            if _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
+                return value
+        elif kind is str:
+            if len(value) <= self._max_str and not self._hides(value):  # type: ignore[arg-type]
+                return value
+        elif value is None or kind is bool or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
+            return value
+        info = self._info(kind)
+        if not info.by_ref and not (info.ask_plugin and self._encoder.has_plugin):
+            return self._encoder.encode(value)
+        ref = self._reach(value, info, 0)
+        self._check_pending()
+        return ref
+
+    def _hides(self, text: str) -> bool:
+        redaction = self._redaction
+        return len(text) >= redaction.shortest and redaction.hides(text)
+
+    def _reach(self, value: object, info: _TypeInfo, depth: int) -> Encoded:
+        """The ref of ``value``, numbered if new, and queued for a check at ``depth``."""
+        key = id(value)
+        kind = type(value)
+        known = self._by_id.get(key)
+        if known is None or known.kind is not kind:
+            self._next_number += 1
+            known = _Object(self._next_number, kind, info)
+            self._by_id[key] = known
+            self._by_number[known.number] = known
+        reached = self._reached.get(key)
+        if reached is None or reached[1] > depth:
+            self._reached[key] = (value, depth)
+            if depth < self._max_depth:
+                self._pending.append((value, known, depth))
+            elif known.form is None and known.signature is None:
+                known.signature = _UNSET  # announced: its type is all a reader shows there
+                self.changes.append(known.entry())
+        return known.ref
+
+    def _check_pending(self) -> None:
+        """Check the queued objects, depth first, until the node budget is spent."""
+        pending = self._pending
+        budget = self._max_nodes
+        while pending:
+            value, known, depth = pending.pop()
+            if budget <= 0:
+                if known.form is None and known.signature is None:
+                    known.signature = _UNSET
+                    self.changes.append(known.entry())
+                continue
+            budget -= self._check(value, known, depth)
+
+    def _check(self, value: object, known: _Object, depth: int) -> int:
+        """Compare one object with its recorded form; the nodes this cost."""
+        info = known.info
+        signature, parts = self._signature(value, info)
+        if signature is not None and signature == known.signature and known.form is not None:
+            if known.child_at:
+                reach, get_info = self._reach, self._info
+                for position in known.child_at:
+                    child = parts[position]
+                    reach(child, get_info(type(child)), depth + 1)
+            return 1 + len(known.child_at)
+        self._children = children = []
+        self._child_depth = depth + 1
+        form = self._encoder.encode_shallow(value, self._child)
+        known.signature = signature
+        known.refs = tuple(number for number, _ in children)
+        if children and parts:
+            met = {key for _, key in children}
+            known.child_at = tuple(i for i, part in enumerate(parts) if id(part) in met)
+        else:
+            known.child_at = ()
+        if known.form is None or not self._same(form, known.form):
+            known.form = form
+            self.changes.append(known.entry())
+        return 1 + len(parts)
+
+    def _child(self, value: object, info: _TypeInfo) -> Encoded:
+        """The encoder's callback for an object below the one it encodes."""
+        ref = self._reach(value, info, self._child_depth)
+        self._children.append((ref["$ref"], id(value)))
+        return ref
+
+    def _same(self, form: Encoded, recorded: Encoded) -> bool:
+        """Equal as recorded: as msgpack bytes, where 1, 1.0 and True differ."""
+        return bool(form == recorded) and self._pack(form) == self._pack(recorded)
+
+    def _signature(self, value: Any, info: _TypeInfo) -> tuple[Any, list[Any]]:
+        """What the object's shallow form depends on, as identities, and the parts they
+        are of (so that its object children can be checked without encoding it).
+
+        None for a form that only encoding tells (a plugin's summary): it is re-encoded.
+        """
+        base: Any = info.base
+        limit = self._max_items
+        parts: list[Any]
+        if base is list or base is tuple:
+            parts = base.__getitem__(value, slice(0, limit))
+            head: Any = (base.__len__(value), tuple(map(id, parts)))
+            parts = list(parts)
+        elif base is dict:
+            keys = list(_islice(dict.keys(value), limit))
+            parts = keys + list(_islice(dict.values(value), limit))
+            head = (dict.__len__(value), tuple(map(id, parts)))
+            return head, parts
+        elif base is bytearray:
+            return (len(value), bytes(value[: self._max_str + 64])), []
+        elif base is object and info.ask_plugin and self._encoder.has_plugin:
+            return None, []
+        elif base is BaseException:
+            parts = [BaseException.__dict__["args"].__get__(value)]
+            head = id(parts[0])
+        elif base is object:
+            parts = []
+            head = None
+        else:  # deque, set, frozenset
+            parts = list(_islice(base.__iter__(value), limit))
+            head = (base.__len__(value), tuple(map(id, parts)))
+        if info.dict_getter is not None or info.slot_getters:
+            attributes = self._attribute_parts(value, info)
+            parts.extend(attributes)
+            head = (head, id(info.dict_getter(value)) if info.dict_getter else 0,
+                    tuple(map(id, attributes)))  # fmt: skip
+        return head, parts
+
+    def _attribute_parts(self, value: Any, info: _TypeInfo) -> list[Any]:
+        """Names and values of the instance's ``__dict__`` (its first items), then slots."""
+        parts: list[Any] = []
+        if info.dict_getter is not None:
+            namespace = info.dict_getter(value)
+            if type(namespace) is dict:
+                parts.extend(_islice(dict.keys(namespace), self._max_items))
+                parts.extend(_islice(dict.values(namespace), self._max_items))
+        for _, getter in info.slot_getters:
+            try:
+                parts.append(getter(value))
+            except AttributeError:
+                parts.append(_UNSET)
+        return parts
+
+    # -- keyframes --------------------------------------------------------------------
+
+    def closure(self, roots: Iterable[Encoded]) -> list[Entry]:
+        """The entries of every object the forms ``roots`` refer to, directly or through
+        other objects; the table forgets every other object (a keyframe holds all that
+        the steps after it may refer to without recording it again)."""
+        by_number = self._by_number
+        seen: dict[int, _Object] = {}
+        stack = [number for form in roots for number in _refs_in(form)]
+        while stack:
+            number = stack.pop()
+            if number in seen:
+                continue
+            known = by_number.get(number)
+            if known is None:
+                continue
+            seen[number] = known
+            stack.extend(known.refs)
+        self._by_number = seen
+        self._by_id = {key: known for key, known in self._by_id.items() if known.number in seen}
+        return [known.entry() for known in seen.values()]
+
+
+def _refs_in(form: Encoded) -> list[int]:
+    """The numbers of the objects a form refers to at its own level and below."""
+    kind = type(form)
+    if kind is dict:
+        number = form.get("$ref")
+        if number is not None and len(form) == 1:
+            return [number]
+        found: list[int] = []
+        for item in form.values():
+            found.extend(_refs_in(item))
+        return found
+    if kind is list:
+        found = []
+        for item in form:
+            found.extend(_refs_in(item))
+        return found
+    return []

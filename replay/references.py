@@ -1,0 +1,115 @@
+"""Values as a step shows them: object references resolved into whole forms, within bounds.
+
+The recorder records each object once, by number, with ``{"$ref": N}`` wherever a local,
+a return value, an exception, a watched object or another object holds it
+(``pytest_scope.schema``). A state shows values whole, so the references are followed
+here, down to the same bounds the recorder keeps (``RESOLVE_DEPTH`` levels,
+``RESOLVE_NODES`` values per top-level value), with an object inside itself marked
+``"$cycle"`` and one past the depth limit ``"$depth"``. The result has the forms of a
+recording without references, which every view and the comparison read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_scope.schema import RESOLVE_DEPTH, RESOLVE_NODES
+
+Entry = list[Any]  # [number, type name, shallow form or None, foreign]
+
+
+class References:
+    """Resolves the forms of one state against its object table."""
+
+    def __init__(self, objects: dict[int, Entry]) -> None:
+        self._objects = objects
+        self._budget = 0
+        self._path: set[int] = set()
+
+    def resolve(self, form: Any) -> Any:
+        """``form`` with every reference in it replaced by the object's form."""
+        if type(form) is not dict and type(form) is not list:
+            return form
+        self._budget = RESOLVE_NODES
+        self._path.clear()
+        return self._resolve(form, 0)
+
+    def _resolve(self, form: Any, depth: int) -> Any:
+        self._budget -= 1
+        kind = type(form)
+        if kind is list:
+            return self._sequence(form, depth, "list")
+        if kind is not dict:
+            return form
+        number = form.get("$ref")
+        if number is not None and len(form) == 1:
+            return self._object(number, depth)
+        if "$type" not in form:
+            return self._mapping(form, depth)
+        resolved = dict(form)
+        attrs = form.get("attrs")
+        if type(attrs) is dict:
+            resolved["attrs"], cut = self._values(attrs, depth)
+            if cut:
+                resolved["$truncated"] = form.get("$truncated", len(attrs))
+        items = form.get("items")
+        if type(items) is list:
+            kept = self._kept(len(items))
+            resolved["items"] = [self._resolve(item, depth + 1) for item in items[:kept]]
+            if kept < len(items):
+                resolved["$truncated"] = form.get("$truncated", len(items))
+        return resolved
+
+    def _object(self, number: Any, depth: int) -> Any:
+        entry = self._objects.get(number) if type(number) is int else None
+        if entry is None:
+            raise ValueError(f"a reference to object {number!r}, which the chunk lacks")
+        _, name, form, foreign = entry
+        if form is None:
+            return {"$type": name, "$depth": True}
+        if number in self._path:
+            return {"$type": name, "$cycle": True}
+        if _expandable(form) and (depth >= RESOLVE_DEPTH or (depth and foreign)):
+            return {"$type": name, "$depth": True}
+        self._budget += 1  # the reference and the object are one node
+        self._path.add(number)
+        try:
+            if type(form) is list:
+                return self._sequence(form, depth, name)
+            return self._resolve(form, depth)
+        finally:
+            self._path.discard(number)
+
+    def _sequence(self, items: list[Any], depth: int, name: str) -> Any:
+        kept = self._kept(len(items))
+        resolved = [self._resolve(item, depth + 1) for item in items[:kept]]
+        if kept == len(items):
+            return resolved
+        return {"$type": name, "items": resolved, "$truncated": len(items)}
+
+    def _mapping(self, form: dict[str, Any], depth: int) -> Any:
+        resolved, cut = self._values(form, depth)
+        if not cut:
+            return resolved
+        return {
+            "$type": "dict",
+            "items": [[key, value] for key, value in resolved.items()],
+            "$truncated": len(form),
+        }
+
+    def _values(self, form: dict[str, Any], depth: int) -> tuple[dict[str, Any], bool]:
+        kept = self._kept(len(form))
+        resolved = {}
+        for index, (key, value) in enumerate(form.items()):
+            if index >= kept:
+                break
+            resolved[key] = self._resolve(value, depth + 1)
+        return resolved, kept < len(form)
+
+    def _kept(self, length: int) -> int:
+        return min(length, max(self._budget, 0))
+
+
+def _expandable(form: Any) -> bool:
+    """Whether a form has contents that the depth limit hides (a repr has none)."""
+    return type(form) is list or (type(form) is dict and "repr" not in form)
