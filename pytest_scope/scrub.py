@@ -50,7 +50,8 @@ def scrub_chunks(chunks: Sequence[Chunk], redaction: Redaction) -> list[Chunk]:
 
 
 def _keyframe(keyframe: Keyframe, redaction: Redaction) -> Keyframe:
-    """``{"step", "threads": [[thread, [frame, ...]], ...], "suspended": [frame, ...]}``."""
+    """``{"step", "threads": [[thread, [frame, ...]], ...], "suspended": [frame, ...],
+    "watched", "objects"}``."""
     scrubbed = {
         **keyframe,
         "threads": [
@@ -61,7 +62,14 @@ def _keyframe(keyframe: Keyframe, redaction: Redaction) -> Keyframe:
     }
     if "watched" in keyframe:
         scrubbed["watched"] = _locals(keyframe["watched"], redaction)
+    if "objects" in keyframe:
+        scrubbed["objects"] = _objects(keyframe["objects"], redaction)
     return scrubbed
+
+
+def _objects(entries: list[Any], redaction: Redaction) -> list[Any]:
+    """``[[number, type_name, form, foreign], ...]``."""
+    return [[*entry[:2], _value(entry[2], redaction), *entry[3:]] for entry in entries]
 
 
 def _frame(frame: list[Any], redaction: Redaction) -> list[Any]:
@@ -87,6 +95,8 @@ def _events(events: list[Event], redaction: Redaction) -> list[Event]:
             for key in ("r", "x"):
                 if key in payload:
                     payload[key] = _value(payload[key], redaction)
+            if "b" in payload:
+                payload["b"] = _objects(payload["b"], redaction)
             event = [*event[:6], payload]
         scrubbed.append(event)
     return scrubbed

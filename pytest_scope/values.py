@@ -178,10 +178,12 @@ class ValueEncoder:
         """One local's whole form (redacted if its name looks secret)."""
         if self.redaction.is_secret(name):
             return self._secret(value)
-        return self.encode(value)
+        return self._encode_top(value)
 
     def encode(self, value: object) -> Encoded:
-        """The whole form of ``value``, every level of it within the limits."""
+        """The whole form of ``value`` (a return value, an exception), every level of it
+        within the limits. The secret values learned so far count from here on."""
+        self.redaction.apply_learned()
         return self._encode_top(value)
 
     def encode_shallow(
@@ -280,6 +282,15 @@ class ValueEncoder:
         A type whose first value gets None is never asked about again. The summary is plugin
         data, encoded like any value; a fault in the plugin is recorded in its place.
         """
+        assert self._plugin_encoder is not None
+        # A summary is data made for this form alone: encoded whole, never by identity.
+        child, self._child = self._child, None
+        try:
+            return self._summary_form(value, info, depth)
+        finally:
+            self._child = child
+
+    def _summary_form(self, value: object, info: _TypeInfo, depth: int) -> Encoded | None:
         assert self._plugin_encoder is not None
         try:
             summary: Any = self._plugin_encoder(value, info.name)

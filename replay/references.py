@@ -55,10 +55,17 @@ class References:
         items = form.get("items")
         if type(items) is list:
             kept = self._kept(len(items))
-            resolved["items"] = [self._resolve(item, depth + 1) for item in items[:kept]]
+            resolved["items"] = [self._item(item, depth + 1) for item in items[:kept]]
             if kept < len(items):
                 resolved["$truncated"] = form.get("$truncated", len(items))
         return resolved
+
+    def _item(self, item: Any, depth: int) -> Any:
+        """An element of an ``"items"`` array. There an array is a dict's ``[key, value]``
+        pair (any other list or tuple is an object of its own): both at the pair's depth."""
+        if type(item) is list and len(item) == 2:
+            return [self._resolve(item[0], depth), self._resolve(item[1], depth)]
+        return self._resolve(item, depth)
 
     def _object(self, number: Any, depth: int) -> Any:
         entry = self._objects.get(number) if type(number) is int else None
@@ -71,11 +78,11 @@ class References:
             return {"$type": name, "$cycle": True}
         if _expandable(form) and (depth >= RESOLVE_DEPTH or (depth and foreign)):
             return {"$type": name, "$depth": True}
-        self._budget += 1  # the reference and the object are one node
         self._path.add(number)
         try:
             if type(form) is list:
                 return self._sequence(form, depth, name)
+            self._budget += 1  # the reference and the object are one node
             return self._resolve(form, depth)
         finally:
             self._path.discard(number)

@@ -31,6 +31,9 @@ from typing import Any
 
 import pytest
 
+from replay.references import References
+
+from pytest_scope.objects import ObjectTable
 from pytest_scope.values import ValueEncoder
 
 HOSTILE = Path(__file__).resolve().parent.parent / "fixtures" / "hostile"
@@ -175,16 +178,15 @@ _FAULT = "recording incomplete: recorder fault at step *: Boom: injected"
 FAULTS = {
     # path: (what the conftest wraps, loop passes, the summary's words about the test)
     "callback": ("pytest_scope.recorder.Recorder._record_step", 0, _FAULT),
-    "encoder": ("pytest_scope.values.ValueEncoder.encode", 0, _FAULT),
+    "encoder": ("pytest_scope.values.ValueEncoder.encode_shallow", 0, _FAULT),
     "encoder-inner": (
         "pytest_scope.values.ValueEncoder._encode",
         0,
         "recording incomplete: recorder fault: a list value could not be encoded"
         " (Boom: injected); it shows as <unencodable>",
     ),
-    "encoder-unchanged": ("pytest_scope.values.ValueEncoder.unchanged", 0, _FAULT),
-    # A failed walk against the last form falls back to encoding afresh: nothing is lost.
-    "encoder-same": ("pytest_scope.values.ValueEncoder._same", 0, None),
+    "objects": ("pytest_scope.objects.ObjectTable._check", 0, _FAULT),
+    "line-names": ("pytest_scope.recorder._Code.names", 0, _FAULT),
     "keyframe": ("pytest_scope.recorder.Recorder.take_keyframe", 1500, _FAULT),
     "buffer-append": ("pytest_scope.buffer.RingBuffer.append", 0, _FAULT),
     "buffer-full": ("pytest_scope.buffer.RingBuffer.close_chunk", 1500, _FAULT),
@@ -255,6 +257,10 @@ def test_a_fault_in_each_recorder_path_leaves_the_test_alone(
         assert rows["test_fault.py::test_faulted"]
 
 
+def _entries(table: ObjectTable, form: object) -> dict[int, list[Any]]:
+    return {entry[0]: entry for entry in table.closure([form])}
+
+
 class _Logged(type):
     calls: list[str] = []  # noqa: RUF012
 
@@ -295,19 +301,21 @@ def test_the_encoder_compares_types_by_identity() -> None:
     """A metaclass's ``__eq__``/``__hash__`` would run on ``cls in a_set``."""
     _Logged.calls.clear()
     encoder = ValueEncoder()
-    form, _ = encoder.encode([_Hostile(), _Hostile])
+    form = encoder.encode([_Hostile(), _Hostile])
     assert form == [
         {"$type": f"{__name__}._Hostile", "attrs": {"value": 1}},
         {"$type": f"{__name__}._Logged", "repr": f"{__name__}._Hostile"},
     ]
-    assert encoder.unchanged("x", [_Hostile(), _Hostile], form) == (True, True)
+    table = ObjectTable(encoder)
+    ref = table.form([_Hostile(), _Hostile])
+    assert References(_entries(table, ref)).resolve(ref) == form
     assert _Logged.calls == []
 
 
 def test_the_encoder_runs_no_repr_of_slice_bounds_or_tzinfo() -> None:
     _Logged.calls.clear()
     moment = datetime.datetime(2024, 1, 2, 3, 4, tzinfo=_HostileTz())
-    (when, cut, plain), _ = ValueEncoder().encode((moment, slice(_Bound(), 3), slice(1, 2)))
+    (when, cut, plain) = ValueEncoder().encode((moment, slice(_Bound(), 3), slice(1, 2)))
     assert when["repr"] == f"datetime.datetime(2024, 1, 2, 3, 4, tzinfo=<{__name__}._HostileTz>)"
     assert cut["repr"] == f"slice(<{__name__}._Bound>, 3, None)"
     assert plain["repr"] == "slice(1, 2, None)"
@@ -320,6 +328,6 @@ def test_the_encoder_takes_any_module_name_and_class_key() -> None:
         strange = type("Strange", (), {"__module__": _Bound(), 7: "a non-str key"})
     strange.__init__ = lambda self: setattr(self, "n", 1)  # type: ignore[misc]
     _Logged.calls.clear()
-    form, _ = ValueEncoder().encode([strange(), strange])
+    form = ValueEncoder().encode([strange(), strange])
     assert form == [{"$type": "Strange", "attrs": {"n": 1}}, {"$type": "type", "repr": "Strange"}]
     assert _Logged.calls == []

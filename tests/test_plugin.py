@@ -216,16 +216,16 @@ def test_a_recorder_fault_leaves_the_test_alone_and_marks_it_incomplete(
 ) -> None:
     pytester.makeconftest(
         """
-        from pytest_scope.values import ValueEncoder
+        from pytest_scope.objects import ObjectTable
 
-        encode_local = ValueEncoder.encode_local
+        local_form = ObjectTable.local_form
 
         def faulty(self, name, value):
             if name == "explode":
                 raise RuntimeError("injected")
-            return encode_local(self, name, value)
+            return local_form(self, name, value)
 
-        ValueEncoder.encode_local = faulty
+        ObjectTable.local_form = faulty
         """
     )
     pytester.makepyfile(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from replaycli import replay_json
 
+from pytest_scope.objects import ObjectTable
 from pytest_scope.values import ValueEncoder
 
 EXAMPLE_PLUGIN = Path(__file__).resolve().parent.parent / "fixtures" / "encoder_plugin"
@@ -35,17 +36,24 @@ def test_the_encoder_is_asked_once_per_type_it_does_not_handle() -> None:
 
     encoder = ValueEncoder(plugin_encoder=summarize)
     for _ in range(3):
-        assert encoder.encode(Plain())[0] == {"$type": f"{__name__}.Plain", "attrs": {"size": 1}}
-        assert encoder.encode([1, "text", {"a": (2.5, None)}])[0] == [1, "text", {"a": [2.5, None]}]
+        assert encoder.encode(Plain()) == {"$type": f"{__name__}.Plain", "attrs": {"size": 1}}
+        assert encoder.encode([1, "text", {"a": (2.5, None)}]) == [1, "text", {"a": [2.5, None]}]
     summarized = Summarized([7, 8, 9])
-    form, may_change = encoder.encode(summarized)
+    form = encoder.encode(summarized)
     assert form == {"$type": f"{__name__}.Summarized", "attrs": {"count": 3, "first": [7]}}
-    assert may_change
     assert asked == ["Plain", "Summarized"]
-    assert encoder.unchanged("local", summarized, form) == (True, True)
+    # Recorded by identity, a summarized object is summarized again at each check.
+    table = ObjectTable(encoder)
+    table.form(summarized)
+    assert [entry[2] for entry in table.take_changes()] == [form]
+    table.end_step()
+    table.form(summarized)
+    assert table.take_changes() == []
+    table.end_step()
     summarized.rows.append(10)
-    assert encoder.unchanged("local", summarized, form)[0] is False
-    assert asked == ["Plain", "Summarized", "Summarized", "Summarized"]
+    table.form(summarized)
+    assert [entry[2]["attrs"]["count"] for entry in table.take_changes()] == [4]
+    assert asked == ["Plain", "Summarized", "Summarized", "Summarized", "Summarized"]
 
 
 def test_a_failing_encoder_is_recorded_in_place_of_the_value() -> None:
@@ -53,7 +61,7 @@ def test_a_failing_encoder_is_recorded_in_place_of_the_value() -> None:
         raise ZeroDivisionError("plugin bug")
 
     encoder = ValueEncoder(plugin_encoder=explode)
-    form, _ = encoder.encode({"inside": Plain()})
+    form = encoder.encode({"inside": Plain()})
     assert form == {
         "inside": {
             "$type": f"{__name__}.Plain",
@@ -74,7 +82,7 @@ def test_a_failing_encoder_is_recorded_in_place_of_the_value() -> None:
 )
 def test_summaries_take_the_trace_forms(summary: object, form: dict[str, Any]) -> None:
     encoder = ValueEncoder(plugin_encoder=lambda value, type_name: summary)
-    assert encoder.encode(Plain())[0] == {"$type": f"{__name__}.Plain", **form}
+    assert encoder.encode(Plain()) == {"$type": f"{__name__}.Plain", **form}
 
 
 SUITE = """

@@ -41,8 +41,10 @@ from pytest_scope.codec import pack_chunk, unpack_chunk
 from pytest_scope.errors import ScopeError
 from pytest_scope.redaction import MARKER, Redaction
 from pytest_scope.scrub import scrub_chunks
+from pytest_scope.objects import ObjectTable
 from pytest_scope.values import Limits, ValueEncoder
 from pytest_scope.writer import Chunk
+from replay.references import References
 
 VAULT = """
 import os
@@ -395,7 +397,7 @@ def test_environment_secrets_are_scrubbed_wherever_they_are() -> None:
         Holder(note=f"key={SECRET}", user="ann"),
         ValueError(f"bad {SECRET}", 7),
     ]
-    form, _ = encoder.encode(value)
+    form = encoder.encode(value)
     assert SECRET.encode() not in _packed(form)
     assert form[0] == _marked(MARKER)
     assert form[1] == _marked(f"Bearer {MARKER}!")
@@ -411,10 +413,10 @@ def test_environment_secrets_are_scrubbed_wherever_they_are() -> None:
 def test_a_secret_across_the_length_limit_is_scrubbed_before_the_cut() -> None:
     encoder = _encoder(Limits(max_str=20))
     value = "x" * 15 + SECRET + "y" * 10
-    form, _ = encoder.encode(value)
+    form = encoder.encode(value)
     assert form == {"$type": "str", "repr": ("x" * 15 + MARKER)[:20], "$truncated": len(value),
                     "$redacted": True}  # fmt: skip
-    assert encoder.encode(b"x" * 15 + SECRET.encode())[0]["repr"] == repr(b"x" * 15 + b"<reda")
+    assert encoder.encode(b"x" * 15 + SECRET.encode())["repr"] == repr(b"x" * 15 + b"<reda")
 
 
 def test_which_environment_values_count() -> None:
@@ -430,30 +432,30 @@ def test_which_environment_values_count() -> None:
 
 def test_values_of_secret_names_are_hidden_elsewhere_in_the_same_test() -> None:
     encoder = _encoder()
-    assert encoder.encode_local("password", "hunter22")[0] == {"$redacted": True}
+    assert encoder.encode_local("password", "hunter22") == {"$redacted": True}
     # Not while a step's locals are compared: from the next value encoded on its own.
-    assert encoder.encode_local("alias", "hunter22") == ("hunter22", False)
-    assert encoder.encode("hunter22")[0] == _marked(MARKER)
-    assert encoder.encode_local("alias", "hunter22")[0] == _marked(MARKER)
-    assert encoder.encode_local("pin", Text("pin-1234"))[0] == {"$redacted": True}
+    assert encoder.encode_local("alias", "hunter22") == "hunter22"
+    assert encoder.encode("hunter22") == _marked(MARKER)
+    assert encoder.encode_local("alias", "hunter22") == _marked(MARKER)
+    assert encoder.encode_local("pin", Text("pin-1234")) == {"$redacted": True}
     encoder.encode(Holder(api_key="attr-secret", items={"session_id": "sid-9876"}))
     message = AssertionError("assert 'hunter22' == 'x' (pin-1234, attr-secret, sid-9876)")
-    form, _ = encoder.encode(message)
+    form = encoder.encode(message)
     assert (
         form["attrs"]["args"][0]["repr"]
         == f"assert '{MARKER}' == 'x' ({MARKER}, {MARKER}, {MARKER})"
     )
-    assert encoder.encode("hunter22")[0]["$redacted"] is True
+    assert encoder.encode("hunter22")["$redacted"] is True
     encoder.encode_local("token", "ab")  # too short to look for
-    assert encoder.encode("ab") == ("ab", False)
+    assert encoder.encode("ab") == "ab"
     encoder.redaction.start_test({})
-    assert encoder.encode("hunter22") == ("hunter22", False)  # another test
+    assert encoder.encode("hunter22") == "hunter22"  # another test
 
 
 def test_no_user_code_runs_while_looking_for_secrets() -> None:
     encoder = _encoder()
-    assert encoder.encode_local("password", Hostile("hostile-1"))[0] == {"$redacted": True}
-    form, _ = encoder.encode([Hostile(f"{SECRET} and hostile-1"), {"k": Hostile("hostile-1")}])
+    assert encoder.encode_local("password", Hostile("hostile-1")) == {"$redacted": True}
+    form = encoder.encode([Hostile(f"{SECRET} and hostile-1"), {"k": Hostile("hostile-1")}])
     hostile = {"$type": "test_secrets.Hostile", "$redacted": True}
     assert form == [
         {**hostile, "repr": f"{MARKER} and {MARKER}"},
@@ -492,22 +494,19 @@ secret_values = st.recursive(
     st.sampled_from(["v", "token", "pin"]),
     secret_values,
     secret_values,
-    st.sampled_from([Limits(), Limits(max_depth=2, max_items=2, max_str=20, max_nodes=9)]),
 )
-def test_unchanged_stays_exact_with_secret_values(
-    name: str, before: Any, after: Any, limits: Limits
-) -> None:
-    """``unchanged`` is True exactly when encoding again gives the same bytes (the
-    recorder's change check), and no form holds the secret; values learned from secret
-    names meanwhile count only once applied."""
-    encoder = _encoder(limits)
-    form, _ = encoder.encode_local(name, before)
-    assert SECRET.encode() not in _packed(form)
+def test_objects_recorded_by_identity_hold_no_secret(name: str, before: Any, after: Any) -> None:
+    """No entry of the object table nor any local's form holds the secret, and what the
+    entries resolve to is what the encoder makes of the value whole."""
+    encoder = _encoder()  # the reader resolves to the default limits
+    table = ObjectTable(encoder)
     for value in (before, after):
-        same, _ = encoder.unchanged(name, value, form)
-        again, _ = encoder.encode_local(name, value)
-        assert SECRET.encode() not in _packed(again)
-        assert same == (_packed(again) == _packed(form)), (form, again)
+        form = table.local_form(name, value)
+        entries = table.closure([form])
+        assert SECRET.encode() not in _packed([form, entries])
+        resolved = References({entry[0]: entry for entry in entries}).resolve(form)
+        assert _packed(resolved) == _packed(encoder.encode_local(name, value))
+        table.end_step()
 
 
 def test_chunks_are_scrubbed_of_values_known_only_later() -> None:

@@ -46,7 +46,7 @@ def _encoder() -> ValueEncoder:
 def test_plain_data_within_the_limits_round_trips(value: Any) -> None:
     if _depth(value) > LIMITS.max_depth:
         return
-    encoded, _ = _encoder().encode(value)
+    encoded = _encoder().encode(value)
     assert encoded == value
     assert msgpack.unpackb(msgpack.packb(encoded), raw=False) == value
     json.dumps(encoded, allow_nan=False)
@@ -54,15 +54,14 @@ def test_plain_data_within_the_limits_round_trips(value: Any) -> None:
 
 @given(st.lists(st.integers(0, 9), min_size=9, max_size=50))
 def test_long_lists_keep_their_first_items_and_full_length(value: list[int]) -> None:
-    encoded, mutable = _encoder().encode(value)
+    encoded = _encoder().encode(value)
     assert encoded == {"$type": "list", "items": value[:8], "$truncated": len(value)}
-    assert mutable
 
 
 def test_long_strings_and_bytes_are_cut_and_marked() -> None:
     encoder = _encoder()
-    assert encoder.encode("x" * 25)[0] == {"$type": "str", "repr": "x" * 20, "$truncated": 25}
-    assert encoder.encode(b"\x00" * 30)[0] == {
+    assert encoder.encode("x" * 25) == {"$type": "str", "repr": "x" * 20, "$truncated": 25}
+    assert encoder.encode(b"\x00" * 30) == {
         "$type": "bytes",
         "repr": repr(b"\x00" * 20),
         "$truncated": 30,
@@ -70,14 +69,14 @@ def test_long_strings_and_bytes_are_cut_and_marked() -> None:
 
 
 def test_nesting_beyond_the_depth_limit_is_marked() -> None:
-    encoded, _ = _encoder().encode([[[[[1]]]]])
+    encoded = _encoder().encode([[[[[1]]]]])
     assert encoded == [[[[{"$type": "list", "$depth": True}]]]]
 
 
 def test_cycles_are_marked_not_followed() -> None:
     loop: list[Any] = [1]
     loop.append(loop)
-    assert _encoder().encode(loop)[0] == [1, {"$type": "list", "$cycle": True}]
+    assert _encoder().encode(loop) == [1, {"$type": "list", "$cycle": True}]
 
     class Node:
         def __init__(self) -> None:
@@ -85,19 +84,19 @@ def test_cycles_are_marked_not_followed() -> None:
 
     node = Node()
     node.peers["me"] = node
-    encoded = _encoder().encode(node)[0]
+    encoded = _encoder().encode(node)
     name = f"{__name__}.test_cycles_are_marked_not_followed.<locals>.Node"
     assert encoded == {"$type": name, "attrs": {"peers": {"me": {"$type": name, "$cycle": True}}}}
 
 
 def test_shared_references_are_encoded_at_each_place() -> None:
     shared = [1]
-    assert _encoder().encode([shared, shared])[0] == [[1], [1]]
+    assert _encoder().encode([shared, shared]) == [[1], [1]]
 
 
 def test_the_node_budget_bounds_a_wide_and_deep_value() -> None:
     wide = [[list(range(8)) for _ in range(8)] for _ in range(8)]
-    encoded = _encoder().encode(wide)[0]
+    encoded = _encoder().encode(wide)
     assert len(msgpack.packb(encoded)) < 4 * LIMITS.max_nodes
     assert "$truncated" in json.dumps(encoded)
 
@@ -184,7 +183,7 @@ class Bare:
 def test_no_user_code_runs_while_encoding() -> None:
     Spy.calls.clear()
     values = [Spy(), SpyList([1, 2]), SpyDict(a=1), SpyError("bad", 2), [Spy()]]
-    encoded = [_encoder().encode(value)[0] for value in values]
+    encoded = [_encoder().encode(value) for value in values]
     assert Spy.calls == []
     spy_name = f"{__name__}.Spy"
     assert encoded[0] == {"$type": spy_name, "attrs": {"visible": 1}}
@@ -194,17 +193,16 @@ def test_no_user_code_runs_while_encoding() -> None:
 
 
 def test_slots_set_and_unset() -> None:
-    encoded, mutable = _encoder().encode(Slotted())
+    encoded = _encoder().encode(Slotted())
     assert encoded == {"$type": f"{__name__}.Slotted", "attrs": {"set_slot": [1]}}
-    assert mutable
 
 
 def test_numbers_outside_json_are_marked() -> None:
     encoder = _encoder()
-    assert encoder.encode(float("nan"))[0] == {"$type": "float", "repr": "nan"}
-    assert encoder.encode(float("-inf"))[0] == {"$type": "float", "repr": "-inf"}
-    assert encoder.encode(2**64)[0] == {"$type": "int", "repr": str(2**64)}
-    assert encoder.encode(2**100_000)[0] == {"$type": "int", "repr": "<100001-bit int>"}
+    assert encoder.encode(float("nan")) == {"$type": "float", "repr": "nan"}
+    assert encoder.encode(float("-inf")) == {"$type": "float", "repr": "-inf"}
+    assert encoder.encode(2**64) == {"$type": "int", "repr": str(2**64)}
+    assert encoder.encode(2**100_000) == {"$type": "int", "repr": "<100001-bit int>"}
 
 
 def test_other_types_name_themselves() -> None:
@@ -213,24 +211,26 @@ def test_other_types_name_themselves() -> None:
 
     point = collections.namedtuple("point", "x y")
     encoder = _encoder()
-    assert encoder.encode(Color.RED)[0]["repr"].endswith("Color.RED")
-    assert encoder.encode(point(1, 2))[0]["attrs"] == {"x": 1, "y": 2}
-    assert encoder.encode({1, 2})[0] == {"$type": "set", "items": [1, 2]}
-    assert encoder.encode({1: "a"})[0] == {"$type": "dict", "items": [[1, "a"]]}
-    assert encoder.encode({"$type": "x"})[0] == {"$type": "dict", "items": [["$type", "x"]]}
-    assert encoder.encode(collections.deque([1]))[0] == {"$type": "collections.deque", "items": [1]}
-    assert encoder.encode(len)[0] == {"$type": "builtin_function_or_method", "repr": "len"}
-    assert encoder.encode(Slotted)[0] == {"$type": "type", "repr": f"{__name__}.Slotted"}
+    assert encoder.encode(Color.RED)["repr"].endswith("Color.RED")
+    assert encoder.encode(point(1, 2))["attrs"] == {"x": 1, "y": 2}
+    assert encoder.encode({1, 2}) == {"$type": "set", "items": [1, 2]}
+    assert encoder.encode({1: "a"}) == {"$type": "dict", "items": [[1, "a"]]}
+    assert encoder.encode({"$type": "x"}) == {"$type": "dict", "items": [["$type", "x"]]}
+    assert encoder.encode(collections.deque([1])) == {"$type": "collections.deque", "items": [1]}
+    assert encoder.encode(len) == {"$type": "builtin_function_or_method", "repr": "len"}
+    assert encoder.encode(Slotted) == {"$type": "type", "repr": f"{__name__}.Slotted"}
 
 
 @pytest.mark.parametrize(
-    ("value", "mutable"),
-    [(1, False), ("s", False), ((1, "a"), False), ((1, [2]), True), ([], True), ({}, True),
-     (frozenset({1}), False), ({1}, True), (bytearray(), True), (Slotted(), True),
-     (Bare(), True), (ValueError("x"), True)],
+    ("value", "by_ref"),
+    [(1, False), ("s", False), ((1, "a"), True), ([], True), ({}, True), (frozenset({1}), True),
+     ({1}, True), (bytearray(), True), (Slotted(), True), (Bare(), True),
+     (ValueError("x"), True), (b"x", False), (len, False), (Slotted, False)],
 )  # fmt: skip
-def test_the_mutability_flag(value: object, mutable: bool) -> None:
-    assert _encoder().encode(value)[1] is mutable
+def test_what_is_recorded_by_identity(value: object, by_ref: bool) -> None:
+    """Containers and instances with attributes may change or hold what may: objects of
+    their own; anything else is immutable, and inline wherever it is held."""
+    assert _encoder().info(type(value)).by_ref is by_ref
 
 
 def test_secret_names_are_redacted_at_every_depth() -> None:
@@ -240,9 +240,10 @@ def test_secret_names_are_redacted_at_every_depth() -> None:
             self.nested = {"Password": "hunter2", "user": "ann"}
 
     encoder = ValueEncoder(LIMITS, Redaction(["^internal_"]))
-    encoded, mutable = encoder.encode_locals(
-        {"token": "t-1", "settings": Settings(), "internal_id": 7, "count": 2}
-    )
+    encoded = {
+        name: encoder.encode_local(name, value)
+        for name, value in {"token": "t-1", "settings": Settings(), "internal_id": 7, "count": 2}.items()
+    }
     assert encoded["token"] == {"$redacted": True}
     assert encoded["internal_id"] == {"$redacted": True}
     assert encoded["count"] == 2
@@ -250,7 +251,6 @@ def test_secret_names_are_redacted_at_every_depth() -> None:
     assert attrs["api_key"] == {"$redacted": True}
     assert attrs["nested"] == {"Password": {"$redacted": True}, "user": "ann"}
     assert "hunter2" not in json.dumps(encoded) and "k-123" not in json.dumps(encoded)
-    assert mutable == {"settings"}
 
 
 class _Inner:
@@ -267,15 +267,14 @@ class _Holder:
 def test_objects_of_classes_outside_the_project_are_shown_only_as_a_locals_own_value() -> None:
     encoder = ValueEncoder(in_project=lambda filename: filename == __file__)
     namespace = {"$type": "types.SimpleNamespace", "$depth": True}
-    assert encoder.encode(types.SimpleNamespace(x=1))[0] == {
+    assert encoder.encode(types.SimpleNamespace(x=1)) == {
         "$type": "types.SimpleNamespace",
         "attrs": {"x": 1},
     }
-    assert encoder.encode([types.SimpleNamespace(x=1)])[0] == [namespace]
-    form, mutable = encoder.encode(_Holder())
+    assert encoder.encode([types.SimpleNamespace(x=1)]) == [namespace]
+    form = encoder.encode(_Holder())
     assert form["attrs"]["namespace"] == namespace
     assert form["attrs"]["inner"]["attrs"] == {"counts": [1, 2]}, "the project's, in depth"
-    assert mutable
-    assert ValueEncoder().encode([types.SimpleNamespace(x=1)])[0] == [
+    assert ValueEncoder().encode([types.SimpleNamespace(x=1)]) == [
         {"$type": "types.SimpleNamespace", "attrs": {"x": 1}}
     ], "without a plan, nothing is foreign"

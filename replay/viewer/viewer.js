@@ -6,6 +6,7 @@
   const CALL = 0, RETURN = 2, YIELD = 3, RESUME = 4, UNWIND = 7;
   const LEAVING = new Set([RETURN, YIELD, UNWIND]);
   const MARKS = ["$truncated", "$depth", "$cycle", "$redacted"];
+  const RESOLVE_DEPTH = 4, RESOLVE_NODES = 500; // pytest_scope/schema.py
   const ROW = 18;
   const OVERSCAN = 12;
   const PREVIEW_ITEMS = 8;
@@ -63,6 +64,8 @@
       this.suspended = new Map();
       this.leaving = new Map();
       this.watched = locals(light ? null : keyframe.watched); // the test's, not a frame's
+      this.objects = new Map(); // number -> [number, type name, form, foreign]
+      if (!light) this.addObjects(keyframe.objects);
       for (const [thread, frames] of keyframe.threads || []) {
         this.threads.set(thread, frames.map((raw) => frameOf(raw, light)));
       }
@@ -116,8 +119,18 @@
         for (const name of deleted || []) delete outer.locals[name];
       }
       if (payload.w) for (const key of Object.keys(payload.w)) this.watched[key] = payload.w[key];
+      this.addObjects(payload.b);
       if (LEAVING.has(kind)) this.leaving.set(thread, kind);
       return stack;
+    }
+
+    addObjects(entries) {
+      if (entries === undefined) return;
+      if (!Array.isArray(entries)) throw new Corrupt("objects that are not an array");
+      for (const entry of entries) {
+        if (!Array.isArray(entry) || entry.length !== 4) throw new Corrupt("a malformed object");
+        this.objects.set(entry[0], entry);
+      }
     }
 
     yieldedElsewhere(frameNo) {
@@ -180,9 +193,98 @@
       const event = chunk.events[cached.next++];
       const stack = cached.replay.apply(event);
       cached.step = event[0];
-      if (event[0] === step) return { event, stack, watched: cached.replay.watched };
+      if (event[0] === step) return resolvedState(event, stack, cached.replay);
     }
     throw new Corrupt(`step ${step} is not in its chunk`);
+  }
+
+  // The state with every object reference resolved, as replay/references.py does it.
+  function resolvedState(event, stack, replay) {
+    const resolve = resolver(replay.objects);
+    const resolveAll = (values) => {
+      const map = locals(null);
+      for (const key of Object.keys(values)) map[key] = resolve(values[key]);
+      return map;
+    };
+    const payload = event[6] || {};
+    return {
+      event,
+      stack: stack.map((frame) => ({ ...frame, raw: frame.locals, locals: resolveAll(frame.locals) })),
+      watched: resolveAll(replay.watched),
+      exception: hasOwn(payload, "x") ? resolve(payload.x) : null,
+      returned: hasOwn(payload, "r") ? resolve(payload.r) : null,
+    };
+  }
+
+  function resolver(objects) {
+    let budget = 0;
+    const path = new Set();
+    const kept = (length) => Math.min(length, Math.max(budget, 0));
+    const isRef = (form) => isObject(form) && hasOwn(form, "$ref") && Object.keys(form).length === 1;
+    const expandable = (form) => Array.isArray(form) || (isObject(form) && !hasOwn(form, "repr"));
+    function values(form, depth) {
+      const keys = Object.keys(form);
+      const keep = kept(keys.length);
+      const out = {};
+      for (const key of keys.slice(0, keep)) out[key] = walk(form[key], depth + 1);
+      return [out, keep < keys.length];
+    }
+    function sequence(items, depth, name) {
+      const keep = kept(items.length);
+      const out = items.slice(0, keep).map((item) => walk(item, depth + 1));
+      return keep === items.length ? out : { $type: name, items: out, $truncated: items.length };
+    }
+    function object(number, depth) {
+      const entry = objects.get(number);
+      if (!entry) throw new Corrupt(`a reference to object ${number}, which the chunk lacks`);
+      const [, name, form, foreign] = entry;
+      if (form === null || form === undefined) return { $type: name, $depth: true };
+      if (path.has(number)) return { $type: name, $cycle: true };
+      if (expandable(form) && (depth >= RESOLVE_DEPTH || (depth && foreign))) {
+        return { $type: name, $depth: true };
+      }
+      budget += 1;
+      path.add(number);
+      try {
+        return Array.isArray(form) ? sequence(form, depth, name) : walk(form, depth);
+      } finally {
+        path.delete(number);
+      }
+    }
+    function walk(form, depth) {
+      budget -= 1;
+      if (Array.isArray(form)) return sequence(form, depth, "list");
+      if (!isObject(form)) return form;
+      if (isRef(form)) return object(form.$ref, depth);
+      if (!hasOwn(form, "$type")) {
+        const [out, cut] = values(form, depth);
+        if (!cut) return out;
+        return { $type: "dict", items: Object.entries(out), $truncated: Object.keys(form).length };
+      }
+      const out = { ...form };
+      if (isObject(form.attrs)) {
+        const [attrs, cut] = values(form.attrs, depth);
+        out.attrs = attrs;
+        if (cut && !hasOwn(form, "$truncated")) out.$truncated = Object.keys(form.attrs).length;
+      }
+      if (Array.isArray(form.items)) {
+        const keep = kept(form.items.length);
+        // There an array is a dict's [key, value] pair, both at the pair's depth.
+        out.items = form.items.slice(0, keep).map((item) => (Array.isArray(item) &&
+          item.length === 2 ? [walk(item[0], depth + 1), walk(item[1], depth + 1)] :
+          walk(item, depth + 1)));
+        if (keep < form.items.length && !hasOwn(form, "$truncated")) {
+          out.$truncated = form.items.length;
+        }
+      }
+      return out;
+    }
+    return (form) => {
+      if (form === null || typeof form !== "object") return form;
+      budget = RESOLVE_NODES;
+      path.clear();
+      return walk(form, 0);
+    };
   }
 
   // ---- values --------------------------------------------------------------------------
@@ -401,6 +503,7 @@
     sourceList.reveal(Math.max(0, line - 1));
   }
 
+  // Rebound at this step, or holding an object that changed at this step.
   function changedNames(event, frame, isEventFrame) {
     const payload = event[6] || {};
     const names = new Set();
@@ -408,12 +511,18 @@
     for (const [outerNo, , changed] of payload.o || []) {
       if (outerNo === frame.frameNo) for (const key of Object.keys(changed || {})) names.add(key);
     }
+    const objects = new Set((payload.b || []).map((entry) => entry[0]));
+    for (const key of Object.keys(frame.raw)) {
+      const form = frame.raw[key];
+      if (isObject(form) && objects.has(form.$ref)) names.add(key);
+    }
     return names;
   }
 
   function render() {
-    const { event, stack, watched } = stateAt(current);
-    shown = { step: current, event, stack, watched };
+    const state = stateAt(current);
+    const { event, stack, watched } = state;
+    shown = { step: current, ...state };
     const frameIndex = selectedFrame >= 0 && selectedFrame < stack.length ?
       selectedFrame : stack.length - 1;
     const frame = stack[frameIndex];
@@ -448,11 +557,12 @@
     eventBox.replaceChildren();
     if (hasOwn(payload, "x")) {
       eventBox.append(el("h2", "exception", `Exception (${kind})`),
-        valueRow("exception", payload.x, "exception", false));
+        valueRow("exception", state.exception, "exception", false));
     }
     if (hasOwn(payload, "r") && (event[1] === RETURN || event[1] === YIELD)) {
       eventBox.append(el("h2", "", event[1] === RETURN ? "Returned" : "Yielded"),
-        valueRow(event[1] === RETURN ? "return value" : "yielded", payload.r, "return", false));
+        valueRow(event[1] === RETURN ? "return value" : "yielded", state.returned, "return",
+          false));
     }
     showSource(frameFile, frame.line);
     timelineList.reveal(current - firstStep);
@@ -615,7 +725,6 @@
 
   function publicState() {
     const { event, stack, watched } = shown;
-    const payload = event[6] || {};
     const frames = stack.map((frame) => {
       const [qualname, file] = code(frame.codeNo);
       return { function: qualname, file, line: frame.line, locals: { ...frame.locals } };
@@ -625,8 +734,8 @@
       event: { kind: KINDS[event[1]], function: code(event[4])[0], file: code(event[4])[1],
         line: event[5], thread: event[2] },
       stack: frames,
-      exception: hasOwn(payload, "x") ? payload.x : null,
-      return_value: hasOwn(payload, "r") ? payload.r : null,
+      exception: shown.exception,
+      return_value: shown.returned,
       watched: { ...watched },
     }));
   }
