@@ -62,6 +62,7 @@ class Suite:
     note: str
     deselect: tuple[str, ...] = ()
     deselect_why: str = ""
+    local: bool = False  # the benchmark's own suite, in bench/NAME (nothing to download)
 
 
 SUITES = (
@@ -79,6 +80,13 @@ SUITES = (
         "the suite's time (suites.txt)",
     ),
     Suite("attrs", "26.1.0", "tests", "typical: classes, slots, descriptors, metaclasses"),
+    Suite(
+        "shapes",
+        "1.0",
+        "tests",
+        "the benchmark's own: per-step cost beside big state and deep in a recursion",
+        local=True,
+    ),
 )
 
 
@@ -117,6 +125,8 @@ class Run:
     trace: Path | None = None
     trace_bytes: int = 0
     steps: int = 0
+    durations: dict[str, float] = field(default_factory=dict)  # by node id, from JUnit XML
+    test_steps: dict[str, int] = field(default_factory=dict)  # by node id, from the trace
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -175,6 +185,11 @@ def _cpu_model() -> str:
 
 def _install(suite: Suite, work: Path, console: Console) -> Path:
     """Download the sdist (once), unpack it, install it here; the unpacked source dir."""
+    if suite.local:
+        source = work / "src" / suite.name
+        shutil.rmtree(source, ignore_errors=True)
+        shutil.copytree(BENCH_DIR / suite.name, source)
+        return source
     downloads = work / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
     stem = f"{suite.name.replace('-', '_')}-{suite.version}"
@@ -232,6 +247,8 @@ def _bench(
                 runs[config.name].append(run)
         _report_runs(suite, configs, runs, console)
         _report_steps(configs, runs, console)
+        if suite.local:
+            _report_per_step(configs, runs, console)
         last = runs.get("scope default", [])
         if last and last[-1].trace is not None:
             _report_replay(last[-1].trace, source, replays, console)
@@ -242,7 +259,8 @@ def _command(suite: Suite, config: Config, scope_dir: Path) -> list[str]:
     if config.coverage:
         command += ["coverage", "run", f"--data-file={scope_dir / 'coverage'}", "-m"]
     command += ["pytest", "-p", "no:cacheprovider", "-q", "-W", "ignore::DeprecationWarning",
-                "--rootdir", ".", suite.test_path, *config.args]  # fmt: skip
+                "--rootdir", ".", suite.test_path, f"--junitxml={scope_dir / 'junit.xml'}",
+                *config.args]  # fmt: skip
     for nodeid in suite.deselect:
         command += ["--deselect", nodeid]
     if config.scope:
@@ -277,6 +295,7 @@ def _run_suite(
     else:
         summary = _summary(output, process.returncode)
     run = Run(seconds, usage.ru_maxrss * 1024, summary)
+    run.durations = _durations(scope_dir / "junit.xml")
     if config.scope:
         traces = sorted((scope_dir / "runs").glob("*.sqlite"))
         if traces:
@@ -285,8 +304,54 @@ def _run_suite(
                 p.stat().st_size for p in traces[-1].parent.glob(traces[-1].name + "*")
             )
             with TraceFile(run.trace) as trace:
-                run.steps = sum(test.steps for test in trace.tests())
+                tests = trace.tests()
+                run.steps = sum(test.steps for test in tests)
+                run.test_steps = {test.nodeid: test.steps for test in tests}
     return run
+
+
+def _durations(junit: Path) -> dict[str, float]:
+    """Each test's time as pytest reports it (its call phase and fixtures), by node id."""
+    if not junit.is_file():
+        return {}
+    import xml.etree.ElementTree as ET
+
+    durations = {}
+    for case in ET.parse(junit).iter("testcase"):
+        path = case.get("classname", "").replace(".", "/") + ".py"
+        durations[f"{path}::{case.get('name')}"] = float(case.get("time", "0"))
+    return durations
+
+
+def _report_per_step(configs: list[Config], runs: dict[str, list[Run]], console: Console) -> None:
+    """What a step costs in each test: its time above the plain run's, per step recorded,
+    and as a multiple of the first test's (the one-int loop), medians over the rounds."""
+    plain = runs["plain"]
+    for config in configs:
+        these = runs[config.name]
+        if not config.scope or not these or not these[0].test_steps:
+            continue
+        table = Table(title=f"{config.name}: recording cost per step, by test")
+        for column in ("test", "steps", "plain s", "recorded s", "us per step", "x first"):
+            table.add_column(column, justify="left" if column == "test" else "right")
+        first: float | None = None
+        for nodeid in these[0].test_steps:
+            costs = [
+                (run.durations.get(nodeid, 0.0) - base.durations.get(nodeid, 0.0))
+                / max(run.test_steps.get(nodeid, 0), 1)
+                for run, base in zip(these, plain, strict=True)
+            ]
+            cost = statistics.median(costs) * 1e6
+            first = cost if first is None else first
+            table.add_row(
+                nodeid.rpartition("::")[2],
+                f"{these[-1].test_steps.get(nodeid, 0):,}",
+                f"{statistics.median(b.durations.get(nodeid, 0.0) for b in plain):.3f}",
+                f"{statistics.median(r.durations.get(nodeid, 0.0) for r in these):.3f}",
+                f"{cost:.2f}",
+                f"{cost / first:.2f}" if first else "-",
+            )
+        console.print(table)
 
 
 _COUNTS = re.compile(r"(\d+) (passed|failed|skipped|xfailed|xpassed|errors?|deselected)\b")

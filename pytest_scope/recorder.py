@@ -129,11 +129,34 @@ class _Frame:
 
 
 class _Thread:
-    __slots__ = ("number", "stack")
+    """One thread's shadow stack, and which of its frames share cells with closures (the
+    only locals another frame can rebind), so that a step looks at those alone."""
+
+    __slots__ = ("cell_frames", "number", "stack")
 
     def __init__(self, number: int) -> None:
         self.number = number
         self.stack: list[_Frame] = []
+        self.cell_frames: list[_Frame] = []
+
+    def push(self, entry: _Frame) -> None:
+        self.stack.append(entry)
+        if entry.code.cells:
+            self.cell_frames.append(entry)
+
+    def pop(self, count: int = 1) -> _Frame:
+        """Remove the top ``count`` entries; the last removed."""
+        stack = self.stack
+        left = stack[-1]
+        for _ in range(count):
+            left = stack.pop()
+            if left.code.cells:
+                self.cell_frames.remove(left)
+        return left
+
+    def clear(self) -> None:
+        self.stack.clear()
+        self.cell_frames.clear()
 
 
 class TestSteps:
@@ -284,7 +307,7 @@ class Recorder:
         self._keyframe_frame: FrameType | None = None
         self._objects.reset()
         for thread in self._threads:
-            thread.stack.clear()
+            thread.clear()
 
     def _restart_test(self, buffer: RingBuffer) -> None:
         self.restarted_steps += self._step
@@ -514,13 +537,15 @@ class Recorder:
         buffer.begin_step(step)
         if stale:
             payload["u"] = stale
-            del stack[-stale:]
+            thread.pop(stale)
         others: dict[int, list[Any]] = {}
+        caller = None
         if entered:
             if stack:
-                self._catch_up(stack[-1], others)
+                caller = stack[-1]
+                self._catch_up(caller, others)
             current = self._entered_frame(kind, code, frame)
-            stack.append(current)
+            thread.push(current)
         else:
             current = stack[-1]
         changed: dict[str, Encoded] = {}
@@ -532,8 +557,8 @@ class Recorder:
             payload["d"] = deleted
         # Only a cell can be rebound from another frame (``nonlocal``); what other frames'
         # objects hold is checked where it is named, and shows through their refs.
-        for outer in stack[: -2 if entered else -1]:
-            if outer.code.cells:
+        for outer in thread.cell_frames:
+            if outer is not current and outer is not caller:
                 self._check_cells(outer, others)
         if others:
             payload["o"] = list(others.values())
@@ -550,12 +575,12 @@ class Recorder:
         buffer.append([step, kind, thread.number, current.frame_no, current.code.number,
                        current.line, payload or None])  # fmt: skip
         if kind == Kind.RETURN or kind == Kind.UNWIND:
-            left = stack.pop()
+            left = thread.pop()
             left.frame = left.locals_dict = None
             if code is self._restart_code and _first_call(stack, code):
                 self._between_examples = True
         elif kind == Kind.YIELD:
-            stack.pop().frame = None
+            thread.pop().frame = None
             self._suspend(frame, current)
 
     def _entered_frame(self, kind: int, code: CodeType, frame: FrameType) -> _Frame:

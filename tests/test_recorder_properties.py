@@ -167,7 +167,7 @@ def test_every_line_step_replays_to_the_settrace_snapshot(
     capped: bool,
 ) -> None:
     source, module = driven
-    cap = 600 if capped else 2**30
+    cap = 1500 if capped else 2**30
     buffer, steps, truth, codes = _record_with_truth(source, module, ops, per_chunk, cap)
     chunks = buffer.chunks()
     path = tmp_path / f"run-{len(list(tmp_path.iterdir()))}.sqlite"

@@ -114,16 +114,16 @@ def _with_version(tmp_path: Path, version: str) -> Path:
 
 def test_a_newer_format_says_to_upgrade(tmp_path: Path) -> None:
     with pytest.raises(
-        SchemaVersionError, match=r"written by a newer pytest-scope \(format 2\); upgrade"
+        SchemaVersionError, match=r"written by a newer pytest-scope \(format 3\); upgrade"
     ):
-        TraceFile(_with_version(tmp_path, "2"))
+        TraceFile(_with_version(tmp_path, "3"))
 
 
 def test_an_older_or_broken_format_is_refused_distinctly(tmp_path: Path) -> None:
     with pytest.raises(
-        SchemaVersionError, match=r"older pytest-scope .format 0.*record the tests again"
+        SchemaVersionError, match=r"older pytest-scope .format 1.*record the tests again"
     ):
-        TraceFile(_with_version(tmp_path, "0"))
+        TraceFile(_with_version(tmp_path, "1"))
     with pytest.raises(TraceFileError, match=r"corrupt trace file .schema_version 'x'"):
         TraceFile(_with_version(tmp_path, "x"))
 
