@@ -34,6 +34,9 @@ class RingBuffer:
         self._closed: deque[Chunk] = deque()
         self._closed_bytes = 0
         self._keyframe: Keyframe | None = None
+        # Whether the next step opens a chunk, so ``begin_step`` takes a keyframe: a step
+        # that would not otherwise need the recorder's whole state checks this first.
+        self.keyframe_due = True
         self._first_step = self._last_step = 0
         self._events: list[bytes] = []  # packed
         self._events_bytes = 0
@@ -43,6 +46,7 @@ class RingBuffer:
         """Call before changing any state for ``step``: a new chunk needs the state before it."""
         if self._keyframe is None:
             self._keyframe = self._take_keyframe(step - 1)
+            self.keyframe_due = False
 
     def append(self, event: Event) -> None:
         """Add the event of the step announced by ``begin_step``."""
@@ -62,6 +66,7 @@ class RingBuffer:
             return
         keyframe = self._keyframe
         self._keyframe, self._events, self._events_bytes = None, [], 0
+        self.keyframe_due = True
         chunk = Chunk(self._first_step, self._last_step, seal_chunk(keyframe, events))
         self._closed.append(chunk)
         self._closed_bytes += len(chunk.data)
@@ -75,6 +80,7 @@ class RingBuffer:
         self._closed.clear()
         self._closed_bytes = 0
         self._keyframe, self._events, self._events_bytes = None, [], 0
+        self.keyframe_due = True
         self.dropped_steps = 0
 
     def chunks(self) -> list[Chunk]:

@@ -53,6 +53,7 @@ _DISABLE = _monitoring.DISABLE
 # Private references: a test may monkeypatch these modules' attributes.
 _getframe = sys._getframe
 _Lock = threading.Lock
+_get_ident = threading.get_ident
 _tracing_allocations = tracemalloc.is_tracing
 _bisect_right = bisect.bisect_right
 _MISSING: Final = object()
@@ -132,10 +133,11 @@ class _Thread:
     """One thread's shadow stack, and which of its frames share cells with closures (the
     only locals another frame can rebind), so that a step looks at those alone."""
 
-    __slots__ = ("cell_frames", "number", "stack")
+    __slots__ = ("cell_frames", "ident", "number", "stack")
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: int, ident: int) -> None:
         self.number = number
+        self.ident = ident  # while the thread runs; a later thread may get it again
         self.stack: list[_Frame] = []
         self.cell_frames: list[_Frame] = []
 
@@ -194,6 +196,8 @@ class Recorder:
         self._lock = _Lock()
         self._muted = False
         self._local = threading.local()
+        self._last_thread: _Thread | None = None  # of the last step; see _on_line
+        self._redaction = encoder.redaction
         self._threads: list[_Thread] = []
         self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
         self._level_override: Level | None = None
@@ -384,9 +388,77 @@ class Recorder:
         if self._recording:
             self._record(Kind.YIELD, code, _getframe(1), value)
 
-    def _on_line(self, code: CodeType, line: int) -> None:
-        if self._recording:
-            self._record(Kind.LINE, code, _getframe(1), _MISSING)
+    def _on_line(self, code: CodeType, line: int, frame: FrameType | None = None) -> None:
+        """A line step, the most frequent event: done here, with no call that the common
+        case can spare (each Python call in a callback costs, and near the end of the
+        interpreter's frame stack chunk, costs a chunk allocation). Any other case (a new
+        chunk, another thread or frame than the last step's, a watch, a pause, secrets just
+        learned, another frame's cells to check) takes the general path, ``_record``."""
+        if not self._recording:
+            return
+        if frame is None:
+            frame = _getframe(1)
+        buffer = self._buffer
+        thread = self._last_thread
+        if (
+            buffer is None
+            or buffer.keyframe_due
+            or self._paused
+            or self._watched
+            or self._between_examples
+            or self._redaction.pending
+            or thread is None
+            or thread.ident != _get_ident()
+            or not thread.stack
+            or thread.stack[-1].frame is not frame
+            or (thread.cell_frames and thread.cell_frames != [thread.stack[-1]])
+            or (_tracing_allocations() and not self._traced_from_start)
+        ):
+            self._record(Kind.LINE, code, frame, _MISSING)
+            return
+        with self._lock:
+            if not self._recording:
+                return
+            try:
+                entry = thread.stack[-1]
+                known = entry.code
+                lines = known.lines
+                if lines is None:
+                    lines = known.lines = line_names(code)
+                previous, entry.line = entry.line, line
+                names = lines.get(previous, _NO_NAMES)
+                if line != previous:
+                    names += lines.get(line, _NO_NAMES)
+                changed: dict[str, Encoded] | None = None
+                deleted: list[str] | None = None
+                if names:
+                    local_values = _read_locals(entry, frame)
+                    values = entry.values
+                    for name in names:
+                        value = local_values.get(name, _MISSING)
+                        old = values.get(name, _MISSING)
+                        if value is old:  # the same scalar object: its own form
+                            continue
+                        if changed is None:
+                            changed, deleted = {}, []
+                        self._check_names(entry, (name,), local_values, changed, deleted)  # type: ignore[arg-type]
+                step = self._step + 1
+                payload: dict[str, Any] | None = None
+                if changed is not None:  # something was walked
+                    objects = self._objects.take_changes()
+                    self._objects.end_step()
+                    if changed or deleted or objects:
+                        payload = {"l": changed} if changed else {}
+                        if deleted:
+                            payload["d"] = deleted
+                        if objects:
+                            payload["b"] = objects
+                self._step = step
+                buffer.append([step, Kind.LINE, thread.number, entry.frame_no, known.number,
+                               line, payload])  # fmt: skip
+            except Exception as exc:  # never into the code under test
+                self._objects.end_step()
+                self._fault(exc)
 
     def _on_jump(self, code: CodeType, offset: int, destination: int) -> Any:
         """A backward jump within one line is a new line step, as a debugger shows it.
@@ -403,7 +475,7 @@ class Recorder:
         if line is None or line != self._line_at(code, offset):
             return _DISABLE
         if self._recording:
-            self._record(Kind.LINE, code, _getframe(1), _MISSING)
+            self._on_line(code, line, _getframe(1))
         return None
 
     def _line_at(self, code: CodeType, offset: int) -> int | None:
@@ -505,8 +577,9 @@ class Recorder:
         try:
             thread: _Thread = self._local.thread
         except AttributeError:
-            thread = self._local.thread = _Thread(len(self._threads) + 1)
+            thread = self._local.thread = _Thread(len(self._threads) + 1, _get_ident())
             self._threads.append(thread)
+        self._last_thread = thread
         return thread
 
     def _record_step(self, kind: int, code: CodeType, frame: FrameType, value: object) -> None:
@@ -533,8 +606,11 @@ class Recorder:
             if stale < 0:
                 return  # a frame that started before the test: not part of its steps
         step = self._step + 1
-        self._keyframe_frame = frame
-        buffer.begin_step(step)
+        self._keyframe_frame = frame  # for take_keyframe, which begin_step may call
+        try:
+            buffer.begin_step(step)
+        finally:
+            self._keyframe_frame = None  # a frame object holds its locals after it returns
         if stale:
             payload["u"] = stale
             thread.pop(stale)

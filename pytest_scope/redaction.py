@@ -80,7 +80,7 @@ class Redaction:
         self._session_values = self._environment_values(environ) if environ else frozenset()
         self._environment: frozenset[str] = self._session_values
         self._learned: dict[str, None] = {}
-        self._pending = False  # values learned since the needles were last made
+        self.pending = False  # values learned since the needles were last made (read per step)
         # The secret values, longest first (a secret within another goes with it), as str
         # and as the UTF-8 bytes msgpack writes. Empty: nothing to look for (the usual case).
         self.needles: tuple[str, ...] = ()
@@ -124,7 +124,7 @@ class Redaction:
 
     def apply_learned(self) -> bool:
         """Look for the values learned so far from now on; True if that changed anything."""
-        if not self._pending:
+        if not self.pending:
             return False
         self._update_needles()
         return True
@@ -132,7 +132,7 @@ class Redaction:
     def note_environment(self, environ: Mapping[str, str]) -> None:
         """Read the environment again: the test may have set a variable."""
         values = self._environment | self._environment_values(environ)
-        if values != self._environment or self._pending:
+        if values != self._environment or self.pending:
             self._environment = values
             self._update_needles()
 
@@ -153,7 +153,7 @@ class Redaction:
             and len(self._learned) < MAX_LEARNED
         ):
             self._learned[text] = None
-            self._pending = True
+            self.pending = True
 
     def hides(self, text: str) -> bool:
         """Whether ``text`` (an exact str, at least ``shortest`` long) contains a secret value."""
@@ -190,7 +190,7 @@ class Redaction:
         )
 
     def _update_needles(self) -> None:
-        self._pending = False
+        self.pending = False
         values = sorted({*self._environment, *self._learned}, key=len, reverse=True)
         self.needles = tuple(values)
         byte_needles = []
