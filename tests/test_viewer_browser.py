@@ -18,6 +18,7 @@ from replaycli import replay_json
 from test_artifacts import embedded, make_project, pytest_run
 
 from replay.bundle import viewer_name
+from replay.references import References
 
 CHROMIUM = Path("/usr/bin/chromium")
 PREVIEW_ITEMS = 8
@@ -309,7 +310,9 @@ def test_watched_objects_changed_by_unrecorded_code_are_shown_at_their_step(
     assert after_pear < 10
     chunks = json.loads(gzip.decompress(base64.b64decode(embedded(viewer.path)["chunks"])))
     assert len(chunks) > 1
-    assert chunks[-1][1]["watched"] == {"registry": {"apple": 3, "pear": 2}}
+    keyframe = chunks[-1][1]
+    objects = References({entry[0]: entry for entry in keyframe["objects"]})
+    assert objects.resolve(keyframe["watched"]) == {"registry": {"apple": 3, "pear": 2}}
     seen = []
     for row in timeline[:after_pear] + timeline[-3:]:
         viewer.page.evaluate(f"window.scopeViewer.go({row['step']})")

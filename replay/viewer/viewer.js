@@ -211,6 +211,7 @@
       event,
       stack: stack.map((frame) => ({ ...frame, raw: frame.locals, locals: resolveAll(frame.locals) })),
       watched: resolveAll(replay.watched),
+      rawWatched: replay.watched,
       exception: hasOwn(payload, "x") ? resolve(payload.x) : null,
       returned: hasOwn(payload, "r") ? resolve(payload.r) : null,
     };
@@ -552,7 +553,7 @@
     if (!names.length) localsBox.append(el("div", "note", "(no locals recorded)"));
 
     const payload = event[6] || {};
-    if (watches) renderWatched(watched, payload.w || {});
+    if (watches) renderWatched(watched, changedWatches(payload, state.rawWatched));
     const eventBox = byId("event-value");
     eventBox.replaceChildren();
     if (hasOwn(payload, "x")) {
@@ -569,12 +570,22 @@
     document.body.dataset.step = String(current);
   }
 
+  // Watched anew at this step, or holding an object that changed at this step.
+  function changedWatches(payload, raw) {
+    const changed = new Set(Object.keys(payload.w || {}));
+    const objects = new Set((payload.b || []).map((entry) => entry[0]));
+    for (const key of Object.keys(raw)) {
+      if (isObject(raw[key]) && objects.has(raw[key].$ref)) changed.add(key);
+    }
+    return changed;
+  }
+
   // Shown like locals; a name is marked at the steps that recorded a change in it.
   function renderWatched(watched, changed) {
     const box = byId("watched");
     const names = Object.keys(watched);
     box.replaceChildren(...names.map((name) =>
-      valueRow(name, watched[name], `watched\u0000${name}`, hasOwn(changed, name))));
+      valueRow(name, watched[name], `watched\u0000${name}`, changed.has(name))));
     if (!names.length) box.append(el("div", "note", "(nothing watched yet)"));
   }
 
