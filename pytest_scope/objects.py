@@ -175,7 +175,8 @@ class ObjectTable:
                     child = parts[position]
                     reach(child, get_info(type(child)), depth + 1)
             return 1 + len(known.child_at)
-        self._children = children = []
+        children: list[tuple[int, int]] = []
+        self._children = children
         self._child_depth = depth + 1
         form = self._encoder.encode_shallow(value, self._child)
         known.signature = signature
@@ -210,9 +211,8 @@ class ObjectTable:
         limit = self._max_items
         parts: list[Any]
         if base is list or base is tuple:
-            parts = base.__getitem__(value, slice(0, limit))
+            parts = list(base.__getitem__(value, slice(0, limit)))
             head: Any = (base.__len__(value), tuple(map(id, parts)))
-            parts = list(parts)
         elif base is dict:
             keys = list(_islice(dict.keys(value), limit))
             parts = keys + list(_islice(dict.values(value), limit))

@@ -31,10 +31,9 @@ from typing import Any
 
 import pytest
 
-from replay.references import References
-
 from pytest_scope.objects import ObjectTable
 from pytest_scope.values import ValueEncoder
+from replay.references import References
 
 HOSTILE = Path(__file__).resolve().parent.parent / "fixtures" / "hostile"
 # The recorder stops at the depth where its own frames no longer fit; those tests only.

@@ -39,9 +39,9 @@ from hypothesis import strategies as st
 
 from pytest_scope.codec import pack_chunk, unpack_chunk
 from pytest_scope.errors import ScopeError
+from pytest_scope.objects import ObjectTable
 from pytest_scope.redaction import MARKER, Redaction
 from pytest_scope.scrub import scrub_chunks
-from pytest_scope.objects import ObjectTable
 from pytest_scope.values import Limits, ValueEncoder
 from pytest_scope.writer import Chunk
 from replay.references import References

@@ -240,10 +240,8 @@ def test_secret_names_are_redacted_at_every_depth() -> None:
             self.nested = {"Password": "hunter2", "user": "ann"}
 
     encoder = ValueEncoder(LIMITS, Redaction(["^internal_"]))
-    encoded = {
-        name: encoder.encode_local(name, value)
-        for name, value in {"token": "t-1", "settings": Settings(), "internal_id": 7, "count": 2}.items()
-    }
+    local_values = {"token": "t-1", "settings": Settings(), "internal_id": 7, "count": 2}
+    encoded = {name: encoder.encode_local(name, value) for name, value in local_values.items()}
     assert encoded["token"] == {"$redacted": True}
     assert encoded["internal_id"] == {"$redacted": True}
     assert encoded["count"] == 2

@@ -43,3 +43,4 @@ def test_big_state_with_a_loop_that_mutates_in_place():
         tally(counts, items, i)
     assert sum(counts.values()) == PASSES // 4
     assert items[:3] == [4900, 4901, 4902]
+    assert len(points) + len(grid) == 350
