@@ -28,6 +28,9 @@ class FloorRecorder(Recorder):
     def _record(self, kind: int, code: CodeType, frame: FrameType, value: object) -> None:
         return None
 
+    def _on_line(self, code: CodeType, line: int, frame: FrameType | None = None) -> None:
+        return None
+
 
 class _Floor:
     def __init__(self, recorder: FloorRecorder) -> None:

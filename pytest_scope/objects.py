@@ -143,8 +143,11 @@ class ObjectTable:
         reached = self._reached.get(key)
         if reached is None or reached[1] > depth:
             self._reached[key] = (value, depth)
-            # A bytearray shows whole at any depth (as a repr, like bytes).
-            if depth < self._max_depth or info.base is bytearray:
+            # A bytearray shows whole at any depth (as a repr, like bytes); an object of a
+            # class from outside the project only as a local's own value (``foreign``).
+            if (depth < self._max_depth and not (depth and info.foreign)) or (
+                info.base is bytearray
+            ):
                 self._pending.append((value, known, depth))
             elif known.form is None and known.signature is None:
                 known.signature = _UNSET  # announced: its type is all a reader shows there

@@ -87,7 +87,7 @@ class NoFreeToolIdError(ScopeError):
 class _Code:
     """What the recorder needs of a planned code object, found once when it is adopted."""
 
-    __slots__ = ("cells", "lines", "number", "optimized", "params", "variables")
+    __slots__ = ("cell_names", "lines", "number", "optimized", "params", "variables")
 
     def __init__(self, number: int, code: CodeType) -> None:
         self.number = number
@@ -98,7 +98,7 @@ class _Code:
         self.params = code.co_varnames[:count]
         self.variables = code.co_varnames + code.co_cellvars + code.co_freevars
         # Locals shared with closures: another frame may rebind them (``nonlocal``).
-        self.cells = frozenset(code.co_cellvars + code.co_freevars)
+        self.cell_names = code.co_cellvars + code.co_freevars
         self.optimized = bool(flags & _CO_OPTIMIZED)
 
     def names(self, code: CodeType, line: int) -> tuple[str, ...]:
@@ -143,7 +143,7 @@ class _Thread:
 
     def push(self, entry: _Frame) -> None:
         self.stack.append(entry)
-        if entry.code.cells:
+        if entry.code.cell_names:
             self.cell_frames.append(entry)
 
     def pop(self, count: int = 1) -> _Frame:
@@ -152,7 +152,7 @@ class _Thread:
         left = stack[-1]
         for _ in range(count):
             left = stack.pop()
-            if left.code.cells:
+            if left.code.cell_names:
                 self.cell_frames.remove(left)
         return left
 
@@ -411,7 +411,7 @@ class Recorder:
             or thread.ident != _get_ident()
             or not thread.stack
             or thread.stack[-1].frame is not frame
-            or (thread.cell_frames and thread.cell_frames != [thread.stack[-1]])
+            or (thread.stack[-1].code.cell_names and len(thread.cell_frames) > 1)
             or (_tracing_allocations() and not self._traced_from_start)
         ):
             self._record(Kind.LINE, code, frame, _MISSING)
@@ -631,11 +631,12 @@ class Recorder:
             payload["l"] = changed
         if deleted:
             payload["d"] = deleted
-        # Only a cell can be rebound from another frame (``nonlocal``); what other frames'
-        # objects hold is checked where it is named, and shows through their refs.
-        for outer in thread.cell_frames:
-            if outer is not current and outer is not caller:
-                self._check_cells(outer, others)
+        # Only a cell can be rebound from another frame (``nonlocal``), by a frame that has
+        # cells itself; what other frames' objects hold shows through their refs.
+        if current.code.cell_names and len(thread.cell_frames) > 1:
+            for outer in thread.cell_frames:
+                if outer is not current and outer is not caller:
+                    self._check_cells(outer, others)
         if others:
             payload["o"] = list(others.values())
         if self._watched:
@@ -685,10 +686,13 @@ class Recorder:
     ) -> None:
         """Record what the event's frame could have changed since its last step.
 
-        A frame stepped line by line: the locals its last line and its current line name.
-        A frame without line events (the calls level) ran lines unseen: every binding is
-        compared (a rebinding is cheap to see), and its arguments are walked as it enters
-        and leaves. A frame seen for the first time (a call): its arguments, all it has.
+        A frame seen for the first time (a call): its arguments, all it has. A frame
+        stepped line by line: the locals its last line and its current line name, and the
+        objects they reach. A frame without line events (the calls level) ran lines that
+        are not recorded: its bindings are compared (a rebinding is cheap to see, and a
+        new object is walked) and its arguments walked again, at each of its own steps;
+        what those lines changed in other objects it holds shows where a recorded line
+        names them, or at the next keyframe (docs/design.md).
         """
         code = entry.code
         line = frame.f_lineno
@@ -701,11 +705,11 @@ class Recorder:
                 names = tuple(local_values)
             self._check_names(entry, names, local_values, changed, deleted)
             return
-        lines_level = self._frame_has_lines(frame.f_code)
-        if not lines_level:
-            self._check_bindings(entry, local_values, changed, deleted)
-            if kind == Kind.RETURN or kind == Kind.UNWIND:
-                self._check_names(entry, code.params, local_values, changed, deleted)
+        if not self._frame_has_lines(frame.f_code):
+            variables = self._variables(entry, local_values)
+            self._check_bindings(entry, variables, local_values, changed, deleted)
+            self._check_names(entry, code.params, local_values, changed, deleted)
+            return
         f_code = frame.f_code
         self._check_names(entry, code.names(f_code, previous), local_values, changed, deleted)
         if line != previous:
@@ -747,21 +751,24 @@ class Recorder:
     def _check_bindings(
         self,
         entry: _Frame,
+        names: tuple[str, ...],
         local_values: Any,
         changed: dict[str, Encoded],
         deleted: list[str],
     ) -> None:
-        """Every local of the frame, for a rebinding only: an object still bound to the
-        same name is checked where a step names it, not here."""
+        """``names``, for a rebinding only: an object still bound to the same name is
+        checked where a step names it, not here."""
         ids = entry.ids
-        names = entry.code.variables if entry.code.optimized else tuple(local_values)
-        rebound = tuple(
-            name
-            for name in names
-            if ids.get(name) != id(local_values.get(name, _MISSING)) or name not in ids
-        )
+        rebound = []
+        for name in names:
+            key = ids.get(name)
+            if key is None or key != id(local_values.get(name, _MISSING)):
+                rebound.append(name)
         if rebound:
-            self._check_names(entry, rebound, local_values, changed, deleted)
+            self._check_names(entry, tuple(rebound), local_values, changed, deleted)
+
+    def _variables(self, entry: _Frame, local_values: Any) -> tuple[str, ...]:
+        return entry.code.variables if entry.code.optimized else tuple(local_values)
 
     def _check_cells(self, entry: _Frame, others: dict[int, list[Any]]) -> None:
         frame = entry.frame
@@ -769,8 +776,8 @@ class Recorder:
             return
         changed: dict[str, Encoded] = {}
         deleted: list[str] = []
-        cells = tuple(entry.code.cells)
-        self._check_names(entry, cells, _read_locals(entry, frame), changed, deleted)
+        local_values = _read_locals(entry, frame)
+        self._check_bindings(entry, entry.code.cell_names, local_values, changed, deleted)
         if changed or deleted:
             change = self._other_change(entry, others)
             change[2].update(changed)
@@ -791,9 +798,10 @@ class Recorder:
     def _catch_up(self, caller: _Frame, others: dict[int, list[Any]]) -> None:
         """Bring a caller's line and locals up to date as it calls or resumes a frame.
 
-        A caller without line events (project code at the calls level) moves on and binds
-        new locals between its recorded steps; the step that enters a callee records them,
-        and the objects its calling line names (the receiver and arguments of the call).
+        A caller stepped line by line: the objects its calling line names (the receiver and
+        arguments of the call). A caller without line events (project code at the calls
+        level) moves on and binds new locals between its recorded steps: the step that
+        enters a callee records them.
         """
         frame = caller.frame
         assert frame is not None
@@ -803,10 +811,12 @@ class Recorder:
         moved = line != caller.line
         caller.line = line
         local_values = _read_locals(caller, frame)
-        if not self._frame_has_lines(frame.f_code):
-            self._check_bindings(caller, local_values, changed, deleted)
-        names = caller.code.names(frame.f_code, line)
-        self._check_names(caller, names, local_values, changed, deleted)
+        if self._frame_has_lines(frame.f_code):
+            names = caller.code.names(frame.f_code, line)
+            self._check_names(caller, names, local_values, changed, deleted)
+        else:
+            variables = self._variables(caller, local_values)
+            self._check_bindings(caller, variables, local_values, changed, deleted)
         if moved or changed or deleted:
             change = self._other_change(caller, others)
             change[1] = line
