@@ -1,9 +1,18 @@
-"""Which locals each line of a code object names, read once from its bytecode.
+"""Which locals each line of a code object names, and how, read once from its bytecode.
 
-A line can change only what it names: the locals it loads, stores or deletes (and, through
-them, the objects they hold, which it may mutate by an attribute or item store or a method
-call). The recorder checks those at the step after the line ran, and nothing else of the
-frame (see docs/design.md, "What a step checks").
+A line can change only what it reaches: the locals it loads, stores or deletes, and the
+objects they hold. How far it can reach depends on what the line does:
+
+- a line that calls (a function, a method, ``__enter__``), stores into an attribute or
+  an item, deletes one, updates in place (``+=``), subscripts (``__missing__``) or
+  iterates may change anything reachable from what it names: those names are *deep*,
+  and the recorder walks their objects within the bounds at the next step;
+- any other line only reads: what it names cannot have changed through it, so those
+  names are *shallow*: the recorder compares their bindings and their objects' own
+  contents, not what lies below.
+
+A local that a line stores is deep either way: its object may be new.
+See docs/design.md, "What a step checks".
 """
 
 from __future__ import annotations
@@ -21,29 +30,66 @@ _NAMING_OPS: Final = frozenset(
         "LOAD_FROM_DICT_OR_DEREF", "LOAD_NAME", "STORE_NAME", "DELETE_NAME",
     }
 )  # fmt: skip
+_STORING_OPS: Final = frozenset(
+    {"STORE_FAST", "STORE_FAST_STORE_FAST", "STORE_DEREF", "STORE_NAME"}
+)
+# Instructions that may run code which changes what the line reaches.
+_REACHING_OPS: Final = frozenset(
+    {
+        "CALL", "CALL_KW", "CALL_FUNCTION_EX", "CALL_INTRINSIC_1", "CALL_INTRINSIC_2",
+        "STORE_ATTR", "STORE_SUBSCR", "STORE_SLICE", "DELETE_ATTR", "DELETE_SUBSCR",
+        "BINARY_SUBSCR", "BINARY_SLICE", "GET_ITER", "FOR_ITER", "SEND", "UNPACK_SEQUENCE",
+        "UNPACK_EX", "BEFORE_WITH", "BEFORE_ASYNC_WITH", "WITH_EXCEPT_START",
+        "GET_AWAITABLE", "GET_AITER", "GET_ANEXT", "DICT_MERGE", "DICT_UPDATE",
+        "LIST_EXTEND", "SET_UPDATE",
+    }
+)  # fmt: skip
+_FIRST_INPLACE_OP: Final = 13  # BINARY_OP's argument for += and the other in-place forms
 _NONE: Final[tuple[str, ...]] = ()
 
-LineNames = dict[int, tuple[str, ...]]
+
+class LineNames:
+    """The deep and the shallow names of one line."""
+
+    __slots__ = ("deep", "shallow")
+
+    def __init__(self, deep: tuple[str, ...], shallow: tuple[str, ...]) -> None:
+        self.deep = deep
+        self.shallow = shallow
 
 
-def line_names(code: CodeType) -> LineNames:
-    """``{line: (name, ...)}`` for every line of ``code`` that names a local."""
-    found: dict[int, dict[str, None]] = {}
+NO_NAMES: Final = LineNames(_NONE, _NONE)
+
+
+def line_names(code: CodeType) -> dict[int, LineNames]:
+    """``{line: LineNames}`` for every line of ``code`` that names a local."""
+    named: dict[int, dict[str, None]] = {}
+    stored: dict[int, dict[str, None]] = {}
+    reaching: set[int] = set()
     for instruction in dis.get_instructions(code):
-        if instruction.opname not in _NAMING_OPS:
-            continue
         line = instruction.positions.lineno if instruction.positions else None
         if line is None:
             continue
+        opname = instruction.opname
+        if opname in _REACHING_OPS or (
+            opname == "BINARY_OP" and (instruction.arg or 0) >= _FIRST_INPLACE_OP
+        ):
+            reaching.add(line)
+        if opname not in _NAMING_OPS:
+            continue
         names = instruction.argval
-        ordered = found.setdefault(line, {})
-        if type(names) is tuple:
-            for name in names:
-                ordered[name] = None
-        elif type(names) is str:
-            ordered[names] = None
-    return {line: tuple(names) for line, names in found.items()}
-
-
-def names_at(table: LineNames, line: int) -> tuple[str, ...]:
-    return table.get(line, _NONE)
+        found = (names,) if type(names) is str else names if type(names) is tuple else ()
+        named.setdefault(line, {}).update(dict.fromkeys(found))
+        if opname in _STORING_OPS:
+            stored.setdefault(line, {}).update(dict.fromkeys(found))
+        elif opname == "STORE_FAST_LOAD_FAST":
+            stored.setdefault(line, {})[found[0]] = None
+    table = {}
+    for line, names in named.items():
+        if line in reaching:
+            table[line] = LineNames(tuple(names), _NONE)
+        else:
+            deep = stored.get(line, {})
+            shallow = tuple(name for name in names if name not in deep)
+            table[line] = LineNames(tuple(deep), shallow)
+    return table

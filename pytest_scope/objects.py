@@ -79,6 +79,7 @@ class ObjectTable:
         self._pending: list[tuple[object, _Object, int]] = []
         self._children: list[tuple[int, int]] = []  # (number, id) met by encode_shallow
         self._child_depth = 0
+        self._deep = True  # whether the objects below the root are checked, see ``form``
         self.changes: list[Entry] = []
 
     def reset(self) -> None:
@@ -101,15 +102,20 @@ class ObjectTable:
 
     # -- forms ------------------------------------------------------------------------
 
-    def local_form(self, name: str, value: object) -> Encoded:
+    def local_form(self, name: str, value: object, deep: bool = True) -> Encoded:
         """A local's form: a secret name's mark, a scalar, an immutable leaf, or a ref."""
         if self._redaction.is_secret(name):
             self._redaction.learn(value)
             return {"$redacted": True}
-        return self.form(value)
+        return self.form(value, deep)
 
-    def form(self, value: object) -> Encoded:
-        """``value``'s form; an object is checked (with what it reaches) and referred to."""
+    def form(self, value: object, deep: bool = True) -> Encoded:
+        """``value``'s form; an object is checked and referred to.
+
+        ``deep``: the objects it reaches are checked too, down to the depth limit. Not
+        deep: only the object itself, and those below it that the table does not know
+        yet (a line that only reads cannot have changed what lies below, see
+        ``linenames``)."""
         kind = type(value)
         if kind is int:
             if _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
@@ -122,6 +128,7 @@ class ObjectTable:
         info = self._info(kind)
         if not info.by_ref and not (info.ask_plugin and self._encoder.has_plugin):
             return self._encoder.encode(value)
+        self._deep = deep
         ref = self._reach(value, info, 0)
         self._check_pending()
         return ref
@@ -141,6 +148,8 @@ class ObjectTable:
             self._by_id[key] = known
             self._by_number[known.number] = known
         reached = self._reached.get(key)
+        if depth and not self._deep and known.form is not None:
+            return known.ref
         if reached is None or reached[1] > depth:
             self._reached[key] = (value, depth)
             # A bytearray shows whole at any depth (as a repr, like bytes); an object of a
@@ -172,7 +181,7 @@ class ObjectTable:
         info = known.info
         signature, parts = self._signature(value, info)
         if signature is not None and signature == known.signature and known.form is not None:
-            if known.child_at:
+            if known.child_at and self._deep:
                 reach, get_info = self._reach, self._info
                 for position in known.child_at:
                     child = parts[position]

@@ -33,7 +33,7 @@ from pytest_scope import api
 from pytest_scope.buffer import RingBuffer
 from pytest_scope.codec import Keyframe
 from pytest_scope.errors import ScopeError
-from pytest_scope.linenames import line_names
+from pytest_scope.linenames import NO_NAMES, LineNames, line_names
 from pytest_scope.objects import ObjectTable
 from pytest_scope.plan import Level, Plan
 from pytest_scope.schema import Kind
@@ -59,7 +59,6 @@ _bisect_right = bisect.bisect_right
 _MISSING: Final = object()
 _LOCALS_ARE_PROXIES: Final = sys.version_info >= (3, 13)  # PEP 667
 _CO_OPTIMIZED: Final = inspect.CO_OPTIMIZED
-_NO_NAMES: Final[tuple[str, ...]] = ()
 
 _GLOBAL_EVENTS: Final = (
     _events.PY_START
@@ -91,7 +90,7 @@ class _Code:
 
     def __init__(self, number: int, code: CodeType) -> None:
         self.number = number
-        self.lines: dict[int, tuple[str, ...]] | None = None  # line_names, when first needed
+        self.lines: dict[int, LineNames] | None = None  # line_names, when first needed
         flags = code.co_flags
         count = code.co_argcount + code.co_kwonlyargcount
         count += bool(flags & inspect.CO_VARARGS) + bool(flags & inspect.CO_VARKEYWORDS)
@@ -101,11 +100,11 @@ class _Code:
         self.cell_names = code.co_cellvars + code.co_freevars
         self.optimized = bool(flags & _CO_OPTIMIZED)
 
-    def names(self, code: CodeType, line: int) -> tuple[str, ...]:
+    def names(self, code: CodeType, line: int) -> LineNames:
         lines = self.lines
         if lines is None:
             lines = self.lines = line_names(code)
-        return lines.get(line, _NO_NAMES)
+        return lines.get(line, NO_NAMES)
 
 
 class _Frame:
@@ -426,22 +425,29 @@ class Recorder:
                 if lines is None:
                     lines = known.lines = line_names(code)
                 previous, entry.line = entry.line, line
-                names = lines.get(previous, _NO_NAMES)
+                ran = lines.get(previous, NO_NAMES)
+                deep = ran.deep
+                shallow = ran.shallow
                 if line != previous:
-                    names += lines.get(line, _NO_NAMES)
+                    now = lines.get(line, NO_NAMES)
+                    shallow = shallow + now.deep + now.shallow
                 changed: dict[str, Encoded] | None = None
                 deleted: list[str] | None = None
-                if names:
+                if deep or shallow:
                     local_values = _read_locals(entry, frame)
                     values = entry.values
-                    for name in names:
-                        value = local_values.get(name, _MISSING)
-                        old = values.get(name, _MISSING)
-                        if value is old:  # the same scalar object: its own form
-                            continue
-                        if changed is None:
-                            changed, deleted = {}, []
-                        self._check_names(entry, (name,), local_values, changed, deleted)  # type: ignore[arg-type]
+                    walk_deep = True
+                    for names in (deep, shallow):
+                        for name in names:
+                            value = local_values.get(name, _MISSING)
+                            if value is values.get(name, _MISSING):
+                                continue  # the same scalar object: its own form
+                            if changed is None:
+                                changed, deleted = {}, []
+                            self._check_names(
+                                entry, (name,), local_values, changed, deleted, walk_deep  # type: ignore[arg-type]
+                            )
+                        walk_deep = False
                 step = self._step + 1
                 payload: dict[str, Any] | None = None
                 if changed is not None:  # something was walked
@@ -711,9 +717,13 @@ class Recorder:
             self._check_names(entry, code.params, local_values, changed, deleted)
             return
         f_code = frame.f_code
-        self._check_names(entry, code.names(f_code, previous), local_values, changed, deleted)
+        ran = code.names(f_code, previous)
+        self._check_names(entry, ran.deep, local_values, changed, deleted)
+        self._check_names(entry, ran.shallow, local_values, changed, deleted, deep=False)
         if line != previous:
-            self._check_names(entry, code.names(f_code, line), local_values, changed, deleted)
+            now = code.names(f_code, line)
+            self._check_names(entry, now.deep, local_values, changed, deleted, deep=False)
+            self._check_names(entry, now.shallow, local_values, changed, deleted, deep=False)
 
     def _frame_has_lines(self, code: CodeType) -> bool:
         return (self._level_override or self._levels.get(code)) is Level.LINES
@@ -725,8 +735,10 @@ class Recorder:
         local_values: Any,
         changed: dict[str, Encoded],
         deleted: list[str],
+        deep: bool = True,
     ) -> None:
-        """Walk the values of ``names``: their forms, and what their objects reach."""
+        """Check the values of ``names``: their forms, and (``deep``) what their objects
+        reach, or (not deep) the objects themselves (``ObjectTable.form``)."""
         values = entry.values
         ids = entry.ids
         local_form = self._objects.local_form
@@ -739,7 +751,7 @@ class Recorder:
                     ids.pop(name, None)
                     deleted.append(name)
                 continue
-            form = local_form(name, value)
+            form = local_form(name, value, deep)
             if form is old or (old is not _MISSING and _same_form(form, old)):
                 continue
             values[name] = changed[name] = form
@@ -813,7 +825,8 @@ class Recorder:
         local_values = _read_locals(caller, frame)
         if self._frame_has_lines(frame.f_code):
             names = caller.code.names(frame.f_code, line)
-            self._check_names(caller, names, local_values, changed, deleted)
+            self._check_names(caller, names.deep, local_values, changed, deleted)
+            self._check_names(caller, names.shallow, local_values, changed, deleted, deep=False)
         else:
             variables = self._variables(caller, local_values)
             self._check_bindings(caller, variables, local_values, changed, deleted)

@@ -220,10 +220,10 @@ def test_a_recorder_fault_leaves_the_test_alone_and_marks_it_incomplete(
 
         local_form = ObjectTable.local_form
 
-        def faulty(self, name, value):
+        def faulty(self, name, value, *args):
             if name == "explode":
                 raise RuntimeError("injected")
-            return local_form(self, name, value)
+            return local_form(self, name, value, *args)
 
         ObjectTable.local_form = faulty
         """
