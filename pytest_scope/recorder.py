@@ -14,7 +14,6 @@ and the test runs on untouched.
 
 from __future__ import annotations
 
-import bisect
 import inspect
 import math
 import sys
@@ -55,7 +54,6 @@ _getframe = sys._getframe
 _Lock = threading.Lock
 _get_ident = threading.get_ident
 _tracing_allocations = tracemalloc.is_tracing
-_bisect_right = bisect.bisect_right
 _MISSING: Final = object()
 _LOCALS_ARE_PROXIES: Final = sys.version_info >= (3, 13)  # PEP 667
 _CO_OPTIMIZED: Final = inspect.CO_OPTIMIZED
@@ -86,11 +84,14 @@ class NoFreeToolIdError(ScopeError):
 class _Code:
     """What the recorder needs of a planned code object, found once when it is adopted."""
 
-    __slots__ = ("cell_names", "lines", "number", "optimized", "params", "variables")
+    __slots__ = (
+        "cell_names", "lines", "loop_lines", "number", "optimized", "params", "variables",
+    )  # fmt: skip
 
     def __init__(self, number: int, code: CodeType) -> None:
         self.number = number
         self.lines: dict[int, LineNames] | None = None  # line_names, when first needed
+        self.loop_lines: dict[int, int] = {}  # backward jumps within a line: their line
         flags = code.co_flags
         count = code.co_argcount + code.co_kwonlyargcount
         count += bool(flags & inspect.CO_VARARGS) + bool(flags & inspect.CO_VARKEYWORDS)
@@ -191,7 +192,6 @@ class Recorder:
         self._levels: dict[CodeType, Level] = {}
         self._codes: dict[CodeType, _Code] = {}
         self._objects = ObjectTable(encoder)
-        self._line_tables: dict[CodeType, tuple[list[int], list[int | None]]] = {}
         self._lock = _Lock()
         self._muted = False
         self._local = threading.local()
@@ -475,25 +475,18 @@ class Recorder:
         if it lands on another line, and never needs a step of its own: whether a jump is
         one or the other is fixed by the code, so its location is disabled for good.
         """
-        if destination > offset:
-            return _DISABLE
-        line = self._line_at(code, destination)
-        if line is None or line != self._line_at(code, offset):
-            return _DISABLE
+        known = self._codes.get(code)
+        line = known.loop_lines.get(offset) if known is not None else None
+        if line is None:
+            if destination > offset or known is None:
+                return _DISABLE
+            line = _line_at(code, destination)
+            if line is None or line != _line_at(code, offset):
+                return _DISABLE
+            known.loop_lines[offset] = line
         if self._recording:
             self._on_line(code, line, _getframe(1))
         return None
-
-    def _line_at(self, code: CodeType, offset: int) -> int | None:
-        table = self._line_tables.get(code)
-        if table is None:
-            starts, lines = [], []
-            for start, _, line in code.co_lines():
-                starts.append(start)
-                lines.append(line)
-            table = self._line_tables[code] = (starts, lines)
-        index = _bisect_right(table[0], offset) - 1
-        return table[1][index] if index >= 0 else None
 
     def _on_raise(self, code: CodeType, offset: int, exception: BaseException) -> None:
         if self._recording and code in self._codes:
@@ -905,6 +898,13 @@ def _same_form(form: Encoded, old: Encoded) -> bool:
     if kind is not type(old) or form != old:
         return False
     return kind is not float or math.copysign(1.0, form) == math.copysign(1.0, old)
+
+
+def _line_at(code: CodeType, offset: int) -> int | None:
+    for start, end, line in code.co_lines():
+        if start <= offset < end:
+            return line
+    return None
 
 
 def _first_call(stack: list[_Frame], code: CodeType) -> bool:
