@@ -14,7 +14,7 @@ from builtins import len
 from collections import deque
 from collections.abc import Callable
 
-from pytest_scope.codec import CHUNK_TARGET_BYTES, Event, Keyframe, event_packer, seal_chunk
+from pytest_scope.codec import CHUNK_TARGET_BYTES, Event, EventPacker, Keyframe, seal_chunk
 from pytest_scope.writer import Chunk
 
 
@@ -30,7 +30,7 @@ class RingBuffer:
         self.cap_bytes = cap_bytes
         self.events_per_chunk = events_per_chunk
         self._take_keyframe = take_keyframe
-        self._pack_event = event_packer()
+        self._events = EventPacker()
         self._closed: deque[Chunk] = deque()
         self._closed_bytes = 0
         self._keyframe: Keyframe | None = None
@@ -38,8 +38,6 @@ class RingBuffer:
         # that would not otherwise need the recorder's whole state checks this first.
         self.keyframe_due = True
         self._first_step = self._last_step = 0
-        self._events: list[bytes] = []  # packed
-        self._events_bytes = 0
         self.dropped_steps = 0
 
     def begin_step(self, step: int) -> None:
@@ -50,24 +48,28 @@ class RingBuffer:
 
     def append(self, event: Event) -> None:
         """Add the event of the step announced by ``begin_step``."""
-        packed = self._pack_event(event)
-        if not self._events:
+        events = self._events
+        events.pack(event)
+        if events.count == 1:
             self._first_step = event[0]
         self._last_step = event[0]
-        self._events.append(packed)
-        self._events_bytes += len(packed)
-        if len(self._events) >= self.events_per_chunk or self._events_bytes >= CHUNK_TARGET_BYTES:
+        # Only an event with a payload can be large: the size is looked at then, and
+        # every 64 events (a payload-less event packs to a few bytes).
+        if events.count >= self.events_per_chunk or (
+            (event[6] is not None or not events.count & 63)
+            and events.size() >= CHUNK_TARGET_BYTES
+        ):
             self.close_chunk()
 
     def close_chunk(self) -> None:
         """Pack the open chunk (if any) and drop the oldest chunks beyond the cap."""
-        events = self._events
-        if self._keyframe is None or not events:
+        if self._keyframe is None or not self._events.count:
             return
         keyframe = self._keyframe
-        self._keyframe, self._events, self._events_bytes = None, [], 0
+        self._keyframe = None
         self.keyframe_due = True
-        chunk = Chunk(self._first_step, self._last_step, seal_chunk(keyframe, events))
+        data = seal_chunk(keyframe, *self._events.take())
+        chunk = Chunk(self._first_step, self._last_step, data)
         self._closed.append(chunk)
         self._closed_bytes += len(chunk.data)
         while self._closed_bytes > self.cap_bytes and len(self._closed) > 1:
@@ -79,7 +81,8 @@ class RingBuffer:
         """Forget every event: the recording starts over (a new Hypothesis example)."""
         self._closed.clear()
         self._closed_bytes = 0
-        self._keyframe, self._events, self._events_bytes = None, [], 0
+        self._keyframe = None
+        self._events.take()
         self.keyframe_due = True
         self.dropped_steps = 0
 
