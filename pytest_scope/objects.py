@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 
 # Private references: a test may replace these builtins (with a spy that counts calls).
-from builtins import id, len, map, tuple  # noqa: UP029
+from builtins import all, enumerate, id, len, map, tuple  # noqa: UP029
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -33,7 +34,14 @@ from pytest_scope.values import Encoded, ValueEncoder, _TypeInfo
 _islice = itertools.islice
 _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**64 - 1
-_UNSET: Final = object()  # an unset slot, in a signature
+_UNSET: Final = object()  # an unset slot, among an object's parts
+_ENCODE: Final = object()  # the shape of an object whose form only encoding tells
+_is = operator.is_
+_exception_args = BaseException.__dict__["args"].__get__
+# Exact types whose values are immutable and hold nothing: safe to keep alive.
+_PINNABLE: Final = frozenset(
+    id(kind) for kind in (int, str, float, bool, type(None), bytes, complex, type(_UNSET))
+)
 
 Entry = list[Any]  # [number, type name, shallow form or None, foreign], see ``schema``
 
@@ -41,7 +49,9 @@ Entry = list[Any]  # [number, type name, shallow form or None, foreign], see ``s
 class _Object:
     """What the table knows of one object: never the object itself."""
 
-    __slots__ = ("child_at", "form", "info", "kind", "number", "ref", "refs", "signature")
+    __slots__ = (
+        "child_at", "form", "ids", "info", "kind", "number", "pinned", "ref", "refs", "shape",
+    )  # fmt: skip
 
     def __init__(self, number: int, kind: type, info: _TypeInfo) -> None:
         self.number = number
@@ -49,7 +59,9 @@ class _Object:
         self.info = info
         self.ref: Encoded = {"$ref": number}  # one dict per object: compared by identity
         self.form: Encoded = None  # None until expanded: only its type is known
-        self.signature: Any = None
+        self.shape: Any = _UNSET  # see ObjectTable._parts
+        self.pinned: list[Any] | None = None  # its parts, when all are immutable scalars
+        self.ids: tuple[int, ...] = ()  # else the ids of its parts
         self.child_at: tuple[int, ...] = ()  # positions of its object children in its parts
         self.refs: tuple[int, ...] = ()  # numbers of the objects its form refers to
 
@@ -158,8 +170,8 @@ class ObjectTable:
                 info.base is bytearray
             ):
                 self._pending.append((value, known, depth))
-            elif known.form is None and known.signature is None:
-                known.signature = _UNSET  # announced: its type is all a reader shows there
+            elif known.form is None and known.shape is _UNSET:
+                known.shape = None  # announced: its type is all a reader shows there
                 self.changes.append(known.entry())
         return known.ref
 
@@ -170,8 +182,8 @@ class ObjectTable:
         while pending:
             value, known, depth = pending.pop()
             if budget <= 0:
-                if known.form is None and known.signature is None:
-                    known.signature = _UNSET
+                if known.form is None and known.shape is _UNSET:
+                    known.shape = None
                     self.changes.append(known.entry())
                 continue
             budget -= self._check(value, known, depth)
@@ -179,25 +191,37 @@ class ObjectTable:
     def _check(self, value: object, known: _Object, depth: int) -> int:
         """Compare one object with its recorded form; the nodes this cost."""
         info = known.info
-        signature, parts = self._signature(value, info)
-        if signature is not None and signature == known.signature and known.form is not None:
-            if known.child_at and self._deep:
-                reach, get_info = self._reach, self._info
-                for position in known.child_at:
-                    child = parts[position]
-                    reach(child, get_info(type(child)), depth + 1)
-            return 1 + len(known.child_at)
+        shape, parts = self._parts(value, info)
+        if shape is not _ENCODE and shape == known.shape and known.form is not None:
+            pinned = known.pinned
+            if (
+                all(map(_is, parts, pinned))
+                if pinned is not None and len(pinned) == len(parts)
+                else pinned is None and tuple(map(id, parts)) == known.ids
+            ):
+                if known.child_at and self._deep:
+                    reach, get_info = self._reach, self._info
+                    for position in known.child_at:
+                        child = parts[position]
+                        reach(child, get_info(type(child)), depth + 1)
+                return 1 + len(known.child_at)
         children: list[tuple[int, int]] = []
         self._children = children
         self._child_depth = depth + 1
         form = self._encoder.encode_shallow(value, self._child)
-        known.signature = signature
+        known.shape = shape
         known.refs = tuple(number for number, _ in children)
-        if children and parts:
+        if children:
             met = {key for _, key in children}
             known.child_at = tuple(i for i, part in enumerate(parts) if id(part) in met)
         else:
             known.child_at = ()
+        # Parts that are all immutable scalars are held (they keep nothing else alive):
+        # compared by identity, their ids cannot have been reused.
+        if not children and all(id(type(part)) in _PINNABLE for part in parts):
+            known.pinned, known.ids = parts, ()
+        else:
+            known.pinned, known.ids = None, tuple(map(id, parts))
         if known.form is None or not self._same(form, known.form):
             known.form = form
             self.changes.append(known.entry())
@@ -213,57 +237,48 @@ class ObjectTable:
         """Equal as recorded: as msgpack bytes, where 1, 1.0 and True differ."""
         return bool(form == recorded) and self._pack(form) == self._pack(recorded)
 
-    def _signature(self, value: Any, info: _TypeInfo) -> tuple[Any, list[Any]]:
-        """What the object's shallow form depends on, as identities, and the parts they
-        are of (so that its object children can be checked without encoding it).
+    def _parts(self, value: Any, info: _TypeInfo) -> tuple[Any, list[Any]]:
+        """What the object's shallow form depends on: a shape (its sizes, its bytes if a
+        bytearray) and the parts it holds at its own level (first items, keys, attribute
+        names and values), which are compared by identity.
 
-        None for a form that only encoding tells (a plugin's summary): it is re-encoded.
+        The shape is ``_ENCODE`` for a form that only encoding tells (a plugin's summary).
         """
         base: Any = info.base
         limit = self._max_items
         parts: list[Any]
         if base is list or base is tuple:
             parts = list(base.__getitem__(value, slice(0, limit)))
-            head: Any = (base.__len__(value), tuple(map(id, parts)))
+            shape: Any = base.__len__(value)
         elif base is dict:
-            keys = list(_islice(dict.keys(value), limit))
-            parts = keys + list(_islice(dict.values(value), limit))
-            head = (dict.__len__(value), tuple(map(id, parts)))
-            return head, parts
+            parts = list(_islice(dict.keys(value), limit))
+            parts.extend(_islice(dict.values(value), limit))
+            return dict.__len__(value), parts
         elif base is bytearray:
             return (len(value), bytes(value[: self._max_str + 64])), []
         elif base is object and info.ask_plugin and self._encoder.has_plugin:
-            return None, []
+            return _ENCODE, []
         elif base is BaseException:
-            parts = [BaseException.__dict__["args"].__get__(value)]
-            head = id(parts[0])
+            parts = [_exception_args(value)]
+            shape = None
         elif base is object:
             parts = []
-            head = None
+            shape = None
         else:  # deque, set, frozenset
             parts = list(_islice(base.__iter__(value), limit))
-            head = (base.__len__(value), tuple(map(id, parts)))
-        if info.dict_getter is not None or info.slot_getters:
-            attributes = self._attribute_parts(value, info)
-            parts.extend(attributes)
-            head = (head, id(info.dict_getter(value)) if info.dict_getter else 0,
-                    tuple(map(id, attributes)))  # fmt: skip
-        return head, parts
-
-    def _attribute_parts(self, value: Any, info: _TypeInfo) -> list[Any]:
-        """Names and values of the instance's ``__dict__`` (its first items), then slots."""
-        parts: list[Any] = []
+            shape = base.__len__(value)
         if info.dict_getter is not None:
             namespace = info.dict_getter(value)
             if type(namespace) is dict:
-                parts.extend(_islice(dict.keys(namespace), self._max_items))
-                parts.extend(_islice(dict.values(namespace), self._max_items))
+                shape = (shape, id(namespace), dict.__len__(namespace))
+                parts.extend(_islice(dict.keys(namespace), limit))
+                parts.extend(_islice(dict.values(namespace), limit))
         for _, getter in info.slot_getters:
             try:
                 parts.append(getter(value))
             except AttributeError:
                 parts.append(_UNSET)
-        return parts
+        return shape, parts
 
     # -- keyframes --------------------------------------------------------------------
 

@@ -85,11 +85,13 @@ class _Code:
     """What the recorder needs of a planned code object, found once when it is adopted."""
 
     __slots__ = (
-        "cell_names", "lines", "loop_lines", "number", "optimized", "params", "variables",
+        "cell_names", "lines", "loop_lines", "number", "optimized", "params", "stepped_lines",
+        "variables",
     )  # fmt: skip
 
-    def __init__(self, number: int, code: CodeType) -> None:
+    def __init__(self, number: int, code: CodeType, stepped_lines: bool) -> None:
         self.number = number
+        self.stepped_lines = stepped_lines  # whether its frames have line events
         self.lines: dict[int, LineNames] | None = None  # line_names, when first needed
         self.loop_lines: dict[int, int] = {}  # backward jumps within a line: their line
         flags = code.co_flags
@@ -350,8 +352,9 @@ class Recorder:
             tool_id = self._tool_id
             if tool_id is None or previous == level or self._muted:  # _unmute applies it
                 return
-            for code in self._codes:
+            for code, known in self._codes.items():
                 planned = self._levels.get(code, Level.SKIP)
+                known.stepped_lines = (level or planned) is Level.LINES
                 if planned is not Level.SKIP and (previous or planned) != (level or planned):
                     _monitoring.set_local_events(tool_id, code, _LOCAL_EVENTS[level or planned])
 
@@ -508,7 +511,8 @@ class Recorder:
             level = self._plan.level_for(code)
             if level is not Level.SKIP and self._tool_id is not None:
                 code_no = self._code_base + len(self._codes) + 1
-                self._codes[code] = _Code(code_no, code)
+                effective = self._level_override or level
+                self._codes[code] = _Code(code_no, code, effective is Level.LINES)
                 self._on_new_code(code_no, code)
                 events = _LOCAL_EVENTS[self._level_override or level]
                 _monitoring.set_local_events(self._tool_id, code, events)
@@ -585,7 +589,8 @@ class Recorder:
         buffer = self._buffer
         assert buffer is not None
         # Values held by secret names at the last steps are hidden from this one on.
-        self._encoder.redaction.apply_learned()
+        if self._redaction.pending:
+            self._redaction.apply_learned()
         thread = self._thread()
         stack = thread.stack
         payload: dict[str, Any] = {}
@@ -704,7 +709,7 @@ class Recorder:
                 names = tuple(local_values)
             self._check_names(entry, names, local_values, changed, deleted)
             return
-        if not self._frame_has_lines(frame.f_code):
+        if not code.stepped_lines:
             variables = self._variables(entry, local_values)
             self._check_bindings(entry, variables, local_values, changed, deleted)
             self._check_names(entry, code.params, local_values, changed, deleted)
@@ -717,9 +722,6 @@ class Recorder:
             now = code.names(f_code, line)
             self._check_names(entry, now.deep, local_values, changed, deleted, deep=False)
             self._check_names(entry, now.shallow, local_values, changed, deleted, deep=False)
-
-    def _frame_has_lines(self, code: CodeType) -> bool:
-        return (self._level_override or self._levels.get(code)) is Level.LINES
 
     def _check_names(
         self,
@@ -764,10 +766,15 @@ class Recorder:
         """``names``, for a rebinding only: an object still bound to the same name is
         checked where a step names it, not here."""
         ids = entry.ids
+        values = entry.values
         rebound = []
         for name in names:
+            value = local_values.get(name, _MISSING)
             key = ids.get(name)
-            if key is None or key != id(local_values.get(name, _MISSING)):
+            if key is None:
+                if value is not values.get(name, _MISSING):  # not the same scalar
+                    rebound.append(name)
+            elif key != id(value):
                 rebound.append(name)
         if rebound:
             self._check_names(entry, tuple(rebound), local_values, changed, deleted)
@@ -816,7 +823,7 @@ class Recorder:
         moved = line != caller.line
         caller.line = line
         local_values = _read_locals(caller, frame)
-        if self._frame_has_lines(frame.f_code):
+        if caller.code.stepped_lines:
             names = caller.code.names(frame.f_code, line)
             self._check_names(caller, names.deep, local_values, changed, deleted)
             self._check_names(caller, names.shallow, local_values, changed, deleted, deep=False)
