@@ -56,8 +56,7 @@ class RingBuffer:
         # Only an event with a payload can be large: the size is looked at then, and
         # every 64 events (a payload-less event packs to a few bytes).
         if events.count >= self.events_per_chunk or (
-            (event[6] is not None or not events.count & 63)
-            and events.size() >= CHUNK_TARGET_BYTES
+            (event[6] is not None or not events.count & 63) and events.size() >= CHUNK_TARGET_BYTES
         ):
             self.close_chunk()
 

@@ -273,11 +273,18 @@ class ObjectTable:
                 shape = (shape, id(namespace), dict.__len__(namespace))
                 parts.extend(_islice(dict.keys(namespace), limit))
                 parts.extend(_islice(dict.values(namespace), limit))
-        for _, getter in info.slot_getters:
+        if info.slot_getters:
+            reader = info.slots_at_once
             try:
-                parts.append(getter(value))
-            except AttributeError:
-                parts.append(_UNSET)
+                if reader is None:
+                    raise AttributeError
+                parts.extend(reader(value))
+            except AttributeError:  # an unset slot, or no reader: one by one
+                for _, getter in info.slot_getters:
+                    try:
+                        parts.append(getter(value))
+                    except AttributeError:
+                        parts.append(_UNSET)
         return shape, parts
 
     # -- keyframes --------------------------------------------------------------------

@@ -55,6 +55,7 @@ _Lock = threading.Lock
 _get_ident = threading.get_ident
 _tracing_allocations = tracemalloc.is_tracing
 _MISSING: Final = object()
+_NO_DELETES: Final[list[str]] = []  # never appended to: a step's own list replaces it
 _LOCALS_ARE_PROXIES: Final = sys.version_info >= (3, 13)  # PEP 667
 _CO_OPTIMIZED: Final = inspect.CO_OPTIMIZED
 
@@ -435,7 +436,7 @@ class Recorder:
                     now = lines.get(line, NO_NAMES)
                     shallow = shallow + now.deep + now.shallow
                 changed: dict[str, Encoded] | None = None
-                deleted: list[str] | None = None
+                deleted: list[str] = _NO_DELETES
                 if deep or shallow:
                     local_values = _read_locals(entry, frame)
                     values = entry.values
@@ -448,7 +449,7 @@ class Recorder:
                             if changed is None:
                                 changed, deleted = {}, []
                             self._check_names(
-                                entry, (name,), local_values, changed, deleted, walk_deep  # type: ignore[arg-type]
+                                entry, (name,), local_values, changed, deleted, walk_deep
                             )
                         walk_deep = False
                 step = self._step + 1

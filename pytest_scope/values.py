@@ -22,6 +22,7 @@ import decimal
 import enum
 import itertools
 import math
+import operator
 import sys
 import types
 
@@ -48,6 +49,7 @@ _type_qualname = type.__dict__["__qualname__"].__get__
 _type_module = type.__dict__["__module__"].__get__
 _exception_args = BaseException.__dict__["args"].__get__
 _module_dict = vars(types.ModuleType)["__dict__"].__get__
+_OBJECT_GETATTRIBUTE: Final = vars(object)["__getattribute__"]
 
 # Exact types whose repr is C code of the standard library: safe to call, and the most
 # readable form. Subclasses are not in this set, so an overridden __repr__ never runs.
@@ -84,7 +86,7 @@ class _TypeInfo:
     __slots__ = (
         "ask_plugin", "base", "by_ref", "dict_getter", "fields", "foreign",
         "is_class", "is_enum", "name", "plain_object", "plugin_summarizes", "slot_getters",
-        "special",
+        "slots_at_once", "special",
     )  # fmt: skip
 
     def __init__(self, cls: type, in_project: Callable[[str], bool] | None) -> None:
@@ -111,6 +113,7 @@ class _TypeInfo:
             fields = namespace.get("_fields")
             if not self.fields and type(fields) is tuple and all(type(f) is str for f in fields):
                 self.fields = fields
+        self.slots_at_once = _slots_reader(mro, [name for name, _ in self.slot_getters])
         self.is_enum = _derives(type(cls), enum.EnumType)
         self.is_class = _derives(cls, type)  # instances of this type are classes
         # Encoded as a repr before any container rule applies.
@@ -222,6 +225,14 @@ class ValueEncoder:
 
     @staticmethod
     def _slots(value: Any, info: _TypeInfo) -> list[tuple[str, object]]:
+        reader = info.slots_at_once
+        if reader is not None:
+            try:
+                return list(
+                    zip([name for name, _ in info.slot_getters], reader(value), strict=True)
+                )
+            except AttributeError:
+                pass  # an unset slot: one by one
         slots: list[tuple[str, object]] = []
         for name, getter in info.slot_getters:
             try:
@@ -580,6 +591,25 @@ def _type_name(cls: type) -> str:
     if type(module) is not str:
         return qualname
     return qualname if module == "builtins" else f"{module}.{qualname}"
+
+
+def _slots_reader(mro: tuple[type, ...], names: list[str]) -> Callable[[Any], Any] | None:
+    """One C call that reads every slot of an instance, where that runs no user code:
+    attribute lookup is ``object``'s, nothing handles a missing attribute
+    (``__getattr__``), and each name finds its slot first (no property in a subclass).
+    It raises AttributeError for an unset slot; the caller then reads them one by one."""
+    if len(names) < 2:
+        return None
+    first: dict[str, object] = {}
+    for klass in mro:
+        for name, attribute in _type_dict(klass).items():
+            if type(name) is str and name not in first:
+                first[name] = attribute
+    if first.get("__getattribute__") is not _OBJECT_GETATTRIBUTE or "__getattr__" in first:
+        return None
+    if not all(type(first.get(name)) is types.MemberDescriptorType for name in names):
+        return None
+    return operator.attrgetter(*names)
 
 
 def _derives(cls: type, base: type) -> bool:
