@@ -1,12 +1,13 @@
 """The recorder: ``sys.monitoring`` callbacks that turn a test's execution into steps.
 
-Each planned event becomes one step: the event itself plus what changed in the state
-since the previous step (see ``schema``). The recorder keeps a shadow of what it last
-recorded for every frame on each thread's stack, so a step carries only deltas; locals
-of outer frames that hold mutable objects are re-checked at every step, because a
-callee (or C code) may have changed them in place, and so are their cell variables,
-which an inner function may rebind or delete (``nonlocal``), and the objects the test
-watches (``pytest_scope.watch``), which anything may change.
+Each planned event becomes one step: the event itself plus what it could have changed in
+the state since the previous step (see ``schema``). The recorder keeps a shadow of what
+it last recorded for every frame on each thread's stack, and an object table
+(``objects``) of the objects those frames hold, by identity. A step looks at the locals
+the event's lines name (``linenames``), at the arguments of a call, at the bindings of a
+frame that has no line events, at the cells another frame may rebind (``nonlocal``) and
+at the objects the test watches (``pytest_scope.watch``); never at the whole state nor
+the whole stack. docs/design.md says what is exact at every step and what shows later.
 
 Callbacks never raise into the code under test: a fault stops recording of the test,
 and the test runs on untouched.
@@ -920,12 +921,13 @@ def _first_call(stack: list[_Frame], code: CodeType) -> bool:
     return all(entry.frame is None or entry.frame.f_code is not code for entry in stack)
 
 
-def _read_locals(entry: _Frame, frame: FrameType) -> dict[str, Any]:
-    """A frame's locals, read without changing what its own code sees.
+def _read_locals(entry: _Frame, frame: FrameType) -> Any:
+    """A frame's locals (a mapping), read without changing what its own code sees.
 
-    On 3.12 ``f_locals`` of a function's frame refreshes the one dict that ``locals()``
-    returns in that frame, which the code may hold as a snapshot (and which would keep
-    the objects it deletes alive): the dict gets back what it held before the read.
+    On 3.13 a proxy (PEP 667), from which a step reads only the names it needs. On 3.12
+    ``f_locals`` of a function's frame refreshes the one dict that ``locals()`` returns in
+    that frame, which the code may hold as a snapshot (and which would keep the objects it
+    deletes alive): the dict gets back what it held before the read.
     """
     if _LOCALS_ARE_PROXIES or not frame.f_code.co_flags & _CO_OPTIMIZED:
         return frame.f_locals
