@@ -5,8 +5,9 @@ at every step of that frame's thread where a frame of the same function is at th
 depth of the stack (a function called again in a loop is followed from call to call), so
 a change made in a callee shows at the callee's step that recorded it. A watched object
 (``pytest_scope.watch``) belongs to no frame and is read at every step. Each change names
-the step before it in the same thread: what ran then made the change (the line itself for
-code recorded line by line, else somewhere in that call).
+the frame that ran between the step before it and its own step, at its line: the line
+itself in code recorded line by line; in code recorded by calls only, the caller's line
+that made the call (the change happened in that call or just around it).
 
 The recording keeps values, not object identities: two frames holding the same list are
 two histories.

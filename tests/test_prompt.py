@@ -7,9 +7,7 @@ recording's own timeline (``--timeline --format json``), never written down by h
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -17,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from recordings import record_compare, record_demo
 from replaycli import replay_json, run_replay
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEMO_TEST = "test_ship_takes_every_line"
 TEST_FUNCTION = "test_ship_takes_every_line"
 HEADER = re.compile(r"^step (\d+) of (\d+) · (\w+) in (\S+) at ")
@@ -38,23 +36,10 @@ class Demo:
         ]
 
 
-def record(root: Path, *args: str, env: dict[str, str] | None = None) -> int:
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--scope", *args],
-        cwd=root,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode in (0, 1), run.stdout + run.stderr
-    return run.returncode
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     root = tmp_path_factory.mktemp("demo")
-    shutil.copytree(FIXTURES / "demo", root, dirs_exist_ok=True)
-    assert record(root, env={"PYTHONPATH": str(root / "src")}) == 1
+    record_demo(root)
     return Demo(root, replay_json(root, DEMO_TEST, "--timeline"))
 
 
@@ -256,9 +241,7 @@ def test_interactive_takes_no_json(demo: Demo) -> None:
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("compare")
-    shutil.copytree(FIXTURES / "compare", root, dirs_exist_ok=True)
-    assert record(root, "-k", "price", env={"COMPARE_BROKEN": "0"}) == 0
-    assert record(root, "-k", "price", env={"COMPARE_BROKEN": "1"}) == 1
+    record_compare(root)
     return root
 
 
