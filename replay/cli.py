@@ -123,6 +123,18 @@ def _parser() -> argparse.ArgumentParser:
         help="every step at which the value at PATH (a local, self.items[3]) changed, in the "
         "frame of the failure point (or --step) or its nearest caller holding it",
     )
+    what.add_argument(
+        "--dap",
+        action="store_true",
+        help="serve the Debug Adapter Protocol on stdio, for an editor to step through "
+        "TEST_ID (or the test its launch configuration names), backwards too",
+    )
+    parser.add_argument(
+        "--dap-port",
+        type=_port_number,
+        metavar="PORT",
+        help="with --dap: listen on 127.0.0.1:PORT instead of stdio (0: any free port)",
+    )
     what.add_argument("--list", action="store_true", help="list the tests of a run")
     what.add_argument("--runs", action="store_true", help="list the runs, newest first")
     return parser
@@ -135,11 +147,22 @@ def _step_number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a step number") from None
 
 
+def _port_number(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if (args.list or args.runs) and (args.test_id or args.step is not None):
             raise _UsageError("--list and --runs take no TEST_ID or --step")
+        if args.dap_port is not None and not args.dap:
+            raise _UsageError("--dap-port goes with --dap")
+        if args.dap:
+            _serve_dap(args)
+            return 0
         if not (args.list or args.runs or args.test_id):
             raise _UsageError(f"give a TEST_ID, --list or --runs (see {PROG} --help)")
         if args.interactive and args.format == "json":
@@ -188,15 +211,40 @@ def _run(args: argparse.Namespace) -> None:
             lambda view, console: view.render_tests(console, run_id, tests),
         )
         return
+    trace, test = _find(args)
+    with trace:
+        _show_test(args, trace, _attempt(args, trace, test))
+
+
+def _find(args: argparse.Namespace) -> tuple[TraceFile, RecordedTest]:
     if args.run:
         paths, where = [_run_file(args)], f"run {args.run}"
     else:
         scope_dir = _scope_dir(args)
         paths = [scope_dir.newest(), *scope_dir.runs()[1:]]
         where = f"the {len(paths)} run(s) in {scope_dir.path}"
-    trace, test = find_test(paths, args.test_id, where=where)
-    with trace:
-        _show_test(args, trace, _attempt(args, trace, test))
+    return find_test(paths, args.test_id, where=where)
+
+
+def _serve_dap(args: argparse.Namespace) -> None:
+    """The DAP server; a launch request may name another test, run or scope directory."""
+    from replay.dap import LaunchRequest, Loaded, serve
+
+    def load(request: LaunchRequest) -> Loaded:
+        chosen = argparse.Namespace(**vars(args))
+        chosen.test_id, chosen.run, chosen.attempt = request.test, request.run, request.attempt
+        chosen.against = request.against
+        chosen.dir = Path(request.scope_dir) if request.scope_dir else args.dir
+        trace, test = _find(chosen)
+        try:
+            test = _attempt(chosen, trace, test)
+            return trace, test, _against(chosen, trace, test)
+        except BaseException:
+            trace.close()
+            raise
+
+    preset = LaunchRequest(args.test_id, args.run, args.attempt, args.against, None)
+    serve(load, preset, args.dap_port)
 
 
 def _attempt(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> RecordedTest:

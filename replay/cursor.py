@@ -240,7 +240,7 @@ class Cursor:
         breakpoint = Breakpoint(self._next_number, condition=checked, hit_condition=hit_condition)
         if file and line.isdigit():
             breakpoint.file, breakpoint.line = file, int(line)
-            if not any(self._file_matches(file, row["file"]) for row in self.rows):
+            if not any(self.file_matches(file, row["file"]) for row in self.rows):
                 raise BreakpointError(f"no recorded step is in a file named like {file!r}")
         elif place.replace(".", "").replace("_", "").isalnum() and not place[0].isdigit():
             breakpoint.function = place
@@ -259,7 +259,7 @@ class Cursor:
         self.breakpoints = kept
 
     @staticmethod
-    def _file_matches(wanted: str, recorded: str) -> bool:
+    def file_matches(wanted: str, recorded: str) -> bool:
         wanted = wanted.replace("\\", "/")
         recorded = recorded.replace("\\", "/")
         return recorded == wanted or recorded.endswith("/" + wanted.lstrip("./"))
@@ -274,7 +274,7 @@ class Cursor:
             return row["kind"] == "call" and self._function_matches(
                 breakpoint.function, row["function"]
             )
-        if row["line"] != breakpoint.line or not self._file_matches(
+        if row["line"] != breakpoint.line or not self.file_matches(
             str(breakpoint.file), row["file"]
         ):
             return False
