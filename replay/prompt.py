@@ -82,8 +82,13 @@ class ReplayPrompt(cmd.Cmd):
     # The loop.
 
     def preloop(self) -> None:
-        self.console.print(Text("`help` lists the commands, `q` leaves."))
-        self._show_stop()
+        if self._tty:
+            try:
+                import readline
+            except ImportError:  # no readline here: the prompt works, without completion
+                pass
+            else:  # paths complete whole: self.items, not just what follows the dot
+                readline.set_completer_delims(" \t\n`@#%^&*()=+{}|;:'\",<>?")
 
     def precmd(self, line: str) -> str:
         if not self._tty and line != "EOF":  # a script: echo it, the output reads as a session
@@ -126,7 +131,7 @@ class ReplayPrompt(cmd.Cmd):
         self.frame = -1
         if reason:
             self.console.print(Text(f"stopped: {reason}", style="bold"))
-        self._show_stop()
+        self.show_stop()
 
     def _no_argument(self, arg: str, command: str) -> bool:
         if arg.strip():
@@ -378,7 +383,7 @@ class ReplayPrompt(cmd.Cmd):
 
     # What a stop shows.
 
-    def _show_stop(self) -> None:
+    def show_stop(self) -> None:
         state = self.cursor.state()
         event = state.event
         where = f"{short_path(event['file'], self.rootdir)}:{event['line']}"
@@ -413,5 +418,14 @@ class ReplayPrompt(cmd.Cmd):
 
 
 def interact(cursor: Cursor, against: Recorded | None) -> None:
-    """Run the prompt on the terminal (or a script on stdin) until ``q`` or the end."""
-    ReplayPrompt(cursor, against).cmdloop()
+    """Run the prompt on the terminal (or a script on stdin) until ``q`` or the end;
+    Ctrl-C abandons the command being typed or run, as in pdb, and the prompt goes on."""
+    prompt = ReplayPrompt(cursor, against)
+    prompt.console.print(Text("`help` lists the commands, `q` leaves."))
+    prompt.show_stop()
+    while True:
+        try:
+            prompt.cmdloop(intro="")
+            return
+        except KeyboardInterrupt:
+            prompt.console.print(Text("\n(Ctrl-C: q leaves)"))

@@ -7,9 +7,12 @@ recording's own timeline (``--timeline --format json``), never written down by h
 
 from __future__ import annotations
 
+import os
 import re
+import select
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -262,3 +265,66 @@ def test_diff_follows_the_stop(compared: Path) -> None:
     told = answers(lines, "diff")
     assert told[0].endswith(": the same step")
     assert any("discount_rate: rate" in line and "0.2" in line and "0.1" in line for line in told)
+
+
+_LOGIN = (
+    "import os, sys; os.login_tty(int(sys.argv[1]));"
+    " os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
+)
+
+
+class Terminal:
+    """``scope-replay -i`` on a pseudo-terminal, as a user at a terminal runs it."""
+
+    def __init__(self, root: Path, *args: str) -> None:
+        import pty
+
+        self.fd, follower = pty.openpty()
+        # The child makes the terminal its controlling one (Ctrl-C must reach it as
+        # SIGINT), then becomes scope-replay; no fork() of this multi-threaded process.
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _LOGIN, str(follower), "-m", "replay.cli", *args],
+            cwd=root,
+            pass_fds=(follower,),
+            env={**os.environ, "TERM": "dumb"},
+        )
+        os.close(follower)
+        self.output = b""
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.fd, keys)
+
+    def wait_for(self, text: bytes) -> bytes:
+        """The output up to ``text`` (which must come within a minute), consumed."""
+        deadline = time.monotonic() + 60
+        while text not in self.output:
+            assert time.monotonic() < deadline, self.output.decode(errors="replace")
+            ready, _, _ = select.select([self.fd], [], [], 0.5)
+            if ready:
+                try:
+                    self.output += os.read(self.fd, 4096)
+                except OSError:  # the other end closed: the process ended
+                    raise AssertionError(self.output.decode(errors="replace")) from None
+        seen, _, self.output = self.output.partition(text)
+        return seen + text
+
+    def exit_status(self) -> int:
+        code = self.process.wait(timeout=60)
+        os.close(self.fd)
+        return code
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_at_a_terminal_names_complete_and_ctrl_c_goes_on(demo: Demo) -> None:
+    terminal = Terminal(demo.root, DEMO_TEST, "-i")
+    terminal.wait_for(b"(scope) ")
+    terminal.type(b"p ord\t.li\t\r")  # readline completes the local, then its attribute
+    assert terminal.wait_for(b"(scope) ").startswith(b"p order.lines\r\n[['pear', 1]]")
+    terminal.type(b"rs\r")
+    assert b"step 18 of 20" in terminal.wait_for(b"(scope) ")
+    terminal.type(b"\x03")  # Ctrl-C at the prompt: a note, and the prompt again
+    assert b"(Ctrl-C: q leaves)" in terminal.wait_for(b"(scope) ")
+    terminal.type(b"\x1b[A\r")  # readline's history: the last command again
+    assert b"step 17 of 20" in terminal.wait_for(b"(scope) ")
+    terminal.type(b"q\r")
+    assert terminal.exit_status() == 0
