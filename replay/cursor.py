@@ -121,8 +121,12 @@ class Cursor:
     def last(self) -> int:
         return int(self.rows[-1]["step"])
 
+    def position(self, step: int | None = None) -> int:
+        """Where ``step`` (default: the current one) is in ``rows``."""
+        return self._index[self.step if step is None else step]
+
     def row(self, step: int | None = None) -> dict[str, Any]:
-        return self.rows[self._index[self.step if step is None else step]]
+        return self.rows[self.position(step)]
 
     def depth(self, step: int | None = None) -> int:
         return self.depths[self._index[self.step if step is None else step]]

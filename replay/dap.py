@@ -139,6 +139,14 @@ def _children(value: Any) -> list[tuple[str, str, Any]]:
     return []
 
 
+def _pending(spec: dict[str, Any]) -> dict[str, Any]:
+    """A breakpoint asked for before launch: checked, and announced, once the test is loaded."""
+    answer = {"id": spec["id"], "verified": False, "message": "set when launched"}
+    if "line" in spec:
+        answer["line"] = spec["line"]
+    return answer
+
+
 def _arrow(old: Any, new: Any) -> str:
     return f"{format_value(old, 80)} → {format_value(new, 80)}"
 
@@ -166,6 +174,7 @@ class DebugSession:
         self._seq = 0
         self._sources: dict[str, list[dict[str, Any]]] = {}
         self._functions: list[dict[str, Any]] = []
+        self._breakpoint_ids = 0  # the client's ids, kept from before launch to after
         self._filters: set[str] = {FAILURE}
         self._source_refs: dict[int, str] = {}
         self._frames: dict[int, tuple[int, int]] = {}
@@ -263,10 +272,13 @@ class DebugSession:
     def _apply_breakpoints_and_start(self) -> None:
         cursor = self.cursor
         assert cursor is not None
-        for path, requested in self._sources.items():
-            for answer in self._set_source_breakpoints(path, requested):
-                self.event("breakpoint", {"reason": "changed", "breakpoint": answer})
-        self._set_function_breakpoints(self._functions)
+        answers = [
+            answer
+            for path, requested in self._sources.items()
+            for answer in self._set_source_breakpoints(path, requested)
+        ]
+        for answer in answers + self._set_function_breakpoints(self._functions):
+            self.event("breakpoint", {"reason": "changed", "breakpoint": answer})
         self._start()
 
     def _start(self) -> None:
@@ -306,23 +318,25 @@ class DebugSession:
         requested = arguments.get("breakpoints", [])
         if not isinstance(requested, list) or not all(isinstance(b, dict) for b in requested):
             raise RequestError("breakpoints must be a list of objects")
+        requested = [{**spec, "id": self._new_breakpoint_id()} for spec in requested]
         self._sources[path] = requested
         if self.cursor is None:
-            pending = [
-                {"verified": False, "line": b.get("line"), "message": "set when launched"}
-                for b in requested
-            ]
-            return {"breakpoints": pending}, None
+            return {"breakpoints": [_pending(spec) for spec in requested]}, None
         return {"breakpoints": self._set_source_breakpoints(path, requested)}, None
 
     def _setFunctionBreakpoints(self, arguments: dict[str, Any]) -> Answer:
         requested = arguments["breakpoints"]
         if not isinstance(requested, list) or not all(isinstance(b, dict) for b in requested):
             raise RequestError("breakpoints must be a list of objects")
+        requested = [{**spec, "id": self._new_breakpoint_id()} for spec in requested]
         self._functions = requested
         if self.cursor is None:
-            return {"breakpoints": [{"verified": False} for _ in requested]}, None
+            return {"breakpoints": [_pending(spec) for spec in requested]}, None
         return {"breakpoints": self._set_function_breakpoints(requested)}, None
+
+    def _new_breakpoint_id(self) -> int:
+        self._breakpoint_ids += 1
+        return self._breakpoint_ids
 
     def _stackTrace(self, arguments: dict[str, Any]) -> Answer:
         state = self._thread_state(int(arguments["threadId"]))
@@ -489,7 +503,7 @@ class DebugSession:
         cursor = self._cursor()
         if thread not in self._thread_ids():
             raise RequestError(f"no thread {thread}: the recording has {self._thread_ids()}")
-        here = cursor.rows.index(cursor.row())
+        here = cursor.position()
         for position in range(here, -1, -1):
             if cursor.rows[position]["thread"] == thread:
                 return cursor.state(int(cursor.rows[position]["step"]))
@@ -668,7 +682,7 @@ class DebugSession:
         answers = []
         for spec in requested:
             line = spec.get("line")
-            answer: dict[str, Any] = {"verified": False, "line": line}
+            answer: dict[str, Any] = {"id": spec["id"], "verified": False, "line": line}
             if recorded is None:
                 answer["message"] = "no step of the recording is in this file"
             elif type(line) is not int or not any(
@@ -677,13 +691,13 @@ class DebugSession:
                 answer["message"] = "no step of the recording is at this line"
             else:
                 try:
-                    breakpoint = cursor.add_breakpoint(
+                    cursor.add_breakpoint(
                         f"{recorded}:{line}", spec.get("condition"), spec.get("hitCondition")
                     )
                 except BreakpointError as exc:
                     answer["message"] = str(exc)
                 else:
-                    answer.update(verified=True, id=breakpoint.number)
+                    answer["verified"] = True
             answers.append(answer)
         return answers
 
@@ -693,14 +707,16 @@ class DebugSession:
             cursor.remove_breakpoint(breakpoint.number)
         answers = []
         for spec in requested:
+            answer: dict[str, Any] = {"id": spec["id"], "verified": False}
             try:
-                breakpoint = cursor.add_breakpoint(
+                cursor.add_breakpoint(
                     str(spec["name"]), spec.get("condition"), spec.get("hitCondition")
                 )
             except BreakpointError as exc:
-                answers.append({"verified": False, "message": str(exc)})
+                answer["message"] = str(exc)
             else:
-                answers.append({"verified": True, "id": breakpoint.number})
+                answer["verified"] = True
+            answers.append(answer)
         return answers
 
 

@@ -160,6 +160,21 @@ def _is_mapping(value: dict[str, Any], items: list[Any]) -> bool:
     return pairs and (short.lower().endswith("dict") or short == "Counter")
 
 
+class _Opaque:
+    """A recorded object with no builtin counterpart: equal only to the same recorded form,
+    neither ordered nor a container (its form's keys are not its contents)."""
+
+    __slots__ = ("form",)
+
+    def __init__(self, form: dict[str, Any]) -> None:
+        self.form = form
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Opaque) and self.form == other.form
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def _plain(value: Any) -> Any:
     """A recorded value as a builtin to compare: strings, tuples, dicts by their contents."""
     if isinstance(value, list):
@@ -177,8 +192,8 @@ def _plain(value: Any) -> Any:
         try:
             return {_plain(k): _plain(v) for k, v in items}
         except TypeError:  # an unhashable key form
-            return value
-    return value
+            return _Opaque(value)
+    return _Opaque(value)
 
 
 _COMPARE: Final[dict[type[ast.cmpop], Callable[[Any, Any], bool]]] = {
@@ -260,7 +275,7 @@ class Condition:
             value = _plain(recorded)
             if isinstance(value, list | str | dict):
                 return len(value)
-            raise TypeError("len of a recorded object")
+            raise TypeError("len of a recorded object")  # an opaque one
         if isinstance(node, ast.Name | ast.Attribute | ast.Subscript):
             return _plain(resolve(names, _path(node, self.text)))
         return _constant(node, self.text)

@@ -354,3 +354,37 @@ def test_over_tcp_on_loopback(demo: Path) -> None:
             server.wait()
         assert server.stderr is not None
         server.stderr.close()
+
+
+def test_breakpoints_set_before_launch_are_confirmed_after_it(
+    demo: Path, rows: list[dict[str, Any]]
+) -> None:
+    """VS Code may send breakpoints before the launch: they are answered pending, then
+    announced by ``breakpoint`` events under the same ids once the recording is loaded."""
+    client = DapClient(demo)
+    client.request("initialize", {"adapterID": "pytest-scope"})
+    client.event("initialized")
+    source = {"path": str(demo / "tests" / "test_stock.py")}
+    lines = client.request("setBreakpoints", {"source": source, "breakpoints": [{"line": 38}]})
+    functions = client.request(
+        "setFunctionBreakpoints", {"breakpoints": [{"name": "Stock.ship"}, {"name": "nope"}]}
+    )
+    pending = lines["breakpoints"] + functions["breakpoints"]
+    assert [(b["verified"], b["message"]) for b in pending] == [(False, "set when launched")] * 3
+    client.request("launch", {"test": TEST})
+    client.request("configurationDone")
+    changed = {}
+    for _ in pending:
+        body = client.event("breakpoint")["body"]
+        assert body["reason"] == "changed"
+        changed[body["breakpoint"]["id"]] = body["breakpoint"]["verified"]
+    assert changed == {pending[0]["id"]: True, pending[1]["id"]: True, pending[2]["id"]: False}
+    client.event("stopped")
+    client.request("goto", {"threadId": 1, "targetId": 1})
+    client.event("stopped")
+    client.request("continue", {"threadId": 1})
+    assert stopped_at(client.event("stopped")) == steps(rows, line=38, function=TEST)[0]
+    client.request("continue", {"threadId": 1})
+    assert stopped_at(client.event("stopped")) == steps(rows, function="Stock.ship")[0]
+    client.request("disconnect")
+    assert client.close() == 0

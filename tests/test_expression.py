@@ -83,6 +83,10 @@ def test_only_paths_are_paths(text: str) -> None:
         ("missing == 1", False),  # not there at this step: not met
         ("self.customer > 3", False),  # str against int: not met
         ("self.deep.x == 1", False),
+        ("'attrs' in self", False),  # an object's recorded form is not its contents
+        ("self == self", True),
+        ("self < self", False),
+        ("len(self) == 1", False),
     ],
 )
 def test_a_condition_compares_recorded_values(text: str, holds: bool) -> None:
