@@ -8,7 +8,9 @@ come from the recording's own timeline.
 from __future__ import annotations
 
 import re
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -287,7 +289,7 @@ def test_a_bad_request_gets_an_error_response(
     assert top_frame(client)["name"] == TEST  # still answering
 
 
-def test_out_of_order_and_garbage_never_stop_the_server(demo: Path) -> None:
+def test_out_of_order_and_garbage_never_stop_the_server(demo: Path, tmp_path: Path) -> None:
     client = DapClient(demo)
     assert "before launch" in client.failure("stackTrace", {"threadId": 1})
     assert "before launch" in client.failure("next", {"threadId": 1})
@@ -302,6 +304,13 @@ def test_out_of_order_and_garbage_never_stop_the_server(demo: Path) -> None:
     assert "no test to replay" in client.failure("launch", {})
     assert "no recorded test matches" in client.failure("launch", {"test": "no_such_test_anywhere"})
     assert "attempt must be a number" in client.failure("launch", {"test": TEST, "attempt": "2"})
+    (run,) = (demo / ".scope" / "runs").glob("*.sqlite")
+    damaged = Path(shutil.copy(run, tmp_path / run.name))
+    with sqlite3.connect(damaged) as connection:
+        connection.execute("UPDATE chunks SET data = x'789c03000000000001'")
+    connection.close()
+    message = client.failure("launch", {"test": TEST, "run": str(damaged)})
+    assert f"corrupt chunk 0 of tests/test_stock.py::{TEST}" in message
     client.request("launch", {"test": TEST})
     client.request("configurationDone")
     assert client.event("stopped")["body"]["reason"] == "exception"

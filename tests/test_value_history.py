@@ -3,6 +3,8 @@ states the replay engine gives at every step."""
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +90,17 @@ def test_bad_history_input_is_one_line(demo: Path, args: tuple[str, ...], messag
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert message in result.stderr
+
+
+def test_a_corrupt_chunk_is_one_line_in_every_new_mode(demo: Path, tmp_path: Path) -> None:
+    """The prompt and --history on a damaged copy of the run."""
+    (run,) = (demo / ".scope" / "runs").glob("*.sqlite")
+    damaged = shutil.copy(run, tmp_path / run.name)
+    with sqlite3.connect(damaged) as connection:
+        connection.execute("UPDATE chunks SET data = x'789c03000000000001'")
+    connection.close()
+    for args in (("-i",), ("--history", "order.lines")):
+        result = run_replay(demo, TEST, "--run", str(damaged), *args)
+        assert result.returncode == 2, result
+        assert result.stderr.count("\n") == 1
+        assert "corrupt chunk 0 of tests/test_stock.py::test_ship_takes_every_line" in result.stderr
