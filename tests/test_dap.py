@@ -299,6 +299,11 @@ def test_out_of_order_and_garbage_never_stop_the_server(demo: Path, tmp_path: Pa
     assert "non-request" in client.event("output")["body"]["output"]
     client.send_raw(frame([1, 2]))  # type: ignore[arg-type]
     assert "not a JSON object" in client.event("output")["body"]["output"]
+    client.send_raw(b"Content-Length: -3\r\n\r\n")
+    assert "negative Content-Length" in client.event("output")["body"]["output"]
+    deep = b"[" * 100_000 + b"]" * 100_000
+    client.send_raw(b"Content-Length: %d\r\n\r\n" % len(deep) + deep)
+    assert "nested too deeply" in client.event("output")["body"]["output"]
     capabilities = client.request("initialize", {"adapterID": "pytest-scope"})
     assert capabilities["supportsStepBack"]
     assert "no test to replay" in client.failure("launch", {})
