@@ -239,7 +239,11 @@ class DebugSession:
             return
         self.send({**answer, "success": True, **({"body": body} if body is not None else {})})
         if after is not None:
-            after()
+            try:
+                after()
+            except Exception as exc:  # the stop that follows a move: a corrupt chunk there
+                problem = f"{command}: {' '.join(str(exc).split())}\n"
+                self.event("output", {"category": "stderr", "output": problem})
 
     # Requests: each returns (body, what to do after the response is sent).
 
