@@ -246,7 +246,7 @@ class Cursor:
             breakpoint.file, breakpoint.line = file, int(line)
             if not any(self.file_matches(file, row["file"]) for row in self.rows):
                 raise BreakpointError(f"no recorded step is in a file named like {file!r}")
-        elif place.replace(".", "").replace("_", "").isalnum() and not place[0].isdigit():
+        elif place and ":" not in place and not any(c.isspace() for c in place):
             breakpoint.function = place
             if not any(self._function_matches(place, row["function"]) for row in self.rows):
                 raise BreakpointError(f"no recorded function is named {place!r}")
@@ -266,7 +266,7 @@ class Cursor:
     def file_matches(wanted: str, recorded: str) -> bool:
         wanted = wanted.replace("\\", "/")
         recorded = recorded.replace("\\", "/")
-        return recorded == wanted or recorded.endswith("/" + wanted.lstrip("./"))
+        return recorded == wanted or recorded.endswith("/" + wanted.removeprefix("./"))
 
     @staticmethod
     def _function_matches(wanted: str, recorded: str) -> bool:

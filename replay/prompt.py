@@ -47,7 +47,7 @@ Looking:
   history PATH     every step at which the value at PATH changed, and what ran before it
   watch PATH       show PATH at every stop (watch alone lists them; unwatch PATH)
 Breakpoints:
-  b FILE:LINE[, CONDITION]   b FUNCTION[, CONDITION]   b (list)   cl N (clear)
+  b [FILE:]LINE[, CONDITION]   b FUNCTION[, CONDITION]   b (list)   cl N (clear)
   CONDITION compares recorded values: count > 1 and sku == 'pear', len(order.lines) < 2
   q, quit          leave
 """
@@ -313,7 +313,7 @@ class ReplayPrompt(cmd.Cmd):
     # Breakpoints.
 
     def do_b(self, arg: str) -> None:
-        """b FILE:LINE[, CONDITION] or b FUNCTION[, CONDITION]; b alone lists them."""
+        """b [FILE:]LINE[, CONDITION] or b FUNCTION[, CONDITION]; b alone lists them."""
         if not arg.strip():
             for breakpoint in self.cursor.breakpoints:
                 self.console.print(Text(breakpoint.describe()))
@@ -321,7 +321,10 @@ class ReplayPrompt(cmd.Cmd):
                 self.console.print(Text("no breakpoints"))
             return
         place, _, condition = arg.partition(",")
-        breakpoint = self.cursor.add_breakpoint(place.strip(), condition.strip() or None)
+        place = place.strip()
+        if place.isdigit():  # pdb's `b LINE`: in the selected frame's file
+            place = f"{self.cursor.state().stack[self.frame]['file']}:{place}"
+        breakpoint = self.cursor.add_breakpoint(place, condition.strip() or None)
         self.console.print(Text(f"set {breakpoint.describe()}"))
 
     def do_cl(self, arg: str) -> None:

@@ -172,6 +172,7 @@ def test_breakpoints_count_hits_in_recording_order(tmp_path: Path) -> None:
         ("nowhere.py:3", None, None, "no recorded step is in a file named like 'nowhere.py'"),
         ("missing_function", None, None, "no recorded function is named 'missing_function'"),
         ("a b", None, None, "'a b' is neither FILE:LINE nor a function name"),
+        ("sample.py:x", None, None, "'sample.py:x' is neither FILE:LINE nor a function name"),
         ("helper", "n +", None, "bad condition: 'n +' is not a valid expression"),
         ("helper", None, "often", "hit count 'often' is not a number or a comparison"),
         ("helper", None, "% 0", "hit count '% 0' divides by zero"),

@@ -148,6 +148,11 @@ def test_a_line_breakpoint_stops_at_the_line_before_it_runs(demo: Demo) -> None:
     (raised,) = demo.steps(kind="exception")
     assert stops(lines)[2:] == [assert_line, raised]  # order has 3 lines at line 38
     assert "set breakpoint 2 at test_stock.py:38 if len(order.lines) == 1" in lines
+    lines = session(demo.root, DEMO_TEST, "step 1", "b 39", "c")  # pdb's b LINE: this file
+    (told,) = answers(lines, "b 39")
+    assert told.startswith("set breakpoint 1 at ")
+    assert told.endswith("tests/test_stock.py:39")
+    assert stops(lines)[2:] == [assert_line]
 
 
 def test_values_by_path_in_any_frame(demo: Demo) -> None:
