@@ -352,9 +352,10 @@ def _write_html(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) 
 
 
 def _cursor(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> Cursor:
-    cursor = Cursor(trace, test)
     if args.step is not None:
         state_at(trace, test, args.step)  # the range check, with its message
+    cursor = Cursor(trace, test)
+    if args.step is not None:
         cursor.step = args.step
     return cursor
 
@@ -362,23 +363,23 @@ def _cursor(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> C
 def _interact(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
     from replay.prompt import interact
 
-    cursor = _cursor(args, trace, test)
     against = _against(args, trace, test)
     try:
-        interact(cursor, against)
+        with _cursor(args, trace, test) as cursor:
+            interact(cursor, against)
     finally:
         if against is not None:
             against.trace.close()
 
 
 def _show_history(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
-    try:
-        path = parse_path(args.history)
-        cursor = _cursor(args, trace, test)
-        where = holder(path, cursor.state(), -1)
-    except ExpressionError as exc:
-        raise _UsageError(f"--history: {exc}") from None
-    document = history_document(cursor, path, where, value_history(cursor, path, where))
+    with _cursor(args, trace, test) as cursor:
+        try:
+            path = parse_path(args.history)
+            where = holder(path, cursor.state(), -1)
+        except ExpressionError as exc:
+            raise _UsageError(f"--history: {exc}") from None
+        document = history_document(cursor, path, where, value_history(cursor, path, where))
     rootdir = trace.meta.get("rootdir")
     _output(
         args,

@@ -15,6 +15,8 @@ Stepping stays in the thread of the current step, as pdb's does. The prompt
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from typing import Any, Final
 from pytest_scope.errors import ScopeError
 from replay.expression import Condition, ExpressionError
 from replay.state import State, failure_step, state_at, timeline
-from replay.tracefile import RecordedTest, TraceFile
+from replay.tracefile import RecordedTest, StoredChunk, TraceFile
 
 ENTERING: Final = frozenset({"call", "resume"})
 LEAVING: Final = frozenset({"return", "yield", "unwind"})
@@ -85,6 +87,30 @@ def _hit_matches(text: str, ordinal: int) -> bool:
     }[operator]
 
 
+class _ChunkKeeping(TraceFile):
+    """A second reader of the trace file that keeps the chunk it decoded last.
+
+    Walking a test step by step (a value's history, breakpoint conditions) asks
+    ``state_at`` for consecutive steps; decoding and checking their chunk is two thirds
+    of the cost of each, so it is done once per chunk. ``state_at`` builds its frames on
+    the keyframe's, so each call gets a copy of the keyframe; it only reads the events.
+    """
+
+    def __init__(self, trace: TraceFile) -> None:
+        super().__init__(trace.path)
+        self._kept: tuple[int, StoredChunk] | None = None
+
+    def chunk_at(self, test: RecordedTest, step: int) -> StoredChunk:
+        kept = self._kept
+        if (
+            kept is None
+            or kept[0] != test.id
+            or not kept[1].first_step <= step <= kept[1].last_step
+        ):
+            kept = self._kept = (test.id, super().chunk_at(test, step))
+        return dataclasses.replace(kept[1], keyframe=copy.deepcopy(kept[1].keyframe))
+
+
 def names_at(state: State, frame: int = -1) -> dict[str, Any]:
     """What a path can start from in a frame: its locals, the watched objects, and pdb's
     ``__exception__`` and ``__return__`` for the step's exception and value."""
@@ -111,7 +137,18 @@ class Cursor:
         self.breakpoints: list[Breakpoint] = []
         self.exception_stops: set[str] = {RAISED}
         self._states: dict[int, State] = {}
+        self._reader = _ChunkKeeping(trace)
         self._next_number = 1
+
+    def close(self) -> None:
+        """Close the cursor's own reader of the trace file (the caller closes ``trace``)."""
+        self._reader.close()
+
+    def __enter__(self) -> Cursor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @property
     def first(self) -> int:
@@ -138,7 +175,7 @@ class Cursor:
         if found is None:
             if len(self._states) >= _STATE_CACHE:
                 del self._states[next(iter(self._states))]
-            found = self._states[step] = state_at(self.trace, self.test, step)
+            found = self._states[step] = state_at(self._reader, self.test, step)
         return found
 
     def _depths(self) -> list[int]:

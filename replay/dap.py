@@ -274,7 +274,14 @@ class DebugSession:
         if not request.test:
             raise RequestError('no test to replay: give "test" in the launch configuration')
         trace, test, self.against = self.load(request)
-        self.cursor = Cursor(trace, test)
+        try:
+            self.cursor = Cursor(trace, test)
+        except BaseException:
+            trace.close()
+            if self.against is not None:
+                self.against.trace.close()
+                self.against = None
+            raise
         self.cursor.exception_stops = set(self._filters)
         return None, self._apply_breakpoints_and_start
 
@@ -773,6 +780,7 @@ def _serve(connection: Connection, load: Loader, preset: LaunchRequest) -> None:
             session.handle(message)
     finally:
         if session.cursor is not None:
+            session.cursor.close()
             session.cursor.trace.close()
         if session.against is not None:
             session.against.trace.close()

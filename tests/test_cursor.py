@@ -13,20 +13,27 @@ from tracebuilder import Recording, close_traces, open_trace, write_trace
 
 from pytest_scope.schema import Kind
 from replay.cursor import BreakpointError, Cursor
+from replay.state import state_at
 
 NODEID = "test_sample.py::test_main"
+
+
+_cursors: list[Cursor] = []
 
 
 @pytest.fixture(autouse=True)
 def _close_traces() -> Iterator[None]:
     yield
+    while _cursors:
+        _cursors.pop().close()
     close_traces()
 
 
 def _cursor(path: Path, rec: Recording, **options: Any) -> Cursor:
     trace = open_trace(write_trace(path, {NODEID: rec}, **options))
     (test,) = trace.tests()
-    return Cursor(trace, test)
+    _cursors.append(Cursor(trace, test))
+    return _cursors[-1]
 
 
 def _oracle_moves(rec: Recording, steps: list[int], step: int) -> dict[str, int | None]:
@@ -90,8 +97,8 @@ def test_depths_and_steps_match_the_recorded_stacks(
             rec.event(Kind.RESUME, thread=thread, code_no=code_no, line=line, resume_frame=frame_no)
         elif action == "thread" and 2 not in rec.threads:
             rec.event(Kind.CALL, thread=2, code_no=5, line=line)
-        else:
-            rec.event(Kind.LINE, thread=thread, code_no=stack[-1][1], line=line)
+        else:  # a local that changes: keyframes hold it, later steps change it
+            rec.event(Kind.LINE, thread=thread, code_no=stack[-1][1], line=line, l={"n": line})
         if rec.step in splits:
             rec.split()
     rec.split()
@@ -104,6 +111,10 @@ def test_depths_and_steps_match_the_recorded_stacks(
     assert cursor.depths == [len(rec.expected[step].stack) for step in steps]
     for step in steps:
         assert _cursor_moves(cursor, step) == _oracle_moves(rec, steps, step), step
+    # The cursor's reader keeps a chunk between steps: its states are the engine's own.
+    for step in [*steps, *reversed(steps)]:
+        cursor._states.clear()
+        assert cursor.state(step) == state_at(cursor.trace, cursor.test, step)
 
 
 def test_frames_left_without_an_event_are_dropped_by_name(tmp_path: Path) -> None:
@@ -188,3 +199,16 @@ def test_a_bad_breakpoint_says_why(
     with pytest.raises(BreakpointError) as raised:
         cursor.add_breakpoint(place, condition, hits)
     assert str(raised.value).startswith(message)
+
+
+def test_states_read_through_the_kept_chunk_start_from_its_keyframe(tmp_path: Path) -> None:
+    """A later step changes a local the keyframe holds; an earlier step, read after it from
+    the same kept chunk, still shows the keyframe's value."""
+    rec = Recording()
+    rec.event(Kind.CALL, code_no=1, line=10, l={"n": 0})
+    rec.split()  # the next chunk's keyframe holds n = 0
+    rec.event(Kind.LINE, code_no=1, line=11)
+    rec.event(Kind.LINE, code_no=1, line=12, l={"n": 1})
+    cursor = _cursor(tmp_path / "run.sqlite", rec)
+    assert cursor.state(3).stack[0]["locals"] == {"n": 1}
+    assert cursor.state(2).stack[0]["locals"] == {"n": 0}
