@@ -21,8 +21,12 @@ import pytest
 from dapclient import TIMEOUT, DapClient, frame, read_message
 from recordings import record_compare, record_demo
 from replaycli import replay_json
+from tracebuilder import Recording, write_trace
+
+from pytest_scope.schema import Kind
 
 TEST = "test_ship_takes_every_line"
+NODEID = "test_sample.py::test_main"
 STEP = re.compile(r"^step (\d+) of (\d+)")
 
 
@@ -400,5 +404,32 @@ def test_breakpoints_set_before_launch_are_confirmed_after_it(
     assert stopped_at(client.event("stopped")) == steps(rows, line=38, function=TEST)[0]
     client.request("continue", {"threadId": 1})
     assert stopped_at(client.event("stopped")) == steps(rows, function="Stock.ship")[0]
+    client.request("disconnect")
+    assert client.close() == 0
+
+
+def test_one_dap_thread_per_recorded_thread(tmp_path: Path) -> None:
+    """Thread 2 shows its stack as of its latest step before the stop in thread 1."""
+    rec = Recording()
+    rec.event(Kind.CALL, thread=1, code_no=1, line=10)  # 1
+    rec.event(Kind.CALL, thread=2, code_no=5, line=40, l={"job": "a"})  # 2
+    rec.event(Kind.CALL, thread=2, code_no=2, line=1)  # 3
+    rec.event(Kind.LINE, thread=1, code_no=1, line=11)  # 4
+    rec.event(Kind.RETURN, thread=2, code_no=2, line=2)  # 5
+    rec.event(Kind.LINE, thread=1, code_no=1, line=12)  # 6
+    write_trace(tmp_path / ".scope" / "runs" / "20250101-000000-1.sqlite", {NODEID: rec})
+    client = DapClient(tmp_path, "test_main")
+    assert stopped_at(started(client, {})) == 6
+    threads = client.request("threads")["threads"]
+    assert threads == [{"id": 1, "name": "thread 1"}, {"id": 2, "name": "thread 2"}]
+    other = client.request("stackTrace", {"threadId": 2})["stackFrames"]
+    assert [(f["name"], f["line"]) for f in other] == [("helper", 2), ("worker", 40)]
+    assert move(client, "stepBack") == 4  # thread 1's own steps only
+    client.request("stepIn", {"threadId": 2})  # from thread 2's latest step, 3
+    assert stopped_at(client.event("stopped")) == 5
+    client.request("stepIn", {"threadId": 2})  # thread 2 has no step after 5
+    stopped = client.event("stopped")
+    assert stopped["body"]["description"] == "step 5 of 6: the end of the recording"
+    assert stopped["body"]["threadId"] == 2
     client.request("disconnect")
     assert client.close() == 0
