@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             raise _UsageError("--list and --runs take no TEST_ID or --step")
         if args.dap_port is not None and not args.dap:
             raise _UsageError("--dap-port goes with --dap")
+        if args.dap and args.step is not None:
+            raise _UsageError("--dap stops at the failure point; go to a step from the editor")
         if args.dap:
             _serve_dap(args)
             return 0

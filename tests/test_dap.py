@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from dapclient import TIMEOUT, DapClient, frame, read_message
 from recordings import record_compare, record_demo
-from replaycli import replay_json
+from replaycli import replay_json, run_replay
 from tracebuilder import Recording, write_trace
 
 from pytest_scope.schema import Kind
@@ -340,6 +340,21 @@ def test_the_diff_with_the_last_pass_is_a_scope(tmp_path: Path) -> None:
     assert changes["(aligned)"]["value"].endswith("(last step alike)'")
     client.request("disconnect")
     assert client.close() == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--dap-port", "4711"), "--dap-port goes with --dap"),
+        (("--dap", "--step", "3"), "--dap stops at the failure point"),
+        (("--dap", "--dap-port", "70000"), "'70000' is not a port number"),
+    ],
+)
+def test_bad_dap_options_are_one_line(demo: Path, args: tuple[str, ...], message: str) -> None:
+    result = run_replay(demo, TEST, *args)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert message in result.stderr
 
 
 def test_over_tcp_on_loopback(demo: Path) -> None:
