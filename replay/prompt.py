@@ -30,7 +30,7 @@ from replay.text_view import SOURCE_CONTEXT, format_value, render_diff, short_pa
 from replay.value_history import history_document, holder, render_history, value_history
 
 PROMPT: Final = "(scope) "
-_MOVES_HELP: Final = """\
+HELP_TEXT: Final = """\
 Moving (each stays in the thread of the current step):
   n, next          the next step in this frame or a caller (over calls)
   s, step          the next step, into calls
@@ -116,7 +116,7 @@ class ReplayPrompt(cmd.Cmd):
         if arg:
             super().do_help(arg)
             return
-        self.console.print(Text(_MOVES_HELP.rstrip()))
+        self.console.print(Text(HELP_TEXT.rstrip()))
 
     def _error(self, message: str) -> None:
         self.console.print(Text("*** " + " ".join(message.split())))

@@ -334,3 +334,18 @@ def test_at_a_terminal_names_complete_and_commands_recall(demo: Demo) -> None:
     assert b"step 17 of 20" in terminal.wait_for(b"(scope) ")
     terminal.type(b"q\r")
     assert terminal.exit_status() == 0
+
+
+def test_the_readme_documents_every_command() -> None:
+    """Each command of the prompt, in pdb's short form where there is one, is in the README
+    and in `help`."""
+    from replay.prompt import HELP_TEXT, ReplayPrompt
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Step through it: the prompt")[1].split("\n### ")[0]
+    commands = {name[3:] for name in dir(ReplayPrompt) if name.startswith("do_")}
+    long_forms = {"next", "return", "continue", "cont", "where", "bt", "up", "down", "list",
+                  "break", "clear", "quit", "exit", "EOF"}  # fmt: skip
+    for command in sorted(commands - long_forms):
+        assert f"`{command}" in section or f", {command}" in section, command
+        assert command == "help" or command in HELP_TEXT, command
