@@ -49,14 +49,12 @@ Looking:
 Breakpoints:
   b [FILE:]LINE[, CONDITION]   b FUNCTION[, CONDITION]   b (list)   cl N (clear)
   CONDITION compares recorded values: count > 1 and sku == 'pear', len(order.lines) < 2
-  q, quit          leave
+  q, quit          leave          (an empty line repeats the last command, as in pdb)
 """
 
 
 class ReplayPrompt(cmd.Cmd):
     """The prompt; the moves and breakpoints are the ``Cursor``'s."""
-
-    doc_header = "Commands (`help` alone explains them all):"
 
     def __init__(
         self,
@@ -103,9 +101,6 @@ class ReplayPrompt(cmd.Cmd):
         except RecursionError:
             self._error("a recorded value is nested too deeply to show")
         return False
-
-    def emptyline(self) -> bool:
-        return False  # pdb repeats the last command; a replay step is cheap to type again
 
     def default(self, line: str) -> None:
         word = line.split()[0] if line.split() else line

@@ -102,6 +102,11 @@ def test_n_and_rn_stay_in_the_test_function(demo: Demo) -> None:
     assert back[-1] == "*** no earlier step in this frame or a caller"
 
 
+def test_an_empty_line_repeats_the_last_command(demo: Demo) -> None:
+    own = demo.steps(function=TEST_FUNCTION)
+    assert stops(session(demo.root, DEMO_TEST, "step 1", "n", "", ""))[1:] == own[:4]
+
+
 def test_r_and_rr_leave_and_enter_a_callee(demo: Demo) -> None:
     first_call = demo.steps(function="Stock.take", kind="call")[0]
     its_return = demo.steps(function="Stock.take", kind="return")[0]
