@@ -50,4 +50,4 @@ def test_debug_client_drives_the_adapter(tmp_path: Path) -> None:
         timeout=300,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "6 passing" in run.stdout
+    assert "8 passing" in run.stdout
