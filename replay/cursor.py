@@ -133,7 +133,8 @@ class Cursor:
         self._index = {row["step"]: position for position, row in enumerate(self.rows)}
         self.depths = self._depths()
         self.failure = failure_step(trace, test)
-        self.step = self.failure
+        # Where to start: the failure, unless the ring buffer dropped it (a long unwind).
+        self.step = self.failure if self.failure in self._index else self.last
         self.breakpoints: list[Breakpoint] = []
         self.exception_stops: set[str] = {RAISED}
         self._states: dict[int, State] = {}

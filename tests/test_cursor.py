@@ -212,3 +212,25 @@ def test_states_read_through_the_kept_chunk_start_from_its_keyframe(tmp_path: Pa
     cursor = _cursor(tmp_path / "run.sqlite", rec)
     assert cursor.state(3).stack[0]["locals"] == {"n": 1}
     assert cursor.state(2).stack[0]["locals"] == {"n": 0}
+
+
+def _failing_early() -> Recording:
+    """Raises at step 2, then goes on to step 5 (a long unwind, say)."""
+    rec = Recording(events_per_chunk=2)
+    rec.event(Kind.CALL, code_no=1, line=10)
+    rec.event(Kind.EXCEPTION, code_no=1, line=11, x={"$type": "ValueError"})
+    for line in (12, 13, 14):
+        rec.event(Kind.LINE, code_no=1, line=line)
+    return rec
+
+
+def test_it_starts_at_the_failure_or_the_last_kept_step(tmp_path: Path) -> None:
+    kept = _cursor(tmp_path / "kept.sqlite", _failing_early(), failure_steps={NODEID: 2})
+    assert kept.step == 2
+    dropped = _cursor(
+        tmp_path / "dropped.sqlite",
+        _failing_early(),
+        failure_steps={NODEID: 2},
+        dropped={NODEID: 1},
+    )
+    assert (dropped.first, dropped.step) == (3, 5)  # the ring buffer dropped steps 1-2
