@@ -311,8 +311,9 @@ class DebugSession:
         for thread in self._thread_ids():
             if thread != self.cursor.row()["thread"]:
                 self.event("thread", {"reason": "started", "threadId": thread})
-        reason = "exception" if self.cursor.test.failure_step else "entry"
-        self._stop(reason, "the failure point" if reason == "exception" else "the last step")
+        at_failure = self.cursor.step == self.cursor.test.failure_step
+        reason = "exception" if at_failure else "entry"
+        self._stop(reason, "the failure point" if at_failure else "the last step")
 
     def _disconnect(self, arguments: dict[str, Any]) -> Answer:
         self.done = True

@@ -434,7 +434,11 @@ def test_one_dap_thread_per_recorded_thread(tmp_path: Path) -> None:
     rec.event(Kind.LINE, thread=1, code_no=1, line=12)  # 6
     write_trace(tmp_path / ".scope" / "runs" / "20250101-000000-1.sqlite", {NODEID: rec})
     client = DapClient(tmp_path, "test_main")
-    assert stopped_at(started(client, {})) == 6
+    first = started(client, {})  # a test that passed: it stops at its last step
+    assert (first["body"]["reason"], first["body"]["description"]) == (
+        "entry",
+        "step 6 of 6: the last step",
+    )
     threads = client.request("threads")["threads"]
     assert threads == [{"id": 1, "name": "thread 1"}, {"id": 2, "name": "thread 2"}]
     other = client.request("stackTrace", {"threadId": 2})["stackFrames"]
