@@ -452,3 +452,17 @@ def test_one_dap_thread_per_recorded_thread(tmp_path: Path) -> None:
     assert stopped["body"]["threadId"] == 2
     client.request("disconnect")
     assert client.close() == 0
+
+
+def test_attach_pause_and_terminate(demo: Path) -> None:
+    """attach is launch by another name; pause has nothing to stop; terminate ends it."""
+    client = DapClient(demo, TEST)
+    client.request("initialize", {"adapterID": "pytest-scope"})
+    client.request("attach", {})
+    client.request("configurationDone")
+    assert client.event("stopped")["body"]["reason"] == "exception"
+    client.request("pause", {"threadId": 1})
+    client.request("terminate")
+    client.event("terminated")
+    client.request("disconnect")
+    assert client.close() == 0
