@@ -18,26 +18,25 @@ JSON gets an ``output`` event. The server never stops on a bad message, only on
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 from pytest_scope.errors import ScopeError
 from replay.compare import Recorded, StateDiff, compare_at
 from replay.cursor import FAILURE, RAISED, BreakpointError, Cursor, names_at
+from replay.dap_values import ValueReferences, arrow, type_name
+from replay.dap_wire import Connection
 from replay.expression import ExpressionError, parse_path, resolve
 from replay.state import State
 from replay.text_view import format_value
 from replay.tracefile import RecordedTest, TraceFile
 from replay.value_history import history_document, holder, value_history
 
-MAX_MESSAGE_BYTES: Final = 16 * 1024 * 1024
-_MAX_HEADER_BYTES: Final = 4096
 _HISTORY_CALL: Final = ("history(", ")")
 EXCEPTION_FILTERS: Final[list[dict[str, Any]]] = [
     {"filter": FAILURE, "label": "The test's failure", "default": True},
@@ -77,93 +76,12 @@ Answer = tuple[dict[str, Any] | None, Callable[[], None] | None]
 Loader = Callable[[LaunchRequest], Loaded]
 
 
-class Connection:
-    """Messages framed by ``Content-Length`` headers on a pair of byte streams."""
-
-    def __init__(self, reader: IO[bytes], writer: IO[bytes]) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    def read(self) -> dict[str, Any] | str | None:
-        """The next message; a str saying what was wrong with a bad one; None at the end."""
-        length: int | None = None
-        while True:
-            line = self.reader.readline(_MAX_HEADER_BYTES)
-            if not line:
-                return None
-            if line in (b"\r\n", b"\n"):
-                if length is not None:
-                    break
-                continue
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.strip().lower() == "content-length":
-                try:
-                    length = int(value.strip())
-                except ValueError:
-                    return f"a Content-Length that is not a number: {value.strip()!r}"
-        if length < 0:
-            return f"a negative Content-Length ({length})"
-        if length > MAX_MESSAGE_BYTES:
-            while length > 0 and self.reader.read(min(length, 65536)):  # skipped, unread
-                length -= 65536
-            return f"a message of more than {MAX_MESSAGE_BYTES} bytes"
-        body = self.reader.read(length)
-        try:
-            message = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
-            return "a message that is not JSON"
-        except RecursionError:
-            return "a message nested too deeply"
-        if not isinstance(message, dict):
-            return "a message that is not a JSON object"
-        return message
-
-    def write(self, message: dict[str, Any]) -> None:
-        body = json.dumps(message, ensure_ascii=False).encode()
-        self.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        self.writer.flush()
-
-
-def _children(value: Any) -> list[tuple[str, str, Any]]:
-    """The parts of a recorded value to expand: ``(name, path suffix, value)``."""
-    if isinstance(value, list):
-        return [(f"[{i}]", f"[{i}]", item) for i, item in enumerate(value)]
-    if not isinstance(value, dict):
-        return []
-    if "$type" not in value:
-        return [(str(key), f"[{key!r}]", item) for key, item in value.items()]
-    if value.get("$depth") or value.get("$cycle") or value.get("$redacted"):
-        return []
-    attrs, items = value.get("attrs"), value.get("items")
-    if isinstance(attrs, dict):
-        return [(str(key), f".{key}", item) for key, item in attrs.items()]
-    if isinstance(items, list):
-        short = str(value["$type"]).rsplit(".", 1)[-1]
-        pairs = all(isinstance(item, list) and len(item) == 2 for item in items)
-        if pairs and (short.lower().endswith("dict") or short == "Counter"):
-            return [(format_value(k, 80), f"[{k!r}]", v) for k, v in items]
-        return [(f"[{i}]", f"[{i}]", item) for i, item in enumerate(items)]
-    return []
-
-
 def _pending(spec: dict[str, Any]) -> dict[str, Any]:
     """A breakpoint asked for before launch: checked, and announced, once the test is loaded."""
     answer = {"id": spec["id"], "verified": False, "message": "set when launched"}
     if "line" in spec:
         answer["line"] = spec["line"]
     return answer
-
-
-def _arrow(old: Any, new: Any) -> str:
-    return f"{format_value(old, 80)} → {format_value(new, 80)}"
-
-
-def _type_name(value: Any) -> str:
-    if isinstance(value, dict) and "$type" in value:
-        return str(value["$type"])
-    return {list: "list", dict: "dict", str: "str", bool: "bool", int: "int", float: "float"}.get(
-        type(value), "None"
-    )
 
 
 class DebugSession:
@@ -185,7 +103,7 @@ class DebugSession:
         self._filters: set[str] = {FAILURE}
         self._source_refs: dict[int, str] = {}
         self._frames: dict[int, tuple[int, int]] = {}
-        self._listings: dict[int, Callable[[], list[dict[str, Any]]]] = {}
+        self.values = ValueReferences()
         self._diffs: dict[int, StateDiff] = {}
 
     # The protocol.
@@ -388,13 +306,13 @@ class DebugSession:
         names = dict(state.stack[depth]["locals"])
         if depth == len(state.stack) - 1 and state.event["kind"] in ("return", "yield"):
             names["(return value)"] = state.return_value
-        scopes = [self._scope("Locals", names, "locals")]
+        scopes = [self.values.scope("Locals", names, "locals")]
         if state.exception is not None:
-            scopes.append(self._scope("Exception", {"exception": state.exception}, None))
+            scopes.append(self.values.scope("Exception", {"exception": state.exception}, None))
         if state.watched:
-            scopes.append(self._scope("Watched", dict(state.watched), None))
+            scopes.append(self.values.scope("Watched", dict(state.watched), None))
         if self.against is not None:
-            reference = self._remember(lambda: self._diff_variables(state))
+            reference = self.values.remember(lambda: self._diff_variables(state))
             scopes.append(
                 {
                     "name": "Diff with last pass",
@@ -406,7 +324,7 @@ class DebugSession:
 
     def _variables(self, arguments: dict[str, Any]) -> Answer:
         reference = arguments["variablesReference"]
-        listing = self._listings.get(reference) if type(reference) is int else None
+        listing = self.values.listing(reference)
         if listing is None:
             raise RequestError(f"no variables {reference!r}: references last until the next stop")
         variables = listing()
@@ -429,8 +347,8 @@ class DebugSession:
         value = resolve(names_at(state, depth), parse_path(text))
         return {
             "result": format_value(value),
-            "type": _type_name(value),
-            "variablesReference": self._reference(value, text),
+            "type": type_name(value),
+            "variablesReference": self.values.reference(value, text),
         }, None
 
     def _source_of(self, filename: str) -> dict[str, Any]:
@@ -569,7 +487,7 @@ class DebugSession:
     def _stop(self, reason: str, why: str | None) -> None:
         """The stopped event; its description says the step, which editors show."""
         self._frames.clear()
-        self._listings.clear()
+        self.values.clear()
         cursor = self._cursor()
         description = f"step {cursor.step} of {cursor.test.steps}" + (f": {why}" if why else "")
         self.event(
@@ -588,43 +506,6 @@ class DebugSession:
         step, depth = self._frames[frame_id]
         return self._cursor().state(step), depth
 
-    def _remember(self, listing: Callable[[], list[dict[str, Any]]]) -> int:
-        reference = len(self._listings) + 1
-        self._listings[reference] = listing
-        return reference
-
-    def _reference(self, value: Any, path: str) -> int:
-        children = _children(value)
-        if not children:
-            return 0
-        return self._remember(
-            lambda: [self._variable(name, item, path + suffix) for name, suffix, item in children]
-        )
-
-    def _variable(self, name: str, value: Any, path: str | None) -> dict[str, Any]:
-        variable = {
-            "name": name,
-            "value": format_value(value),
-            "type": _type_name(value),
-            "variablesReference": self._reference(value, path or name),
-        }
-        if path is not None:
-            variable["evaluateName"] = path
-        return variable
-
-    def _scope(self, name: str, names: dict[str, Any], hint: str | None) -> dict[str, Any]:
-        reference = self._remember(
-            lambda: [
-                self._variable(key, value, key if key.isidentifier() else None)
-                for key, value in names.items()
-                if not key.startswith("@py_assert") and not key.startswith("@py_format")
-            ]
-        )
-        scope: dict[str, Any] = {"name": name, "variablesReference": reference, "expensive": False}
-        if hint:
-            scope["presentationHint"] = hint
-        return scope
-
     def _diff_variables(self, state: State) -> list[dict[str, Any]]:
         cursor = self._cursor()
         assert self.against is not None
@@ -634,7 +515,7 @@ class DebugSession:
             diff = self._diffs[state.step] = compare_at(state, this, self.against)
         aligned = "same step" if diff.exact else "last step alike"
         variables = [
-            self._variable(
+            self.values.variable(
                 "(aligned)", f"step {diff.state.step} of run {diff.state.run} ({aligned})", None
             )
         ]
@@ -644,11 +525,11 @@ class DebugSession:
                 where = f"{change['frame']}: {where}"
             this, against = change["this"], change["against"]
             summary = {"change": change["change"], "this": this, "last pass": against}
-            variable = self._variable(where, summary, None)
+            variable = self.values.variable(where, summary, None)
             variable["value"] = f"{format_value(this, 80)} (last pass: {format_value(against, 80)})"
             variables.append(variable)
         if not diff.changes:
-            variables.append(self._variable("(no differences)", "", None))
+            variables.append(self.values.variable("(no differences)", "", None))
         return variables
 
     def _history(self, text: str, state: State, depth: int) -> Answer:
@@ -659,11 +540,11 @@ class DebugSession:
         changes = document["changes"]
         listing = {f"step {change['step']}": change for change in changes}
         result = f"{len(changes)} change(s) of {document['path']}"
-        reference = self._remember(
+        reference = self.values.remember(
             lambda: [
                 {
-                    **self._variable(name, change, None),
-                    "value": _arrow(change["old"], change["new"]),
+                    **self.values.variable(name, change, None),
+                    "value": arrow(change["old"], change["new"]),
                 }
                 for name, change in listing.items()
             ]
