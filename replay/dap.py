@@ -51,6 +51,7 @@ CAPABILITIES: Final = {
     "supportsFunctionBreakpoints": True,
     "supportsEvaluateForHovers": True,
     "supportsTerminateRequest": True,
+    "supportsExceptionInfoRequest": True,
     "exceptionBreakpointFilters": EXCEPTION_FILTERS,
 }
 
@@ -429,6 +430,24 @@ class DebugSession:
     def _pause(self, arguments: dict[str, Any]) -> Answer:
         return None, None  # always stopped: a recording does not run
 
+    def _exceptionInfo(self, arguments: dict[str, Any]) -> Answer:
+        """The exception in flight at the thread's step, for the editor's exception widget."""
+        state = self._thread_state(int(arguments["threadId"]))
+        if state is None or state.exception is None:
+            raise RequestError("no exception in flight at this step")
+        exception = state.exception
+        kind = str(exception.get("$type", "?")) if isinstance(exception, dict) else "?"
+        attrs = exception.get("attrs") if isinstance(exception, dict) else None
+        args = attrs.get("args") if isinstance(attrs, dict) else None
+        message = args[0] if isinstance(args, list) and args and isinstance(args[0], str) else ""
+        failure = state.step == self._cursor().test.failure_step
+        return {
+            "exceptionId": kind,
+            "description": message or format_value(exception),
+            "breakMode": "unhandled" if failure else "always",
+            "details": {"message": message, "typeName": kind},
+        }, None
+
     # Helpers.
 
     def _cursor(self) -> Cursor:
@@ -630,6 +649,7 @@ _REQUESTS: Final = frozenset(
         "setBreakpoints", "setFunctionBreakpoints", "setExceptionBreakpoints", "threads",
         "stackTrace", "scopes", "variables", "evaluate", "source", "gotoTargets", "goto",
         "next", "stepIn", "stepOut", "stepBack", "continue", "reverseContinue", "pause",
+        "exceptionInfo",
     }
 )  # fmt: skip
 _BEFORE_LAUNCH: Final = frozenset(

@@ -117,6 +117,12 @@ def test_it_stops_at_the_failure_with_stack_and_exception(
     assert [scope["name"] for scope in scopes] == ["Locals", "Exception"]
     (exception,) = variables(client, scopes[1]["variablesReference"]).values()
     assert exception["type"] == "AssertionError"
+    info = client.request("exceptionInfo", {"threadId": 1})
+    assert (info["exceptionId"], info["breakMode"]) == ("AssertionError", "unhandled")
+    assert info["description"].startswith("assert {'apple': 9, ... 4, 'plum': 5} ==")
+    client.request("goto", {"threadId": 1, "targetId": 1})
+    client.event("stopped")
+    assert "no exception in flight" in client.failure("exceptionInfo", {"threadId": 1})
 
 
 def test_variables_expand_lazily_by_reference(client: DapClient) -> None:
