@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from pytest_scope.errors import NotFoundError, ScopeError, TraceFileError
 from replay.compare import Recorded, StateDiff, compare_at, diverge
+from replay.cursor import Cursor
+from replay.expression import ExpressionError, parse_path
 from replay.history import LAST_PASS, in_run, last_pass
 from replay.json_view import (
     divergence_document,
@@ -27,6 +29,7 @@ from replay.json_view import (
 )
 from replay.state import State, failure_step, state_at, timeline
 from replay.tracefile import DEFAULT_SCOPE_DIR, RecordedTest, ScopeDir, TraceFile, find_test
+from replay.value_history import history_document, holder, render_history, value_history
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -107,6 +110,31 @@ def _parser() -> argparse.ArgumentParser:
         help="write a self-contained HTML viewer of TEST_ID to FILE (opens at --step, "
         "default: the failure point)",
     )
+    what.add_argument(
+        "-i",
+        "--interactive",
+        action="store_true",
+        help="a pdb-like prompt over the recording, from the failure point (or --step); "
+        "steps backwards too (help at the prompt lists the commands)",
+    )
+    what.add_argument(
+        "--history",
+        metavar="PATH",
+        help="every step at which the value at PATH (a local, self.items[3]) changed, in the "
+        "frame of the failure point (or --step) or its nearest caller holding it",
+    )
+    what.add_argument(
+        "--dap",
+        action="store_true",
+        help="serve the Debug Adapter Protocol on stdio, for an editor to step through "
+        "TEST_ID (or the test its launch configuration names), backwards too",
+    )
+    parser.add_argument(
+        "--dap-port",
+        type=_port_number,
+        metavar="PORT",
+        help="with --dap: listen on 127.0.0.1:PORT instead of stdio (0: any free port)",
+    )
     what.add_argument("--list", action="store_true", help="list the tests of a run")
     what.add_argument("--runs", action="store_true", help="list the runs, newest first")
     return parser
@@ -119,16 +147,31 @@ def _step_number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a step number") from None
 
 
+def _port_number(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if (args.list or args.runs) and (args.test_id or args.step is not None):
             raise _UsageError("--list and --runs take no TEST_ID or --step")
+        if args.dap_port is not None and not args.dap:
+            raise _UsageError("--dap-port goes with --dap")
+        if args.dap and args.step is not None:
+            raise _UsageError("--dap stops at the failure point; go to a step from the editor")
+        if args.dap:
+            _serve_dap(args)
+            return 0
         if not (args.list or args.runs or args.test_id):
             raise _UsageError(f"give a TEST_ID, --list or --runs (see {PROG} --help)")
+        if args.interactive and args.format == "json":
+            raise _UsageError("--interactive is a prompt for people; leave out --format json")
         if (args.timeline or args.diverge) and args.step is not None:
             raise _UsageError("--timeline and --diverge find their own steps; leave out --step")
-        if (args.timeline or args.list or args.runs) and args.against is not None:
+        if (args.timeline or args.list or args.runs or args.history) and args.against is not None:
             raise _UsageError("--against compares states: use it with a step or --diverge")
         if args.diverge and args.against == "none":
             raise _UsageError("--diverge needs a recording to compare with, not --against none")
@@ -170,15 +213,40 @@ def _run(args: argparse.Namespace) -> None:
             lambda view, console: view.render_tests(console, run_id, tests),
         )
         return
+    trace, test = _find(args)
+    with trace:
+        _show_test(args, trace, _attempt(args, trace, test))
+
+
+def _find(args: argparse.Namespace) -> tuple[TraceFile, RecordedTest]:
     if args.run:
         paths, where = [_run_file(args)], f"run {args.run}"
     else:
         scope_dir = _scope_dir(args)
         paths = [scope_dir.newest(), *scope_dir.runs()[1:]]
         where = f"the {len(paths)} run(s) in {scope_dir.path}"
-    trace, test = find_test(paths, args.test_id, where=where)
-    with trace:
-        _show_test(args, trace, _attempt(args, trace, test))
+    return find_test(paths, args.test_id, where=where)
+
+
+def _serve_dap(args: argparse.Namespace) -> None:
+    """The DAP server; a launch request may name another test, run or scope directory."""
+    from replay.dap import LaunchRequest, Loaded, serve
+
+    def load(request: LaunchRequest) -> Loaded:
+        chosen = argparse.Namespace(**vars(args))
+        chosen.test_id, chosen.run, chosen.attempt = request.test, request.run, request.attempt
+        chosen.against = request.against
+        chosen.dir = Path(request.scope_dir) if request.scope_dir else args.dir
+        trace, test = _find(chosen)
+        try:
+            test = _attempt(chosen, trace, test)
+            return trace, test, _against(chosen, trace, test)
+        except BaseException:
+            trace.close()
+            raise
+
+    preset = LaunchRequest(args.test_id, args.run, args.attempt, args.against, None)
+    serve(load, preset, args.dap_port)
 
 
 def _attempt(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> RecordedTest:
@@ -200,6 +268,12 @@ def _show_test(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -
         return
     if args.diverge:
         _show_divergence(args, trace, test)
+        return
+    if args.interactive:
+        _interact(args, trace, test)
+        return
+    if args.history is not None:
+        _show_history(args, trace, test)
         return
     if args.timeline:
         rows = timeline(trace, test)
@@ -277,6 +351,43 @@ def _write_html(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) 
         if against is not None:
             against.trace.close()
     print(f"{args.html} ({size / 1e6:.1f} MB): open it in a browser")
+
+
+def _cursor(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> Cursor:
+    if args.step is not None:
+        state_at(trace, test, args.step)  # the range check, with its message
+    cursor = Cursor(trace, test)
+    if args.step is not None:
+        cursor.step = args.step
+    return cursor
+
+
+def _interact(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
+    from replay.prompt import interact
+
+    against = _against(args, trace, test)
+    try:
+        with _cursor(args, trace, test) as cursor:
+            interact(cursor, against)
+    finally:
+        if against is not None:
+            against.trace.close()
+
+
+def _show_history(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
+    with _cursor(args, trace, test) as cursor:
+        try:
+            path = parse_path(args.history)
+            where = holder(path, cursor.state(), -1)
+        except ExpressionError as exc:
+            raise _UsageError(f"--history: {exc}") from None
+        document = history_document(cursor, path, where, value_history(cursor, path, where))
+    rootdir = trace.meta.get("rootdir")
+    _output(
+        args,
+        document,
+        lambda _, console: render_history(console, document, rootdir),
+    )
 
 
 def _source(trace: TraceFile, state: State | None) -> str | None:

@@ -1,0 +1,37 @@
+"""Fixture projects recorded with ``pytest --scope`` in a subprocess, as a user records them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def record(root: Path, *args: str, env: dict[str, str] | None = None) -> int:
+    """Run ``pytest --scope ARGS`` in ``root``; its exit code (0 or 1, else the test fails)."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--scope", *args],
+        cwd=root,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode in (0, 1), run.stdout + run.stderr
+    return run.returncode
+
+
+def record_demo(root: Path) -> None:
+    """fixtures/demo in ``root``, recorded: ``test_ship_takes_every_line`` fails."""
+    shutil.copytree(FIXTURES / "demo", root, dirs_exist_ok=True)
+    assert record(root, env={"PYTHONPATH": str(root / "src")}) == 1
+
+
+def record_compare(root: Path) -> None:
+    """fixtures/compare's test_price in ``root``, recorded passing, then broken."""
+    shutil.copytree(FIXTURES / "compare", root, dirs_exist_ok=True)
+    assert record(root, "-k", "price", env={"COMPARE_BROKEN": "0"}) == 0
+    assert record(root, "-k", "price", env={"COMPARE_BROKEN": "1"}) == 1
