@@ -815,7 +815,8 @@ class Recorder:
         A caller stepped line by line: the objects its calling line names (the receiver and
         arguments of the call). A caller without line events (project code at the calls
         level) moves on and binds new locals between its recorded steps: the step that
-        enters a callee records them.
+        enters a callee records them, and walks its arguments again, as at each of its
+        own steps.
         """
         frame = caller.frame
         assert frame is not None
@@ -832,6 +833,7 @@ class Recorder:
         else:
             variables = self._variables(caller, local_values)
             self._check_bindings(caller, variables, local_values, changed, deleted)
+            self._check_names(caller, caller.code.params, local_values, changed, deleted)
         if moved or changed or deleted:
             change = self._other_change(caller, others)
             change[1] = line
