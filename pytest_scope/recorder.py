@@ -402,74 +402,76 @@ class Recorder:
             return
         if frame is None:
             frame = _getframe(1)
-        buffer = self._buffer
-        thread = self._last_thread
-        if (
-            buffer is None
-            or buffer.keyframe_due
-            or self._paused
-            or self._watched
-            or self._between_examples
-            or self._redaction.pending
-            or thread is None
-            or thread.ident != _get_ident()
-            or not thread.stack
-            or thread.stack[-1].frame is not frame
-            or (thread.stack[-1].code.cell_names and len(thread.cell_frames) > 1)
-            or (_tracing_allocations() and not self._traced_from_start)
-        ):
-            self._record(Kind.LINE, code, frame, _MISSING)
-            return
-        with self._lock:
-            if not self._recording:
-                return
-            try:
-                entry = thread.stack[-1]
-                known = entry.code
-                lines = known.lines
-                if lines is None:
-                    lines = known.lines = line_names(code)
-                previous, entry.line = entry.line, line
-                ran = lines.get(previous, NO_NAMES)
-                deep = ran.deep
-                shallow = ran.shallow
-                if line != previous:
-                    now = lines.get(line, NO_NAMES)
-                    shallow = shallow + now.deep + now.shallow
-                changed: dict[str, Encoded] | None = None
-                deleted: list[str] = _NO_DELETES
-                if deep or shallow:
-                    local_values = _read_locals(entry, frame)
-                    values = entry.values
-                    walk_deep = True
-                    for names in (deep, shallow):
-                        for name in names:
-                            value = local_values.get(name, _MISSING)
-                            if value is values.get(name, _MISSING):
-                                continue  # the same scalar object: its own form
-                            if changed is None:
-                                changed, deleted = {}, []
-                            self._check_names(
-                                entry, (name,), local_values, changed, deleted, walk_deep
-                            )
-                        walk_deep = False
-                step = self._step + 1
-                payload: dict[str, Any] | None = None
-                if changed is not None:  # something was walked
-                    objects = self._objects.take_changes()
+        general = False
+        with self._lock:  # another thread may close the chunk or pause between checks
+            buffer = self._buffer
+            thread = self._last_thread
+            if (
+                buffer is None
+                or not self._recording
+                or buffer.keyframe_due
+                or self._paused
+                or self._watched
+                or self._between_examples
+                or self._redaction.pending
+                or thread is None
+                or thread.ident != _get_ident()
+                or not thread.stack
+                or thread.stack[-1].frame is not frame
+                or (thread.stack[-1].code.cell_names and len(thread.cell_frames) > 1)
+                or (_tracing_allocations() and not self._traced_from_start)
+            ):
+                general = self._recording
+            else:
+                try:
+                    entry = thread.stack[-1]
+                    known = entry.code
+                    lines = known.lines
+                    if lines is None:
+                        lines = known.lines = line_names(code)
+                    previous, entry.line = entry.line, line
+                    ran = lines.get(previous, NO_NAMES)
+                    deep = ran.deep
+                    shallow = ran.shallow
+                    if line != previous:
+                        now = lines.get(line, NO_NAMES)
+                        shallow = shallow + now.deep + now.shallow
+                    changed: dict[str, Encoded] | None = None
+                    deleted: list[str] = _NO_DELETES
+                    if deep or shallow:
+                        local_values = _read_locals(entry, frame)
+                        values = entry.values
+                        walk_deep = True
+                        for names in (deep, shallow):
+                            for name in names:
+                                value = local_values.get(name, _MISSING)
+                                if value is values.get(name, _MISSING):
+                                    continue  # the same scalar object: its own form
+                                if changed is None:
+                                    changed, deleted = {}, []
+                                self._check_names(
+                                    entry, (name,), local_values, changed, deleted, walk_deep
+                                )
+                            walk_deep = False
+                    step = self._step + 1
+                    payload: dict[str, Any] | None = None
+                    if changed is not None:  # something was walked
+                        objects = self._objects.take_changes()
+                        self._objects.end_step()
+                        if changed or deleted or objects:
+                            payload = {"l": changed} if changed else {}
+                            if deleted:
+                                payload["d"] = deleted
+                            if objects:
+                                payload["b"] = objects
+                    self._step = step
+                    buffer.append([step, Kind.LINE, thread.number, entry.frame_no, known.number,
+                                   line, payload])  # fmt: skip
+                except Exception as exc:  # never into the code under test
                     self._objects.end_step()
-                    if changed or deleted or objects:
-                        payload = {"l": changed} if changed else {}
-                        if deleted:
-                            payload["d"] = deleted
-                        if objects:
-                            payload["b"] = objects
-                self._step = step
-                buffer.append([step, Kind.LINE, thread.number, entry.frame_no, known.number,
-                               line, payload])  # fmt: skip
-            except Exception as exc:  # never into the code under test
-                self._objects.end_step()
-                self._fault(exc)
+                    self._fault(exc)
+        if general:
+            self._record(Kind.LINE, code, frame, _MISSING)
 
     def _on_jump(self, code: CodeType, offset: int, destination: int) -> Any:
         """A backward jump within one line is a new line step, as a debugger shows it.

@@ -5,6 +5,8 @@ time; the benchmark measures time)."""
 from __future__ import annotations
 
 import importlib.util
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_scope.buffer import RingBuffer
+from pytest_scope.codec import unpack_chunk
 from pytest_scope.objects import ObjectTable
 from pytest_scope.plan import Plan
 from pytest_scope.recorder import Recorder
@@ -117,3 +120,50 @@ def test_a_step_deep_in_a_recursion_does_not_look_at_the_frames_above(
     assert steps > 6000
     # 61 calls each check the shared list once; the 6,000 loop steps check nothing.
     assert deep < 0.05
+
+
+THREADED = """
+def spin(rounds):
+    x = 0
+    for _ in range(rounds):
+        x += 1
+    return x
+"""
+
+
+def test_threads_stepping_together_keep_every_chunk_whole(tmp_path: Path) -> None:
+    """Line steps of two threads, with the interpreter switching threads as often as it
+    can, and chunks of a few events: each chunk still starts with its own keyframe."""
+    source = tmp_path / "test_threaded.py"
+    source.write_text(THREADED)
+    spec = importlib.util.spec_from_file_location("test_threaded", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    recorder = Recorder(Plan(tmp_path, ["test_*.py"]), ValueEncoder(), lambda *_: None)
+    buffer = RingBuffer(2**30, recorder.take_keyframe, events_per_chunk=3)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    recorder.start()
+    try:
+        recorder.begin_test(buffer)
+        workers = [threading.Thread(target=module.spin, args=(3000,)) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        module.spin(3000)
+        for worker in workers:
+            worker.join()
+        steps = recorder.end_test()
+    finally:
+        recorder.stop()
+        sys.setswitchinterval(interval)
+    buffer.close_chunk()
+    assert steps.incomplete is None
+    chunks = buffer.chunks()
+    assert len(chunks) > 1000
+    for chunk in chunks:
+        keyframe, events = unpack_chunk(chunk.data)
+        assert keyframe["step"] == chunk.first_step - 1 == events[0][0] - 1
+    assert [event[0] for chunk in chunks for event in unpack_chunk(chunk.data)[1]] == list(
+        range(1, steps.steps + 1)
+    )
