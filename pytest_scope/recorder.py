@@ -115,7 +115,10 @@ class _Code:
 class _Frame:
     """The recorder's shadow of one frame: what it last recorded of it."""
 
-    __slots__ = ("code", "frame", "frame_no", "ids", "line", "locals_dict", "stepped", "values")
+    __slots__ = (
+        "calling_at", "code", "frame", "frame_no", "ids", "line", "locals_dict", "stepped",
+        "values",
+    )  # fmt: skip
 
     def __init__(self, frame_no: int, code: _Code, frame: FrameType | None, line: int) -> None:
         self.frame_no = frame_no
@@ -123,6 +126,7 @@ class _Frame:
         self.frame = frame  # only while the frame is on a stack, never once it left
         self.line = line
         self.stepped = False  # whether its locals were read since it was entered
+        self.calling_at = -1  # its instruction at its last look as a caller (see _catch_up)
         # The forms last recorded (a scalar, a leaf form or an object's ref), never the
         # objects; and the ids of the objects behind the refs, to tell a rebinding.
         self.values: dict[str, Encoded] = {}
@@ -430,6 +434,7 @@ class Recorder:
                     if lines is None:
                         lines = known.lines = line_names(code)
                     previous, entry.line = entry.line, line
+                    entry.calling_at = -1
                     ran = lines.get(previous, NO_NAMES)
                     deep = ran.deep
                     shallow = ran.shallow
@@ -627,7 +632,7 @@ class Recorder:
         if entered:
             if stack:
                 caller = stack[-1]
-                self._catch_up(caller, others)
+                self._catch_up(caller, others, resuming=kind == Kind.RESUME)
             current = self._entered_frame(kind, code, frame)
             thread.push(current)
         else:
@@ -705,6 +710,7 @@ class Recorder:
         code = entry.code
         line = frame.f_lineno
         previous, entry.line = entry.line, line
+        entry.calling_at = -1
         local_values = _read_locals(entry, frame)
         if not entry.stepped:
             entry.stepped = True
@@ -811,7 +817,7 @@ class Recorder:
                 changes[name] = forms[name] = form
         return changes
 
-    def _catch_up(self, caller: _Frame, others: dict[int, list[Any]]) -> None:
+    def _catch_up(self, caller: _Frame, others: dict[int, list[Any]], resuming: bool) -> None:
         """Bring a caller's line and locals up to date as it calls or resumes a frame.
 
         A caller stepped line by line: the objects its calling line names (the receiver and
@@ -822,6 +828,14 @@ class Recorder:
         """
         frame = caller.frame
         assert frame is not None
+        # At the same instruction as at its last look, and with no step of its own since,
+        # a caller stepped line by line has not run (a loop would have stepped it): the
+        # same call resuming a generator again (``tuple(x for x in ...)``, ``list(gen)``).
+        at = frame.f_lasti
+        again = resuming and at == caller.calling_at
+        caller.calling_at = at
+        if again and caller.code.stepped_lines:
+            return
         changed: dict[str, Encoded] = {}
         deleted: list[str] = []
         line = frame.f_lineno
@@ -835,7 +849,8 @@ class Recorder:
         else:
             variables = self._variables(caller, local_values)
             self._check_bindings(caller, variables, local_values, changed, deleted)
-            self._check_names(caller, caller.code.params, local_values, changed, deleted)
+            if not again:  # resuming again: a loop may have run (bindings), not a walk
+                self._check_names(caller, caller.code.params, local_values, changed, deleted)
         if moved or changed or deleted:
             change = self._other_change(caller, others)
             change[1] = line
