@@ -26,7 +26,14 @@ from replay.json_view import (
     tests_document,
 )
 from replay.state import State, failure_step, state_at, timeline
-from replay.tracefile import DEFAULT_SCOPE_DIR, RecordedTest, ScopeDir, TraceFile, find_test
+from replay.tracefile import (
+    DEFAULT_SCOPE_DIR,
+    RecordedTest,
+    ScopeDir,
+    TraceFile,
+    find_test,
+    run_file,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -160,7 +167,7 @@ def _run(args: argparse.Namespace) -> None:
         _output(args, runs_document(runs), lambda view, console: view.render_runs(console, runs))
         return
     if args.list:
-        path = _run_file(args) if args.run else _scope_dir(args).newest()
+        path = run_file(args.run, lambda: _scope_dir(args)) if args.run else _scope_dir(args).newest()
         with TraceFile(path) as trace:
             tests = trace.tests()
             run_id = trace.run_id
@@ -171,7 +178,7 @@ def _run(args: argparse.Namespace) -> None:
         )
         return
     if args.run:
-        paths, where = [_run_file(args)], f"run {args.run}"
+        paths, where = [run_file(args.run, lambda: _scope_dir(args))], f"run {args.run}"
     else:
         scope_dir = _scope_dir(args)
         paths = [scope_dir.newest(), *scope_dir.runs()[1:]]
@@ -295,9 +302,7 @@ def _against(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> 
             runs = []  # a lone .sqlite file: only its own attempts can be compared
         found = last_pass(runs, trace.path, test)
         return None if found is None else Recorded(*found)
-    candidate = Path(choice)
-    path = candidate if candidate.suffix == ".sqlite" else _scope_dir(args).run(choice)
-    return Recorded(*in_run(path, test.nodeid))
+    return Recorded(*in_run(run_file(choice, lambda: _scope_dir(args)), test.nodeid))
 
 
 def _output(
@@ -325,14 +330,6 @@ def _scope_dir(args: argparse.Namespace) -> ScopeDir:
         f"no {DEFAULT_SCOPE_DIR} directory in {here} or its parents; record with "
         "`pytest --scope`, or pass --dir DIR"
     )
-
-
-def _run_file(args: argparse.Namespace) -> Path:
-    """``--run``: the path of a .sqlite file (no scope directory needed) or a run id."""
-    candidate = Path(args.run)
-    if candidate.suffix == ".sqlite" and candidate.is_file():
-        return candidate
-    return _scope_dir(args).run(args.run)
 
 
 def _run_facts(path: Path) -> dict[str, Any]:

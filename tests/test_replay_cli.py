@@ -150,6 +150,8 @@ def test_an_unreadable_run_is_listed_as_such(
         (["--list", "--runs"], "not allowed with argument"),
         (["test_main", "--timeline", "--step", "2"], "leave out --step"),
         (["test_main", "--run", "nope"], "no run 'nope'"),
+        (["test_main", "--run", "missing.sqlite"], "missing.sqlite: no such file"),
+        (["--list", "--run", "missing.sqlite"], "missing.sqlite: no such file"),
         (["test_main", "--dir", "nowhere"], "no scope directory at nowhere"),
     ],
 )
