@@ -438,7 +438,9 @@ class ScopeSession:
         if self.deadline_lifted and self.hypothesis_tests:
             write("Hypothesis deadlines were lifted while recording (tests that set one keep it)")
         if len(records) > 1:
-            for line in heaviest_table(records, self.config.get_terminal_writer().fullwidth):
+            writer = self.config.get_terminal_writer()
+            width = writer.fullwidth if terminalreporter.isatty else None
+            for line in heaviest_table(records, width):
                 write(line)
         last: dict[str, tuple[TestRecord, str]] = {}
         for record, command in self.recorded:

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
@@ -209,9 +210,12 @@ def render_state(
 def render_timeline(
     console: Console, nodeid: str, rows: list[dict[str, Any]], rootdir: str | None = None
 ) -> None:
-    table = Table(title=f"Timeline of {nodeid}", title_justify="left", box=box.SIMPLE)
+    title = f"Timeline of {nodeid}"
+    table = Table(box=box.SIMPLE)
     for column in ("step", "thread", "kind", "function", "location"):
-        table.add_column(column, justify="right" if column in ("step", "thread") else "left")
+        table.add_column(
+            column, justify="right" if column in ("step", "thread") else "left", overflow="fold"
+        )
     for row in rows:
         table.add_row(
             str(row["step"]),
@@ -220,13 +224,18 @@ def render_timeline(
             Text(row["function"]),
             Text(f"{short_path(row['file'], rootdir)}:{row['line']}"),
         )
-    console.print(table)
+    _print_uncut(console, title, table)
 
 
 def render_tests(console: Console, run: str, tests: list[RecordedTest]) -> None:
-    table = Table(title=f"Tests of run {run}", title_justify="left", box=box.SIMPLE)
+    title = f"Tests of run {run}"
+    table = Table(box=box.SIMPLE)
     for column in ("test", "attempt", "outcome", "steps", "dropped"):
-        table.add_column(column, justify="left" if column in ("test", "outcome") else "right")
+        table.add_column(
+            column,
+            justify="left" if column in ("test", "outcome") else "right",
+            overflow="fold",
+        )
     for test in tests:
         outcome = test.outcome + (f" (incomplete: {test.incomplete})" if test.incomplete else "")
         style = "red" if test.outcome == "failed" else ""
@@ -237,11 +246,12 @@ def render_tests(console: Console, run: str, tests: list[RecordedTest]) -> None:
             f"{test.steps:,}",
             f"{test.dropped_steps:,}",
         )
-    console.print(table)
+    _print_uncut(console, title, table)
 
 
 def render_runs(console: Console, runs: list[tuple[Path, dict[str, Any]]]) -> None:
-    table = Table(title="Runs (newest first)", title_justify="left", box=box.SIMPLE)
+    title = "Runs (newest first)"
+    table = Table(box=box.SIMPLE)
     for column in ("run", "tests", "failed", "file"):
         table.add_column(
             column,
@@ -255,6 +265,20 @@ def render_runs(console: Console, runs: list[tuple[Path, dict[str, Any]]]) -> No
             table.add_row(
                 Text(path.stem), str(facts["tests"]), str(facts["failed"]), Text(str(path))
             )
+    _print_uncut(console, title, table)
+
+
+def _print_uncut(console: Console, title: str, table: Table) -> None:
+    """Print a titled table of ids and paths without cutting any.
+
+    On a terminal narrower than an id, the id folds onto the next line; output that is not
+    a terminal (a pipe, a CI log) gets whole lines, since ``grep`` and scripts read it.
+    """
+    whole = not console.is_terminal
+    if whole:
+        needed = Measurement.get(console, console.options.update_width(2**20), table).maximum
+        console.width = max(console.width, needed)
+    console.print(Text(title, style="table.title"), soft_wrap=whole)
     console.print(table)
 
 

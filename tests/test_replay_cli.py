@@ -123,6 +123,21 @@ def test_list_and_runs(scope: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "20250101-000000-1" in capsys.readouterr().out
 
 
+def test_a_pipe_gets_whole_ids_in_every_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_id = f"tests/test_{'deep_' * 20}module.py::test_{'long_' * 20}name[case-1]"
+    path = tmp_path / ".scope" / "runs" / f"20250101-000000-{'x' * 90}.sqlite"
+    write_trace(path, {long_id: _recording()})
+    monkeypatch.chdir(tmp_path)
+    for args in (["--list"], ["--runs"], [long_id, "--timeline"]):
+        assert main(args) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert any(long_id in line or str(path) in line for line in lines), args
+    assert main(["--runs"]) == 0
+    assert any(str(path) in line for line in capsys.readouterr().out.splitlines())
+
+
 def test_an_unreadable_run_is_listed_as_such(
     scope: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
