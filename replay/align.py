@@ -1,10 +1,10 @@
 """Step alignment of two recordings of one test, and their first divergence.
 
 The method. Each step is reduced to a *signature*: its kind, function (qualified name
-and file, since code numbers differ between runs), line and thread. The two signature
-sequences are walked in lockstep while they agree; lockstep runs are compared a block at
-a time (list slices compare in C), so long identical stretches cost little. Where they
-disagree, the walk *resynchronizes* at the nearest point (smallest number of steps
+and file, in one spelling of its path, since code numbers differ between runs), line and
+thread. The two signature sequences are walked in lockstep while they agree; lockstep
+runs are compared a block at a time (list slices compare in C), so long identical
+stretches cost little. Where they disagree, the walk *resynchronizes* at the nearest point (smallest number of steps
 skipped on both sides together) where the next ``GRAMS[0]`` signatures agree again: an
 extra loop iteration or call in one run is skipped as inserted work, and a branch taken
 differently is skipped on both sides. The search looks ahead in growing windows, through
@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from pytest_scope.paths import one_path
 from replay.tracefile import RecordedTest, TraceFile
 
 GRAMS: Final = (8, 4, 2, 1)  # agreeing signatures needed to resynchronize, best first
@@ -64,7 +65,9 @@ class Steps:
 
 def load_steps(trace: TraceFile, test: RecordedTest, signatures: Signatures) -> Steps:
     """Read every retained step of a test (one pass over its chunks)."""
-    codes = {number: (code.qualname, code.filename) for number, code in trace.codes().items()}
+    codes = {
+        number: (code.qualname, one_path(code.filename)) for number, code in trace.codes().items()
+    }
     numbers = signatures.numbers  # the loop below runs once per step: no method calls
     keys: list[int] = []
     payloads: list[Any] = []

@@ -28,6 +28,7 @@ from typing import Any, Final
 
 from deepdiff import DeepDiff
 
+from pytest_scope.paths import one_path
 from replay.align import Alignment, Signatures, align, first_divergence, load_steps
 from replay.state import State, state_at
 from replay.tracefile import RecordedTest, TraceFile
@@ -88,7 +89,9 @@ def state_changes(this: State, against: State) -> tuple[list[dict[str, Any]], in
     records: list[dict[str, Any]] = []
     paired = 0
     for depth, (mine, theirs) in enumerate(zip(this.stack, against.stack, strict=False)):
-        if mine["function"] != theirs["function"] or mine["file"] != theirs["file"]:
+        if mine["function"] != theirs["function"] or one_path(mine["file"]) != one_path(
+            theirs["file"]
+        ):
             break
         paired = depth + 1
         function = mine["function"]
@@ -98,10 +101,14 @@ def state_changes(this: State, against: State) -> tuple[list[dict[str, Any]], in
             )
         records.extend(_value_records(function, depth, _shown(mine), _shown(theirs)))
     for depth in range(paired, max(len(this.stack), len(against.stack))):
-        here = this.stack[depth]["function"] if depth < len(this.stack) else None
-        there = against.stack[depth]["function"] if depth < len(against.stack) else None
+        here = _function(this.stack, depth)
+        there = _function(against.stack, depth)
+        if here is not None and here == there:  # same name, another file: show the files
+            here = f"{here} ({this.stack[depth]['file']})"
+            there = f"{there} ({against.stack[depth]['file']})"
         change = "changed" if here and there else "added" if here else "removed"
-        records.append(_record(here or there, depth, "(function)", change, here, there))
+        function = this.stack[depth]["function"] if here else against.stack[depth]["function"]
+        records.append(_record(function, depth, "(function)", change, here, there))
     records.extend(_value_records(None, None, this.watched, against.watched, WATCHED))
     for path, mine_value, theirs_value in (
         ("(exception)", this.exception, against.exception),
@@ -115,6 +122,10 @@ def state_changes(this: State, against: State) -> tuple[list[dict[str, Any]], in
         elif value_changes(theirs_value, mine_value):
             records.append(_record(None, None, path, "changed", mine_value, theirs_value))
     return records[:MAX_CHANGES], max(0, len(records) - MAX_CHANGES)
+
+
+def _function(stack: list[dict[str, Any]], depth: int) -> str | None:
+    return stack[depth]["function"] if depth < len(stack) else None
 
 
 def _shown(frame: dict[str, Any]) -> dict[str, Any]:
