@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from pytest_scope.errors import NotFoundError, ScopeError, TraceFileError
 from replay.compare import Recorded, StateDiff, compare_at, diverge
-from replay.history import LAST_PASS, in_run, last_pass
+from replay.history import LAST_PASS, in_run, last_failure, last_pass
 from replay.json_view import (
     divergence_document,
     dumps,
@@ -254,20 +254,35 @@ def _render_state(
 
 
 def _show_divergence(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
+    if test.outcome == "passed" and args.attempt is None and args.against is None:
+        # A passing test has nothing to explain; its last failure has, against this pass.
+        failure = last_failure(_runs(args), trace.path, test)
+        if failure is None:
+            raise NotFoundError(
+                f"{test.nodeid} passed in run {trace.run_id} and no failed recording of it is"
+                " kept: there is no failure to explain; pass --against RUN to compare anyway"
+            )
+        with failure[0]:
+            _report_divergence(args, Recorded(*failure), Recorded(trace, test))
+        return
     against = _against(args, trace, test)
     if against is None:
         raise NotFoundError(
             f"no passing recording of {test.nodeid} to compare with; pass --against RUN"
         )
     with against.trace:
-        report = diverge(Recorded(trace, test), against)
-        sides = (trace.run_id, test.attempt), (against.trace.run_id, against.test.attempt)
-        sources = (_source(trace, report.this), _source(against.trace, report.against))
+        _report_divergence(args, Recorded(trace, test), against)
+
+
+def _report_divergence(args: argparse.Namespace, this: Recorded, against: Recorded) -> None:
+    report = diverge(this, against)
+    sides = (this.trace.run_id, this.test.attempt), (against.trace.run_id, against.test.attempt)
+    sources = (_source(this.trace, report.this), _source(against.trace, report.against))
     _output(
         args,
-        divergence_document(test.nodeid, *sides, report),
+        divergence_document(this.test.nodeid, *sides, report),
         lambda view, console: view.render_divergence(
-            console, test.nodeid, *sides, report, sources, trace.meta.get("rootdir")
+            console, this.test.nodeid, *sides, report, sources, this.trace.meta.get("rootdir")
         ),
     )
 
@@ -296,13 +311,17 @@ def _against(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> 
     if choice == "none":
         return None
     if choice == LAST_PASS:
-        try:
-            runs = _scope_dir(args).runs()
-        except NotFoundError:
-            runs = []  # a lone .sqlite file: only its own attempts can be compared
-        found = last_pass(runs, trace.path, test)
+        found = last_pass(_runs(args), trace.path, test)
         return None if found is None else Recorded(*found)
     return Recorded(*in_run(run_file(choice, lambda: _scope_dir(args)), test.nodeid))
+
+
+def _runs(args: argparse.Namespace) -> list[Path]:
+    """The runs of the scope directory, newest first; none beside a lone .sqlite file."""
+    try:
+        return _scope_dir(args).runs()
+    except NotFoundError:
+        return []  # a lone .sqlite file: only its own attempts can be compared
 
 
 def _output(

@@ -9,6 +9,7 @@ kept run costs one query; retention keeps every test's latest pass on disk.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from pytest_scope.errors import NotFoundError, TraceFileError
@@ -27,6 +28,36 @@ def last_pass(
     unreadable older run is passed over: it must not hide the newer ones' state. The caller
     closes the returned file.
     """
+    return _newest(
+        runs,
+        shown_path,
+        shown,
+        lambda test, own_run: test.outcome == "passed" and not (own_run and test.id == shown.id),
+    )
+
+
+def last_failure(
+    runs: list[Path], shown_path: Path, shown: RecordedTest
+) -> tuple[TraceFile, RecordedTest] | None:
+    """The newest failed recording of ``shown``'s test before ``shown``: an earlier attempt
+    in its run (a flaky test), else one in an older run. What a passing test's divergence
+    explains. The caller closes the returned file."""
+    return _newest(
+        runs,
+        shown_path,
+        shown,
+        lambda test, own_run: test.outcome == "failed" and not (own_run and test.id > shown.id),
+    )
+
+
+def _newest(
+    runs: list[Path],
+    shown_path: Path,
+    shown: RecordedTest,
+    wanted: Callable[[RecordedTest, bool], bool],
+) -> tuple[TraceFile, RecordedTest] | None:
+    """The newest recording of ``shown``'s test that is ``wanted`` (given whether it is in
+    ``shown``'s own run), searched as ``last_pass`` says."""
     resolved = [path.resolve() for path in runs]
     here = shown_path.resolve()
     older = runs[resolved.index(here) + 1 :] if here in resolved else runs
@@ -44,16 +75,15 @@ def last_pass(
             if position == 0:
                 raise
             continue
-        passed = [
+        found = [
             test
             for test in tests
             if test.nodeid == shown.nodeid
-            and test.outcome == "passed"
             and test.first_step <= test.steps  # some steps recorded
-            and (position > 0 or test.id != shown.id)
+            and wanted(test, position == 0)
         ]
-        if passed:
-            return trace, passed[-1]
+        if found:
+            return trace, found[-1]
         trace.close()
     return None
 

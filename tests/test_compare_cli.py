@@ -189,6 +189,11 @@ def test_the_summary_names_the_flaky_test_and_where_its_attempts_part(runs: Runs
     )
     assert (report["this"]["attempt"], report["against"]["attempt"]) == (1, 2)
     assert report["this"]["step"] == tries_bound
+    # The newest recording passed: --diverge explains the failed attempt before it.
+    assert replay_json(runs.root, "test_flaky", "--run", runs.passing, "--diverge") == report
+    text = run_replay(runs.root, "test_flaky", "--diverge")
+    assert "The runs part ways by value" in text.stdout, text.stdout + text.stderr
+    assert "test_flaky: tries" in text.stdout
     assert report["changes"] == [
         {
             "frame": "test_flaky",
@@ -242,7 +247,8 @@ def test_text_views_show_both_sides(runs: Runs) -> None:
     [
         (["test_price", "--against", "20990101-000000-1"], "no run '20990101-000000-1'"),
         (["test_price", "--against", "missing.sqlite"], "no such file"),
-        (["test_flaky", "--run", "{passing}", "--diverge"], "no passing recording"),
+        (["test_flaky", "--run", "{passing}", "--attempt", "2", "--diverge"], "no passing"),
+        (["test_restock", "--run", "{passing}", "--diverge"], "no failure to explain"),
         (["test_price", "--diverge", "--against", "none"], "--against none"),
         (["test_price", "--diverge", "--step", "3"], "leave out --step"),
         (["test_price", "--attempt", "5"], "not 5"),
