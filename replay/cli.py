@@ -11,12 +11,19 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pytest_scope.errors import NotFoundError, ScopeError, TraceFileError
-from replay.compare import Recorded, StateDiff, compare_at, diverge
+from replay.compare import (
+    Recorded,
+    StateDiff,
+    compare_at,
+    diverge,
+    without_assertion_temporaries,
+)
 from replay.history import LAST_PASS, in_run, last_failure, last_pass
 from replay.json_view import (
     divergence_document,
@@ -95,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
         help="text for people (default), json for scripts",
     )
     parser.add_argument(
+        "--assertion-temporaries",
+        action="store_true",
+        help="show pytest's assertion temporaries (@py_assert1, @py_format6, ...) among the "
+        "locals; hidden by default",
+    )
+    parser.add_argument(
         "--dir",
         metavar="DIR",
         type=Path,
@@ -167,7 +180,9 @@ def _run(args: argparse.Namespace) -> None:
         _output(args, runs_document(runs), lambda view, console: view.render_runs(console, runs))
         return
     if args.list:
-        path = run_file(args.run, lambda: _scope_dir(args)) if args.run else _scope_dir(args).newest()
+        path = (
+            run_file(args.run, lambda: _scope_dir(args)) if args.run else _scope_dir(args).newest()
+        )
         with TraceFile(path) as trace:
             tests = trace.tests()
             run_id = trace.run_id
@@ -218,6 +233,7 @@ def _show_test(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -
         return
     step = args.step if args.step is not None else failure_step(trace, test)
     state = state_at(trace, test, step)
+    shown = state if args.assertion_temporaries else without_assertion_temporaries(state)
     source = trace.source(state.event["file"])
     against = _against(args, trace, test)
     try:
@@ -232,8 +248,10 @@ def _show_test(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -
             print(f"{PROG}: note: {note}; diff is null", file=sys.stderr)
     _output(
         args,
-        state_document(state, diff),
-        lambda view, console: _render_state(view, console, state, source, rootdir, diff, note),
+        state_document(shown, diff),
+        lambda view, console: _render_state(
+            view, console, state, source, rootdir, diff, note, args.assertion_temporaries
+        ),
     )
 
 
@@ -245,8 +263,9 @@ def _render_state(
     rootdir: str | None,
     diff: StateDiff | None,
     note: str | None,
+    assertion_temporaries: bool,
 ) -> None:
-    view.render_state(console, state, source, rootdir)
+    view.render_state(console, state, source, rootdir, assertion_temporaries)
     if diff is not None:
         view.render_diff(console, state, diff, rootdir)
     elif note is not None:
@@ -276,6 +295,14 @@ def _show_divergence(args: argparse.Namespace, trace: TraceFile, test: RecordedT
 
 def _report_divergence(args: argparse.Namespace, this: Recorded, against: Recorded) -> None:
     report = diverge(this, against)
+    if not args.assertion_temporaries:
+        report = replace(
+            report,
+            this=None if report.this is None else without_assertion_temporaries(report.this),
+            against=(
+                None if report.against is None else without_assertion_temporaries(report.against)
+            ),
+        )
     sides = (this.trace.run_id, this.test.attempt), (against.trace.run_id, against.test.attempt)
     sources = (_source(this.trace, report.this), _source(against.trace, report.against))
     _output(
@@ -292,7 +319,15 @@ def _write_html(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) 
 
     against = _against(args, trace, test)
     try:
-        size = export_viewer(args.html, trace, test, args.step, against)
+        size = export_viewer(
+            args.html,
+            trace,
+            test,
+            args.step,
+            against,
+            assertion_temporaries=args.assertion_temporaries,
+            against_choice=args.against or LAST_PASS,
+        )
     except OSError as exc:
         raise NotFoundError(f"cannot write {args.html}: {exc.strerror}") from None
     finally:

@@ -23,7 +23,7 @@ order-free matching. Recorded values are already bounded in size by the recorder
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from deepdiff import DeepDiff
@@ -36,7 +36,7 @@ from replay.tracefile import RecordedTest, TraceFile
 MAX_CHANGES: Final = 100
 WATCHED: Final = "(watched) "
 # pytest's assertion rewriting binds these; they repeat the asserted values.
-_ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")
+ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")
 _UNORDERED: Final = frozenset({"set", "frozenset"})
 _ADDED: Final = frozenset({"dictionary_item_added", "iterable_item_added", "set_item_added"})
 _REMOVED: Final = frozenset(
@@ -132,8 +132,16 @@ def _shown(frame: dict[str, Any]) -> dict[str, Any]:
     return {
         name: value
         for name, value in frame["locals"].items()
-        if not name.startswith(_ASSERTION_TEMPORARIES)
+        if not name.startswith(ASSERTION_TEMPORARIES)
     }
+
+
+def without_assertion_temporaries(state: State) -> State:
+    """``state`` as the views show it by default: pytest's assertion temporaries
+    (``@py_assert1``, ``@py_format6``) repeat what the assert compared and crowd the locals
+    a user reads."""
+    stack = [{**frame, "locals": _shown(frame)} for frame in state.stack]
+    return replace(state, stack=stack)
 
 
 def _value_records(

@@ -189,9 +189,24 @@ def compare(
 
 
 def export_viewer(
-    path: Path, trace: TraceFile, test: RecordedTest, step: int | None, against: Recorded | None
+    path: Path,
+    trace: TraceFile,
+    test: RecordedTest,
+    step: int | None,
+    against: Recorded | None,
+    *,
+    assertion_temporaries: bool = False,
+    against_choice: str = "last-pass",
 ) -> int:
-    """Write the viewer of ``test`` opening at ``step`` (default: the failure); its size."""
+    """Write the viewer of ``test`` opening at ``step`` (default: the failure); its size.
+
+    ``assertion_temporaries``: the page shows pytest's ``@py_assert*`` locals from the
+    start (a checkbox toggles them either way). ``against_choice`` is how ``against`` was
+    chosen (``last-pass`` or a run), so the comparison panel names it rightly.
+    """
     step = failure_step(trace, test) if step is None else step
     state_at(trace, test, step)  # a step out of range is bad input before anything is written
-    return write_viewer(path, viewer_data(trace, test, step, compare(trace, test, step, against)))
+    data = viewer_data(trace, test, step, compare(trace, test, step, against))
+    data["assertion_temporaries"] = assertion_temporaries
+    data["against_choice"] = against_choice
+    return write_viewer(path, data)

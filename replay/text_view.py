@@ -16,13 +16,11 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from replay.compare import DivergenceReport, StateDiff
+from replay.compare import DivergenceReport, StateDiff, without_assertion_temporaries
 from replay.state import State
 from replay.tracefile import RecordedTest
 
 _INSTALL_DIRS: Final = frozenset({"site-packages", "dist-packages"})
-# pytest's assertion rewriting binds these in test functions; they are noise here.
-_ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")
 SOURCE_CONTEXT: Final = 5  # lines shown above and below the current one
 VALUE_CHARS: Final = 300
 _MAX_NESTING: Final = 20
@@ -136,9 +134,16 @@ def short_path(filename: str, rootdir: str | None) -> str:
 
 
 def render_state(
-    console: Console, state: State, source: str | None, rootdir: str | None = None
+    console: Console,
+    state: State,
+    source: str | None,
+    rootdir: str | None = None,
+    assertion_temporaries: bool = False,
 ) -> None:
-    """Header, source around the line, call stack, the frame's locals, exception, value."""
+    """Header, source around the line, call stack, the frame's locals, exception, value.
+
+    pytest's assertion temporaries are left out of the locals, and counted, unless
+    ``assertion_temporaries`` asks for them."""
     event = state.event
     location = f"{short_path(event['file'], rootdir)}:{event['line']}"
     console.print(Text(state.test, style="bold"))
@@ -179,11 +184,11 @@ def render_state(
     names = Table(title=f"Locals of {frame['function']}", title_justify="left", box=box.SIMPLE)
     names.add_column("name")
     names.add_column("value", overflow="fold")
-    shown = {
-        name: value
-        for name, value in frame["locals"].items()
-        if not name.startswith(_ASSERTION_TEMPORARIES)
-    }
+    shown = (
+        frame["locals"]
+        if assertion_temporaries
+        else without_assertion_temporaries(state).stack[-1]["locals"]
+    )
     for name, value in shown.items():
         names.add_row(Text(name), Text(format_value(value)))
     if not shown:
@@ -191,7 +196,7 @@ def render_state(
     console.print(names)
     hidden = len(frame["locals"]) - len(shown)
     if hidden:
-        note = f"({hidden} assertion temporaries of pytest not shown; see --format json)"
+        note = f"({hidden} assertion temporaries of pytest not shown; see --assertion-temporaries)"
         console.print(Text(note, style="dim"))
     if state.watched:
         watched = Table(title="Watched", title_justify="left", box=box.SIMPLE)
@@ -394,7 +399,9 @@ def _render_changes(
         table.add_row(Text(where), mine, theirs)
     console.print(table)
     if omitted:
-        console.print(Text(f"({omitted} more differences; see --format json)", style="dim"))
+        console.print(
+            Text(f"({omitted} more differences; see --assertion-temporaries)", style="dim")
+        )
 
 
 def _changed_values(change: dict[str, Any]) -> tuple[Text, Text]:

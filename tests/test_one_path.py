@@ -61,9 +61,11 @@ def test_two_spellings_of_a_path_are_one_file(
     _run(pytester, monkeypatch, str(root), broken=True).assert_outcomes(failed=1)
     for trace in (root / ".scope" / "runs").glob("*.sqlite"):
         with sqlite3.connect(trace) as db:
-            names = {row[0] for table in ("codes", "sources") for row in db.execute(
-                f"SELECT filename FROM {table}"  # noqa: S608 - two fixed table names
-            )}
+            names = {
+                row[0]
+                for table in ("codes", "sources")
+                for row in db.execute(f"SELECT filename FROM {table}")
+            }
         assert str(root / "pkg" / "mod.py") in names
         assert not any(".." in Path(name).parts for name in names), names
 

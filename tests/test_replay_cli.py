@@ -240,3 +240,22 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
         replay.stdout.close()
         assert replay.wait(timeout=60) == 0
         assert replay.stderr.read() == b""
+
+
+def test_assertion_temporaries_are_hidden_in_every_view_unless_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rec = Recording()
+    rec.event(Kind.CALL, line=10, l={"items": []})
+    rec.event(Kind.LINE, line=11, l={"@py_assert1": 2, "@py_format3": "assert 2 == 3"})
+    write_trace(tmp_path / ".scope" / "runs" / "20250101-000000-1.sqlite", {FAILING: rec})
+    monkeypatch.chdir(tmp_path)
+    assert _json(capsys, "test_main")["stack"][0]["locals"] == {"items": []}
+    shown = _json(capsys, "test_main", "--assertion-temporaries")["stack"][0]["locals"]
+    assert set(shown) == {"items", "@py_assert1", "@py_format3"}
+    assert main(["test_main"]) == 0
+    text = capsys.readouterr().out
+    assert "@py_" not in text
+    assert "2 assertion temporaries of pytest not shown; see --assertion-temporaries" in text
+    assert main(["test_main", "--assertion-temporaries"]) == 0
+    assert "@py_assert1" in capsys.readouterr().out

@@ -243,6 +243,17 @@
     return text + truncated;
   }
 
+  // "AssertionError: assert 2 == 1", as pytest prints it; its attributes fold below.
+  function exceptionLine(value) {
+    if (!isObject(value) || !hasOwn(value, "$type")) return shortText(value);
+    let args = isObject(value.attrs) ? value.attrs.args : undefined;
+    if (isObject(args) && Array.isArray(args.items)) args = args.items;
+    if (!Array.isArray(args) || !args.length) return String(value.$type);
+    const message = args.length === 1 && typeof args[0] === "string" ? args[0] :
+      args.map(shortText).join(", ");
+    return `${value.$type}: ${message}`;
+  }
+
   function childrenOf(value) {
     if (isScalar(value)) return null;
     let children = [];
@@ -361,6 +372,10 @@
 
   const code = (codeNo) => data.codes[String(codeNo)] || ["<unknown code>", "", 0];
 
+  // pytest's assertion rewriting binds these; they repeat what the assert compared.
+  const isTemporary = (name) => name.startsWith("@py_assert") || name.startsWith("@py_format");
+  let showTemporaries = false;
+
   function displayFile(file) {
     const root = data.rootdir;
     if (root && file.startsWith(root + "/")) return file.slice(root.length + 1);
@@ -375,8 +390,10 @@
     const thread = threadCount > 1 ? ` [thread ${threads[index]}]` : "";
     row.textContent = `${String(step).padStart(6)} ${kind.padEnd(9)} ` +
       `${"  ".repeat(Math.max(0, Math.min(depths[index] - 1, 20)))}${qualname}:${lines[index]}${thread}`;
+    row.title = row.textContent; // the whole name, however narrow the panel
     if (step === current) row.classList.add("current");
     if (step === data.failure_step) row.classList.add("failure");
+    if (data.divergence && step === data.divergence.step) row.classList.add("divergence");
     row.addEventListener("click", () => go(step));
     return row;
   }
@@ -437,10 +454,15 @@
     byId("locals-title").textContent = `Locals of ${frameName}`;
     const changed = changedNames(event, frame, frameIndex === stack.length - 1);
     const localsBox = byId("locals");
-    const names = Object.keys(frame.locals);
+    const all = Object.keys(frame.locals);
+    const names = showTemporaries ? all : all.filter((name) => !isTemporary(name));
     localsBox.replaceChildren(...names.map((name) =>
       valueRow(name, frame.locals[name], `${frame.frameNo}\u0000${name}`, changed.has(name))));
-    if (!names.length) localsBox.append(el("div", "note", "(no locals recorded)"));
+    if (!all.length) localsBox.append(el("div", "note", "(no locals recorded)"));
+    if (names.length < all.length) {
+      localsBox.append(el("div", "note",
+        `(${all.length - names.length} assertion temporaries hidden: see the checkbox above)`));
+    }
 
     const payload = event[6] || {};
     if (watches) renderWatched(watched, payload.w || {});
@@ -448,7 +470,8 @@
     eventBox.replaceChildren();
     if (hasOwn(payload, "x")) {
       eventBox.append(el("h2", "exception", `Exception (${kind})`),
-        valueRow("exception", payload.x, "exception", false));
+        el("div", "exception exception-line", exceptionLine(payload.x)),
+        valueRow("attributes", payload.x, "exception", false));
     }
     if (hasOwn(payload, "r") && (event[1] === RETURN || event[1] === YIELD)) {
       eventBox.append(el("h2", "", event[1] === RETURN ? "Returned" : "Yielded"),
@@ -540,7 +563,15 @@
     return link;
   }
 
+  function comparisonTitle() {
+    const against = data.diff ? `run ${data.diff.against} attempt ${data.diff.attempt}` : null;
+    if (!against) return "Compared with the last passing run";
+    return data.against_choice && data.against_choice !== "last-pass" ?
+      `Compared with ${against}` : `Compared with the last passing run: ${against}`;
+  }
+
   function renderComparison() {
+    byId("compare-title").textContent = comparisonTitle();
     const box = byId("compare");
     if (data.note) box.append(el("div", "note", data.note));
     const divergence = data.divergence;
@@ -611,6 +642,12 @@
       if (event.key === "Enter") go(Number(input.value));
     });
     document.addEventListener("keydown", onKey);
+    const temporaries = byId("show-temporaries");
+    showTemporaries = temporaries.checked = Boolean(data.assertion_temporaries);
+    temporaries.addEventListener("change", () => {
+      showTemporaries = temporaries.checked;
+      render();
+    });
   }
 
   function publicState() {
@@ -618,7 +655,9 @@
     const payload = event[6] || {};
     const frames = stack.map((frame) => {
       const [qualname, file] = code(frame.codeNo);
-      return { function: qualname, file, line: frame.line, locals: { ...frame.locals } };
+      const locals = Object.fromEntries(Object.entries(frame.locals)
+        .filter(([name]) => showTemporaries || !isTemporary(name)));
+      return { function: qualname, file, line: frame.line, locals };
     });
     return JSON.parse(JSON.stringify({
       step: shown.step,
