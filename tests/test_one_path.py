@@ -9,6 +9,7 @@ to ``SortedList.__new__`` against ``SortedList.__new__``.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def test_two_spellings_of_a_path_are_one_file(
     _run(pytester, monkeypatch, str(root / "tests" / ".."), broken=False).assert_outcomes(passed=1)
     _run(pytester, monkeypatch, str(root), broken=True).assert_outcomes(failed=1)
     for trace in (root / ".scope" / "runs").glob("*.sqlite"):
-        with sqlite3.connect(trace) as db:
+        with closing(sqlite3.connect(trace)) as db:
             names = {
                 row[0]
                 for table in ("codes", "sources")
