@@ -225,10 +225,13 @@ def _show_test(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -
         return
     if args.timeline:
         rows = timeline(trace, test)
+        marks = _timeline_marks(args, trace, test) if args.format == "text" else {}
         _output(
             args,
             rows,
-            lambda view, console: view.render_timeline(console, test.nodeid, rows, rootdir),
+            lambda view, console: view.render_timeline(
+                console, test.nodeid, rows, rootdir, marks
+            ),
         )
         return
     step = args.step if args.step is not None else failure_step(trace, test)
@@ -312,6 +315,23 @@ def _report_divergence(args: argparse.Namespace, this: Recorded, against: Record
             console, this.test.nodeid, *sides, report, sources, this.trace.meta.get("rootdir")
         ),
     )
+
+
+def _timeline_marks(
+    args: argparse.Namespace, trace: TraceFile, test: RecordedTest
+) -> dict[int, str]:
+    """The steps a reader of the timeline looks for first: the failure, and the first
+    divergence from the last pass when one is kept."""
+    marks = {}
+    against = _against(args, trace, test)
+    if against is not None:
+        with against.trace:
+            report = diverge(Recorded(trace, test), against)
+        if report.this is not None:
+            marks[report.this.step] = f"first divergence from run {against.trace.run_id}"
+    if test.failure_step is not None:
+        marks[test.failure_step] = "failure"  # where both fall on one step, the failure
+    return marks
 
 
 def _write_html(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:

@@ -213,21 +213,29 @@ def render_state(
 
 
 def render_timeline(
-    console: Console, nodeid: str, rows: list[dict[str, Any]], rootdir: str | None = None
+    console: Console,
+    nodeid: str,
+    rows: list[dict[str, Any]],
+    rootdir: str | None = None,
+    marks: dict[int, str] | None = None,
 ) -> None:
+    """The steps, one a row; ``marks`` notes some steps (the failure, the first divergence)."""
+    marks = marks or {}
     title = f"Timeline of {nodeid}"
     table = Table(box=box.SIMPLE)
-    for column in ("step", "thread", "kind", "function", "location"):
+    for column in ("step", "thread", "kind", "function", "location", ""):
         table.add_column(
             column, justify="right" if column in ("step", "thread") else "left", overflow="fold"
         )
     for row in rows:
+        mark = marks.get(row["step"])
         table.add_row(
             str(row["step"]),
             str(row["thread"]),
             row["kind"],
             Text(row["function"]),
             Text(f"{short_path(row['file'], rootdir)}:{row['line']}"),
+            Text(f"◀ {mark}", style="bold red") if mark else "",
         )
     _print_uncut(console, title, table)
 

@@ -299,3 +299,19 @@ def test_an_unreadable_older_run_does_not_hide_the_last_pass(runs: Runs, tmp_pat
     assert replay_json(root, "--runs")[1]["run"] == garbage.stem
     state = replay_json(root, "test_price")
     assert state["diff"]["against"] == runs.passing
+
+
+def test_the_text_timeline_marks_the_failure_and_the_first_divergence(runs: Runs) -> None:
+    report = replay_json(runs.root, "test_price", "--diverge")
+    state = replay_json(runs.root, "test_price")
+    result = run_replay(runs.root, "test_price", "--timeline")
+    assert result.returncode == 0, result.stderr
+    marked = {
+        int(line.split()[0]): line.split("◀ ")[1].strip()
+        for line in result.stdout.splitlines()
+        if "◀" in line
+    }
+    assert marked == {
+        report["this"]["step"]: f"first divergence from run {runs.passing}",
+        state["step"]: "failure",
+    }
