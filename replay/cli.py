@@ -229,9 +229,7 @@ def _show_test(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -
         _output(
             args,
             rows,
-            lambda view, console: view.render_timeline(
-                console, test.nodeid, rows, rootdir, marks
-            ),
+            lambda view, console: view.render_timeline(console, test.nodeid, rows, rootdir, marks),
         )
         return
     step = args.step if args.step is not None else failure_step(trace, test)
