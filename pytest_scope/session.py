@@ -30,6 +30,7 @@ from pytest_scope.hypothesis_deadline import lift_default_deadline
 from pytest_scope.marker import ScopeMark, scope_mark
 from pytest_scope.plan import Level, Plan
 from pytest_scope.plugin import LEVELS
+from pytest_scope.provenance import git_facts
 from pytest_scope.recorder import Recorder, TestSteps
 from pytest_scope.redaction import Redaction, check_pattern
 from pytest_scope.retention import Policy, Retention, prune
@@ -64,6 +65,8 @@ class Settings:
     # --scope-last-failed: the node ids to record (those that failed last time); None: all.
     only: frozenset[str] | None = None
     redact: tuple[str, ...] = ()  # patterns of secret names besides the built-in ones
+    # --scope-baseline: where else last passes may be (a restored CI cache), resolved.
+    baselines: tuple[Path, ...] = ()
 
 
 def settings_from_config(config: pytest.Config) -> Settings:
@@ -89,6 +92,20 @@ def settings_from_config(config: pytest.Config) -> Settings:
         exclude=_patterns_setting(config, "scope_exclude"),
         only=_last_failed(config),
         redact=_redact_patterns(config),
+        baselines=_baselines(config),
+    )
+
+
+def _baselines(config: pytest.Config) -> tuple[Path, ...]:
+    """``--scope-baseline`` paths (relative to the invocation directory) if given, else the
+    ini setting's (relative to the rootdir), like ``--scope-dir`` and ``scope_dir``."""
+    given: list[str] | None = config.option.scope_baseline
+    if given:
+        return tuple((config.invocation_params.dir / path).resolve() for path in given)
+    return tuple(
+        (config.rootpath / line.strip()).resolve()
+        for line in config.getini("scope_baseline")
+        if line.strip()
     )
 
 
@@ -445,16 +462,44 @@ class ScopeSession:
         last: dict[str, tuple[TestRecord, str]] = {}
         for record, command in self.recorded:
             last[record.nodeid] = (record, command)
-        failed = [command for record, command in last.values() if record.outcome == "failed"]
+        failed = [
+            (record, command) for record, command in last.values() if record.outcome == "failed"
+        ]
         if failed:
             write("replay the failures:")
-            for command in failed:
+            for record, command in failed:
                 write(f"  {command}", bold=True)
+                write(f"      {self._last_pass_line(record.nodeid)}")
         flaky = self._flaky()
         if flaky:
             write("flaky (failed, then passed on a rerun):", yellow=True)
             for line in flaky:
                 write(f"  {line}")
+
+    def _last_pass_line(self, nodeid: str) -> str:
+        """Whether a failed test has a pass to be compared with, and from which build: on a
+        fresh CI runner only a baseline (``--scope-baseline``) can hold one."""
+        from replay.history import baseline_runs, describe, last_pass, newest_first
+        from replay.tracefile import ScopeDir, TraceFile
+
+        baselines = baseline_runs(self.settings.baselines)
+        try:
+            with TraceFile(self.path) as trace:
+                shown = [test for test in trace.tests() if test.nodeid == nodeid][-1]
+            runs = newest_first([*ScopeDir(self.settings.scope_dir).runs(), *baselines])
+            found = last_pass(runs, self.path, shown)
+        except (ScopeError, IndexError) as exc:
+            return f"its last pass is unknown ({exc})"
+        if found is None:
+            where = _display_path(self.settings.scope_dir, self.config)
+            if self.settings.baselines:
+                where += f" or the {len(baselines)} baseline trace file(s)"
+            return f"no last pass to compare with in {where}"
+        with found[0] as trace:
+            source = (
+                "baseline" if trace.path.resolve() in {p.resolve() for p in baselines} else "kept"
+            )
+            return f"compared with its last pass ({source}): {describe(trace, found[1])}"
 
     def _flaky(self) -> list[str]:
         """Each test that failed and later passed in this run, and where the attempts part."""
@@ -512,6 +557,7 @@ def _run_meta(config: pytest.Config, run_id: str, started: float) -> dict[str, s
         "pytest_scope": __version__,
         "platform": platform.platform(),
         "rootdir": str(config.rootpath),
+        **git_facts(config.rootpath),
     }
 
 

@@ -128,6 +128,13 @@ def _parser() -> argparse.ArgumentParser:
         "default: the failure point)",
     )
     what.add_argument("--list", action="store_true", help="list the tests of a run")
+    what.add_argument(
+        "--export-baseline",
+        metavar="DIR",
+        type=Path,
+        help="write each test's latest passing recording, trimmed, under DIR/runs: a "
+        "baseline for a CI cache (pytest --scope-baseline DIR)",
+    )
     what.add_argument("--runs", action="store_true", help="list the runs, newest first")
     return parser
 
@@ -142,9 +149,10 @@ def _step_number(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        if (args.list or args.runs) and (args.test_id or args.step is not None):
-            raise _UsageError("--list and --runs take no TEST_ID or --step")
-        if not (args.list or args.runs or args.test_id):
+        listing = args.list or args.runs or args.export_baseline is not None
+        if listing and (args.test_id or args.step is not None):
+            raise _UsageError("--list, --runs and --export-baseline take no TEST_ID or --step")
+        if not (listing or args.test_id):
             raise _UsageError(f"give a TEST_ID, --list or --runs (see {PROG} --help)")
         if (args.timeline or args.diverge) and args.step is not None:
             raise _UsageError("--timeline and --diverge find their own steps; leave out --step")
@@ -173,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> None:
+    if args.export_baseline is not None:
+        _export_baseline(args)
+        return
     if args.runs:
         runs = []
         for path in _scope_dir(args).runs():
@@ -201,6 +212,25 @@ def _run(args: argparse.Namespace) -> None:
     trace, test = find_test(paths, args.test_id, where=where)
     with trace:
         _show_test(args, trace, _attempt(args, trace, test))
+
+
+def _export_baseline(args: argparse.Namespace) -> None:
+    from replay.bundle import DEFAULT_BUDGET_MB, export_baseline
+
+    scope_dir = _scope_dir(args)
+    directory: Path = args.export_baseline
+    if directory.resolve() == scope_dir.path.resolve():
+        raise _UsageError("--export-baseline needs a directory other than the scope directory")
+    try:
+        bundle = export_baseline(scope_dir.runs(), directory, DEFAULT_BUDGET_MB * 2**20)
+    except OSError as exc:
+        raise NotFoundError(f"cannot write {directory}: {exc.strerror}") from None
+    if not bundle.files:
+        raise NotFoundError(f"no passing recording in {scope_dir.path}: no baseline written")
+    for path in bundle.files:
+        with TraceFile(path) as trace:
+            count = len(trace.tests())
+        print(f"{path} ({path.stat().st_size / 1e6:.1f} MB): {count} passing recording(s)")
 
 
 def _attempt(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> RecordedTest:

@@ -9,11 +9,11 @@ kept run costs one query; retention keeps every test's latest pass on disk.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pytest_scope.errors import NotFoundError, TraceFileError
-from replay.tracefile import RecordedTest, TraceFile
+from replay.tracefile import RecordedTest, TraceFile, run_order
 
 LAST_PASS = "last-pass"
 
@@ -97,3 +97,34 @@ def in_run(path: Path, nodeid: str) -> tuple[TraceFile, RecordedTest]:
         raise NotFoundError(f"run {trace.run_id} did not record {nodeid}; pick another --against")
     passed = [test for test in attempts if test.outcome == "passed"]
     return trace, (passed or attempts)[-1]
+
+
+def baseline_runs(places: Iterable[Path]) -> list[Path]:
+    """The trace files in each place given as a baseline: a ``.sqlite`` file, a scope
+    directory (its ``runs/``) or a directory of trace files, such as one restored from a
+    CI cache. A place that does not exist holds none: the first build has no cache yet."""
+    found: list[Path] = []
+    for place in places:
+        if place.is_file():
+            found.append(place)
+        elif place.is_dir():
+            runs = place / "runs" if (place / "runs").is_dir() else place
+            found.extend(path for path in runs.glob("*.sqlite") if path.is_file())
+    return found
+
+
+def newest_first(paths: Iterable[Path]) -> list[Path]:
+    """Runs from anywhere (the scope directory, baselines) in one order, newest first, so
+    that the newest pass wins wherever it is; a file reached twice counts once."""
+    unique = {path.resolve(): path for path in paths}
+    return sorted(unique.values(), key=run_order, reverse=True)
+
+
+def describe(trace: TraceFile, test: RecordedTest) -> str:
+    """Which build a recording comes from: ``run R attempt 1 (commit C on main), FILE``."""
+    build = trace.meta.get("git_commit", "")[:12]
+    branch = trace.meta.get("git_branch")
+    if build and branch:
+        build += f" on {branch}"
+    where = f" (commit {build})" if build else ""
+    return f"run {trace.run_id} attempt {test.attempt}{where}, {trace.path}"

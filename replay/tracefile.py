@@ -317,7 +317,7 @@ class ScopeDir:
         for path in (self.path / "runs").glob("*.sqlite"):
             try:
                 if path.is_file():
-                    ordered.append((_run_order(path), path))
+                    ordered.append((run_order(path), path))
             except FileNotFoundError:  # pruned by a pytest run meanwhile
                 continue
         return [path for _, path in sorted(ordered, reverse=True)]
@@ -423,7 +423,7 @@ def run_file(run: str, scope_dir: Callable[[], ScopeDir]) -> Path:
     return scope_dir().run(run)
 
 
-def _run_order(path: Path) -> tuple[str, float]:
+def run_order(path: Path) -> tuple[str, float]:
     """Run ids begin with their start time; files named otherwise sort by mtime."""
     mtime = path.stat().st_mtime
     named = _RUN_TIME.match(path.stem)
