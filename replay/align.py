@@ -1,11 +1,11 @@
 """Step alignment of two recordings of one test, and their first divergence.
 
 The method. Each step is reduced to a *signature*: its kind, function (qualified name
-and file, in one spelling of its path, since code numbers differ between runs), line and
-thread. The two signature sequences are walked in lockstep while they agree; lockstep
-runs are compared a block at a time (list slices compare in C), so long identical
-stretches cost little. Where they disagree, the walk *resynchronizes* at the nearest
-point (smallest number of steps skipped on both sides together) where the next
+and file, its path relative to the project, since code numbers differ between runs),
+line and thread. The two signature sequences are walked in lockstep while they agree;
+lockstep runs are compared a block at a time (list slices compare in C), so long
+identical stretches cost little. Where they disagree, the walk *resynchronizes* at the
+nearest point (smallest number of steps skipped on both sides together) where the next
 ``GRAMS[0]`` signatures agree again: an extra loop iteration or call in one run is
 skipped as inserted work, and a branch taken differently is skipped on both sides. The
 search looks ahead in growing windows, through the whole remainder at worst, and indexes
@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pytest_scope.paths import one_path
+from pytest_scope.paths import project_path
 from replay.tracefile import RecordedTest, TraceFile
 
 GRAMS: Final = (8, 4, 2, 1)  # agreeing signatures needed to resynchronize, best first
@@ -66,8 +66,10 @@ class Steps:
 
 def load_steps(trace: TraceFile, test: RecordedTest, signatures: Signatures) -> Steps:
     """Read every retained step of a test (one pass over its chunks)."""
+    root = trace.meta.get("rootdir")
     codes = {
-        number: (code.qualname, one_path(code.filename)) for number, code in trace.codes().items()
+        number: (code.qualname, project_path(code.filename, root))
+        for number, code in trace.codes().items()
     }
     numbers = signatures.numbers  # the loop below runs once per step: no method calls
     keys: list[int] = []

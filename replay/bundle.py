@@ -214,12 +214,12 @@ def _viewer(bundle: Bundle, trace: TraceFile, test: RecordedTest, runs: list[Pat
 
 
 def _divergence_text(report: DivergenceReport) -> str:
-    """``step 12, by value: total 80.0 (was 90.0); ...``: the index's one line of it."""
+    """``step 12, by value: test_price: total 80.0 (was 90.0); ...``: the index's line."""
     if report.by is None:
         return "never parts ways with its last pass"
     step = "after it ended" if report.this is None else f"step {report.this.step}"
     changes = [
-        f"{change['path']} {_short(change['this'])} (was {_short(change['against'])})"
+        f"{_place(change)} {_short(change['this'])} (was {_short(change['against'])})"
         for change in report.changes[:_INDEX_CHANGES]
     ]
     more = len(report.changes) + report.omitted - len(changes)
@@ -227,6 +227,10 @@ def _divergence_text(report: DivergenceReport) -> str:
     if changes:
         text += ": " + "; ".join(changes) + (f"; and {more} more" if more > 0 else "")
     return text
+
+
+def _place(change: dict[str, Any]) -> str:
+    return change["path"] if change["frame"] is None else f"{change['frame']}: {change['path']}"
 
 
 def _short(value: Any) -> str:

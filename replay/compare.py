@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from deepdiff import DeepDiff
 
-from pytest_scope.paths import one_path
+from pytest_scope.paths import project_path
 from replay.align import Alignment, Signatures, align, first_divergence, load_steps
 from replay.state import State, state_at
 from replay.tracefile import RecordedTest, TraceFile
@@ -84,14 +84,19 @@ def payloads_differ(this: Any, against: Any) -> bool:
     return bool(DeepDiff(against, this, **DEEPDIFF_OPTIONS))
 
 
-def state_changes(this: State, against: State) -> tuple[list[dict[str, Any]], int]:
-    """The change records between two states, at most ``MAX_CHANGES``, and how many more."""
+def state_changes(
+    this: State, against: State, roots: tuple[str | None, str | None] = (None, None)
+) -> tuple[list[dict[str, Any]], int]:
+    """The change records between two states, at most ``MAX_CHANGES``, and how many more.
+
+    ``roots`` are the two recordings' rootdirs: a file of the project is one file in two
+    checkouts (``replay.align`` matches steps the same way)."""
     records: list[dict[str, Any]] = []
     paired = 0
     for depth, (mine, theirs) in enumerate(zip(this.stack, against.stack, strict=False)):
-        if mine["function"] != theirs["function"] or one_path(mine["file"]) != one_path(
-            theirs["file"]
-        ):
+        if mine["function"] != theirs["function"] or project_path(
+            mine["file"], roots[0]
+        ) != project_path(theirs["file"], roots[1]):
             break
         paired = depth + 1
         function = mine["function"]
@@ -275,8 +280,12 @@ def compare_at(state: State, this: Recorded, against: Recorded) -> StateDiff:
     """``state`` (of ``this``) against the state at the aligned step of ``against``."""
     step, exact = _alignment(this, against).counterpart(state.step)
     other = state_at(against.trace, against.test, step)
-    changes, omitted = state_changes(state, other)
+    changes, omitted = state_changes(state, other, _roots(this, against))
     return StateDiff(against, other, exact, changes, omitted)
+
+
+def _roots(this: Recorded, against: Recorded) -> tuple[str | None, str | None]:
+    return this.trace.meta.get("rootdir"), against.trace.meta.get("rootdir")
 
 
 def diverge(this: Recorded, against: Recorded) -> DivergenceReport:
@@ -290,5 +299,7 @@ def diverge(this: Recorded, against: Recorded) -> DivergenceReport:
         if found.other_step is None
         else state_at(against.trace, against.test, found.other_step)
     )
-    changes, omitted = state_changes(mine, theirs) if mine and theirs else ([], 0)
+    changes, omitted = (
+        state_changes(mine, theirs, _roots(this, against)) if mine and theirs else ([], 0)
+    )
     return DivergenceReport(found.by, mine, theirs, changes, omitted)

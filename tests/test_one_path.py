@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from replaycli import replay_json, run_replay
 
+from pytest_scope.paths import project_path
+
 MODULE = """
 class Bag:
     def __init__(self):
@@ -78,3 +80,13 @@ def test_two_spellings_of_a_path_are_one_file(
     assert "(function)" not in paths, state["diff"]
     text = run_replay(root, "test_add", "--diverge")
     assert "part ways by value" in text.stdout, text.stdout + text.stderr
+
+
+def test_a_project_file_is_one_file_in_two_checkouts() -> None:
+    assert project_path("/ci/b1/pkg/../pkg/mod.py", "/ci/b1") == "pkg/mod.py"
+    assert project_path("/ci/b2/pkg/mod.py", "/ci/b2/") == "pkg/mod.py"
+    assert project_path("/v/lib/python3.13/site-packages/x/y.py", "/ci/b1") == (
+        "site-packages/x/y.py"
+    )
+    assert project_path("/elsewhere/z.py", "/ci/b1") == "/elsewhere/z.py"
+    assert project_path("<string>", "/ci/b1") == "<string>"
