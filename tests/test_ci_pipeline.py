@@ -122,6 +122,7 @@ def test_a_fresh_runner_compares_with_the_baseline_of_main(tmp_path: Path) -> No
 
 def test_without_a_baseline_the_summary_says_so(tmp_path: Path) -> None:
     _checkout(tmp_path / "build", "feature")
-    red = _pytest(tmp_path / "build", "--scope-baseline", "nothing-restored", broken=True)
+    (tmp_path / "build" / "pytest.ini").write_text("[pytest]\nscope_baseline = not-restored\n")
+    red = _pytest(tmp_path / "build", broken=True)
     assert red.returncode == 1, red.stdout + red.stderr
     assert "no last pass to compare with in .scope or the 0 baseline trace file(s)" in red.stdout
