@@ -6,6 +6,7 @@ is done (its monkeypatches undone), so a run killed later keeps every test finis
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shlex
@@ -198,7 +199,9 @@ class ScopeSession:
             self.active = True
             config.pluginmanager.register(XdistController(self), XDIST_PLUGIN)
             return
-        self.writer = TraceWriter(self.path, _run_meta(config, name, self.started))
+        self.writer = TraceWriter(
+            self.path, _run_meta(config, name, self.started, self.settings.baselines)
+        )
         plan = Plan(
             config.rootpath,
             list(config.getini("python_files")),
@@ -399,7 +402,9 @@ class ScopeSession:
         parts = worker_files(self.path.parent, self.run_id)
         try:
             self.combined = combine(
-                self.path, parts, _run_meta(self.config, self.run_id, self.started)
+                self.path,
+                parts,
+                _run_meta(self.config, self.run_id, self.started, self.settings.baselines),
             )
             with TraceFile(self.path) as trace:
                 tests = [(test, trace.timing(test)) for test in trace.tests()]
@@ -545,9 +550,15 @@ class ScopeSession:
         return f"they part ways{where} by {found.by}"
 
 
-def _run_meta(config: pytest.Config, run_id: str, started: float) -> dict[str, str]:
-    """The ``meta`` rows of a run's trace file."""
-    return {
+def _run_meta(
+    config: pytest.Config, run_id: str, started: float, baselines: tuple[Path, ...]
+) -> dict[str, str]:
+    """The ``meta`` rows of a run's trace file.
+
+    ``baselines`` (``--scope-baseline``) are kept so that ``scope-replay`` looks for last
+    passes where the run did."""
+    given = [str(path) for path in baselines]
+    return ({"baselines": json.dumps(given)} if given else {}) | {
         "format": FORMAT_NAME,
         "schema_version": str(SCHEMA_VERSION),
         "run_id": run_id,

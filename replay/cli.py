@@ -24,7 +24,14 @@ from replay.compare import (
     diverge,
     without_assertion_temporaries,
 )
-from replay.history import LAST_PASS, in_run, last_failure, last_pass
+from replay.history import (
+    LAST_PASS,
+    in_run,
+    last_failure,
+    last_pass,
+    newest_first,
+    recorded_baselines,
+)
 from replay.json_view import (
     divergence_document,
     dumps,
@@ -394,7 +401,8 @@ def _against(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> 
     if choice == "none":
         return None
     if choice == LAST_PASS:
-        found = last_pass(_runs(args), trace.path, test)
+        runs = newest_first([*_runs(args), *recorded_baselines(trace)])
+        found = last_pass(runs, trace.path, test)
         return None if found is None else Recorded(*found)
     return Recorded(*in_run(run_file(choice, lambda: _scope_dir(args)), test.nodeid))
 

@@ -9,6 +9,7 @@ kept run costs one query; retention keeps every test's latest pass on disk.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -128,3 +129,15 @@ def describe(trace: TraceFile, test: RecordedTest) -> str:
         build += f" on {branch}"
     where = f" (commit {build})" if build else ""
     return f"run {trace.run_id} attempt {test.attempt}{where}, {trace.path}"
+
+
+def recorded_baselines(trace: TraceFile) -> list[Path]:
+    """The trace files of the baselines the run of ``trace`` was given (``--scope-baseline``,
+    kept in its meta), as they are now; a meta value that is not a list of paths is none."""
+    try:
+        places = json.loads(trace.meta.get("baselines", "[]"))
+    except ValueError:
+        return []
+    if not isinstance(places, list):
+        return []
+    return baseline_runs(Path(place) for place in places if isinstance(place, str))

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from replay.compare import DivergenceReport, StateDiff, without_assertion_temporaries
+from replay.history import describe
 from replay.state import State
 from replay.tracefile import RecordedTest
 
@@ -312,6 +313,8 @@ def render_diff(console: Console, state: State, diff: StateDiff, rootdir: str | 
             style="bold",
         )
     )
+    that = describe(diff.against.trace, diff.against.test)
+    console.print(Text(f"(that recording: {that})"), soft_wrap=True)  # a path: never cut
     if not diff.exact:
         event = other.event
         where = f"{short_path(event['file'], rootdir)}:{event['line']}"

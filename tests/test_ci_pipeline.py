@@ -115,6 +115,10 @@ def test_a_fresh_runner_compares_with_the_baseline_of_main(tmp_path: Path) -> No
     assert data["divergence"]["by"] == "value"
     after = [change for change in data["diff"]["changes"] if change["path"] == "after"]
     assert [(change["this"], change["against"]) for change in after] == [(4, 5)]
+    here = replay_json(tmp_path / "build2", TEST)  # in the project: the baseline it was given
+    assert here["diff"]["against"] == run1
+    text = run_replay(tmp_path / "build2", TEST)
+    assert f"(that recording: {build1}," in " ".join(text.stdout.split()), text.stdout
     state = replay_json(art, TEST, "--dir", ".")
     assert state["diff"]["against"] == run1
     assert any(change["path"] == "after" for change in state["diff"]["changes"])
