@@ -268,7 +268,9 @@ class DivergenceReport:
     omitted: int
 
 
-def _alignment(this: Recorded, against: Recorded) -> Alignment:
+def alignment(this: Recorded, against: Recorded) -> Alignment:
+    """The two recordings' steps matched (``replay.align``); computed once by a caller
+    that needs both a diff and the divergence."""
     signatures = Signatures()
     return align(
         load_steps(this.trace, this.test, signatures),
@@ -276,9 +278,12 @@ def _alignment(this: Recorded, against: Recorded) -> Alignment:
     )
 
 
-def compare_at(state: State, this: Recorded, against: Recorded) -> StateDiff:
+def compare_at(
+    state: State, this: Recorded, against: Recorded, aligned: Alignment | None = None
+) -> StateDiff:
     """``state`` (of ``this``) against the state at the aligned step of ``against``."""
-    step, exact = _alignment(this, against).counterpart(state.step)
+    aligned = aligned or alignment(this, against)
+    step, exact = aligned.counterpart(state.step)
     other = state_at(against.trace, against.test, step)
     changes, omitted = state_changes(state, other, _roots(this, against))
     return StateDiff(against, other, exact, changes, omitted)
@@ -288,9 +293,11 @@ def _roots(this: Recorded, against: Recorded) -> tuple[str | None, str | None]:
     return this.trace.meta.get("rootdir"), against.trace.meta.get("rootdir")
 
 
-def diverge(this: Recorded, against: Recorded) -> DivergenceReport:
+def diverge(
+    this: Recorded, against: Recorded, aligned: Alignment | None = None
+) -> DivergenceReport:
     """The first step where ``this`` and ``against`` part ways, both sides and what differs."""
-    found = first_divergence(_alignment(this, against), payloads_differ)
+    found = first_divergence(aligned or alignment(this, against), payloads_differ)
     if found is None:
         return DivergenceReport(None, None, None, [], 0)
     mine = None if found.this_step is None else state_at(this.trace, this.test, found.this_step)

@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from pytest_scope import __version__
-from replay.compare import DivergenceReport, Recorded, StateDiff, compare_at, diverge
+from replay.compare import (
+    DivergenceReport,
+    Recorded,
+    StateDiff,
+    alignment,
+    compare_at,
+    diverge,
+)
 from replay.json_view import diff_document
 from replay.state import failure_step, state_at
 from replay.tracefile import RecordedTest, TraceFile
@@ -51,6 +58,9 @@ class Comparison:
     diff: StateDiff | None = None
     divergence: DivergenceReport | None = None
     note: str | None = None
+    # The alignment, ``(this_step, other_step, length)``: the page finds the aligned step of
+    # whichever step is on screen.
+    segments: list[tuple[int, int, int]] | None = None
 
 
 def viewer_data(
@@ -96,6 +106,7 @@ def viewer_data(
         "diff": None if comparison.diff is None else diff_document(comparison.diff),
         "divergence": _divergence(comparison),
         "note": comparison.note,
+        "alignment": comparison.segments,
         "chunks": _pack(chunks),
     }
 
@@ -182,9 +193,11 @@ def compare(
     if against is None:
         return Comparison(note=f"no passing recording of {test.nodeid} to compare with")
     this = Recorded(trace, test)
+    aligned = alignment(this, against)
     return Comparison(
-        diff=compare_at(state_at(trace, test, step), this, against),
-        divergence=diverge(this, against),
+        diff=compare_at(state_at(trace, test, step), this, against, aligned),
+        divergence=diverge(this, against, aligned),
+        segments=aligned.segments,
     )
 
 

@@ -192,6 +192,13 @@ def test_the_failure_reads_as_pytest_prints_it(browser: Any, project: Path) -> N
     assert any(name.startswith("@py_assert") for name in viewer.state()["stack"][-1]["locals"])
     title = viewer.page.text_content("#compare-title") or ""
     assert title.startswith("Compared with the last passing run: run "), title
+    for step in (3, viewer.step - 2):  # the comparison follows the step on screen
+        viewer.page.evaluate(f"window.scopeViewer.go({step})")
+        diff = replay_json(project, "test_total", "--step", str(step))["diff"]
+        match = "the same step" if diff["exact"] else "the last step both did alike"
+        assert viewer.page.text_content("#aligned-now") == (
+            f"Step {step} on screen is step {diff['step']} of run {diff['against']} ({match})"
+        )
     assert viewer.dialogs == [] and viewer.errors == []
 
 

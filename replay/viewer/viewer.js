@@ -478,6 +478,7 @@
         valueRow(event[1] === RETURN ? "return value" : "yielded", payload.r, "return", false));
     }
     showSource(frameFile, frame.line);
+    renderAlignedNow();
     timelineList.reveal(current - firstStep);
     document.body.dataset.step = String(current);
   }
@@ -570,9 +571,33 @@
       `Compared with ${against}` : `Compared with the last passing run: ${against}`;
   }
 
+  // The other run's step matched with ``step`` (replay.align's Alignment.counterpart).
+  function counterpart(step) {
+    let found = null;
+    for (const segment of data.alignment) {
+      if (segment[0] > step) break;
+      found = segment;
+    }
+    if (found === null) return null;
+    const [start, other, length] = found;
+    return step < start + length ? [other + step - start, true] : [other + length - 1, false];
+  }
+
+  function renderAlignedNow() {
+    const box = byId("aligned-now");
+    if (!data.alignment || !data.diff) return;
+    const match = counterpart(current);
+    box.textContent = match === null ?
+      `Step ${current} has no counterpart in run ${data.diff.against} (work only this run did)` :
+      `Step ${current} on screen is step ${match[0]} of run ${data.diff.against}` +
+        (match[1] ? " (the same step)" : " (the last step both did alike)");
+  }
+
   function renderComparison() {
     byId("compare-title").textContent = comparisonTitle();
     const box = byId("compare");
+    box.append(el("div", "aligned-now", ""));
+    box.lastChild.id = "aligned-now";
     if (data.note) box.append(el("div", "note", data.note));
     const divergence = data.divergence;
     if (divergence) {
