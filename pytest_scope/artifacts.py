@@ -91,12 +91,14 @@ class ScopeArtifacts:
         from rich.progress import Progress
 
         from replay.bundle import write_bundle
+        from replay.history import baseline_runs, newest_first
         from replay.tracefile import ScopeDir
 
         path = session.path
         console = Console(stderr=True)
         try:
-            runs = ScopeDir(path.parent.parent).runs()
+            baselines = baseline_runs(session.settings.baselines)
+            runs = newest_first([*ScopeDir(path.parent.parent).runs(), *baselines])
             # On a terminal only, and gone when done: the summary says what was written.
             with Progress(
                 *Progress.get_default_columns(),

@@ -34,10 +34,15 @@ def cost_line(records: Sequence[TestRecord], restarted_steps: int) -> str:
     return line
 
 
-def heaviest_table(records: Sequence[TestRecord], width: int) -> list[str]:
-    """The tests with the most steps, as lines of a table ``width`` columns wide."""
+def heaviest_table(records: Sequence[TestRecord], width: int | None) -> list[str]:
+    """The tests with the most steps, as lines of a table ``width`` columns wide.
+
+    ``width`` None (output that is not a terminal, such as a CI log) makes the table as
+    wide as its longest id: an id is folded on a narrow terminal, never cut.
+    """
     from rich import box
     from rich.console import Console
+    from rich.measure import Measurement
     from rich.table import Table
 
     table = Table(
@@ -55,5 +60,9 @@ def heaviest_table(records: Sequence[TestRecord], width: int) -> list[str]:
             name, f"{record.steps:,}", f"{record.dropped_steps:,}", f"{record.duration:.2f} s"
         )
     output = StringIO()
-    Console(file=output, width=width, color_system=None, highlight=False).print(table)
+    console = Console(file=output, width=width or 80, color_system=None, highlight=False)
+    if width is None:
+        needed = Measurement.get(console, console.options.update_width(2**20), table).maximum
+        console.width = max(console.width, needed)
+    console.print(table)
     return [line.rstrip() for line in output.getvalue().splitlines()]

@@ -121,6 +121,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(ini: scope_artifacts_mb; default: 2).",
     )
     group.addoption(
+        "--scope-baseline",
+        dest="scope_baseline",
+        action="append",
+        metavar="PATH",
+        help="also look for a failed test's last pass in PATH: a scope directory or trace "
+        "files restored from an earlier build (a CI cache); repeatable; a PATH that does not "
+        "exist holds nothing (ini: scope_baseline).",
+    )
+    group.addoption(
         "--scope-last-failed",
         action="store_true",
         dest="scope_last_failed",
@@ -146,6 +155,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("scope_keep_runs", "runs kept besides those with latest passes", default="20")
     parser.addini("scope_max_mb", "disk budget of the scope directory's runs in MB", default="1000")
     parser.addini("scope_artifacts", "where to leave the failed tests' viewers", default="")
+    parser.addini(
+        "scope_baseline",
+        "more places to look for last passes, relative to the rootdir",
+        type="linelist",
+    )
     parser.addini("scope_artifacts_mb", "steps kept per failed test in the artifacts", default="2")
     parser.addini(
         "scope_last_failed",

@@ -6,6 +6,7 @@ is done (its monkeypatches undone), so a run killed later keeps every test finis
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shlex
@@ -30,6 +31,7 @@ from pytest_scope.hypothesis_deadline import lift_default_deadline
 from pytest_scope.marker import ScopeMark, scope_mark
 from pytest_scope.plan import Level, Plan
 from pytest_scope.plugin import LEVELS
+from pytest_scope.provenance import git_facts
 from pytest_scope.recorder import Recorder, TestSteps
 from pytest_scope.redaction import Redaction, check_pattern
 from pytest_scope.retention import Policy, Retention, prune
@@ -64,6 +66,8 @@ class Settings:
     # --scope-last-failed: the node ids to record (those that failed last time); None: all.
     only: frozenset[str] | None = None
     redact: tuple[str, ...] = ()  # patterns of secret names besides the built-in ones
+    # --scope-baseline: where else last passes may be (a restored CI cache), resolved.
+    baselines: tuple[Path, ...] = ()
 
 
 def settings_from_config(config: pytest.Config) -> Settings:
@@ -89,6 +93,20 @@ def settings_from_config(config: pytest.Config) -> Settings:
         exclude=_patterns_setting(config, "scope_exclude"),
         only=_last_failed(config),
         redact=_redact_patterns(config),
+        baselines=_baselines(config),
+    )
+
+
+def _baselines(config: pytest.Config) -> tuple[Path, ...]:
+    """``--scope-baseline`` paths (relative to the invocation directory) if given, else the
+    ini setting's (relative to the rootdir), like ``--scope-dir`` and ``scope_dir``."""
+    given: list[str] | None = config.option.scope_baseline
+    if given:
+        return tuple((config.invocation_params.dir / path).resolve() for path in given)
+    return tuple(
+        (config.rootpath / line.strip()).resolve()
+        for line in config.getini("scope_baseline")
+        if line.strip()
     )
 
 
@@ -181,7 +199,9 @@ class ScopeSession:
             self.active = True
             config.pluginmanager.register(XdistController(self), XDIST_PLUGIN)
             return
-        self.writer = TraceWriter(self.path, _run_meta(config, name, self.started))
+        self.writer = TraceWriter(
+            self.path, _run_meta(config, name, self.started, self.settings.baselines)
+        )
         plan = Plan(
             config.rootpath,
             list(config.getini("python_files")),
@@ -382,7 +402,9 @@ class ScopeSession:
         parts = worker_files(self.path.parent, self.run_id)
         try:
             self.combined = combine(
-                self.path, parts, _run_meta(self.config, self.run_id, self.started)
+                self.path,
+                parts,
+                _run_meta(self.config, self.run_id, self.started, self.settings.baselines),
             )
             with TraceFile(self.path) as trace:
                 tests = [(test, trace.timing(test)) for test in trace.tests()]
@@ -438,21 +460,51 @@ class ScopeSession:
         if self.deadline_lifted and self.hypothesis_tests:
             write("Hypothesis deadlines were lifted while recording (tests that set one keep it)")
         if len(records) > 1:
-            for line in heaviest_table(records, self.config.get_terminal_writer().fullwidth):
+            writer = self.config.get_terminal_writer()
+            width = writer.fullwidth if terminalreporter.isatty else None
+            for line in heaviest_table(records, width):
                 write(line)
         last: dict[str, tuple[TestRecord, str]] = {}
         for record, command in self.recorded:
             last[record.nodeid] = (record, command)
-        failed = [command for record, command in last.values() if record.outcome == "failed"]
+        failed = [
+            (record, command) for record, command in last.values() if record.outcome == "failed"
+        ]
         if failed:
             write("replay the failures:")
-            for command in failed:
+            for record, command in failed:
                 write(f"  {command}", bold=True)
+                write(f"      {self._last_pass_line(record.nodeid)}")
         flaky = self._flaky()
         if flaky:
             write("flaky (failed, then passed on a rerun):", yellow=True)
             for line in flaky:
                 write(f"  {line}")
+
+    def _last_pass_line(self, nodeid: str) -> str:
+        """Whether a failed test has a pass to be compared with, and from which build: on a
+        fresh CI runner only a baseline (``--scope-baseline``) can hold one."""
+        from replay.history import baseline_runs, describe, last_pass, newest_first
+        from replay.tracefile import ScopeDir, TraceFile
+
+        baselines = baseline_runs(self.settings.baselines)
+        try:
+            with TraceFile(self.path) as trace:
+                shown = [test for test in trace.tests() if test.nodeid == nodeid][-1]
+            runs = newest_first([*ScopeDir(self.settings.scope_dir).runs(), *baselines])
+            found = last_pass(runs, self.path, shown)
+        except (ScopeError, IndexError) as exc:
+            return f"its last pass is unknown ({exc})"
+        if found is None:
+            where = _display_path(self.settings.scope_dir, self.config)
+            if self.settings.baselines:
+                where += f" or the {len(baselines)} baseline trace file(s)"
+            return f"no last pass to compare with in {where}"
+        with found[0] as trace:
+            source = (
+                "baseline" if trace.path.resolve() in {p.resolve() for p in baselines} else "kept"
+            )
+            return f"compared with its last pass ({source}): {describe(trace, found[1])}"
 
     def _flaky(self) -> list[str]:
         """Each test that failed and later passed in this run, and where the attempts part."""
@@ -498,9 +550,15 @@ class ScopeSession:
         return f"they part ways{where} by {found.by}"
 
 
-def _run_meta(config: pytest.Config, run_id: str, started: float) -> dict[str, str]:
-    """The ``meta`` rows of a run's trace file."""
-    return {
+def _run_meta(
+    config: pytest.Config, run_id: str, started: float, baselines: tuple[Path, ...]
+) -> dict[str, str]:
+    """The ``meta`` rows of a run's trace file.
+
+    ``baselines`` (``--scope-baseline``) are kept so that ``scope-replay`` looks for last
+    passes where the run did."""
+    given = [str(path) for path in baselines]
+    return ({"baselines": json.dumps(given)} if given else {}) | {
         "format": FORMAT_NAME,
         "schema_version": str(SCHEMA_VERSION),
         "run_id": run_id,
@@ -510,6 +568,7 @@ def _run_meta(config: pytest.Config, run_id: str, started: float) -> dict[str, s
         "pytest_scope": __version__,
         "platform": platform.platform(),
         "rootdir": str(config.rootpath),
+        **git_facts(config.rootpath),
     }
 
 

@@ -30,6 +30,7 @@ from typing import Any, cast
 import sqlite_utils
 
 from pytest_scope.errors import TraceFileError
+from pytest_scope.paths import one_path
 from pytest_scope.schema import FORMAT_NAME, SCHEMA, SCHEMA_VERSION
 
 # Rows per INSERT batch: large enough that batching dominates, small enough for SQLite's
@@ -105,11 +106,17 @@ class TraceWriter:
     def add_code(self, code_no: int, qualname: str, filename: str, firstlineno: int) -> None:
         """Remember a code object; it is written with the next test, in that transaction."""
         self._codes.append(
-            {"id": code_no, "qualname": qualname, "filename": filename, "firstlineno": firstlineno}
+            {
+                "id": code_no,
+                "qualname": qualname,
+                "filename": one_path(filename),
+                "firstlineno": firstlineno,
+            }
         )
 
     def add_source(self, filename: str, text: str) -> None:
         """Remember a file's text, so replay needs nothing but the trace file."""
+        filename = one_path(filename)
         if filename not in self._written_sources:
             self._sources[filename] = text
 

@@ -1,20 +1,21 @@
 """Step alignment of two recordings of one test, and their first divergence.
 
 The method. Each step is reduced to a *signature*: its kind, function (qualified name
-and file, since code numbers differ between runs), line and thread. The two signature
-sequences are walked in lockstep while they agree; lockstep runs are compared a block at
-a time (list slices compare in C), so long identical stretches cost little. Where they
-disagree, the walk *resynchronizes* at the nearest point (smallest number of steps
-skipped on both sides together) where the next ``GRAMS[0]`` signatures agree again: an
-extra loop iteration or call in one run is skipped as inserted work, and a branch taken
-differently is skipped on both sides. The search looks ahead in growing windows, through
-the whole remainder at worst, and indexes the other side's window by its runs of
-signatures, so it costs time linear in the window. Shorter agreements are accepted only
-when no longer one exists anywhere ahead: near the end of a run that failed, the steps
-after the extra work agree only until the failure. Where nothing agrees again, the
-remaining steps stay unmatched; so do they once the searches have looked at
-``_SEARCH_BUDGET`` times as many steps as the two recordings hold: recordings that keep
-disagreeing have no useful alignment, and this bounds the time spent finding that out.
+and file, its path relative to the project, since code numbers differ between runs),
+line and thread. The two signature sequences are walked in lockstep while they agree;
+lockstep runs are compared a block at a time (list slices compare in C), so long
+identical stretches cost little. Where they disagree, the walk *resynchronizes* at the
+nearest point (smallest number of steps skipped on both sides together) where the next
+``GRAMS[0]`` signatures agree again: an extra loop iteration or call in one run is
+skipped as inserted work, and a branch taken differently is skipped on both sides. The
+search looks ahead in growing windows, through the whole remainder at worst, and indexes
+the other side's window by its runs of signatures, so it costs time linear in the
+window. Shorter agreements are accepted only when no longer one exists anywhere ahead:
+near the end of a run that failed, the steps after the extra work agree only until the
+failure. Where nothing agrees again, the remaining steps stay unmatched; so do they once
+the searches have looked at ``_SEARCH_BUDGET`` times as many steps as the two recordings
+hold: recordings that keep disagreeing have no useful alignment, and this bounds the
+time spent finding that out.
 
 A step that was matched maps to its counterpart exactly; an unmatched step maps to the
 counterpart of the last matched step before it: the last point where both runs did the
@@ -33,6 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from pytest_scope.paths import project_path
 from replay.tracefile import RecordedTest, TraceFile
 
 GRAMS: Final = (8, 4, 2, 1)  # agreeing signatures needed to resynchronize, best first
@@ -64,7 +66,11 @@ class Steps:
 
 def load_steps(trace: TraceFile, test: RecordedTest, signatures: Signatures) -> Steps:
     """Read every retained step of a test (one pass over its chunks)."""
-    codes = {number: (code.qualname, code.filename) for number, code in trace.codes().items()}
+    root = trace.meta.get("rootdir")
+    codes = {
+        number: (code.qualname, project_path(code.filename, root))
+        for number, code in trace.codes().items()
+    }
     numbers = signatures.numbers  # the loop below runs once per step: no method calls
     keys: list[int] = []
     payloads: list[Any] = []

@@ -34,7 +34,8 @@ from rich.progress import Progress
 from pytest_scope.codec import unpack_chunk
 from pytest_scope.errors import TraceFileError
 from pytest_scope.writer import Chunk, TestRecord, TraceWriter
-from replay.history import last_pass
+from replay.compare import DivergenceReport, Recorded, diverge
+from replay.history import describe, last_pass
 from replay.html_view import export_viewer
 from replay.state import failure_step, state_at
 from replay.tracefile import RecordedTest, ScopeDir, TraceFile
@@ -42,6 +43,8 @@ from replay.tracefile import RecordedTest, ScopeDir, TraceFile
 MANIFEST: Final = ".pytest-scope-artifacts"
 DEFAULT_BUDGET_MB: Final = 2
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_INDEX_CHANGES: Final = 3  # changed values the index shows of a first divergence
+_VALUE_CHARS: Final = 60
 
 
 @dataclass(slots=True)
@@ -54,6 +57,8 @@ class Failure:
     first_step: int
     failure_step: int | None
     exception: str
+    last_pass: str | None  # which build's pass it is compared with (``history.describe``)
+    divergence: str | None  # where it first parts ways with that pass, and what differs
 
 
 @dataclass(slots=True)
@@ -125,6 +130,47 @@ def write_bundle(
     return bundle
 
 
+def export_baseline(runs: list[Path], directory: Path, budget_bytes: int) -> Bundle:
+    """Each test's latest passing recording in ``runs`` (newest first), for a CI cache.
+
+    The recordings are trimmed like the artifacts' and written under ``directory/runs``, one
+    trace file per run that holds some, with that run's id and meta (its commit and branch):
+    after a green run that is one file. ``directory`` is then a baseline for
+    ``--scope-baseline`` and a scope directory for ``scope-replay --dir``. What an earlier
+    export left there (its manifest) is replaced; nothing else is touched.
+    """
+    _remove_previous(directory)
+    bundle = Bundle(directory)
+    seen: set[str] = set()
+    latest: dict[Path, list[RecordedTest]] = {}
+    for path in runs:
+        try:
+            with TraceFile(path) as trace:
+                tests = trace.tests()
+        except TraceFileError:
+            continue  # an unreadable run must not stop the export of the others
+        passes = {
+            test.nodeid: test
+            for test in tests
+            if test.outcome == "passed" and test.first_step <= test.steps
+        }
+        fresh = [test for nodeid, test in passes.items() if nodeid not in seen]
+        seen.update(passes)
+        if fresh:
+            latest[path] = fresh
+    try:
+        for source, tests in latest.items():
+            target = directory / "runs" / source.name
+            bundle.files.append(target)
+            with TraceFile(source) as trace:
+                _copy(trace, tests, target, budget_bytes)
+            mtime = source.stat().st_mtime
+            os.utime(target, (mtime, mtime))
+    finally:
+        _write_manifest(directory, bundle.files)
+    return bundle
+
+
 def _failed(trace: TraceFile) -> list[RecordedTest]:
     """Tests whose last attempt failed and kept some steps."""
     last: dict[str, RecordedTest] = {}
@@ -142,20 +188,58 @@ def _viewer(bundle: Bundle, trace: TraceFile, test: RecordedTest, runs: list[Pat
     path = bundle.directory / name
     found = last_pass(runs, trace.path, test)
     against = None
+    compared = divergence = None
     if found is not None:
-        from replay.compare import Recorded
-
         against = Recorded(*found)
+        compared = describe(*found).rsplit(", ", 1)[0]  # the file is the bundle's copy
     try:
         export_viewer(path, trace, test, None, against)
+        if against is not None:
+            divergence = _divergence_text(diverge(Recorded(trace, test), against))
     finally:
         if found is not None:
             found[0].close()
     bundle.files.append(path)
     state = state_at(trace, test, failure_step(trace, test))
     return Failure(
-        test.nodeid, name, test.steps, test.first_step, test.failure_step, _summary(state.exception)
+        test.nodeid,
+        name,
+        test.steps,
+        test.first_step,
+        test.failure_step,
+        _summary(state.exception),
+        compared,
+        divergence,
     )
+
+
+def _divergence_text(report: DivergenceReport) -> str:
+    """``step 12, by value: test_price: total 80.0 (was 90.0); ...``: the index's line."""
+    if report.by is None:
+        return "never parts ways with its last pass"
+    step = "after it ended" if report.this is None else f"step {report.this.step}"
+    changes = [
+        f"{_place(change)} {_short(change['this'])} (was {_short(change['against'])})"
+        for change in report.changes[:_INDEX_CHANGES]
+    ]
+    more = len(report.changes) + report.omitted - len(changes)
+    text = f"{step}, by {report.by}"
+    if changes:
+        text += ": " + "; ".join(changes) + (f"; and {more} more" if more > 0 else "")
+    return text
+
+
+def _place(change: dict[str, Any]) -> str:
+    return change["path"] if change["frame"] is None else f"{change['frame']}: {change['path']}"
+
+
+def _short(value: Any) -> str:
+    """A recorded value in a few characters, as the index shows it."""
+    if isinstance(value, dict) and "$type" in value:
+        text = str(value.get("repr", value["$type"]))
+    else:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…"
 
 
 def _copy(trace: TraceFile, tests: Iterable[RecordedTest], target: Path, budget: int) -> None:
@@ -260,9 +344,11 @@ def index_page(run_id: str, failures: list[Failure]) -> str:
             f"<td>{html.escape(failure.exception)}</td>"
             f"<td>{failure.failure_step or ''}</td>"
             f"<td>{kept}</td>"
+            f"<td>{html.escape(failure.last_pass or 'none found: no diff')}</td>"
+            f"<td>{html.escape(failure.divergence or '')}</td>"
             "</tr>"
         )
-    table = "\n".join(rows) or '<tr><td colspan="4">No recorded test failed.</td></tr>'
+    table = "\n".join(rows) or '<tr><td colspan="6">No recorded test failed.</td></tr>'
     return _INDEX.format(run=html.escape(run_id), count=len(failures), rows=table)
 
 
@@ -285,7 +371,8 @@ code {{ background: #f3f3f3; padding: 1px 4px; }}
 <p>{count} failed test(s) recorded by pytest-scope. Open a test to step through its recording;
 or replay it in a terminal from this directory: <code>scope-replay TEST_ID --dir .</code></p>
 <table>
-<tr><th>test</th><th>exception</th><th>failure step</th><th>recorded</th></tr>
+<tr><th>test</th><th>exception</th><th>failure step</th><th>recorded</th>
+<th>last pass compared with (baseline)</th><th>first divergence</th></tr>
 {rows}
 </table>
 </body>

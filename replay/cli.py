@@ -11,15 +11,29 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pytest_scope.errors import NotFoundError, ScopeError, TraceFileError
-from replay.compare import Recorded, StateDiff, compare_at, diverge
+from replay.compare import (
+    Recorded,
+    StateDiff,
+    compare_at,
+    diverge,
+    without_assertion_temporaries,
+)
 from replay.cursor import Cursor
 from replay.expression import ExpressionError, parse_path
-from replay.history import LAST_PASS, in_run, last_pass
+from replay.history import (
+    LAST_PASS,
+    in_run,
+    last_failure,
+    last_pass,
+    newest_first,
+    recorded_baselines,
+)
 from replay.json_view import (
     divergence_document,
     dumps,
@@ -28,7 +42,14 @@ from replay.json_view import (
     tests_document,
 )
 from replay.state import State, failure_step, state_at, timeline
-from replay.tracefile import DEFAULT_SCOPE_DIR, RecordedTest, ScopeDir, TraceFile, find_test
+from replay.tracefile import (
+    DEFAULT_SCOPE_DIR,
+    RecordedTest,
+    ScopeDir,
+    TraceFile,
+    find_test,
+    run_file,
+)
 from replay.value_history import history_document, holder, render_history, value_history
 
 if TYPE_CHECKING:
@@ -91,6 +112,12 @@ def _parser() -> argparse.ArgumentParser:
         help="text for people (default), json for scripts",
     )
     parser.add_argument(
+        "--assertion-temporaries",
+        action="store_true",
+        help="show pytest's assertion temporaries (@py_assert1, @py_format6, ...) among the "
+        "locals; hidden by default",
+    )
+    parser.add_argument(
         "--dir",
         metavar="DIR",
         type=Path,
@@ -136,6 +163,13 @@ def _parser() -> argparse.ArgumentParser:
         help="with --dap: listen on 127.0.0.1:PORT instead of stdio (0: any free port)",
     )
     what.add_argument("--list", action="store_true", help="list the tests of a run")
+    what.add_argument(
+        "--export-baseline",
+        metavar="DIR",
+        type=Path,
+        help="write each test's latest passing recording, trimmed, under DIR/runs: a "
+        "baseline for a CI cache (pytest --scope-baseline DIR)",
+    )
     what.add_argument("--runs", action="store_true", help="list the runs, newest first")
     return parser
 
@@ -156,8 +190,9 @@ def _port_number(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        if (args.list or args.runs) and (args.test_id or args.step is not None):
-            raise _UsageError("--list and --runs take no TEST_ID or --step")
+        listing = args.list or args.runs or args.export_baseline is not None
+        if listing and (args.test_id or args.step is not None):
+            raise _UsageError("--list, --runs and --export-baseline take no TEST_ID or --step")
         if args.dap_port is not None and not args.dap:
             raise _UsageError("--dap-port goes with --dap")
         if args.dap and args.step is not None:
@@ -165,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.dap:
             _serve_dap(args)
             return 0
-        if not (args.list or args.runs or args.test_id):
+        if not (listing or args.test_id):
             raise _UsageError(f"give a TEST_ID, --list or --runs (see {PROG} --help)")
         if args.interactive and args.format == "json":
             raise _UsageError("--interactive is a prompt for people; leave out --format json")
@@ -196,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> None:
+    if args.export_baseline is not None:
+        _export_baseline(args)
+        return
     if args.runs:
         runs = []
         for path in _scope_dir(args).runs():
@@ -203,7 +241,9 @@ def _run(args: argparse.Namespace) -> None:
         _output(args, runs_document(runs), lambda view, console: view.render_runs(console, runs))
         return
     if args.list:
-        path = _run_file(args) if args.run else _scope_dir(args).newest()
+        path = (
+            run_file(args.run, lambda: _scope_dir(args)) if args.run else _scope_dir(args).newest()
+        )
         with TraceFile(path) as trace:
             tests = trace.tests()
             run_id = trace.run_id
@@ -220,7 +260,7 @@ def _run(args: argparse.Namespace) -> None:
 
 def _find(args: argparse.Namespace) -> tuple[TraceFile, RecordedTest]:
     if args.run:
-        paths, where = [_run_file(args)], f"run {args.run}"
+        paths, where = [run_file(args.run, lambda: _scope_dir(args))], f"run {args.run}"
     else:
         scope_dir = _scope_dir(args)
         paths = [scope_dir.newest(), *scope_dir.runs()[1:]]
@@ -247,6 +287,25 @@ def _serve_dap(args: argparse.Namespace) -> None:
 
     preset = LaunchRequest(args.test_id, args.run, args.attempt, args.against, None)
     serve(load, preset, args.dap_port)
+
+
+def _export_baseline(args: argparse.Namespace) -> None:
+    from replay.bundle import DEFAULT_BUDGET_MB, export_baseline
+
+    scope_dir = _scope_dir(args)
+    directory: Path = args.export_baseline
+    if directory.resolve() == scope_dir.path.resolve():
+        raise _UsageError("--export-baseline needs a directory other than the scope directory")
+    try:
+        bundle = export_baseline(scope_dir.runs(), directory, DEFAULT_BUDGET_MB * 2**20)
+    except OSError as exc:
+        raise NotFoundError(f"cannot write {directory}: {exc.strerror}") from None
+    if not bundle.files:
+        raise NotFoundError(f"no passing recording in {scope_dir.path}: no baseline written")
+    for path in bundle.files:
+        with TraceFile(path) as trace:
+            count = len(trace.tests())
+        print(f"{path} ({path.stat().st_size / 1e6:.1f} MB): {count} passing recording(s)")
 
 
 def _attempt(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> RecordedTest:
@@ -277,14 +336,16 @@ def _show_test(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -
         return
     if args.timeline:
         rows = timeline(trace, test)
+        marks = _timeline_marks(args, trace, test) if args.format == "text" else {}
         _output(
             args,
             rows,
-            lambda view, console: view.render_timeline(console, test.nodeid, rows, rootdir),
+            lambda view, console: view.render_timeline(console, test.nodeid, rows, rootdir, marks),
         )
         return
     step = args.step if args.step is not None else failure_step(trace, test)
     state = state_at(trace, test, step)
+    shown = state if args.assertion_temporaries else without_assertion_temporaries(state)
     source = trace.source(state.event["file"])
     against = _against(args, trace, test)
     try:
@@ -299,8 +360,10 @@ def _show_test(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -
             print(f"{PROG}: note: {note}; diff is null", file=sys.stderr)
     _output(
         args,
-        state_document(state, diff),
-        lambda view, console: _render_state(view, console, state, source, rootdir, diff, note),
+        state_document(shown, diff),
+        lambda view, console: _render_state(
+            view, console, state, source, rootdir, diff, note, args.assertion_temporaries
+        ),
     )
 
 
@@ -312,8 +375,9 @@ def _render_state(
     rootdir: str | None,
     diff: StateDiff | None,
     note: str | None,
+    assertion_temporaries: bool,
 ) -> None:
-    view.render_state(console, state, source, rootdir)
+    view.render_state(console, state, source, rootdir, assertion_temporaries)
     if diff is not None:
         view.render_diff(console, state, diff, rootdir)
     elif note is not None:
@@ -321,22 +385,62 @@ def _render_state(
 
 
 def _show_divergence(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
+    if test.outcome == "passed" and args.attempt is None and args.against is None:
+        # A passing test has nothing to explain; its last failure has, against this pass.
+        failure = last_failure(_runs(args), trace.path, test)
+        if failure is None:
+            raise NotFoundError(
+                f"{test.nodeid} passed in run {trace.run_id} and no failed recording of it is"
+                " kept: there is no failure to explain; pass --against RUN to compare anyway"
+            )
+        with failure[0]:
+            _report_divergence(args, Recorded(*failure), Recorded(trace, test))
+        return
     against = _against(args, trace, test)
     if against is None:
         raise NotFoundError(
             f"no passing recording of {test.nodeid} to compare with; pass --against RUN"
         )
     with against.trace:
-        report = diverge(Recorded(trace, test), against)
-        sides = (trace.run_id, test.attempt), (against.trace.run_id, against.test.attempt)
-        sources = (_source(trace, report.this), _source(against.trace, report.against))
+        _report_divergence(args, Recorded(trace, test), against)
+
+
+def _report_divergence(args: argparse.Namespace, this: Recorded, against: Recorded) -> None:
+    report = diverge(this, against)
+    if not args.assertion_temporaries:
+        report = replace(
+            report,
+            this=None if report.this is None else without_assertion_temporaries(report.this),
+            against=(
+                None if report.against is None else without_assertion_temporaries(report.against)
+            ),
+        )
+    sides = (this.trace.run_id, this.test.attempt), (against.trace.run_id, against.test.attempt)
+    sources = (_source(this.trace, report.this), _source(against.trace, report.against))
     _output(
         args,
-        divergence_document(test.nodeid, *sides, report),
+        divergence_document(this.test.nodeid, *sides, report),
         lambda view, console: view.render_divergence(
-            console, test.nodeid, *sides, report, sources, trace.meta.get("rootdir")
+            console, this.test.nodeid, *sides, report, sources, this.trace.meta.get("rootdir")
         ),
     )
+
+
+def _timeline_marks(
+    args: argparse.Namespace, trace: TraceFile, test: RecordedTest
+) -> dict[int, str]:
+    """The steps a reader of the timeline looks for first: the failure, and the first
+    divergence from the last pass when one is kept."""
+    marks = {}
+    against = _against(args, trace, test)
+    if against is not None:
+        with against.trace:
+            report = diverge(Recorded(trace, test), against)
+        if report.this is not None:
+            marks[report.this.step] = f"first divergence from run {against.trace.run_id}"
+    if test.failure_step is not None:
+        marks[test.failure_step] = "failure"  # where both fall on one step, the failure
+    return marks
 
 
 def _write_html(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
@@ -344,7 +448,15 @@ def _write_html(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) 
 
     against = _against(args, trace, test)
     try:
-        size = export_viewer(args.html, trace, test, args.step, against)
+        size = export_viewer(
+            args.html,
+            trace,
+            test,
+            args.step,
+            against,
+            assertion_temporaries=args.assertion_temporaries,
+            against_choice=args.against or LAST_PASS,
+        )
     except OSError as exc:
         raise NotFoundError(f"cannot write {args.html}: {exc.strerror}") from None
     finally:
@@ -400,15 +512,18 @@ def _against(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> 
     if choice == "none":
         return None
     if choice == LAST_PASS:
-        try:
-            runs = _scope_dir(args).runs()
-        except NotFoundError:
-            runs = []  # a lone .sqlite file: only its own attempts can be compared
+        runs = newest_first([*_runs(args), *recorded_baselines(trace)])
         found = last_pass(runs, trace.path, test)
         return None if found is None else Recorded(*found)
-    candidate = Path(choice)
-    path = candidate if candidate.suffix == ".sqlite" else _scope_dir(args).run(choice)
-    return Recorded(*in_run(path, test.nodeid))
+    return Recorded(*in_run(run_file(choice, lambda: _scope_dir(args)), test.nodeid))
+
+
+def _runs(args: argparse.Namespace) -> list[Path]:
+    """The runs of the scope directory, newest first; none beside a lone .sqlite file."""
+    try:
+        return _scope_dir(args).runs()
+    except NotFoundError:
+        return []  # a lone .sqlite file: only its own attempts can be compared
 
 
 def _output(
@@ -436,14 +551,6 @@ def _scope_dir(args: argparse.Namespace) -> ScopeDir:
         f"no {DEFAULT_SCOPE_DIR} directory in {here} or its parents; record with "
         "`pytest --scope`, or pass --dir DIR"
     )
-
-
-def _run_file(args: argparse.Namespace) -> Path:
-    """``--run``: the path of a .sqlite file (no scope directory needed) or a run id."""
-    candidate = Path(args.run)
-    if candidate.suffix == ".sqlite" and candidate.is_file():
-        return candidate
-    return _scope_dir(args).run(args.run)
 
 
 def _run_facts(path: Path) -> dict[str, Any]:

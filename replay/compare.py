@@ -23,11 +23,12 @@ order-free matching. Recorded values are already bounded in size by the recorder
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from deepdiff import DeepDiff
 
+from pytest_scope.paths import project_path
 from replay.align import Alignment, Signatures, align, first_divergence, load_steps
 from replay.state import State, state_at
 from replay.tracefile import RecordedTest, TraceFile
@@ -35,7 +36,7 @@ from replay.tracefile import RecordedTest, TraceFile
 MAX_CHANGES: Final = 100
 WATCHED: Final = "(watched) "
 # pytest's assertion rewriting binds these; they repeat the asserted values.
-_ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")
+ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")
 _UNORDERED: Final = frozenset({"set", "frozenset"})
 _ADDED: Final = frozenset({"dictionary_item_added", "iterable_item_added", "set_item_added"})
 _REMOVED: Final = frozenset(
@@ -83,12 +84,19 @@ def payloads_differ(this: Any, against: Any) -> bool:
     return bool(DeepDiff(against, this, **DEEPDIFF_OPTIONS))
 
 
-def state_changes(this: State, against: State) -> tuple[list[dict[str, Any]], int]:
-    """The change records between two states, at most ``MAX_CHANGES``, and how many more."""
+def state_changes(
+    this: State, against: State, roots: tuple[str | None, str | None] = (None, None)
+) -> tuple[list[dict[str, Any]], int]:
+    """The change records between two states, at most ``MAX_CHANGES``, and how many more.
+
+    ``roots`` are the two recordings' rootdirs: a file of the project is one file in two
+    checkouts (``replay.align`` matches steps the same way)."""
     records: list[dict[str, Any]] = []
     paired = 0
     for depth, (mine, theirs) in enumerate(zip(this.stack, against.stack, strict=False)):
-        if mine["function"] != theirs["function"] or mine["file"] != theirs["file"]:
+        if mine["function"] != theirs["function"] or project_path(
+            mine["file"], roots[0]
+        ) != project_path(theirs["file"], roots[1]):
             break
         paired = depth + 1
         function = mine["function"]
@@ -98,10 +106,14 @@ def state_changes(this: State, against: State) -> tuple[list[dict[str, Any]], in
             )
         records.extend(_value_records(function, depth, _shown(mine), _shown(theirs)))
     for depth in range(paired, max(len(this.stack), len(against.stack))):
-        here = this.stack[depth]["function"] if depth < len(this.stack) else None
-        there = against.stack[depth]["function"] if depth < len(against.stack) else None
+        here = _function(this.stack, depth)
+        there = _function(against.stack, depth)
+        if here is not None and here == there:  # same name, another file: show the files
+            here = f"{here} ({this.stack[depth]['file']})"
+            there = f"{there} ({against.stack[depth]['file']})"
         change = "changed" if here and there else "added" if here else "removed"
-        records.append(_record(here or there, depth, "(function)", change, here, there))
+        function = this.stack[depth]["function"] if here else against.stack[depth]["function"]
+        records.append(_record(function, depth, "(function)", change, here, there))
     records.extend(_value_records(None, None, this.watched, against.watched, WATCHED))
     for path, mine_value, theirs_value in (
         ("(exception)", this.exception, against.exception),
@@ -117,12 +129,24 @@ def state_changes(this: State, against: State) -> tuple[list[dict[str, Any]], in
     return records[:MAX_CHANGES], max(0, len(records) - MAX_CHANGES)
 
 
+def _function(stack: list[dict[str, Any]], depth: int) -> str | None:
+    return stack[depth]["function"] if depth < len(stack) else None
+
+
 def _shown(frame: dict[str, Any]) -> dict[str, Any]:
     return {
         name: value
         for name, value in frame["locals"].items()
-        if not name.startswith(_ASSERTION_TEMPORARIES)
+        if not name.startswith(ASSERTION_TEMPORARIES)
     }
+
+
+def without_assertion_temporaries(state: State) -> State:
+    """``state`` as the views show it by default: pytest's assertion temporaries
+    (``@py_assert1``, ``@py_format6``) repeat what the assert compared and crowd the locals
+    a user reads."""
+    stack = [{**frame, "locals": _shown(frame)} for frame in state.stack]
+    return replace(state, stack=stack)
 
 
 def _value_records(
@@ -244,7 +268,9 @@ class DivergenceReport:
     omitted: int
 
 
-def _alignment(this: Recorded, against: Recorded) -> Alignment:
+def alignment(this: Recorded, against: Recorded) -> Alignment:
+    """The two recordings' steps matched (``replay.align``); computed once by a caller
+    that needs both a diff and the divergence."""
     signatures = Signatures()
     return align(
         load_steps(this.trace, this.test, signatures),
@@ -252,17 +278,26 @@ def _alignment(this: Recorded, against: Recorded) -> Alignment:
     )
 
 
-def compare_at(state: State, this: Recorded, against: Recorded) -> StateDiff:
+def compare_at(
+    state: State, this: Recorded, against: Recorded, aligned: Alignment | None = None
+) -> StateDiff:
     """``state`` (of ``this``) against the state at the aligned step of ``against``."""
-    step, exact = _alignment(this, against).counterpart(state.step)
+    aligned = aligned or alignment(this, against)
+    step, exact = aligned.counterpart(state.step)
     other = state_at(against.trace, against.test, step)
-    changes, omitted = state_changes(state, other)
+    changes, omitted = state_changes(state, other, _roots(this, against))
     return StateDiff(against, other, exact, changes, omitted)
 
 
-def diverge(this: Recorded, against: Recorded) -> DivergenceReport:
+def _roots(this: Recorded, against: Recorded) -> tuple[str | None, str | None]:
+    return this.trace.meta.get("rootdir"), against.trace.meta.get("rootdir")
+
+
+def diverge(
+    this: Recorded, against: Recorded, aligned: Alignment | None = None
+) -> DivergenceReport:
     """The first step where ``this`` and ``against`` part ways, both sides and what differs."""
-    found = first_divergence(_alignment(this, against), payloads_differ)
+    found = first_divergence(aligned or alignment(this, against), payloads_differ)
     if found is None:
         return DivergenceReport(None, None, None, [], 0)
     mine = None if found.this_step is None else state_at(this.trace, this.test, found.this_step)
@@ -271,5 +306,7 @@ def diverge(this: Recorded, against: Recorded) -> DivergenceReport:
         if found.other_step is None
         else state_at(against.trace, against.test, found.other_step)
     )
-    changes, omitted = state_changes(mine, theirs) if mine and theirs else ([], 0)
+    changes, omitted = (
+        state_changes(mine, theirs, _roots(this, against)) if mine and theirs else ([], 0)
+    )
     return DivergenceReport(found.by, mine, theirs, changes, omitted)

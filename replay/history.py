@@ -9,10 +9,12 @@ kept run costs one query; retention keeps every test's latest pass on disk.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pytest_scope.errors import NotFoundError, TraceFileError
-from replay.tracefile import RecordedTest, TraceFile
+from replay.tracefile import RecordedTest, TraceFile, run_order
 
 LAST_PASS = "last-pass"
 
@@ -27,6 +29,36 @@ def last_pass(
     unreadable older run is passed over: it must not hide the newer ones' state. The caller
     closes the returned file.
     """
+    return _newest(
+        runs,
+        shown_path,
+        shown,
+        lambda test, own_run: test.outcome == "passed" and not (own_run and test.id == shown.id),
+    )
+
+
+def last_failure(
+    runs: list[Path], shown_path: Path, shown: RecordedTest
+) -> tuple[TraceFile, RecordedTest] | None:
+    """The newest failed recording of ``shown``'s test before ``shown``: an earlier attempt
+    in its run (a flaky test), else one in an older run. What a passing test's divergence
+    explains. The caller closes the returned file."""
+    return _newest(
+        runs,
+        shown_path,
+        shown,
+        lambda test, own_run: test.outcome == "failed" and not (own_run and test.id > shown.id),
+    )
+
+
+def _newest(
+    runs: list[Path],
+    shown_path: Path,
+    shown: RecordedTest,
+    wanted: Callable[[RecordedTest, bool], bool],
+) -> tuple[TraceFile, RecordedTest] | None:
+    """The newest recording of ``shown``'s test that is ``wanted`` (given whether it is in
+    ``shown``'s own run), searched as ``last_pass`` says."""
     resolved = [path.resolve() for path in runs]
     here = shown_path.resolve()
     older = runs[resolved.index(here) + 1 :] if here in resolved else runs
@@ -44,16 +76,15 @@ def last_pass(
             if position == 0:
                 raise
             continue
-        passed = [
+        found = [
             test
             for test in tests
             if test.nodeid == shown.nodeid
-            and test.outcome == "passed"
             and test.first_step <= test.steps  # some steps recorded
-            and (position > 0 or test.id != shown.id)
+            and wanted(test, position == 0)
         ]
-        if passed:
-            return trace, passed[-1]
+        if found:
+            return trace, found[-1]
         trace.close()
     return None
 
@@ -67,3 +98,46 @@ def in_run(path: Path, nodeid: str) -> tuple[TraceFile, RecordedTest]:
         raise NotFoundError(f"run {trace.run_id} did not record {nodeid}; pick another --against")
     passed = [test for test in attempts if test.outcome == "passed"]
     return trace, (passed or attempts)[-1]
+
+
+def baseline_runs(places: Iterable[Path]) -> list[Path]:
+    """The trace files in each place given as a baseline: a ``.sqlite`` file, a scope
+    directory (its ``runs/``) or a directory of trace files, such as one restored from a
+    CI cache. A place that does not exist holds none: the first build has no cache yet."""
+    found: list[Path] = []
+    for place in places:
+        if place.is_file():
+            found.append(place)
+        elif place.is_dir():
+            runs = place / "runs" if (place / "runs").is_dir() else place
+            found.extend(path for path in runs.glob("*.sqlite") if path.is_file())
+    return found
+
+
+def newest_first(paths: Iterable[Path]) -> list[Path]:
+    """Runs from anywhere (the scope directory, baselines) in one order, newest first, so
+    that the newest pass wins wherever it is; a file reached twice counts once."""
+    unique = {path.resolve(): path for path in paths}
+    return sorted(unique.values(), key=run_order, reverse=True)
+
+
+def describe(trace: TraceFile, test: RecordedTest) -> str:
+    """Which build a recording comes from: ``run R attempt 1 (commit C on main), FILE``."""
+    build = trace.meta.get("git_commit", "")[:12]
+    branch = trace.meta.get("git_branch")
+    if build and branch:
+        build += f" on {branch}"
+    where = f" (commit {build})" if build else ""
+    return f"run {trace.run_id} attempt {test.attempt}{where}, {trace.path}"
+
+
+def recorded_baselines(trace: TraceFile) -> list[Path]:
+    """The trace files of the baselines the run of ``trace`` was given (``--scope-baseline``,
+    kept in its meta), as they are now; a meta value that is not a list of paths is none."""
+    try:
+        places = json.loads(trace.meta.get("baselines", "[]"))
+    except ValueError:
+        return []
+    if not isinstance(places, list):
+        return []
+    return baseline_runs(Path(place) for place in places if isinstance(place, str))

@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from pytest_scope import __version__
-from replay.compare import DivergenceReport, Recorded, StateDiff, compare_at, diverge
+from replay.compare import (
+    DivergenceReport,
+    Recorded,
+    StateDiff,
+    alignment,
+    compare_at,
+    diverge,
+)
 from replay.json_view import diff_document
 from replay.state import failure_step, state_at
 from replay.tracefile import RecordedTest, TraceFile
@@ -51,6 +58,9 @@ class Comparison:
     diff: StateDiff | None = None
     divergence: DivergenceReport | None = None
     note: str | None = None
+    # The alignment, ``(this_step, other_step, length)``: the page finds the aligned step of
+    # whichever step is on screen.
+    segments: list[tuple[int, int, int]] | None = None
 
 
 def viewer_data(
@@ -96,6 +106,7 @@ def viewer_data(
         "diff": None if comparison.diff is None else diff_document(comparison.diff),
         "divergence": _divergence(comparison),
         "note": comparison.note,
+        "alignment": comparison.segments,
         "chunks": _pack(chunks),
     }
 
@@ -182,16 +193,33 @@ def compare(
     if against is None:
         return Comparison(note=f"no passing recording of {test.nodeid} to compare with")
     this = Recorded(trace, test)
+    aligned = alignment(this, against)
     return Comparison(
-        diff=compare_at(state_at(trace, test, step), this, against),
-        divergence=diverge(this, against),
+        diff=compare_at(state_at(trace, test, step), this, against, aligned),
+        divergence=diverge(this, against, aligned),
+        segments=aligned.segments,
     )
 
 
 def export_viewer(
-    path: Path, trace: TraceFile, test: RecordedTest, step: int | None, against: Recorded | None
+    path: Path,
+    trace: TraceFile,
+    test: RecordedTest,
+    step: int | None,
+    against: Recorded | None,
+    *,
+    assertion_temporaries: bool = False,
+    against_choice: str = "last-pass",
 ) -> int:
-    """Write the viewer of ``test`` opening at ``step`` (default: the failure); its size."""
+    """Write the viewer of ``test`` opening at ``step`` (default: the failure); its size.
+
+    ``assertion_temporaries``: the page shows pytest's ``@py_assert*`` locals from the
+    start (a checkbox toggles them either way). ``against_choice`` is how ``against`` was
+    chosen (``last-pass`` or a run), so the comparison panel names it rightly.
+    """
     step = failure_step(trace, test) if step is None else step
     state_at(trace, test, step)  # a step out of range is bad input before anything is written
-    return write_viewer(path, viewer_data(trace, test, step, compare(trace, test, step, against)))
+    data = viewer_data(trace, test, step, compare(trace, test, step, against))
+    data["assertion_temporaries"] = assertion_temporaries
+    data["against_choice"] = against_choice
+    return write_viewer(path, data)

@@ -11,17 +11,17 @@ from typing import Any, Final
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from replay.compare import DivergenceReport, StateDiff
+from replay.compare import DivergenceReport, StateDiff, without_assertion_temporaries
+from replay.history import describe
 from replay.state import State
 from replay.tracefile import RecordedTest
 
 _INSTALL_DIRS: Final = frozenset({"site-packages", "dist-packages"})
-# pytest's assertion rewriting binds these in test functions; they are noise here.
-_ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")
 SOURCE_CONTEXT: Final = 5  # lines shown above and below the current one
 VALUE_CHARS: Final = 300
 _MAX_NESTING: Final = 20
@@ -135,9 +135,16 @@ def short_path(filename: str, rootdir: str | None) -> str:
 
 
 def render_state(
-    console: Console, state: State, source: str | None, rootdir: str | None = None
+    console: Console,
+    state: State,
+    source: str | None,
+    rootdir: str | None = None,
+    assertion_temporaries: bool = False,
 ) -> None:
-    """Header, source around the line, call stack, the frame's locals, exception, value."""
+    """Header, source around the line, call stack, the frame's locals, exception, value.
+
+    pytest's assertion temporaries are left out of the locals, and counted, unless
+    ``assertion_temporaries`` asks for them."""
     event = state.event
     location = f"{short_path(event['file'], rootdir)}:{event['line']}"
     console.print(Text(state.test, style="bold"))
@@ -178,11 +185,11 @@ def render_state(
     names = Table(title=f"Locals of {frame['function']}", title_justify="left", box=box.SIMPLE)
     names.add_column("name")
     names.add_column("value", overflow="fold")
-    shown = {
-        name: value
-        for name, value in frame["locals"].items()
-        if not name.startswith(_ASSERTION_TEMPORARIES)
-    }
+    shown = (
+        frame["locals"]
+        if assertion_temporaries
+        else without_assertion_temporaries(state).stack[-1]["locals"]
+    )
     for name, value in shown.items():
         names.add_row(Text(name), Text(format_value(value)))
     if not shown:
@@ -190,7 +197,7 @@ def render_state(
     console.print(names)
     hidden = len(frame["locals"]) - len(shown)
     if hidden:
-        note = f"({hidden} assertion temporaries of pytest not shown; see --format json)"
+        note = f"({hidden} assertion temporaries of pytest not shown; see --assertion-temporaries)"
         console.print(Text(note, style="dim"))
     if state.watched:
         watched = Table(title="Watched", title_justify="left", box=box.SIMPLE)
@@ -207,26 +214,42 @@ def render_state(
 
 
 def render_timeline(
-    console: Console, nodeid: str, rows: list[dict[str, Any]], rootdir: str | None = None
+    console: Console,
+    nodeid: str,
+    rows: list[dict[str, Any]],
+    rootdir: str | None = None,
+    marks: dict[int, str] | None = None,
 ) -> None:
-    table = Table(title=f"Timeline of {nodeid}", title_justify="left", box=box.SIMPLE)
-    for column in ("step", "thread", "kind", "function", "location"):
-        table.add_column(column, justify="right" if column in ("step", "thread") else "left")
+    """The steps, one a row; ``marks`` notes some steps (the failure, the first divergence)."""
+    marks = marks or {}
+    title = f"Timeline of {nodeid}"
+    table = Table(box=box.SIMPLE)
+    for column in ("step", "thread", "kind", "function", "location", ""):
+        table.add_column(
+            column, justify="right" if column in ("step", "thread") else "left", overflow="fold"
+        )
     for row in rows:
+        mark = marks.get(row["step"])
         table.add_row(
             str(row["step"]),
             str(row["thread"]),
             row["kind"],
             Text(row["function"]),
             Text(f"{short_path(row['file'], rootdir)}:{row['line']}"),
+            Text(f"◀ {mark}", style="bold red") if mark else "",
         )
-    console.print(table)
+    _print_uncut(console, title, table)
 
 
 def render_tests(console: Console, run: str, tests: list[RecordedTest]) -> None:
-    table = Table(title=f"Tests of run {run}", title_justify="left", box=box.SIMPLE)
+    title = f"Tests of run {run}"
+    table = Table(box=box.SIMPLE)
     for column in ("test", "attempt", "outcome", "steps", "dropped"):
-        table.add_column(column, justify="left" if column in ("test", "outcome") else "right")
+        table.add_column(
+            column,
+            justify="left" if column in ("test", "outcome") else "right",
+            overflow="fold",
+        )
     for test in tests:
         outcome = test.outcome + (f" (incomplete: {test.incomplete})" if test.incomplete else "")
         style = "red" if test.outcome == "failed" else ""
@@ -237,11 +260,12 @@ def render_tests(console: Console, run: str, tests: list[RecordedTest]) -> None:
             f"{test.steps:,}",
             f"{test.dropped_steps:,}",
         )
-    console.print(table)
+    _print_uncut(console, title, table)
 
 
 def render_runs(console: Console, runs: list[tuple[Path, dict[str, Any]]]) -> None:
-    table = Table(title="Runs (newest first)", title_justify="left", box=box.SIMPLE)
+    title = "Runs (newest first)"
+    table = Table(box=box.SIMPLE)
     for column in ("run", "tests", "failed", "file"):
         table.add_column(
             column,
@@ -255,6 +279,20 @@ def render_runs(console: Console, runs: list[tuple[Path, dict[str, Any]]]) -> No
             table.add_row(
                 Text(path.stem), str(facts["tests"]), str(facts["failed"]), Text(str(path))
             )
+    _print_uncut(console, title, table)
+
+
+def _print_uncut(console: Console, title: str, table: Table) -> None:
+    """Print a titled table of ids and paths without cutting any.
+
+    On a terminal narrower than an id, the id folds onto the next line; output that is not
+    a terminal (a pipe, a CI log) gets whole lines, since ``grep`` and scripts read it.
+    """
+    whole = not console.is_terminal
+    if whole:
+        needed = Measurement.get(console, console.options.update_width(2**20), table).maximum
+        console.width = max(console.width, needed)
+    console.print(Text(title, style="table.title"), soft_wrap=whole)
     console.print(table)
 
 
@@ -275,6 +313,8 @@ def render_diff(console: Console, state: State, diff: StateDiff, rootdir: str | 
             style="bold",
         )
     )
+    that = describe(diff.against.trace, diff.against.test)
+    console.print(Text(f"(that recording: {that})"), soft_wrap=True)  # a path: never cut
     if not diff.exact:
         event = other.event
         where = f"{short_path(event['file'], rootdir)}:{event['line']}"
@@ -370,7 +410,9 @@ def _render_changes(
         table.add_row(Text(where), mine, theirs)
     console.print(table)
     if omitted:
-        console.print(Text(f"({omitted} more differences; see --format json)", style="dim"))
+        console.print(
+            Text(f"({omitted} more differences; see --assertion-temporaries)", style="dim")
+        )
 
 
 def _changed_values(change: dict[str, Any]) -> tuple[Text, Text]:

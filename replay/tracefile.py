@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -317,7 +317,7 @@ class ScopeDir:
         for path in (self.path / "runs").glob("*.sqlite"):
             try:
                 if path.is_file():
-                    ordered.append((_run_order(path), path))
+                    ordered.append((run_order(path), path))
             except FileNotFoundError:  # pruned by a pytest run meanwhile
                 continue
         return [path for _, path in sorted(ordered, reverse=True)]
@@ -325,8 +325,8 @@ class ScopeDir:
     def run(self, run: str) -> Path:
         """A run by its id (the file's stem) or by the path of its file."""
         candidate = Path(run)
-        if candidate.suffix == ".sqlite" and candidate.is_file():
-            return candidate
+        if candidate.suffix == ".sqlite":
+            return _existing_file(candidate)
         runs = self.runs()
         for path in runs:
             if path.stem == run:
@@ -354,7 +354,8 @@ class ScopeDir:
 def find_test(paths: list[Path], test_id: str, where: str) -> tuple[TraceFile, RecordedTest]:
     """The test ``test_id`` names, in the first of ``paths`` (newest first) that has it.
 
-    ``test_id`` is a node id or an unambiguous substring of one; an exact match wins. Of
+    ``test_id`` is a node id, its end after a ``::`` or ``/``, or an unambiguous
+    substring of one (see ``_best_matches``). Of
     several attempts (reruns) the last is taken. The caller closes the returned file.
     """
     for path in paths:
@@ -373,25 +374,56 @@ def find_test(paths: list[Path], test_id: str, where: str) -> tuple[TraceFile, R
 def _match(trace: TraceFile, test_id: str) -> RecordedTest | None:
     tests = trace.tests()
     nodeids = list(dict.fromkeys(test.nodeid for test in tests))
+    matches = _best_matches(nodeids, test_id)
+    if not matches:
+        return None
+    if len(matches) > 1:
+        shown = ", ".join(matches[:_MAX_CANDIDATES])
+        hidden = len(matches) - _MAX_CANDIDATES
+        more = f" and {hidden} more" if hidden > 0 else ""
+        raise NotFoundError(
+            f"test id {test_id!r} is ambiguous in run {trace.run_id}: it matches {shown}"
+            f"{more}; give more of the node id"
+        )
+    return [test for test in tests if test.nodeid == matches[0]][-1]
+
+
+def _best_matches(nodeids: list[str], test_id: str) -> list[str]:
+    """The node ids ``test_id`` names, by the closest kind of match any of them makes.
+
+    An exact id, then an id ending in ``test_id`` at a ``::`` or ``/`` boundary, then any
+    id holding it: ``test_mod.py::test_pop`` names that test even when
+    ``test_mod.py::test_pop_empty`` exists too.
+    """
     if test_id in nodeids:
-        chosen = test_id
-    else:
-        matches = [nodeid for nodeid in nodeids if test_id in nodeid]
-        if not matches:
-            return None
-        if len(matches) > 1:
-            shown = ", ".join(matches[:_MAX_CANDIDATES])
-            hidden = len(matches) - _MAX_CANDIDATES
-            more = f" and {hidden} more" if hidden > 0 else ""
-            raise NotFoundError(
-                f"test id {test_id!r} is ambiguous in run {trace.run_id}: it matches {shown}"
-                f"{more}; give more of the node id"
-            )
-        chosen = matches[0]
-    return [test for test in tests if test.nodeid == chosen][-1]
+        return [test_id]
+    suffixes = [
+        nodeid
+        for nodeid in nodeids
+        if nodeid.endswith(test_id)
+        and (test_id.startswith(("::", "/")) or nodeid[: -len(test_id)].endswith(("::", "/")))
+    ]
+    return suffixes or [nodeid for nodeid in nodeids if test_id in nodeid]
 
 
-def _run_order(path: Path) -> tuple[str, float]:
+def _existing_file(path: Path) -> Path:
+    """A run named by its file: a typo in the path is reported as such, not as a run id."""
+    if not path.is_file():
+        problem = "is a directory" if path.is_dir() else "no such file"
+        raise NotFoundError(f"{path}: {problem}; pass a run's .sqlite file or a run id")
+    return path
+
+
+def run_file(run: str, scope_dir: Callable[[], ScopeDir]) -> Path:
+    """``--run``/``--against``: the path of a .sqlite file (no scope directory needed) or a
+    run id, looked up in the scope directory ``scope_dir`` finds."""
+    candidate = Path(run)
+    if candidate.suffix == ".sqlite":
+        return _existing_file(candidate)
+    return scope_dir().run(run)
+
+
+def run_order(path: Path) -> tuple[str, float]:
     """Run ids begin with their start time; files named otherwise sort by mtime."""
     mtime = path.stat().st_mtime
     named = _RUN_TIME.match(path.stem)

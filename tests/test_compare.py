@@ -171,3 +171,28 @@ def test_many_changes_are_capped_and_counted() -> None:
     against = _state(("test_it", 3, {f"v{n}": -n - 1 for n in range(count)}))
     changes, omitted = state_changes(this, against)
     assert (len(changes), omitted) == (MAX_CHANGES, 7)
+
+
+def _in_file(state: State, depth: int, file: str) -> State:
+    state.stack[depth]["file"] = file
+    return state
+
+
+def test_one_file_spelled_two_ways_is_one_frame() -> None:
+    this = _in_file(_state(("test_it", 3, {}), ("Bag.add", 7, {"n": 1})), 1, "/p/pkg/mod.py")
+    against = _in_file(
+        _state(("test_it", 3, {}), ("Bag.add", 7, {"n": 2})), 1, "/p/tests/../pkg/mod.py"
+    )
+    changes, _ = state_changes(this, against)
+    assert changes == [_change("n", "changed", 1, 2, frame="Bag.add") | {"depth": 1}]
+
+
+def test_a_difference_never_renders_the_same_on_both_sides() -> None:
+    this = _in_file(_state(("test_it", 3, {}), ("Bag.add", 7, {})), 1, "/p/pkg/mod.py")
+    against = _in_file(_state(("test_it", 3, {}), ("Bag.add", 7, {})), 1, "/p/old/mod.py")
+    (change,) = state_changes(this, against)[0]
+    assert change["path"] == "(function)"
+    assert (change["this"], change["against"]) == (
+        "Bag.add (/p/pkg/mod.py)",
+        "Bag.add (/p/old/mod.py)",
+    )

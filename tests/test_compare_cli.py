@@ -189,6 +189,11 @@ def test_the_summary_names_the_flaky_test_and_where_its_attempts_part(runs: Runs
     )
     assert (report["this"]["attempt"], report["against"]["attempt"]) == (1, 2)
     assert report["this"]["step"] == tries_bound
+    # The newest recording passed: --diverge explains the failed attempt before it.
+    assert replay_json(runs.root, "test_flaky", "--run", runs.passing, "--diverge") == report
+    text = run_replay(runs.root, "test_flaky", "--diverge")
+    assert "The runs part ways by value" in text.stdout, text.stdout + text.stderr
+    assert "test_flaky: tries" in text.stdout
     assert report["changes"] == [
         {
             "frame": "test_flaky",
@@ -242,7 +247,8 @@ def test_text_views_show_both_sides(runs: Runs) -> None:
     [
         (["test_price", "--against", "20990101-000000-1"], "no run '20990101-000000-1'"),
         (["test_price", "--against", "missing.sqlite"], "no such file"),
-        (["test_flaky", "--run", "{passing}", "--diverge"], "no passing recording"),
+        (["test_flaky", "--run", "{passing}", "--attempt", "2", "--diverge"], "no passing"),
+        (["test_restock", "--run", "{passing}", "--diverge"], "no failure to explain"),
         (["test_price", "--diverge", "--against", "none"], "--against none"),
         (["test_price", "--diverge", "--step", "3"], "leave out --step"),
         (["test_price", "--attempt", "5"], "not 5"),
@@ -293,3 +299,19 @@ def test_an_unreadable_older_run_does_not_hide_the_last_pass(runs: Runs, tmp_pat
     assert replay_json(root, "--runs")[1]["run"] == garbage.stem
     state = replay_json(root, "test_price")
     assert state["diff"]["against"] == runs.passing
+
+
+def test_the_text_timeline_marks_the_failure_and_the_first_divergence(runs: Runs) -> None:
+    report = replay_json(runs.root, "test_price", "--diverge")
+    state = replay_json(runs.root, "test_price")
+    result = run_replay(runs.root, "test_price", "--timeline")
+    assert result.returncode == 0, result.stderr
+    marked = {
+        int(line.split()[0]): line.split("◀ ")[1].strip()
+        for line in result.stdout.splitlines()
+        if "◀" in line
+    }
+    assert marked == {
+        report["this"]["step"]: f"first divergence from run {runs.passing}",
+        state["step"]: "failure",
+    }

@@ -60,6 +60,9 @@ def test_the_diff_beside_a_state(sides: tuple[Recorded, Recorded]) -> None:
     this, against = sides
     state = state_at(this.trace, this.test, 6)
     lines = _text(render_diff, state, compare_at(state, this, against), None)
+    assert (
+        lines.pop(2) == f"(that recording: run 20250101-000000-1 attempt 1, {against.trace.path})"
+    )
     assert lines == [
         "",
         "Compared with run 20250101-000000-1 (attempt 1), step 5:"

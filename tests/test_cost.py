@@ -48,3 +48,9 @@ def test_at_most_five_rows_and_long_ids_fold_within_the_width() -> None:
     assert all(len(line) <= 60 for line in lines)
     steps = [line.split()[-4] for line in lines if line.endswith(" s")]
     assert steps == ["7", "6", "5", "4", "3"]
+
+
+def test_output_that_is_no_terminal_gets_whole_ids() -> None:
+    long_id = f"tests/test_{'x' * 150}.py::test_long"
+    lines = heaviest_table([_record(long_id, 5, 0.1), *RECORDS], None)
+    assert any(long_id in line and line.endswith(" s") for line in lines)

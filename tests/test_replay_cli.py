@@ -123,6 +123,21 @@ def test_list_and_runs(scope: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "20250101-000000-1" in capsys.readouterr().out
 
 
+def test_a_pipe_gets_whole_ids_in_every_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_id = f"tests/test_{'deep_' * 20}module.py::test_{'long_' * 20}name[case-1]"
+    path = tmp_path / ".scope" / "runs" / f"20250101-000000-{'x' * 90}.sqlite"
+    write_trace(path, {long_id: _recording()})
+    monkeypatch.chdir(tmp_path)
+    for args in (["--list"], ["--runs"], [long_id, "--timeline"]):
+        assert main(args) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert any(long_id in line or str(path) in line for line in lines), args
+    assert main(["--runs"]) == 0
+    assert any(str(path) in line for line in capsys.readouterr().out.splitlines())
+
+
 def test_an_unreadable_run_is_listed_as_such(
     scope: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -146,10 +161,13 @@ def test_an_unreadable_run_is_listed_as_such(
         (["test_main", "--format", "xml"], "argument --format: invalid choice"),
         (["test_main", "--bogus"], "unrecognized arguments: --bogus"),
         ([], "give a TEST_ID, --list or --runs"),
-        (["--list", "test_main"], "--list and --runs take no TEST_ID"),
+        (["--list", "test_main"], "--list, --runs and --export-baseline take no TEST_ID"),
+        (["--export-baseline", "../.scope"], "other than the scope directory"),
         (["--list", "--runs"], "not allowed with argument"),
         (["test_main", "--timeline", "--step", "2"], "leave out --step"),
         (["test_main", "--run", "nope"], "no run 'nope'"),
+        (["test_main", "--run", "missing.sqlite"], "missing.sqlite: no such file"),
+        (["--list", "--run", "missing.sqlite"], "missing.sqlite: no such file"),
         (["test_main", "--dir", "nowhere"], "no scope directory at nowhere"),
     ],
 )
@@ -223,3 +241,22 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
         replay.stdout.close()
         assert replay.wait(timeout=60) == 0
         assert replay.stderr.read() == b""
+
+
+def test_assertion_temporaries_are_hidden_in_every_view_unless_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rec = Recording()
+    rec.event(Kind.CALL, line=10, l={"items": []})
+    rec.event(Kind.LINE, line=11, l={"@py_assert1": 2, "@py_format3": "assert 2 == 3"})
+    write_trace(tmp_path / ".scope" / "runs" / "20250101-000000-1.sqlite", {FAILING: rec})
+    monkeypatch.chdir(tmp_path)
+    assert _json(capsys, "test_main")["stack"][0]["locals"] == {"items": []}
+    shown = _json(capsys, "test_main", "--assertion-temporaries")["stack"][0]["locals"]
+    assert set(shown) == {"items", "@py_assert1", "@py_format3"}
+    assert main(["test_main"]) == 0
+    text = capsys.readouterr().out
+    assert "@py_" not in text
+    assert "2 assertion temporaries of pytest not shown; see --assertion-temporaries" in text
+    assert main(["test_main", "--assertion-temporaries"]) == 0
+    assert "@py_assert1" in capsys.readouterr().out

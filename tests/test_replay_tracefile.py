@@ -160,6 +160,8 @@ def test_runs_newest_first(tmp_path: Path) -> None:
     assert ScopeDir(tmp_path).run(str(odd)) == odd
     with pytest.raises(NotFoundError, match=r"no run 'nope' .*newest: 20250102-090000-3"):
         ScopeDir(tmp_path).run("nope")
+    with pytest.raises(NotFoundError, match=r"missing\.sqlite: no such file"):
+        ScopeDir(tmp_path).run("missing.sqlite")
 
 
 def test_missing_and_empty_scope_directories(tmp_path: Path) -> None:
@@ -183,10 +185,27 @@ def test_finding_a_test(tmp_path: Path) -> None:
     assert found("test_b[1") == ("20250102-120000-1", "t.py::test_b[1]")
     assert found("only_old") == ("20250101-120000-1", "t.py::test_only_old")
     assert found("t.py::test_a", "20250101-120000-1") == ("20250101-120000-1", "t.py::test_a")
+    assert found("test_a") == ("20250102-120000-1", "t.py::test_a"), "an id's end wins"
     with pytest.raises(NotFoundError, match=r"ambiguous .* matches t\.py::test_a, t\.py::test_ab"):
-        found("test_a")
+        found("est_a")
     with pytest.raises(NotFoundError, match="no recorded test matches 'zzz'"):
         found("zzz")
+
+
+def test_an_id_ending_on_a_boundary_wins_over_a_substring(tmp_path: Path) -> None:
+    nodeids = ["tests/test_sl.py::test_pop", "tests/test_sl.py::test_pop_indexerror1"]
+    _run(tmp_path, "20250101-120000-1", *nodeids, "other/test_sl.py::test_pop")
+    scope = ScopeDir(tmp_path)
+    trace, test = scope.find_test("tests/test_sl.py::test_pop")
+    trace.close()
+    assert test.nodeid == "tests/test_sl.py::test_pop"
+    trace, test = scope.find_test("test_sl.py::test_pop_indexerror1")
+    trace.close()
+    assert test.nodeid == "tests/test_sl.py::test_pop_indexerror1"
+    with pytest.raises(NotFoundError, match=r"ambiguous .*tests/test_sl\.py::test_pop, other/"):
+        scope.find_test("test_sl.py::test_pop")  # a boundary in two files: still ambiguous
+    with pytest.raises(NotFoundError, match="no recorded test matches"):
+        scope.find_test("st_pop_x")
 
 
 def test_ambiguity_lists_five_candidates(tmp_path: Path) -> None:

@@ -180,6 +180,29 @@ def test_locals_shown_at_each_step_equal_scope_replay(
     assert viewer.dialogs == [] and viewer.errors == []
 
 
+def test_the_failure_reads_as_pytest_prints_it(browser: Any, project: Path) -> None:
+    viewer = Viewer(browser, project / "art" / viewer_name("test_cart.py::test_total"))
+    assert viewer.page.text_content("#event-value .exception-line") == (
+        "AssertionError: assert 14 == 99"
+    )
+    names = [name for name, _ in viewer.shown_locals()]
+    assert names and not any(name.startswith("@py_") for name in names)
+    assert "assertion temporaries hidden" in (viewer.page.text_content("#locals") or "")
+    viewer.page.check("#show-temporaries")
+    assert any(name.startswith("@py_assert") for name, _ in viewer.shown_locals())
+    assert any(name.startswith("@py_assert") for name in viewer.state()["stack"][-1]["locals"])
+    title = viewer.page.text_content("#compare-title") or ""
+    assert title.startswith("Compared with the last passing run: run "), title
+    for step in (3, viewer.step - 2):  # the comparison follows the step on screen
+        viewer.page.evaluate(f"window.scopeViewer.go({step})")
+        diff = replay_json(project, "test_total", "--step", str(step))["diff"]
+        match = "the same step" if diff["exact"] else "the last step both did alike"
+        assert viewer.page.text_content("#aligned-now") == (
+            f"Step {step} on screen is step {diff['step']} of run {diff['against']} ({match})"
+        )
+    assert viewer.dialogs == [] and viewer.errors == []
+
+
 def test_step_over_and_out_follow_the_stack(browser: Any, project: Path) -> None:
     viewer = Viewer(browser, project / "art" / viewer_name("test_cart.py::test_total"))
     timeline = replay_json(project, "test_total", "--timeline")

@@ -346,6 +346,17 @@
     return text + truncated;
   }
 
+  // "AssertionError: assert 2 == 1", as pytest prints it; its attributes fold below.
+  function exceptionLine(value) {
+    if (!isObject(value) || !hasOwn(value, "$type")) return shortText(value);
+    let args = isObject(value.attrs) ? value.attrs.args : undefined;
+    if (isObject(args) && Array.isArray(args.items)) args = args.items;
+    if (!Array.isArray(args) || !args.length) return String(value.$type);
+    const message = args.length === 1 && typeof args[0] === "string" ? args[0] :
+      args.map(shortText).join(", ");
+    return `${value.$type}: ${message}`;
+  }
+
   function childrenOf(value) {
     if (isScalar(value)) return null;
     let children = [];
@@ -464,6 +475,10 @@
 
   const code = (codeNo) => data.codes[String(codeNo)] || ["<unknown code>", "", 0];
 
+  // pytest's assertion rewriting binds these; they repeat what the assert compared.
+  const isTemporary = (name) => name.startsWith("@py_assert") || name.startsWith("@py_format");
+  let showTemporaries = false;
+
   function displayFile(file) {
     const root = data.rootdir;
     if (root && file.startsWith(root + "/")) return file.slice(root.length + 1);
@@ -478,8 +493,10 @@
     const thread = threadCount > 1 ? ` [thread ${threads[index]}]` : "";
     row.textContent = `${String(step).padStart(6)} ${kind.padEnd(9)} ` +
       `${"  ".repeat(Math.max(0, Math.min(depths[index] - 1, 20)))}${qualname}:${lines[index]}${thread}`;
+    row.title = row.textContent; // the whole name, however narrow the panel
     if (step === current) row.classList.add("current");
     if (step === data.failure_step) row.classList.add("failure");
+    if (data.divergence && step === data.divergence.step) row.classList.add("divergence");
     row.addEventListener("click", () => go(step));
     return row;
   }
@@ -547,10 +564,15 @@
     byId("locals-title").textContent = `Locals of ${frameName}`;
     const changed = changedNames(event, frame, frameIndex === stack.length - 1);
     const localsBox = byId("locals");
-    const names = Object.keys(frame.locals);
+    const all = Object.keys(frame.locals);
+    const names = showTemporaries ? all : all.filter((name) => !isTemporary(name));
     localsBox.replaceChildren(...names.map((name) =>
       valueRow(name, frame.locals[name], `${frame.frameNo}\u0000${name}`, changed.has(name))));
-    if (!names.length) localsBox.append(el("div", "note", "(no locals recorded)"));
+    if (!all.length) localsBox.append(el("div", "note", "(no locals recorded)"));
+    if (names.length < all.length) {
+      localsBox.append(el("div", "note",
+        `(${all.length - names.length} assertion temporaries hidden: see the checkbox above)`));
+    }
 
     const payload = event[6] || {};
     if (watches) renderWatched(watched, changedWatches(payload, state.rawWatched));
@@ -558,7 +580,8 @@
     eventBox.replaceChildren();
     if (hasOwn(payload, "x")) {
       eventBox.append(el("h2", "exception", `Exception (${kind})`),
-        valueRow("exception", state.exception, "exception", false));
+        el("div", "exception exception-line", exceptionLine(state.exception)),
+        valueRow("attributes", state.exception, "exception", false));
     }
     if (hasOwn(payload, "r") && (event[1] === RETURN || event[1] === YIELD)) {
       eventBox.append(el("h2", "", event[1] === RETURN ? "Returned" : "Yielded"),
@@ -566,6 +589,7 @@
           false));
     }
     showSource(frameFile, frame.line);
+    renderAlignedNow();
     timelineList.reveal(current - firstStep);
     document.body.dataset.step = String(current);
   }
@@ -661,8 +685,40 @@
     return link;
   }
 
+  function comparisonTitle() {
+    const against = data.diff ? `run ${data.diff.against} attempt ${data.diff.attempt}` : null;
+    if (!against) return "Compared with the last passing run";
+    return data.against_choice && data.against_choice !== "last-pass" ?
+      `Compared with ${against}` : `Compared with the last passing run: ${against}`;
+  }
+
+  // The other run's step matched with ``step`` (replay.align's Alignment.counterpart).
+  function counterpart(step) {
+    let found = null;
+    for (const segment of data.alignment) {
+      if (segment[0] > step) break;
+      found = segment;
+    }
+    if (found === null) return null;
+    const [start, other, length] = found;
+    return step < start + length ? [other + step - start, true] : [other + length - 1, false];
+  }
+
+  function renderAlignedNow() {
+    const box = byId("aligned-now");
+    if (!data.alignment || !data.diff) return;
+    const match = counterpart(current);
+    box.textContent = match === null ?
+      `Step ${current} has no counterpart in run ${data.diff.against} (work only this run did)` :
+      `Step ${current} on screen is step ${match[0]} of run ${data.diff.against}` +
+        (match[1] ? " (the same step)" : " (the last step both did alike)");
+  }
+
   function renderComparison() {
+    byId("compare-title").textContent = comparisonTitle();
     const box = byId("compare");
+    box.append(el("div", "aligned-now", ""));
+    box.lastChild.id = "aligned-now";
     if (data.note) box.append(el("div", "note", data.note));
     const divergence = data.divergence;
     if (divergence) {
@@ -732,13 +788,21 @@
       if (event.key === "Enter") go(Number(input.value));
     });
     document.addEventListener("keydown", onKey);
+    const temporaries = byId("show-temporaries");
+    showTemporaries = temporaries.checked = Boolean(data.assertion_temporaries);
+    temporaries.addEventListener("change", () => {
+      showTemporaries = temporaries.checked;
+      render();
+    });
   }
 
   function publicState() {
     const { event, stack, watched } = shown;
     const frames = stack.map((frame) => {
       const [qualname, file] = code(frame.codeNo);
-      return { function: qualname, file, line: frame.line, locals: { ...frame.locals } };
+      const locals = Object.fromEntries(Object.entries(frame.locals)
+        .filter(([name]) => showTemporaries || !isTemporary(name)));
+      return { function: qualname, file, line: frame.line, locals };
     });
     return JSON.parse(JSON.stringify({
       step: shown.step,
