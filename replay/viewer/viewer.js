@@ -397,6 +397,13 @@
       row.append(el("span", "name", name), document.createTextNode(" = "));
     }
     row.append(el("span", "value " + valueClass(value), shortText(value)));
+    const frameNo = Number(path.split("\u0000")[0]);
+    if (Number.isInteger(frameNo) && path.includes("\u0000")) {
+      const action = el("span", "history-action", "history");
+      action.title = "every step at which this value changed";
+      action.addEventListener("click", () => showHistory(path));
+      row.append(action);
+    }
     if (children) {
       let box = null;
       const open = () => {
@@ -611,6 +618,58 @@
     box.replaceChildren(...names.map((name) =>
       valueRow(name, watched[name], `watched\u0000${name}`, changed.has(name))));
     if (!names.length) box.append(el("div", "note", "(nothing watched yet)"));
+  }
+
+  // ---- where did this value come from ------------------------------------------------
+  // Every step of the frame's thread at which the value at a path (a local, then labels
+  // into it, as the rows show them) changed, read from the recording as replay reads it.
+  function valueHistory(path) {
+    const [frameText, name, ...labels] = path.split("\u0000");
+    const frameNo = Number(frameText);
+    const changes = [];
+    let last = undefined, lastText = undefined;
+    for (const chunk of chunks) {
+      const replay = new Replay(chunk.keyframe);
+      for (const event of chunk.events) {
+        const stack = replay.apply(event);
+        const frame = stack.find((item) => item.frameNo === frameNo);
+        if (!frame) continue;
+        let value = hasOwn(frame.locals, name) ? resolver(replay.objects)(frame.locals[name]) :
+          undefined;
+        for (const label of labels) {
+          const child = value === undefined ? null :
+            (childrenOf(value) || []).find(([key]) => key === label);
+          value = child ? child[1] : undefined;
+        }
+        const text = value === undefined ? undefined : JSON.stringify(value);
+        if (text !== lastText) {
+          changes.push({ step: event[0], line: event[5], old: last, new: value });
+          last = value;
+          lastText = text;
+        }
+      }
+    }
+    return changes;
+  }
+
+  function showHistory(path) {
+    const [, name, ...labels] = path.split("\u0000");
+    const shown = name + labels.join("");
+    const changes = valueHistory(path);
+    const title = byId("history-title");
+    const box = byId("history");
+    title.textContent = `History of ${shown} (${changes.length} change${
+      changes.length === 1 ? "" : "s"})`;
+    const text = (value) => (value === undefined ? "(absent)" : shortText(value));
+    box.replaceChildren(...changes.map((change) => {
+      const row = el("div", "history-row",
+        `step ${change.step} line ${change.line}: ${text(change.old)} \u2192 ${text(change.new)}`);
+      row.dataset.step = String(change.step);
+      row.addEventListener("click", () => go(change.step));
+      return row;
+    }));
+    title.hidden = box.hidden = false;
+    title.scrollIntoView({ block: "nearest" });
   }
 
   function go(step) {
