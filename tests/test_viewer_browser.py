@@ -368,14 +368,15 @@ def test_watched_objects_changed_by_unrecorded_code_are_shown_at_their_step(
 def test_the_history_of_a_value_lists_the_steps_that_changed_it(
     browser: Any, project: Path
 ) -> None:
-    """The viewer's "history" action on a local: the steps of scope-replay --history."""
+    """The viewer's "history" action on a local changed by its callees: the steps that
+    scope-replay --history lists."""
     viewer = Viewer(browser, project / "art" / viewer_name("test_cart.py::test_total"))
-    expected = replay_json(project, "test_total", "--history", "prices")
+    expected = replay_json(project, "test_total", "--history", "cart")
     assert len(expected["changes"]) >= 2
-    viewer.page.click("#locals > .value-row:has(> .name:text-is('prices')) > .history-action")
+    viewer.page.click("#locals > .value-row:has(> .name:text-is('cart')) > .history-action")
     assert viewer.page.is_visible("#history-title")
     title = viewer.page.text_content("#history-title")
-    assert title == f"History of prices ({len(expected['changes'])} changes)"
+    assert title == f"History of cart ({len(expected['changes'])} changes)"
     rows = viewer.page.eval_on_selector_all(
         "#history > .history-row", "rows => rows.map(row => Number(row.dataset.step))"
     )
