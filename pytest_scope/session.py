@@ -504,7 +504,8 @@ class ScopeSession:
             source = (
                 "baseline" if trace.path.resolve() in {p.resolve() for p in baselines} else "kept"
             )
-            return f"compared with its last pass ({source}): {describe(trace, found[1])}"
+            file = _display_path(trace.path, self.config)
+            return f"compared with its last pass ({source}): {describe(trace, found[1], file)}"
 
     def _flaky(self) -> list[str]:
         """Each test that failed and later passed in this run, and where the attempts part."""

@@ -210,8 +210,9 @@ def export_viewer(
     *,
     assertion_temporaries: bool = False,
     against_choice: str = "last-pass",
-) -> int:
-    """Write the viewer of ``test`` opening at ``step`` (default: the failure); its size.
+) -> tuple[int, Comparison]:
+    """Write the viewer of ``test`` opening at ``step`` (default: the failure); its size,
+    and the comparison it shows (the artifacts' index tells of it too).
 
     ``assertion_temporaries``: the page shows pytest's ``@py_assert*`` locals from the
     start (a checkbox toggles them either way). ``against_choice`` is how ``against`` was
@@ -219,7 +220,8 @@ def export_viewer(
     """
     step = failure_step(trace, test) if step is None else step
     state_at(trace, test, step)  # a step out of range is bad input before anything is written
-    data = viewer_data(trace, test, step, compare(trace, test, step, against))
+    comparison = compare(trace, test, step, against)
+    data = viewer_data(trace, test, step, comparison)
     data["assertion_temporaries"] = assertion_temporaries
     data["against_choice"] = against_choice
-    return write_viewer(path, data)
+    return write_viewer(path, data), comparison
