@@ -191,7 +191,7 @@ def _viewer(bundle: Bundle, trace: TraceFile, test: RecordedTest, runs: list[Pat
     compared = divergence = None
     if found is not None:
         against = Recorded(*found)
-        compared = describe(*found).rsplit(", ", 1)[0]  # the file is the bundle's copy
+        compared = describe(*found, os.path.relpath(found[0].path, bundle.directory))
     try:
         _, comparison = export_viewer(path, trace, test, None, against)
         if comparison.divergence is not None:

@@ -36,6 +36,7 @@ from replay.compare import (
     compare_at,
     diverge,
 )
+from replay.history import describe
 from replay.json_view import diff_document
 from replay.state import failure_step, state_at
 from replay.tracefile import RecordedTest, TraceFile
@@ -224,4 +225,6 @@ def export_viewer(
     data = viewer_data(trace, test, step, comparison)
     data["assertion_temporaries"] = assertion_temporaries
     data["against_choice"] = against_choice
+    if against is not None:  # which build the pass is from; its file by name, as copied
+        data["against_build"] = describe(against.trace, against.test, against.trace.path.name)
     return write_viewer(path, data), comparison

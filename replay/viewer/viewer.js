@@ -565,7 +565,8 @@
   }
 
   function comparisonTitle() {
-    const against = data.diff ? `run ${data.diff.against} attempt ${data.diff.attempt}` : null;
+    const against = data.diff ?
+      data.against_build || `run ${data.diff.against} attempt ${data.diff.attempt}` : null;
     if (!against) return "Compared with the last passing run";
     return data.against_choice && data.against_choice !== "last-pass" ?
       `Compared with ${against}` : `Compared with the last passing run: ${against}`;
