@@ -52,6 +52,11 @@ _ESCAPES: Final = {
 }
 
 
+# A test of at most this many steps carries the diff at each of them (each costs both
+# states and a comparison when the page is written); a longer one, the failure point's.
+STEP_DIFFS_UP_TO: Final = 200
+
+
 @dataclass(frozen=True, slots=True)
 class Comparison:
     """What the page shows of the last passing recording, computed by ``replay.compare``."""
@@ -62,6 +67,9 @@ class Comparison:
     # The alignment, ``(this_step, other_step, length)``: the page finds the aligned step of
     # whichever step is on screen.
     segments: list[tuple[int, int, int]] | None = None
+    # The diff at every step, ``diff_document`` by step, for a test short enough
+    # (``STEP_DIFFS_UP_TO``); the page shows the one of the step on screen.
+    step_diffs: dict[str, Any] | None = None
 
 
 def viewer_data(
@@ -108,6 +116,7 @@ def viewer_data(
         "divergence": _divergence(comparison),
         "note": comparison.note,
         "alignment": comparison.segments,
+        "step_diffs": comparison.step_diffs,
         "chunks": _pack(chunks),
     }
 
@@ -195,10 +204,19 @@ def compare(
         return Comparison(note=f"no passing recording of {test.nodeid} to compare with")
     this = Recorded(trace, test)
     aligned = alignment(this, against)
+    step_diffs = None
+    if test.steps - test.first_step < STEP_DIFFS_UP_TO:
+        step_diffs = {
+            str(each): diff_document(
+                compare_at(state_at(trace, test, each), this, against, aligned)
+            )
+            for each in range(test.first_step, test.steps + 1)
+        }
     return Comparison(
         diff=compare_at(state_at(trace, test, step), this, against, aligned),
         divergence=diverge(this, against, aligned),
         segments=aligned.segments,
+        step_diffs=step_diffs,
     )
 
 

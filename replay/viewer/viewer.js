@@ -479,6 +479,7 @@
     }
     showSource(frameFile, frame.line);
     renderAlignedNow();
+    renderDiffNow();
     timelineList.reveal(current - firstStep);
     document.body.dataset.step = String(current);
   }
@@ -584,6 +585,21 @@
     return step < start + length ? [other + step - start, true] : [other + length - 1, false];
   }
 
+  // The diff at the step on screen where the page holds it (short tests hold every
+  // step's), else the failure point's.
+  function renderDiffNow() {
+    const box = byId("diff-now");
+    if (!box) return;
+    const key = String(current);
+    const perStep = data.step_diffs && hasOwn(data.step_diffs, key) ? data.step_diffs[key] : null;
+    const diff = perStep || data.diff;
+    const line = el("div");
+    line.append(document.createTextNode("At "), stepLink(perStep ? current : data.open_step),
+      document.createTextNode(` against run ${diff.against} attempt ${diff.attempt}, ` +
+        `step ${diff.step}${diff.exact ? "" : " (the last step both did alike)"}:`));
+    box.replaceChildren(line, changeTable(diff.changes, diff.omitted));
+  }
+
   function renderAlignedNow() {
     const box = byId("aligned-now");
     if (!data.alignment || !data.diff) return;
@@ -617,11 +633,9 @@
     }
     const diff = data.diff;
     if (diff) {
-      const line = el("div");
-      line.append(document.createTextNode("At "), stepLink(data.open_step),
-        document.createTextNode(` against run ${diff.against} attempt ${diff.attempt}, ` +
-          `step ${diff.step}${diff.exact ? "" : " (the last step both did alike)"}:`));
-      box.append(line, changeTable(diff.changes, diff.omitted));
+      const diffBox = el("div");
+      diffBox.id = "diff-now";
+      box.append(diffBox);
     }
     if (!data.note && !diff && !divergence) {
       box.append(el("div", "note", "no passing recording was compared"));
