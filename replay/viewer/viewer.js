@@ -616,6 +616,12 @@
     box.append(el("div", "aligned-now", ""));
     box.lastChild.id = "aligned-now";
     if (data.note) box.append(el("div", "note", data.note));
+    const diff = data.diff;
+    if (diff) { // first: the diff at the step on screen, then where the runs part ways
+      const diffBox = el("div");
+      diffBox.id = "diff-now";
+      box.append(diffBox);
+    }
     const divergence = data.divergence;
     if (divergence) {
       const line = el("div");
@@ -630,12 +636,6 @@
       }
       box.append(line);
       if (divergence.by !== null) box.append(changeTable(divergence.changes, divergence.omitted));
-    }
-    const diff = data.diff;
-    if (diff) {
-      const diffBox = el("div");
-      diffBox.id = "diff-now";
-      box.append(diffBox);
     }
     if (!data.note && !diff && !divergence) {
       box.append(el("div", "note", "no passing recording was compared"));
