@@ -44,6 +44,7 @@ from pytest_scope.xdist import PLUGIN_NAME as XDIST_PLUGIN
 from pytest_scope.xdist import XdistController, is_controller, worker_part
 
 _DEFAULT_SCOPE_DIR = ".scope"
+_MAX_BASELINES_CHARS = 32768  # the meta row naming the baselines (readers allow 64 KiB)
 _test_steps_key = pytest.StashKey[TestSteps]()
 _buffer_key = pytest.StashKey[RingBuffer]()
 _started_key = pytest.StashKey[float]()
@@ -504,7 +505,8 @@ class ScopeSession:
             source = (
                 "baseline" if trace.path.resolve() in {p.resolve() for p in baselines} else "kept"
             )
-            return f"compared with its last pass ({source}): {describe(trace, found[1])}"
+            file = _display_path(trace.path, self.config)
+            return f"compared with its last pass ({source}): {describe(trace, found[1], file)}"
 
     def _flaky(self) -> list[str]:
         """Each test that failed and later passed in this run, and where the attempts part."""
@@ -557,8 +559,10 @@ def _run_meta(
 
     ``baselines`` (``--scope-baseline``) are kept so that ``scope-replay`` looks for last
     passes where the run did."""
-    given = [str(path) for path in baselines]
-    return ({"baselines": json.dumps(given)} if given else {}) | {
+    listed = json.dumps([str(path) for path in baselines])
+    # Readers refuse meta values beyond 64 KiB: a list that long is left out, not the run.
+    kept = {"baselines": listed} if baselines and len(listed) <= _MAX_BASELINES_CHARS else {}
+    return kept | {
         "format": FORMAT_NAME,
         "schema_version": str(SCHEMA_VERSION),
         "run_id": run_id,

@@ -34,7 +34,7 @@ from rich.progress import Progress
 from pytest_scope.codec import unpack_chunk
 from pytest_scope.errors import TraceFileError
 from pytest_scope.writer import Chunk, TestRecord, TraceWriter
-from replay.compare import DivergenceReport, Recorded, diverge
+from replay.compare import DivergenceReport, Recorded
 from replay.history import describe, last_pass
 from replay.html_view import export_viewer
 from replay.state import failure_step, state_at
@@ -191,11 +191,11 @@ def _viewer(bundle: Bundle, trace: TraceFile, test: RecordedTest, runs: list[Pat
     compared = divergence = None
     if found is not None:
         against = Recorded(*found)
-        compared = describe(*found).rsplit(", ", 1)[0]  # the file is the bundle's copy
+        compared = describe(*found, os.path.relpath(found[0].path, bundle.directory))
     try:
-        export_viewer(path, trace, test, None, against)
-        if against is not None:
-            divergence = _divergence_text(diverge(Recorded(trace, test), against))
+        _, comparison = export_viewer(path, trace, test, None, against)
+        if comparison.divergence is not None:
+            divergence = _divergence_text(comparison.divergence)
     finally:
         if found is not None:
             found[0].close()

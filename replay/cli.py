@@ -448,7 +448,7 @@ def _write_html(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) 
 
     against = _against(args, trace, test)
     try:
-        size = export_viewer(
+        size, _ = export_viewer(
             args.html,
             trace,
             test,

@@ -121,14 +121,15 @@ def newest_first(paths: Iterable[Path]) -> list[Path]:
     return sorted(unique.values(), key=run_order, reverse=True)
 
 
-def describe(trace: TraceFile, test: RecordedTest) -> str:
-    """Which build a recording comes from: ``run R attempt 1 (commit C on main), FILE``."""
+def describe(trace: TraceFile, test: RecordedTest, file: str | None = None) -> str:
+    """Which build a recording comes from: ``run R attempt 1 (commit C on main), FILE``
+    (``file``: the trace file's path as the reader knows it)."""
     build = trace.meta.get("git_commit", "")[:12]
     branch = trace.meta.get("git_branch")
     if build and branch:
         build += f" on {branch}"
     where = f" (commit {build})" if build else ""
-    return f"run {trace.run_id} attempt {test.attempt}{where}, {trace.path}"
+    return f"run {trace.run_id} attempt {test.attempt}{where}, {file or trace.path}"
 
 
 def recorded_baselines(trace: TraceFile) -> list[Path]:

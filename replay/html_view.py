@@ -36,6 +36,7 @@ from replay.compare import (
     compare_at,
     diverge,
 )
+from replay.history import describe
 from replay.json_view import diff_document
 from replay.state import failure_step, state_at
 from replay.tracefile import RecordedTest, TraceFile
@@ -51,6 +52,11 @@ _ESCAPES: Final = {
 }
 
 
+# A test of at most this many steps carries the diff at each of them (each costs both
+# states and a comparison when the page is written); a longer one, the failure point's.
+STEP_DIFFS_UP_TO: Final = 200
+
+
 @dataclass(frozen=True, slots=True)
 class Comparison:
     """What the page shows of the last passing recording, computed by ``replay.compare``."""
@@ -61,6 +67,9 @@ class Comparison:
     # The alignment, ``(this_step, other_step, length)``: the page finds the aligned step of
     # whichever step is on screen.
     segments: list[tuple[int, int, int]] | None = None
+    # The diff at every step, ``diff_document`` by step, for a test short enough
+    # (``STEP_DIFFS_UP_TO``); the page shows the one of the step on screen.
+    step_diffs: dict[str, Any] | None = None
 
 
 def viewer_data(
@@ -107,6 +116,7 @@ def viewer_data(
         "divergence": _divergence(comparison),
         "note": comparison.note,
         "alignment": comparison.segments,
+        "step_diffs": comparison.step_diffs,
         "chunks": _pack(chunks),
     }
 
@@ -194,10 +204,19 @@ def compare(
         return Comparison(note=f"no passing recording of {test.nodeid} to compare with")
     this = Recorded(trace, test)
     aligned = alignment(this, against)
+    step_diffs = None
+    if test.steps - test.first_step < STEP_DIFFS_UP_TO:
+        step_diffs = {
+            str(each): diff_document(
+                compare_at(state_at(trace, test, each), this, against, aligned)
+            )
+            for each in range(test.first_step, test.steps + 1)
+        }
     return Comparison(
         diff=compare_at(state_at(trace, test, step), this, against, aligned),
         divergence=diverge(this, against, aligned),
         segments=aligned.segments,
+        step_diffs=step_diffs,
     )
 
 
@@ -210,8 +229,9 @@ def export_viewer(
     *,
     assertion_temporaries: bool = False,
     against_choice: str = "last-pass",
-) -> int:
-    """Write the viewer of ``test`` opening at ``step`` (default: the failure); its size.
+) -> tuple[int, Comparison]:
+    """Write the viewer of ``test`` opening at ``step`` (default: the failure); its size,
+    and the comparison it shows (the artifacts' index tells of it too).
 
     ``assertion_temporaries``: the page shows pytest's ``@py_assert*`` locals from the
     start (a checkbox toggles them either way). ``against_choice`` is how ``against`` was
@@ -219,7 +239,10 @@ def export_viewer(
     """
     step = failure_step(trace, test) if step is None else step
     state_at(trace, test, step)  # a step out of range is bad input before anything is written
-    data = viewer_data(trace, test, step, compare(trace, test, step, against))
+    comparison = compare(trace, test, step, against)
+    data = viewer_data(trace, test, step, comparison)
     data["assertion_temporaries"] = assertion_temporaries
     data["against_choice"] = against_choice
-    return write_viewer(path, data)
+    if against is not None:  # which build the pass is from; its file by name, as copied
+        data["against_build"] = describe(against.trace, against.test, against.trace.path.name)
+    return write_viewer(path, data), comparison

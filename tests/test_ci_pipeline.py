@@ -105,13 +105,14 @@ def test_a_fresh_runner_compares_with_the_baseline_of_main(tmp_path: Path) -> No
 
     art = tmp_path / "build2" / "art"
     index = (art / "index.html").read_text()
-    assert build1 in index
+    assert f"{build1}, runs/{run1}.sqlite" in index
     report = replay_json(art, TEST, "--dir", ".", "--diverge")
     assert (report["by"], report["against"]["run"]) == ("value", run1)
     first = f"step {report['this']['step']}, by value: test_restock: levels[&#x27;plum&#x27;] 4"
     assert f"{first} (was 5)" in index
     data = embedded(art / viewer_name(TEST))
     assert data["diff"]["against"] == run1
+    assert data["against_build"] == f"{build1}, {run1}.sqlite"
     assert data["divergence"]["by"] == "value"
     after = [change for change in data["diff"]["changes"] if change["path"] == "after"]
     assert [(change["this"], change["against"]) for change in after] == [(4, 5)]

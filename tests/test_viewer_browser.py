@@ -200,6 +200,18 @@ def test_the_failure_reads_as_pytest_prints_it(browser: Any, project: Path) -> N
         assert viewer.page.text_content("#aligned-now") == (
             f"Step {step} on screen is step {diff['step']} of run {diff['against']} ({match})"
         )
+        header = viewer.page.text_content("#diff-now > div:first-child")
+        assert header == f"At step {step} against run {diff['against']} attempt 1, " + (
+            f"step {diff['step']}:" if diff["exact"] else f"step {diff['step']} ({match}):"
+        )
+        where = viewer.page.eval_on_selector_all(
+            "#diff-now .change-row:not(.change-head) > .name",
+            "rows => rows.map(r => r.textContent)",
+        )
+        assert where == [
+            change["path"] if change["frame"] is None else f"{change['frame']}: {change['path']}"
+            for change in diff["changes"]
+        ]
     assert viewer.dialogs == [] and viewer.errors == []
 
 

@@ -597,6 +597,7 @@
     }
     showSource(frameFile, frame.line);
     renderAlignedNow();
+    renderDiffNow();
     timelineList.reveal(current - firstStep);
     document.body.dataset.step = String(current);
   }
@@ -745,7 +746,8 @@
   }
 
   function comparisonTitle() {
-    const against = data.diff ? `run ${data.diff.against} attempt ${data.diff.attempt}` : null;
+    const against = data.diff ?
+      data.against_build || `run ${data.diff.against} attempt ${data.diff.attempt}` : null;
     if (!against) return "Compared with the last passing run";
     return data.against_choice && data.against_choice !== "last-pass" ?
       `Compared with ${against}` : `Compared with the last passing run: ${against}`;
@@ -761,6 +763,21 @@
     if (found === null) return null;
     const [start, other, length] = found;
     return step < start + length ? [other + step - start, true] : [other + length - 1, false];
+  }
+
+  // The diff at the step on screen where the page holds it (short tests hold every
+  // step's), else the failure point's.
+  function renderDiffNow() {
+    const box = byId("diff-now");
+    if (!box) return;
+    const key = String(current);
+    const perStep = data.step_diffs && hasOwn(data.step_diffs, key) ? data.step_diffs[key] : null;
+    const diff = perStep || data.diff;
+    const line = el("div");
+    line.append(document.createTextNode("At "), stepLink(perStep ? current : data.open_step),
+      document.createTextNode(` against run ${diff.against} attempt ${diff.attempt}, ` +
+        `step ${diff.step}${diff.exact ? "" : " (the last step both did alike)"}:`));
+    box.replaceChildren(line, changeTable(diff.changes, diff.omitted));
   }
 
   function renderAlignedNow() {
@@ -779,6 +796,12 @@
     box.append(el("div", "aligned-now", ""));
     box.lastChild.id = "aligned-now";
     if (data.note) box.append(el("div", "note", data.note));
+    const diff = data.diff;
+    if (diff) { // first: the diff at the step on screen, then where the runs part ways
+      const diffBox = el("div");
+      diffBox.id = "diff-now";
+      box.append(diffBox);
+    }
     const divergence = data.divergence;
     if (divergence) {
       const line = el("div");
@@ -793,14 +816,6 @@
       }
       box.append(line);
       if (divergence.by !== null) box.append(changeTable(divergence.changes, divergence.omitted));
-    }
-    const diff = data.diff;
-    if (diff) {
-      const line = el("div");
-      line.append(document.createTextNode("At "), stepLink(data.open_step),
-        document.createTextNode(` against run ${diff.against} attempt ${diff.attempt}, ` +
-          `step ${diff.step}${diff.exact ? "" : " (the last step both did alike)"}:`));
-      box.append(line, changeTable(diff.changes, diff.omitted));
     }
     if (!data.note && !diff && !divergence) {
       box.append(el("div", "note", "no passing recording was compared"));
