@@ -40,6 +40,9 @@ type Encoded = Any  # None | bool | int | float | str | list[Encoded] | dict[str
 _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**64 - 1
 _REDACTED: Final = {"$redacted": True}
+# Types known at once: each is kept alive while known (its id must stay its own), and a
+# suite that makes classes by the thousand (attrs' own) must not keep them all.
+_MAX_TYPES: Final = 1000
 _islice = itertools.islice
 
 # type's own descriptors: reading through them never consults a metaclass.
@@ -245,7 +248,7 @@ class ValueEncoder:
         cached = self._types.get(id(cls))
         if cached is not None:
             return cached[1]
-        if len(self._types) > 10_000:
+        if len(self._types) > _MAX_TYPES:
             self._types.clear()
         info = _TypeInfo(cls, self._in_project)
         self._types[id(cls)] = (cls, info)  # the type is kept alive, so its id stays its own
