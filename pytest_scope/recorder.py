@@ -54,6 +54,7 @@ _DISABLE = _monitoring.DISABLE
 _getframe = sys._getframe
 _Lock = threading.Lock
 _get_ident = threading.get_ident
+_exception_args = BaseException.__dict__["args"].__get__
 _tracing_allocations = tracemalloc.is_tracing
 _MISSING: Final = object()
 _NO_DELETES: Final[list[str]] = []  # never appended to: a step's own list replaces it
@@ -311,7 +312,7 @@ class Recorder:
         self._next_frame_no = 0
         self._incomplete: str | None = None
         self._failure_step: int | None = None
-        self._raise_steps: dict[int, int] = {}
+        self._raise_steps: dict[int, tuple[tuple[int, int], int]] = {}
         self._suspended: dict[int, _Frame] = {}
         self._watched = {}
         self._watched_forms: dict[str, Encoded] = {}
@@ -869,13 +870,18 @@ class Recorder:
             payload["r"] = self._objects.form(value)
             return
         payload["x"] = self._objects.form(value)
-        key = id(value)
-        if kind == Kind.EXCEPTION:
-            self._raise_steps.setdefault(key, step)
-        elif kind == Kind.HANDLED:
-            self._raise_steps.pop(key, None)
+        # The step where an exception was first raised stays its step through handlers
+        # that re-raise it (``except: ...; raise``): the failure is there, not at the
+        # ``raise``. Exceptions take no weak reference, and holding one would keep its
+        # frames alive: its type and its args tuple tell it from a later exception that
+        # took its id.
+        mark = (id(type(value)), id(_exception_args(value)))
+        raised = self._raise_steps.get(id(value))
+        first = raised[1] if raised is not None and raised[0] == mark else None
+        if kind == Kind.EXCEPTION and first is None:
+            self._raise_steps[id(value)] = (mark, step)
         elif kind == Kind.UNWIND:
-            self._failure_step = self._raise_steps.get(key, step)
+            self._failure_step = first if first is not None else step
 
     # -- keyframes ------------------------------------------------------------------
 

@@ -34,10 +34,18 @@ def evens(limit):
 def fail_deep(items):
     lookup = dict(items)
     return lookup["missing"]
+
+
+def check(ledger):
+    try:
+        assert ledger.entries == [1], "unbalanced"
+    except AssertionError:
+        print("state:", ledger.entries)
+        raise
 """
 
 SUITE = """
-from ledger import Ledger, apply_all, evens, fail_deep
+from ledger import Ledger, apply_all, check, evens, fail_deep
 
 def test_balance_is_wrong():
     ledger = Ledger()
@@ -55,6 +63,9 @@ def test_generator_passes():
 
 def test_error_in_project_code():
     fail_deep([("a", 1)])
+
+def test_reraised_by_a_handler():
+    check(apply_all(Ledger(), [2]))
 """
 
 
@@ -132,6 +143,25 @@ def test_failure_point_of_an_error_raised_deep_in_project_code(recorded: Path) -
     assert state["event"]["function"] == "fail_deep"
     assert state["exception"] == {"$type": "KeyError", "attrs": {"args": ["missing"]}}
     assert state["stack"][-1]["locals"]["lookup"] == {"a": 1}
+
+
+def test_the_failure_point_is_where_the_exception_was_raised_not_re_raised(
+    recorded: Path,
+) -> None:
+    """``check`` asserts, prints in its handler, re-raises with a bare ``raise``."""
+    state = replay_json(recorded, "test_reraised_by_a_handler")
+    assert state["event"]["kind"] == "exception"
+    assert state["event"]["function"] == "check"
+    assert (
+        state["event"]["line"]
+        == PROJECT.splitlines().index('        assert ledger.entries == [1], "unbalanced"') + 1
+    )
+    raises = [
+        row
+        for row in replay_json(recorded, "test_reraised_by_a_handler", "--timeline")
+        if row["kind"] == "exception" and row["function"] == "check"
+    ]
+    assert len(raises) >= 2 and state["step"] == raises[0]["step"]  # not the bare raise
 
 
 def test_text_view_shows_source_stack_and_locals(recorded: Path) -> None:
