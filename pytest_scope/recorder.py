@@ -217,6 +217,8 @@ class Recorder:
         self._setup_watches: dict[str, object] = {}
         self._restart_code: CodeType | None = None
         self._between_examples = False
+        self._example_passed = False  # the kept example passed: record no other
+        self._examples_failed = False  # an example failed: record every one from then on
         self.restarted_steps = 0  # recorded, then discarded by a restart; for the summary
         self._reset_test(None)
 
@@ -275,8 +277,9 @@ class Recorder:
         """Record into ``buffer``; each top-level call of ``restart_code`` starts it over.
 
         ``restart_code`` is a Hypothesis test's own function, called once per example: the
-        recording keeps the last example, which is the failing one replayed after
-        shrinking, or the last one of a test that passed, not every example before it.
+        recording keeps the first example while examples pass (the ones after it run
+        unrecorded, at the cost of the callbacks alone), and once one fails, the last: the
+        failing one that Hypothesis replays after shrinking.
         """
         with self._lock:
             self._reset_test(buffer)
@@ -287,6 +290,7 @@ class Recorder:
             self._restart_code = restart_code
             # Hypothesis draws an example's data before calling the test: unrecorded.
             self._between_examples = restart_code is not None
+            self._example_passed = self._examples_failed = False
             self._encoder.take_fault()  # one from between tests is no test's
             if self._muted:
                 self._unmute()
@@ -608,6 +612,8 @@ class Recorder:
         if entered:
             stale = _stale_frames(stack, frame)
             if code is self._restart_code and kind == Kind.CALL and _first_call(stack, code):
+                if self._example_passed:
+                    return  # a passing example is kept: the next ones run unrecorded
                 self._restart_test(buffer)
                 self._between_examples = False
                 stale = 0
@@ -615,6 +621,11 @@ class Recorder:
                 return
         else:
             if self._between_examples:
+                if kind == Kind.UNWIND and code is self._restart_code:
+                    # An example failed unrecorded: record each one from the next on (the
+                    # shrinking, then the minimal example replayed last).
+                    self._examples_failed = True
+                    self._example_passed = False
                 return
             stale = _frames_above(stack, frame)
             if stale < 0:
@@ -670,6 +681,9 @@ class Recorder:
             left.frame = left.locals_dict = None
             if code is self._restart_code and _first_call(stack, code):
                 self._between_examples = True
+                if kind == Kind.UNWIND:
+                    self._examples_failed = True
+                self._example_passed = not self._examples_failed
         elif kind == Kind.YIELD:
             thread.pop().frame = None
             self._suspend(frame, current)
