@@ -29,15 +29,19 @@ from typing import Any, Final
 
 import msgpack
 
-from pytest_scope.values import Encoded, ValueEncoder, _TypeInfo
+from pytest_scope.values import (
+    _INT_MAX,
+    _INT_MIN,
+    Encoded,
+    ValueEncoder,
+    _exception_args,
+    _TypeInfo,
+)
 
 _islice = itertools.islice
-_INT_MIN: Final = -(2**63)
-_INT_MAX: Final = 2**64 - 1
 _UNSET: Final = object()  # an unset slot, among an object's parts
 _ENCODE: Final = object()  # the shape of an object whose form only encoding tells
 _is = operator.is_
-_exception_args = BaseException.__dict__["args"].__get__
 # Exact types whose values are immutable and hold nothing: safe to keep alive.
 _PINNABLE: Final = frozenset(
     id(kind) for kind in (int, str, float, bool, type(None), bytes, complex, type(_UNSET))

@@ -37,7 +37,7 @@ from pytest_scope.linenames import NO_NAMES, LineNames, line_names
 from pytest_scope.objects import ObjectTable
 from pytest_scope.plan import Level, Plan
 from pytest_scope.schema import Kind
-from pytest_scope.values import Encoded, ValueEncoder
+from pytest_scope.values import Encoded, ValueEncoder, _exception_args
 
 TOOL_NAME: Final = "pytest-scope"
 # 0, 1, 2 and 5 belong to debuggers, coverage.py, profilers (cProfile) and optimizers,
@@ -54,7 +54,6 @@ _DISABLE = _monitoring.DISABLE
 _getframe = sys._getframe
 _Lock = threading.Lock
 _get_ident = threading.get_ident
-_exception_args = BaseException.__dict__["args"].__get__
 _tracing_allocations = tracemalloc.is_tracing
 _MISSING: Final = object()
 _NO_DELETES: Final[list[str]] = []  # never appended to: a step's own list replaces it
@@ -729,9 +728,10 @@ class Recorder:
         local_values = _read_locals(entry, frame)
         if not entry.stepped:
             entry.stepped = True
-            names = code.params if kind == Kind.CALL else code.variables
-            if not code.optimized:
-                names = tuple(local_values)
+            if kind == Kind.CALL and code.optimized:
+                names = code.params
+            else:
+                names = self._variables(entry, local_values)
             self._check_names(entry, names, local_values, changed, deleted)
             return
         if not code.stepped_lines:
@@ -916,7 +916,7 @@ class Recorder:
         for entry in thread.stack:
             if entry.frame is not None and id(entry.frame) in live and entry.stepped:
                 local_values = _read_locals(entry, entry.frame)
-                names = entry.code.variables if entry.code.optimized else tuple(local_values)
+                names = self._variables(entry, local_values)
                 entry.ids.clear()  # every binding walked again, not only the new ones
                 self._check_names(entry, names, local_values, {}, [])
         if self._watched:

@@ -19,14 +19,13 @@ import sys
 from typing import IO, Any, Final
 
 from rich.console import Console
-from rich.syntax import Syntax
 from rich.text import Text
 
 from pytest_scope.errors import ScopeError
 from replay.compare import Recorded, StateDiff, compare_at
 from replay.cursor import Cursor, names_at
 from replay.expression import ExpressionError, parse_path, resolve
-from replay.text_view import SOURCE_CONTEXT, format_value, render_diff, short_path
+from replay.text_view import format_value, render_diff, short_path, source_excerpt
 from replay.value_history import history_document, holder, render_history, value_history
 
 PROMPT: Final = "(scope) "
@@ -234,18 +233,7 @@ class ReplayPrompt(cmd.Cmd):
         if source is None:
             self._error(f"the source of {short_path(frame['file'], self.rootdir)} was not recorded")
             return
-        line = int(frame["line"])
-        self.console.print(
-            Syntax(
-                source,
-                "python",
-                theme="ansi_dark",
-                background_color="default",
-                line_numbers=True,
-                line_range=(max(1, line - SOURCE_CONTEXT), line + SOURCE_CONTEXT),
-                highlight_lines={line},
-            )
-        )
+        self.console.print(source_excerpt(source, int(frame["line"])))
 
     def _value(self, arg: str) -> Any:
         if not arg.strip():

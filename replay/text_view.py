@@ -23,6 +23,21 @@ from replay.tracefile import RecordedTest
 
 _INSTALL_DIRS: Final = frozenset({"site-packages", "dist-packages"})
 SOURCE_CONTEXT: Final = 5  # lines shown above and below the current one
+
+
+def source_excerpt(source: str, line: int) -> Syntax:
+    """The source around ``line``, numbered, with ``line`` highlighted."""
+    return Syntax(
+        source,
+        "python",
+        theme="ansi_dark",
+        background_color="default",
+        line_numbers=True,
+        line_range=(max(1, line - SOURCE_CONTEXT), line + SOURCE_CONTEXT),
+        highlight_lines={line},
+    )
+
+
 VALUE_CHARS: Final = 300
 _MAX_NESTING: Final = 20
 _CALLABLE_TYPES: Final = frozenset(
@@ -157,18 +172,7 @@ def render_state(
         missing = f"(the source of {short_path(event['file'], rootdir)} was not recorded)"
         console.print(Text(missing, style="dim"))
     else:
-        line = int(event["line"])
-        console.print(
-            Syntax(
-                source,
-                "python",
-                theme="ansi_dark",
-                background_color="default",
-                line_numbers=True,
-                line_range=(max(1, line - SOURCE_CONTEXT), line + SOURCE_CONTEXT),
-                highlight_lines={line},
-            )
-        )
+        console.print(source_excerpt(source, int(event["line"])))
     console.print()
     stack = Table(title="Call stack (outermost first)", title_justify="left", box=box.SIMPLE)
     for column in ("", "function", "location"):
