@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+# What a run in the fixture itself leaves there (./dev demo records in fixtures/demo).
+_LEFT_BY_RUNS = shutil.ignore_patterns(".scope", "__pycache__")
 
 
 def record(root: Path, *args: str, env: dict[str, str] | None = None) -> int:
@@ -26,12 +28,12 @@ def record(root: Path, *args: str, env: dict[str, str] | None = None) -> int:
 
 def record_demo(root: Path) -> None:
     """fixtures/demo in ``root``, recorded: ``test_ship_takes_every_line`` fails."""
-    shutil.copytree(FIXTURES / "demo", root, dirs_exist_ok=True)
+    shutil.copytree(FIXTURES / "demo", root, dirs_exist_ok=True, ignore=_LEFT_BY_RUNS)
     assert record(root, env={"PYTHONPATH": str(root / "src")}) == 1
 
 
 def record_compare(root: Path) -> None:
     """fixtures/compare's test_price in ``root``, recorded passing, then broken."""
-    shutil.copytree(FIXTURES / "compare", root, dirs_exist_ok=True)
+    shutil.copytree(FIXTURES / "compare", root, dirs_exist_ok=True, ignore=_LEFT_BY_RUNS)
     assert record(root, "-k", "price", env={"COMPARE_BROKEN": "0"}) == 0
     assert record(root, "-k", "price", env={"COMPARE_BROKEN": "1"}) == 1

@@ -51,7 +51,7 @@ def _steps(root: Path, test: str, run: str, kind: str, line: int) -> list[int]:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     root = tmp_path_factory.mktemp("compare")
-    shutil.copytree(FIXTURE, root, dirs_exist_ok=True)
+    shutil.copytree(FIXTURE, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".scope"))
     first = _pytest(root, "--reruns", "1")
     assert first.returncode == 0, first.stdout + first.stderr
     (passing,) = [path.stem for path in (root / ".scope" / "runs").glob("*.sqlite")]
