@@ -6,6 +6,9 @@ and ``paused`` are the API a test may call; they do nothing when nothing records
 """
 
 from pytest_scope.api import paused, watch
+from pytest_scope.event_path import use_sources_if_requested
+
+use_sources_if_requested()  # before any module of the event path is imported
 
 __all__ = ["paused", "watch"]
 

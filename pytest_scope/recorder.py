@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import operator
 import sys
 import threading
 import tracemalloc
@@ -56,9 +57,21 @@ _Lock = threading.Lock
 _get_ident = threading.get_ident
 _tracing_allocations = tracemalloc.is_tracing
 _MISSING: Final = object()
+
+
+def _event_frame_depth() -> int:
+    """How far up the stack a callback finds the frame of its event: 1 above its own where
+    this module runs as Python, 0 where it is compiled (mypyc functions have no frames)."""
+    return 1 if _getframe(0).f_code is getattr(_event_frame_depth, "__code__", None) else 0
+
+
+_EVENT_FRAME: Final = _event_frame_depth()
 _NO_DELETES: Final[list[str]] = []  # never appended to: a step's own list replaces it
 _LOCALS_ARE_PROXIES: Final = sys.version_info >= (3, 13)  # PEP 667
 _CO_OPTIMIZED: Final = inspect.CO_OPTIMIZED
+# A frame's locals: typeshed says a dict, but 3.13 gives a proxy (PEP 667), and compiled
+# code (mypyc) checks the declared type of an attribute it reads.
+_f_locals: Callable[[FrameType], Any] = operator.attrgetter("f_locals")
 
 _GLOBAL_EVENTS: Final = (
     _events.PY_START
@@ -381,24 +394,24 @@ class Recorder:
         if level is Level.SKIP:
             return _DISABLE
         if self._recording:
-            self._record(Kind.CALL, code, _getframe(1), _MISSING)
+            self._record(Kind.CALL, code, _getframe(_EVENT_FRAME), _MISSING)
         return None
 
     def _on_resume(self, code: CodeType, offset: int) -> None:
         if self._recording:
-            self._record(Kind.RESUME, code, _getframe(1), _MISSING)
+            self._record(Kind.RESUME, code, _getframe(_EVENT_FRAME), _MISSING)
 
     def _on_throw(self, code: CodeType, offset: int, exception: BaseException) -> None:
         if self._recording and code in self._codes:
-            self._record(Kind.RESUME, code, _getframe(1), exception)
+            self._record(Kind.RESUME, code, _getframe(_EVENT_FRAME), exception)
 
     def _on_return(self, code: CodeType, offset: int, value: object) -> None:
         if self._recording:
-            self._record(Kind.RETURN, code, _getframe(1), value)
+            self._record(Kind.RETURN, code, _getframe(_EVENT_FRAME), value)
 
     def _on_yield(self, code: CodeType, offset: int, value: object) -> None:
         if self._recording:
-            self._record(Kind.YIELD, code, _getframe(1), value)
+            self._record(Kind.YIELD, code, _getframe(_EVENT_FRAME), value)
 
     def _on_line(self, code: CodeType, line: int, frame: FrameType | None = None) -> None:
         """A line step, the most frequent event: done here, with no call that the common
@@ -409,7 +422,7 @@ class Recorder:
         if not self._recording:
             return
         if frame is None:
-            frame = _getframe(1)
+            frame = _getframe(_EVENT_FRAME)
         general = False
         with self._lock:  # another thread may close the chunk or pause between checks
             buffer = self._buffer
@@ -501,20 +514,20 @@ class Recorder:
                 return _DISABLE
             known.loop_lines[offset] = line
         if self._recording:
-            self._on_line(code, line, _getframe(1))
+            self._on_line(code, line, _getframe(_EVENT_FRAME))
         return None
 
     def _on_raise(self, code: CodeType, offset: int, exception: BaseException) -> None:
         if self._recording and code in self._codes:
-            self._record(Kind.EXCEPTION, code, _getframe(1), exception)
+            self._record(Kind.EXCEPTION, code, _getframe(_EVENT_FRAME), exception)
 
     def _on_handled(self, code: CodeType, offset: int, exception: BaseException) -> None:
         if self._recording and code in self._codes:
-            self._record(Kind.HANDLED, code, _getframe(1), exception)
+            self._record(Kind.HANDLED, code, _getframe(_EVENT_FRAME), exception)
 
     def _on_unwind(self, code: CodeType, offset: int, exception: BaseException) -> None:
         if self._recording and code in self._codes:
-            self._record(Kind.UNWIND, code, _getframe(1), exception)
+            self._record(Kind.UNWIND, code, _getframe(_EVENT_FRAME), exception)
 
     # -- recording ------------------------------------------------------------------
 
@@ -969,10 +982,10 @@ def _read_locals(entry: _Frame, frame: FrameType) -> Any:
     deletes alive): the dict gets back what it held before the read.
     """
     if _LOCALS_ARE_PROXIES or not frame.f_code.co_flags & _CO_OPTIMIZED:
-        return frame.f_locals
+        return _f_locals(frame)
     held = entry.locals_dict
     before = dict(held) if held is not None else {}
-    shared = frame.f_locals
+    shared = _f_locals(frame)
     current = dict(shared)
     shared.clear()
     shared.update(before)

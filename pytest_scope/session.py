@@ -26,6 +26,7 @@ from pytest_scope.buffer import RingBuffer
 from pytest_scope.combine import Combined, code_base, combine, worker_files
 from pytest_scope.cost import cost_line, heaviest_table
 from pytest_scope.errors import ScopeError
+from pytest_scope.event_path import summary_note
 from pytest_scope.extensions import plugin_encoder, plugin_redact_patterns
 from pytest_scope.hypothesis_deadline import lift_default_deadline
 from pytest_scope.marker import ScopeMark, scope_mark
@@ -440,6 +441,9 @@ class ScopeSession:
             write(f"pytest-scope: {problem}", yellow=True)
         if not self.active:
             return
+        note = summary_note()
+        if note is not None:
+            write(note)
         steps = sum(record.steps for record, _ in self.recorded)
         dropped = sum(record.dropped_steps for record, _ in self.recorded)
         size = self.path.stat().st_size if self.path.exists() else 0

@@ -26,6 +26,11 @@ def record(root: Path, *args: str, env: dict[str, str] | None = None) -> int:
     return run.returncode
 
 
+def copy_fixture(name: str, root: Path) -> None:
+    """fixtures/NAME into ``root``, without what runs in it left behind."""
+    shutil.copytree(FIXTURES / name, root, dirs_exist_ok=True, ignore=_LEFT_BY_RUNS)
+
+
 def record_demo(root: Path) -> None:
     """fixtures/demo in ``root``, recorded: ``test_ship_takes_every_line`` fails."""
     shutil.copytree(FIXTURES / "demo", root, dirs_exist_ok=True, ignore=_LEFT_BY_RUNS)

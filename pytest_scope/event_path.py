@@ -1,0 +1,68 @@
+"""Which event path records: the compiled one, or the pure-Python one.
+
+The build compiles the modules that run inside the ``sys.monitoring`` callbacks with mypyc
+where it can (``setup.py``), and Python imports a compiled module before the source
+beside it. Both paths run the same source, so they behave the same; the compiled one is
+faster. ``PYTEST_SCOPE_PURE_PYTHON=1`` asks for the sources: a finder placed first on
+``sys.meta_path`` loads this package's modules from their ``.py`` files.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+PURE_PYTHON_VARIABLE = "PYTEST_SCOPE_PURE_PYTHON"
+_PACKAGE_DIR = Path(__file__).parent
+
+
+def pure_python_requested() -> bool:
+    return os.environ.get(PURE_PYTHON_VARIABLE, "") not in ("", "0")
+
+
+class _SourcesFirst:
+    """Finds this package's modules as sources, even where a compiled one sits beside."""
+
+    @staticmethod
+    def find_spec(
+        name: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        package, _, module = name.rpartition(".")
+        if package != __package__:
+            return None
+        source = _PACKAGE_DIR / f"{module}.py"
+        if not source.is_file():
+            return None
+        return importlib.util.spec_from_file_location(name, source)
+
+
+def use_sources_if_requested() -> None:
+    """Load the sources from here on, if the environment asks for the pure-Python path."""
+    if pure_python_requested() and not any(
+        isinstance(finder, _SourcesFirst) for finder in sys.meta_path
+    ):
+        sys.meta_path.insert(0, _SourcesFirst())
+
+
+def compiled() -> bool:
+    """Whether the recorder in use is the compiled one."""
+    from pytest_scope import recorder
+
+    return not (recorder.__file__ or "").endswith(".py")
+
+
+def summary_note() -> str | None:
+    """One line for the end-of-run summary when recording ran in pure Python."""
+    if compiled():
+        return None
+    if pure_python_requested():
+        return f"recording ran in pure Python, as {PURE_PYTHON_VARIABLE} asks (slower)"
+    return (
+        "recording ran in pure Python: the compiled event path is not built here"
+        " (slower; README, 'The compiled event path')"
+    )

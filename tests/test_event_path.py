@@ -1,0 +1,99 @@
+"""The compiled event path and the pure-Python one: which one runs, and that they agree."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from recordings import copy_fixture, record
+
+from pytest_scope.event_path import PURE_PYTHON_VARIABLE
+from replay.tracefile import ScopeDir, TraceFile
+
+_WHICH_RECORDER = "import pytest_scope.recorder as recorder; print(recorder.__file__)"
+
+
+def _recorder_file(pure: bool) -> str:
+    """The file the recorder is loaded from in a fresh interpreter."""
+    env = {key: value for key, value in os.environ.items() if key != PURE_PYTHON_VARIABLE}
+    if pure:
+        env[PURE_PYTHON_VARIABLE] = "1"
+    run = subprocess.run(
+        [sys.executable, "-c", _WHICH_RECORDER], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    return run.stdout.strip()
+
+
+def test_the_environment_gets_the_path_it_expects() -> None:
+    """tox runs the suite on both paths: each env must be on the one it names."""
+    compiled = not _recorder_file(pure=False).endswith(".py")
+    if os.environ.get("PYTEST_SCOPE_EXPECT_COMPILED"):
+        assert compiled, "the compiled event path was expected to be built"
+    if os.environ.get(PURE_PYTHON_VARIABLE):
+        from pytest_scope import recorder
+
+        assert recorder.__file__.endswith(".py")
+
+
+def test_the_pure_python_path_on_request() -> None:
+    assert _recorder_file(pure=True).endswith("recorder.py")
+
+
+def _summary(tmp_path: Path, pure: bool) -> str:
+    (tmp_path / "test_one.py").write_text("def test_one():\n    x = 1\n    assert x\n")
+    env = {key: value for key, value in os.environ.items() if key != PURE_PYTHON_VARIABLE}
+    if pure:
+        env[PURE_PYTHON_VARIABLE] = "1"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--scope", "test_one.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
+def test_the_summary_says_when_recording_ran_in_pure_python(tmp_path: Path) -> None:
+    assert f"recording ran in pure Python, as {PURE_PYTHON_VARIABLE} asks" in _summary(
+        tmp_path, pure=True
+    )
+    built = not _recorder_file(pure=False).endswith(".py")
+    not_built = "the compiled event path is not built here"
+    assert (not_built in _summary(tmp_path, pure=False)) is not built
+
+
+def _recorded_tests(root: Path) -> dict[str, list[Any]]:
+    """Every test's chunks (keyframes and events) in the newest run of ``root``."""
+    with TraceFile(ScopeDir(root / ".scope").newest()) as trace:
+        return {
+            test.nodeid: [
+                (chunk.first_step, chunk.last_step, chunk.keyframe, chunk.events)
+                for chunk in trace.chunks(test)
+            ]
+            for test in trace.tests()
+        }
+
+
+def test_both_paths_record_the_same_steps(tmp_path: Path) -> None:
+    """The fidelity samples (callees, C methods, closures, generators, threads), recorded on
+    each path: the same steps, keyframes and object forms, event for event."""
+    if _recorder_file(pure=False).endswith(".py"):
+        pytest.skip("the compiled event path is not built in this environment")
+    recordings = []
+    for pure in (False, True):
+        root = tmp_path / ("pure" if pure else "compiled")
+        copy_fixture("fidelity", root)
+        record(root, env={PURE_PYTHON_VARIABLE: "1" if pure else "0"})
+        recordings.append(_recorded_tests(root))
+    compiled, pure = recordings
+    assert compiled.keys() == pure.keys()
+    assert len(compiled) > 10
+    for nodeid, chunks in compiled.items():
+        assert chunks == pure[nodeid], nodeid
