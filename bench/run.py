@@ -164,11 +164,14 @@ def _machine() -> str:
     import coverage
     import pytest
 
+    from pytest_scope.event_path import compiled
+
+    path = "compiled (mypyc)" if compiled() else "pure Python"
     cores = os.cpu_count()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
         f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"pytest {pytest.__version__}, coverage {coverage.__version__}, "
+        f"pytest {pytest.__version__}, coverage {coverage.__version__}, event path {path}, "
         f"{platform.platform()}, {cores} cores, {_cpu_model()}, load {load:.1f} at start"
     )
 

@@ -24,7 +24,7 @@ import operator
 
 # Private references: a test may replace these builtins (with a spy that counts calls).
 from builtins import all, enumerate, id, len, map, tuple  # noqa: UP029
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import msgpack
@@ -42,6 +42,8 @@ _islice = itertools.islice
 _UNSET: Final = object()  # an unset slot, among an object's parts
 _ENCODE: Final = object()  # the shape of an object whose form only encoding tells
 _is = operator.is_
+# Passed as a value, a builtin is looked up where it is used once compiled (mypyc): bound here.
+_id: Callable[[object], int] = id
 # Exact types whose values are immutable and hold nothing: safe to keep alive.
 _PINNABLE: Final = frozenset(
     id(kind) for kind in (int, str, float, bool, type(None), bytes, complex, type(_UNSET))
@@ -201,7 +203,7 @@ class ObjectTable:
             if (
                 all(map(_is, parts, pinned))
                 if pinned is not None and len(pinned) == len(parts)
-                else pinned is None and tuple(map(id, parts)) == known.ids
+                else pinned is None and tuple(map(_id, parts)) == known.ids
             ):
                 if known.child_at and self._deep:
                     reach, get_info = self._reach, self._info
@@ -225,7 +227,7 @@ class ObjectTable:
         if not children and all(id(type(part)) in _PINNABLE for part in parts):
             known.pinned, known.ids = parts, ()
         else:
-            known.pinned, known.ids = None, tuple(map(id, parts))
+            known.pinned, known.ids = None, tuple(map(_id, parts))
         if known.form is None or not self._same(form, known.form):
             known.form = form
             self.changes.append(known.entry())

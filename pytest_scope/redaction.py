@@ -25,8 +25,11 @@ import sys
 
 # A private reference: a test may replace this builtin (with a spy that counts calls).
 from builtins import len
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sized
 from typing import Final, cast
+
+# Passed as a value, a builtin is looked up where it is used once compiled (mypyc): bound here.
+_len: Callable[[Sized], int] = len
 
 DEFAULT_PATTERNS: Final = (
     "passw(or)?d",
@@ -191,7 +194,7 @@ class Redaction:
 
     def _update_needles(self) -> None:
         self.pending = False
-        values = sorted({*self._environment, *self._learned}, key=len, reverse=True)
+        values = sorted({*self._environment, *self._learned}, key=_len, reverse=True)
         self.needles = tuple(values)
         byte_needles = []
         for value in values:
@@ -200,5 +203,5 @@ class Redaction:
             except UnicodeEncodeError:  # a lone surrogate: msgpack cannot write it either
                 continue
         self._byte_needles = tuple(byte_needles)
-        self.longest = max(map(len, byte_needles), default=0)
+        self.longest = max(map(_len, byte_needles), default=0)
         self.shortest = len(values[-1]) if values else sys.maxsize

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,17 @@ _WHICH_RECORDER = "import pytest_scope.recorder as recorder; print(recorder.__fi
 
 
 def _recorder_file(pure: bool) -> str:
-    """The file the recorder is loaded from in a fresh interpreter."""
+    """The file the recorder is loaded from in a fresh interpreter (started elsewhere than
+    in the checkout, whose sources ``-c`` would put first on ``sys.path``)."""
     env = {key: value for key, value in os.environ.items() if key != PURE_PYTHON_VARIABLE}
     if pure:
         env[PURE_PYTHON_VARIABLE] = "1"
     run = subprocess.run(
-        [sys.executable, "-c", _WHICH_RECORDER], env=env, capture_output=True, text=True
+        [sys.executable, "-c", _WHICH_RECORDER],
+        cwd=tempfile.gettempdir(),
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert run.returncode == 0, run.stderr
     return run.stdout.strip()
