@@ -90,7 +90,7 @@ CREATE TABLE tests (
     id INTEGER PRIMARY KEY,
     nodeid TEXT NOT NULL,
     attempt INTEGER NOT NULL,
-    outcome TEXT NOT NULL,          -- passed | failed | skipped | xfailed | xpassed
+    outcome TEXT NOT NULL,          -- passed | failed | skipped | xfailed | xpassed | interrupted
     started REAL NOT NULL,          -- unix time
     duration REAL NOT NULL,         -- seconds, test body only
     steps INTEGER NOT NULL,         -- steps the test made (the last step's number)

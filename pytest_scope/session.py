@@ -28,6 +28,7 @@ from pytest_scope.cost import cost_line, heaviest_table
 from pytest_scope.errors import ScopeError
 from pytest_scope.extensions import plugin_encoder, plugin_redact_patterns
 from pytest_scope.hypothesis_deadline import lift_default_deadline
+from pytest_scope.interrupt import Interruption, hide_own_frames, summary_line
 from pytest_scope.marker import ScopeMark, scope_mark
 from pytest_scope.plan import Level, Plan
 from pytest_scope.plugin import LEVELS
@@ -194,6 +195,10 @@ class ScopeSession:
         self.deadline_lifted = False
         self.hypothesis_tests = 0
         self.restarted_steps = 0  # under xdist, in the controller: the sum of the workers'
+        # The test recorded and not yet written: at the session's end, one that Ctrl-C
+        # (or pytest.exit) interrupted before its teardown reported.
+        self._unwritten: pytest.Item | None = None
+        self.interruption: Interruption | None = None
         self.writer: TraceWriter | None = None
         self.recorder: Recorder | None = None
         if self.controller:
@@ -274,6 +279,7 @@ class ScopeSession:
         self.redaction.start_test(_environ)
         self.recorder.override_level(level)
         self.recorder.begin_test(buffer, _hypothesis_test_code(item))
+        self._unwritten = item
         try:
             return (yield)
         finally:
@@ -296,11 +302,32 @@ class ScopeSession:
                 item.stash[_call_report_key] = report
             elif report.when == "teardown" and _call_report_key in item.stash:
                 # Only now: the test's monkeypatches (of os, time, ...) are undone.
-                self._write_test(item, item.stash[_call_report_key])
+                call_report = item.stash[_call_report_key]
+                self._write_test(item, _outcome(call_report), call_report.duration)
                 del item.stash[_call_report_key], item.stash[_test_steps_key]
+                self._unwritten = None
         return report
 
-    def _write_test(self, item: pytest.Item, report: pytest.TestReport) -> None:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Before pytest's terminal reporter reads it: the interrupt is the test's."""
+        hide_own_frames(excinfo)
+
+    def _write_interrupted(self) -> None:
+        """Keep what a test interrupted by Ctrl-C recorded, and say so in the summary.
+
+        Written before its fixtures are torn down (pytest tears them down after this)."""
+        item, self._unwritten = self._unwritten, None
+        if item is None or _test_steps_key not in item.stash:
+            return
+        call_report = item.stash.get(_call_report_key, None)
+        if call_report is not None:  # interrupted in its teardown: its call has an outcome
+            self._write_test(item, _outcome(call_report), call_report.duration)
+            return
+        self.interruption = Interruption(item.nodeid, item.stash[_test_steps_key].steps)
+        self._write_test(item, "interrupted", _time() - item.stash[_started_key])
+
+    def _write_test(self, item: pytest.Item, outcome: str, duration: float) -> None:
         if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
             self.hypothesis_tests += 1
         steps = item.stash[_test_steps_key]
@@ -312,13 +339,12 @@ class ScopeSession:
         except ScopeError as exc:  # nothing is written that may hold a secret
             self.problems.append(f"{item.nodeid}: recording lost: {exc}")
             return
-        outcome = _outcome(report)
         record = TestRecord(
             nodeid=item.nodeid,
             attempt=self._attempts[item.nodeid],
             outcome=outcome,
             started=started,
-            duration=report.duration,
+            duration=duration,
             steps=steps.steps,
             first_step=chunks[0].first_step if chunks else steps.steps + 1,
             dropped_steps=buffer.dropped_steps,
@@ -348,6 +374,7 @@ class ScopeSession:
     def pytest_sessionfinish(self) -> None:
         """Finish the trace file and prune the scope directory before the summary, which
         reports what went wrong and what went."""
+        self._write_interrupted()
         if self.worker is not None:
             self._finish_worker()
             return
@@ -476,6 +503,9 @@ class ScopeSession:
             for record, command in failed:
                 write(f"  {command}", bold=True)
                 write(f"      {self._last_pass_line(record.nodeid)}")
+        if self.interruption is not None:
+            command = self._replay_command(self.interruption.nodeid)
+            write(summary_line(self.interruption, command), yellow=True)
         flaky = self._flaky()
         if flaky:
             write("flaky (failed, then passed on a rerun):", yellow=True)

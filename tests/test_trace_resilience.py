@@ -216,6 +216,61 @@ def test_ctrl_c_keeps_every_finished_test(tmp_path: Path) -> None:
     ]
 
 
+SPINNING_SUITE = """
+import pathlib
+
+def test_1_passes():
+    assert [1, 2] == [1, 2]
+
+def test_2_spins():
+    total = 0
+    for n in range(10**9):
+        total += n
+        if n == 1000:
+            pathlib.Path("spinning").write_text("")
+"""
+
+
+def test_ctrl_c_in_a_recorded_loop_is_reported_at_the_test(tmp_path: Path) -> None:
+    """A recorded loop spends most of its time in the recorder's callbacks, where the
+    interrupt lands: pytest shows the test's line, and the summary names the test, whose
+    recording up to the interrupt is kept."""
+    (tmp_path / "test_spin.py").write_text(SPINNING_SUITE)
+    process = subprocess.Popen(
+        _pytest(tmp_path, "--scope", "test_spin.py"),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for((tmp_path / "spinning").exists, process)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=WAIT_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, out + err
+    lines = out.splitlines()
+    banner = next(i for i, line in enumerate(lines) if line.strip("! ") == "KeyboardInterrupt")
+    assert lines[banner + 1].startswith(f"{tmp_path / 'test_spin.py'}:"), out
+    assert "pytest_scope" not in lines[banner + 1]
+    summary = next(line for line in lines if line.startswith("interrupted in "))
+    assert summary.startswith("interrupted in test_spin.py::test_2_spins at step "), summary
+    assert summary.endswith(
+        "its recording up to there is kept: scope-replay test_spin.py::test_2_spins"
+    )
+    listed = _listed(tmp_path / ".scope")
+    assert listed["test_spin.py::test_1_passes"]["outcome"] == "passed"
+    spun = listed["test_spin.py::test_2_spins"]
+    assert spun["outcome"] == "interrupted"
+    step = int(summary.split(" at step ")[1].split(";")[0].replace(",", ""))
+    assert spun["steps"] == step > 1000
+    state = replay_json(tmp_path, "test_2_spins", "--against", "none")
+    assert state["stack"][-1]["function"] == "test_2_spins"
+    assert state["stack"][-1]["locals"]["n"] > 1000
+
+
 def test_sigkill_keeps_every_finished_test(tmp_path: Path) -> None:
     process, scope_dir = _interrupted_run(tmp_path, signal.SIGKILL)
     assert process.returncode == -signal.SIGKILL
