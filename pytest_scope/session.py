@@ -32,6 +32,7 @@ from pytest_scope.interrupt import Interruption, hide_own_frames, summary_line
 from pytest_scope.marker import ScopeMark, scope_mark
 from pytest_scope.plan import Level, Plan
 from pytest_scope.plugin import LEVELS
+from pytest_scope.progress import LiveProgress, live_progress, progress_delay
 from pytest_scope.provenance import git_facts
 from pytest_scope.recorder import Recorder, TestSteps
 from pytest_scope.redaction import Redaction, check_pattern
@@ -70,6 +71,8 @@ class Settings:
     redact: tuple[str, ...] = ()  # patterns of secret names besides the built-in ones
     # --scope-baseline: where else last passes may be (a restored CI cache), resolved.
     baselines: tuple[Path, ...] = ()
+    # Seconds of recording before a test's progress shows live (None: never).
+    progress_after: float | None = None
 
 
 def settings_from_config(config: pytest.Config) -> Settings:
@@ -96,6 +99,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         only=_last_failed(config),
         redact=_redact_patterns(config),
         baselines=_baselines(config),
+        progress_after=progress_delay(config),
     )
 
 
@@ -201,6 +205,7 @@ class ScopeSession:
         self.interruption: Interruption | None = None
         self.writer: TraceWriter | None = None
         self.recorder: Recorder | None = None
+        self.progress: LiveProgress | None = None
         if self.controller:
             self.active = True
             config.pluginmanager.register(XdistController(self), XDIST_PLUGIN)
@@ -233,6 +238,9 @@ class ScopeSession:
             self.active = False
             self.problems.append(f"tests run unrecorded: {exc}")
         self.deadline_lifted = self.active and lift_default_deadline()
+        if self.active and self.worker is None:
+            recorder = self.recorder
+            self.progress = live_progress(config, settings.progress_after, lambda: recorder.step)
 
     def close(self) -> None:
         self._finish_trace()
@@ -280,9 +288,13 @@ class ScopeSession:
         self.recorder.override_level(level)
         self.recorder.begin_test(buffer, _hypothesis_test_code(item))
         self._unwritten = item
+        if self.progress is not None:
+            self.progress.test_started(item.nodeid)
         try:
             return (yield)
         finally:
+            if self.progress is not None:
+                self.progress.test_ended()
             steps = item.stash[_test_steps_key] = self.recorder.end_test()
             self.recorder.override_level(None)
             try:
@@ -393,6 +405,8 @@ class ScopeSession:
 
     def _finish_trace(self) -> None:
         """Stop recording and complete the trace file, once the last test is written."""
+        if self.progress is not None:
+            self.progress.close()
         if self.recorder is not None:
             self.recorder.stop()
         if self.writer is None:
