@@ -126,6 +126,33 @@ CREATE TABLE chunks (
 );
 """
 
+# Only in a file that holds recordings copied from other runs (``scope-replay
+# --export-baseline``, the CI artifacts): the run each test was recorded in, so that its
+# provenance (run id, commit, branch, rootdir) survives the copy, and the text of a file
+# as that run had it where it differs from ``sources``. A reader that does not know these
+# tables shows the file's own meta, which is that of the newest run copied.
+ORIGINS_SCHEMA: Final = """\
+-- The runs the tests were copied from: each run's meta rows, as a JSON object.
+CREATE TABLE origins (
+    id INTEGER PRIMARY KEY,
+    meta TEXT NOT NULL
+);
+
+-- The run each copied test was recorded in.
+CREATE TABLE test_origins (
+    test_id INTEGER PRIMARY KEY REFERENCES tests (id),
+    origin INTEGER NOT NULL REFERENCES origins (id)
+);
+
+-- A file's text as one run had it, where it differs from the text in sources.
+CREATE TABLE origin_sources (
+    origin INTEGER NOT NULL REFERENCES origins (id),
+    filename TEXT NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (origin, filename)
+);
+"""
+
 
 class Kind:
     """Event kinds, as stored (small ints) and as shown (names)."""
