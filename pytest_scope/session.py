@@ -28,7 +28,7 @@ from pytest_scope.cost import cost_line, heaviest_table
 from pytest_scope.errors import ScopeError
 from pytest_scope.extensions import plugin_encoder, plugin_redact_patterns
 from pytest_scope.hypothesis_deadline import lift_default_deadline
-from pytest_scope.interrupt import Interruption, hide_own_frames, summary_line
+from pytest_scope.interrupt import Interruption, hide_own_frames, intact_steps, summary_line
 from pytest_scope.marker import ScopeMark, scope_mark
 from pytest_scope.plan import Level, Plan
 from pytest_scope.plugin import LEVELS
@@ -336,29 +336,36 @@ class ScopeSession:
         if call_report is not None:  # interrupted in its teardown: its call has an outcome
             self._write_test(item, _outcome(call_report), call_report.duration)
             return
-        self.interruption = Interruption(item.nodeid, item.stash[_test_steps_key].steps)
-        self._write_test(item, "interrupted", _time() - item.stash[_started_key])
+        record = self._write_test(item, "interrupted", _time() - item.stash[_started_key])
+        if record is not None:
+            self.interruption = Interruption(item.nodeid, record.steps)
 
-    def _write_test(self, item: pytest.Item, outcome: str, duration: float) -> None:
+    def _write_test(self, item: pytest.Item, outcome: str, duration: float) -> TestRecord | None:
+        """Write a test's recording; its row, or None if it was lost."""
         if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
             self.hypothesis_tests += 1
         steps = item.stash[_test_steps_key]
         buffer = item.stash[_buffer_key]
         started = item.stash[_started_key]
         self._attempts[item.nodeid] += 1
+        chunks = buffer.chunks()
+        recorded = steps.steps
+        if outcome == "interrupted":
+            chunks = intact_steps(chunks)
+            recorded = chunks[-1].last_step if chunks else 0
         try:
-            chunks = scrub_chunks(buffer.chunks(), self.redaction)
+            chunks = scrub_chunks(chunks, self.redaction)
         except ScopeError as exc:  # nothing is written that may hold a secret
             self.problems.append(f"{item.nodeid}: recording lost: {exc}")
-            return
+            return None
         record = TestRecord(
             nodeid=item.nodeid,
             attempt=self._attempts[item.nodeid],
             outcome=outcome,
             started=started,
             duration=duration,
-            steps=steps.steps,
-            first_step=chunks[0].first_step if chunks else steps.steps + 1,
+            steps=recorded,
+            first_step=chunks[0].first_step if chunks else recorded + 1,
             dropped_steps=buffer.dropped_steps,
             failure_step=(steps.failure_step or steps.steps or None)
             if outcome == "failed"
@@ -371,10 +378,11 @@ class ScopeSession:
         except Exception as exc:  # a fault of ours is never the test's, nor the run's
             reason = exc if isinstance(exc, ScopeError) else f"{type(exc).__name__}: {exc}"
             self.problems.append(f"{item.nodeid}: recording lost: {reason}")
-            return
+            return None
         if steps.incomplete:
             self.problems.append(f"{item.nodeid}: recording incomplete: {steps.incomplete}")
         self.recorded.append((record, self._replay_command(item.nodeid)))
+        return record
 
     def _replay_command(self, nodeid: str) -> str:
         command = f"scope-replay {shlex.quote(nodeid)}"

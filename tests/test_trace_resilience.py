@@ -271,6 +271,26 @@ def test_ctrl_c_in_a_recorded_loop_is_reported_at_the_test(tmp_path: Path) -> No
     assert state["stack"][-1]["locals"]["n"] > 1000
 
 
+def test_an_interrupted_recording_is_cut_at_its_first_missing_step() -> None:
+    """Ctrl-C between the recorder counting step 5 and storing it: the steps after the gap
+    (the frame unwinding) are left out, and what is kept is a recording readers accept."""
+    from pytest_scope.codec import pack_chunk, unpack_chunk
+    from pytest_scope.interrupt import intact_steps
+    from pytest_scope.writer import Chunk
+
+    def chunk(after: int, steps: list[int]) -> Chunk:
+        keyframe = {"step": after, "threads": [], "suspended": [], "objects": []}
+        events = [[step, 1, 1, 0, 1, 10, None] for step in steps]
+        return Chunk(after + 1, after + len(steps), pack_chunk(keyframe, events))
+
+    whole = chunk(0, [1, 2, 3])
+    kept = intact_steps([whole, chunk(3, [4, 6, 7]), chunk(7, [8])])
+    assert kept[0] == whole
+    assert [(c.first_step, c.last_step) for c in kept] == [(1, 3), (4, 4)]
+    assert [event[0] for event in unpack_chunk(kept[1].data)[1]] == [4]
+    assert intact_steps([chunk(0, [2])]) == []
+
+
 def test_sigkill_keeps_every_finished_test(tmp_path: Path) -> None:
     process, scope_dir = _interrupted_run(tmp_path, signal.SIGKILL)
     assert process.returncode == -signal.SIGKILL
