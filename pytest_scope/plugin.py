@@ -168,6 +168,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
     )
     parser.addini(
+        "scope_progress_after",
+        "seconds of recording after which a test's step count shows live at a terminal, or off",
+        default="3",
+    )
+    parser.addini(
         "scope_redact",
         "regular expressions of more names whose values are redacted, one per line",
         type="linelist",

@@ -307,6 +307,11 @@ class Recorder:
             if self._muted:
                 self._unmute()
 
+    @property
+    def step(self) -> int:
+        """The last step recorded so far; read without the lock (live progress's thread)."""
+        return self._step
+
     def end_test(self) -> TestSteps:
         with self._lock:
             incomplete = self._incomplete

@@ -90,7 +90,7 @@ CREATE TABLE tests (
     id INTEGER PRIMARY KEY,
     nodeid TEXT NOT NULL,
     attempt INTEGER NOT NULL,
-    outcome TEXT NOT NULL,          -- passed | failed | skipped | xfailed | xpassed
+    outcome TEXT NOT NULL,          -- passed | failed | skipped | xfailed | xpassed | interrupted
     started REAL NOT NULL,          -- unix time
     duration REAL NOT NULL,         -- seconds, test body only
     steps INTEGER NOT NULL,         -- steps the test made (the last step's number)
@@ -123,6 +123,33 @@ CREATE TABLE chunks (
     last_step INTEGER NOT NULL,
     data BLOB NOT NULL,
     PRIMARY KEY (test_id, seq)
+);
+"""
+
+# Only in a file that holds recordings copied from other runs (``scope-replay
+# --export-baseline``, the CI artifacts): the run each test was recorded in, so that its
+# provenance (run id, commit, branch, rootdir) survives the copy, and the text of a file
+# as that run had it where it differs from ``sources``. A reader that does not know these
+# tables shows the file's own meta, which is that of the newest run copied.
+ORIGINS_SCHEMA: Final = """\
+-- The runs the tests were copied from: each run's meta rows, as a JSON object.
+CREATE TABLE origins (
+    id INTEGER PRIMARY KEY,
+    meta TEXT NOT NULL
+);
+
+-- The run each copied test was recorded in.
+CREATE TABLE test_origins (
+    test_id INTEGER PRIMARY KEY REFERENCES tests (id),
+    origin INTEGER NOT NULL REFERENCES origins (id)
+);
+
+-- A file's text as one run had it, where it differs from the text in sources.
+CREATE TABLE origin_sources (
+    origin INTEGER NOT NULL REFERENCES origins (id),
+    filename TEXT NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (origin, filename)
 );
 """
 

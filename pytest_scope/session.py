@@ -29,9 +29,11 @@ from pytest_scope.errors import ScopeError
 from pytest_scope.event_path import summary_note
 from pytest_scope.extensions import plugin_encoder, plugin_redact_patterns
 from pytest_scope.hypothesis_deadline import lift_default_deadline
+from pytest_scope.interrupt import Interruption, hide_own_frames, intact_steps, summary_line
 from pytest_scope.marker import ScopeMark, scope_mark
 from pytest_scope.plan import Level, Plan
 from pytest_scope.plugin import LEVELS
+from pytest_scope.progress import LiveProgress, live_progress, progress_delay
 from pytest_scope.provenance import git_facts
 from pytest_scope.recorder import Recorder, TestSteps
 from pytest_scope.redaction import Redaction, check_pattern
@@ -70,6 +72,8 @@ class Settings:
     redact: tuple[str, ...] = ()  # patterns of secret names besides the built-in ones
     # --scope-baseline: where else last passes may be (a restored CI cache), resolved.
     baselines: tuple[Path, ...] = ()
+    # Seconds of recording before a test's progress shows live (None: never).
+    progress_after: float | None = None
 
 
 def settings_from_config(config: pytest.Config) -> Settings:
@@ -96,6 +100,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         only=_last_failed(config),
         redact=_redact_patterns(config),
         baselines=_baselines(config),
+        progress_after=progress_delay(config),
     )
 
 
@@ -195,8 +200,13 @@ class ScopeSession:
         self.deadline_lifted = False
         self.hypothesis_tests = 0
         self.restarted_steps = 0  # under xdist, in the controller: the sum of the workers'
+        # The test recorded and not yet written: at the session's end, one that Ctrl-C
+        # (or pytest.exit) interrupted before its teardown reported.
+        self._unwritten: pytest.Item | None = None
+        self.interruption: Interruption | None = None
         self.writer: TraceWriter | None = None
         self.recorder: Recorder | None = None
+        self.progress: LiveProgress | None = None
         if self.controller:
             self.active = True
             config.pluginmanager.register(XdistController(self), XDIST_PLUGIN)
@@ -229,6 +239,9 @@ class ScopeSession:
             self.active = False
             self.problems.append(f"tests run unrecorded: {exc}")
         self.deadline_lifted = self.active and lift_default_deadline()
+        if self.active and self.worker is None:
+            recorder = self.recorder
+            self.progress = live_progress(config, settings.progress_after, lambda: recorder.step)
 
     def close(self) -> None:
         self._finish_trace()
@@ -275,9 +288,14 @@ class ScopeSession:
         self.redaction.start_test(_environ)
         self.recorder.override_level(level)
         self.recorder.begin_test(buffer, _hypothesis_test_code(item))
+        self._unwritten = item
+        if self.progress is not None:
+            self.progress.test_started(item.nodeid)
         try:
             return (yield)
         finally:
+            if self.progress is not None:
+                self.progress.test_ended()
             steps = item.stash[_test_steps_key] = self.recorder.end_test()
             self.recorder.override_level(None)
             try:
@@ -297,31 +315,58 @@ class ScopeSession:
                 item.stash[_call_report_key] = report
             elif report.when == "teardown" and _call_report_key in item.stash:
                 # Only now: the test's monkeypatches (of os, time, ...) are undone.
-                self._write_test(item, item.stash[_call_report_key])
+                call_report = item.stash[_call_report_key]
+                self._write_test(item, _outcome(call_report), call_report.duration)
                 del item.stash[_call_report_key], item.stash[_test_steps_key]
+                self._unwritten = None
         return report
 
-    def _write_test(self, item: pytest.Item, report: pytest.TestReport) -> None:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Before pytest's terminal reporter reads it: the interrupt is the test's."""
+        hide_own_frames(excinfo)
+
+    def _write_interrupted(self) -> None:
+        """Keep what a test interrupted by Ctrl-C recorded, and say so in the summary.
+
+        Written before its fixtures are torn down (pytest tears them down after this)."""
+        item, self._unwritten = self._unwritten, None
+        if item is None or _test_steps_key not in item.stash:
+            return
+        call_report = item.stash.get(_call_report_key, None)
+        if call_report is not None:  # interrupted in its teardown: its call has an outcome
+            self._write_test(item, _outcome(call_report), call_report.duration)
+            return
+        record = self._write_test(item, "interrupted", _time() - item.stash[_started_key])
+        if record is not None:
+            self.interruption = Interruption(item.nodeid, record.steps)
+
+    def _write_test(self, item: pytest.Item, outcome: str, duration: float) -> TestRecord | None:
+        """Write a test's recording; its row, or None if it was lost."""
         if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
             self.hypothesis_tests += 1
         steps = item.stash[_test_steps_key]
         buffer = item.stash[_buffer_key]
         started = item.stash[_started_key]
         self._attempts[item.nodeid] += 1
+        chunks = buffer.chunks()
+        recorded = steps.steps
+        if outcome == "interrupted":
+            chunks = intact_steps(chunks)
+            recorded = chunks[-1].last_step if chunks else 0
         try:
-            chunks = scrub_chunks(buffer.chunks(), self.redaction)
+            chunks = scrub_chunks(chunks, self.redaction)
         except ScopeError as exc:  # nothing is written that may hold a secret
             self.problems.append(f"{item.nodeid}: recording lost: {exc}")
-            return
-        outcome = _outcome(report)
+            return None
         record = TestRecord(
             nodeid=item.nodeid,
             attempt=self._attempts[item.nodeid],
             outcome=outcome,
             started=started,
-            duration=report.duration,
-            steps=steps.steps,
-            first_step=chunks[0].first_step if chunks else steps.steps + 1,
+            duration=duration,
+            steps=recorded,
+            first_step=chunks[0].first_step if chunks else recorded + 1,
             dropped_steps=buffer.dropped_steps,
             failure_step=(steps.failure_step or steps.steps or None)
             if outcome == "failed"
@@ -334,10 +379,11 @@ class ScopeSession:
         except Exception as exc:  # a fault of ours is never the test's, nor the run's
             reason = exc if isinstance(exc, ScopeError) else f"{type(exc).__name__}: {exc}"
             self.problems.append(f"{item.nodeid}: recording lost: {reason}")
-            return
+            return None
         if steps.incomplete:
             self.problems.append(f"{item.nodeid}: recording incomplete: {steps.incomplete}")
         self.recorded.append((record, self._replay_command(item.nodeid)))
+        return record
 
     def _replay_command(self, nodeid: str) -> str:
         command = f"scope-replay {shlex.quote(nodeid)}"
@@ -349,6 +395,7 @@ class ScopeSession:
     def pytest_sessionfinish(self) -> None:
         """Finish the trace file and prune the scope directory before the summary, which
         reports what went wrong and what went."""
+        self._write_interrupted()
         if self.worker is not None:
             self._finish_worker()
             return
@@ -367,6 +414,8 @@ class ScopeSession:
 
     def _finish_trace(self) -> None:
         """Stop recording and complete the trace file, once the last test is written."""
+        if self.progress is not None:
+            self.progress.close()
         if self.recorder is not None:
             self.recorder.stop()
         if self.writer is None:
@@ -480,6 +529,9 @@ class ScopeSession:
             for record, command in failed:
                 write(f"  {command}", bold=True)
                 write(f"      {self._last_pass_line(record.nodeid)}")
+        if self.interruption is not None:
+            command = self._replay_command(self.interruption.nodeid)
+            write(summary_line(self.interruption, command), yellow=True)
         flaky = self._flaky()
         if flaky:
             write("flaky (failed, then passed on a rerun):", yellow=True)

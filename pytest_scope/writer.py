@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import sqlite3
 import threading
@@ -31,7 +32,7 @@ import sqlite_utils
 
 from pytest_scope.errors import TraceFileError
 from pytest_scope.paths import one_path
-from pytest_scope.schema import FORMAT_NAME, SCHEMA, SCHEMA_VERSION
+from pytest_scope.schema import FORMAT_NAME, ORIGINS_SCHEMA, SCHEMA, SCHEMA_VERSION
 
 # Rows per INSERT batch: large enough that batching dominates, small enough for SQLite's
 # limit on bound parameters (32766 since 3.32; five columns per chunk row).
@@ -73,6 +74,8 @@ class TraceWriter:
         self._codes: list[dict[str, Any]] = []
         self._sources: dict[str, str] = {}
         self._written_sources: set[str] = set()
+        self._origin_sources: dict[tuple[int, str], str] = {}
+        self._has_origins = False
         self._closed = False
         if path.exists():
             raise TraceFileError(path, "already exists; a trace file is never overwritten")
@@ -114,17 +117,32 @@ class TraceWriter:
             }
         )
 
-    def add_source(self, filename: str, text: str) -> None:
-        """Remember a file's text, so replay needs nothing but the trace file."""
+    def add_source(self, filename: str, text: str, origin: int | None = None) -> None:
+        """Remember a file's text, so replay needs nothing but the trace file; with
+        ``origin``, the text that run had where it differs from the file's."""
         filename = one_path(filename)
-        if filename not in self._written_sources:
+        if origin is not None:
+            self._origin_sources[origin, filename] = text
+        elif filename not in self._written_sources:
             self._sources[filename] = text
 
-    def write_test(self, test: TestRecord, chunks: Sequence[Chunk]) -> int:
-        """Commit a test with its chunks and the codes and sources pending; its id."""
+    def add_origin(self, origin: int, meta: Mapping[str, str]) -> None:
+        """Name a run that tests are copied from (``schema.ORIGINS_SCHEMA``)."""
+        with self._errors(), self._db.atomic():
+            if not self._has_origins:
+                self._db.executescript(ORIGINS_SCHEMA)
+                self._has_origins = True
+            self._db.table("origins").insert({"id": origin, "meta": json.dumps(dict(meta))})
+
+    def write_test(
+        self, test: TestRecord, chunks: Sequence[Chunk], origin: int | None = None
+    ) -> int:
+        """Commit a test with its chunks and the codes and sources pending; its id.
+        ``origin``: the run it was copied from (``add_origin``)."""
         if self._closed:
             raise TraceFileError(self.path, "already closed")
         codes, sources = self._codes, self._sources
+        origin_sources, self._origin_sources = self._origin_sources, {}
         self._codes, self._sources = [], {}
         try:
             with self._errors(), self._db.atomic():
@@ -150,10 +168,20 @@ class TraceWriter:
                     ),
                     batch_size=_BATCH_SIZE,
                 )
+                if origin is not None:
+                    db.table("test_origins").insert({"test_id": test_id, "origin": origin})
+                    db.table("origin_sources").insert_all(
+                        (
+                            {"origin": number, "filename": name, "text": text}
+                            for (number, name), text in origin_sources.items()
+                        ),
+                        replace=True,
+                    )
         except BaseException:
             # Rolled back: what was pending is still pending for the next test.
             self._codes = codes + self._codes
             self._sources = {**sources, **self._sources}
+            self._origin_sources = {**origin_sources, **self._origin_sources}
             raise
         self._written_sources.update(sources)
         return test_id

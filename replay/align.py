@@ -66,7 +66,7 @@ class Steps:
 
 def load_steps(trace: TraceFile, test: RecordedTest, signatures: Signatures) -> Steps:
     """Read every retained step of a test (one pass over its chunks)."""
-    root = trace.meta.get("rootdir")
+    root = trace.meta_of(test).get("rootdir")
     codes = {
         number: (code.qualname, project_path(code.filename, root))
         for number, code in trace.codes().items()

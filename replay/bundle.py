@@ -24,19 +24,17 @@ import json
 import os
 import re
 import urllib.parse
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from rich.progress import Progress
 
-from pytest_scope.codec import unpack_chunk
 from pytest_scope.errors import TraceFileError
-from pytest_scope.writer import Chunk, TestRecord, TraceWriter
 from replay.compare import DivergenceReport, Recorded
 from replay.history import describe, last_pass
 from replay.html_view import export_viewer
+from replay.merge import copy_tests
 from replay.state import failure_step, state_at
 from replay.tracefile import RecordedTest, ScopeDir, TraceFile
 
@@ -110,7 +108,7 @@ def write_bundle(
                 target = runs_dir / source.name
                 bundle.files.append(target)
                 with TraceFile(source) as trace_file:
-                    _copy(trace_file, tests, target, budget_bytes)
+                    copy_tests([(trace_file, tests)], target, budget_bytes, _copied(trace_file))
                 # Runs of the same second are ordered by mtime: keep the originals' order.
                 mtime = source.stat().st_mtime
                 os.utime(target, (mtime, mtime))
@@ -133,42 +131,53 @@ def write_bundle(
 def export_baseline(runs: list[Path], directory: Path, budget_bytes: int) -> Bundle:
     """Each test's latest passing recording in ``runs`` (newest first), for a CI cache.
 
-    The recordings are trimmed like the artifacts' and written under ``directory/runs``, one
-    trace file per run that holds some, with that run's id and meta (its commit and branch):
-    after a green run that is one file. ``directory`` is then a baseline for
-    ``--scope-baseline`` and a scope directory for ``scope-replay --dir``. What an earlier
-    export left there (its manifest) is replaced; nothing else is touched.
+    The recordings are trimmed like the artifacts' and written into one trace file,
+    ``directory/runs/<newest run id>.sqlite``, which has the newest run's meta and orders
+    as that run; each test keeps the provenance of the run it passed in (its run id,
+    commit and branch). ``directory`` is then a baseline for ``--scope-baseline`` and a
+    scope directory for ``scope-replay --dir``. What an earlier export left there (its
+    manifest) is replaced; nothing else is touched.
     """
     _remove_previous(directory)
     bundle = Bundle(directory)
     seen: set[str] = set()
-    latest: dict[Path, list[RecordedTest]] = {}
-    for path in runs:
-        try:
-            with TraceFile(path) as trace:
-                tests = trace.tests()
-        except TraceFileError:
-            continue  # an unreadable run must not stop the export of the others
-        passes = {
-            test.nodeid: test
-            for test in tests
-            if test.outcome == "passed" and test.first_step <= test.steps
-        }
-        fresh = [test for nodeid, test in passes.items() if nodeid not in seen]
-        seen.update(passes)
-        if fresh:
-            latest[path] = fresh
+    traces: list[tuple[TraceFile, list[RecordedTest]]] = []
     try:
-        for source, tests in latest.items():
-            target = directory / "runs" / source.name
+        for path in runs:
+            try:
+                trace = TraceFile(path)
+                tests = trace.tests()
+            except TraceFileError:
+                continue  # an unreadable run must not stop the export of the others
+            passes = {
+                test.nodeid: test
+                for test in tests
+                if test.outcome == "passed" and test.first_step <= test.steps
+            }
+            fresh = [test for nodeid, test in passes.items() if nodeid not in seen]
+            seen.update(passes)
+            if fresh:
+                traces.append((trace, fresh))
+            else:
+                trace.close()
+        if traces:
+            newest, first = traces[0][0], traces[0][1][0]
+            target = directory / "runs" / f"{newest.run_id_of(first)}.sqlite"
             bundle.files.append(target)
-            with TraceFile(source) as trace:
-                _copy(trace, tests, target, budget_bytes)
-            mtime = source.stat().st_mtime
+            copy_tests(traces, target, budget_bytes, _copied(newest, first))
+            mtime = newest.path.stat().st_mtime  # orders as the newest run it holds
             os.utime(target, (mtime, mtime))
     finally:
+        for trace, _ in traces:
+            trace.close()
         _write_manifest(directory, bundle.files)
     return bundle
+
+
+def _copied(trace: TraceFile, test: RecordedTest | None = None) -> dict[str, str]:
+    """The meta of a file of recordings copied from ``trace`` (from ``test``'s run)."""
+    meta = trace.meta if test is None else trace.meta_of(test)
+    return meta | {"artifact": f"trimmed copy of {trace.path.name}"}
 
 
 def _failed(trace: TraceFile) -> list[RecordedTest]:
@@ -240,77 +249,6 @@ def _short(value: Any) -> str:
     else:
         text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…"
-
-
-def _copy(trace: TraceFile, tests: Iterable[RecordedTest], target: Path, budget: int) -> None:
-    """Write ``tests`` of ``trace`` into a new trace file, each within ``budget`` bytes."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        target.unlink()
-    meta = {key: value for key, value in trace.meta.items()}
-    meta["artifact"] = f"trimmed copy of {trace.path.name}"
-    writer = TraceWriter(target, meta)
-    try:
-        for test in tests:
-            chunks = _within(trace.packed_chunks(test), test, budget)
-            code_nos = _codes_of(trace, chunks)
-            files = set()
-            for code_no in sorted(code_nos):
-                code = trace.code(code_no)
-                writer.add_code(code_no, code.qualname, code.filename, code.firstlineno)
-                files.add(code.filename)
-            for filename in sorted(files):
-                text = trace.source(filename)
-                if text is not None:
-                    writer.add_source(filename, text)
-            started, duration = trace.timing(test)
-            first = chunks[0].first_step if chunks else test.steps + 1
-            writer.write_test(
-                TestRecord(
-                    nodeid=test.nodeid,
-                    attempt=test.attempt,
-                    outcome=test.outcome,
-                    started=started,
-                    duration=duration,
-                    steps=test.steps,
-                    first_step=first,
-                    dropped_steps=first - 1,
-                    failure_step=test.failure_step,
-                    incomplete=test.incomplete,
-                ),
-                chunks,
-            )
-    finally:
-        writer.close()
-
-
-def _within(stored: list[tuple[int, int, bytes]], test: RecordedTest, budget: int) -> list[Chunk]:
-    """The newest chunks that fit ``budget``, always including the failure's chunk."""
-    start = len(stored)
-    total = 0
-    while start > 0 and (total + len(stored[start - 1][2]) <= budget or start == len(stored)):
-        start -= 1
-        total += len(stored[start][2])
-    failure = test.failure_step
-    if failure is not None:
-        for index, (first, last, _) in enumerate(stored):
-            if first <= failure <= last:
-                start = min(start, index)
-    return [Chunk(first, last, data) for first, last, data in stored[start:]]
-
-
-def _codes_of(trace: TraceFile, chunks: list[Chunk]) -> set[int]:
-    code_nos: set[int] = set()
-    for chunk in chunks:
-        try:
-            keyframe, events = unpack_chunk(chunk.data)
-            for _, frames in keyframe.get("threads", ()):
-                code_nos.update(frame[1] for frame in frames)
-            code_nos.update(frame[1] for frame in keyframe.get("suspended", ()))
-            code_nos.update(event[4] for event in events)
-        except (ValueError, TypeError, IndexError) as exc:
-            raise TraceFileError(trace.path, f"corrupt chunk ({exc})") from None
-    return code_nos
 
 
 def _summary(exception: Any) -> str:

@@ -321,7 +321,7 @@ def _attempt(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> 
 
 
 def _show_test(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
-    rootdir = trace.meta.get("rootdir")
+    rootdir = trace.meta_of(test).get("rootdir")
     if args.html:
         _write_html(args, trace, test)
         return
@@ -346,7 +346,7 @@ def _show_test(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -
     step = args.step if args.step is not None else failure_step(trace, test)
     state = state_at(trace, test, step)
     shown = state if args.assertion_temporaries else without_assertion_temporaries(state)
-    source = trace.source(state.event["file"])
+    source = trace.source(state.event["file"], test)
     against = _against(args, trace, test)
     try:
         diff = None if against is None else compare_at(state, Recorded(trace, test), against)
@@ -415,13 +415,21 @@ def _report_divergence(args: argparse.Namespace, this: Recorded, against: Record
                 None if report.against is None else without_assertion_temporaries(report.against)
             ),
         )
-    sides = (this.trace.run_id, this.test.attempt), (against.trace.run_id, against.test.attempt)
-    sources = (_source(this.trace, report.this), _source(against.trace, report.against))
+    sides = (
+        (this.trace.run_id_of(this.test), this.test.attempt),
+        (against.trace.run_id_of(against.test), against.test.attempt),
+    )
+    sources = (_source(this, report.this), _source(against, report.against))
     _output(
         args,
         divergence_document(this.test.nodeid, *sides, report),
         lambda view, console: view.render_divergence(
-            console, this.test.nodeid, *sides, report, sources, this.trace.meta.get("rootdir")
+            console,
+            this.test.nodeid,
+            *sides,
+            report,
+            sources,
+            this.trace.meta_of(this.test).get("rootdir"),
         ),
     )
 
@@ -437,7 +445,9 @@ def _timeline_marks(
         with against.trace:
             report = diverge(Recorded(trace, test), against)
         if report.this is not None:
-            marks[report.this.step] = f"first divergence from run {against.trace.run_id}"
+            marks[report.this.step] = (
+                f"first divergence from run {against.trace.run_id_of(against.test)}"
+            )
     if test.failure_step is not None:
         marks[test.failure_step] = "failure"  # where both fall on one step, the failure
     return marks
@@ -494,7 +504,7 @@ def _show_history(args: argparse.Namespace, trace: TraceFile, test: RecordedTest
         except ExpressionError as exc:
             raise _UsageError(f"--history: {exc}") from None
         document = history_document(cursor, path, where, value_history(cursor, path, where))
-    rootdir = trace.meta.get("rootdir")
+    rootdir = trace.meta_of(test).get("rootdir")
     _output(
         args,
         document,
@@ -502,8 +512,8 @@ def _show_history(args: argparse.Namespace, trace: TraceFile, test: RecordedTest
     )
 
 
-def _source(trace: TraceFile, state: State | None) -> str | None:
-    return None if state is None else trace.source(state.event["file"])
+def _source(recorded: Recorded, state: State | None) -> str | None:
+    return None if state is None else recorded.trace.source(state.event["file"], recorded.test)
 
 
 def _against(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> Recorded | None:

@@ -290,7 +290,10 @@ def compare_at(
 
 
 def _roots(this: Recorded, against: Recorded) -> tuple[str | None, str | None]:
-    return this.trace.meta.get("rootdir"), against.trace.meta.get("rootdir")
+    return (
+        this.trace.meta_of(this.test).get("rootdir"),
+        against.trace.meta_of(against.test).get("rootdir"),
+    )
 
 
 def diverge(

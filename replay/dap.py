@@ -356,7 +356,8 @@ class DebugSession:
         """A frame's source: its path, and a reference to the recorded text when the file
         here is missing or differs (a recording from CI), so the editor shows what ran."""
         source: dict[str, Any] = {"name": Path(filename).name, "path": filename}
-        recorded = self._cursor().trace.source(filename)
+        cursor = self._cursor()
+        recorded = cursor.trace.source(filename, cursor.test)
         try:
             same = Path(filename).read_text(encoding="utf-8") == recorded
         except (OSError, UnicodeDecodeError):
@@ -383,7 +384,8 @@ class DebugSession:
                 filename = self._recorded_file(source["path"])
         if filename is None:
             raise RequestError(f"no recorded source {reference!r}")
-        text = self._cursor().trace.source(filename)
+        cursor = self._cursor()
+        text = cursor.trace.source(filename, cursor.test)
         if text is None:
             raise RequestError(f"the source of {filename} was not recorded")
         return {"content": text, "mimeType": "text/x-python"}, None

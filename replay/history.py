@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pytest_scope.errors import NotFoundError, TraceFileError
-from replay.tracefile import RecordedTest, TraceFile, run_order
+from replay.tracefile import RUN_TIME, RecordedTest, TraceFile, run_order
 
 LAST_PASS = "last-pass"
 
@@ -58,11 +58,18 @@ def _newest(
     wanted: Callable[[RecordedTest, bool], bool],
 ) -> tuple[TraceFile, RecordedTest] | None:
     """The newest recording of ``shown``'s test that is ``wanted`` (given whether it is in
-    ``shown``'s own run), searched as ``last_pass`` says."""
+    ``shown``'s own run), searched as ``last_pass`` says.
+
+    A file of recordings copied from several runs (an exported baseline) orders as the
+    newest of them, and holds older ones: its recording is kept only if no run between its
+    own run and the file has one."""
     resolved = [path.resolve() for path in runs]
     here = shown_path.resolve()
     older = runs[resolved.index(here) + 1 :] if here in resolved else runs
+    best: tuple[TraceFile, RecordedTest, str] | None = None
     for position, path in enumerate([shown_path, *older]):
+        if best is not None and _file_started(path) <= best[2]:
+            break
         try:
             trace = TraceFile(path)
         except TraceFileError:
@@ -83,10 +90,31 @@ def _newest(
             and test.first_step <= test.steps  # some steps recorded
             and wanted(test, position == 0)
         ]
-        if found:
+        if found and position == 0:
             return trace, found[-1]
-        trace.close()
-    return None
+        started = _run_started(trace, found[-1]) if found else ""
+        if found and (best is None or started > best[2]):
+            if best is not None:
+                best[0].close()
+            best = trace, found[-1], started
+        else:
+            trace.close()
+    return None if best is None else (best[0], best[1])
+
+
+def _file_started(path: Path) -> str:
+    try:
+        return run_order(path)[0]
+    except OSError:  # pruned meanwhile
+        return ""
+
+
+def _run_started(trace: TraceFile, test: RecordedTest) -> str:
+    """When the run of ``test`` started, as ``run_order`` tells it (``%Y%m%d-%H%M%S``)."""
+    if test.origin is None:
+        return _file_started(trace.path)
+    run_id = trace.run_id_of(test)
+    return run_id[:15] if RUN_TIME.match(run_id) else _file_started(trace.path)
 
 
 def in_run(path: Path, nodeid: str) -> tuple[TraceFile, RecordedTest]:
@@ -124,12 +152,13 @@ def newest_first(paths: Iterable[Path]) -> list[Path]:
 def describe(trace: TraceFile, test: RecordedTest, file: str | None = None) -> str:
     """Which build a recording comes from: ``run R attempt 1 (commit C on main), FILE``
     (``file``: the trace file's path as the reader knows it)."""
-    build = trace.meta.get("git_commit", "")[:12]
-    branch = trace.meta.get("git_branch")
+    meta = trace.meta_of(test)
+    build = meta.get("git_commit", "")[:12]
+    branch = meta.get("git_branch")
     if build and branch:
         build += f" on {branch}"
     where = f" (commit {build})" if build else ""
-    return f"run {trace.run_id} attempt {test.attempt}{where}, {file or trace.path}"
+    return f"run {trace.run_id_of(test)} attempt {test.attempt}{where}, {file or trace.path}"
 
 
 def recorded_baselines(trace: TraceFile) -> list[Path]:

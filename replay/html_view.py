@@ -94,13 +94,13 @@ def viewer_data(
         code = trace.code(code_no)
         codes[str(code_no)] = [code.qualname, code.filename, code.firstlineno]
         if code.filename not in sources:
-            sources[code.filename] = trace.source(code.filename)
+            sources[code.filename] = trace.source(code.filename, test)
     comparison = comparison or Comparison()
     return {
         "format": VIEWER_FORMAT,
         "generator": f"pytest-scope {__version__}",
         "test": test.nodeid,
-        "run": trace.run_id,
+        "run": trace.run_id_of(test),
         "attempt": test.attempt,
         "outcome": test.outcome,
         "steps": test.steps,
@@ -109,7 +109,7 @@ def viewer_data(
         "failure_step": test.failure_step,
         "incomplete": test.incomplete,
         "open_step": step,
-        "rootdir": trace.meta.get("rootdir"),
+        "rootdir": trace.meta_of(test).get("rootdir"),
         "codes": codes,
         "sources": sources,
         "diff": None if comparison.diff is None else diff_document(comparison.diff),

@@ -37,7 +37,7 @@ def state_document(state: State, diff: StateDiff | None = None) -> dict[str, Any
 def diff_document(diff: StateDiff) -> dict[str, Any]:
     """``{"against","attempt","step","exact","changes","omitted"}``: see ``replay.compare``."""
     return {
-        "against": diff.against.trace.run_id,
+        "against": diff.against.trace.run_id_of(diff.against.test),
         "attempt": diff.against.test.attempt,
         "step": diff.state.step,
         "exact": diff.exact,

@@ -73,7 +73,7 @@ class ReplayPrompt(cmd.Cmd):
         self.frame = -1  # the selected frame, an index into the stack
         self.watches: list[str] = []
         self.console = Console(file=stdout, highlight=False, soft_wrap=not self._tty)
-        self.rootdir = cursor.trace.meta.get("rootdir")
+        self.rootdir = cursor.trace.meta_of(cursor.test).get("rootdir")
         self._diffs: dict[int, StateDiff] = {}
 
     # The loop.
@@ -229,7 +229,7 @@ class ReplayPrompt(cmd.Cmd):
         if not self._no_argument(arg, "l"):
             return
         frame = self.cursor.state().stack[self.frame]
-        source = self.cursor.trace.source(frame["file"])
+        source = self.cursor.trace.source(frame["file"], self.cursor.test)
         if source is None:
             self._error(f"the source of {short_path(frame['file'], self.rootdir)} was not recorded")
             return
@@ -378,7 +378,7 @@ class ReplayPrompt(cmd.Cmd):
             f" at {where} (thread {event['thread']})"
         )
         self.console.print(Text(header, style="bold"))
-        source = self.cursor.trace.source(event["file"])
+        source = self.cursor.trace.source(event["file"], self.cursor.test)
         lines = source.splitlines() if source is not None else []
         line = int(event["line"])
         if 0 < line <= len(lines):

@@ -210,7 +210,7 @@ def _state(
         )
     return State(
         test=test.nodeid,
-        run=trace.run_id,
+        run=trace.run_id_of(test),
         step=step,
         steps=test.steps,
         event=_event_row(trace, event, with_step=False),

@@ -9,11 +9,12 @@ tables must be plain tables (a view could compute rows forever), no value may ex
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,13 @@ from pytest_scope.errors import NotFoundError, SchemaVersionError, TraceFileErro
 from pytest_scope.schema import FORMAT_NAME, KIND_NAMES, SCHEMA_VERSION
 
 DEFAULT_SCOPE_DIR = ".scope"
-_RUN_TIME = re.compile(r"^\d{8}-\d{6}")  # run ids start with %Y%m%d-%H%M%S
+RUN_TIME = re.compile(r"^\d{8}-\d{6}")  # run ids start with %Y%m%d-%H%M%S
 _MAX_CANDIDATES = 5
 # The largest string or blob read: a source file, a chunk (which inflates to 8 MiB at most).
 MAX_VALUE_BYTES = 64 * 1024 * 1024
 _MAX_META_CHARS = 65536
 _TABLES = ("meta", "tests", "codes", "sources", "chunks")
+_ORIGIN_TABLES = ("origins", "test_origins", "origin_sources")  # copied tests only
 _TEST_TYPES = (int, str, int, str, int, int, int, (int, type(None)), (str, type(None)))
 _CODE_TYPES = (int, str, str, int)
 
@@ -45,6 +47,7 @@ class RecordedTest:
     dropped_steps: int
     failure_step: int | None
     incomplete: str | None
+    origin: int | None = None  # the run it was copied from (``schema.ORIGINS_SCHEMA``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,7 @@ class TraceFile:
             problem = "is a directory" if self.path.is_dir() else "no such file"
             raise TraceFileError(self.path, f"{problem}; pass a run's .sqlite file")
         self._codes: dict[int, CodeInfo] | None = None
+        self._origins: dict[int, dict[str, str]] | None = None
         try:
             # Read-only, never creating anything; a -wal left by a killed writer is read too.
             self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
@@ -92,6 +96,39 @@ class TraceFile:
     def run_id(self) -> str:
         return self.meta.get("run_id") or self.path.stem
 
+    def meta_of(self, test: RecordedTest) -> dict[str, str]:
+        """The meta of the run ``test`` was recorded in: the file's, or for a test copied
+        from another run (an exported baseline), that run's."""
+        if test.origin is None:
+            return self.meta
+        return self.meta | self.origins().get(test.origin, {})
+
+    def run_id_of(self, test: RecordedTest) -> str:
+        return self.meta_of(test).get("run_id") or self.run_id
+
+    def origins(self) -> dict[int, dict[str, str]]:
+        """The meta of each run the file's tests were copied from, by number (loaded once)."""
+        if self._origins is None:
+            self._origins = {}
+            if self._has_origins:
+                for number, text in self._query("SELECT id, meta FROM origins"):
+                    self._origins[self._typed((number,), (int,), "origins")[0]] = self._meta(text)
+        return self._origins
+
+    def _meta(self, text: object) -> dict[str, str]:
+        try:
+            meta = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            meta = None
+        if not (
+            isinstance(meta, dict)
+            and all(
+                isinstance(value, str) and len(value) <= _MAX_META_CHARS for value in meta.values()
+            )
+        ):
+            raise TraceFileError(self.path, "corrupt trace file (an origin's meta)")
+        return meta
+
     def close(self) -> None:
         self._conn.close()
 
@@ -105,9 +142,11 @@ class TraceFile:
         if self.path.stat().st_size == 0:
             raise TraceFileError(self.path, "empty file, not a pytest-scope trace file")
         try:
+            names = (*_TABLES, *_ORIGIN_TABLES)
+            marks = ", ".join("?" * len(names))
             kinds = dict(
                 self._conn.execute(
-                    "SELECT name, type FROM sqlite_master WHERE name IN (?, ?, ?, ?, ?)", _TABLES
+                    f"SELECT name, type FROM sqlite_master WHERE name IN ({marks})", names
                 ).fetchall()
             )
             if kinds.get("meta", "table") != "table":
@@ -128,6 +167,7 @@ class TraceFile:
             raise TraceFileError(
                 self.path, "a SQLite database but not a pytest-scope trace file (views)"
             )
+        self._has_origins = all(name in kinds for name in _ORIGIN_TABLES)
         meta = {str(key): str(value) for key, value in rows}
         if any(len(value) > _MAX_META_CHARS for value in meta.values()):
             raise TraceFileError(self.path, "corrupt trace file (a meta value is too long)")
@@ -176,7 +216,13 @@ class TraceFile:
             "SELECT id, nodeid, attempt, outcome, steps, first_step, dropped_steps,"
             " failure_step, incomplete FROM tests ORDER BY id"
         )
-        return [RecordedTest(*self._typed(row, _TEST_TYPES, "tests")) for row in rows]
+        origins: dict[int, int] = {}
+        if self._has_origins:
+            for row in self._query("SELECT test_id, origin FROM test_origins"):
+                test_id, origin = self._typed(row, (int, int), "test_origins")
+                origins[test_id] = origin
+        tests = [RecordedTest(*self._typed(row, _TEST_TYPES, "tests")) for row in rows]
+        return [replace(test, origin=origins.get(test.id)) for test in tests] if origins else tests
 
     def codes(self) -> dict[int, CodeInfo]:
         """Code objects by number (loaded once: events refer to them constantly)."""
@@ -192,9 +238,16 @@ class TraceFile:
             raise TraceFileError(self.path, f"corrupt trace file (unknown code {code_no})")
         return code
 
-    def source(self, filename: str) -> str | None:
-        """The recorded text of a file, or None if it was not readable when recorded."""
-        rows = self._query("SELECT text FROM sources WHERE filename = ?", (filename,))
+    def source(self, filename: str, test: RecordedTest | None = None) -> str | None:
+        """The recorded text of a file (as ``test``'s run had it), or None if it was not
+        readable when recorded."""
+        rows = []
+        if test is not None and test.origin is not None and self._has_origins:
+            rows = self._query(
+                "SELECT text FROM origin_sources WHERE origin = ? AND filename = ?",
+                (test.origin, filename),
+            )
+        rows = rows or self._query("SELECT text FROM sources WHERE filename = ?", (filename,))
         if rows and not isinstance(rows[0][0], str):
             raise TraceFileError(
                 self.path, f"corrupt trace file (source of {filename} is not text)"
@@ -426,6 +479,6 @@ def run_file(run: str, scope_dir: Callable[[], ScopeDir]) -> Path:
 def run_order(path: Path) -> tuple[str, float]:
     """Run ids begin with their start time; files named otherwise sort by mtime."""
     mtime = path.stat().st_mtime
-    named = _RUN_TIME.match(path.stem)
+    named = RUN_TIME.match(path.stem)
     started = named.group() if named else time.strftime("%Y%m%d-%H%M%S", time.localtime(mtime))
     return started, mtime

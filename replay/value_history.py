@@ -124,7 +124,7 @@ def history_document(
     """``--history --format json``: the path, where it is read, and its changes."""
     return {
         "test": cursor.test.nodeid,
-        "run": cursor.trace.run_id,
+        "run": cursor.trace.run_id_of(cursor.test),
         "path": str(path),
         "frame": None if where.function is None else where.function,
         "depth": None if where.function is None else where.depth,
@@ -163,7 +163,7 @@ def _ran_between(cursor: Cursor, before: dict[str, Any], row: dict[str, Any]) ->
 
 def source_line(cursor: Cursor, filename: str, line: int) -> str | None:
     """The recorded text of one line, stripped; None when its file was not recorded."""
-    source = cursor.trace.source(filename)
+    source = cursor.trace.source(filename, cursor.test)
     if source is None:
         return None
     lines = source.splitlines()

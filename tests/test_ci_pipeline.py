@@ -1,10 +1,11 @@
 """A CI pipeline played end to end: on a fresh runner the last pass comes from a baseline.
 
-Build 1 runs on "main" in its own checkout, all green, and exports a baseline (what a CI
-cache saves). Build 2 runs in a fresh checkout with an empty scope directory, restores the
-baseline and fails a test. Its summary, its artifacts' index and viewer, and
-``scope-replay --dir`` on the artifacts all show the diff with build 1's pass and say
-which build that pass came from.
+Build 1 runs on "main" in its own checkout, all green; a later commit there (its tests file
+changed) fails ``test_restock``. The export of that scope directory (what a CI cache saves)
+is one trace file holding each test's latest pass, from two runs. Build 2 runs in a fresh
+checkout with an empty scope directory, restores the baseline and fails a test. Its
+summary, its artifacts' index and viewer, and ``scope-replay --dir`` on the artifacts all
+show the diff with build 1's pass and say which build that pass came from.
 """
 
 from __future__ import annotations
@@ -55,8 +56,14 @@ def _checkout(root: Path, branch: str) -> str:
     root.mkdir()
     (root / "stock.py").write_text(STOCK)
     (root / "test_stock.py").write_text(SUITE)
+    subprocess.run(["git", "init", "-q", "-b", branch], cwd=root, check=True)
+    return _commit(root)
+
+
+def _commit(root: Path) -> str:
+    """Commit what changed in the checkout at ``root``; the commit."""
     git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.com"]
-    for command in (["init", "-q", "-b", branch], ["add", "."], ["commit", "-qm", "build"]):
+    for command in (["add", "."], ["commit", "-qm", "build"]):
         subprocess.run([*git, *command], cwd=root, check=True, capture_output=True)
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True
@@ -85,9 +92,30 @@ def test_a_fresh_runner_compares_with_the_baseline_of_main(tmp_path: Path) -> No
     green = _pytest(tmp_path / "build1", broken=False)
     assert green.returncode == 0, green.stdout + green.stderr
     (run1,) = [path.stem for path in (tmp_path / "build1" / ".scope" / "runs").glob("*.sqlite")]
+    suite = tmp_path / "build1" / "test_stock.py"
+    suite.write_text("# the suite, moved down a line\n" + SUITE)
+    later = _commit(tmp_path / "build1")
+    red_on_main = _pytest(tmp_path / "build1", broken=True)
+    assert red_on_main.returncode == 1, red_on_main.stdout + red_on_main.stderr
+    runs = {path.stem for path in (tmp_path / "build1" / ".scope" / "runs").glob("*.sqlite")}
+    (run2,) = runs - {run1}
     exported = run_replay(tmp_path / "build1", "--export-baseline", str(tmp_path / "cache"))
     assert exported.returncode == 0, exported.stderr
     assert "2 passing recording(s)" in exported.stdout
+    # One file, named and ordered as the newest run; each pass keeps its own build.
+    assert [path.name for path in (tmp_path / "cache" / "runs").iterdir()] == [f"{run2}.sqlite"]
+    listed = replay_json(tmp_path, "--list", "--dir", str(tmp_path / "cache"))
+    assert sorted(test["nodeid"] for test in listed["tests"]) == [
+        TEST,
+        "test_stock.py::test_unrelated",
+    ]
+    unrelated = run_replay(tmp_path, "test_unrelated", "--dir", str(tmp_path / "cache"))
+    assert f"run {run2}" in unrelated.stdout, unrelated.stdout
+    restock = run_replay(tmp_path, TEST, "--dir", str(tmp_path / "cache"))
+    assert f"run {run1}" in restock.stdout, restock.stdout
+    # Its source as its run had it: the line shown is the line that ran.
+    (current,) = [line for line in restock.stdout.splitlines() if line.startswith("❱")]
+    assert "assert after == 5" in current, restock.stdout
 
     _checkout(tmp_path / "build2", "feature")
     shutil.copytree(tmp_path / "cache", tmp_path / "build2" / "ci-baseline")  # restored
@@ -105,14 +133,15 @@ def test_a_fresh_runner_compares_with_the_baseline_of_main(tmp_path: Path) -> No
 
     art = tmp_path / "build2" / "art"
     index = (art / "index.html").read_text()
-    assert f"{build1}, runs/{run1}.sqlite" in index
+    assert f"{build1}, runs/{run2}.sqlite" in index
+    assert later[:12] not in index
     report = replay_json(art, TEST, "--dir", ".", "--diverge")
     assert (report["by"], report["against"]["run"]) == ("value", run1)
     first = f"step {report['this']['step']}, by value: test_restock: levels[&#x27;plum&#x27;] 4"
     assert f"{first} (was 5)" in index
     data = embedded(art / viewer_name(TEST))
     assert data["diff"]["against"] == run1
-    assert data["against_build"] == f"{build1}, {run1}.sqlite"
+    assert data["against_build"] == f"{build1}, {run2}.sqlite"
     assert data["divergence"]["by"] == "value"
     after = [change for change in data["diff"]["changes"] if change["path"] == "after"]
     assert [(change["this"], change["against"]) for change in after] == [(4, 5)]

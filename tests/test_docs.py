@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_scope.schema import SCHEMA
+from pytest_scope.schema import ORIGINS_SCHEMA, SCHEMA
 from replay.cli import main
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
@@ -17,6 +17,7 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 def test_readme_shows_the_trace_schema_verbatim() -> None:
     assert f"```sql\n{SCHEMA}```" in README
+    assert f"```sql\n{ORIGINS_SCHEMA}```" in README
 
 
 def test_readme_names_every_plugin_option_and_ini_setting() -> None:

@@ -216,6 +216,81 @@ def test_ctrl_c_keeps_every_finished_test(tmp_path: Path) -> None:
     ]
 
 
+SPINNING_SUITE = """
+import pathlib
+
+def test_1_passes():
+    assert [1, 2] == [1, 2]
+
+def test_2_spins():
+    total = 0
+    for n in range(10**9):
+        total += n
+        if n == 1000:
+            pathlib.Path("spinning").write_text("")
+"""
+
+
+def test_ctrl_c_in_a_recorded_loop_is_reported_at_the_test(tmp_path: Path) -> None:
+    """A recorded loop spends most of its time in the recorder's callbacks, where the
+    interrupt lands: pytest shows the test's line, and the summary names the test, whose
+    recording up to the interrupt is kept."""
+    (tmp_path / "test_spin.py").write_text(SPINNING_SUITE)
+    process = subprocess.Popen(
+        _pytest(tmp_path, "--scope", "test_spin.py"),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for((tmp_path / "spinning").exists, process)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=WAIT_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, out + err
+    lines = out.splitlines()
+    banner = next(i for i, line in enumerate(lines) if line.strip("! ") == "KeyboardInterrupt")
+    assert lines[banner + 1].startswith(f"{tmp_path / 'test_spin.py'}:"), out
+    assert "pytest_scope" not in lines[banner + 1]
+    summary = next(line for line in lines if line.startswith("interrupted in "))
+    assert summary.startswith("interrupted in test_spin.py::test_2_spins at step "), summary
+    assert summary.endswith(
+        "its recording up to there is kept: scope-replay test_spin.py::test_2_spins"
+    )
+    listed = _listed(tmp_path / ".scope")
+    assert listed["test_spin.py::test_1_passes"]["outcome"] == "passed"
+    spun = listed["test_spin.py::test_2_spins"]
+    assert spun["outcome"] == "interrupted"
+    step = int(summary.split(" at step ")[1].split(";")[0].replace(",", ""))
+    assert spun["steps"] == step > 1000
+    state = replay_json(tmp_path, "test_2_spins", "--against", "none")
+    assert state["stack"][-1]["function"] == "test_2_spins"
+    assert state["stack"][-1]["locals"]["n"] > 1000
+
+
+def test_an_interrupted_recording_is_cut_at_its_first_missing_step() -> None:
+    """Ctrl-C between the recorder counting step 5 and storing it: the steps after the gap
+    (the frame unwinding) are left out, and what is kept is a recording readers accept."""
+    from pytest_scope.codec import pack_chunk, unpack_chunk
+    from pytest_scope.interrupt import intact_steps
+    from pytest_scope.writer import Chunk
+
+    def chunk(after: int, steps: list[int]) -> Chunk:
+        keyframe = {"step": after, "threads": [], "suspended": [], "objects": []}
+        events = [[step, 1, 1, 0, 1, 10, None] for step in steps]
+        return Chunk(after + 1, after + len(steps), pack_chunk(keyframe, events))
+
+    whole = chunk(0, [1, 2, 3])
+    kept = intact_steps([whole, chunk(3, [4, 6, 7]), chunk(7, [8])])
+    assert kept[0] == whole
+    assert [(c.first_step, c.last_step) for c in kept] == [(1, 3), (4, 4)]
+    assert [event[0] for event in unpack_chunk(kept[1].data)[1]] == [4]
+    assert intact_steps([chunk(0, [2])]) == []
+
+
 def test_sigkill_keeps_every_finished_test(tmp_path: Path) -> None:
     process, scope_dir = _interrupted_run(tmp_path, signal.SIGKILL)
     assert process.returncode == -signal.SIGKILL
