@@ -86,6 +86,7 @@ class ObjectTable:
         self._max_depth = limits.max_depth
         self._max_nodes = limits.max_nodes
         self._max_items = limits.max_items
+        self._first_items = slice(0, limits.max_items)
         self._max_str = limits.max_str
         self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
         self._by_id: dict[int, _Object] = {}
@@ -254,12 +255,17 @@ class ObjectTable:
         limit = self._max_items
         parts: list[Any]
         if base is list or base is tuple:
-            parts = list(base.__getitem__(value, slice(0, limit)))
+            parts = list(base.__getitem__(value, self._first_items))
             shape: Any = base.__len__(value)
         elif base is dict:
-            parts = list(_islice(dict.keys(value), limit))
-            parts.extend(_islice(dict.values(value), limit))
-            return dict.__len__(value), parts
+            shape = dict.__len__(value)
+            if shape <= limit:  # all of it: no iterator to cut it short
+                parts = list(dict.keys(value))
+                parts.extend(dict.values(value))
+            else:
+                parts = list(_islice(dict.keys(value), limit))
+                parts.extend(_islice(dict.values(value), limit))
+            return shape, parts
         elif base is bytearray:
             return (len(value), bytes(value[: self._max_str + 64])), []
         elif base is object and info.ask_plugin and self._encoder.has_plugin:
@@ -275,10 +281,15 @@ class ObjectTable:
             shape = base.__len__(value)
         if info.dict_getter is not None:
             namespace = info.dict_getter(value)
-            if type(namespace) is dict:
-                shape = (shape, id(namespace), dict.__len__(namespace))
-                parts.extend(_islice(dict.keys(namespace), limit))
-                parts.extend(_islice(dict.values(namespace), limit))
+            if type(namespace) is dict:  # exactly a dict: iterating it runs no user code
+                size = len(namespace)
+                shape = (shape, id(namespace), size)
+                if size <= limit:
+                    parts.extend(namespace)
+                    parts.extend(namespace.values())
+                else:
+                    parts.extend(_islice(namespace, limit))
+                    parts.extend(_islice(namespace.values(), limit))
         if info.slot_getters:
             reader = info.slots_at_once
             try:
