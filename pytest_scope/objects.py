@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import itertools
 import math
-import operator
 
 # Private references: a test may replace these builtins (with a spy that counts calls).
-from builtins import all, enumerate, id, len, map, tuple  # noqa: UP029
+from builtins import all, enumerate, id, len, map, tuple, zip  # noqa: UP029
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -41,7 +40,6 @@ from pytest_scope.values import (
 _islice = itertools.islice
 _UNSET: Final = object()  # an unset slot, among an object's parts
 _ENCODE: Final = object()  # the shape of an object whose form only encoding tells
-_is = operator.is_
 # Passed as a value, a builtin is looked up where it is used once compiled (mypyc): bound here.
 _id: Callable[[object], int] = id
 # Exact types whose values are immutable and hold nothing: safe to keep alive.
@@ -199,19 +197,18 @@ class ObjectTable:
         """Compare one object with its recorded form; the nodes this cost."""
         info = known.info
         shape, parts = self._parts(value, info)
-        if shape is not _ENCODE and shape == known.shape and known.form is not None:
-            pinned = known.pinned
-            if (
-                all(map(_is, parts, pinned))
-                if pinned is not None and len(pinned) == len(parts)
-                else pinned is None and tuple(map(_id, parts)) == known.ids
-            ):
-                if known.child_at and self._deep:
-                    reach, get_info = self._reach, self._info
-                    for position in known.child_at:
-                        child = parts[position]
-                        reach(child, get_info(type(child)), depth + 1)
-                return 1 + len(known.child_at)
+        if (
+            shape is not _ENCODE
+            and shape == known.shape
+            and known.form is not None
+            and _same_parts(parts, known.pinned, known.ids)
+        ):
+            if known.child_at and self._deep:
+                reach, get_info = self._reach, self._info
+                for position in known.child_at:
+                    child = parts[position]
+                    reach(child, get_info(type(child)), depth + 1)
+            return 1 + len(known.child_at)
         children: list[tuple[int, int]] = []
         self._children = children
         self._child_depth = depth + 1
@@ -325,6 +322,27 @@ class ObjectTable:
         self._by_number = seen
         self._by_id = {key: known for key, known in self._by_id.items() if known.number in seen}
         return [known.entry() for known in seen.values()]
+
+
+def _same_parts(parts: list[Any], pinned: list[Any] | None, ids: tuple[int, ...]) -> bool:
+    """Whether an object holds the parts recorded: the same objects, by identity.
+
+    Plain loops over ``zip`` of lists of equal length: mypyc compiles exactly this form to
+    a C loop (not ``all(...)``, nor ``zip(..., strict=True)``), and as Python it is as fast
+    as any other."""
+    if pinned is not None:
+        if len(pinned) != len(parts):
+            return False
+        for part, held in zip(parts, pinned):  # noqa: B905, SIM110
+            if part is not held:
+                return False
+        return True
+    if len(ids) != len(parts):
+        return False
+    for part, key in zip(parts, ids):  # noqa: B905, SIM110
+        if id(part) != key:
+            return False
+    return True
 
 
 def _refs_in(form: Encoded) -> list[int]:
