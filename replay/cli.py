@@ -50,7 +50,7 @@ from replay.tracefile import (
     find_test,
     run_file,
 )
-from replay.value_history import history_document, holder, render_history, value_history
+from replay.value_history import history, render_history
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -489,11 +489,9 @@ def _interact(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) ->
 def _show_history(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
     with _cursor(args, trace, test) as cursor:
         try:
-            path = parse_path(args.history)
-            where = holder(path, cursor.state(), -1)
+            document = history(cursor, parse_path(args.history), -1)
         except ExpressionError as exc:
             raise _UsageError(f"--history: {exc}") from None
-        document = history_document(cursor, path, where, value_history(cursor, path, where))
     rootdir = trace.meta.get("rootdir")
     _output(
         args,

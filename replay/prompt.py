@@ -26,7 +26,7 @@ from replay.compare import Recorded, StateDiff, compare_at
 from replay.cursor import Cursor, names_at
 from replay.expression import ExpressionError, parse_path, resolve
 from replay.text_view import format_value, render_diff, short_path, source_excerpt
-from replay.value_history import history_document, holder, render_history, value_history
+from replay.value_history import history, render_history
 
 PROMPT: Final = "(scope) "
 HELP_TEXT: Final = """\
@@ -268,11 +268,7 @@ class ReplayPrompt(cmd.Cmd):
         if path is None:
             self._error("give a name or path, like history self.items")
             return
-        where = holder(path, self.cursor.state(), self.frame)
-        changes = value_history(self.cursor, path, where)
-        render_history(
-            self.console, history_document(self.cursor, path, where, changes), self.rootdir
-        )
+        render_history(self.console, history(self.cursor, path, self.frame), self.rootdir)
 
     def do_watch(self, arg: str) -> None:
         """watch PATH: show PATH at every stop; watch alone lists them."""
