@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 PROG = "scope-replay"
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 
 
 class _UsageError(Exception):
@@ -222,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    except KeyboardInterrupt:  # Ctrl-C before a prompt is up, or in a long --history
+        print(f"\n{PROG}: interrupted", file=sys.stderr)
+        return INTERRUPTED_EXIT
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
     except BrokenPipeError:  # `scope-replay ... | head` has read all it wanted

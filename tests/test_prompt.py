@@ -368,6 +368,45 @@ def test_at_a_terminal_names_complete_and_commands_recall(demo: Demo) -> None:
     assert terminal.exit_status() == 0
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_ctrl_c_drops_the_line_and_the_prompt_goes_on(demo: Demo) -> None:
+    """As at pdb's prompt: Ctrl-C (the terminal's interrupt, \\x03) while a line is typed
+    drops it, says so in one line, and a fresh prompt takes the next command; never a
+    traceback. q still leaves with 0."""
+    from replay.prompt import INTERRUPTED
+
+    terminal = Terminal(demo.root, DEMO_TEST, "-i")
+    seen = terminal.wait_for(b"(scope) ")
+    terminal.type(b"p ord")
+    terminal.type(b"\x03")
+    seen += terminal.wait_for(INTERRUPTED.encode() + b"\r\n(scope) ")
+    terminal.type(b"w\r")  # not "p ordw": the interrupted line is gone
+    answer = terminal.wait_for(b"(scope) ")
+    assert answer.startswith(b"w\r\n> 0 test_ship_takes_every_line (tests/test_stock.py:39)")
+    terminal.type(b"\x03")  # at an empty prompt too
+    seen += answer + terminal.wait_for(INTERRUPTED.encode() + b"\r\n(scope) ")
+    terminal.type(b"q\r")
+    assert terminal.exit_status() == 0
+    assert b"Traceback" not in seen + terminal.output
+
+
+def test_ctrl_c_before_the_prompt_is_one_line(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An interrupt while the recording is read (a long timeline): one line, exit 130."""
+    from replay import cli
+
+    def interrupted(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(demo.root)
+    monkeypatch.setattr(cli, "_interact", interrupted)
+    assert cli.main([DEMO_TEST, "-i"]) == cli.INTERRUPTED_EXIT
+    captured = capsys.readouterr()
+    assert captured.err == "\nscope-replay: interrupted\n"
+    assert captured.out == ""
+
+
 def test_the_readme_documents_every_command() -> None:
     """Each command of the prompt, in pdb's short form where there is one, is in the README
     and in `help`."""
