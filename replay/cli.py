@@ -50,12 +50,13 @@ from replay.tracefile import (
     find_test,
     run_file,
 )
-from replay.value_history import history_document, holder, render_history, value_history
+from replay.value_history import history, render_history
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 PROG = "scope-replay"
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 
 
 class _UsageError(Exception):
@@ -222,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    except KeyboardInterrupt:  # Ctrl-C before a prompt is up, or in a long --history
+        print(f"\n{PROG}: interrupted", file=sys.stderr)
+        return INTERRUPTED_EXIT
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
     except BrokenPipeError:  # `scope-replay ... | head` has read all it wanted
@@ -499,11 +503,9 @@ def _interact(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) ->
 def _show_history(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
     with _cursor(args, trace, test) as cursor:
         try:
-            path = parse_path(args.history)
-            where = holder(path, cursor.state(), -1)
+            document = history(cursor, parse_path(args.history), -1)
         except ExpressionError as exc:
             raise _UsageError(f"--history: {exc}") from None
-        document = history_document(cursor, path, where, value_history(cursor, path, where))
     rootdir = trace.meta_of(test).get("rootdir")
     _output(
         args,

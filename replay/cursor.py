@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from pytest_scope.codec import Event
 from pytest_scope.errors import ScopeError
 from replay.expression import Condition, ExpressionError
-from replay.state import State, failure_step, state_at, timeline
+from replay.state import Replay, State, failure_step, replayed_at, state_at, timeline
 from replay.tracefile import RecordedTest, StoredChunk, TraceFile
 
 ENTERING: Final = frozenset({"call", "resume"})
@@ -178,6 +179,11 @@ class Cursor:
                 del self._states[next(iter(self._states))]
             found = self._states[step] = state_at(self._reader, self.test, step)
         return found
+
+    def replayed(self, step: int | None = None) -> tuple[Event, Replay]:
+        """The event of ``step`` (default: the current one) and the values as recorded there,
+        references unresolved (``state.replayed_at``)."""
+        return replayed_at(self._reader, self.test, self.step if step is None else step)
 
     def _depths(self) -> list[int]:
         stacks: dict[int, list[str]] = {}

@@ -35,7 +35,7 @@ from replay.expression import ExpressionError, parse_path, resolve
 from replay.state import State
 from replay.text_view import format_value
 from replay.tracefile import RecordedTest, TraceFile
-from replay.value_history import history_document, holder, value_history
+from replay.value_history import FOLLOWS_OBJECT, history, seen_text
 
 _HISTORY_CALL: Final = ("history(", ")")
 EXCEPTION_FILTERS: Final[list[dict[str, Any]]] = [
@@ -556,16 +556,17 @@ class DebugSession:
     def _history(self, text: str, state: State, depth: int) -> Answer:
         cursor = self._cursor()
         path = parse_path(text)
-        where = holder(path, state, depth)
-        document = history_document(cursor, path, where, value_history(cursor, path, where))
+        document = history(cursor, path, depth, state.step)
         changes = document["changes"]
+        following = document["follows"] == FOLLOWS_OBJECT
         listing = {f"step {change['step']}": change for change in changes}
         result = f"{len(changes)} change(s) of {document['path']}"
         reference = self.values.remember(
             lambda: [
                 {
                     **self.values.variable(name, change, None),
-                    "value": arrow(change["old"], change["new"]),
+                    "value": arrow(change["old"], change["new"])
+                    + (f" ({seen_text(change['seen'])})" if following else ""),
                 }
                 for name, change in listing.items()
             ]

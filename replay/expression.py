@@ -139,7 +139,7 @@ def _object_step(value: dict[str, Any], key: Key, shown: str) -> Any:
         cut = " (only some were recorded)" if isinstance(total, int) else ""
         raise ExpressionError(f"{shown} has no recorded attribute {key.name!r}{cut}")
     if isinstance(items, list):
-        if _is_mapping(value, items):
+        if is_mapping(value, items):
             for pair in items:
                 if _plain(pair[0]) == key.key:
                     return pair[1]
@@ -154,7 +154,8 @@ def _object_step(value: dict[str, Any], key: Key, shown: str) -> Any:
     raise ExpressionError(f"{shown} cannot be subscripted with {key.key!r}")
 
 
-def _is_mapping(value: dict[str, Any], items: list[Any]) -> bool:
+def is_mapping(value: dict[str, Any], items: list[Any]) -> bool:
+    """Whether a ``$type`` form's items are a mapping's ``[key, value]`` pairs."""
     short = str(value.get("$type", "")).rsplit(".", 1)[-1]
     pairs = all(isinstance(item, list) and len(item) == 2 for item in items)
     return pairs and (short.lower().endswith("dict") or short == "Counter")
@@ -188,7 +189,7 @@ def _plain(value: Any) -> Any:
         return value["repr"]
     if isinstance(items, list) and value.get("$type") in ("tuple", "list", "set", "frozenset"):
         return [_plain(item) for item in items]
-    if isinstance(items, list) and _is_mapping(value, items):
+    if isinstance(items, list) and is_mapping(value, items):
         try:
             return {_plain(k): _plain(v) for k, v in items}
         except TypeError:  # an unhashable key form

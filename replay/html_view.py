@@ -1,7 +1,7 @@
 """The self-contained HTML viewer: one file, the recording embedded, nothing fetched.
 
 The page carries what ``state_at`` reads (each chunk's keyframe and events, decoded to
-JSON) and ports ``state._Replay.apply`` to JavaScript, so any step is rebuilt in the
+JSON) and ports ``state.Replay.apply`` to JavaScript, so any step is rebuilt in the
 browser from its chunk, as replay does here: the page holds deltas, never a state per
 step. The events are gzip-compressed and base64-encoded (a recording's JSON compresses
 about 15 to 1; browsers inflate it with ``DecompressionStream``): a test of 100,000 steps

@@ -16,6 +16,7 @@ from __future__ import annotations
 import cmd
 import json
 import sys
+from contextlib import nullcontext
 from typing import IO, Any, Final
 
 from rich.console import Console
@@ -25,10 +26,12 @@ from pytest_scope.errors import ScopeError
 from replay.compare import Recorded, StateDiff, compare_at
 from replay.cursor import Cursor, names_at
 from replay.expression import ExpressionError, parse_path, resolve
+from replay.interrupts import immediate_interrupts
 from replay.text_view import format_value, render_diff, short_path, source_excerpt
-from replay.value_history import history_document, holder, render_history, value_history
+from replay.value_history import history, render_history
 
 PROMPT: Final = "(scope) "
+INTERRUPTED: Final = "--KeyboardInterrupt-- (q or Ctrl-D leaves)"
 HELP_TEXT: Final = """\
 Moving (each stays in the thread of the current step):
   n, next          the next step in this frame or a caller (over calls)
@@ -49,6 +52,8 @@ Breakpoints:
   b [FILE:]LINE[, CONDITION]   b FUNCTION[, CONDITION]   b (list)   cl N (clear)
   CONDITION compares recorded values: count > 1 and sku == 'pear', len(order.lines) < 2
   q, quit          leave          (an empty line repeats the last command, as in pdb)
+  Ctrl-C           drop the line being typed, or stop the command running; the prompt
+                   goes on, as pdb's does (q or Ctrl-D leaves)
 """
 
 
@@ -268,11 +273,7 @@ class ReplayPrompt(cmd.Cmd):
         if path is None:
             self._error("give a name or path, like history self.items")
             return
-        where = holder(path, self.cursor.state(), self.frame)
-        changes = value_history(self.cursor, path, where)
-        render_history(
-            self.console, history_document(self.cursor, path, where, changes), self.rootdir
-        )
+        render_history(self.console, history(self.cursor, path, self.frame), self.rootdir)
 
     def do_watch(self, arg: str) -> None:
         """watch PATH: show PATH at every stop; watch alone lists them."""
@@ -416,14 +417,18 @@ def _exception_line(value: Any) -> str:
 
 
 def interact(cursor: Cursor, against: Recorded | None) -> None:
-    """Run the prompt on the terminal (or a script on stdin) until ``q`` or the end;
-    Ctrl-C abandons the command being typed or run, as in pdb, and the prompt goes on."""
+    """Run the prompt on the terminal (or a script on stdin) until ``q`` or the end.
+
+    Ctrl-C drops the line being typed, or stops the command running, and the prompt goes
+    on with a fresh line, as pdb's does: people press it to get out of a line or a long
+    ``history``, not to lose their place and breakpoints."""
     prompt = ReplayPrompt(cursor, against)
     prompt.console.print(Text("`help` lists the commands, `q` leaves."))
     prompt.show_stop()
-    while True:
-        try:
-            prompt.cmdloop(intro="")
-            return
-        except KeyboardInterrupt:
-            prompt.console.print(Text("\n(Ctrl-C: q leaves)"))
+    with immediate_interrupts() if prompt.use_rawinput else nullcontext():
+        while True:
+            try:
+                prompt.cmdloop(intro="")
+                return
+            except KeyboardInterrupt:
+                prompt.console.print(Text("\n" + INTERRUPTED))

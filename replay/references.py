@@ -11,11 +11,15 @@ recording without references, which every view and the comparison read.
 
 from __future__ import annotations
 
-from typing import Any
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import Any, Final
 
 from pytest_scope.schema import RESOLVE_DEPTH, RESOLVE_NODES
+from replay.expression import is_mapping
 
 Entry = list[Any]  # [number, type name, shallow form or None, foreign]
+_MARKS: Final = frozenset({"$truncated", "$depth", "$cycle", "$redacted"})
 
 
 class References:
@@ -115,6 +119,65 @@ class References:
 
     def _kept(self, length: int) -> int:
         return min(length, max(self._budget, 0))
+
+
+def reference(form: Any) -> int | None:
+    """The number of the object ``form`` refers to, or None when it is a whole value."""
+    if type(form) is dict and len(form) == 1 and type(form.get("$ref")) is int:
+        number: int = form["$ref"]
+        return number
+    return None
+
+
+def path_to(objects: dict[int, Entry], roots: Iterable[tuple[str, Any]], number: int) -> str | None:
+    """How ``roots`` (a frame's locals, in order) reach object ``number``: the shortest path
+    (``acc``, ``self.lines``, ``slt._index[1]``), the first root's on a tie; None beyond
+    the depth the recorder walks. The viewer's ``pathTo`` is the same search."""
+    queue = deque((name, form, 0) for name, form in roots)
+    visited: set[int] = set()
+    budget = RESOLVE_NODES
+    while queue and budget > 0:
+        budget -= 1
+        text, form, depth = queue.popleft()
+        found = reference(form)
+        if found is not None:
+            if found == number:
+                return text
+            entry = objects.get(found)
+            if found in visited or entry is None:
+                continue
+            visited.add(found)
+            form = entry[2]
+        if depth < RESOLVE_DEPTH:
+            queue.extend((text + key, child, depth + 1) for key, child in _parts(form))
+    return None
+
+
+def _parts(form: Any) -> Iterator[tuple[str, Any]]:
+    """A form's parts with the path syntax that reaches each: ``[0]``, ``['key']``, ``.name``."""
+    if type(form) is list:
+        for index, item in enumerate(form):
+            yield f"[{index}]", item
+    elif type(form) is dict and "$type" not in form:
+        for key, value in form.items():
+            if key not in _MARKS:
+                yield f"[{key!r}]", value
+    elif type(form) is dict:
+        attrs, items = form.get("attrs"), form.get("items")
+        if type(attrs) is dict:
+            for key, value in attrs.items():
+                yield f".{key}", value
+        if type(items) is list:
+            mapping = is_mapping(form, items)
+            for index, item in enumerate(items):
+                if not mapping:
+                    yield f"[{index}]", item
+                elif _scalar_key(item[0]):
+                    yield f"[{item[0]!r}]", item[1]
+
+
+def _scalar_key(key: Any) -> bool:
+    return key is None or type(key) in (str, int, bool)
 
 
 def _expandable(form: Any) -> bool:

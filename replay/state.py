@@ -40,7 +40,9 @@ class State:
     watched: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-class _Frame:
+class RecordedFrame:
+    """A frame as recorded: its locals in their stored forms, references unresolved."""
+
     __slots__ = ("code_no", "frame_no", "line", "locals")
 
     def __init__(self, frame_no: int, code_no: int, line: int, values: dict[str, Any]) -> None:
@@ -54,12 +56,13 @@ class _Corrupt(Exception):
     """A chunk that the recorder could not have written; reported against the file."""
 
 
-class _Replay:
-    """The running state of every thread while a chunk's events are applied."""
+class Replay:
+    """The running state of every thread while a chunk's events are applied, with values
+    as recorded: ``{"$ref": N}`` where an object is held, its entry in ``objects``."""
 
     def __init__(self, keyframe: Keyframe) -> None:
-        self.threads: dict[int, list[_Frame]] = {}
-        self.suspended: dict[int, _Frame] = {}
+        self.threads: dict[int, list[RecordedFrame]] = {}
+        self.suspended: dict[int, RecordedFrame] = {}
         self.leaving: dict[int, int] = {}  # thread -> kind of its last event, if leaving
         watched = keyframe.get("watched", {})
         if not isinstance(watched, dict):
@@ -73,7 +76,7 @@ class _Replay:
             frame = _frame(raw)
             self.suspended[frame.frame_no] = frame
 
-    def apply(self, event: Event) -> list[_Frame]:
+    def apply(self, event: Event) -> list[RecordedFrame]:
         """Apply one event; the stack of its thread, ending with its frame."""
         _, kind, thread, frame_no, code_no, line, payload = event
         stack = self.threads.setdefault(thread, [])
@@ -91,10 +94,10 @@ class _Replay:
                 raise _Corrupt(f"pops {unwound} frames of {len(stack)}")
             del stack[-unwound:]
         if kind == Kind.CALL:
-            stack.append(_Frame(frame_no, code_no, line, {}))
+            stack.append(RecordedFrame(frame_no, code_no, line, {}))
         elif kind == Kind.RESUME:
             frame = self.suspended.pop(frame_no, None) or self._yielded_elsewhere(frame_no)
-            stack.append(frame or _Frame(frame_no, code_no, line, {}))
+            stack.append(frame or RecordedFrame(frame_no, code_no, line, {}))
         if not stack or stack[-1].frame_no != frame_no:
             raise _Corrupt(f"frame {frame_no} is not on top of thread {thread}'s stack")
         frame = stack[-1]
@@ -128,7 +131,7 @@ class _Replay:
                 raise _Corrupt("an object entry without its number and type")
             objects[number] = entry
 
-    def _yielded_elsewhere(self, frame_no: int) -> _Frame | None:
+    def _yielded_elsewhere(self, frame_no: int) -> RecordedFrame | None:
         """A generator that yielded in another thread, which has made no step since."""
         for thread, kind in self.leaving.items():
             stack = self.threads[thread]
@@ -140,15 +143,34 @@ class _Replay:
 
 def state_at(trace: TraceFile, test: RecordedTest, step: int) -> State:
     """Reconstruct the state at ``step`` from the one chunk that holds it."""
+    event, replay = replayed_at(trace, test, step)
+    return _state(trace, test, event, replay.threads[event[2]], replay)
+
+
+def replayed_at(trace: TraceFile, test: RecordedTest, step: int) -> tuple[Event, Replay]:
+    """The event of ``step`` and the chunk's replay stopped there: the values as recorded,
+    for a reader that follows an object by its number."""
     _check_step(trace, test, step)
     chunk = trace.chunk_at(test, step)
     with _reporting(trace, test, chunk):
-        replay = _Replay(chunk.keyframe)
+        replay = Replay(chunk.keyframe)
         for event in chunk.events:
-            stack = replay.apply(event)
+            replay.apply(event)
             if event[0] == step:
-                return _state(trace, test, event, stack, replay)
+                return event, replay
         raise _Corrupt(f"ends before step {step}")
+
+
+def walk(trace: TraceFile, test: RecordedTest) -> Iterator[tuple[Event, Replay]]:
+    """Every retained step with the replay just after it, each chunk decoded once: what
+    reads all the steps (a value's history) costs one pass. A new ``Replay`` starts each
+    chunk; its frames change as the walk goes on, so a reader keeps none of them."""
+    for chunk in trace.chunks(test):
+        with _reporting(trace, test, chunk):
+            replay = Replay(chunk.keyframe)
+            for event in chunk.events:
+                replay.apply(event)
+                yield event, replay
 
 
 def timeline(trace: TraceFile, test: RecordedTest) -> list[dict[str, Any]]:
@@ -191,8 +213,8 @@ def _state(
     trace: TraceFile,
     test: RecordedTest,
     event: Event,
-    stack: list[_Frame],
-    replay: _Replay,
+    stack: list[RecordedFrame],
+    replay: Replay,
 ) -> State:
     step, _, _, _, _, _, payload = event
     payload = payload or {}
@@ -231,11 +253,11 @@ def _event_row(trace: TraceFile, event: Event, *, with_step: bool = True) -> dic
     return row
 
 
-def _frame(raw: Any) -> _Frame:
+def _frame(raw: Any) -> RecordedFrame:
     frame_no, code_no, line, values = raw
     if not isinstance(values, dict):
         raise _Corrupt("a keyframe frame without locals")
-    return _Frame(_int(frame_no), _int(code_no), _int(line), values)
+    return RecordedFrame(_int(frame_no), _int(code_no), _int(line), values)
 
 
 def _int(value: Any) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from dapclient import TIMEOUT, DapClient, frame, read_message
-from recordings import record_compare, record_demo
+from recordings import record_compare, record_demo, record_history
 from replaycli import replay_json, run_replay
 from tracebuilder import Recording, write_trace
 
@@ -247,14 +247,42 @@ def test_evaluate_paths_and_history(client: DapClient, demo: Path) -> None:
     result = client.request("evaluate", {"expression": "order.lines[0]", "frameId": frame_id})
     assert result["result"] == "['pear', 1]"
     history = client.request("evaluate", {"expression": "history(order.lines)"})
-    assert history["result"] == "3 change(s) of order.lines"
+    assert history["result"] == "6 change(s) of order.lines"
     changes = variables(client, history["variablesReference"])
     expected = replay_json(demo, TEST, "--history", "order.lines")["changes"]
     assert list(changes) == [f"step {change['step']}" for change in expected]
-    assert list(changes.values())[-1]["value"] == "[['pear', 1], ['plum', 1]] → [['pear', 1]]"
+    assert list(changes.values())[-1]["value"] == (
+        "[['pear', 1], ['plum', 1]] → [['pear', 1]] (as order.lines in Stock.ship)"
+    )
     message = client.failure("evaluate", {"expression": "__import__('os')"})
     assert "is not a path" in message
     assert "no 'nosuch' here" in client.failure("evaluate", {"expression": "nosuch"})
+
+
+def test_history_follows_an_object_into_a_callee(tmp_path: Path) -> None:
+    """fixtures/history: history(items) lists fill()'s steps, where items is acc, with
+    fill's function and line, as --history does."""
+    record_history(tmp_path)
+    test = "test_items_are_filled_elsewhere"
+    client = DapClient(tmp_path)
+    try:
+        started(client, {"test": test})
+        history = client.request("evaluate", {"expression": "history(items)"})
+        assert history["result"] == "4 change(s) of items"
+        changes = variables(client, history["variablesReference"])
+        expected = replay_json(tmp_path, test, "--history", "items")["changes"]
+        assert list(changes) == [f"step {change['step']}" for change in expected]
+        assert changes["step 7"]["value"] == "[] → [0] (as acc in fill)"
+        parts = variables(client, changes["step 7"]["variablesReference"])
+        by = variables(client, parts["by"]["variablesReference"])
+        assert (by["function"]["value"], by["line"]["value"]) == (
+            "'fill'",
+            str(expected[1]["by"]["line"]),
+        )
+        seen = variables(client, parts["seen"]["variablesReference"])
+        assert (seen["function"]["value"], seen["path"]["value"]) == ("'fill'", "'acc'")
+    finally:
+        client.close()
 
 
 def test_source_is_the_recorded_text(client: DapClient, demo: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recordings import FIXTURES, record_compare, record_demo
+from recordings import FIXTURES, record_compare, record_demo, record_history
 from replaycli import replay_json, run_replay
 
 DEMO_TEST = "test_ship_takes_every_line"
@@ -203,14 +203,33 @@ def test_watch_shows_a_path_at_every_stop(demo: Demo) -> None:
 def test_history_lists_each_change_with_what_ran(demo: Demo) -> None:
     lines = session(demo.root, DEMO_TEST, "history order.lines")
     told = answers(lines, "history order.lines")
-    assert told[0] == f"history of order.lines (in {TEST_FUNCTION}): 3 change(s)"
+    assert told[0] == (
+        f"history of order.lines (the object in {TEST_FUNCTION}, in every frame that holds it):"
+        " 6 change(s)"
+    )
     changes = [line for line in told if line.startswith("step ")]
-    assert changes[1].endswith(
-        "[['apple', 1], ['pear', 1], ['plum', 1]] → [['pear', 1], ['plum', 1]]"
+    assert changes[4] == (
+        "step 15: [['apple', 1], ['pear', 1], ['plum', 1]] → [['pear', 1], ['plum', 1]]"
+        "  (as order.lines in Stock.ship)"
     )
-    assert (
-        f"in Stock.ship at src/inventory/stock.py:{_stock_line('self.take(sku, count)')}" in told[4]
-    )
+    ran = told[told.index(changes[4]) + 1]
+    assert f"in Stock.ship at src/inventory/stock.py:{_stock_line('self.take(sku, count)')}" in ran
+
+
+def test_history_follows_the_object_into_a_callee(tmp_path: Path) -> None:
+    """fixtures/history: the test's items, appended to in fill() as acc. From the test's
+    frame, and from inside fill: the same changes, fill's with fill's line."""
+    record_history(tmp_path)
+    test = "test_items_are_filled_elsewhere"
+    source = (FIXTURES / "history" / "test_history.py").read_text().splitlines()
+    line = next(n for n, text in enumerate(source, 1) if "acc.append(number)" in text)
+    lines = session(tmp_path, test, "history items", "step 5", "history acc")
+    for command in ("history items", "history acc"):
+        told = answers(lines, command)
+        assert "step 7: [] → [0]  (as acc in fill)" in told
+        ran = told[told.index("step 7: [] → [0]  (as acc in fill)") + 1]
+        assert ran == f"    after step 6, in fill at test_history.py:{line}: acc.append(number)"
+        assert "step 21: [0, 1] → [0, 1, 2]  (as things in Box.put)" in told
 
 
 def test_list_shows_the_recorded_source(demo: Demo) -> None:
@@ -347,6 +366,45 @@ def test_at_a_terminal_names_complete_and_commands_recall(demo: Demo) -> None:
     assert b"step 17 of 20" in terminal.wait_for(b"(scope) ")
     terminal.type(b"q\r")
     assert terminal.exit_status() == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_ctrl_c_drops_the_line_and_the_prompt_goes_on(demo: Demo) -> None:
+    """As at pdb's prompt: Ctrl-C (the terminal's interrupt, \\x03) while a line is typed
+    drops it, says so in one line, and a fresh prompt takes the next command; never a
+    traceback. q still leaves with 0."""
+    from replay.prompt import INTERRUPTED
+
+    terminal = Terminal(demo.root, DEMO_TEST, "-i")
+    seen = terminal.wait_for(b"(scope) ")
+    terminal.type(b"p ord")
+    terminal.type(b"\x03")
+    seen += terminal.wait_for(INTERRUPTED.encode() + b"\r\n(scope) ")
+    terminal.type(b"w\r")  # not "p ordw": the interrupted line is gone
+    answer = terminal.wait_for(b"(scope) ")
+    assert answer.startswith(b"w\r\n> 0 test_ship_takes_every_line (tests/test_stock.py:39)")
+    terminal.type(b"\x03")  # at an empty prompt too
+    seen += answer + terminal.wait_for(INTERRUPTED.encode() + b"\r\n(scope) ")
+    terminal.type(b"q\r")
+    assert terminal.exit_status() == 0
+    assert b"Traceback" not in seen + terminal.output
+
+
+def test_ctrl_c_before_the_prompt_is_one_line(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An interrupt while the recording is read (a long timeline): one line, exit 130."""
+    from replay import cli
+
+    def interrupted(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(demo.root)
+    monkeypatch.setattr(cli, "_interact", interrupted)
+    assert cli.main([DEMO_TEST, "-i"]) == cli.INTERRUPTED_EXIT
+    captured = capsys.readouterr()
+    assert captured.err == "\nscope-replay: interrupted\n"
+    assert captured.out == ""
 
 
 def test_the_readme_documents_every_command() -> None:

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from replaycli import replay_json
+from recordings import FIXTURES, record_history
+from replaycli import replay_json, run_replay
 from test_artifacts import embedded, make_project, pytest_run
 
 from replay.bundle import viewer_name
 from replay.references import References
+from replay.value_history import seen_text
 
 CHROMIUM = Path("/usr/bin/chromium")
 PREVIEW_ITEMS = 8
@@ -385,14 +387,59 @@ def test_the_history_of_a_value_lists_the_steps_that_changed_it(
     viewer = Viewer(browser, project / "art" / viewer_name("test_cart.py::test_total"))
     expected = replay_json(project, "test_total", "--history", "cart")
     assert len(expected["changes"]) >= 2
-    viewer.page.click("#locals > .value-row:has(> .name:text-is('cart')) > .history-action")
-    assert viewer.page.is_visible("#history-title")
+    assert _history_rows(viewer, "cart") == _expected_rows(expected)
     title = viewer.page.text_content("#history-title")
-    assert title == f"History of cart ({len(expected['changes'])} changes)"
-    rows = viewer.page.eval_on_selector_all(
-        "#history > .history-row", "rows => rows.map(row => Number(row.dataset.step))"
+    assert title == (
+        f"History of cart ({len(expected['changes'])} changes;"
+        " the object, in every frame that holds it)"
     )
-    assert rows == [change["step"] for change in expected["changes"]]
-    viewer.page.click(f"#history > .history-row[data-step='{rows[-1]}']")
-    assert viewer.step == rows[-1]
+    last = expected["changes"][-1]["step"]
+    viewer.page.click(f"#history > .history-row[data-step='{last}']")
+    assert viewer.step == last
     assert viewer.dialogs == [] and viewer.errors == []
+
+
+def test_the_history_follows_the_object_into_callees_as_the_cli_does(
+    browser: Any, tmp_path: Path
+) -> None:
+    """fixtures/history's items, appended to in fill() as acc and in Box.put as things,
+    and its ledger, changed in tally() as book: the viewer's rows are --history's, with
+    the same callee, name and line at each change."""
+    record_history(tmp_path)
+    test = "test_items_are_filled_elsewhere"
+    page = tmp_path / "viewer.html"
+    assert run_replay(tmp_path, test, "--html", str(page)).returncode == 0
+    viewer = Viewer(browser, page)
+    for name in ("items", "ledger", "box"):
+        expected = replay_json(tmp_path, test, "--history", name)
+        assert _history_rows(viewer, name) == _expected_rows(expected), name
+    rows = _history_rows(viewer, "items")
+    source = (FIXTURES / "history" / "test_history.py").read_text().splitlines()
+    line = next(n for n, text in enumerate(source, 1) if "acc.append(number)" in text)
+    assert rows[1][1:] == ("as acc in fill", f"fill:{line}")
+    assert viewer.dialogs == [] and viewer.errors == []
+
+
+def _history_rows(viewer: Viewer, name: str) -> list[tuple[int, str | None, str | None]]:
+    """Each row the history action on the local ``name`` lists: its step, where the object
+    was seen and what ran before (``function:line``)."""
+    viewer.page.click(f"#locals > .value-row:has(> .name:text-is('{name}')) > .history-action")
+    assert viewer.page.is_visible("#history-title")
+    rows: list[list[Any]] = viewer.page.eval_on_selector_all(
+        "#history > .history-row",
+        "rows => rows.map(row => [Number(row.dataset.step), row.dataset.seen ?? null,"
+        " row.dataset.by ?? null])",
+    )
+    return [(step, seen, by) for step, seen, by in rows]
+
+
+def _expected_rows(document: dict[str, Any]) -> list[tuple[int, str | None, str | None]]:
+    following = document["follows"] == "object"
+    return [
+        (
+            change["step"],
+            seen_text(change["seen"]) if following else None,
+            None if change["by"] is None else f"{change['by']['function']}:{change['by']['line']}",
+        )
+        for change in document["changes"]
+    ]

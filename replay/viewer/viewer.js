@@ -55,7 +55,7 @@
     return { frameNo, codeNo, line, locals: light ? null : locals(values) };
   }
 
-  // The rules of pytest_scope/schema.py, as replay/state.py's _Replay.apply applies them.
+  // The rules of pytest_scope/schema.py, as replay/state.py's Replay.apply applies them.
   class Replay {
     // light: the stack's shape only (for the timeline's depths), no locals.
     constructor(keyframe, light = false) {
@@ -622,50 +622,196 @@
   }
 
   // ---- where did this value come from ------------------------------------------------
-  // Every step of the frame's thread at which the value at a path (a local, then labels
-  // into it, as the rows show them) changed, read from the recording as replay reads it.
-  function valueHistory(path) {
+  // replay/value_history.py's rules, which --history, the prompt and the debug adapter
+  // share: a local holding an object (a reference) follows the object through every frame
+  // and thread, read again at each step that recorded objects; any other local is read in
+  // a frame of the same function at the same depth of its thread.
+  const ENTERING = new Set([CALL, RESUME]);
+
+  function pyRepr(key) { // Python's repr of a dict key the path names (str, int, bool, None)
+    if (key === null) return "None";
+    if (key === true || key === false) return key ? "True" : "False";
+    if (typeof key === "number") return String(key);
+    const quote = key.includes("'") && !key.includes('"') ? '"' : "'";
+    const escapes = { "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", [quote]: "\\" + quote };
+    let out = "";
+    for (const ch of key) {
+      const point = ch.codePointAt(0);
+      if (hasOwn(escapes, ch)) out += escapes[ch];
+      else if (point < 0x20 || (point >= 0x7f && point < 0xa0)) {
+        out += "\\x" + point.toString(16).padStart(2, "0");
+      } else out += ch;
+    }
+    return quote + out + quote;
+  }
+
+  const scalarKey = (key) => key === null || typeof key === "string" ||
+    typeof key === "boolean" || Number.isInteger(key);
+
+  // A form's parts with the path syntax that reaches each (replay/references.py's _parts).
+  function formParts(form) {
+    const parts = [];
+    if (Array.isArray(form)) {
+      form.forEach((item, index) => parts.push([`[${index}]`, item]));
+    } else if (isObject(form) && !hasOwn(form, "$type")) {
+      for (const key of Object.keys(form)) {
+        if (!MARKS.includes(key)) parts.push([`[${pyRepr(key)}]`, form[key]]);
+      }
+    } else if (isObject(form)) {
+      if (isObject(form.attrs)) {
+        for (const key of Object.keys(form.attrs)) parts.push(["." + key, form.attrs[key]]);
+      }
+      if (Array.isArray(form.items)) {
+        const short = String(form.$type).split(".").pop();
+        const mapping = form.items.every((item) => Array.isArray(item) && item.length === 2) &&
+          (short.toLowerCase().endsWith("dict") || short === "Counter");
+        form.items.forEach((item, index) => {
+          if (!mapping) parts.push([`[${index}]`, item]);
+          else if (scalarKey(item[0])) parts.push([`[${pyRepr(item[0])}]`, item[1]]);
+        });
+      }
+    }
+    return parts;
+  }
+
+  const refNumber = (form) => (isObject(form) && Object.keys(form).length === 1 &&
+    Number.isInteger(form.$ref) ? form.$ref : null);
+
+  // The shortest path from roots (a frame's locals) to object ``number`` (references.path_to).
+  function pathTo(objects, roots, number) {
+    const queue = Object.keys(roots).map((name) => [name, roots[name], 0]);
+    const visited = new Set();
+    let budget = RESOLVE_NODES;
+    for (let head = 0; head < queue.length && budget > 0; head++) {
+      budget -= 1;
+      let [text, form, depth] = queue[head];
+      const found = refNumber(form);
+      if (found !== null) {
+        if (found === number) return text;
+        const entry = objects.get(found);
+        if (visited.has(found) || !entry) continue;
+        visited.add(found);
+        form = entry[2];
+      }
+      if (depth < RESOLVE_DEPTH) {
+        for (const [key, child] of formParts(form)) queue.push([text + key, child, depth + 1]);
+      }
+    }
+    return null;
+  }
+
+  function seenAt(replay, thread, number, rest) {
+    const stack = replay.threads.get(thread) || [];
+    for (let depth = stack.length - 1; depth >= 0; depth--) {
+      const found = pathTo(replay.objects, stack[depth].locals, number);
+      if (found !== null) return { function: code(stack[depth].codeNo)[0], path: found + rest };
+    }
+    const found = pathTo(replay.objects, replay.watched, number);
+    return found === null ? null : { function: null, path: found + rest };
+  }
+
+  function seenText(seen) { // value_history.seen_text
+    if (seen === null) return "held by no frame of its thread";
+    if (seen.function === null) return `as the watched ${seen.path}`;
+    return `as ${seen.path} in ${seen.function}`;
+  }
+
+  // Where the history of a row starts: its frame (function, depth, thread) and the object
+  // its local holds, if any.
+  function historyHolder(path) {
     const [frameText, name, ...labels] = path.split("\u0000");
-    const frameNo = Number(frameText);
+    const depth = shown.stack.findIndex((frame) => frame.frameNo === Number(frameText));
+    const frame = shown.stack[depth];
+    return { name, labels, depth, thread: shown.event[2], function: code(frame.codeNo)[0],
+      number: refNumber(frame.raw[name]) };
+  }
+
+  function valueHistory(path) {
+    const where = historyHolder(path);
+    const rest = where.labels.map((label) => (label.startsWith('"') ?
+      `[${pyRepr(JSON.parse(label))}]` : label)).join("");
+    const at = (value) => {
+      for (const label of where.labels) {
+        const child = value === undefined ? null :
+          (childrenOf(value) || []).find(([key]) => key === label);
+        value = child ? child[1] : undefined;
+      }
+      return value;
+    };
     const changes = [];
+    const before = new Map(); // each thread's step before, as what ran
     let last = undefined, lastText = undefined;
     for (const chunk of chunks) {
       const replay = new Replay(chunk.keyframe);
+      let fresh = true;
       for (const event of chunk.events) {
         const stack = replay.apply(event);
-        const frame = stack.find((item) => item.frameNo === frameNo);
-        if (!frame) continue;
-        let value = hasOwn(frame.locals, name) ? resolver(replay.objects)(frame.locals[name]) :
-          undefined;
-        for (const label of labels) {
-          const child = value === undefined ? null :
-            (childrenOf(value) || []).find(([key]) => key === label);
-          value = child ? child[1] : undefined;
+        const [step, kind, thread, , codeNo, line, rawPayload] = event;
+        const payload = rawPayload || {};
+        let present = false, value;
+        if (where.number !== null) {
+          const entry = replay.objects.get(where.number);
+          if ((fresh || (payload.b || []).length) && entry && entry[2] !== null &&
+              entry[2] !== undefined) {
+            present = true;
+            value = at(resolver(replay.objects)({ $ref: where.number }));
+          }
+        } else if (thread === where.thread && stack.length > where.depth &&
+                   code(stack[where.depth].codeNo)[0] === where.function) {
+          present = true;
+          const names = { ...replay.watched, ...stack[where.depth].locals };
+          value = hasOwn(names, where.name) ? at(resolver(replay.objects)(names[where.name])) :
+            undefined;
         }
+        fresh = false;
+        const [name, file] = code(codeNo);
+        const outer = stack.length > 1 ? stack[stack.length - 2] : null;
+        const place = { step, kind, here: [name, file, line],
+          caller: outer ? [code(outer.codeNo)[0], code(outer.codeNo)[1], outer.line] : null };
         const text = value === undefined ? undefined : JSON.stringify(value);
-        if (text !== lastText) {
-          changes.push({ step: event[0], line: event[5], old: last, new: value });
+        if (present && text !== lastText) {
+          const earlier = before.get(thread);
+          let ran = null;
+          if (earlier) { // value_history._ran_between
+            ran = earlier.here;
+            if (ENTERING.has(kind)) ran = place.caller || earlier.here;
+            else if (LEAVING.has(earlier.kind)) ran = earlier.caller || place.here;
+          }
+          changes.push({
+            step, old: last, new: value,
+            by: ran && { afterStep: earlier.step, function: ran[0], file: ran[1], line: ran[2] },
+            seen: where.number === null ? null : seenAt(replay, thread, where.number, rest),
+          });
           last = value;
           lastText = text;
         }
+        before.set(thread, place);
       }
     }
-    return changes;
+    return { following: where.number !== null, changes };
   }
 
   function showHistory(path) {
     const [, name, ...labels] = path.split("\u0000");
-    const shown = name + labels.join("");
-    const changes = valueHistory(path);
+    const shownPath = name + labels.join("");
+    const { following, changes } = valueHistory(path);
     const title = byId("history-title");
     const box = byId("history");
-    title.textContent = `History of ${shown} (${changes.length} change${
-      changes.length === 1 ? "" : "s"})`;
+    title.textContent = `History of ${shownPath} (${changes.length} change${
+      changes.length === 1 ? "" : "s"}${following ? "; the object, in every frame that holds it" :
+      ""})`;
     const text = (value) => (value === undefined ? "(absent)" : shortText(value));
     box.replaceChildren(...changes.map((change) => {
-      const row = el("div", "history-row",
-        `step ${change.step} line ${change.line}: ${text(change.old)} \u2192 ${text(change.new)}`);
+      let line = `step ${change.step}: ${text(change.old)} \u2192 ${text(change.new)}`;
+      if (following) line += ` (${seenText(change.seen)})`;
+      if (change.by) {
+        line += ` \u00B7 after step ${change.by.afterStep}, in ${change.by.function} at ` +
+          `${displayFile(change.by.file)}:${change.by.line}`;
+      }
+      const row = el("div", "history-row", line);
       row.dataset.step = String(change.step);
+      if (following) row.dataset.seen = seenText(change.seen);
+      if (change.by) row.dataset.by = `${change.by.function}:${change.by.line}`;
       row.addEventListener("click", () => go(change.step));
       return row;
     }));
