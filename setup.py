@@ -7,21 +7,14 @@ installs as pure Python and records the same way, only slower.
 """
 
 import os
+import runpy
 
 from setuptools import setup
 
-# What a step runs: the callbacks, the object table, value encoding, redaction, the plan
-# (consulted at each new code object) and the ring buffer with its packer.
-EVENT_PATH = [
-    "pytest_scope/buffer.py",
-    "pytest_scope/codec.py",
-    "pytest_scope/linenames.py",
-    "pytest_scope/objects.py",
-    "pytest_scope/plan.py",
-    "pytest_scope/recorder.py",
-    "pytest_scope/redaction.py",
-    "pytest_scope/values.py",
-]
+# The list lives with the code that tells the recorder's frames (read as a file: the build
+# does not import the package).
+MODULES = runpy.run_path("pytest_scope/event_path.py")["MODULES"]
+EVENT_PATH = [f"pytest_scope/{name}.py" for name in MODULES]
 
 
 def event_path_extensions() -> list:

@@ -18,7 +18,16 @@ from pathlib import Path
 from types import ModuleType
 
 PURE_PYTHON_VARIABLE = "PYTEST_SCOPE_PURE_PYTHON"
+# What a step runs: the callbacks, the object table, value encoding, redaction, the plan
+# (consulted at each new code object) and the ring buffer with its packer.
+MODULES = ("buffer", "codec", "linenames", "objects", "plan", "recorder", "redaction", "values")
 _PACKAGE_DIR = Path(__file__).parent
+_MODULE_FILES = frozenset(_PACKAGE_DIR / f"{name}.py" for name in MODULES)
+
+
+def in_event_path(filename: str) -> bool:
+    """Whether ``filename`` is one of the modules that run inside the callbacks."""
+    return Path(filename).resolve() in _MODULE_FILES
 
 
 def pure_python_requested() -> bool:

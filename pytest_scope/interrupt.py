@@ -3,7 +3,7 @@
 A recorded test spends most of its time in the recorder's ``sys.monitoring`` callbacks, so
 that is where SIGINT's ``KeyboardInterrupt`` is usually raised. pytest reports the place
 it was raised (``pytest_scope/values.py:305: KeyboardInterrupt``); the user wants to know
-where their test was. The recorder's frames are taken out of the traceback pytest shows,
+where their test was. The traceback pytest shows is cut at the recorder's first frame,
 which leaves the test's own code as the innermost frame.
 
 An interrupt raised inside a callback can also land between the recorder counting a step
@@ -15,15 +15,13 @@ that what is written is a recording every reader accepts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from _pytest._code.code import TracebackEntry
 
 from pytest_scope.codec import pack_chunk, unpack_chunk
+from pytest_scope.event_path import in_event_path
 from pytest_scope.writer import Chunk
-
-_OWN_CODE = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,15 +33,17 @@ class Interruption:
 
 
 def hide_own_frames(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-    """Leave pytest-scope's frames out of ``excinfo``'s traceback (all of them, or none if
-    nothing else would be left)."""
-    kept = excinfo.traceback.filter(_not_own)
-    if len(kept):
-        excinfo.traceback = kept
+    """Cut ``excinfo``'s traceback at the recorder's first frame: from there inwards it is
+    the callbacks' doing (and what they called, a dataclass ``__init__`` say), not the
+    test's (unless nothing would be left)."""
+    traceback = excinfo.traceback
+    first = next((index for index, entry in enumerate(traceback) if _recorders(entry)), None)
+    if first:
+        excinfo.traceback = traceback[:first]
 
 
-def _not_own(entry: TracebackEntry) -> bool:
-    return not Path(entry.frame.code.raw.co_filename).resolve().is_relative_to(_OWN_CODE)
+def _recorders(entry: TracebackEntry) -> bool:
+    return in_event_path(entry.frame.code.raw.co_filename)
 
 
 def summary_line(interruption: Interruption, command: str) -> str:

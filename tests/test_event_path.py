@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 from recordings import copy_fixture, record
 
 from pytest_scope.event_path import PURE_PYTHON_VARIABLE
+from replay.cursor import Cursor
 from replay.tracefile import ScopeDir, TraceFile
 
 _WHICH_RECORDER = "import pytest_scope.recorder as recorder; print(recorder.__file__)"
@@ -75,31 +78,34 @@ def test_the_summary_says_when_recording_ran_in_pure_python(tmp_path: Path) -> N
     assert (not_built in _summary(tmp_path, pure=False)) is not built
 
 
-def _recorded_tests(root: Path) -> dict[str, list[Any]]:
-    """Every test's chunks (keyframes and events) in the newest run of ``root``."""
+def _replayed_tests(root: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every test's state at each of its steps, as replay shows it, in the newest run of
+    ``root`` (the run id aside)."""
     with TraceFile(ScopeDir(root / ".scope").newest()) as trace:
-        return {
-            test.nodeid: [
-                (chunk.first_step, chunk.last_step, chunk.keyframe, chunk.events)
-                for chunk in trace.chunks(test)
-            ]
-            for test in trace.tests()
-        }
+        replayed = {}
+        for test in trace.tests():
+            with Cursor(trace, test) as cursor:
+                states = [asdict(cursor.state(row["step"])) for row in cursor.rows]
+            replayed[test.nodeid] = [{**state, "run": None} for state in states]
+        return replayed
 
 
 def test_both_paths_record_the_same_steps(tmp_path: Path) -> None:
     """The fidelity samples (callees, C methods, closures, generators, threads), recorded on
-    each path: the same steps, keyframes and object forms, event for event."""
+    each path: the same steps, and at each the same stack, locals, values and exception.
+    (Object numbers may differ: an object's number follows its id, which the allocator
+    may give again to a new object of the same type, differently on each path.)"""
     if _recorder_file(pure=False).endswith(".py"):
         pytest.skip("the compiled event path is not built in this environment")
+    copy_fixture("fidelity", tmp_path)  # one place for both: the same file names
     recordings = []
     for pure in (False, True):
-        root = tmp_path / ("pure" if pure else "compiled")
-        copy_fixture("fidelity", root)
-        record(root, env={PURE_PYTHON_VARIABLE: "1" if pure else "0"})
-        recordings.append(_recorded_tests(root))
+        shutil.rmtree(tmp_path / ".scope", ignore_errors=True)
+        record(tmp_path, env={PURE_PYTHON_VARIABLE: "1" if pure else "0"})
+        recordings.append(_replayed_tests(tmp_path))
     compiled, pure = recordings
     assert compiled.keys() == pure.keys()
     assert len(compiled) > 10
-    for nodeid, chunks in compiled.items():
-        assert chunks == pure[nodeid], nodeid
+    for nodeid, states in compiled.items():
+        assert len(states) > 1
+        assert states == pure[nodeid], nodeid
