@@ -21,13 +21,19 @@ PURE_PYTHON_VARIABLE = "PYTEST_SCOPE_PURE_PYTHON"
 # What a step runs: the callbacks, the object table, value encoding, redaction, the plan
 # (consulted at each new code object) and the ring buffer with its packer.
 MODULES = ("buffer", "codec", "linenames", "objects", "plan", "recorder", "redaction", "values")
-_PACKAGE_DIR = Path(__file__).parent
+_PACKAGE_DIR = Path(__file__).resolve().parent
 _MODULE_FILES = frozenset(_PACKAGE_DIR / f"{name}.py" for name in MODULES)
+# How compiled code names its own frames in a traceback: by the path it was built from.
+_COMPILED_NAMES = frozenset(f"{_PACKAGE_DIR.name}/{name}.py" for name in MODULES)
 
 
 def in_event_path(filename: str) -> bool:
-    """Whether ``filename`` is one of the modules that run inside the callbacks."""
-    return Path(filename).resolve() in _MODULE_FILES
+    """Whether ``filename`` (of a frame, or of a compiled module's traceback entry) is one
+    of the modules that run inside the callbacks."""
+    if filename in _COMPILED_NAMES:
+        return True
+    path = Path(filename)
+    return path.is_absolute() and path.resolve() in _MODULE_FILES
 
 
 def pure_python_requested() -> bool:

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from recordings import copy_fixture, record
 
-from pytest_scope.event_path import PURE_PYTHON_VARIABLE
+from pytest_scope import event_path
+from pytest_scope.event_path import PURE_PYTHON_VARIABLE, in_event_path
 from replay.cursor import Cursor
 from replay.tracefile import ScopeDir, TraceFile
 
@@ -109,3 +110,14 @@ def test_both_paths_record_the_same_steps(tmp_path: Path) -> None:
     for nodeid, states in compiled.items():
         assert len(states) > 1
         assert states == pure[nodeid], nodeid
+
+
+def test_the_recorders_frames_are_told_on_both_paths() -> None:
+    """Ctrl-C's traceback is cut at the recorder's first frame (``interrupt.py``): a source
+    file of the event path, or the name compiled code gives its own traceback entries."""
+    package = Path(event_path.__file__).resolve().parent
+    assert in_event_path(str(package / "recorder.py"))
+    assert in_event_path("pytest_scope/values.py")
+    assert not in_event_path(str(package / "session.py"))
+    assert not in_event_path("<string>")
+    assert not in_event_path("values.py")
