@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pytest_scope.codec import Event
-from pytest_scope.errors import ScopeError
+from pytest_scope.errors import ScopeError, TraceFileError
 from replay.expression import Condition, ExpressionError
 from replay.state import Replay, State, failure_step, replayed_at, state_at, timeline
 from replay.tracefile import RecordedTest, StoredChunk, TraceFile
@@ -130,10 +130,12 @@ class Cursor:
     def __init__(self, trace: TraceFile, test: RecordedTest) -> None:
         self.trace = trace
         self.test = test
+        self.failure = failure_step(trace, test)  # refuses a test that recorded no step
         self.rows = timeline(trace, test)
+        if not self.rows:
+            raise TraceFileError(trace.path, f"corrupt trace file (no chunk of {test.nodeid})")
         self._index = {row["step"]: position for position, row in enumerate(self.rows)}
         self.depths = self._depths()
-        self.failure = failure_step(trace, test)
         # Where to start: the failure, unless the ring buffer dropped it (a long unwind).
         self.step = self.failure if self.failure in self._index else self.last
         self.breakpoints: list[Breakpoint] = []

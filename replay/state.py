@@ -143,22 +143,32 @@ class Replay:
 
 def state_at(trace: TraceFile, test: RecordedTest, step: int) -> State:
     """Reconstruct the state at ``step`` from the one chunk that holds it."""
-    event, replay = replayed_at(trace, test, step)
-    return _state(trace, test, event, replay.threads[event[2]], replay)
+    chunk = _chunk_of(trace, test, step)
+    with _reporting(trace, test, chunk):
+        event, replay = _replay_to(chunk, step)
+        return _state(trace, test, event, replay.threads[event[2]], replay)
 
 
 def replayed_at(trace: TraceFile, test: RecordedTest, step: int) -> tuple[Event, Replay]:
     """The event of ``step`` and the chunk's replay stopped there: the values as recorded,
     for a reader that follows an object by its number."""
-    _check_step(trace, test, step)
-    chunk = trace.chunk_at(test, step)
+    chunk = _chunk_of(trace, test, step)
     with _reporting(trace, test, chunk):
-        replay = Replay(chunk.keyframe)
-        for event in chunk.events:
-            replay.apply(event)
-            if event[0] == step:
-                return event, replay
-        raise _Corrupt(f"ends before step {step}")
+        return _replay_to(chunk, step)
+
+
+def _chunk_of(trace: TraceFile, test: RecordedTest, step: int) -> StoredChunk:
+    _check_step(trace, test, step)
+    return trace.chunk_at(test, step)
+
+
+def _replay_to(chunk: StoredChunk, step: int) -> tuple[Event, Replay]:
+    replay = Replay(chunk.keyframe)
+    for event in chunk.events:
+        replay.apply(event)
+        if event[0] == step:
+            return event, replay
+    raise _Corrupt(f"ends before step {step}")
 
 
 def walk(trace: TraceFile, test: RecordedTest) -> Iterator[tuple[Event, Replay]]:

@@ -72,6 +72,7 @@ MODES: tuple[tuple[str, ...], ...] = (
     (TEST, "--timeline", "--format", "json"),
     (TEST, "--timeline"),
     (TEST, "--diverge", "--format", "json"),
+    (TEST, "--history", "cart", "--format", "json"),
     ("--list",),
     ("--runs", "--format", "json"),
 )
