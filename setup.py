@@ -6,19 +6,18 @@ a C compiler, or with ``PYTEST_SCOPE_PURE_PYTHON=1`` set while building, the pac
 installs as pure Python and records the same way, only slower.
 """
 
-import os
 import runpy
 
 from setuptools import setup
 
-# The list lives with the code that tells the recorder's frames (read as a file: the build
-# does not import the package).
-MODULES = runpy.run_path("pytest_scope/event_path.py")["MODULES"]
-EVENT_PATH = [f"pytest_scope/{name}.py" for name in MODULES]
+# What is compiled, and whether the pure path is asked for, as the package itself tells
+# (read as a file: the build does not import the package).
+EVENT_PATH_MODULE = runpy.run_path("pytest_scope/event_path.py")
+EVENT_PATH = [f"pytest_scope/{name}.py" for name in EVENT_PATH_MODULE["MODULES"]]
 
 
 def event_path_extensions() -> list:
-    if os.environ.get("PYTEST_SCOPE_PURE_PYTHON"):
+    if EVENT_PATH_MODULE["pure_python_requested"]():
         return []
     try:
         from mypyc.build import mypycify

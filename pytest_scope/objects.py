@@ -256,12 +256,8 @@ class ObjectTable:
             shape: Any = base.__len__(value)
         elif base is dict:
             shape = dict.__len__(value)
-            if shape <= limit:  # all of it: no iterator to cut it short
-                parts = list(dict.keys(value))
-                parts.extend(dict.values(value))
-            else:
-                parts = list(_islice(dict.keys(value), limit))
-                parts.extend(_islice(dict.values(value), limit))
+            parts = []
+            _extend_with_items(parts, value, shape, limit)
             return shape, parts
         elif base is bytearray:
             return (len(value), bytes(value[: self._max_str + 64])), []
@@ -281,12 +277,7 @@ class ObjectTable:
             if type(namespace) is dict:  # exactly a dict: iterating it runs no user code
                 size = len(namespace)
                 shape = (shape, id(namespace), size)
-                if size <= limit:
-                    parts.extend(namespace)
-                    parts.extend(namespace.values())
-                else:
-                    parts.extend(_islice(namespace, limit))
-                    parts.extend(_islice(namespace.values(), limit))
+                _extend_with_items(parts, namespace, size, limit)
         if info.slot_getters:
             reader = info.slots_at_once
             try:
@@ -322,6 +313,18 @@ class ObjectTable:
         self._by_number = seen
         self._by_id = {key: known for key, known in self._by_id.items() if known.number in seen}
         return [known.entry() for known in seen.values()]
+
+
+def _extend_with_items(parts: list[Any], mapping: Any, size: int, limit: int) -> None:
+    """Add a dict's first ``limit`` keys, then its first ``limit`` values, read through
+    ``dict``'s own methods (a subclass's run no user code). Within the bound it is read
+    whole: no iterator to cut it short."""
+    if size <= limit:
+        parts.extend(dict.keys(mapping))
+        parts.extend(dict.values(mapping))
+    else:
+        parts.extend(_islice(dict.keys(mapping), limit))
+        parts.extend(_islice(dict.values(mapping), limit))
 
 
 def _same_parts(parts: list[Any], pinned: list[Any] | None, ids: tuple[int, ...]) -> bool:

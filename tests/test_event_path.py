@@ -22,16 +22,21 @@ from replay.tracefile import ScopeDir, TraceFile
 _WHICH_RECORDER = "import pytest_scope.recorder as recorder; print(recorder.__file__)"
 
 
-def _recorder_file(pure: bool) -> str:
-    """The file the recorder is loaded from in a fresh interpreter (started elsewhere than
-    in the checkout, whose sources ``-c`` would put first on ``sys.path``)."""
+def _environment(pure: bool) -> dict[str, str]:
+    """This environment, asking for the pure-Python path or not."""
     env = {key: value for key, value in os.environ.items() if key != PURE_PYTHON_VARIABLE}
     if pure:
         env[PURE_PYTHON_VARIABLE] = "1"
+    return env
+
+
+def _recorder_file(pure: bool) -> str:
+    """The file the recorder is loaded from in a fresh interpreter (started elsewhere than
+    in the checkout, whose sources ``-c`` would put first on ``sys.path``)."""
     run = subprocess.run(
         [sys.executable, "-c", _WHICH_RECORDER],
         cwd=tempfile.gettempdir(),
-        env=env,
+        env=_environment(pure),
         capture_output=True,
         text=True,
     )
@@ -56,13 +61,10 @@ def test_the_pure_python_path_on_request() -> None:
 
 def _summary(tmp_path: Path, pure: bool) -> str:
     (tmp_path / "test_one.py").write_text("def test_one():\n    x = 1\n    assert x\n")
-    env = {key: value for key, value in os.environ.items() if key != PURE_PYTHON_VARIABLE}
-    if pure:
-        env[PURE_PYTHON_VARIABLE] = "1"
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--scope", "test_one.py"],
         cwd=tmp_path,
-        env=env,
+        env=_environment(pure),
         capture_output=True,
         text=True,
     )
