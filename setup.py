@@ -12,8 +12,8 @@ from setuptools import setup
 
 # What is compiled, and whether the pure path is asked for, as the package itself tells
 # (read as a file: the build does not import the package).
-EVENT_PATH_MODULE = runpy.run_path("pytest_scope/event_path.py")
-EVENT_PATH = [f"pytest_scope/{name}.py" for name in EVENT_PATH_MODULE["MODULES"]]
+EVENT_PATH_MODULE = runpy.run_path("pytest_scope/capture/event_path.py")
+EVENT_PATH = [EVENT_PATH_MODULE["source_path"](name) for name in EVENT_PATH_MODULE["MODULES"]]
 
 
 def event_path_extensions() -> list:

@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from tracebuilder import Recording, write_trace
 
-from pytest_scope.schema import Kind
+from pytest_scope.trace.reader import TraceFile
+from pytest_scope.trace.schema import Kind
 from replay.align import Signatures, align, first_divergence, load_steps
 from replay.compare import payloads_differ
-from replay.tracefile import TraceFile
 
 STEPS_PER_ROUND = 4
 

@@ -44,9 +44,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pytest_scope.schema import KIND_NAMES, Kind
+from pytest_scope.trace.reader import TraceFile
+from pytest_scope.trace.schema import KIND_NAMES, Kind
 from replay.state import failure_step, state_at
-from replay.tracefile import TraceFile
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -164,7 +164,7 @@ def _machine() -> str:
     import coverage
     import pytest
 
-    from pytest_scope.event_path import compiled
+    from pytest_scope.capture.event_path import compiled
 
     path = "compiled (mypyc)" if compiled() else "pure Python"
     cores = os.cpu_count()

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from pytest_scope.plan import Plan
-from pytest_scope.recorder import Recorder
-from pytest_scope.values import ValueEncoder
+from pytest_scope.capture.plan import Plan
+from pytest_scope.capture.recorder import Recorder
+from pytest_scope.capture.values import ValueEncoder
 
 _FLOOR_LEVELS = ("default", "calls", "lines")
 

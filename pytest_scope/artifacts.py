@@ -90,9 +90,9 @@ class ScopeArtifacts:
         from rich.console import Console
         from rich.progress import Progress
 
+        from pytest_scope.trace.reader import ScopeDir
         from replay.bundle import write_bundle
         from replay.history import baseline_runs, newest_first
-        from replay.tracefile import ScopeDir
 
         path = session.path
         console = Console(stderr=True)

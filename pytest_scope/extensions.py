@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pytest_scope.redaction import check_pattern
+from pytest_scope.capture.redaction import check_pattern
 
 
 def plugin_encoder(config: pytest.Config) -> Callable[[object, str], object]:

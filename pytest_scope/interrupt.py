@@ -2,7 +2,7 @@
 
 A recorded test spends most of its time in the recorder's ``sys.monitoring`` callbacks, so
 that is where SIGINT's ``KeyboardInterrupt`` is usually raised. pytest reports the place
-it was raised (``pytest_scope/values.py:305: KeyboardInterrupt``); the user wants to know
+it was raised (``pytest_scope/capture/values.py:305: KeyboardInterrupt``); the user wants to know
 where their test was. The traceback pytest shows is cut at the recorder's first frame,
 which leaves the test's own code as the innermost frame.
 
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import pytest
 from _pytest._code.code import TracebackEntry
 
-from pytest_scope.codec import pack_chunk, unpack_chunk
-from pytest_scope.event_path import in_event_path
-from pytest_scope.writer import Chunk
+from pytest_scope.capture.event_path import in_event_path
+from pytest_scope.trace.codec import pack_chunk, unpack_chunk
+from pytest_scope.trace.writer import Chunk
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from pytest_scope.redaction import check_pattern  # light: re only
+from pytest_scope.capture.redaction import check_pattern  # light: re only
 
 _SESSION_PLUGIN = "scope-session"
 LEVELS = ("calls", "lines")

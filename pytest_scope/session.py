@@ -22,26 +22,26 @@ from typing import Any
 import pytest
 
 from pytest_scope import __version__
-from pytest_scope.buffer import RingBuffer
-from pytest_scope.combine import Combined, code_base, combine, worker_files
+from pytest_scope.capture.buffer import RingBuffer
+from pytest_scope.capture.event_path import summary_note
+from pytest_scope.capture.plan import Level, Plan
+from pytest_scope.capture.recorder import Recorder, TestSteps
+from pytest_scope.capture.redaction import Redaction, check_pattern
+from pytest_scope.capture.scrub import scrub_chunks
+from pytest_scope.capture.values import ValueEncoder
 from pytest_scope.cost import cost_line, heaviest_table
 from pytest_scope.errors import ScopeError
-from pytest_scope.event_path import summary_note
 from pytest_scope.extensions import plugin_encoder, plugin_redact_patterns
 from pytest_scope.hypothesis_deadline import lift_default_deadline
 from pytest_scope.interrupt import Interruption, hide_own_frames, intact_steps, summary_line
 from pytest_scope.marker import ScopeMark, scope_mark
-from pytest_scope.plan import Level, Plan
 from pytest_scope.plugin import LEVELS
 from pytest_scope.progress import LiveProgress, live_progress, progress_delay
 from pytest_scope.provenance import git_facts
-from pytest_scope.recorder import Recorder, TestSteps
-from pytest_scope.redaction import Redaction, check_pattern
-from pytest_scope.retention import Policy, Retention, prune
-from pytest_scope.schema import FORMAT_NAME, SCHEMA_VERSION
-from pytest_scope.scrub import scrub_chunks
-from pytest_scope.values import ValueEncoder
-from pytest_scope.writer import TestRecord, TraceWriter
+from pytest_scope.trace.combine import Combined, code_base, combine, worker_files
+from pytest_scope.trace.retention import Policy, Retention, prune
+from pytest_scope.trace.schema import FORMAT_NAME, SCHEMA_VERSION
+from pytest_scope.trace.writer import TestRecord, TraceWriter
 from pytest_scope.xdist import OUTPUT_KEY as XDIST_OUTPUT
 from pytest_scope.xdist import PLUGIN_NAME as XDIST_PLUGIN
 from pytest_scope.xdist import XdistController, is_controller, worker_part
@@ -448,7 +448,7 @@ class ScopeSession:
 
     def _combine_workers(self) -> None:
         """One trace file for the run, from the workers' files; its tests are the run's."""
-        from replay.tracefile import TraceFile
+        from pytest_scope.trace.reader import TraceFile
 
         parts = worker_files(self.path.parent, self.run_id)
         try:
@@ -541,8 +541,8 @@ class ScopeSession:
     def _last_pass_line(self, nodeid: str) -> str:
         """Whether a failed test has a pass to be compared with, and from which build: on a
         fresh CI runner only a baseline (``--scope-baseline``) can hold one."""
+        from pytest_scope.trace.reader import ScopeDir, TraceFile
         from replay.history import baseline_runs, describe, last_pass, newest_first
-        from replay.tracefile import ScopeDir, TraceFile
 
         baselines = baseline_runs(self.settings.baselines)
         try:
@@ -585,9 +585,9 @@ class ScopeSession:
 
     def _divergence(self, nodeid: str, failed: int, passed: int) -> str:
         """Where two attempts part ways, read back from this run's trace file."""
+        from pytest_scope.trace.reader import TraceFile
         from replay.align import Signatures, align, first_divergence, load_steps
         from replay.compare import payloads_differ
-        from replay.tracefile import TraceFile
 
         try:
             with TraceFile(self.path) as trace:

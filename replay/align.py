@@ -34,8 +34,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pytest_scope.paths import project_path
-from replay.tracefile import RecordedTest, TraceFile
+from pytest_scope.trace.paths import project_path
+from pytest_scope.trace.reader import RecordedTest, TraceFile
 
 GRAMS: Final = (8, 4, 2, 1)  # agreeing signatures needed to resynchronize, best first
 _WINDOWS: Final = (64, 2048, 65536)  # lookahead tried before the whole remainder

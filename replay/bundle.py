@@ -31,12 +31,12 @@ from typing import Any, Final
 from rich.progress import Progress
 
 from pytest_scope.errors import TraceFileError
+from pytest_scope.trace.reader import RecordedTest, ScopeDir, TraceFile
 from replay.compare import DivergenceReport, Recorded
 from replay.history import describe, last_pass
 from replay.html_view import export_viewer
 from replay.merge import copy_tests
 from replay.state import failure_step, state_at
-from replay.tracefile import RecordedTest, ScopeDir, TraceFile
 
 MANIFEST: Final = ".pytest-scope-artifacts"
 DEFAULT_BUDGET_MB: Final = 2

@@ -17,6 +17,14 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pytest_scope.errors import NotFoundError, ScopeError, TraceFileError
+from pytest_scope.trace.reader import (
+    DEFAULT_SCOPE_DIR,
+    RecordedTest,
+    ScopeDir,
+    TraceFile,
+    find_test,
+    run_file,
+)
 from replay.compare import (
     Recorded,
     StateDiff,
@@ -42,14 +50,6 @@ from replay.json_view import (
     tests_document,
 )
 from replay.state import State, failure_step, state_at, timeline
-from replay.tracefile import (
-    DEFAULT_SCOPE_DIR,
-    RecordedTest,
-    ScopeDir,
-    TraceFile,
-    find_test,
-    run_file,
-)
 from replay.value_history import history, render_history
 
 if TYPE_CHECKING:

@@ -28,10 +28,10 @@ from typing import Any, Final
 
 from deepdiff import DeepDiff
 
-from pytest_scope.paths import project_path
+from pytest_scope.trace.paths import project_path
+from pytest_scope.trace.reader import RecordedTest, TraceFile
 from replay.align import Alignment, Signatures, align, first_divergence, load_steps
 from replay.state import State, state_at
-from replay.tracefile import RecordedTest, TraceFile
 
 MAX_CHANGES: Final = 100
 WATCHED: Final = "(watched) "

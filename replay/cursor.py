@@ -22,11 +22,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from pytest_scope.codec import Event
 from pytest_scope.errors import ScopeError, TraceFileError
+from pytest_scope.trace.codec import Event
+from pytest_scope.trace.reader import RecordedTest, StoredChunk, TraceFile
 from replay.expression import Condition, ExpressionError
 from replay.state import Replay, State, failure_step, replayed_at, state_at, timeline
-from replay.tracefile import RecordedTest, StoredChunk, TraceFile
 
 ENTERING: Final = frozenset({"call", "resume"})
 LEAVING: Final = frozenset({"return", "yield", "unwind"})

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from pytest_scope.errors import ScopeError
+from pytest_scope.trace.reader import RecordedTest, TraceFile
 from replay.compare import Recorded, StateDiff, compare_at
 from replay.cursor import FAILURE, RAISED, BreakpointError, Cursor, names_at
 from replay.dap_values import ValueReferences, arrow, type_name
@@ -34,7 +35,6 @@ from replay.dap_wire import Connection
 from replay.expression import ExpressionError, parse_path, resolve
 from replay.state import State
 from replay.text_view import format_value
-from replay.tracefile import RecordedTest, TraceFile
 from replay.value_history import FOLLOWS_OBJECT, history, seen_text
 
 _HISTORY_CALL: Final = ("history(", ")")

@@ -3,7 +3,7 @@
 Recorded values are data, and user code is never run: a path or a condition is parsed with
 ``ast`` and only a handful of node kinds are accepted (names, attributes, constant
 subscripts, comparisons, ``and``/``or``/``not``, constants and ``len``). They are then
-walked over the JSON forms of ``pytest_scope.schema``, where an object's attributes are its
+walked over the JSON forms of ``pytest_scope.trace.schema``, where an object's attributes are its
 ``"attrs"`` and a container's elements its ``"items"``. The comparisons work on builtin
 values only (numbers, strings, lists, dicts), so no ``__eq__`` of anyone's class is called.
 """

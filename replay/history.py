@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pytest_scope.errors import NotFoundError, TraceFileError
-from replay.tracefile import RUN_TIME, RecordedTest, TraceFile, run_order
+from pytest_scope.trace.reader import RUN_TIME, RecordedTest, TraceFile, run_order
 
 LAST_PASS = "last-pass"
 

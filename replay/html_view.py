@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from pytest_scope import __version__
+from pytest_scope.trace.reader import RecordedTest, TraceFile
 from replay.compare import (
     DivergenceReport,
     Recorded,
@@ -39,7 +40,6 @@ from replay.compare import (
 from replay.history import describe
 from replay.json_view import diff_document
 from replay.state import failure_step, state_at
-from replay.tracefile import RecordedTest, TraceFile
 
 VIEWER_FORMAT: Final = 1
 _PLACEHOLDER: Final = re.compile(r"\{\{(csp|title|style|data|script)\}\}")

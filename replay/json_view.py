@@ -10,9 +10,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from pytest_scope.trace.reader import RecordedTest
 from replay.compare import DivergenceReport, StateDiff
 from replay.state import State
-from replay.tracefile import RecordedTest
 
 
 def state_document(state: State, diff: StateDiff | None = None) -> dict[str, Any]:

@@ -14,10 +14,10 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from pytest_scope.codec import pack_chunk, unpack_chunk
 from pytest_scope.errors import TraceFileError
-from pytest_scope.writer import Chunk, TestRecord, TraceWriter
-from replay.tracefile import CodeInfo, RecordedTest, TraceFile
+from pytest_scope.trace.codec import pack_chunk, unpack_chunk
+from pytest_scope.trace.reader import CodeInfo, RecordedTest, TraceFile
+from pytest_scope.trace.writer import Chunk, TestRecord, TraceWriter
 
 
 class _Codes:

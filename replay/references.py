@@ -2,7 +2,7 @@
 
 The recorder records each object once, by number, with ``{"$ref": N}`` wherever a local,
 a return value, an exception, a watched object or another object holds it
-(``pytest_scope.schema``). A state shows values whole, so the references are followed
+(``pytest_scope.trace.schema``). A state shows values whole, so the references are followed
 here, down to the same bounds the recorder keeps (``RESOLVE_DEPTH`` levels,
 ``RESOLVE_NODES`` values per top-level value), with an object inside itself marked
 ``"$cycle"`` and one past the depth limit ``"$depth"``. The result has the forms of a
@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
-from pytest_scope.schema import RESOLVE_DEPTH, RESOLVE_NODES
+from pytest_scope.trace.schema import RESOLVE_DEPTH, RESOLVE_NODES
 from replay.expression import is_mapping
 
 Entry = list[Any]  # [number, type name, shallow form or None, foreign]

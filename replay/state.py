@@ -1,6 +1,6 @@
 """The state at any step: the chunk holding it, its keyframe, then its events up to the step.
 
-The rules of applying an event are ``pytest_scope.schema``'s; this is their only reader.
+The rules of applying an event are ``pytest_scope.trace.schema``'s; this is their only reader.
 Only one chunk is decoded per state, so step N of a million-step test costs what step 1
 does.
 """
@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_scope.codec import Event, Keyframe
 from pytest_scope.errors import NotFoundError, TraceFileError
-from pytest_scope.schema import KIND_NAMES, LEAVING_KINDS, Kind
+from pytest_scope.trace.codec import Event, Keyframe
+from pytest_scope.trace.reader import RecordedTest, StoredChunk, TraceFile
+from pytest_scope.trace.schema import KIND_NAMES, LEAVING_KINDS, Kind
 from replay.references import Entry, References
-from replay.tracefile import RecordedTest, StoredChunk, TraceFile
 
 
 @dataclass(slots=True)

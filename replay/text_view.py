@@ -16,10 +16,10 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from pytest_scope.trace.reader import RecordedTest
 from replay.compare import DivergenceReport, StateDiff, without_assertion_temporaries
 from replay.history import describe
 from replay.state import State
-from replay.tracefile import RecordedTest
 
 _INSTALL_DIRS: Final = frozenset({"site-packages", "dist-packages"})
 SOURCE_CONTEXT: Final = 5  # lines shown above and below the current one
@@ -67,7 +67,7 @@ def _format(value: Any, depth: int) -> str:
 
 
 def _format_object(value: dict[str, Any], depth: int) -> str:
-    """The ``$type`` forms and marks of ``pytest_scope.schema``."""
+    """The ``$type`` forms and marks of ``pytest_scope.trace.schema``."""
     if value.get("$redacted"):
         return "<redacted>"
     if value.get("$cycle"):

@@ -26,13 +26,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from pytest_scope.codec import Event
-from pytest_scope.schema import KIND_NAMES
+from pytest_scope.trace.codec import Event
+from pytest_scope.trace.reader import RecordedTest, TraceFile
+from pytest_scope.trace.schema import KIND_NAMES
 from replay.cursor import ENTERING, LEAVING, Cursor, names_at
 from replay.expression import ExpressionError, Path, resolve
 from replay.references import References, path_to, reference
 from replay.state import RecordedFrame, Replay, walk
-from replay.tracefile import RecordedTest, TraceFile
 
 if TYPE_CHECKING:
     from rich.console import Console

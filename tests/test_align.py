@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from tracebuilder import Recording, close_traces, open_trace, write_trace
 
-from pytest_scope.schema import Kind
+from pytest_scope.trace.schema import Kind
 from replay.align import Alignment, Divergence, Signatures, align, first_divergence, load_steps
 from replay.compare import payloads_differ
 

@@ -17,11 +17,11 @@ import pytest
 from replaycli import replay_json, run_replay
 from tracebuilder import Recording, close_traces, open_trace, write_trace
 
-from pytest_scope.schema import Kind
+from pytest_scope.trace.reader import RecordedTest
+from pytest_scope.trace.schema import Kind
 from replay.bundle import viewer_name
 from replay.html_view import render_viewer, script_json, viewer_data
 from replay.merge import _within
-from replay.tracefile import RecordedTest
 
 CART = """
 class Cart:

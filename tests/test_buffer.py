@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_scope.buffer import RingBuffer
-from pytest_scope.codec import unpack_chunk
+from pytest_scope.capture.buffer import RingBuffer
+from pytest_scope.trace.codec import unpack_chunk
 
 
 def _fill(buffer: RingBuffer, steps: int) -> None:

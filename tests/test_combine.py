@@ -9,9 +9,9 @@ from pathlib import Path
 
 from test_writer import _chunk, _record
 
-from pytest_scope.combine import code_base, combine, worker_files
-from pytest_scope.writer import TraceWriter
-from replay.tracefile import TraceFile
+from pytest_scope.trace.combine import code_base, combine, worker_files
+from pytest_scope.trace.reader import TraceFile
+from pytest_scope.trace.writer import TraceWriter
 
 META = {"run_id": "20260101-000000-1"}
 

@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 from tracebuilder import SOURCES, Recording, close_traces, open_trace, write_trace
 
-from pytest_scope.schema import Kind
+from pytest_scope.trace.schema import Kind
 from replay.compare import Recorded, compare_at, diverge
 from replay.json_view import divergence_document
 from replay.state import state_at

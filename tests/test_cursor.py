@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tracebuilder import Recording, close_traces, open_trace, write_trace
 
-from pytest_scope.schema import Kind
+from pytest_scope.trace.schema import Kind
 from replay.cursor import BreakpointError, Cursor
 from replay.state import state_at
 

@@ -23,7 +23,7 @@ from recordings import record_compare, record_demo, record_history
 from replaycli import replay_json, run_replay
 from tracebuilder import Recording, write_trace
 
-from pytest_scope.schema import Kind
+from pytest_scope.trace.schema import Kind
 
 TEST = "test_ship_takes_every_line"
 NODEID = "test_sample.py::test_main"

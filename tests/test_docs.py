@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_scope.schema import ORIGINS_SCHEMA, SCHEMA
+from pytest_scope.trace.schema import ORIGINS_SCHEMA, SCHEMA
 from replay.cli import main
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from recordings import copy_fixture, record
 
-from pytest_scope import event_path
-from pytest_scope.event_path import PURE_PYTHON_VARIABLE, in_event_path
+from pytest_scope.capture import event_path
+from pytest_scope.capture.event_path import PURE_PYTHON_VARIABLE, in_event_path
+from pytest_scope.trace.reader import ScopeDir, TraceFile
 from replay.cursor import Cursor
-from replay.tracefile import ScopeDir, TraceFile
 
-_WHICH_RECORDER = "import pytest_scope.recorder as recorder; print(recorder.__file__)"
+_WHICH_RECORDER = "import pytest_scope.capture.recorder as recorder; print(recorder.__file__)"
 
 
 def _environment(pure: bool) -> dict[str, str]:
@@ -50,7 +50,7 @@ def test_the_environment_gets_the_path_it_expects() -> None:
     if os.environ.get("PYTEST_SCOPE_EXPECT_COMPILED"):
         assert compiled, "the compiled event path was expected to be built"
     if os.environ.get(PURE_PYTHON_VARIABLE):
-        from pytest_scope import recorder
+        from pytest_scope.capture import recorder
 
         assert recorder.__file__.endswith(".py")
 
@@ -119,7 +119,7 @@ def test_the_recorders_frames_are_told_on_both_paths() -> None:
     file of the event path, or the name compiled code gives its own traceback entries."""
     package = Path(event_path.__file__).resolve().parent
     assert in_event_path(str(package / "recorder.py"))
-    assert in_event_path("pytest_scope/values.py")
+    assert in_event_path("pytest_scope/capture/values.py")
     assert not in_event_path(str(package / "session.py"))
     assert not in_event_path("<string>")
     assert not in_event_path("values.py")

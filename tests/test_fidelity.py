@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from pytest_scope.trace.reader import TraceFile
 from replay.state import state_at, timeline
-from replay.tracefile import TraceFile
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "fidelity"
 

@@ -31,9 +31,9 @@ from typing import Any
 
 import pytest
 
-from pytest_scope.event_path import PURE_PYTHON_VARIABLE, compiled
-from pytest_scope.objects import ObjectTable
-from pytest_scope.values import ValueEncoder
+from pytest_scope.capture.event_path import PURE_PYTHON_VARIABLE, compiled
+from pytest_scope.capture.objects import ObjectTable
+from pytest_scope.capture.values import ValueEncoder
 from replay.references import References
 
 HOSTILE = Path(__file__).resolve().parent.parent / "fixtures" / "hostile"
@@ -179,25 +179,29 @@ def test_untouched():
 _FAULT = "recording incomplete: recorder fault at step *: Boom: injected"
 FAULTS = {
     # path: (what the conftest wraps, loop passes, the summary's words about the test)
-    "callback": ("pytest_scope.recorder.Recorder._record_step", 0, _FAULT),
-    "encoder": ("pytest_scope.values.ValueEncoder.encode_shallow", 0, _FAULT),
+    "callback": ("pytest_scope.capture.recorder.Recorder._record_step", 0, _FAULT),
+    "encoder": ("pytest_scope.capture.values.ValueEncoder.encode_shallow", 0, _FAULT),
     "encoder-inner": (
-        "pytest_scope.values.ValueEncoder._encode",
+        "pytest_scope.capture.values.ValueEncoder._encode",
         0,
         "recording incomplete: recorder fault: a list value could not be encoded"
         " (Boom: injected); it shows as <unencodable>",
     ),
-    "objects": ("pytest_scope.objects.ObjectTable._check", 0, _FAULT),
-    "line-names": ("pytest_scope.recorder._Code.names", 0, _FAULT),
-    "keyframe": ("pytest_scope.recorder.Recorder.take_keyframe", 1500, _FAULT),
-    "buffer-append": ("pytest_scope.buffer.RingBuffer.append", 0, _FAULT),
-    "buffer-full": ("pytest_scope.buffer.RingBuffer.close_chunk", 1500, _FAULT),
+    "objects": ("pytest_scope.capture.objects.ObjectTable._check", 0, _FAULT),
+    "line-names": ("pytest_scope.capture.recorder._Code.names", 0, _FAULT),
+    "keyframe": ("pytest_scope.capture.recorder.Recorder.take_keyframe", 1500, _FAULT),
+    "buffer-append": ("pytest_scope.capture.buffer.RingBuffer.append", 0, _FAULT),
+    "buffer-full": ("pytest_scope.capture.buffer.RingBuffer.close_chunk", 1500, _FAULT),
     "buffer-close": (
-        "pytest_scope.buffer.RingBuffer.close_chunk",
+        "pytest_scope.capture.buffer.RingBuffer.close_chunk",
         0,
         "recording incomplete: its last steps were lost: buffer fault: Boom: injected",
     ),
-    "writer": ("pytest_scope.writer.TraceWriter.write_test", 0, "recording lost: Boom: injected"),
+    "writer": (
+        "pytest_scope.trace.writer.TraceWriter.write_test",
+        0,
+        "recording lost: Boom: injected",
+    ),
     "sqlite": (
         "sqlite_utils.db.Table.insert",
         0,

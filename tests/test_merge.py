@@ -12,8 +12,8 @@ from pathlib import Path
 
 from replaycli import replay_json, run_replay
 
+from pytest_scope.trace.reader import ScopeDir, TraceFile
 from replay.history import baseline_runs, last_pass, newest_first
-from replay.tracefile import ScopeDir, TraceFile
 
 SUITE = """
 import os

@@ -15,8 +15,8 @@ import msgpack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_scope.objects import ObjectTable
-from pytest_scope.values import ValueEncoder
+from pytest_scope.capture.objects import ObjectTable
+from pytest_scope.capture.values import ValueEncoder
 from replay.references import References
 
 

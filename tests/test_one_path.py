@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from replaycli import replay_json, run_replay
 
-from pytest_scope.paths import project_path
+from pytest_scope.trace.paths import project_path
 
 MODULE = """
 class Bag:

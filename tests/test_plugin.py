@@ -216,7 +216,7 @@ def test_a_recorder_fault_leaves_the_test_alone_and_marks_it_incomplete(
 ) -> None:
     pytester.makeconftest(
         """
-        from pytest_scope.objects import ObjectTable
+        from pytest_scope.capture.objects import ObjectTable
 
         local_form = ObjectTable.local_form
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from replaycli import replay_json
 
-from pytest_scope.objects import ObjectTable
-from pytest_scope.values import ValueEncoder
+from pytest_scope.capture.objects import ObjectTable
+from pytest_scope.capture.values import ValueEncoder
 
 EXAMPLE_PLUGIN = Path(__file__).resolve().parent.parent / "fixtures" / "encoder_plugin"
 

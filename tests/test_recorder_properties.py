@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tracebuilder import close_traces, open_trace
 
-from pytest_scope.buffer import RingBuffer
-from pytest_scope.plan import Plan
-from pytest_scope.recorder import Recorder
-from pytest_scope.values import ValueEncoder
-from pytest_scope.writer import TestRecord, TraceWriter
+from pytest_scope.capture.buffer import RingBuffer
+from pytest_scope.capture.plan import Plan
+from pytest_scope.capture.recorder import Recorder
+from pytest_scope.capture.values import ValueEncoder
+from pytest_scope.trace.writer import TestRecord, TraceWriter
 from replay.state import state_at, timeline
 
 DRIVEN = """

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from tracebuilder import Recording, write_trace
 
-from pytest_scope.schema import Kind
+from pytest_scope.trace.schema import Kind
 from replay.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tracebuilder import CODES, Recording, close_traces, open_trace, write_trace
 
-from pytest_scope.codec import pack_chunk
 from pytest_scope.errors import NotFoundError, TraceFileError
-from pytest_scope.schema import Kind
-from pytest_scope.writer import Chunk, TestRecord, TraceWriter
+from pytest_scope.trace.codec import pack_chunk
+from pytest_scope.trace.reader import TraceFile
+from pytest_scope.trace.schema import Kind
+from pytest_scope.trace.writer import Chunk, TestRecord, TraceWriter
 from replay.state import State, failure_step, state_at, timeline
-from replay.tracefile import TraceFile
 
 NODEID = "test_sample.py::test_main"
 

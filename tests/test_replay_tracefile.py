@@ -11,8 +11,8 @@ import pytest
 from tracebuilder import Recording, close_traces, open_trace, write_trace
 
 from pytest_scope.errors import NotFoundError, SchemaVersionError, TraceFileError
-from pytest_scope.schema import Kind
-from replay.tracefile import ScopeDir, TraceFile
+from pytest_scope.trace.reader import ScopeDir, TraceFile
+from pytest_scope.trace.schema import Kind
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from tracebuilder import Recording, write_trace
 
-from pytest_scope.retention import INDEX_NAME, Policy, load_index, prune
-from pytest_scope.schema import Kind
+from pytest_scope.trace.retention import INDEX_NAME, Policy, load_index, prune
+from pytest_scope.trace.schema import Kind
 
 RUNS = [f"20250101-00000{second}-1" for second in range(5)]  # oldest first
 

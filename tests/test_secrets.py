@@ -37,13 +37,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_scope.codec import pack_chunk, unpack_chunk
+from pytest_scope.capture.objects import ObjectTable
+from pytest_scope.capture.redaction import MARKER, Redaction
+from pytest_scope.capture.scrub import scrub_chunks
+from pytest_scope.capture.values import Limits, ValueEncoder
 from pytest_scope.errors import ScopeError
-from pytest_scope.objects import ObjectTable
-from pytest_scope.redaction import MARKER, Redaction
-from pytest_scope.scrub import scrub_chunks
-from pytest_scope.values import Limits, ValueEncoder
-from pytest_scope.writer import Chunk
+from pytest_scope.trace.codec import pack_chunk, unpack_chunk
+from pytest_scope.trace.writer import Chunk
 from replay.references import References
 
 VAULT = """

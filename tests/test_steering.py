@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from replaycli import replay_json, run_replay
 
-from pytest_scope.plan import Level, Plan
+from pytest_scope.capture.plan import Level, Plan
+from pytest_scope.trace.reader import RecordedTest, TraceFile
 from replay.state import State, state_at, timeline
-from replay.tracefile import RecordedTest, TraceFile
 
 EXTLIB = """
 REGISTRY = {}

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from pytest_scope.buffer import RingBuffer
-from pytest_scope.codec import unpack_chunk
-from pytest_scope.objects import ObjectTable
-from pytest_scope.plan import Plan
-from pytest_scope.recorder import Recorder
-from pytest_scope.values import ValueEncoder
+from pytest_scope.capture.buffer import RingBuffer
+from pytest_scope.capture.objects import ObjectTable
+from pytest_scope.capture.plan import Plan
+from pytest_scope.capture.recorder import Recorder
+from pytest_scope.capture.values import ValueEncoder
+from pytest_scope.trace.codec import unpack_chunk
 
 SHAPES = """
 PASSES = 3000

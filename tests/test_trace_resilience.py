@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from replaycli import replay_json, run_replay
 
-from pytest_scope.retention import INDEX_NAME
+from pytest_scope.trace.retention import INDEX_NAME
 
 # Each test makes ~600 steps of random (incompressible) text: ~70 KB of trace file.
 CHURN_SUITE = """
@@ -274,9 +274,9 @@ def test_ctrl_c_in_a_recorded_loop_is_reported_at_the_test(tmp_path: Path) -> No
 def test_an_interrupted_recording_is_cut_at_its_first_missing_step() -> None:
     """Ctrl-C between the recorder counting step 5 and storing it: the steps after the gap
     (the frame unwinding) are left out, and what is kept is a recording readers accept."""
-    from pytest_scope.codec import pack_chunk, unpack_chunk
     from pytest_scope.interrupt import intact_steps
-    from pytest_scope.writer import Chunk
+    from pytest_scope.trace.codec import pack_chunk, unpack_chunk
+    from pytest_scope.trace.writer import Chunk
 
     def chunk(after: int, steps: list[int]) -> Chunk:
         keyframe = {"step": after, "threads": [], "suspended": [], "objects": []}

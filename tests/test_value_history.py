@@ -12,8 +12,8 @@ import pytest
 from recordings import FIXTURES, record_demo, record_history
 from replaycli import replay_json, run_replay
 
+from pytest_scope.trace.reader import ScopeDir
 from replay.state import state_at
-from replay.tracefile import ScopeDir
 
 TEST = "test_ship_takes_every_line"
 FILLED = "test_items_are_filled_elsewhere"

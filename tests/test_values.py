@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_scope.redaction import Redaction
-from pytest_scope.values import Limits, ValueEncoder
+from pytest_scope.capture.redaction import Redaction
+from pytest_scope.capture.values import Limits, ValueEncoder
 
 LIMITS = Limits(max_depth=4, max_items=8, max_str=20, max_nodes=200)
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from tracebuilder import close_traces, open_trace
 
-from pytest_scope.codec import pack_chunk
 from pytest_scope.errors import TraceFileError
-from pytest_scope.schema import FORMAT_NAME, SCHEMA_VERSION, Kind
-from pytest_scope.writer import Chunk, TestRecord, TraceWriter
+from pytest_scope.trace.codec import pack_chunk
+from pytest_scope.trace.schema import FORMAT_NAME, SCHEMA_VERSION, Kind
+from pytest_scope.trace.writer import Chunk, TestRecord, TraceWriter
 from replay.state import state_at
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +121,7 @@ import os, signal, sys
 from pathlib import Path
 sys.path[:0] = [sys.argv[2], sys.argv[3]]
 from test_writer import _chunk, _record
-from pytest_scope.writer import TraceWriter
+from pytest_scope.trace.writer import TraceWriter
 writer = TraceWriter(Path(sys.argv[1]), {"run_id": "killed"})
 writer.add_code(1, "test_a", "t.py", 1)
 writer.write_test(_record(steps=3), [_chunk(1, 2), _chunk(3, 3)])

@@ -2,7 +2,7 @@
 
 ``Recording`` keeps the state as the recorder does (a frame leaves the stack right after
 its ``return``/``yield``/``unwind`` event), emits events in the wire format of
-``pytest_scope.schema``, closes chunks with keyframes taken from its own running state,
+``pytest_scope.trace.schema``, closes chunks with keyframes taken from its own running state,
 and remembers the expected state at every step: an oracle independent of ``replay``.
 """
 
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_scope.codec import Event, Keyframe, pack_chunk
-from pytest_scope.schema import LEAVING_KINDS, Kind
-from pytest_scope.writer import Chunk, TestRecord, TraceWriter
-from replay.tracefile import TraceFile
+from pytest_scope.trace.codec import Event, Keyframe, pack_chunk
+from pytest_scope.trace.reader import TraceFile
+from pytest_scope.trace.schema import LEAVING_KINDS, Kind
+from pytest_scope.trace.writer import Chunk, TestRecord, TraceWriter
 
 RawFrame = list[Any]  # [frame_no, code_no, line, {name: value}]
 

@@ -6,7 +6,7 @@
   const CALL = 0, RETURN = 2, YIELD = 3, RESUME = 4, UNWIND = 7;
   const LEAVING = new Set([RETURN, YIELD, UNWIND]);
   const MARKS = ["$truncated", "$depth", "$cycle", "$redacted"];
-  const RESOLVE_DEPTH = 4, RESOLVE_NODES = 500; // pytest_scope/schema.py
+  const RESOLVE_DEPTH = 4, RESOLVE_NODES = 500; // pytest_scope/trace/schema.py
   const ROW = 18;
   const OVERSCAN = 12;
   const PREVIEW_ITEMS = 8;
@@ -55,7 +55,7 @@
     return { frameNo, codeNo, line, locals: light ? null : locals(values) };
   }
 
-  // The rules of pytest_scope/schema.py, as replay/state.py's Replay.apply applies them.
+  // The rules of pytest_scope/trace/schema.py, as replay/state.py's Replay.apply applies them.
   class Replay {
     // light: the stack's shape only (for the timeline's depths), no locals.
     constructor(keyframe, light = false) {

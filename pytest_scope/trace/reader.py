@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pytest_scope.codec import Event, Keyframe, unpack_chunk
 from pytest_scope.errors import NotFoundError, SchemaVersionError, TraceFileError
-from pytest_scope.schema import FORMAT_NAME, KIND_NAMES, SCHEMA_VERSION
+from pytest_scope.trace.codec import Event, Keyframe, unpack_chunk
+from pytest_scope.trace.schema import FORMAT_NAME, KIND_NAMES, SCHEMA_VERSION
 
 DEFAULT_SCOPE_DIR = ".scope"
 RUN_TIME = re.compile(r"^\d{8}-\d{6}")  # run ids start with %Y%m%d-%H%M%S

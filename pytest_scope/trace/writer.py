@@ -31,8 +31,8 @@ from typing import Any, cast
 import sqlite_utils
 
 from pytest_scope.errors import TraceFileError
-from pytest_scope.paths import one_path
-from pytest_scope.schema import FORMAT_NAME, ORIGINS_SCHEMA, SCHEMA, SCHEMA_VERSION
+from pytest_scope.trace.paths import one_path
+from pytest_scope.trace.schema import FORMAT_NAME, ORIGINS_SCHEMA, SCHEMA, SCHEMA_VERSION
 
 # Rows per INSERT batch: large enough that batching dominates, small enough for SQLite's
 # limit on bound parameters (32766 since 3.32; five columns per chunk row).

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import msgpack
 
-from pytest_scope.values import (
+from pytest_scope.capture.values import (
     _INT_MAX,
     _INT_MIN,
     Encoded,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from pytest_scope.writer import remove_trace_file, run_lock
+from pytest_scope.trace.writer import remove_trace_file, run_lock
 
 INDEX_NAME: Final = "last-pass.json"
 PRUNE_LOCK: Final = "prune.lock"

@@ -30,15 +30,15 @@ from typing import Any, Final
 
 import msgpack
 
-from pytest_scope import api
-from pytest_scope.buffer import RingBuffer
-from pytest_scope.codec import Keyframe
+from pytest_scope.capture import steering
+from pytest_scope.capture.buffer import RingBuffer
+from pytest_scope.capture.linenames import NO_NAMES, LineNames, line_names
+from pytest_scope.capture.objects import ObjectTable
+from pytest_scope.capture.plan import Level, Plan
+from pytest_scope.capture.values import Encoded, ValueEncoder, _exception_args
 from pytest_scope.errors import ScopeError
-from pytest_scope.linenames import NO_NAMES, LineNames, line_names
-from pytest_scope.objects import ObjectTable
-from pytest_scope.plan import Level, Plan
-from pytest_scope.schema import Kind
-from pytest_scope.values import Encoded, ValueEncoder, _exception_args
+from pytest_scope.trace.codec import Keyframe
+from pytest_scope.trace.schema import Kind
 
 TOOL_NAME: Final = "pytest-scope"
 # 0, 1, 2 and 5 belong to debuggers, coverage.py, profilers (cProfile) and optimizers,
@@ -264,14 +264,14 @@ class Recorder:
         _monitoring.set_events(tool_id, _GLOBAL_EVENTS)
         # Locations disabled by an earlier user of this id stay disabled otherwise.
         _monitoring.restart_events()
-        api.attach(self)
+        steering.attach(self)
 
     def stop(self) -> None:
         """Release everything: on 3.12/3.13 freeing the id alone leaves events behind."""
         tool_id, self._tool_id = self._tool_id, None
         if tool_id is None:
             return
-        api.detach(self)
+        steering.detach(self)
         _monitoring.set_events(tool_id, 0)
         for code in self._codes:
             _monitoring.set_local_events(tool_id, code, 0)
@@ -349,7 +349,7 @@ class Recorder:
         self._watched = self._setup_watches  # those of the discarded example go with it
         self._encoder.redaction.forget_learned()
 
-    # -- the API of pytest_scope.api ----------------------------------------------------
+    # -- the API of pytest_scope.capture.steering ---------------------------------------
 
     def watch(self, name: str, value: object) -> None:
         """Follow ``value`` at every step of the test. Takes no lock: a plugin's encoder,

@@ -14,11 +14,11 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-from pytest_scope.codec import Event, Keyframe, pack_chunk, unpack_chunk
+from pytest_scope.capture.redaction import Redaction
+from pytest_scope.capture.values import Encoded
 from pytest_scope.errors import ScopeError
-from pytest_scope.redaction import Redaction
-from pytest_scope.values import Encoded
-from pytest_scope.writer import Chunk
+from pytest_scope.trace.codec import Event, Keyframe, pack_chunk, unpack_chunk
+from pytest_scope.trace.writer import Chunk
 
 
 def scrub_chunks(chunks: Sequence[Chunk], redaction: Redaction) -> list[Chunk]:

@@ -18,13 +18,33 @@ from pathlib import Path
 from types import ModuleType
 
 PURE_PYTHON_VARIABLE = "PYTEST_SCOPE_PURE_PYTHON"
-# What a step runs: the callbacks, the object table, value encoding, redaction, the plan
-# (consulted at each new code object) and the ring buffer with its packer.
-MODULES = ("buffer", "codec", "linenames", "objects", "plan", "recorder", "redaction", "values")
-_PACKAGE_DIR = Path(__file__).resolve().parent
-_MODULE_FILES = frozenset(_PACKAGE_DIR / f"{name}.py" for name in MODULES)
+# What a step runs, named under ``pytest_scope``: the callbacks, the object table, value
+# encoding, redaction, the plan (consulted at each new code object) and the ring buffer
+# with the trace format's packer.
+MODULES = (
+    "capture.buffer",
+    "capture.linenames",
+    "capture.objects",
+    "capture.plan",
+    "capture.recorder",
+    "capture.redaction",
+    "capture.values",
+    "trace.codec",
+)
+_ROOT = "pytest_scope"
+
+
+def source_path(module: str) -> str:
+    """The source of one of ``MODULES``, relative to the project: what the build compiles."""
+    return f"{_ROOT}/{module.replace('.', '/')}.py"
+
+
+# This file is pytest_scope/capture/event_path.py.
+_PROJECT_DIR = Path(__file__).resolve().parents[2]
+_SOURCES = {f"{_ROOT}.{name}": _PROJECT_DIR / source_path(name) for name in MODULES}
+_MODULE_FILES = frozenset(_SOURCES.values())
 # How compiled code names its own frames in a traceback: by the path it was built from.
-_COMPILED_NAMES = frozenset(f"{_PACKAGE_DIR.name}/{name}.py" for name in MODULES)
+_COMPILED_NAMES = frozenset(source_path(name) for name in MODULES)
 
 
 def in_event_path(filename: str) -> bool:
@@ -47,11 +67,8 @@ class _SourcesFirst:
     def find_spec(
         name: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        package, _, module = name.rpartition(".")
-        if package != __package__:
-            return None
-        source = _PACKAGE_DIR / f"{module}.py"
-        if not source.is_file():
+        source = _SOURCES.get(name)
+        if source is None or not source.is_file():
             return None
         return importlib.util.spec_from_file_location(name, source)
 
@@ -66,7 +83,7 @@ def use_sources_if_requested() -> None:
 
 def compiled() -> bool:
     """Whether the recorder in use is the compiled one."""
-    from pytest_scope import recorder
+    from pytest_scope.capture import recorder
 
     return not (recorder.__file__ or "").endswith(".py")
 

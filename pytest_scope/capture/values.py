@@ -32,8 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pytest_scope.redaction import Redaction
-from pytest_scope.schema import RESOLVE_DEPTH, RESOLVE_NODES
+from pytest_scope.capture.redaction import Redaction
+from pytest_scope.trace.schema import RESOLVE_DEPTH, RESOLVE_NODES
 
 type Encoded = Any  # None | bool | int | float | str | list[Encoded] | dict[str, Encoded]
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from pytest_scope.schema import FORMAT_NAME, SCHEMA_VERSION
-from pytest_scope.writer import TraceWriter, remove_trace_file
+from pytest_scope.trace.schema import FORMAT_NAME, SCHEMA_VERSION
+from pytest_scope.trace.writer import TraceWriter, remove_trace_file
 
 # Code numbers a worker may use before reaching the next worker's base.
 CODES_PER_WORKER: Final = 2**24

@@ -14,8 +14,8 @@ from builtins import len
 from collections import deque
 from collections.abc import Callable
 
-from pytest_scope.codec import CHUNK_TARGET_BYTES, Event, EventPacker, Keyframe, seal_chunk
-from pytest_scope.writer import Chunk
+from pytest_scope.trace.codec import CHUNK_TARGET_BYTES, Event, EventPacker, Keyframe, seal_chunk
+from pytest_scope.trace.writer import Chunk
 
 
 class RingBuffer:
