@@ -90,7 +90,6 @@ class ScopeArtifacts:
         from rich.console import Console
         from rich.progress import Progress
 
-        from pytest_scope.trace.reader import ScopeDir
         from replay.bundle import write_bundle
         from replay.history import baseline_runs, newest_first
 
@@ -98,7 +97,7 @@ class ScopeArtifacts:
         console = Console(stderr=True)
         try:
             baselines = baseline_runs(session.settings.baselines)
-            runs = newest_first([*ScopeDir(path.parent.parent).runs(), *baselines])
+            runs = newest_first([*session.scope_dir.runs(), *baselines])
             # On a terminal only, and gone when done: the summary says what was written.
             with Progress(
                 *Progress.get_default_columns(),

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from io import StringIO
 from typing import Final
 
-from pytest_scope.trace.writer import TestRecord
+from pytest_scope.trace.records import TestRecord
 
 HEAVIEST: Final = 5
 

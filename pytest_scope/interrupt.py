@@ -21,7 +21,7 @@ from _pytest._code.code import TracebackEntry
 
 from pytest_scope.capture.event_path import in_event_path
 from pytest_scope.trace.codec import pack_chunk, unpack_chunk
-from pytest_scope.trace.writer import Chunk
+from pytest_scope.trace.records import Chunk
 
 
 @dataclass(frozen=True, slots=True)

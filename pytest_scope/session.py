@@ -38,15 +38,16 @@ from pytest_scope.marker import ScopeMark, scope_mark
 from pytest_scope.plugin import LEVELS
 from pytest_scope.progress import LiveProgress, live_progress, progress_delay
 from pytest_scope.provenance import git_facts
-from pytest_scope.trace.combine import Combined, code_base, combine, worker_files
+from pytest_scope.trace.combine import Combined, code_base, combine
+from pytest_scope.trace.records import TestRecord
 from pytest_scope.trace.retention import Policy, Retention, prune
 from pytest_scope.trace.schema import FORMAT_NAME, SCHEMA_VERSION
-from pytest_scope.trace.writer import TestRecord, TraceWriter
+from pytest_scope.trace.scope_dir import DEFAULT_SCOPE_DIR, ScopeDir, new_run_id
+from pytest_scope.trace.writer import TraceWriter
 from pytest_scope.xdist import OUTPUT_KEY as XDIST_OUTPUT
 from pytest_scope.xdist import PLUGIN_NAME as XDIST_PLUGIN
 from pytest_scope.xdist import XdistController, is_controller, worker_part
 
-_DEFAULT_SCOPE_DIR = ".scope"
 _MAX_BASELINES_CHARS = 32768  # the meta row naming the baselines (readers allow 64 KiB)
 _test_steps_key = pytest.StashKey[TestSteps]()
 _buffer_key = pytest.StashKey[RingBuffer]()
@@ -81,7 +82,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
     if config.option.scope_dir:
         scope_dir = config.invocation_params.dir / config.option.scope_dir
     else:
-        scope_dir = config.rootpath / (config.getini("scope_dir") or _DEFAULT_SCOPE_DIR)
+        scope_dir = config.rootpath / (config.getini("scope_dir") or DEFAULT_SCOPE_DIR)
     level = config.option.scope_level or config.getini("scope_level") or None
     if level is not None and level not in LEVELS:
         raise pytest.UsageError(f"scope_level must be one of {', '.join(LEVELS)}, not {level!r}")
@@ -183,14 +184,13 @@ class ScopeSession:
         # each worker records its part of the run, and the controller combines the parts.
         self.worker = worker_part(config)
         self.controller = self.worker is None and is_controller(config)
-        self.run_id = (
-            self.worker.run_id
-            if self.worker is not None
-            else time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+        self.run_id = self.worker.run_id if self.worker is not None else new_run_id()
+        self.scope_dir = ScopeDir.create(settings.scope_dir)
+        self.path = (
+            self.scope_dir.run_path(self.run_id)
+            if self.worker is None
+            else self.scope_dir.worker_path(self.run_id, self.worker.worker_id)
         )
-        name = self.run_id if self.worker is None else f"{self.run_id}-{self.worker.worker_id}"
-        self.path = settings.scope_dir / "runs" / f"{name}.sqlite"
-        _prepare_scope_dir(settings.scope_dir)
         self._sources: set[str] = set()
         self._attempts: Counter[str] = Counter()
         self.recorded: list[tuple[TestRecord, str]] = []  # (record, scope-replay command)
@@ -212,7 +212,7 @@ class ScopeSession:
             config.pluginmanager.register(XdistController(self), XDIST_PLUGIN)
             return
         self.writer = TraceWriter(
-            self.path, _run_meta(config, name, self.started, self.settings.baselines)
+            self.path, _run_meta(config, self.path.stem, self.started, self.settings.baselines)
         )
         plan = Plan(
             config.rootpath,
@@ -387,7 +387,7 @@ class ScopeSession:
 
     def _replay_command(self, nodeid: str) -> str:
         command = f"scope-replay {shlex.quote(nodeid)}"
-        default_dir = self.config.invocation_params.dir / _DEFAULT_SCOPE_DIR
+        default_dir = self.config.invocation_params.dir / DEFAULT_SCOPE_DIR
         if self.settings.scope_dir != default_dir.resolve():
             command += f" --dir {shlex.quote(_display_path(self.settings.scope_dir, self.config))}"
         return command
@@ -406,9 +406,7 @@ class ScopeSession:
         self._finish_trace()
         passed = [record.nodeid for record, _ in self.recorded if record.outcome == "passed"]
         try:
-            self.retention = prune(
-                self.settings.scope_dir, self.run_id, passed, self.settings.retention
-            )
+            self.retention = prune(self.scope_dir, self.run_id, passed, self.settings.retention)
         except OSError as exc:
             self.problems.append(f"runs not pruned: {exc}")
 
@@ -450,7 +448,7 @@ class ScopeSession:
         """One trace file for the run, from the workers' files; its tests are the run's."""
         from pytest_scope.trace.reader import TraceFile
 
-        parts = worker_files(self.path.parent, self.run_id)
+        parts = self.scope_dir.worker_files(self.run_id)
         try:
             self.combined = combine(
                 self.path,
@@ -458,27 +456,15 @@ class ScopeSession:
                 _run_meta(self.config, self.run_id, self.started, self.settings.baselines),
             )
             with TraceFile(self.path) as trace:
-                tests = [(test, trace.timing(test)) for test in trace.tests()]
+                records = [trace.record(test) for test in trace.tests()]
         except (ScopeError, OSError) as exc:
             self.active = False
             self.problems.append(f"worker trace files not combined: {exc}")
             return
         for part, problem in self.combined.left:
             self.problems.append(f"{_display_path(part, self.config)}: {problem}")
-        for test, (started, duration) in tests:
-            record = TestRecord(
-                test.nodeid,
-                test.attempt,
-                test.outcome,
-                started,
-                duration,
-                test.steps,
-                test.first_step,
-                test.dropped_steps,
-                test.failure_step,
-                test.incomplete,
-            )
-            self.recorded.append((record, self._replay_command(test.nodeid)))
+        for record in records:
+            self.recorded.append((record, self._replay_command(record.nodeid)))
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -541,14 +527,14 @@ class ScopeSession:
     def _last_pass_line(self, nodeid: str) -> str:
         """Whether a failed test has a pass to be compared with, and from which build: on a
         fresh CI runner only a baseline (``--scope-baseline``) can hold one."""
-        from pytest_scope.trace.reader import ScopeDir, TraceFile
+        from pytest_scope.trace.reader import TraceFile
         from replay.history import baseline_runs, describe, last_pass, newest_first
 
         baselines = baseline_runs(self.settings.baselines)
         try:
             with TraceFile(self.path) as trace:
                 shown = [test for test in trace.tests() if test.nodeid == nodeid][-1]
-            runs = newest_first([*ScopeDir(self.settings.scope_dir).runs(), *baselines])
+            runs = newest_first([*self.scope_dir.runs(), *baselines])
             found = last_pass(runs, self.path, shown)
         except (ScopeError, IndexError) as exc:
             return f"its last pass is unknown ({exc})"
@@ -679,17 +665,3 @@ def _display_path(path: Path, config: pytest.Config) -> str:
         return str(path.relative_to(config.invocation_params.dir))
     except ValueError:
         return str(path)
-
-
-def _prepare_scope_dir(scope_dir: Path) -> None:
-    """Mark the directory as a cache (like pytest's .pytest_cache): ignored by git and backups."""
-    (scope_dir / "runs").mkdir(parents=True, exist_ok=True)
-    markers = {
-        ".gitignore": "# Created by pytest-scope.\n*\n",
-        "CACHEDIR.TAG": "Signature: 8a477f597d28d172789f06886806bc55\n"
-        "# This file is a cache directory tag created by pytest-scope.\n",
-    }
-    for name, text in markers.items():
-        marker = scope_dir / name
-        if not marker.exists():
-            marker.write_text(text)

@@ -31,7 +31,8 @@ from typing import Any, Final
 from rich.progress import Progress
 
 from pytest_scope.errors import TraceFileError
-from pytest_scope.trace.reader import RecordedTest, ScopeDir, TraceFile
+from pytest_scope.trace.reader import RecordedTest, TraceFile
+from pytest_scope.trace.scope_dir import ScopeDir
 from replay.compare import DivergenceReport, Recorded
 from replay.history import describe, last_pass
 from replay.html_view import export_viewer
@@ -96,7 +97,7 @@ def write_bundle(
         if not failed:
             _remove_if_empty(directory)
             return bundle
-        runs_dir = directory / "runs"
+        runs_dir = ScopeDir(directory).runs_dir
         copies: dict[Path, list[RecordedTest]] = {run.resolve(): list(failed)}
         for test in failed:
             found = last_pass(scope_runs, run, test)
@@ -162,7 +163,7 @@ def export_baseline(runs: list[Path], directory: Path, budget_bytes: int) -> Bun
                 trace.close()
         if traces:
             newest, first = traces[0][0], traces[0][1][0]
-            target = directory / "runs" / f"{newest.run_id_of(first)}.sqlite"
+            target = ScopeDir(directory).run_path(newest.run_id_of(first))
             bundle.files.append(target)
             copy_tests(traces, target, budget_bytes, _copied(newest, first))
             mtime = newest.path.stat().st_mtime  # orders as the newest run it holds
@@ -341,6 +342,6 @@ def _write_manifest(directory: Path, files: list[Path]) -> None:
 
 
 def _remove_if_empty(directory: Path) -> None:
-    for path in (directory / "runs", directory):
+    for path in (ScopeDir(directory).runs_dir, directory):
         with contextlib.suppress(OSError):  # missing, or holds someone else's files
             path.rmdir()

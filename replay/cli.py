@@ -17,14 +17,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pytest_scope.errors import NotFoundError, ScopeError, TraceFileError
-from pytest_scope.trace.reader import (
-    DEFAULT_SCOPE_DIR,
-    RecordedTest,
-    ScopeDir,
-    TraceFile,
-    find_test,
-    run_file,
-)
+from pytest_scope.trace.reader import RecordedTest, TraceFile, find_test
+from pytest_scope.trace.scope_dir import DEFAULT_SCOPE_DIR, ScopeDir, run_file
 from replay.compare import (
     Recorded,
     StateDiff,
@@ -554,7 +548,7 @@ def _output(
 
 def _scope_dir(args: argparse.Namespace) -> ScopeDir:
     if args.dir is not None:
-        return ScopeDir(args.dir)
+        return ScopeDir.existing(args.dir)
     here = Path.cwd()
     for directory in (here, *here.parents):
         if (directory / DEFAULT_SCOPE_DIR).is_dir():

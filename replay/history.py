@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pytest_scope.errors import NotFoundError, TraceFileError
-from pytest_scope.trace.reader import RUN_TIME, RecordedTest, TraceFile, run_order
+from pytest_scope.trace.reader import RecordedTest, TraceFile
+from pytest_scope.trace.scope_dir import RUN_TIME, ScopeDir, run_files, run_order
 
 LAST_PASS = "last-pass"
 
@@ -137,8 +138,8 @@ def baseline_runs(places: Iterable[Path]) -> list[Path]:
         if place.is_file():
             found.append(place)
         elif place.is_dir():
-            runs = place / "runs" if (place / "runs").is_dir() else place
-            found.extend(path for path in runs.glob("*.sqlite") if path.is_file())
+            runs = ScopeDir(place).runs_dir
+            found.extend(run_files(runs if runs.is_dir() else place))
     return found
 
 

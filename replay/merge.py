@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from pytest_scope.errors import TraceFileError
 from pytest_scope.trace.codec import pack_chunk, unpack_chunk
-from pytest_scope.trace.reader import CodeInfo, RecordedTest, TraceFile
-from pytest_scope.trace.writer import Chunk, TestRecord, TraceWriter
+from pytest_scope.trace.reader import RecordedTest, TraceFile
+from pytest_scope.trace.records import Chunk, CodeInfo, TestRecord
+from pytest_scope.trace.writer import TraceWriter
 
 
 class _Codes:
@@ -94,35 +96,24 @@ def copy_tests(
 
 
 def _record(trace: TraceFile, test: RecordedTest, chunks: list[Chunk]) -> TestRecord:
-    started, duration = trace.timing(test)
+    """The test's row as copied: the steps before its first chunk kept are dropped."""
     first = chunks[0].first_step if chunks else test.steps + 1
-    return TestRecord(
-        nodeid=test.nodeid,
-        attempt=test.attempt,
-        outcome=test.outcome,
-        started=started,
-        duration=duration,
-        steps=test.steps,
-        first_step=first,
-        dropped_steps=first - 1,
-        failure_step=test.failure_step,
-        incomplete=test.incomplete,
-    )
+    return replace(trace.record(test), first_step=first, dropped_steps=first - 1)
 
 
-def _within(stored: list[tuple[int, int, bytes]], test: RecordedTest, budget: int) -> list[Chunk]:
+def _within(stored: list[Chunk], test: RecordedTest, budget: int) -> list[Chunk]:
     """The newest chunks that fit ``budget``, always including the failure's chunk."""
     start = len(stored)
     total = 0
-    while start > 0 and (total + len(stored[start - 1][2]) <= budget or start == len(stored)):
+    while start > 0 and (total + len(stored[start - 1].data) <= budget or start == len(stored)):
         start -= 1
-        total += len(stored[start][2])
+        total += len(stored[start].data)
     failure = test.failure_step
     if failure is not None:
-        for index, (first, last, _) in enumerate(stored):
-            if first <= failure <= last:
+        for index, chunk in enumerate(stored):
+            if chunk.first_step <= failure <= chunk.last_step:
                 start = min(start, index)
-    return [Chunk(first, last, data) for first, last, data in stored[start:]]
+    return stored[start:]
 
 
 def _codes_of(trace: TraceFile, chunks: list[Chunk]) -> set[int]:
@@ -150,4 +141,4 @@ def _renumbered(trace: TraceFile, chunk: Chunk, numbers: dict[int, int]) -> Chun
             event[4] = numbers[event[4]]
     except (ValueError, TypeError, IndexError, KeyError) as exc:
         raise TraceFileError(trace.path, f"corrupt chunk ({exc})") from None
-    return Chunk(chunk.first_step, chunk.last_step, pack_chunk(keyframe, events))
+    return replace(chunk, data=pack_chunk(keyframe, events))

@@ -18,6 +18,7 @@ from replaycli import replay_json, run_replay
 from tracebuilder import Recording, close_traces, open_trace, write_trace
 
 from pytest_scope.trace.reader import RecordedTest
+from pytest_scope.trace.records import Chunk
 from pytest_scope.trace.schema import Kind
 from replay.bundle import viewer_name
 from replay.html_view import render_viewer, script_json, viewer_data
@@ -194,7 +195,7 @@ def _test(first_step: int = 1, failure_step: int | None = None) -> RecordedTest:
 
 
 def test_the_budget_keeps_the_newest_chunks_and_the_failure() -> None:
-    stored = [(n * 10 + 1, n * 10 + 10, b"x" * 100) for n in range(10)]
+    stored = [Chunk(n * 10 + 1, n * 10 + 10, b"x" * 100) for n in range(10)]
     kept = _within(stored, _test(failure_step=100), 350)
     assert [chunk.first_step for chunk in kept] == [71, 81, 91]
     assert _within(stored, _test(failure_step=55), 350)[0].first_step == 51

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from test_writer import _chunk, _record
 
-from pytest_scope.trace.combine import code_base, combine, worker_files
+from pytest_scope.trace.combine import code_base, combine
 from pytest_scope.trace.reader import TraceFile
+from pytest_scope.trace.scope_dir import ScopeDir
 from pytest_scope.trace.writer import TraceWriter
 
 META = {"run_id": "20260101-000000-1"}
@@ -27,16 +28,17 @@ def _worker_file(path: Path, number: int, tests: list[tuple[str, float]]) -> Pat
 
 
 def test_tests_of_every_worker_in_the_order_they_started(tmp_path: Path) -> None:
+    scope, run = ScopeDir(tmp_path), "20260101-000000-1"
     parts = [
-        _worker_file(tmp_path / "20260101-000000-1-gw0.sqlite", 0, [("t::a", 1.0), ("t::c", 3.0)]),
-        _worker_file(tmp_path / "20260101-000000-1-gw1.sqlite", 1, [("t::b", 2.0), ("t::d", 4.0)]),
+        _worker_file(scope.worker_path(run, "gw0"), 0, [("t::a", 1.0), ("t::c", 3.0)]),
+        _worker_file(scope.worker_path(run, "gw1"), 1, [("t::b", 2.0), ("t::d", 4.0)]),
     ]
-    assert worker_files(tmp_path, "20260101-000000-1") == parts
-    target = tmp_path / "20260101-000000-1.sqlite"
+    assert scope.worker_files(run) == parts
+    target = scope.run_path(run)
     result = combine(target, parts, META)
     assert result.parts == parts
     assert result.left == []
-    assert [path.name for path in tmp_path.iterdir()] == [target.name]
+    assert [path.name for path in scope.runs_dir.iterdir()] == [target.name]
     with TraceFile(target) as trace:
         assert trace.run_id == "20260101-000000-1"
         assert [test.nodeid for test in trace.tests()] == ["t::a", "t::b", "t::c", "t::d"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pytest_scope.cost import cost_line, heaviest_table
-from pytest_scope.trace.writer import TestRecord
+from pytest_scope.trace.records import TestRecord
 
 
 def _record(nodeid: str, steps: int, duration: float, attempt: int = 1) -> TestRecord:

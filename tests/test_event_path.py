@@ -16,7 +16,8 @@ from recordings import copy_fixture, record
 
 from pytest_scope.capture import event_path
 from pytest_scope.capture.event_path import PURE_PYTHON_VARIABLE, in_event_path
-from pytest_scope.trace.reader import ScopeDir, TraceFile
+from pytest_scope.trace.reader import TraceFile
+from pytest_scope.trace.scope_dir import ScopeDir
 from replay.cursor import Cursor
 
 _WHICH_RECORDER = "import pytest_scope.capture.recorder as recorder; print(recorder.__file__)"

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from replaycli import replay_json, run_replay
 
-from pytest_scope.trace.reader import ScopeDir, TraceFile
+from pytest_scope.trace.reader import TraceFile
+from pytest_scope.trace.scope_dir import ScopeDir
 from replay.history import baseline_runs, last_pass, newest_first
 
 SUITE = """

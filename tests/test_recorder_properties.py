@@ -24,7 +24,8 @@ from pytest_scope.capture.buffer import RingBuffer
 from pytest_scope.capture.plan import Plan
 from pytest_scope.capture.recorder import Recorder
 from pytest_scope.capture.values import ValueEncoder
-from pytest_scope.trace.writer import TestRecord, TraceWriter
+from pytest_scope.trace.records import TestRecord
+from pytest_scope.trace.writer import TraceWriter
 from replay.state import state_at, timeline
 
 DRIVEN = """

@@ -14,8 +14,9 @@ from tracebuilder import CODES, Recording, close_traces, open_trace, write_trace
 from pytest_scope.errors import NotFoundError, TraceFileError
 from pytest_scope.trace.codec import pack_chunk
 from pytest_scope.trace.reader import TraceFile
+from pytest_scope.trace.records import Chunk, TestRecord
 from pytest_scope.trace.schema import Kind
-from pytest_scope.trace.writer import Chunk, TestRecord, TraceWriter
+from pytest_scope.trace.writer import TraceWriter
 from replay.state import State, failure_step, state_at, timeline
 
 NODEID = "test_sample.py::test_main"

@@ -11,8 +11,9 @@ import pytest
 from tracebuilder import Recording, close_traces, open_trace, write_trace
 
 from pytest_scope.errors import NotFoundError, SchemaVersionError, TraceFileError
-from pytest_scope.trace.reader import ScopeDir, TraceFile
+from pytest_scope.trace.reader import TraceFile
 from pytest_scope.trace.schema import Kind
+from pytest_scope.trace.scope_dir import ScopeDir
 
 
 @pytest.fixture(autouse=True)
@@ -166,7 +167,7 @@ def test_runs_newest_first(tmp_path: Path) -> None:
 
 def test_missing_and_empty_scope_directories(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match=r"no scope directory at .*pytest --scope"):
-        ScopeDir(tmp_path / "nowhere")
+        ScopeDir.existing(tmp_path / "nowhere")
     with pytest.raises(NotFoundError, match="no runs in"):
         ScopeDir(tmp_path).find_test("x")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from replaycli import replay_json, run_replay
 
-from pytest_scope.trace.retention import INDEX_NAME
+from pytest_scope.trace.scope_dir import ScopeDir
 
 # Each test makes ~600 steps of random (incompressible) text: ~70 KB of trace file.
 CHURN_SUITE = """
@@ -276,7 +276,7 @@ def test_an_interrupted_recording_is_cut_at_its_first_missing_step() -> None:
     (the frame unwinding) are left out, and what is kept is a recording readers accept."""
     from pytest_scope.interrupt import intact_steps
     from pytest_scope.trace.codec import pack_chunk, unpack_chunk
-    from pytest_scope.trace.writer import Chunk
+    from pytest_scope.trace.records import Chunk
 
     def chunk(after: int, steps: list[int]) -> Chunk:
         keyframe = {"step": after, "threads": [], "suspended": [], "objects": []}
@@ -355,7 +355,7 @@ def test_two_runs_at_once_keep_each_other(tmp_path: Path) -> None:
     for nodeid, outcome in outcomes.items():
         if outcome == "FAILED":
             _replays_at_failure(scope_dir, nodeid, tests[nodeid])
-    index = json.loads((scope_dir / INDEX_NAME).read_text())["tests"]
+    index = json.loads(ScopeDir(scope_dir).index.read_text())["tests"]
     assert index == {
         nodeid: tests[nodeid].stem for nodeid, outcome in outcomes.items() if outcome == "PASSED"
     }

@@ -12,7 +12,7 @@ import pytest
 from recordings import FIXTURES, record_demo, record_history
 from replaycli import replay_json, run_replay
 
-from pytest_scope.trace.reader import ScopeDir
+from pytest_scope.trace.scope_dir import ScopeDir
 from replay.state import state_at
 
 TEST = "test_ship_takes_every_line"

@@ -15,8 +15,9 @@ from tracebuilder import close_traces, open_trace
 
 from pytest_scope.errors import TraceFileError
 from pytest_scope.trace.codec import pack_chunk
+from pytest_scope.trace.records import Chunk, TestRecord
 from pytest_scope.trace.schema import FORMAT_NAME, SCHEMA_VERSION, Kind
-from pytest_scope.trace.writer import Chunk, TestRecord, TraceWriter
+from pytest_scope.trace.writer import TraceWriter
 from replay.state import state_at
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,8 +15,9 @@ from typing import Any
 
 from pytest_scope.trace.codec import Event, Keyframe, pack_chunk
 from pytest_scope.trace.reader import TraceFile
+from pytest_scope.trace.records import Chunk, TestRecord
 from pytest_scope.trace.schema import LEAVING_KINDS, Kind
-from pytest_scope.trace.writer import Chunk, TestRecord, TraceWriter
+from pytest_scope.trace.writer import TraceWriter
 
 RawFrame = list[Any]  # [frame_no, code_no, line, {name: value}]
 

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 
 from pytest_scope.trace.codec import CHUNK_TARGET_BYTES, Event, EventPacker, Keyframe, seal_chunk
-from pytest_scope.trace.writer import Chunk
+from pytest_scope.trace.records import Chunk
 
 
 class RingBuffer:

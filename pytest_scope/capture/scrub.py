@@ -18,7 +18,7 @@ from pytest_scope.capture.redaction import Redaction
 from pytest_scope.capture.values import Encoded
 from pytest_scope.errors import ScopeError
 from pytest_scope.trace.codec import Event, Keyframe, pack_chunk, unpack_chunk
-from pytest_scope.trace.writer import Chunk
+from pytest_scope.trace.records import Chunk
 
 
 def scrub_chunks(chunks: Sequence[Chunk], redaction: Redaction) -> list[Chunk]:

@@ -20,15 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from pytest_scope.trace.records import CHUNKS, CODES, SOURCES, TESTS, Table
 from pytest_scope.trace.schema import FORMAT_NAME, SCHEMA_VERSION
-from pytest_scope.trace.writer import TraceWriter, remove_trace_file
+from pytest_scope.trace.scope_dir import remove_trace_file
+from pytest_scope.trace.writer import TraceWriter
 
 # Code numbers a worker may use before reaching the next worker's base.
 CODES_PER_WORKER: Final = 2**24
-_TESTS_COLUMNS: Final = (
-    "nodeid, attempt, outcome, started, duration, steps, first_step, dropped_steps,"
-    " failure_step, incomplete"
-)
 
 
 @dataclass(slots=True)
@@ -42,11 +40,6 @@ class Combined:
 def code_base(worker_number: int) -> int:
     """The first code number of worker ``worker_number`` (0 for the first worker)."""
     return worker_number * CODES_PER_WORKER
-
-
-def worker_files(runs_dir: Path, run_id: str) -> list[Path]:
-    """The files the workers of run ``run_id`` recorded into."""
-    return sorted(runs_dir.glob(f"{run_id}-*.sqlite"))
 
 
 def combine(target: Path, parts: list[Path], meta: Mapping[str, str]) -> Combined:
@@ -115,24 +108,32 @@ def _copy(db: sqlite3.Connection, part: Path, new_ids: dict[int, int]) -> None:
         try:
             db.execute("CREATE TEMP TABLE new_ids (old INTEGER PRIMARY KEY, new INTEGER)")
             db.executemany("INSERT INTO new_ids VALUES (?, ?)", new_ids.items())
+            tests = _columns(TESTS, but="id")
             db.execute(
-                f"INSERT INTO main.tests (id, {_TESTS_COLUMNS})"
-                f" SELECT new_ids.new, {_TESTS_COLUMNS} FROM part.tests"
+                f"INSERT INTO main.tests (id, {tests}) SELECT new_ids.new, {tests} FROM part.tests"
                 " JOIN new_ids ON new_ids.old = part.tests.id"
             )
+            chunks = _columns(CHUNKS, but="test_id")
             db.execute(
-                "INSERT INTO main.chunks (test_id, seq, first_step, last_step, data)"
-                " SELECT new_ids.new, seq, first_step, last_step, data FROM part.chunks"
-                " JOIN new_ids ON new_ids.old = part.chunks.test_id"
+                f"INSERT INTO main.chunks (test_id, {chunks}) SELECT new_ids.new, {chunks}"
+                " FROM part.chunks JOIN new_ids ON new_ids.old = part.chunks.test_id"
             )
             # A clash of code numbers fails the part rather than mixing two codes up.
-            db.execute("INSERT INTO main.codes SELECT * FROM part.codes")
-            db.execute("INSERT OR IGNORE INTO main.sources SELECT * FROM part.sources")
+            codes, sources = _columns(CODES), _columns(SOURCES)
+            db.execute(f"INSERT INTO main.codes ({codes}) SELECT {codes} FROM part.codes")
+            db.execute(
+                f"INSERT OR IGNORE INTO main.sources ({sources}) SELECT {sources} FROM part.sources"
+            )
             db.execute("DROP TABLE temp.new_ids")
             db.execute("COMMIT")
         except sqlite3.Error:
             db.execute("ROLLBACK")
             raise
+
+
+def _columns(table: Table, but: str = "") -> str:
+    """The column list of ``table`` for SQL, without the column ``but``."""
+    return ", ".join(name for name in table.names() if name != but)
 
 
 @contextmanager

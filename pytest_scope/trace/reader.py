@@ -1,4 +1,4 @@
-"""Reading trace files, and finding runs and tests in a scope directory.
+"""Reading trace files, and finding a test in a list of runs.
 
 A trace file may come from a CI artifact: it is opened read-only, checked to be ours and
 of a format this version reads before anything else, and every SQLite or decoding
@@ -10,33 +10,40 @@ tables must be plain tables (a view could compute rows forever), no value may ex
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from pytest_scope.errors import NotFoundError, SchemaVersionError, TraceFileError
 from pytest_scope.trace.codec import Event, Keyframe, unpack_chunk
+from pytest_scope.trace.records import (
+    CHUNKS,
+    CODES,
+    ORIGIN_TABLES,
+    ORIGINS,
+    TABLES,
+    TEST_ORIGINS,
+    TESTS,
+    Chunk,
+    CodeInfo,
+    Table,
+    TestOrigin,
+    TestRecord,
+)
 from pytest_scope.trace.schema import FORMAT_NAME, KIND_NAMES, SCHEMA_VERSION
 
-DEFAULT_SCOPE_DIR = ".scope"
-RUN_TIME = re.compile(r"^\d{8}-\d{6}")  # run ids start with %Y%m%d-%H%M%S
 _MAX_CANDIDATES = 5
 # The largest string or blob read: a source file, a chunk (which inflates to 8 MiB at most).
 MAX_VALUE_BYTES = 64 * 1024 * 1024
 _MAX_META_CHARS = 65536
-_TABLES = ("meta", "tests", "codes", "sources", "chunks")
-_ORIGIN_TABLES = ("origins", "test_origins", "origin_sources")  # copied tests only
-_TEST_TYPES = (int, str, int, str, int, int, int, (int, type(None)), (str, type(None)))
-_CODE_TYPES = (int, str, str, int)
 
 
 @dataclass(frozen=True, slots=True)
 class RecordedTest:
-    """One row of the ``tests`` table: a recorded attempt of a test."""
+    """A recorded attempt of a test as replay shows it: its ``tests`` row (``TestRecord``)
+    without the timing, with its id and origin. Its fields are also ``--list``'s JSON."""
 
     id: int
     nodeid: str
@@ -50,13 +57,9 @@ class RecordedTest:
     origin: int | None = None  # the run it was copied from (``schema.ORIGINS_SCHEMA``)
 
 
-@dataclass(frozen=True, slots=True)
-class CodeInfo:
-    """What replay shows of a code object."""
-
-    qualname: str
-    filename: str
-    firstlineno: int
+# The columns of ``tests`` a RecordedTest holds, and of ``chunks`` a Chunk holds.
+_SHOWN: Final = [field.name for field in fields(RecordedTest) if field.name != "origin"]
+_PACKED: Final = CHUNKS.names(keys=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,8 @@ class TraceFile:
             self._origins = {}
             if self._has_origins:
                 for number, text in self._query("SELECT id, meta FROM origins"):
-                    self._origins[self._typed((number,), (int,), "origins")[0]] = self._meta(text)
+                    self._typed((number,), ORIGINS, ["id"])
+                    self._origins[number] = self._meta(text)
         return self._origins
 
     def _meta(self, text: object) -> dict[str, str]:
@@ -142,7 +146,7 @@ class TraceFile:
         if self.path.stat().st_size == 0:
             raise TraceFileError(self.path, "empty file, not a pytest-scope trace file")
         try:
-            names = (*_TABLES, *_ORIGIN_TABLES)
+            names = [table.name for table in (*TABLES, *ORIGIN_TABLES)]
             marks = ", ".join("?" * len(names))
             kinds = dict(
                 self._conn.execute(
@@ -167,7 +171,7 @@ class TraceFile:
             raise TraceFileError(
                 self.path, "a SQLite database but not a pytest-scope trace file (views)"
             )
-        self._has_origins = all(name in kinds for name in _ORIGIN_TABLES)
+        self._has_origins = all(table.name in kinds for table in ORIGIN_TABLES)
         meta = {str(key): str(value) for key, value in rows}
         if any(len(value) > _MAX_META_CHARS for value in meta.values()):
             raise TraceFileError(self.path, "corrupt trace file (a meta value is too long)")
@@ -200,36 +204,50 @@ class TraceFile:
         except UnicodeDecodeError:
             raise TraceFileError(self.path, "corrupt trace file (text that is not UTF-8)") from None
 
-    def _typed(
-        self, row: tuple[Any, ...], types: tuple[type | tuple[type, ...], ...], table: str
-    ) -> tuple[Any, ...]:
+    def _select(
+        self, table: Table, names: list[str], where: str = "", params: tuple[Any, ...] = ()
+    ) -> list[tuple[Any, ...]]:
+        """The columns ``names`` of ``table``'s rows, each value checked to have its type."""
+        rows = self._query(f"SELECT {', '.join(names)} FROM {table.name}{where}", params)
+        return [self._typed(row, table, names) for row in rows]
+
+    def _typed(self, row: tuple[Any, ...], table: Table, names: list[str]) -> tuple[Any, ...]:
         """``row`` if each value has its column's type (SQLite stores any type anywhere)."""
-        for value, expected in zip(row, types, strict=True):
+        for value, expected in zip(row, table.accepts(names), strict=True):
             if not isinstance(value, expected) or isinstance(value, bool):
                 shown = type(value).__name__
-                raise TraceFileError(self.path, f"corrupt trace file ({shown} in a {table} row)")
+                raise TraceFileError(
+                    self.path, f"corrupt trace file ({shown} in a {table.name} row)"
+                )
         return row
 
     def tests(self) -> list[RecordedTest]:
         """Every recorded attempt, in the order they were written."""
-        rows = self._query(
-            "SELECT id, nodeid, attempt, outcome, steps, first_step, dropped_steps,"
-            " failure_step, incomplete FROM tests ORDER BY id"
-        )
+        rows = self._select(TESTS, _SHOWN, " ORDER BY id")
         origins: dict[int, int] = {}
         if self._has_origins:
-            for row in self._query("SELECT test_id, origin FROM test_origins"):
-                test_id, origin = self._typed(row, (int, int), "test_origins")
-                origins[test_id] = origin
-        tests = [RecordedTest(*self._typed(row, _TEST_TYPES, "tests")) for row in rows]
+            for row in self._select(TEST_ORIGINS, TEST_ORIGINS.names()):
+                origin = TestOrigin(*row)
+                origins[origin.test_id] = origin.origin
+        tests = [RecordedTest(*row) for row in rows]
         return [replace(test, origin=origins.get(test.id)) for test in tests] if origins else tests
+
+    def record(self, test: RecordedTest) -> TestRecord:
+        """The whole ``tests`` row of ``test``, to copy it."""
+        names = TESTS.names(keys=False)
+        rows = self._select(TESTS, names, " WHERE id = ?", (test.id,))
+        if not rows:
+            raise TraceFileError(self.path, f"corrupt trace file (test {test.id} is gone)")
+        values = dict(zip(names, rows[0], strict=True))
+        for name in ("started", "duration"):  # REAL columns may hold a whole number
+            values[name] = float(values[name])
+        return TestRecord(**values)
 
     def codes(self) -> dict[int, CodeInfo]:
         """Code objects by number (loaded once: events refer to them constantly)."""
         if self._codes is None:
-            rows = self._query("SELECT id, qualname, filename, firstlineno FROM codes")
-            typed = [self._typed(row, _CODE_TYPES, "codes") for row in rows]
-            self._codes = {row[0]: CodeInfo(*row[1:]) for row in typed}
+            rows = self._select(CODES, CODES.names())
+            self._codes = {row[0]: CodeInfo(*row[1:]) for row in rows}
         return self._codes
 
     def code(self, code_no: int) -> CodeInfo:
@@ -263,23 +281,10 @@ class TraceFile:
         for seq, _, _ in rows:
             yield self._load_chunk(test, seq)
 
-    def packed_chunks(self, test: RecordedTest) -> list[tuple[int, int, bytes]]:
-        """A test's chunks as stored, ``(first_step, last_step, data)``, to copy as they are."""
-        rows = self._query(
-            "SELECT first_step, last_step, data FROM chunks WHERE test_id = ? ORDER BY seq",
-            (test.id,),
-        )
-        for row in rows:
-            self._typed(row, (int, int, bytes), "chunks")
-        return [(first, last, data) for first, last, data in rows]
-
-    def timing(self, test: RecordedTest) -> tuple[float, float]:
-        """When the test started (unix time) and how long its body ran."""
-        rows = self._query("SELECT started, duration FROM tests WHERE id = ?", (test.id,))
-        if not rows:
-            return 0.0, 0.0
-        started, duration = self._typed(rows[0], ((int, float), (int, float)), "tests")
-        return float(started), float(duration)
+    def packed_chunks(self, test: RecordedTest) -> list[Chunk]:
+        """A test's chunks as stored, to copy as they are."""
+        rows = self._select(CHUNKS, _PACKED, " WHERE test_id = ? ORDER BY seq", (test.id,))
+        return [Chunk(*row) for row in rows]
 
     def chunk_at(self, test: RecordedTest, step: int) -> StoredChunk:
         """The one chunk holding ``step`` (found by SQL, so only it is decoded)."""
@@ -293,11 +298,8 @@ class TraceFile:
         return self._load_chunk(test, rows[0][0])
 
     def _load_chunk(self, test: RecordedTest, seq: int) -> StoredChunk:
-        rows = self._query(
-            "SELECT first_step, last_step, data FROM chunks WHERE test_id = ? AND seq = ?",
-            (test.id, seq),
-        )
-        first_step, last_step, data = self._typed(rows[0], (int, int, bytes), "chunks")
+        rows = self._select(CHUNKS, _PACKED, " WHERE test_id = ? AND seq = ?", (test.id, seq))
+        first_step, last_step, data = rows[0]
         where = f"corrupt chunk {seq} of {test.nodeid}"
         try:
             keyframe, events = unpack_chunk(data)
@@ -354,56 +356,6 @@ def _is_int(value: Any) -> bool:
     return type(value) is int
 
 
-class ScopeDir:
-    """A scope directory: its runs, newest first, and the tests recorded in them."""
-
-    def __init__(self, path: Path | str = DEFAULT_SCOPE_DIR) -> None:
-        self.path = Path(path)
-        if not self.path.is_dir():
-            raise NotFoundError(
-                f"no scope directory at {self.path}; record with `pytest --scope` or pass --dir DIR"
-            )
-
-    def runs(self) -> list[Path]:
-        """Run files under ``runs/``, newest first."""
-        ordered = []
-        for path in (self.path / "runs").glob("*.sqlite"):
-            try:
-                if path.is_file():
-                    ordered.append((run_order(path), path))
-            except FileNotFoundError:  # pruned by a pytest run meanwhile
-                continue
-        return [path for _, path in sorted(ordered, reverse=True)]
-
-    def run(self, run: str) -> Path:
-        """A run by its id (the file's stem) or by the path of its file."""
-        candidate = Path(run)
-        if candidate.suffix == ".sqlite":
-            return _existing_file(candidate)
-        runs = self.runs()
-        for path in runs:
-            if path.stem == run:
-                return path
-        recent = ", ".join(path.stem for path in runs[:_MAX_CANDIDATES]) or "none"
-        raise NotFoundError(f"no run {run!r} in {self.path / 'runs'} (newest: {recent})")
-
-    def newest(self) -> Path:
-        runs = self.runs()
-        if not runs:
-            raise NotFoundError(
-                f"no runs in {self.path / 'runs'}; record some with `pytest --scope`"
-            )
-        return runs[0]
-
-    def find_test(self, test_id: str, run: str | None = None) -> tuple[TraceFile, RecordedTest]:
-        """The test ``test_id`` names, in ``run`` or in the newest run that has it."""
-        if run is not None:
-            return find_test([self.run(run)], test_id, where=f"run {run}")
-        return find_test(
-            [self.newest(), *self.runs()[1:]], test_id, where=f"the runs in {self.path}"
-        )
-
-
 def find_test(paths: list[Path], test_id: str, where: str) -> tuple[TraceFile, RecordedTest]:
     """The test ``test_id`` names, in the first of ``paths`` (newest first) that has it.
 
@@ -457,28 +409,3 @@ def _best_matches(nodeids: list[str], test_id: str) -> list[str]:
         and (test_id.startswith(("::", "/")) or nodeid[: -len(test_id)].endswith(("::", "/")))
     ]
     return suffixes or [nodeid for nodeid in nodeids if test_id in nodeid]
-
-
-def _existing_file(path: Path) -> Path:
-    """A run named by its file: a typo in the path is reported as such, not as a run id."""
-    if not path.is_file():
-        problem = "is a directory" if path.is_dir() else "no such file"
-        raise NotFoundError(f"{path}: {problem}; pass a run's .sqlite file or a run id")
-    return path
-
-
-def run_file(run: str, scope_dir: Callable[[], ScopeDir]) -> Path:
-    """``--run``/``--against``: the path of a .sqlite file (no scope directory needed) or a
-    run id, looked up in the scope directory ``scope_dir`` finds."""
-    candidate = Path(run)
-    if candidate.suffix == ".sqlite":
-        return _existing_file(candidate)
-    return scope_dir().run(run)
-
-
-def run_order(path: Path) -> tuple[str, float]:
-    """Run ids begin with their start time; files named otherwise sort by mtime."""
-    mtime = path.stat().st_mtime
-    named = RUN_TIME.match(path.stem)
-    started = named.group() if named else time.strftime("%Y%m%d-%H%M%S", time.localtime(mtime))
-    return started, mtime

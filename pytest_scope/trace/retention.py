@@ -9,8 +9,9 @@ Above the disk budget the oldest runs go first, runs holding a latest pass last,
 current run never.
 
 Several pytest processes may share a scope directory. A run another process is still
-writing (its writer holds ``writer.run_lock``) is neither pruned nor counted; prunes
-take turns (``prune.lock``), so that each reads the index the previous one wrote.
+writing (its writer holds ``scope_dir.lock_path``) is neither pruned nor counted; prunes
+take turns (``prune.lock``), so that each reads the index the previous one wrote. Which
+files are runs, and which of them this tool named, is ``scope_dir``'s to say.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager, suppress
@@ -26,14 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from pytest_scope.trace.writer import remove_trace_file, run_lock
+from pytest_scope.trace.scope_dir import (
+    ScopeDir,
+    lock_path,
+    recorded_run,
+    remove_trace_file,
+    wal_path,
+)
 
-INDEX_NAME: Final = "last-pass.json"
-PRUNE_LOCK: Final = "prune.lock"
 _INDEX_VERSION: Final = 1
-# session.py names runs so (an xdist worker's file left uncombined ends in its worker id);
-# other files are left alone.
-_RUN_ID = re.compile(r"^\d{8}-\d{6}-\d+(-gw\d+)?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +55,10 @@ class Retention:
     lost_passes: int = 0  # tests whose latest passing recording went over the budget
 
 
-def load_index(scope_dir: Path) -> dict[str, str]:
+def load_index(scope_dir: ScopeDir) -> dict[str, str]:
     """The index, rebuilt from the runs if it is missing or not one this version wrote."""
     try:
-        document = json.loads((scope_dir / INDEX_NAME).read_text())
+        document = json.loads(scope_dir.index.read_text())
         tests = document["tests"] if document["version"] == _INDEX_VERSION else None
         if isinstance(tests, dict) and all(
             isinstance(key, str) and isinstance(value, str) for key, value in tests.items()
@@ -68,18 +69,22 @@ def load_index(scope_dir: Path) -> dict[str, str]:
     return _rebuild_index(scope_dir)
 
 
-def prune(scope_dir: Path, current_run: str, passed: Iterable[str], policy: Policy) -> Retention:
+def prune(
+    scope_dir: ScopeDir, current_run: str, passed: Iterable[str], policy: Policy
+) -> Retention:
     """Index the tests that passed in the current run, then delete the runs the policy does
     not keep; the index forgets the passes they held."""
     with _turn(scope_dir):
         return _prune(scope_dir, current_run, passed, policy)
 
 
-def _prune(scope_dir: Path, current_run: str, passed: Iterable[str], policy: Policy) -> Retention:
+def _prune(
+    scope_dir: ScopeDir, current_run: str, passed: Iterable[str], policy: Policy
+) -> Retention:
     index = {
         nodeid: run
         for nodeid, run in load_index(scope_dir).items()
-        if (scope_dir / "runs" / f"{run}.sqlite").is_file()
+        if scope_dir.run_path(run).is_file()
     }
     index.update(dict.fromkeys(passed, current_run))
     holding_passes = set(index.values())
@@ -87,7 +92,9 @@ def _prune(scope_dir: Path, current_run: str, passed: Iterable[str], policy: Pol
     busy = {path.stem for path in runs if path.stem != current_run and _being_written(path)}
     sizes = {path.stem: _size(path) for path in runs if path.stem not in busy}
     # The current run's xdist worker files left uncombined are the current run's too.
-    current = [run for run in sizes if run == current_run or run.startswith(f"{current_run}-")]
+    current = [
+        path.stem for path in runs if path.stem in sizes and recorded_run(path) == current_run
+    ]
     older = [run for run in sizes if run not in current]
     recent = set(older[: max(policy.keep_runs - 1, 0)])
     kept = [run for run in older if run in recent or run in holding_passes]
@@ -119,9 +126,9 @@ def _prune(scope_dir: Path, current_run: str, passed: Iterable[str], policy: Pol
 
 
 @contextmanager
-def _turn(scope_dir: Path) -> Iterator[None]:
+def _turn(scope_dir: ScopeDir) -> Iterator[None]:
     """Wait for any other process's prune of ``scope_dir`` to end, then hold it off."""
-    descriptor = os.open(scope_dir / PRUNE_LOCK, os.O_CREAT | os.O_WRONLY, 0o644)
+    descriptor = os.open(scope_dir.prune_lock, os.O_CREAT | os.O_WRONLY, 0o644)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
@@ -132,7 +139,7 @@ def _turn(scope_dir: Path) -> Iterator[None]:
 def _being_written(path: Path) -> bool:
     """Whether a live writer holds the run's lock (a killed one holds nothing)."""
     try:
-        descriptor = os.open(run_lock(path), os.O_RDONLY)
+        descriptor = os.open(lock_path(path), os.O_RDONLY)
     except FileNotFoundError:
         return False
     try:
@@ -144,34 +151,26 @@ def _being_written(path: Path) -> bool:
     return False
 
 
-def _runs(scope_dir: Path) -> list[Path]:
-    """The runs session.py named, newest first (run ids begin with their start time)."""
-    runs = []
-    for path in (scope_dir / "runs").glob("*.sqlite"):
-        if not _RUN_ID.match(path.stem) or not path.is_file():
-            continue
-        try:
-            runs.append((path.stem[:15], path.stat().st_mtime, path))
-        except FileNotFoundError:  # another process's writer gave up on it meanwhile
-            continue
-    return [path for *_, path in sorted(runs, reverse=True)]
+def _runs(scope_dir: ScopeDir) -> list[Path]:
+    """The runs this tool named, newest first: files named otherwise are left alone."""
+    return [path for path in scope_dir.runs() if recorded_run(path) is not None]
 
 
 def _size(path: Path) -> int:
     size = 0
-    for sibling in (path, path.with_name(path.name + "-wal")):
+    for sibling in (path, wal_path(path)):
         with suppress(FileNotFoundError):  # a WAL goes when its writer closes
             size += sibling.stat().st_size
     return size
 
 
-def _delete(scope_dir: Path, run: str, size: int, result: Retention) -> None:
-    remove_trace_file(scope_dir / "runs" / f"{run}.sqlite")
+def _delete(scope_dir: ScopeDir, run: str, size: int, result: Retention) -> None:
+    remove_trace_file(scope_dir.run_path(run))
     result.pruned.append(run)
     result.pruned_bytes += size
 
 
-def _rebuild_index(scope_dir: Path) -> dict[str, str]:
+def _rebuild_index(scope_dir: ScopeDir) -> dict[str, str]:
     """Each test's newest passing run, asking every run; unreadable runs are skipped."""
     index: dict[str, str] = {}
     for path in _runs(scope_dir):
@@ -187,9 +186,9 @@ def _rebuild_index(scope_dir: Path) -> dict[str, str]:
     return index
 
 
-def _save_index(scope_dir: Path, index: dict[str, str]) -> None:
+def _save_index(scope_dir: ScopeDir, index: dict[str, str]) -> None:
     """Write atomically: a run killed meanwhile leaves the old index, never half of one."""
-    path = scope_dir / INDEX_NAME
-    temporary = path.with_name(f"{INDEX_NAME}.{os.getpid()}.tmp")
+    path = scope_dir.index
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps({"version": _INDEX_VERSION, "tests": index}, indent=1))
     os.replace(temporary, path)

@@ -9,7 +9,7 @@ run: SQLite rolls the transaction back and the writer raises ``TraceFileError``.
 kernel sends SIGXFSZ to a process that passes its size limit, which would kill it, but
 CPython ignores that signal from startup; the write fails with EFBIG instead.)
 
-While a writer is open it holds a lock on ``<file>.lock`` (``run_lock``), so that another
+While a writer is open it holds a lock on ``<file>.lock`` (``scope_dir.lock_path``), so that another
 pytest process pruning the same scope directory leaves this run alone; the lock goes with
 the process, however it ends, so a killed run's file is pruned like any other.
 """
@@ -24,46 +24,37 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import sqlite_utils
 
 from pytest_scope.errors import TraceFileError
 from pytest_scope.trace.paths import one_path
+from pytest_scope.trace.records import (
+    CHUNKS,
+    CODES,
+    META,
+    ORIGIN_SOURCES,
+    ORIGINS,
+    SOURCES,
+    TEST_ORIGINS,
+    TESTS,
+    Chunk,
+    CodeInfo,
+    MetaEntry,
+    Origin,
+    OriginSource,
+    Source,
+    TestOrigin,
+    TestRecord,
+)
 from pytest_scope.trace.schema import FORMAT_NAME, ORIGINS_SCHEMA, SCHEMA, SCHEMA_VERSION
+from pytest_scope.trace.scope_dir import lock_path
 
 # Rows per INSERT batch: large enough that batching dominates, small enough for SQLite's
 # limit on bound parameters (32766 since 3.32; five columns per chunk row).
 _BATCH_SIZE = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class TestRecord:
-    """One recorded attempt of a test: the ``tests`` row, without its id."""
-
-    __test__ = False  # not a pytest test class, whatever its name says
-
-    nodeid: str
-    attempt: int
-    outcome: str
-    started: float
-    duration: float
-    steps: int
-    first_step: int
-    dropped_steps: int
-    failure_step: int | None
-    incomplete: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """A packed chunk (``codec.seal_chunk``) and the steps it holds."""
-
-    first_step: int
-    last_step: int
-    data: bytes
 
 
 class TraceWriter:
@@ -71,7 +62,7 @@ class TraceWriter:
 
     def __init__(self, path: Path, meta: Mapping[str, str]) -> None:
         self.path = path
-        self._codes: list[dict[str, Any]] = []
+        self._codes: list[dict[str, object]] = []
         self._sources: dict[str, str] = {}
         self._written_sources: set[str] = set()
         self._origin_sources: dict[tuple[int, str], str] = {}
@@ -81,14 +72,14 @@ class TraceWriter:
             raise TraceFileError(path, "already exists; a trace file is never overwritten")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock = _hold_lock(run_lock(path))
+            self._lock = _hold_lock(lock_path(path))
         except OSError as exc:
             raise TraceFileError(path, f"cannot create it ({exc.strerror})") from None
         try:
             self._create(meta)
         except BaseException:
             os.close(self._lock)
-            run_lock(path).unlink(missing_ok=True)
+            lock_path(path).unlink(missing_ok=True)
             raise
 
     def _create(self, meta: Mapping[str, str]) -> None:
@@ -102,20 +93,14 @@ class TraceWriter:
             self._db.execute(f"PRAGMA user_version={int(SCHEMA_VERSION)}")
             rows = {**meta, "format": FORMAT_NAME, "schema_version": str(SCHEMA_VERSION)}
             with self._db.atomic():
-                self._db.table("meta").insert_all(
-                    ({"key": key, "value": value} for key, value in rows.items()), replace=True
+                self._db.table(META.name).insert_all(
+                    (META.row(MetaEntry(key, value)) for key, value in rows.items()), replace=True
                 )
 
     def add_code(self, code_no: int, qualname: str, filename: str, firstlineno: int) -> None:
         """Remember a code object; it is written with the next test, in that transaction."""
-        self._codes.append(
-            {
-                "id": code_no,
-                "qualname": qualname,
-                "filename": one_path(filename),
-                "firstlineno": firstlineno,
-            }
-        )
+        code = CodeInfo(qualname, one_path(filename), firstlineno)
+        self._codes.append(CODES.row(code, id=code_no))
 
     def add_source(self, filename: str, text: str, origin: int | None = None) -> None:
         """Remember a file's text, so replay needs nothing but the trace file; with
@@ -132,7 +117,8 @@ class TraceWriter:
             if not self._has_origins:
                 self._db.executescript(ORIGINS_SCHEMA)
                 self._has_origins = True
-            self._db.table("origins").insert({"id": origin, "meta": json.dumps(dict(meta))})
+            row = ORIGINS.row(Origin(origin, json.dumps(dict(meta))))
+            self._db.table(ORIGINS.name).insert(row)
 
     def write_test(
         self, test: TestRecord, chunks: Sequence[Chunk], origin: int | None = None
@@ -147,32 +133,28 @@ class TraceWriter:
         try:
             with self._errors(), self._db.atomic():
                 db = self._db
-                db.table("codes").insert_all(codes, batch_size=_BATCH_SIZE, replace=True)
-                db.table("sources").insert_all(
-                    ({"filename": name, "text": text} for name, text in sources.items()),
+                db.table(CODES.name).insert_all(codes, batch_size=_BATCH_SIZE, replace=True)
+                db.table(SOURCES.name).insert_all(
+                    (SOURCES.row(Source(name, text)) for name, text in sources.items()),
                     batch_size=_BATCH_SIZE,
                     replace=True,
                 )
                 # An INTEGER PRIMARY KEY: the rowid SQLite just assigned.
-                test_id = cast(int, db.table("tests").insert(asdict(test)).last_pk)
-                db.table("chunks").insert_all(
+                test_id = cast(int, db.table(TESTS.name).insert(TESTS.row(test)).last_pk)
+                db.table(CHUNKS.name).insert_all(
                     (
-                        {
-                            "test_id": test_id,
-                            "seq": seq,
-                            "first_step": chunk.first_step,
-                            "last_step": chunk.last_step,
-                            "data": chunk.data,
-                        }
+                        CHUNKS.row(chunk, test_id=test_id, seq=seq)
                         for seq, chunk in enumerate(chunks)
                     ),
                     batch_size=_BATCH_SIZE,
                 )
                 if origin is not None:
-                    db.table("test_origins").insert({"test_id": test_id, "origin": origin})
-                    db.table("origin_sources").insert_all(
+                    db.table(TEST_ORIGINS.name).insert(
+                        TEST_ORIGINS.row(TestOrigin(test_id, origin))
+                    )
+                    db.table(ORIGIN_SOURCES.name).insert_all(
                         (
-                            {"origin": number, "filename": name, "text": text}
+                            ORIGIN_SOURCES.row(OriginSource(number, name, text))
                             for (number, name), text in origin_sources.items()
                         ),
                         replace=True,
@@ -198,23 +180,11 @@ class TraceWriter:
             finally:
                 self._db.close()
                 with contextlib.suppress(OSError):
-                    run_lock(self.path).unlink()
+                    lock_path(self.path).unlink()
                 os.close(self._lock)
 
     def _errors(self) -> AbstractContextManager[None]:
         return _sqlite_errors(self.path)
-
-
-def run_lock(path: Path) -> Path:
-    """The file a trace file's writer holds locked while it writes."""
-    return path.with_name(path.name + ".lock")
-
-
-def remove_trace_file(path: Path) -> None:
-    """Delete a trace file and what SQLite and its writer may have left beside it."""
-    for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
-        with contextlib.suppress(FileNotFoundError):
-            path.with_name(path.name + suffix).unlink()
 
 
 def _hold_lock(lock: Path) -> int:
