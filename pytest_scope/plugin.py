@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from pytest_scope.capture.redaction import check_pattern  # light: re only
+from pytest_scope.trace.scope_dir import DEFAULT_SCOPE_DIR  # light: standard library only
 
 _SESSION_PLUGIN = "scope-session"
 LEVELS = ("calls", "lines")
@@ -56,7 +57,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--scope-dir",
         dest="scope_dir",
         metavar="DIR",
-        help="where trace files go (ini: scope_dir; default: .scope under the rootdir).",
+        help="where trace files go"
+        f" (ini: scope_dir; default: {DEFAULT_SCOPE_DIR} under the rootdir).",
     )
     group.addoption(
         "--scope-level",
@@ -147,7 +149,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "repeatable, added to the built-in patterns and the ini setting (ini: scope_redact).",
     )
     parser.addini("scope", "record every test (like --scope)", type="bool", default=False)
-    parser.addini("scope_dir", "where trace files go, relative to the rootdir", default=".scope")
+    parser.addini(
+        "scope_dir", "where trace files go, relative to the rootdir", default=DEFAULT_SCOPE_DIR
+    )
     parser.addini("scope_level", "calls or lines (like --scope-level)", default="")
     parser.addini("scope_include", "module or path globs also recorded", type="linelist")
     parser.addini("scope_exclude", "module or path globs never recorded", type="linelist")

@@ -43,7 +43,7 @@ payload is applied to the event's frame. ``return``, ``yield`` and ``unwind`` sh
 frame still on the stack at their own step; it is popped (``yield``: moved to
 ``suspended``) before the next event of that thread is applied.
 
-Values (the JSON forms of DESIGN.md, which msgpack carries unchanged): ``None``, bool,
+Values (the JSON forms ``--format json`` shows, which msgpack carries unchanged): ``None``, bool,
 int (within 64 bits), float (finite), str as themselves; list and tuple as arrays; dict
 with str keys as maps; anything else as a map with a ``"$type"`` key (the qualified type
 name) and one of ``"attrs"`` (instance attributes, a map), ``"items"`` (elements of other

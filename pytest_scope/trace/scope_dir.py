@@ -14,6 +14,7 @@
 A run is any regular ``*.sqlite`` file in ``runs/`` (``run_files``): a file put there by
 hand or an uncombined worker part replays like any other. Retention deletes only the runs
 this tool named (``recorded_run``); the files beside a run are not runs and go with it.
+Standard library only, for the plugin's defaults: SQLite is imported by reading a run.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from pytest_scope.errors import NotFoundError
-from pytest_scope.trace.reader import RecordedTest, TraceFile, find_test
+
+if TYPE_CHECKING:
+    from pytest_scope.trace.reader import RecordedTest, TraceFile
 
 DEFAULT_SCOPE_DIR: Final = ".scope"
 RUN_TIME: Final = re.compile(r"^\d{8}-\d{6}")  # run ids start with %Y%m%d-%H%M%S
@@ -118,6 +121,8 @@ class ScopeDir:
 
     def find_test(self, test_id: str, run: str | None = None) -> tuple[TraceFile, RecordedTest]:
         """The test ``test_id`` names, in ``run`` or in the newest run that has it."""
+        from pytest_scope.trace.reader import find_test
+
         if run is not None:
             return find_test([self.run(run)], test_id, where=f"run {run}")
         return find_test(
