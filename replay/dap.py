@@ -616,14 +616,7 @@ class DebugSession:
             ):
                 answer["message"] = "no step of the recording is at this line"
             else:
-                try:
-                    cursor.add_breakpoint(
-                        f"{recorded}:{line}", spec.get("condition"), spec.get("hitCondition")
-                    )
-                except BreakpointError as exc:
-                    answer["message"] = str(exc)
-                else:
-                    answer["verified"] = True
+                _add_breakpoint(cursor, f"{recorded}:{line}", spec, answer)
             answers.append(answer)
         return answers
 
@@ -634,16 +627,21 @@ class DebugSession:
         answers = []
         for spec in requested:
             answer: dict[str, Any] = {"id": spec["id"], "verified": False}
-            try:
-                cursor.add_breakpoint(
-                    str(spec["name"]), spec.get("condition"), spec.get("hitCondition")
-                )
-            except BreakpointError as exc:
-                answer["message"] = str(exc)
-            else:
-                answer["verified"] = True
+            _add_breakpoint(cursor, str(spec["name"]), spec, answer)
             answers.append(answer)
         return answers
+
+
+def _add_breakpoint(
+    cursor: Cursor, where: str, spec: dict[str, Any], answer: dict[str, Any]
+) -> None:
+    """Set one requested breakpoint; ``answer`` tells the editor whether it holds, or why not."""
+    try:
+        cursor.add_breakpoint(where, spec.get("condition"), spec.get("hitCondition"))
+    except BreakpointError as exc:
+        answer["message"] = str(exc)
+    else:
+        answer["verified"] = True
 
 
 _REQUESTS: Final = frozenset(

@@ -9,11 +9,11 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from recordings import run_pytest
 from replaycli import replay_json, run_replay
 from tracebuilder import Recording, close_traces, open_trace, write_trace
 
@@ -74,13 +74,7 @@ def pytest_run(root: Path, *args: str, ok: bool = False) -> subprocess.Completed
     env = {name: value for name, value in os.environ.items() if name != "CART_OK"}
     if ok:
         env["CART_OK"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--scope", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    return run_pytest(root, *args, env=env)
 
 
 def make_project(root: Path) -> Path:
