@@ -30,7 +30,14 @@ from deepdiff import DeepDiff
 
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
-from replay.align import Alignment, Signatures, align, first_divergence, load_steps
+from replay.align import (
+    Alignment,
+    Divergence,
+    Signatures,
+    align,
+    first_divergence,
+    load_steps,
+)
 from replay.state import State, state_at
 
 MAX_CHANGES: Final = 100
@@ -269,8 +276,9 @@ class DivergenceReport:
 
 
 def alignment(this: Recorded, against: Recorded) -> Alignment:
-    """The two recordings' steps matched (``replay.align``); computed once by a caller
-    that needs both a diff and the divergence."""
+    """The two recordings' steps matched (``replay.align``): it reads every step of both,
+    so a caller that needs several diffs or the divergence too computes it once and passes
+    it on."""
     signatures = Signatures()
     return align(
         load_steps(this.trace, this.test, signatures),
@@ -296,11 +304,19 @@ def _roots(this: Recorded, against: Recorded) -> tuple[str | None, str | None]:
     )
 
 
+def find_divergence(
+    this: Recorded, against: Recorded, aligned: Alignment | None = None
+) -> Divergence | None:
+    """The first step where ``this`` and ``against`` part ways, or None if they never do:
+    ``replay.align.first_divergence``, payloads judged by ``payloads_differ``."""
+    return first_divergence(aligned or alignment(this, against), payloads_differ)
+
+
 def diverge(
     this: Recorded, against: Recorded, aligned: Alignment | None = None
 ) -> DivergenceReport:
     """The first step where ``this`` and ``against`` part ways, both sides and what differs."""
-    found = first_divergence(aligned or alignment(this, against), payloads_differ)
+    found = find_divergence(this, against, aligned)
     if found is None:
         return DivergenceReport(None, None, None, [], 0)
     mine = None if found.this_step is None else state_at(this.trace, this.test, found.this_step)

@@ -1,5 +1,8 @@
 """The terminal views: the state at a step, the timeline, the lists of runs and tests.
 
+``TextView`` renders what ``scope-replay`` shows people; ``replay.json_view.JsonView`` has
+the same methods for scripts.
+
 Recorded values are data from the trace file, never rich markup: they are always
 rendered as ``Text``.
 """
@@ -20,6 +23,7 @@ from pytest_scope.trace.reader import RecordedTest
 from replay.compare import DivergenceReport, StateDiff, without_assertion_temporaries
 from replay.history import describe
 from replay.state import State
+from replay.value_history import render_history
 
 _INSTALL_DIRS: Final = frozenset({"site-packages", "dist-packages"})
 SOURCE_CONTEXT: Final = 5  # lines shown above and below the current one
@@ -429,3 +433,55 @@ def _changed_values(change: dict[str, Any]) -> tuple[Text, Text]:
     if change["change"] == "removed":
         return absent, theirs
     return mine, theirs
+
+
+class TextView:
+    """``scope-replay``'s text output: each method renders on ``console``."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def runs(self, runs: list[tuple[Path, dict[str, Any]]]) -> None:
+        render_runs(self.console, runs)
+
+    def tests(self, run: str, tests: list[RecordedTest]) -> None:
+        render_tests(self.console, run, tests)
+
+    def timeline(
+        self,
+        nodeid: str,
+        rows: list[dict[str, Any]],
+        rootdir: str | None,
+        marks: dict[int, str],
+    ) -> None:
+        render_timeline(self.console, nodeid, rows, rootdir, marks)
+
+    def state(
+        self,
+        state: State,
+        source: str | None,
+        rootdir: str | None,
+        diff: StateDiff | None,
+        note: str | None,
+        assertion_temporaries: bool,
+    ) -> None:
+        """The state, then the diff from the recording compared with, or why there is none."""
+        render_state(self.console, state, source, rootdir, assertion_temporaries)
+        if diff is not None:
+            render_diff(self.console, state, diff, rootdir)
+        elif note is not None:
+            render_note(self.console, note)
+
+    def divergence(
+        self,
+        nodeid: str,
+        this: tuple[str, int],
+        against: tuple[str, int],
+        report: DivergenceReport,
+        sources: tuple[str | None, str | None],
+        rootdir: str | None,
+    ) -> None:
+        render_divergence(self.console, nodeid, this, against, report, sources, rootdir)
+
+    def history(self, document: dict[str, Any], rootdir: str | None) -> None:
+        render_history(self.console, document, rootdir)

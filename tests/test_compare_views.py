@@ -11,8 +11,11 @@ import pytest
 from rich.console import Console
 from tracebuilder import SOURCES, Recording, close_traces, open_trace, write_trace
 
+import replay.compare
 from pytest_scope.trace.schema import Kind
+from replay.align import align
 from replay.compare import Recorded, compare_at, diverge
+from replay.html_view import export_viewer
 from replay.json_view import divergence_document
 from replay.state import state_at
 from replay.text_view import render_diff, render_divergence
@@ -150,3 +153,21 @@ def test_a_watched_object_differs_in_the_diff_and_the_divergence(tmp_path: Path)
     ]
     assert document["this"]["watched"] == {"registry": {"a": 2}}
     assert document["against"]["watched"] == {"registry": {"a": 1}}
+
+
+def test_a_viewer_aligns_the_two_recordings_once(
+    sides: tuple[Recorded, Recorded], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every step's diff and the divergence the page carries read one alignment."""
+    aligned: list[object] = []
+
+    def counted(*steps: Any) -> Any:
+        aligned.append(steps)
+        return align(*steps)
+
+    monkeypatch.setattr(replay.compare, "align", counted)
+    this, against = sides
+    _, comparison = export_viewer(tmp_path / "viewer.html", this.trace, this.test, None, against)
+    assert comparison.step_diffs is not None and len(comparison.step_diffs) == this.test.steps
+    assert comparison.divergence is not None and comparison.divergence.by == "value"
+    assert len(aligned) == 1
