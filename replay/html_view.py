@@ -29,6 +29,7 @@ from typing import Any, Final
 
 from pytest_scope import __version__
 from pytest_scope.trace.reader import RecordedTest, TraceFile
+from pytest_scope.trace.schema import KIND_NAMES, LEAVING_KINDS, MARKS, RESOLVE_DEPTH, RESOLVE_NODES
 from replay.compare import (
     DivergenceReport,
     Recorded,
@@ -117,7 +118,21 @@ def viewer_data(
         "note": comparison.note,
         "alignment": comparison.segments,
         "step_diffs": comparison.step_diffs,
+        "trace_format": trace_format(),
         "chunks": _pack(chunks),
+    }
+
+
+def trace_format() -> dict[str, Any]:
+    """What the page's script knows of the trace format, from ``pytest_scope.trace.schema``
+    (the script copies none of it): the kinds' names by number, the kinds after which a
+    frame leaves its stack, the values' marks and the bounds references resolve within."""
+    return {
+        "kinds": list(KIND_NAMES),
+        "leaving": sorted(LEAVING_KINDS),
+        "marks": list(MARKS),
+        "resolve_depth": RESOLVE_DEPTH,
+        "resolve_nodes": RESOLVE_NODES,
     }
 
 

@@ -15,11 +15,11 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
-from pytest_scope.trace.schema import RESOLVE_DEPTH, RESOLVE_NODES
+from pytest_scope.trace.schema import MARKS, RESOLVE_DEPTH, RESOLVE_NODES
 from replay.expression import is_mapping
 
 Entry = list[Any]  # [number, type name, shallow form or None, foreign]
-_MARKS: Final = frozenset({"$truncated", "$depth", "$cycle", "$redacted"})
+_MARKS: Final = frozenset(MARKS)
 
 
 class References:
