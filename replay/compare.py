@@ -24,6 +24,7 @@ order-free matching. Recorded values are already bounded in size by the recorder
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any, Final
 
 from deepdiff import DeepDiff
@@ -295,6 +296,29 @@ def compare_at(
     other = state_at(against.trace, against.test, step)
     changes, omitted = state_changes(state, other, _roots(this, against))
     return StateDiff(against, other, exact, changes, omitted)
+
+
+class Comparer:
+    """The states of ``this`` compared with ``against``'s at the aligned steps, for a view
+    that shows many: the alignment is computed once, at the first need, and each step's
+    diff is kept."""
+
+    def __init__(self, this: Recorded, against: Recorded) -> None:
+        self.this = this
+        self.against = against
+        self._diffs: dict[int, StateDiff] = {}
+
+    @cached_property
+    def aligned(self) -> Alignment:
+        return alignment(self.this, self.against)
+
+    def at(self, state: State) -> StateDiff:
+        """``compare_at`` of ``state``, a state of ``this``."""
+        diff = self._diffs.get(state.step)
+        if diff is None:
+            diff = compare_at(state, self.this, self.against, self.aligned)
+            self._diffs[state.step] = diff
+        return diff
 
 
 def _roots(this: Recorded, against: Recorded) -> tuple[str | None, str | None]:

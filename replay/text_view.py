@@ -249,47 +249,6 @@ def render_timeline(
     _print_uncut(console, title, table)
 
 
-def render_tests(console: Console, run: str, tests: list[RecordedTest]) -> None:
-    title = f"Tests of run {run}"
-    table = Table(box=box.SIMPLE)
-    for column in ("test", "attempt", "outcome", "steps", "dropped"):
-        table.add_column(
-            column,
-            justify="left" if column in ("test", "outcome") else "right",
-            overflow="fold",
-        )
-    for test in tests:
-        outcome = test.outcome + (f" (incomplete: {test.incomplete})" if test.incomplete else "")
-        style = "red" if test.outcome == "failed" else ""
-        table.add_row(
-            Text(test.nodeid),
-            str(test.attempt),
-            Text(outcome, style=style),
-            f"{test.steps:,}",
-            f"{test.dropped_steps:,}",
-        )
-    _print_uncut(console, title, table)
-
-
-def render_runs(console: Console, runs: list[tuple[Path, dict[str, Any]]]) -> None:
-    title = "Runs (newest first)"
-    table = Table(box=box.SIMPLE)
-    for column in ("run", "tests", "failed", "file"):
-        table.add_column(
-            column,
-            justify="right" if column in ("tests", "failed") else "left",
-            overflow="fold",
-        )
-    for path, facts in runs:
-        if "error" in facts:
-            table.add_row(Text(path.stem), "", "", Text(f"unreadable: {facts['error']}"))
-        else:
-            table.add_row(
-                Text(path.stem), str(facts["tests"]), str(facts["failed"]), Text(str(path))
-            )
-    _print_uncut(console, title, table)
-
-
 def _print_uncut(console: Console, title: str, table: Table) -> None:
     """Print a titled table of ids and paths without cutting any.
 
@@ -302,11 +261,6 @@ def _print_uncut(console: Console, title: str, table: Table) -> None:
         console.width = max(console.width, needed)
     console.print(Text(title, style="table.title"), soft_wrap=whole)
     console.print(table)
-
-
-def render_note(console: Console, note: str) -> None:
-    console.print()
-    console.print(Text(note, style="dim"))
 
 
 def render_diff(console: Console, state: State, diff: StateDiff, rootdir: str | None) -> None:
@@ -442,10 +396,44 @@ class TextView:
         self.console = console
 
     def runs(self, runs: list[tuple[Path, dict[str, Any]]]) -> None:
-        render_runs(self.console, runs)
+        title = "Runs (newest first)"
+        table = Table(box=box.SIMPLE)
+        for column in ("run", "tests", "failed", "file"):
+            table.add_column(
+                column,
+                justify="right" if column in ("tests", "failed") else "left",
+                overflow="fold",
+            )
+        for path, facts in runs:
+            if "error" in facts:
+                table.add_row(Text(path.stem), "", "", Text(f"unreadable: {facts['error']}"))
+            else:
+                table.add_row(
+                    Text(path.stem), str(facts["tests"]), str(facts["failed"]), Text(str(path))
+                )
+        _print_uncut(self.console, title, table)
 
     def tests(self, run: str, tests: list[RecordedTest]) -> None:
-        render_tests(self.console, run, tests)
+        title = f"Tests of run {run}"
+        table = Table(box=box.SIMPLE)
+        for column in ("test", "attempt", "outcome", "steps", "dropped"):
+            table.add_column(
+                column,
+                justify="left" if column in ("test", "outcome") else "right",
+                overflow="fold",
+            )
+        for test in tests:
+            incomplete = f" (incomplete: {test.incomplete})" if test.incomplete else ""
+            outcome = test.outcome + incomplete
+            style = "red" if test.outcome == "failed" else ""
+            table.add_row(
+                Text(test.nodeid),
+                str(test.attempt),
+                Text(outcome, style=style),
+                f"{test.steps:,}",
+                f"{test.dropped_steps:,}",
+            )
+        _print_uncut(self.console, title, table)
 
     def timeline(
         self,
@@ -470,7 +458,8 @@ class TextView:
         if diff is not None:
             render_diff(self.console, state, diff, rootdir)
         elif note is not None:
-            render_note(self.console, note)
+            self.console.print()
+            self.console.print(Text(note, style="dim"))
 
     def divergence(
         self,
