@@ -31,14 +31,7 @@ from deepdiff import DeepDiff
 
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
-from replay.align import (
-    Alignment,
-    Divergence,
-    Signatures,
-    align,
-    first_divergence,
-    load_steps,
-)
+from replay.align import Alignment, Divergence, Signatures, align, first_divergence, load_steps
 from replay.state import State, state_at
 
 MAX_CHANGES: Final = 100
@@ -277,9 +270,8 @@ class DivergenceReport:
 
 
 def alignment(this: Recorded, against: Recorded) -> Alignment:
-    """The two recordings' steps matched (``replay.align``): it reads every step of both,
-    so a caller that needs several diffs or the divergence too computes it once and passes
-    it on."""
+    """The two recordings' steps matched (``replay.align``). It reads every step of both:
+    a view that shows several diffs computes it once (``Comparer``) and passes it on."""
     signatures = Signatures()
     return align(
         load_steps(this.trace, this.test, signatures),

@@ -111,12 +111,12 @@ def viewer_data(
         "note": comparison.note,
         "alignment": comparison.segments,
         "step_diffs": comparison.step_diffs,
-        "trace_format": trace_format(),
+        "trace_format": _trace_format(),
         "chunks": _pack(chunks),
     }
 
 
-def trace_format() -> dict[str, Any]:
+def _trace_format() -> dict[str, Any]:
     """What the page's script knows of the trace format, from ``pytest_scope.trace.schema``
     (the script copies none of it): the kinds' names by number, the kinds after which a
     frame leaves its stack, the values' marks and the bounds references resolve within."""

@@ -2,7 +2,7 @@
 // Every recorded string is untrusted: it reaches the page through textContent only.
 "use strict";
 (() => {
-  // The trace format, as the data carries it (html_view.trace_format): set by readFormat
+  // The trace format, as the data carries it (html_view._trace_format): set by readFormat
   // before the recording is read.
   let KINDS, CALL, RETURN, YIELD, RESUME, LEAVING, ENTERING, MARKS, RESOLVE_DEPTH, RESOLVE_NODES;
   const ROW = 18;
