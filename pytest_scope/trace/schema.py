@@ -171,3 +171,6 @@ KIND_NAMES: Final = ("call", "line", "return", "yield", "resume", "exception", "
 
 # Kinds after which the event's frame leaves the stack.
 LEAVING_KINDS: Final = frozenset({Kind.RETURN, Kind.YIELD, Kind.UNWIND})
+
+# The marks of the value forms (module docstring): keys of a recorded map that are not data.
+MARKS: Final = ("$truncated", "$depth", "$cycle", "$redacted")
