@@ -11,7 +11,7 @@ from typing import Final
 
 import pytest
 
-from pytest_scope.plugin import LEVELS
+from pytest_scope.capture.plan import LEVELS
 
 _USAGE: Final = "@pytest.mark.scope takes level='calls' or level='lines', or off=True"
 

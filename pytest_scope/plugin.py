@@ -13,10 +13,10 @@ import sys
 
 import pytest
 
+from pytest_scope.capture.plan import LEVELS  # light: the standard library only
 from pytest_scope.capture.redaction import check_pattern  # light: re only
 
-_SESSION_PLUGIN = "scope-session"
-LEVELS = ("calls", "lines")
+_recording_key = pytest.StashKey[bool]()
 _MARKER_LINE = (
     "scope(level=None, off=False): pytest-scope records this test at level 'calls' or"
     " 'lines' (as --scope-level does), or not at all with off=True"
@@ -191,22 +191,14 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--scope needs Python 3.12 or newer (sys.monitoring); "
             f"this is Python {platform.python_version()}"
         )
-    from pytest_scope.artifacts import PLUGIN_NAME, ScopeArtifacts, artifact_settings
-    from pytest_scope.session import ScopeSession, settings_from_config
+    from pytest_scope import session
 
-    config.pluginmanager.register(
-        ScopeSession(config, settings_from_config(config)), _SESSION_PLUGIN
-    )
-    artifacts = artifact_settings(config)
-    if artifacts is not None:  # registered after the session: its summary line follows
-        config.pluginmanager.register(ScopeArtifacts(config, artifacts), PLUGIN_NAME)
+    config.stash[_recording_key] = True
+    session.start(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    session = config.pluginmanager.get_plugin(_SESSION_PLUGIN)
-    if session is not None:
-        session.close()
-        config.pluginmanager.unregister(session)
-    artifacts = config.pluginmanager.get_plugin("scope-artifacts")
-    if artifacts is not None:
-        config.pluginmanager.unregister(artifacts)
+    if config.stash.get(_recording_key, False):
+        from pytest_scope import session
+
+        session.stop(config)
