@@ -13,14 +13,10 @@ import sys
 
 import pytest
 
-from pytest_scope.capture.plan import LEVELS  # light: the standard library only
 from pytest_scope.capture.redaction import check_pattern  # light: re only
+from pytest_scope.marker import LEVELS, MARKER_LINE  # light: pytest only
 
-_recording_key = pytest.StashKey[bool]()
-_MARKER_LINE = (
-    "scope(level=None, off=False): pytest-scope records this test at level 'calls' or"
-    " 'lines' (as --scope-level does), or not at all with off=True"
-)
+_recording_key = pytest.StashKey[bool]()  # set where --scope started a recording run
 
 
 def _positive_int(text: str) -> int:
@@ -182,7 +178,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", _MARKER_LINE)  # also unrecorded: --strict-markers
+    config.addinivalue_line("markers", MARKER_LINE)  # also unrecorded: --strict-markers
     enabled = config.option.scope or config.getini("scope")
     if not enabled:
         return

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_scope.capture.plan import LEVELS
 from pytest_scope.capture.redaction import check_pattern
+from pytest_scope.marker import LEVELS
 from pytest_scope.progress import progress_delay
 from pytest_scope.trace.retention import Policy
 

@@ -8,6 +8,8 @@ rule holds for the code as written and not only for what one run happens to load
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -127,3 +129,17 @@ def test_no_module_of_pytest_scope_or_replay_imports_itself_back() -> None:
     graph = import_graph()
     assert "pytest_scope.session" in graph and "replay.cli" in graph
     assert cycles(graph) == []
+
+
+def test_the_entry_point_imports_nothing_of_recording() -> None:
+    """pytest loads ``plugin`` in every run: recording's modules wait for ``--scope``."""
+    heavy = ("sqlite3", "msgpack", "rich", "replay", "pytest_scope.session")
+    heavy += ("pytest_scope.capture.recorder", "pytest_scope.trace")
+    probe = (
+        "import sys, pytest_scope.plugin\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({heavy!r})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -19,7 +19,6 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path, PurePath
 from types import CodeType
-from typing import Final
 
 # This file is pytest_scope/capture/plan.py: the tool's packages sit two levels up.
 _OWN_PACKAGES = tuple(
@@ -45,10 +44,6 @@ class Level(enum.IntEnum):
     SKIP = 0
     CALLS = 1
     LINES = 2
-
-
-# The levels a user may ask for (``--scope-level``, ``scope_level``, the ``scope`` marker).
-LEVELS: Final = ("calls", "lines")
 
 
 class Plan:
