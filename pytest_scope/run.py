@@ -33,7 +33,9 @@ _time = time.time  # a test may monkeypatch the time module
 class Run:
     """The run's identity and trace file, and what is said of it at the end."""
 
-    def __init__(self, config: pytest.Config, settings: Settings, worker: WorkerPart | None):
+    def __init__(
+        self, config: pytest.Config, settings: Settings, worker: WorkerPart | None
+    ) -> None:
         self.config = config
         self.settings = settings
         self.started = _time()

@@ -21,6 +21,8 @@ DEFAULT_SCOPE_DIR = ".scope"
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """The run's settings, resolved: paths absolute, sizes in bytes."""
+
     scope_dir: Path
     level: str | None
     buffer_bytes: int
