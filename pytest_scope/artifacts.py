@@ -19,7 +19,6 @@ from pytest_scope.run import Run
 
 PLUGIN_NAME = "scope-artifacts"
 JUNIT_PROPERTY = "scope_viewer"
-DEFAULT_BUDGET_MB = 2  # replay.bundle.DEFAULT_BUDGET_MB, without importing replay here
 
 
 @dataclass(frozen=True, slots=True)
