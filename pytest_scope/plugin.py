@@ -14,13 +14,9 @@ import sys
 import pytest
 
 from pytest_scope.capture.redaction import check_pattern  # light: re only
+from pytest_scope.marker import LEVELS, MARKER_LINE  # light: pytest only
 
-_SESSION_PLUGIN = "scope-session"
-LEVELS = ("calls", "lines")
-_MARKER_LINE = (
-    "scope(level=None, off=False): pytest-scope records this test at level 'calls' or"
-    " 'lines' (as --scope-level does), or not at all with off=True"
-)
+_recording_key = pytest.StashKey[bool]()  # set where --scope started a recording run
 
 
 def _positive_int(text: str) -> int:
@@ -182,7 +178,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", _MARKER_LINE)  # also unrecorded: --strict-markers
+    config.addinivalue_line("markers", MARKER_LINE)  # also unrecorded: --strict-markers
     enabled = config.option.scope or config.getini("scope")
     if not enabled:
         return
@@ -191,22 +187,14 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--scope needs Python 3.12 or newer (sys.monitoring); "
             f"this is Python {platform.python_version()}"
         )
-    from pytest_scope.artifacts import PLUGIN_NAME, ScopeArtifacts, artifact_settings
-    from pytest_scope.session import ScopeSession, settings_from_config
+    from pytest_scope import session
 
-    config.pluginmanager.register(
-        ScopeSession(config, settings_from_config(config)), _SESSION_PLUGIN
-    )
-    artifacts = artifact_settings(config)
-    if artifacts is not None:  # registered after the session: its summary line follows
-        config.pluginmanager.register(ScopeArtifacts(config, artifacts), PLUGIN_NAME)
+    config.stash[_recording_key] = True
+    session.start(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    session = config.pluginmanager.get_plugin(_SESSION_PLUGIN)
-    if session is not None:
-        session.close()
-        config.pluginmanager.unregister(session)
-    artifacts = config.pluginmanager.get_plugin("scope-artifacts")
-    if artifacts is not None:
-        config.pluginmanager.unregister(artifacts)
+    if config.stash.get(_recording_key, False):
+        from pytest_scope import session
+
+        session.stop(config)
