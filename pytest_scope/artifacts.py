@@ -11,18 +11,14 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_scope.errors import ScopeError
-
-if TYPE_CHECKING:
-    from pytest_scope.session import ScopeSession
+from pytest_scope.run import Run
 
 PLUGIN_NAME = "scope-artifacts"
 JUNIT_PROPERTY = "scope_viewer"
-DEFAULT_BUDGET_MB = 2  # replay.bundle.DEFAULT_BUDGET_MB, without importing replay here
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,21 +52,18 @@ def artifact_settings(config: pytest.Config) -> ArtifactSettings | None:
 class ScopeArtifacts:
     """Writes the bundle of the run that the ``scope-session`` plugin records."""
 
-    def __init__(self, config: pytest.Config, settings: ArtifactSettings) -> None:
+    def __init__(self, config: pytest.Config, settings: ArtifactSettings, run: Run) -> None:
         self.config = config
         self.settings = settings
+        self.run = run
         self.written: int | None = None  # failed tests in the bundle, once written
         self.size = 0
         self.problem: str | None = None
 
-    def _session(self) -> ScopeSession | None:
-        session: ScopeSession | None = self.config.pluginmanager.get_plugin("scope-session")
-        return session if session is not None and session.active else None
-
     def viewer_path(self, nodeid: str) -> str:
         from replay.bundle import viewer_name
 
-        return _display(self.settings.directory / viewer_name(nodeid), self.config)
+        return self.run.display(self.settings.directory / viewer_name(nodeid))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -78,14 +71,14 @@ class ScopeArtifacts:
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         # The teardown report (which junitxml reads properties from) copies this list.
-        if report.when == "call" and report.failed and self._session() is not None:
+        if report.when == "call" and report.failed and self.run.active:
             item.user_properties.append((JUNIT_PROPERTY, self.viewer_path(item.nodeid)))
         return report
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self) -> None:
-        session = self._session()
-        if session is None or session.worker is not None:  # xdist: the controller writes it
+        run = self.run
+        if not run.active or run.worker is not None:  # xdist: the controller writes it
             return
         from rich.console import Console
         from rich.progress import Progress
@@ -93,11 +86,11 @@ class ScopeArtifacts:
         from replay.bundle import write_bundle
         from replay.history import baseline_runs, newest_first
 
-        path = session.path
+        path = run.path
         console = Console(stderr=True)
         try:
-            baselines = baseline_runs(session.settings.baselines)
-            runs = newest_first([*session.scope_dir.runs(), *baselines])
+            baselines = baseline_runs(run.settings.baselines)
+            runs = newest_first([*run.scope_dir.runs(), *baselines])
             # On a terminal only, and gone when done: the summary says what was written.
             with Progress(
                 *Progress.get_default_columns(),
@@ -121,7 +114,7 @@ class ScopeArtifacts:
             write(f"pytest-scope: {self.problem}", yellow=True)
         if self.written is None:
             return
-        where = _display(self.settings.directory, self.config)
+        where = self.run.display(self.settings.directory)
         if self.written:
             write(
                 f"artifacts: {where} ({self.size / 1e6:.1f} MB): {self.written} viewer(s),"
@@ -129,10 +122,3 @@ class ScopeArtifacts:
             )
         else:
             write(f"artifacts: none in {where} (no recorded test failed)")
-
-
-def _display(path: Path, config: pytest.Config) -> str:
-    try:
-        return str(path.relative_to(config.invocation_params.dir))
-    except ValueError:
-        return str(path)

@@ -1,4 +1,4 @@
-"""The project's exceptions and warnings: one base each, specific subclasses.
+"""The project's exceptions: one base, specific subclasses.
 
 The ``scope-replay`` CLI turns any ``ScopeError`` into one line on stderr and exit code 2.
 """
@@ -24,11 +24,3 @@ class SchemaVersionError(TraceFileError):
 
 class NotFoundError(ScopeError):
     """A test, run or step asked for does not exist in the traces."""
-
-
-class ScopeWarning(UserWarning):
-    """Base of every warning pytest-scope emits (recording problems, never test results)."""
-
-
-class RecorderFaultWarning(ScopeWarning):
-    """The recorder hit a fault; recording of that test stopped, its result stands."""

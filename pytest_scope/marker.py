@@ -1,7 +1,8 @@
 """The ``scope`` marker: a test (or its class or module) recorded at another level, or not.
 
-``plugin`` registers the marker in every run, so that ``--strict-markers`` projects can
-use it whether or not ``--scope`` is on; this reads it, when recording.
+``plugin`` registers the marker (``MARKER_LINE``) in every run, so that ``--strict-markers``
+projects can use it whether or not ``--scope`` is on; ``scope_mark`` reads it, when
+recording. Only ``pytest`` is imported here: ``plugin`` imports this in every run.
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ from typing import Final
 
 import pytest
 
-from pytest_scope.plugin import LEVELS
-
+# The levels a user may name: by --scope-level, the scope_level setting or this marker.
+LEVELS: Final = ("calls", "lines")
+MARKER_LINE: Final = (
+    "scope(level=None, off=False): pytest-scope records this test at level 'calls' or"
+    " 'lines' (as --scope-level does), or not at all with off=True"
+)
 _USAGE: Final = "@pytest.mark.scope takes level='calls' or level='lines', or off=True"
 
 

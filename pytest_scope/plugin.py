@@ -14,14 +14,9 @@ import sys
 import pytest
 
 from pytest_scope.capture.redaction import check_pattern  # light: re only
-from pytest_scope.trace.scope_dir import DEFAULT_SCOPE_DIR  # light: standard library only
+from pytest_scope.marker import LEVELS, MARKER_LINE  # light: pytest only
 
-_SESSION_PLUGIN = "scope-session"
-LEVELS = ("calls", "lines")
-_MARKER_LINE = (
-    "scope(level=None, off=False): pytest-scope records this test at level 'calls' or"
-    " 'lines' (as --scope-level does), or not at all with off=True"
-)
+_recording_key = pytest.StashKey[bool]()  # set where --scope started a recording run
 
 
 def _positive_int(text: str) -> int:
@@ -57,8 +52,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--scope-dir",
         dest="scope_dir",
         metavar="DIR",
-        help="where trace files go"
-        f" (ini: scope_dir; default: {DEFAULT_SCOPE_DIR} under the rootdir).",
+        help="where trace files go (ini: scope_dir; default: .scope under the rootdir).",
     )
     group.addoption(
         "--scope-level",
@@ -149,9 +143,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "repeatable, added to the built-in patterns and the ini setting (ini: scope_redact).",
     )
     parser.addini("scope", "record every test (like --scope)", type="bool", default=False)
-    parser.addini(
-        "scope_dir", "where trace files go, relative to the rootdir", default=DEFAULT_SCOPE_DIR
-    )
+    parser.addini("scope_dir", "where trace files go, relative to the rootdir", default=".scope")
     parser.addini("scope_level", "calls or lines (like --scope-level)", default="")
     parser.addini("scope_include", "module or path globs also recorded", type="linelist")
     parser.addini("scope_exclude", "module or path globs never recorded", type="linelist")
@@ -186,7 +178,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", _MARKER_LINE)  # also unrecorded: --strict-markers
+    config.addinivalue_line("markers", MARKER_LINE)  # also unrecorded: --strict-markers
     enabled = config.option.scope or config.getini("scope")
     if not enabled:
         return
@@ -195,22 +187,14 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--scope needs Python 3.12 or newer (sys.monitoring); "
             f"this is Python {platform.python_version()}"
         )
-    from pytest_scope.artifacts import PLUGIN_NAME, ScopeArtifacts, artifact_settings
-    from pytest_scope.session import ScopeSession, settings_from_config
+    from pytest_scope import session
 
-    config.pluginmanager.register(
-        ScopeSession(config, settings_from_config(config)), _SESSION_PLUGIN
-    )
-    artifacts = artifact_settings(config)
-    if artifacts is not None:  # registered after the session: its summary line follows
-        config.pluginmanager.register(ScopeArtifacts(config, artifacts), PLUGIN_NAME)
+    config.stash[_recording_key] = True
+    session.start(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    session = config.pluginmanager.get_plugin(_SESSION_PLUGIN)
-    if session is not None:
-        session.close()
-        config.pluginmanager.unregister(session)
-    artifacts = config.pluginmanager.get_plugin("scope-artifacts")
-    if artifacts is not None:
-        config.pluginmanager.unregister(artifacts)
+    if config.stash.get(_recording_key, False):
+        from pytest_scope import session
+
+        session.stop(config)

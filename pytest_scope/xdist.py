@@ -1,27 +1,21 @@
-"""pytest-xdist: the workers record, the controller combines their files and reports.
+"""pytest-xdist: what the controller and its workers tell each other about a recording run.
 
 The controller runs no test. It hands each worker the run id and a worker number through
 ``workerinput`` (the worker's file is ``<run_id>-<worker id>.sqlite``, its code numbers
 start at the number's ``code_base``), and gathers through ``workeroutput`` what each
-worker has to say in the summary. Like pytest-randomly, these hooks are registered only
-where xdist is: ``pytest_configure_node`` is not a hook without it.
+worker has to say in the summary. The roles that use this are in ``roles``.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import pytest
 
-if TYPE_CHECKING:
-    from pytest_scope.session import ScopeSession
-
-PLUGIN_NAME: Final = "scope-xdist"
 _RUN_ID_KEY: Final = "scope_run_id"
 _NUMBER_KEY: Final = "scope_worker_number"
-OUTPUT_KEY: Final = "scope"
+_OUTPUT_KEY: Final = "scope"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +51,19 @@ def is_controller(config: pytest.Config) -> bool:
     )
 
 
-class XdistController:
-    """Hooks of the controller, feeding the ``scope-session`` that will combine and report."""
+def hand_out_part(node: Any, run_id: str, number: int) -> None:
+    """Tell a starting worker which run it records a part of, as which number."""
+    node.workerinput[_RUN_ID_KEY] = run_id
+    node.workerinput[_NUMBER_KEY] = number
 
-    def __init__(self, session: ScopeSession) -> None:
-        self.session = session
-        self._numbers = itertools.count()
 
-    def pytest_configure_node(self, node: Any) -> None:
-        # A worker that crashed is replaced by one with a new id: it gets a new number too.
-        node.workerinput[_RUN_ID_KEY] = self.session.run_id
-        node.workerinput[_NUMBER_KEY] = next(self._numbers)
+def report_to_controller(config: pytest.Config, report: dict[str, object]) -> None:
+    """Leave what this worker has to say in the summary, for the controller to gather."""
+    workeroutput: dict[str, object] = getattr(config, "workeroutput", {})
+    workeroutput[_OUTPUT_KEY] = report
 
-    def pytest_testnodedown(self, node: Any, error: object) -> None:
-        report = getattr(node, "workeroutput", {}).get(OUTPUT_KEY)
-        if isinstance(report, dict):
-            self.session.add_worker_report(report)
+
+def worker_report(node: Any) -> dict[str, Any] | None:
+    """What a finished worker left for the controller, if it said anything."""
+    report = getattr(node, "workeroutput", {}).get(_OUTPUT_KEY)
+    return report if isinstance(report, dict) else None

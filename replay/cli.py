@@ -10,22 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pytest_scope.errors import NotFoundError, ScopeError, TraceFileError
 from pytest_scope.trace.reader import RecordedTest, TraceFile, find_test
 from pytest_scope.trace.scope_dir import DEFAULT_SCOPE_DIR, ScopeDir, run_file
-from replay.compare import (
-    Recorded,
-    StateDiff,
-    compare_at,
-    diverge,
-    without_assertion_temporaries,
-)
+from replay.compare import Recorded, compare_at, diverge, without_assertion_temporaries
 from replay.cursor import Cursor
 from replay.expression import ExpressionError, parse_path
 from replay.history import (
@@ -36,18 +28,12 @@ from replay.history import (
     newest_first,
     recorded_baselines,
 )
-from replay.json_view import (
-    divergence_document,
-    dumps,
-    runs_document,
-    state_document,
-    tests_document,
-)
+from replay.json_view import JsonView
 from replay.state import State, failure_step, state_at, timeline
-from replay.value_history import history, render_history
+from replay.value_history import history
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from replay.text_view import TextView
 
 PROG = "scope-replay"
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
@@ -236,7 +222,7 @@ def _run(args: argparse.Namespace) -> None:
         runs = []
         for path in _scope_dir(args).runs():
             runs.append((path, _run_facts(path)))
-        _output(args, runs_document(runs), lambda view, console: view.render_runs(console, runs))
+        _view(args).runs(runs)
         return
     if args.list:
         path = (
@@ -245,11 +231,7 @@ def _run(args: argparse.Namespace) -> None:
         with TraceFile(path) as trace:
             tests = trace.tests()
             run_id = trace.run_id
-        _output(
-            args,
-            tests_document(run_id, tests),
-            lambda view, console: view.render_tests(console, run_id, tests),
-        )
+        _view(args).tests(run_id, tests)
         return
     trace, test = _find(args)
     with trace:
@@ -335,15 +317,10 @@ def _show_test(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -
     if args.timeline:
         rows = timeline(trace, test)
         marks = _timeline_marks(args, trace, test) if args.format == "text" else {}
-        _output(
-            args,
-            rows,
-            lambda view, console: view.render_timeline(console, test.nodeid, rows, rootdir, marks),
-        )
+        _view(args).timeline(test.nodeid, rows, rootdir, marks)
         return
     step = args.step if args.step is not None else failure_step(trace, test)
     state = state_at(trace, test, step)
-    shown = state if args.assertion_temporaries else without_assertion_temporaries(state)
     source = trace.source(state.event["file"], test)
     against = _against(args, trace, test)
     try:
@@ -356,30 +333,7 @@ def _show_test(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -
         note = f"no passing recording of {test.nodeid} to compare with"
         if args.format == "json":
             print(f"{PROG}: note: {note}; diff is null", file=sys.stderr)
-    _output(
-        args,
-        state_document(shown, diff),
-        lambda view, console: _render_state(
-            view, console, state, source, rootdir, diff, note, args.assertion_temporaries
-        ),
-    )
-
-
-def _render_state(
-    view: ModuleType,
-    console: Console,
-    state: State,
-    source: str | None,
-    rootdir: str | None,
-    diff: StateDiff | None,
-    note: str | None,
-    assertion_temporaries: bool,
-) -> None:
-    view.render_state(console, state, source, rootdir, assertion_temporaries)
-    if diff is not None:
-        view.render_diff(console, state, diff, rootdir)
-    elif note is not None:
-        view.render_note(console, note)
+    _view(args).state(state, source, rootdir, diff, note, args.assertion_temporaries)
 
 
 def _show_divergence(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
@@ -418,17 +372,8 @@ def _report_divergence(args: argparse.Namespace, this: Recorded, against: Record
         (against.trace.run_id_of(against.test), against.test.attempt),
     )
     sources = (_source(this, report.this), _source(against, report.against))
-    _output(
-        args,
-        divergence_document(this.test.nodeid, *sides, report),
-        lambda view, console: view.render_divergence(
-            console,
-            this.test.nodeid,
-            *sides,
-            report,
-            sources,
-            this.trace.meta_of(this.test).get("rootdir"),
-        ),
+    _view(args).divergence(
+        this.test.nodeid, *sides, report, sources, this.trace.meta_of(this.test).get("rootdir")
     )
 
 
@@ -500,12 +445,7 @@ def _show_history(args: argparse.Namespace, trace: TraceFile, test: RecordedTest
             document = history(cursor, parse_path(args.history), -1)
         except ExpressionError as exc:
             raise _UsageError(f"--history: {exc}") from None
-    rootdir = trace.meta_of(test).get("rootdir")
-    _output(
-        args,
-        document,
-        lambda _, console: render_history(console, document, rootdir),
-    )
+    _view(args).history(document, trace.meta_of(test).get("rootdir"))
 
 
 def _source(recorded: Recorded, state: State | None) -> str | None:
@@ -532,18 +472,16 @@ def _runs(args: argparse.Namespace) -> list[Path]:
         return []  # a lone .sqlite file: only its own attempts can be compared
 
 
-def _output(
-    args: argparse.Namespace, document: Any, render: Callable[[ModuleType, Console], None]
-) -> None:
-    """JSON straight out; text through rich, imported only now."""
+def _view(args: argparse.Namespace) -> JsonView | TextView:
+    """The view ``--format`` asks for: JSON straight out; text through rich, imported only
+    now."""
     if args.format == "json":
-        print(dumps(document))
-        return
+        return JsonView()
     from rich.console import Console
 
-    from replay import text_view
+    from replay.text_view import TextView
 
-    render(text_view, Console(highlight=False))
+    return TextView(Console(highlight=False))
 
 
 def _scope_dir(args: argparse.Namespace) -> ScopeDir:

@@ -24,13 +24,14 @@ order-free matching. Recorded values are already bounded in size by the recorder
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any, Final
 
 from deepdiff import DeepDiff
 
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
-from replay.align import Alignment, Signatures, align, first_divergence, load_steps
+from replay.align import Alignment, Divergence, Signatures, align, first_divergence, load_steps
 from replay.state import State, state_at
 
 MAX_CHANGES: Final = 100
@@ -269,8 +270,8 @@ class DivergenceReport:
 
 
 def alignment(this: Recorded, against: Recorded) -> Alignment:
-    """The two recordings' steps matched (``replay.align``); computed once by a caller
-    that needs both a diff and the divergence."""
+    """The two recordings' steps matched (``replay.align``). It reads every step of both:
+    a view that shows several diffs computes it once (``Comparer``) and passes it on."""
     signatures = Signatures()
     return align(
         load_steps(this.trace, this.test, signatures),
@@ -289,6 +290,29 @@ def compare_at(
     return StateDiff(against, other, exact, changes, omitted)
 
 
+class Comparer:
+    """The states of ``this`` compared with ``against``'s at the aligned steps, for a view
+    that shows many: the alignment is computed once, at the first need, and each step's
+    diff is kept."""
+
+    def __init__(self, this: Recorded, against: Recorded) -> None:
+        self.this = this
+        self.against = against
+        self._diffs: dict[int, StateDiff] = {}
+
+    @cached_property
+    def aligned(self) -> Alignment:
+        return alignment(self.this, self.against)
+
+    def at(self, state: State) -> StateDiff:
+        """``compare_at`` of ``state``, a state of ``this``."""
+        diff = self._diffs.get(state.step)
+        if diff is None:
+            diff = compare_at(state, self.this, self.against, self.aligned)
+            self._diffs[state.step] = diff
+        return diff
+
+
 def _roots(this: Recorded, against: Recorded) -> tuple[str | None, str | None]:
     return (
         this.trace.meta_of(this.test).get("rootdir"),
@@ -296,11 +320,19 @@ def _roots(this: Recorded, against: Recorded) -> tuple[str | None, str | None]:
     )
 
 
+def find_divergence(
+    this: Recorded, against: Recorded, aligned: Alignment | None = None
+) -> Divergence | None:
+    """The first step where ``this`` and ``against`` part ways, or None if they never do:
+    ``replay.align.first_divergence``, payloads judged by ``payloads_differ``."""
+    return first_divergence(aligned or alignment(this, against), payloads_differ)
+
+
 def diverge(
     this: Recorded, against: Recorded, aligned: Alignment | None = None
 ) -> DivergenceReport:
     """The first step where ``this`` and ``against`` part ways, both sides and what differs."""
-    found = first_divergence(aligned or alignment(this, against), payloads_differ)
+    found = find_divergence(this, against, aligned)
     if found is None:
         return DivergenceReport(None, None, None, [], 0)
     mine = None if found.this_step is None else state_at(this.trace, this.test, found.this_step)

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from pytest_scope.errors import ScopeError
 from pytest_scope.trace.reader import RecordedTest, TraceFile
-from replay.compare import Recorded, StateDiff, compare_at
+from replay.compare import Comparer, Recorded
 from replay.cursor import FAILURE, RAISED, BreakpointError, Cursor, names_at
 from replay.dap_values import ValueReferences, arrow, type_name
 from replay.dap_wire import Connection
@@ -105,7 +105,7 @@ class DebugSession:
         self._source_refs: dict[int, str] = {}
         self._frames: dict[int, tuple[int, int]] = {}
         self.values = ValueReferences()
-        self._diffs: dict[int, StateDiff] = {}
+        self.compared: Comparer | None = None
 
     # The protocol.
 
@@ -202,6 +202,8 @@ class DebugSession:
                 self.against = None
             raise
         self.cursor.exception_stops = set(self._filters)
+        if self.against is not None:
+            self.compared = Comparer(Recorded(trace, test), self.against)
         return None, self._apply_breakpoints_and_start
 
     _attach = _launch
@@ -312,7 +314,7 @@ class DebugSession:
             scopes.append(self.values.scope("Exception", {"exception": state.exception}, None))
         if state.watched:
             scopes.append(self.values.scope("Watched", dict(state.watched), None))
-        if self.against is not None:
+        if self.compared is not None:
             reference = self.values.remember(lambda: self._diff_variables(state))
             scopes.append(
                 {
@@ -528,12 +530,8 @@ class DebugSession:
         return self._cursor().state(step), depth
 
     def _diff_variables(self, state: State) -> list[dict[str, Any]]:
-        cursor = self._cursor()
-        assert self.against is not None
-        diff = self._diffs.get(state.step)
-        if diff is None:
-            this = Recorded(cursor.trace, cursor.test)
-            diff = self._diffs[state.step] = compare_at(state, this, self.against)
+        assert self.compared is not None
+        diff = self.compared.at(state)
         aligned = "same step" if diff.exact else "last step alike"
         variables = [
             self.values.variable(
@@ -616,14 +614,7 @@ class DebugSession:
             ):
                 answer["message"] = "no step of the recording is at this line"
             else:
-                try:
-                    cursor.add_breakpoint(
-                        f"{recorded}:{line}", spec.get("condition"), spec.get("hitCondition")
-                    )
-                except BreakpointError as exc:
-                    answer["message"] = str(exc)
-                else:
-                    answer["verified"] = True
+                _add_breakpoint(cursor, f"{recorded}:{line}", spec, answer)
             answers.append(answer)
         return answers
 
@@ -634,16 +625,21 @@ class DebugSession:
         answers = []
         for spec in requested:
             answer: dict[str, Any] = {"id": spec["id"], "verified": False}
-            try:
-                cursor.add_breakpoint(
-                    str(spec["name"]), spec.get("condition"), spec.get("hitCondition")
-                )
-            except BreakpointError as exc:
-                answer["message"] = str(exc)
-            else:
-                answer["verified"] = True
+            _add_breakpoint(cursor, str(spec["name"]), spec, answer)
             answers.append(answer)
         return answers
+
+
+def _add_breakpoint(
+    cursor: Cursor, where: str, spec: dict[str, Any], answer: dict[str, Any]
+) -> None:
+    """Set one requested breakpoint; ``answer`` tells the editor whether it holds, or why not."""
+    try:
+        cursor.add_breakpoint(where, spec.get("condition"), spec.get("hitCondition"))
+    except BreakpointError as exc:
+        answer["message"] = str(exc)
+    else:
+        answer["verified"] = True
 
 
 _REQUESTS: Final = frozenset(

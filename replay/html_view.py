@@ -29,14 +29,8 @@ from typing import Any, Final
 
 from pytest_scope import __version__
 from pytest_scope.trace.reader import RecordedTest, TraceFile
-from replay.compare import (
-    DivergenceReport,
-    Recorded,
-    StateDiff,
-    alignment,
-    compare_at,
-    diverge,
-)
+from pytest_scope.trace.schema import KIND_NAMES, LEAVING_KINDS, MARKS, RESOLVE_DEPTH, RESOLVE_NODES
+from replay.compare import Comparer, DivergenceReport, Recorded, StateDiff, diverge
 from replay.history import describe
 from replay.json_view import diff_document
 from replay.state import failure_step, state_at
@@ -117,7 +111,21 @@ def viewer_data(
         "note": comparison.note,
         "alignment": comparison.segments,
         "step_diffs": comparison.step_diffs,
+        "trace_format": _trace_format(),
         "chunks": _pack(chunks),
+    }
+
+
+def _trace_format() -> dict[str, Any]:
+    """What the page's script knows of the trace format, from ``pytest_scope.trace.schema``
+    (the script copies none of it): the kinds' names by number, the kinds after which a
+    frame leaves its stack, the values' marks and the bounds references resolve within."""
+    return {
+        "kinds": list(KIND_NAMES),
+        "leaving": sorted(LEAVING_KINDS),
+        "marks": list(MARKS),
+        "resolve_depth": RESOLVE_DEPTH,
+        "resolve_nodes": RESOLVE_NODES,
     }
 
 
@@ -202,20 +210,17 @@ def compare(
     """The diff at ``step`` and the first divergence from ``against``, when there is one."""
     if against is None:
         return Comparison(note=f"no passing recording of {test.nodeid} to compare with")
-    this = Recorded(trace, test)
-    aligned = alignment(this, against)
+    compared = Comparer(Recorded(trace, test), against)
     step_diffs = None
     if test.steps - test.first_step < STEP_DIFFS_UP_TO:
         step_diffs = {
-            str(each): diff_document(
-                compare_at(state_at(trace, test, each), this, against, aligned)
-            )
+            str(each): diff_document(compared.at(state_at(trace, test, each)))
             for each in range(test.first_step, test.steps + 1)
         }
     return Comparison(
-        diff=compare_at(state_at(trace, test, step), this, against, aligned),
-        divergence=diverge(this, against, aligned),
-        segments=aligned.segments,
+        diff=compared.at(state_at(trace, test, step)),
+        divergence=diverge(compared.this, against, compared.aligned),
+        segments=compared.aligned.segments,
         step_diffs=step_diffs,
     )
 

@@ -1,5 +1,7 @@
-"""The JSON documents of ``scope-replay --format json`` (DESIGN.md's contract).
+"""The JSON documents of ``scope-replay --format json``: the contract scripts read,
+described in README.md (its ``scope-replay`` section).
 
+``JsonView`` prints them; ``replay.text_view.TextView`` has the same methods for people.
 Kept apart from the text view so that JSON output never imports rich.
 """
 
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_scope.trace.reader import RecordedTest
-from replay.compare import DivergenceReport, StateDiff
+from replay.compare import DivergenceReport, StateDiff, without_assertion_temporaries
 from replay.state import State
 
 
@@ -93,3 +95,51 @@ def dumps(document: Any) -> str:
 
 def _foreign(value: object) -> dict[str, str]:
     return {"$type": type(value).__name__, "repr": repr(value)[:200]}
+
+
+class JsonView:
+    """``scope-replay --format json``: each method prints one document on stdout.
+
+    Its methods take what ``TextView``'s do; what only people read (the source, the
+    rootdir, a note, the timeline's marks) is left out of the documents."""
+
+    def runs(self, runs: list[tuple[Path, dict[str, Any]]]) -> None:
+        print(dumps(runs_document(runs)))
+
+    def tests(self, run: str, tests: list[RecordedTest]) -> None:
+        print(dumps(tests_document(run, tests)))
+
+    def timeline(
+        self,
+        nodeid: str,
+        rows: list[dict[str, Any]],
+        rootdir: str | None,
+        marks: dict[int, str],
+    ) -> None:
+        print(dumps(rows))
+
+    def state(
+        self,
+        state: State,
+        source: str | None,
+        rootdir: str | None,
+        diff: StateDiff | None,
+        note: str | None,
+        assertion_temporaries: bool,
+    ) -> None:
+        shown = state if assertion_temporaries else without_assertion_temporaries(state)
+        print(dumps(state_document(shown, diff)))
+
+    def divergence(
+        self,
+        nodeid: str,
+        this: tuple[str, int],
+        against: tuple[str, int],
+        report: DivergenceReport,
+        sources: tuple[str | None, str | None],
+        rootdir: str | None,
+    ) -> None:
+        print(dumps(divergence_document(nodeid, this, against, report)))
+
+    def history(self, document: dict[str, Any], rootdir: str | None) -> None:
+        print(dumps(document))

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.text import Text
 
 from pytest_scope.errors import ScopeError
-from replay.compare import Recorded, StateDiff, compare_at
+from replay.compare import Comparer, Recorded
 from replay.cursor import Cursor, names_at
 from replay.expression import ExpressionError, parse_path, resolve
 from replay.interrupts import immediate_interrupts
@@ -74,12 +74,13 @@ class ReplayPrompt(cmd.Cmd):
         self.use_rawinput = self._tty  # readline's history and completion at a terminal
         self.prompt = PROMPT if self._tty else ""
         self.cursor = cursor
-        self.against = against
+        self.compared = (
+            None if against is None else Comparer(Recorded(cursor.trace, cursor.test), against)
+        )
         self.frame = -1  # the selected frame, an index into the stack
         self.watches: list[str] = []
         self.console = Console(file=stdout, highlight=False, soft_wrap=not self._tty)
         self.rootdir = cursor.trace.meta_of(cursor.test).get("rootdir")
-        self._diffs: dict[int, StateDiff] = {}
 
     # The loop.
 
@@ -257,15 +258,11 @@ class ReplayPrompt(cmd.Cmd):
         """diff: what differs from the last passing recording at the aligned step."""
         if not self._no_argument(arg, "diff"):
             return
-        if self.against is None:
+        if self.compared is None:
             self._error(f"no passing recording of {self.cursor.test.nodeid} to compare with")
             return
         state = self.cursor.state()
-        diff = self._diffs.get(state.step)
-        if diff is None:
-            this = Recorded(self.cursor.trace, self.cursor.test)
-            diff = self._diffs[state.step] = compare_at(state, this, self.against)
-        render_diff(self.console, state, diff, self.rootdir)
+        render_diff(self.console, state, self.compared.at(state), self.rootdir)
 
     def do_history(self, arg: str) -> None:
         """history PATH: every step at which the value at PATH changed."""

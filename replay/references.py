@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import Any, Final
+from typing import Any
 
-from pytest_scope.trace.schema import RESOLVE_DEPTH, RESOLVE_NODES
+from pytest_scope.trace.schema import MARKS, RESOLVE_DEPTH, RESOLVE_NODES
 from replay.expression import is_mapping
 
 Entry = list[Any]  # [number, type name, shallow form or None, foreign]
-_MARKS: Final = frozenset({"$truncated", "$depth", "$cycle", "$redacted"})
 
 
 class References:
@@ -160,7 +159,7 @@ def _parts(form: Any) -> Iterator[tuple[str, Any]]:
             yield f"[{index}]", item
     elif type(form) is dict and "$type" not in form:
         for key, value in form.items():
-            if key not in _MARKS:
+            if key not in MARKS:
                 yield f"[{key!r}]", value
     elif type(form) is dict:
         attrs, items = form.get("attrs"), form.get("items")

@@ -1,5 +1,8 @@
 """The terminal views: the state at a step, the timeline, the lists of runs and tests.
 
+``TextView`` renders what ``scope-replay`` shows people; ``replay.json_view.JsonView`` has
+the same methods for scripts.
+
 Recorded values are data from the trace file, never rich markup: they are always
 rendered as ``Text``.
 """
@@ -20,6 +23,7 @@ from pytest_scope.trace.reader import RecordedTest
 from replay.compare import DivergenceReport, StateDiff, without_assertion_temporaries
 from replay.history import describe
 from replay.state import State
+from replay.value_history import render_history
 
 _INSTALL_DIRS: Final = frozenset({"site-packages", "dist-packages"})
 SOURCE_CONTEXT: Final = 5  # lines shown above and below the current one
@@ -245,47 +249,6 @@ def render_timeline(
     _print_uncut(console, title, table)
 
 
-def render_tests(console: Console, run: str, tests: list[RecordedTest]) -> None:
-    title = f"Tests of run {run}"
-    table = Table(box=box.SIMPLE)
-    for column in ("test", "attempt", "outcome", "steps", "dropped"):
-        table.add_column(
-            column,
-            justify="left" if column in ("test", "outcome") else "right",
-            overflow="fold",
-        )
-    for test in tests:
-        outcome = test.outcome + (f" (incomplete: {test.incomplete})" if test.incomplete else "")
-        style = "red" if test.outcome == "failed" else ""
-        table.add_row(
-            Text(test.nodeid),
-            str(test.attempt),
-            Text(outcome, style=style),
-            f"{test.steps:,}",
-            f"{test.dropped_steps:,}",
-        )
-    _print_uncut(console, title, table)
-
-
-def render_runs(console: Console, runs: list[tuple[Path, dict[str, Any]]]) -> None:
-    title = "Runs (newest first)"
-    table = Table(box=box.SIMPLE)
-    for column in ("run", "tests", "failed", "file"):
-        table.add_column(
-            column,
-            justify="right" if column in ("tests", "failed") else "left",
-            overflow="fold",
-        )
-    for path, facts in runs:
-        if "error" in facts:
-            table.add_row(Text(path.stem), "", "", Text(f"unreadable: {facts['error']}"))
-        else:
-            table.add_row(
-                Text(path.stem), str(facts["tests"]), str(facts["failed"]), Text(str(path))
-            )
-    _print_uncut(console, title, table)
-
-
 def _print_uncut(console: Console, title: str, table: Table) -> None:
     """Print a titled table of ids and paths without cutting any.
 
@@ -298,11 +261,6 @@ def _print_uncut(console: Console, title: str, table: Table) -> None:
         console.width = max(console.width, needed)
     console.print(Text(title, style="table.title"), soft_wrap=whole)
     console.print(table)
-
-
-def render_note(console: Console, note: str) -> None:
-    console.print()
-    console.print(Text(note, style="dim"))
 
 
 def render_diff(console: Console, state: State, diff: StateDiff, rootdir: str | None) -> None:
@@ -429,3 +387,90 @@ def _changed_values(change: dict[str, Any]) -> tuple[Text, Text]:
     if change["change"] == "removed":
         return absent, theirs
     return mine, theirs
+
+
+class TextView:
+    """``scope-replay``'s text output: each method renders on ``console``."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def runs(self, runs: list[tuple[Path, dict[str, Any]]]) -> None:
+        title = "Runs (newest first)"
+        table = Table(box=box.SIMPLE)
+        for column in ("run", "tests", "failed", "file"):
+            table.add_column(
+                column,
+                justify="right" if column in ("tests", "failed") else "left",
+                overflow="fold",
+            )
+        for path, facts in runs:
+            if "error" in facts:
+                table.add_row(Text(path.stem), "", "", Text(f"unreadable: {facts['error']}"))
+            else:
+                table.add_row(
+                    Text(path.stem), str(facts["tests"]), str(facts["failed"]), Text(str(path))
+                )
+        _print_uncut(self.console, title, table)
+
+    def tests(self, run: str, tests: list[RecordedTest]) -> None:
+        title = f"Tests of run {run}"
+        table = Table(box=box.SIMPLE)
+        for column in ("test", "attempt", "outcome", "steps", "dropped"):
+            table.add_column(
+                column,
+                justify="left" if column in ("test", "outcome") else "right",
+                overflow="fold",
+            )
+        for test in tests:
+            incomplete = f" (incomplete: {test.incomplete})" if test.incomplete else ""
+            outcome = test.outcome + incomplete
+            style = "red" if test.outcome == "failed" else ""
+            table.add_row(
+                Text(test.nodeid),
+                str(test.attempt),
+                Text(outcome, style=style),
+                f"{test.steps:,}",
+                f"{test.dropped_steps:,}",
+            )
+        _print_uncut(self.console, title, table)
+
+    def timeline(
+        self,
+        nodeid: str,
+        rows: list[dict[str, Any]],
+        rootdir: str | None,
+        marks: dict[int, str],
+    ) -> None:
+        render_timeline(self.console, nodeid, rows, rootdir, marks)
+
+    def state(
+        self,
+        state: State,
+        source: str | None,
+        rootdir: str | None,
+        diff: StateDiff | None,
+        note: str | None,
+        assertion_temporaries: bool,
+    ) -> None:
+        """The state, then the diff from the recording compared with, or why there is none."""
+        render_state(self.console, state, source, rootdir, assertion_temporaries)
+        if diff is not None:
+            render_diff(self.console, state, diff, rootdir)
+        elif note is not None:
+            self.console.print()
+            self.console.print(Text(note, style="dim"))
+
+    def divergence(
+        self,
+        nodeid: str,
+        this: tuple[str, int],
+        against: tuple[str, int],
+        report: DivergenceReport,
+        sources: tuple[str | None, str | None],
+        rootdir: str | None,
+    ) -> None:
+        render_divergence(self.console, nodeid, this, against, report, sources, rootdir)
+
+    def history(self, document: dict[str, Any], rootdir: str | None) -> None:
+        render_history(self.console, document, rootdir)

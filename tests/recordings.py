@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -13,15 +14,23 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 _LEFT_BY_RUNS = shutil.ignore_patterns(".scope", "__pycache__")
 
 
-def record(root: Path, *args: str, env: dict[str, str] | None = None) -> int:
-    """Run ``pytest --scope ARGS`` in ``root``; its exit code (0 or 1, else the test fails)."""
-    run = subprocess.run(
+def run_pytest(
+    root: Path, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``pytest --scope ARGS`` in ``root``, in a process of its own with ``env`` (default:
+    this one's environment), as a user runs it."""
+    return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--scope", *args],
         cwd=root,
-        env={**os.environ, **(env or {})},
+        env=os.environ if env is None else env,
         capture_output=True,
         text=True,
     )
+
+
+def record(root: Path, *args: str, env: dict[str, str] | None = None) -> int:
+    """Run ``pytest --scope ARGS`` in ``root``; its exit code (0 or 1, else the test fails)."""
+    run = run_pytest(root, *args, env={**os.environ, **(env or {})})
     assert run.returncode in (0, 1), run.stdout + run.stderr
     return run.returncode
 

@@ -11,7 +11,7 @@ from tracebuilder import Recording, close_traces, open_trace, write_trace
 
 from pytest_scope.trace.schema import Kind
 from replay.align import Alignment, Divergence, Signatures, align, first_divergence, load_steps
-from replay.compare import payloads_differ
+from replay.compare import Recorded, find_divergence, payloads_differ
 
 
 @pytest.fixture(autouse=True)
@@ -134,3 +134,16 @@ def test_a_run_that_ended_sooner_diverges_where_it_ended(tmp_path: Path) -> None
     assert alignment.segments == [(1, 1, 4)]
     assert alignment.counterpart(16) == (4, False)
     assert first_divergence(alignment, payloads_differ) == Divergence("control flow", 5, None)
+
+
+def test_two_attempts_of_a_test_part_ways_where_their_alignment_says(tmp_path: Path) -> None:
+    """``find_divergence``: what pytest's summary says of a flaky test's two attempts."""
+    path = write_trace(
+        tmp_path / "run.sqlite",
+        {"t::this": _loop(3, values=[0, 1, 7]), "t::other": _loop(3), "t::same": _loop(3)},
+    )
+    trace = open_trace(path)
+    recorded = {test.nodeid: Recorded(trace, test) for test in trace.tests()}
+    found = find_divergence(recorded["t::this"], recorded["t::other"])
+    assert found == Divergence("value", 11, 11)
+    assert find_divergence(recorded["t::same"], recorded["t::other"]) is None

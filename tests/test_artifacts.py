@@ -9,17 +9,25 @@ import json
 import os
 import re
 import subprocess
-import sys
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
+from recordings import run_pytest
 from replaycli import replay_json, run_replay
 from tracebuilder import Recording, close_traces, open_trace, write_trace
 
 from pytest_scope.trace.reader import RecordedTest
 from pytest_scope.trace.records import Chunk
-from pytest_scope.trace.schema import Kind
+from pytest_scope.trace.schema import (
+    KIND_NAMES,
+    LEAVING_KINDS,
+    MARKS,
+    RESOLVE_DEPTH,
+    RESOLVE_NODES,
+    Kind,
+)
 from replay.bundle import viewer_name
 from replay.html_view import render_viewer, script_json, viewer_data
 from replay.merge import _within
@@ -75,13 +83,7 @@ def pytest_run(root: Path, *args: str, ok: bool = False) -> subprocess.Completed
     env = {name: value for name, value in os.environ.items() if name != "CART_OK"}
     if ok:
         env["CART_OK"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--scope", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    return run_pytest(root, *args, env=env)
 
 
 def make_project(root: Path) -> Path:
@@ -228,6 +230,34 @@ def test_viewer_page_has_one_script_and_a_strict_policy(tmp_path: Path) -> None:
     assert "unsafe-inline" not in policy.group(1)
     assert "connect-src 'none'" in policy.group(1)
     assert not re.search(r"(src|href)=\"(https?:)?//", page)  # nothing fetched
+
+
+def test_the_viewer_reads_the_trace_format_from_the_schema(tmp_path: Path) -> None:
+    """The page carries the kinds, marks and resolution bounds of
+    ``pytest_scope.trace.schema``, and viewer.js holds no copy of them to drift."""
+    rec = Recording()
+    rec.event(Kind.CALL, line=10)
+    path = write_trace(tmp_path / "run.sqlite", {"t": rec})
+    try:
+        trace = open_trace(path)
+        (test,) = trace.tests()
+        data = viewer_data(trace, test)
+    finally:
+        close_traces()
+    assert data["trace_format"] == {
+        "kinds": list(KIND_NAMES),
+        "leaving": sorted(LEAVING_KINDS),
+        "marks": list(MARKS),
+        "resolve_depth": RESOLVE_DEPTH,
+        "resolve_nodes": RESOLVE_NODES,
+    }
+    # The script finds a kind's number by its name.
+    assert [getattr(Kind, name.upper()) for name in KIND_NAMES] == list(range(len(KIND_NAMES)))
+    script = resources.files("replay.viewer").joinpath("viewer.js").read_text(encoding="utf-8")
+    names = "|".join(re.escape(json.dumps(name)) for name in (*KIND_NAMES, *MARKS))
+    assert not re.search(rf"\[\s*({names})\s*,", script)  # no list of kinds or marks
+    constants = "|".join(name.upper() for name in (*KIND_NAMES, "resolve_depth", "resolve_nodes"))
+    assert not re.search(rf"\b({constants})\s*=\s*\d", script)
 
 
 def test_scope_replay_html_writes_a_viewer_at_a_step(bundle: Path, tmp_path: Path) -> None:

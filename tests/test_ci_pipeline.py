@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+from recordings import run_pytest
 from replaycli import replay_json, run_replay
 from test_artifacts import embedded
 
@@ -78,13 +78,7 @@ def _pytest(root: Path, *args: str, broken: bool) -> subprocess.CompletedProcess
         if not name.startswith(("GITHUB_", "CI_COMMIT"))
     }
     env["STOCK_BROKEN"] = "1" if broken else "0"
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--scope", *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    return run_pytest(root, *args, env=env)
 
 
 def test_a_fresh_runner_compares_with_the_baseline_of_main(tmp_path: Path) -> None:

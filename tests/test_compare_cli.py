@@ -12,11 +12,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from recordings import run_pytest
 from replaycli import replay_json, run_replay
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "compare"
@@ -32,14 +32,7 @@ class Runs:
 
 
 def _pytest(root: Path, *args: str, broken: bool = False) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COMPARE_BROKEN": "1" if broken else "0"}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--scope", *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    return run_pytest(root, *args, env={**os.environ, "COMPARE_BROKEN": "1" if broken else "0"})
 
 
 def _steps(root: Path, test: str, run: str, kind: str, line: int) -> list[int]:

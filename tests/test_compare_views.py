@@ -11,8 +11,11 @@ import pytest
 from rich.console import Console
 from tracebuilder import SOURCES, Recording, close_traces, open_trace, write_trace
 
+import replay.compare
 from pytest_scope.trace.schema import Kind
-from replay.compare import Recorded, compare_at, diverge
+from replay.align import align
+from replay.compare import Comparer, Recorded, compare_at, diverge
+from replay.html_view import export_viewer
 from replay.json_view import divergence_document
 from replay.state import state_at
 from replay.text_view import render_diff, render_divergence
@@ -150,3 +153,41 @@ def test_a_watched_object_differs_in_the_diff_and_the_divergence(tmp_path: Path)
     ]
     assert document["this"]["watched"] == {"registry": {"a": 2}}
     assert document["against"]["watched"] == {"registry": {"a": 1}}
+
+
+@pytest.fixture
+def alignments(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Each alignment ``replay.compare`` computes from now on."""
+    computed: list[object] = []
+
+    def counted(*steps: Any) -> Any:
+        computed.append(steps)
+        return align(*steps)
+
+    monkeypatch.setattr(replay.compare, "align", counted)
+    return computed
+
+
+def test_a_viewer_aligns_the_two_recordings_once(
+    sides: tuple[Recorded, Recorded], tmp_path: Path, alignments: list[object]
+) -> None:
+    """Every step's diff and the divergence the page carries read one alignment."""
+    this, against = sides
+    _, comparison = export_viewer(tmp_path / "viewer.html", this.trace, this.test, None, against)
+    assert comparison.step_diffs is not None and len(comparison.step_diffs) == this.test.steps
+    assert comparison.divergence is not None and comparison.divergence.by == "value"
+    assert len(alignments) == 1
+
+
+def test_a_comparer_aligns_once_for_every_step_it_diffs(
+    sides: tuple[Recorded, Recorded], alignments: list[object]
+) -> None:
+    """The prompt and the debug adapter diff step after step against one alignment."""
+    this, against = sides
+    states = [state_at(this.trace, this.test, step) for step in range(1, this.test.steps + 1)]
+    expected = [compare_at(state, this, against) for state in states]
+    alignments.clear()
+    compared = Comparer(this, against)
+    assert [compared.at(state) for state in states] == expected
+    assert [compared.at(state) for state in reversed(states)] == expected[::-1]
+    assert len(alignments) == 1

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from dapclient import TIMEOUT, DapClient, frame, read_message
-from recordings import record_compare, record_demo, record_history
+from recordings import record_compare, record_history
 from replaycli import replay_json, run_replay
 from tracebuilder import Recording, write_trace
 
@@ -28,13 +28,6 @@ from pytest_scope.trace.schema import Kind
 TEST = "test_ship_takes_every_line"
 NODEID = "test_sample.py::test_main"
 STEP = re.compile(r"^step (\d+) of (\d+)")
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("demo")
-    record_demo(root)
-    return root
 
 
 @pytest.fixture(scope="module")

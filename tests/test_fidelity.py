@@ -62,7 +62,7 @@ def plain(value, path=()):
 
 def slots(kind):
     # Instance attributes stored in slots (``__slots__``, or C members such as
-    # StopIteration.value) are instance attributes too (the value form's "attrs").
+    # StopIteration.value) are instance attributes too (schema's "attrs").
     return [name for klass in kind.__mro__ for name, member in vars(klass).items()
             if type(member) is types.MemberDescriptorType and not name.startswith("__")]
 

@@ -139,6 +139,57 @@ def test_summary_names_the_trace_and_the_replay_command(shop: pytest.Pytester) -
     assert "Hypothesis" not in result.stdout.str(), "no @given test ran: nothing to say"
 
 
+HIDE_REPLAY = """
+import importlib.abc
+import sys
+
+
+class HideReplay(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "replay" or name.startswith("replay."):
+            raise ImportError(f"{name} is hidden from this run")
+        return None
+
+
+sys.meta_path.insert(0, HideReplay())
+"""
+
+FLAKY = """
+tries = []
+
+def test_flaky():
+    tries.append(1)
+    assert len(tries) == 2
+"""
+
+
+def test_recording_needs_no_replay_package(shop: pytest.Pytester) -> None:
+    shop.makeconftest(HIDE_REPLAY)
+    shop.makepyfile(test_flaky=FLAKY)
+    result = shop.runpytest_subprocess("--scope", "--reruns", "1")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str() + result.stderr.str()
+    (trace,) = _trace_files(shop.path)
+    with closing(sqlite3.connect(trace)) as db:
+        outcomes = list(db.execute("SELECT nodeid, attempt, outcome FROM tests WHERE steps > 0"))
+    assert ("test_flaky.py::test_flaky", 1, "failed") in outcomes
+    assert ("test_flaky.py::test_flaky", 2, "passed") in outcomes
+    assert ("test_shop.py::test_total", 1, "passed") in outcomes
+    # Only what reads recordings back with replay is left out: the last pass, the divergence.
+    result.stdout.fnmatch_lines(
+        [
+            "trace: .scope/runs/*.sqlite (* MB)",
+            "replay the failures:",
+            "  scope-replay test_shop.py::test_discount_fails",
+            "flaky (failed, then passed on a rerun):",
+            "  test_flaky.py::test_flaky: attempt 1 failed, attempt 2 passed",
+            "      scope-replay test_flaky.py::test_flaky --attempt 1 --diverge",
+        ],
+        consecutive=False,
+    )
+    assert "last pass" not in result.stdout.str()
+    assert "part ways" not in result.stdout.str()
+
+
 def test_scope_dir_option_and_ini(shop: pytest.Pytester) -> None:
     result = shop.runpytest_subprocess("--scope", "--scope-dir", "traces")
     assert len(list((shop.path / "traces" / "runs").glob("*.sqlite"))) == 1

@@ -101,7 +101,7 @@ def driven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Mod
 
 
 def _plain(value: Any) -> Any:
-    """The JSON form of a value (``schema``) for the few kinds of values the driven module makes."""
+    """The JSON form (`pytest_scope.trace.schema`) of the few kinds of values the module makes."""
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     if isinstance(value, dict):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recordings import FIXTURES, record_demo, record_history
+from recordings import FIXTURES, record_history
 from replaycli import replay_json, run_replay
 
 from pytest_scope.trace.scope_dir import ScopeDir
@@ -17,13 +17,6 @@ from replay.state import state_at
 
 TEST = "test_ship_takes_every_line"
 FILLED = "test_items_are_filled_elsewhere"
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("demo")
-    record_demo(root)
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,13 @@ from recordings import FIXTURES, record_history
 from replaycli import replay_json, run_replay
 from test_artifacts import embedded, make_project, pytest_run
 
+from pytest_scope.trace.schema import MARKS
 from replay.bundle import viewer_name
 from replay.references import References
 from replay.value_history import seen_text
 
 CHROMIUM = Path("/usr/bin/chromium")
 PREVIEW_ITEMS = 8
-MARKS = ("$truncated", "$depth", "$cycle", "$redacted")
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),

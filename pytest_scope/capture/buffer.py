@@ -88,7 +88,3 @@ class RingBuffer:
     def chunks(self) -> list[Chunk]:
         """The retained chunks, oldest first; call after ``close_chunk``."""
         return list(self._closed)
-
-    @property
-    def size_bytes(self) -> int:
-        return self._closed_bytes

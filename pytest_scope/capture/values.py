@@ -204,24 +204,12 @@ class ValueEncoder:
             self._child = None
 
     def _encode_top(self, value: object) -> Encoded:
-        kind = type(value)
-        if kind is int:
-            if _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
-                return value
-        elif kind is str:
-            size = len(value)  # type: ignore[arg-type]
-            if size <= self.limits.max_str and (
-                size < self.redaction.shortest or not self.redaction.hides(value)  # type: ignore[arg-type]
-            ):
-                return value
-        elif value is None or kind is bool or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
-            return value
         self._budget = self.limits.max_nodes
         self._path.clear()
         try:
             return self._encode(value, 0)
         except Exception as exc:  # a value we did not foresee; never a reason to fail
-            name = self._info(kind).name
+            name = self._info(type(value)).name
             if self._fault is None:
                 self._fault = f"a {name} value could not be encoded ({type(exc).__name__}: {exc})"
             return {"$type": name, "repr": "<unencodable>"}

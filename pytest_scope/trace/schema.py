@@ -43,20 +43,20 @@ payload is applied to the event's frame. ``return``, ``yield`` and ``unwind`` sh
 frame still on the stack at their own step; it is popped (``yield``: moved to
 ``suspended``) before the next event of that thread is applied.
 
-Values (the JSON forms ``--format json`` shows, which msgpack carries unchanged): ``None``, bool,
-int (within 64 bits), float (finite), str as themselves; list and tuple as arrays; dict
-with str keys as maps; anything else as a map with a ``"$type"`` key (the qualified type
-name) and one of ``"attrs"`` (instance attributes, a map), ``"items"`` (elements of other
-containers, an array; for dicts with non-str keys an array of ``[key, value]`` pairs) or
-``"repr"`` (a str the recorder built itself, never by calling user code). A plugin's
-summary of an object (``hookspecs``) takes the same forms: its fields as ``"attrs"``, its
-items as ``"items"``, its text as ``"repr"``. Marks, all
-``$``-keyed: ``"$truncated": N`` (only the first items/characters are kept; N is the full
-length), ``"$depth": true`` (nesting limit reached, or an object of a class from outside
-the project below a local's own value; contents omitted), ``"$cycle": true``
-(the object contains itself; contents omitted at the repeat), ``"$redacted": true``
-(alone: the value of a secret-looking name, nothing of it kept; beside ``"repr"``: a str or
-bytes with each secret value in it replaced by ``<redacted>``).
+Values (the forms of ``scope-replay --format json``, which msgpack carries unchanged):
+``None``, bool, int (within 64 bits), float (finite), str as themselves; list and tuple
+as arrays; dict with str keys as maps; anything else as a map with a ``"$type"`` key
+(the qualified type name) and one of ``"attrs"`` (instance attributes, a map),
+``"items"`` (elements of other containers, an array; for dicts with non-str keys an
+array of ``[key, value]`` pairs) or ``"repr"`` (a str the recorder built itself, never
+by calling user code). A plugin's summary of an object (``hookspecs``) takes the same
+forms: its fields as ``"attrs"``, its items as ``"items"``, its text as ``"repr"``.
+Marks, all ``$``-keyed: ``"$truncated": N`` (only the first items/characters are kept; N
+is the full length), ``"$depth": true`` (nesting limit reached, or an object of a class
+from outside the project below a local's own value; contents omitted), ``"$cycle":
+true`` (the object contains itself; contents omitted at the repeat), ``"$redacted":
+true`` (alone: the value of a secret-looking name, nothing of it kept; beside
+``"repr"``: a str or bytes with each secret value in it replaced by ``<redacted>``).
 """
 
 from __future__ import annotations
@@ -171,3 +171,6 @@ KIND_NAMES: Final = ("call", "line", "return", "yield", "resume", "exception", "
 
 # Kinds after which the event's frame leaves the stack.
 LEAVING_KINDS: Final = frozenset({Kind.RETURN, Kind.YIELD, Kind.UNWIND})
+
+# The marks of the value forms (module docstring): keys of a recorded map that are not data.
+MARKS: Final = ("$truncated", "$depth", "$cycle", "$redacted")

@@ -2,11 +2,9 @@
 // Every recorded string is untrusted: it reaches the page through textContent only.
 "use strict";
 (() => {
-  const KINDS = ["call", "line", "return", "yield", "resume", "exception", "handled", "unwind"];
-  const CALL = 0, RETURN = 2, YIELD = 3, RESUME = 4, UNWIND = 7;
-  const LEAVING = new Set([RETURN, YIELD, UNWIND]);
-  const MARKS = ["$truncated", "$depth", "$cycle", "$redacted"];
-  const RESOLVE_DEPTH = 4, RESOLVE_NODES = 500; // pytest_scope/trace/schema.py
+  // The trace format, as the data carries it (html_view._trace_format): set by readFormat
+  // before the recording is read.
+  let KINDS, CALL, RETURN, YIELD, RESUME, LEAVING, ENTERING, MARKS, RESOLVE_DEPTH, RESOLVE_NODES;
   const ROW = 18;
   const OVERSCAN = 12;
   const PREVIEW_ITEMS = 8;
@@ -21,6 +19,20 @@
   }
 
   class Corrupt extends Error {}
+
+  function readFormat(format) {
+    KINDS = format.kinds;
+    const kind = (name) => KINDS.indexOf(name);
+    CALL = kind("call");
+    RETURN = kind("return");
+    YIELD = kind("yield");
+    RESUME = kind("resume");
+    LEAVING = new Set(format.leaving);
+    ENTERING = new Set([CALL, RESUME]);
+    MARKS = format.marks;
+    RESOLVE_DEPTH = format.resolve_depth;
+    RESOLVE_NODES = format.resolve_nodes;
+  }
 
   // ---- the recording -------------------------------------------------------------------
   let data = null;
@@ -626,8 +638,6 @@
   // share: a local holding an object (a reference) follows the object through every frame
   // and thread, read again at each step that recorded objects; any other local is read in
   // a frame of the same function at the same depth of its thread.
-  const ENTERING = new Set([CALL, RESUME]);
-
   function pyRepr(key) { // Python's repr of a dict key the path names (str, int, bool, None)
     if (key === null) return "None";
     if (key === true || key === false) return key ? "True" : "False";
@@ -1038,6 +1048,7 @@
   async function main() {
     const started = performance.now();
     data = JSON.parse(byId("scope-data").textContent);
+    readFormat(data.trace_format);
     const text = await inflate(data.chunks);
     const inflated = performance.now();
     const raw = JSON.parse(text);

@@ -1,0 +1,63 @@
+"""What the summary says of a failed or flaky test by reading recordings back with ``replay``.
+
+Recording needs nothing of ``replay``: where it cannot be imported (a trimmed install, a
+packaging mistake), these return None and the summary leaves their lines out.
+"""
+
+from __future__ import annotations
+
+from pytest_scope.errors import ScopeError
+from pytest_scope.run import Run
+from pytest_scope.trace.reader import TraceFile
+
+
+def last_pass_line(run: Run, nodeid: str) -> str | None:
+    """Whether a failed test has a pass to be compared with, and from which build: on a
+    fresh CI runner only a baseline (``--scope-baseline``) can hold one."""
+    try:
+        from replay.history import baseline_runs, describe, last_pass, newest_first
+    except ImportError:
+        return None
+    baselines = baseline_runs(run.settings.baselines)
+    try:
+        with TraceFile(run.path) as trace:
+            shown = [test for test in trace.tests() if test.nodeid == nodeid][-1]
+        runs = newest_first([*run.scope_dir.runs(), *baselines])
+        found = last_pass(runs, run.path, shown)
+    except (ScopeError, IndexError) as exc:
+        return f"its last pass is unknown ({exc})"
+    if found is None:
+        where = run.display(run.settings.scope_dir)
+        if run.settings.baselines:
+            where += f" or the {len(baselines)} baseline trace file(s)"
+        return f"no last pass to compare with in {where}"
+    with found[0] as trace:
+        source = "baseline" if trace.path.resolve() in {p.resolve() for p in baselines} else "kept"
+        file = run.display(trace.path)
+        return f"compared with its last pass ({source}): {describe(trace, found[1], file)}"
+
+
+def divergence(run: Run, nodeid: str, failed: int, passed: int) -> str | None:
+    """Where two attempts of a test part ways, read back from this run's trace file."""
+    try:
+        from replay.align import Signatures, align, first_divergence, load_steps
+        from replay.compare import payloads_differ
+    except ImportError:
+        return None
+    try:
+        with TraceFile(run.path) as trace:
+            by_attempt = {test.attempt: test for test in trace.tests() if test.nodeid == nodeid}
+            signatures = Signatures()
+            found = first_divergence(
+                align(
+                    load_steps(trace, by_attempt[failed], signatures),
+                    load_steps(trace, by_attempt[passed], signatures),
+                ),
+                payloads_differ,
+            )
+    except (ScopeError, KeyError) as exc:
+        return f"their divergence is unknown ({exc})"
+    if found is None:
+        return "their recordings never part ways"
+    where = "" if found.this_step is None else f" at step {found.this_step}"
+    return f"they part ways{where} by {found.by}"

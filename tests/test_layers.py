@@ -1,0 +1,145 @@
+"""The layers of pytest_scope and replay: who imports whom.
+
+``import_graph`` reads every import statement (at module level, inside functions and
+under ``TYPE_CHECKING``) of the packages' sources, without importing them, so that a
+rule holds for the code as written and not only for what one run happens to load.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("pytest_scope", "replay")
+
+
+def module_files(root: Path, packages: Iterable[str]) -> dict[str, Path]:
+    """Each module of ``packages`` under ``root``, by its dotted name."""
+    modules = {}
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            modules[".".join(parts)] = path
+    return modules
+
+
+def import_graph(root: Path = REPO, packages: Iterable[str] = PACKAGES) -> dict[str, set[str]]:
+    """Which of the packages' modules each module imports, anywhere in its source."""
+    files = module_files(root, packages)
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        is_package = path.name == "__init__.py"
+        imported: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                imported.update(_known(alias.name, files) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = _absolute(node, name, is_package)
+                for alias in node.names:
+                    submodule = f"{base}.{alias.name}"
+                    imported.add(submodule if submodule in files else _known(base, files))
+        imported.discard("")
+        graph[name] = imported
+    return graph
+
+
+def _absolute(node: ast.ImportFrom, importer: str, is_package: bool) -> str:
+    """The absolute module name of a ``from ... import`` statement."""
+    if not node.level:
+        return node.module or ""
+    package = importer.split(".")
+    if not is_package:
+        package = package[:-1]
+    package = package[: len(package) - (node.level - 1)]
+    return ".".join([*package, *([node.module] if node.module else [])])
+
+
+def _known(name: str, files: Mapping[str, Path]) -> str:
+    """``name`` if it is one of the modules, else its closest enclosing one, else ''."""
+    while name and name not in files:
+        name = name.rpartition(".")[0]
+    return name
+
+
+def cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """The graph's strongly connected components that hold a cycle, each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1 or node in graph.get(node, ()):
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from pkg.b import B\n"
+        "def f():\n    from .sub import c\n"
+    )
+    (package / "b.py").write_text("import pkg.sub.c\n")
+    (package / "sub" / "__init__.py").write_text("from .. import a\n")
+    (package / "sub" / "c.py").write_text("from ..b import x\nimport os\n")
+    graph = import_graph(tmp_path, ["pkg"])
+    assert graph == {
+        "pkg": set(),
+        "pkg.a": {"pkg.b", "pkg.sub.c"},
+        "pkg.b": {"pkg.sub.c"},
+        "pkg.sub": {"pkg.a"},
+        "pkg.sub.c": {"pkg.b"},
+    }
+    assert cycles(graph) == [["pkg.b", "pkg.sub.c"]]
+
+
+def test_no_module_of_pytest_scope_or_replay_imports_itself_back() -> None:
+    graph = import_graph()
+    assert "pytest_scope.session" in graph and "replay.cli" in graph
+    assert cycles(graph) == []
+
+
+def test_the_entry_point_imports_nothing_of_recording() -> None:
+    """pytest loads ``plugin`` in every run: recording's modules wait for ``--scope``."""
+    heavy = ("sqlite3", "msgpack", "rich", "replay", "pytest_scope.session")
+    heavy += ("pytest_scope.capture.recorder", "pytest_scope.trace")
+    probe = (
+        "import sys, pytest_scope.plugin\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({heavy!r})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert result.stdout.strip() == "[]"
