@@ -40,20 +40,14 @@ def last_pass_line(run: Run, nodeid: str) -> str | None:
 def divergence(run: Run, nodeid: str, failed: int, passed: int) -> str | None:
     """Where two attempts of a test part ways, read back from this run's trace file."""
     try:
-        from replay.align import Signatures, align, first_divergence, load_steps
-        from replay.compare import payloads_differ
+        from replay.compare import Recorded, find_divergence
     except ImportError:
         return None
     try:
         with TraceFile(run.path) as trace:
             by_attempt = {test.attempt: test for test in trace.tests() if test.nodeid == nodeid}
-            signatures = Signatures()
-            found = first_divergence(
-                align(
-                    load_steps(trace, by_attempt[failed], signatures),
-                    load_steps(trace, by_attempt[passed], signatures),
-                ),
-                payloads_differ,
+            found = find_divergence(
+                Recorded(trace, by_attempt[failed]), Recorded(trace, by_attempt[passed])
             )
     except (ScopeError, KeyError) as exc:
         return f"their divergence is unknown ({exc})"

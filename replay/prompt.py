@@ -27,8 +27,8 @@ from replay.compare import Comparer, Recorded
 from replay.cursor import Cursor, names_at
 from replay.expression import ExpressionError, parse_path, resolve
 from replay.interrupts import immediate_interrupts
-from replay.text_view import format_value, render_diff, short_path, source_excerpt
-from replay.value_history import history, render_history
+from replay.text_view import format_value, render_diff, render_history, short_path, source_excerpt
+from replay.value_history import history
 
 PROMPT: Final = "(scope) "
 INTERRUPTED: Final = "--KeyboardInterrupt-- (q or Ctrl-D leaves)"

@@ -23,7 +23,7 @@ from pytest_scope.trace.reader import RecordedTest
 from replay.compare import DivergenceReport, StateDiff, without_assertion_temporaries
 from replay.history import describe
 from replay.state import State
-from replay.value_history import render_history
+from replay.value_history import APPEARED, DISAPPEARED, FOLLOWS_OBJECT, seen_text
 
 _INSTALL_DIRS: Final = frozenset({"site-packages", "dist-packages"})
 SOURCE_CONTEXT: Final = 5  # lines shown above and below the current one
@@ -474,3 +474,27 @@ class TextView:
 
     def history(self, document: dict[str, Any], rootdir: str | None) -> None:
         render_history(self.console, document, rootdir)
+
+
+def render_history(console: Console, document: dict[str, Any], rootdir: str | None) -> None:
+    """The text form of ``history_document``: one block per change, oldest first."""
+    held = "watched" if document["frame"] is None else f"in {document['frame']}"
+    following = document["follows"] == FOLLOWS_OBJECT
+    if following:
+        held = f"the object {held}, in every frame that holds it"
+    count = len(document["changes"])
+    console.print(Text(f"history of {document['path']} ({held}): {count} change(s)", style="bold"))
+    for change in document["changes"]:
+        old = "(absent)" if change["change"] == APPEARED else format_value(change["old"])
+        new = "(absent)" if change["change"] == DISAPPEARED else format_value(change["new"])
+        line = Text(f"step {change['step']}: ", style="bold") + Text(f"{old} → {new}")
+        if following:
+            line += Text(f"  ({seen_text(change['seen'])})", style="italic")
+        console.print(line)
+        by = change["by"]
+        if by is not None:
+            where = f"{short_path(by['file'], rootdir)}:{by['line']}"
+            text = f"    after step {by['after_step']}, in {by['function']} at {where}"
+            if by["source"]:
+                text += f": {by['source']}"
+            console.print(Text(text, style="dim"))

@@ -24,7 +24,7 @@ object is read again only at the steps that recorded some object's change. The v
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from pytest_scope.trace.codec import Event
 from pytest_scope.trace.reader import RecordedTest, TraceFile
@@ -33,9 +33,6 @@ from replay.cursor import ENTERING, LEAVING, Cursor, names_at
 from replay.expression import ExpressionError, Path, resolve
 from replay.references import References, path_to, reference
 from replay.state import RecordedFrame, Replay, walk
-
-if TYPE_CHECKING:
-    from rich.console import Console
 
 _ABSENT: Final = object()
 APPEARED: Final = "appeared"
@@ -312,31 +309,3 @@ def seen_text(seen: dict[str, Any] | None) -> str:
     if seen["function"] is None:
         return f"as the watched {seen['path']}"
     return f"as {seen['path']} in {seen['function']}"
-
-
-def render_history(console: Console, document: dict[str, Any], rootdir: str | None) -> None:
-    """The text form of ``history_document``: one block per change, oldest first."""
-    from rich.text import Text
-
-    from replay.text_view import format_value, short_path
-
-    held = "watched" if document["frame"] is None else f"in {document['frame']}"
-    following = document["follows"] == FOLLOWS_OBJECT
-    if following:
-        held = f"the object {held}, in every frame that holds it"
-    count = len(document["changes"])
-    console.print(Text(f"history of {document['path']} ({held}): {count} change(s)", style="bold"))
-    for change in document["changes"]:
-        old = "(absent)" if change["change"] == APPEARED else format_value(change["old"])
-        new = "(absent)" if change["change"] == DISAPPEARED else format_value(change["new"])
-        line = Text(f"step {change['step']}: ", style="bold") + Text(f"{old} → {new}")
-        if following:
-            line += Text(f"  ({seen_text(change['seen'])})", style="italic")
-        console.print(line)
-        by = change["by"]
-        if by is not None:
-            where = f"{short_path(by['file'], rootdir)}:{by['line']}"
-            text = f"    after step {by['after_step']}, in {by['function']} at {where}"
-            if by["source"]:
-                text += f": {by['source']}"
-            console.print(Text(text, style="dim"))
