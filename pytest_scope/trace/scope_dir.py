@@ -14,7 +14,7 @@
 A run is any regular ``*.sqlite`` file in ``runs/`` (``run_files``): a file put there by
 hand or an uncombined worker part replays like any other. Retention deletes only the runs
 this tool named (``recorded_run``); the files beside a run are not runs and go with it.
-Standard library only, for the plugin's defaults: SQLite is imported by reading a run.
+It imports no SQLite: the reader only when a test is looked up.
 """
 
 from __future__ import annotations
