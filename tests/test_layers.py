@@ -143,3 +143,51 @@ def test_the_entry_point_imports_nothing_of_recording() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def stage(module: str) -> str:
+    """Where a module stands on the data path (docs/design.md, "The layout")."""
+    if module == "pytest_scope.errors":
+        return "errors"
+    for package in ("pytest_scope.trace", "pytest_scope.capture", "replay"):
+        if module == package or module.startswith(f"{package}."):
+            return package.rpartition(".")[2]
+    return "glue"
+
+
+# What each stage may import. The trace format is the bottom: capture packs into it, the
+# pytest glue writes it, replay only reads it (the package itself gives replay its
+# version). Capture runs in the callbacks: the format's in-memory half, no SQLite.
+MAY_IMPORT = {
+    "errors": set(),
+    "trace": {"errors", "trace"},
+    "capture": {"errors", "capture", "pytest_scope.trace.schema", "pytest_scope.trace.codec",
+                "pytest_scope.trace.records"},
+    "replay": {"errors", "trace", "replay", "pytest_scope"},
+    "glue": {"errors", "trace", "capture", "glue"},
+}  # fmt: skip
+# The pytest side needs replay only to build CI artifacts and for the summary's lines that
+# read recordings back (which it leaves out where replay is not installed).
+GLUE_READING_BACK = {"pytest_scope.artifacts", "pytest_scope.comparisons"}
+
+
+def test_each_stage_imports_only_what_lies_below_it() -> None:
+    wrong = []
+    for module, imported in import_graph().items():
+        allowed = MAY_IMPORT[stage(module)]
+        if module in GLUE_READING_BACK:
+            allowed = allowed | {"replay"}
+        wrong += [
+            f"{module} -> {name}"
+            for name in sorted(imported)
+            if name not in allowed and stage(name) not in allowed
+        ]
+    assert wrong == []
+
+
+def test_the_stages_are_told_apart() -> None:
+    assert [
+        stage(name)
+        for name in ("pytest_scope.errors", "pytest_scope.trace.reader", "pytest_scope.capture",
+                     "replay.cli", "pytest_scope.session", "pytest_scope")
+    ] == ["errors", "trace", "capture", "replay", "glue", "glue"]  # fmt: skip
