@@ -1,4 +1,4 @@
-"""The README documents what the code does: its schema, its options."""
+"""The README documents what the code does: its schema, its options, its modules."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ import pytest
 from pytest_scope.trace.schema import ORIGINS_SCHEMA, SCHEMA
 from replay.cli import main
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+REPO = Path(__file__).resolve().parent.parent
+README = (REPO / "README.md").read_text()
+# The entries of the README's module list ("Development") that list a folder's modules.
+MODULE_FOLDERS = {
+    "  trace/": "pytest_scope/trace",
+    "  capture/": "pytest_scope/capture",
+    "  *.py": "pytest_scope",
+    "replay/": "replay",
+}
 
 
 def test_readme_shows_the_trace_schema_verbatim() -> None:
@@ -36,3 +44,25 @@ def test_readme_names_every_scope_replay_option(capsys: pytest.CaptureFixture[st
     options = set(re.findall(r"--[a-z]+", capsys.readouterr().out)) - {"--help"}
     assert options >= {"--step", "--run", "--format", "--dir", "--timeline", "--list", "--runs"}
     assert [option for option in options if option not in README] == []
+
+
+def _modules_listed() -> dict[str, set[str]]:
+    """The modules each folder's entry of the README's module list names."""
+    block = README.split("## Development\n\n```\n", 1)[1].split("```", 1)[0]
+    listed: dict[str, set[str]] = {}
+    folder = None
+    for line in block.splitlines():
+        entry = line[:23].rstrip()
+        if entry:
+            folder = MODULE_FOLDERS.get(entry)
+        if folder is not None:
+            listed.setdefault(folder, set()).update(re.findall(r"\b\w+\.py\b", line[23:]))
+    return listed
+
+
+def test_readme_lists_every_module_in_its_folder() -> None:
+    in_tree = {
+        folder: {path.name for path in (REPO / folder).glob("*.py")} - {"__init__.py"}
+        for folder in MODULE_FOLDERS.values()
+    }
+    assert _modules_listed() == in_tree
