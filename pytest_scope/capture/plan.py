@@ -20,9 +20,11 @@ from collections.abc import Iterable
 from pathlib import Path, PurePath
 from types import CodeType
 
-# This file is pytest_scope/capture/plan.py: the tool's packages sit two levels up.
+# The tool's packages sit beside its own, found from its __init__: the compiled build names
+# this module's __file__ by the shared library of the whole event path, one folder up.
 _OWN_PACKAGES = tuple(
-    str(Path(__file__).resolve().parents[2] / name) + os.sep for name in ("pytest_scope", "replay")
+    str(Path(sys.modules["pytest_scope"].__file__ or "").resolve().parent.parent / name) + os.sep
+    for name in ("pytest_scope", "replay")
 )
 # Directories under a rootdir that hold other people's code (virtualenvs, tox, caches).
 _FOREIGN_DIR_NAMES = frozenset(
