@@ -477,24 +477,27 @@ class TextView:
 
 
 def render_history(console: Console, document: dict[str, Any], rootdir: str | None) -> None:
-    """The text form of ``history_document``: one block per change, oldest first."""
+    """The text form of ``history_document``: one block per change, oldest first. Output
+    that is not a terminal (a pipe, a CI log) keeps each line whole, for ``grep``."""
+    whole = not console.is_terminal
     held = "watched" if document["frame"] is None else f"in {document['frame']}"
     following = document["follows"] == FOLLOWS_OBJECT
     if following:
         held = f"the object {held}, in every frame that holds it"
     count = len(document["changes"])
-    console.print(Text(f"history of {document['path']} ({held}): {count} change(s)", style="bold"))
+    title = f"history of {document['path']} ({held}): {count} change(s)"
+    console.print(Text(title, style="bold"), soft_wrap=whole)
     for change in document["changes"]:
         old = "(absent)" if change["change"] == APPEARED else format_value(change["old"])
         new = "(absent)" if change["change"] == DISAPPEARED else format_value(change["new"])
         line = Text(f"step {change['step']}: ", style="bold") + Text(f"{old} → {new}")
         if following:
             line += Text(f"  ({seen_text(change['seen'])})", style="italic")
-        console.print(line)
+        console.print(line, soft_wrap=whole)
         by = change["by"]
         if by is not None:
             where = f"{short_path(by['file'], rootdir)}:{by['line']}"
             text = f"    after step {by['after_step']}, in {by['function']} at {where}"
             if by["source"]:
                 text += f": {by['source']}"
-            console.print(Text(text, style="dim"))
+            console.print(Text(text, style="dim"), soft_wrap=whole)

@@ -119,9 +119,15 @@ def test_a_path_in_a_callee_follows_its_object_everywhere(demo: Path) -> None:
 def test_text_history(demo: Path) -> None:
     result = run_replay(demo, TEST, "--history", "order.lines")
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"history of order.lines (the object in {TEST}, in every frame")
+    lines = result.stdout.splitlines()  # piped: each line whole, however long
+    assert lines[0] == (
+        f"history of order.lines (the object in {TEST}, in every frame that holds it): 6 change(s)"
+    )
     assert "step 4: (absent) → []  (as self.lines in Order.__init__)" in lines
+    assert (
+        "step 10: [['apple', 1], ['pear', 1]] → [['apple', 1], ['pear', 1], ['plum', 1]]"
+        "  (as self.lines in Order.add)"
+    ) in lines
 
 
 def test_a_list_changed_in_a_callee_under_another_name(filled: Path) -> None:
