@@ -182,6 +182,7 @@ class Recording:
             self.run.hypothesis_tests += 1
         steps = item.stash[_test_steps_key]
         buffer = item.stash[_buffer_key]
+        del item.stash[_buffer_key]  # items live until the session ends; recordings need not
         started = item.stash[_started_key]
         self._attempts[item.nodeid] += 1
         chunks = buffer.chunks()

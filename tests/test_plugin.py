@@ -190,6 +190,25 @@ def test_recording_needs_no_replay_package(shop: pytest.Pytester) -> None:
     assert "part ways" not in result.stdout.str()
 
 
+def test_a_written_recording_is_not_kept_in_memory(shop: pytest.Pytester) -> None:
+    """pytest keeps every test item until the session ends: a test's ring buffer must not
+    stay with its item once the recording is written, or memory grows with the suite."""
+    shop.makeconftest(
+        """
+        import gc, pathlib
+
+        def pytest_sessionfinish(session):
+            from pytest_scope.capture.buffer import RingBuffer
+            gc.collect()
+            alive = sum(isinstance(o, RingBuffer) for o in gc.get_objects())
+            pathlib.Path("buffers-alive").write_text(f"{len(session.items)} {alive}")
+        """
+    )
+    # Passing tests only: pytest keeps the last failure's traceback, and its frames.
+    shop.runpytest_subprocess("--scope", "-k", "test_total or test_threads")
+    assert (shop.path / "buffers-alive").read_text() == "2 0"
+
+
 def test_scope_dir_option_and_ini(shop: pytest.Pytester) -> None:
     result = shop.runpytest_subprocess("--scope", "--scope-dir", "traces")
     assert len(list((shop.path / "traces" / "runs").glob("*.sqlite"))) == 1
