@@ -425,14 +425,8 @@ class ValueEncoder:
         scrub = len(text) >= redaction.shortest and redaction.hides(text)
         if scrub:
             text = redaction.scrub(text)
-        if length > limit:
-            text = text[:limit]
-        form: dict[str, Encoded] = {"$type": info.name, "repr": text}
-        if length > limit:
-            form["$truncated"] = length
-        if scrub:
-            form["$redacted"] = True
-        return form
+        shown = text if length <= limit else text[:limit]
+        return _cut_form(info.name, shown, length, limit, scrub)
 
     def _bytes(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
         """Bytes cut to the limit, or with their secret values replaced (marked redacted)."""
@@ -444,14 +438,8 @@ class ValueEncoder:
         scrub = len(head) >= redaction.shortest and redaction.hides_bytes(head)
         if scrub:
             head = redaction.scrub_bytes(head)
-        if length > limit:
-            head = head[:limit]
-        form: dict[str, Encoded] = {"$type": info.name, "repr": bytes.__repr__(head)}
-        if length > limit:
-            form["$truncated"] = length
-        if scrub:
-            form["$redacted"] = True
-        return form
+        shown = bytes.__repr__(head if length <= limit else head[:limit])
+        return _cut_form(info.name, shown, length, limit, scrub)
 
     def _number(self, value: Any, info: _TypeInfo, depth: int) -> Encoded:
         if info.base is float:
@@ -535,6 +523,17 @@ class ValueEncoder:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _cut_form(name: str, shown: str, length: int, limit: int, scrubbed: bool) -> Encoded:
+    """The form of a str or bytes shown as ``shown``: marked when cut at ``limit`` from
+    ``length``, and when secret values were replaced in it."""
+    form: dict[str, Encoded] = {"$type": name, "repr": shown}
+    if length > limit:
+        form["$truncated"] = length
+    if scrubbed:
+        form["$redacted"] = True
+    return form
 
 
 def _callable_name(value: object) -> str:

@@ -114,8 +114,9 @@ class TraceFile:
         if self._origins is None:
             self._origins = {}
             if self._has_origins:
+                numbered = ORIGINS.accepts(["id"])
                 for number, text in self._query("SELECT id, meta FROM origins"):
-                    self._typed((number,), ORIGINS, ["id"])
+                    self._typed((number,), ORIGINS.name, numbered)
                     self._origins[number] = self._meta(text)
         return self._origins
 
@@ -209,15 +210,18 @@ class TraceFile:
     ) -> list[tuple[Any, ...]]:
         """The columns ``names`` of ``table``'s rows, each value checked to have its type."""
         rows = self._query(f"SELECT {', '.join(names)} FROM {table.name}{where}", params)
-        return [self._typed(row, table, names) for row in rows]
+        accepts = table.accepts(names)
+        return [self._typed(row, table.name, accepts) for row in rows]
 
-    def _typed(self, row: tuple[Any, ...], table: Table, names: list[str]) -> tuple[Any, ...]:
+    def _typed(
+        self, row: tuple[Any, ...], table_name: str, accepts: tuple[tuple[type, ...], ...]
+    ) -> tuple[Any, ...]:
         """``row`` if each value has its column's type (SQLite stores any type anywhere)."""
-        for value, expected in zip(row, table.accepts(names), strict=True):
+        for value, expected in zip(row, accepts, strict=True):
             if not isinstance(value, expected) or isinstance(value, bool):
                 shown = type(value).__name__
                 raise TraceFileError(
-                    self.path, f"corrupt trace file ({shown} in a {table.name} row)"
+                    self.path, f"corrupt trace file ({shown} in a {table_name} row)"
                 )
         return row
 

@@ -114,10 +114,14 @@ class ScopeDir:
         raise NotFoundError(f"no run {run!r} in {self.runs_dir} (newest: {recent})")
 
     def newest(self) -> Path:
+        return self._some_runs()[0]
+
+    def _some_runs(self) -> list[Path]:
+        """``runs()``, which must find at least one."""
         runs = self.runs()
         if not runs:
             raise NotFoundError(f"no runs in {self.runs_dir}; record some with `pytest --scope`")
-        return runs[0]
+        return runs
 
     def find_test(self, test_id: str, run: str | None = None) -> tuple[TraceFile, RecordedTest]:
         """The test ``test_id`` names, in ``run`` or in the newest run that has it."""
@@ -125,9 +129,7 @@ class ScopeDir:
 
         if run is not None:
             return find_test([self.run(run)], test_id, where=f"run {run}")
-        return find_test(
-            [self.newest(), *self.runs()[1:]], test_id, where=f"the runs in {self.path}"
-        )
+        return find_test(self._some_runs(), test_id, where=f"the runs in {self.path}")
 
 
 def new_run_id() -> str:
