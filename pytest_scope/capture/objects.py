@@ -47,7 +47,7 @@ _PINNABLE: Final = frozenset(
     id(kind) for kind in (int, str, float, bool, type(None), bytes, complex, type(_UNSET))
 )
 
-Entry = list[Any]  # [number, type name, shallow form or None, foreign], see ``schema``
+Entry = list[Any]  # [number, type name, shallow form or None, foreign, container], ``schema``
 
 
 class _Object:
@@ -70,7 +70,8 @@ class _Object:
         self.refs: tuple[int, ...] = ()  # numbers of the objects its form refers to
 
     def entry(self) -> Entry:
-        return [self.number, self.info.name, self.form, self.info.foreign]
+        info = self.info
+        return [self.number, info.name, self.form, info.foreign, info.container]
 
 
 class ObjectTable:
