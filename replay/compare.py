@@ -38,7 +38,6 @@ MAX_CHANGES: Final = 100
 WATCHED: Final = "(watched) "
 # pytest's assertion rewriting binds these; they repeat the asserted values.
 ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")
-_UNORDERED: Final = frozenset({"set", "frozenset"})
 _ADDED: Final = frozenset({"dictionary_item_added", "iterable_item_added", "set_item_added"})
 _REMOVED: Final = frozenset(
     {"dictionary_item_removed", "iterable_item_removed", "set_item_removed"}
@@ -47,13 +46,13 @@ _MISSING: Final = object()
 
 
 def _unordered(level: Any) -> bool:
-    """deepdiff's ``ignore_order_func``: only the items of a recorded set."""
+    """deepdiff's ``ignore_order_func``: only the items of a recorded set (or subclass)."""
     parent = level.up
     return (
         parent is not None
         and level.path(output_format="list")[-1:] == ["items"]
         and isinstance(parent.t1, dict)
-        and parent.t1.get("$type") in _UNORDERED
+        and parent.t1.get("$kind") == "set"
     )
 
 
@@ -225,7 +224,7 @@ def _is_object(node: Any) -> bool:
 def _step(node: Any, key: Any) -> Any:
     if isinstance(node, dict) and key in node:
         return node[key]
-    if isinstance(node, list) and isinstance(key, int) and -len(node) <= key < len(node):
+    if isinstance(node, list | tuple) and isinstance(key, int) and -len(node) <= key < len(node):
         return node[key]
     return _MISSING
 
