@@ -58,3 +58,10 @@ def record_history(root: Path) -> None:
     list and dict under their own names."""
     shutil.copytree(FIXTURES / "history", root, dirs_exist_ok=True, ignore=_LEFT_BY_RUNS)
     assert record(root) == 1
+
+
+def record_containers(root: Path) -> None:
+    """fixtures/containers in ``root``, recorded: its one test fails with every kind of
+    container in its locals."""
+    copy_fixture("containers", root)
+    assert record(root) == 1
