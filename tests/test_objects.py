@@ -8,6 +8,7 @@ of its containers, which only the entries carry).
 
 from __future__ import annotations
 
+import collections
 import gc
 import weakref
 from typing import Any
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from pytest_scope.capture.objects import ObjectTable
 from pytest_scope.capture.values import ValueEncoder
+from pytest_scope.trace.schema import Container
 from replay.references import References
 
 
@@ -180,3 +182,61 @@ def test_slots_and_cycles() -> None:
     assert _packed(_as_encoded(shown.step(pair))) == _packed(shown.encoder.encode(pair))
     pair.right = [pair]
     assert _packed(_as_encoded(shown.step(pair))) == _packed(shown.encoder.encode(pair))
+
+
+class Registry(dict):  # type: ignore[type-arg]
+    """A mapping whose name does not say so."""
+
+
+class Verdict(list):  # type: ignore[type-arg]
+    """A sequence whose name ends like a mapping's."""
+
+
+class Tags(frozenset):  # type: ignore[type-arg]
+    pass
+
+
+Point = collections.namedtuple("Point", "x y")
+
+
+def test_entries_say_what_each_container_is_from_its_builtin_bases() -> None:
+    shown = _Shown()
+    value = {
+        "reg": Registry(a=1),
+        "verdict": Verdict([(1, "one")]),
+        "pair": ("a", 1),
+        "tags": Tags({1}),
+        "point": Point(1, 2),
+        "queue": collections.deque([1]),
+        "ordered": collections.OrderedDict(a=1),
+        "error": KeyError("k"),
+        "node": Node(1),
+        "blob": bytearray(b"x"),
+    }
+    root = shown.table.form(value)
+    entries = {entry[0]: entry for entry in shown.table.take_changes()}
+    kinds = {entry[1].rsplit(".", 1)[-1]: entry[4] for entry in entries.values()}
+    assert kinds == {
+        "dict": Container.MAPPING,
+        "Registry": Container.MAPPING,
+        "Verdict": Container.SEQUENCE,
+        "tuple": Container.TUPLE,
+        "Tags": Container.SET,
+        "Point": Container.TUPLE,
+        "deque": Container.SEQUENCE,
+        "OrderedDict": Container.MAPPING,
+        "KeyError": Container.NONE,
+        "Node": Container.NONE,
+        "bytearray": Container.NONE,
+    }
+    shown_value = References(entries).resolve(root)
+    assert shown_value["verdict"]["$kind"] == "sequence"
+    assert shown_value["verdict"]["items"] == [(1, "one")]
+    assert shown_value["reg"] == {
+        "$type": Registry.__module__ + ".Registry",
+        "$kind": "mapping",
+        "items": [["a", 1]],
+    }
+    assert shown_value["pair"] == ("a", 1) and type(shown_value["pair"]) is tuple
+    assert shown_value["point"]["$kind"] == "tuple"
+    assert "$kind" not in shown_value["error"] and "$kind" not in shown_value["node"]
