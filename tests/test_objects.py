@@ -36,12 +36,12 @@ def _packed(form: Any) -> bytes:
     return bytes(msgpack.packb(form, use_bin_type=True))
 
 
-def _as_encoded(resolved: Any) -> Any:
+def as_encoded(resolved: Any) -> Any:
     """A resolved form without the ``"$kind"`` that entries add (a tuple packs as a list)."""
     if isinstance(resolved, list | tuple):
-        return [_as_encoded(item) for item in resolved]
+        return [as_encoded(item) for item in resolved]
     if isinstance(resolved, dict):
-        return {k: _as_encoded(v) for k, v in resolved.items() if k != "$kind"}
+        return {k: as_encoded(v) for k, v in resolved.items() if k != "$kind"}
     return resolved
 
 
@@ -125,11 +125,11 @@ def test_entries_resolve_to_the_whole_form_after_any_change_in_place(
 ) -> None:
     root = [value, {"v": value}]  # the same objects reached twice
     shown = _Shown()
-    assert _packed(_as_encoded(shown.step(root))) == _packed(shown.encoder.encode(root))
+    assert _packed(as_encoded(shown.step(root))) == _packed(shown.encoder.encode(root))
     for index, action, new in changes:
         containers = _containers(root)
         _edit(containers[index % len(containers)], action, new)
-        assert _packed(_as_encoded(shown.step(root))) == _packed(shown.encoder.encode(root))
+        assert _packed(as_encoded(shown.step(root))) == _packed(shown.encoder.encode(root))
 
 
 def test_a_change_through_one_reference_shows_through_every_other() -> None:
@@ -172,16 +172,16 @@ def test_past_the_depth_limit_only_the_type_is_known() -> None:
     shown = _Shown()
     deep: Any = [[[[[[1]]]]]]
     assert shown.step(deep) == [[[[{"$type": "list", "$kind": "sequence", "$depth": True}]]]]
-    assert _packed(_as_encoded(shown.step(deep))) == _packed(shown.encoder.encode(deep))
+    assert _packed(as_encoded(shown.step(deep))) == _packed(shown.encoder.encode(deep))
 
 
 def test_slots_and_cycles() -> None:
     shown = _Shown()
     pair = Slotted()
     pair.left = pair
-    assert _packed(_as_encoded(shown.step(pair))) == _packed(shown.encoder.encode(pair))
+    assert _packed(as_encoded(shown.step(pair))) == _packed(shown.encoder.encode(pair))
     pair.right = [pair]
-    assert _packed(_as_encoded(shown.step(pair))) == _packed(shown.encoder.encode(pair))
+    assert _packed(as_encoded(shown.step(pair))) == _packed(shown.encoder.encode(pair))
 
 
 class Registry(dict):  # type: ignore[type-arg]
