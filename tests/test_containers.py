@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from dapclient import DapClient
 from recordings import record_containers
-from replaycli import replay_json
+from replaycli import replay_json, run_replay
+from test_viewer_browser import CHROMIUM, Viewer
 
 from replay.expression import Condition
 
@@ -194,3 +195,32 @@ def test_dap_variables_of_a_dict_subclass_are_keyed_and_of_a_list_subclass_index
     for variable in (*registry.values(), *verdict.values()):
         evaluated = adapter.request("evaluate", {"expression": variable["evaluateName"]})
         assert evaluated["result"] == variable["value"]
+
+
+def test_the_viewer_resolves_kinds_as_replay_does_and_keys_a_mapping(
+    recorded: Path, tmp_path: Path
+) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    page = tmp_path / "viewer.html"
+    assert run_replay(recorded, TEST, "--html", str(page)).returncode == 0
+    expected = replay_json(recorded, TEST)["stack"][-1]["locals"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        try:
+            viewer = Viewer(browser, page)
+            assert viewer.state()["stack"][-1]["locals"] == expected
+            children = {}
+            for name in ("reg", "verdict"):
+                row = f"#locals > .value-row:has(> .name:text-is('{name}'))"
+                viewer.page.click(f"{row} > .toggle")
+                children[name] = viewer.page.eval_on_selector_all(
+                    f"{row} > .children > .value-row > .name",
+                    "names => names.map(n => n.textContent)",
+                )
+            assert viewer.errors == []
+        finally:
+            browser.close()
+    assert children == {"reg": ["['a']", "['b']"], "verdict": ["[0]", "[1]"]}
