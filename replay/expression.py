@@ -161,21 +161,6 @@ def _object_step(value: dict[str, Any], key: Key, shown: str) -> Any:
     raise ExpressionError(f"{shown} cannot be subscripted with {key.key!r}")
 
 
-def container_kind(value: Any) -> str | None:
-    """What a resolved value is as a container: ``"mapping"``, ``"sequence"``, ``"tuple"``,
-    ``"set"``, or None (not a container, or a plugin's summary)."""
-    if isinstance(value, tuple):
-        return "tuple"
-    if isinstance(value, list):
-        return "sequence"
-    if isinstance(value, dict):
-        if "$type" not in value:
-            return "mapping"
-        kind = value.get("$kind")
-        return kind if isinstance(kind, str) else None
-    return None
-
-
 class _Opaque:
     """A recorded object with no builtin counterpart: equal only to the same recorded form,
     neither ordered nor a container (its form's keys are not its contents)."""
