@@ -31,6 +31,7 @@ from deepdiff import DeepDiff
 
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
+from pytest_scope.trace.schema import Container
 from replay.align import Alignment, Divergence, Signatures, align, first_divergence, load_steps
 from replay.state import State, state_at
 
@@ -46,13 +47,23 @@ _MISSING: Final = object()
 
 
 def _unordered(level: Any) -> bool:
-    """deepdiff's ``ignore_order_func``: only the items of a recorded set (or subclass)."""
+    """deepdiff's ``ignore_order_func``: only the items of a recorded set (or subclass):
+    a resolved form says so by its ``$kind``, a recorded one by its object entry's kind."""
     parent = level.up
+    if (
+        parent is None
+        or level.path(output_format="list")[-1:] != ["items"]
+        or not isinstance(parent.t1, dict)
+    ):
+        return False
+    if parent.t1.get("$kind") == "set":
+        return True
+    entry = parent.up.t1 if parent.up is not None else None
     return (
-        parent is not None
-        and level.path(output_format="list")[-1:] == ["items"]
-        and isinstance(parent.t1, dict)
-        and parent.t1.get("$kind") == "set"
+        isinstance(entry, list)
+        and len(entry) == 5
+        and entry[2] is parent.t1
+        and entry[4] == Container.SET
     )
 
 
