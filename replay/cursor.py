@@ -139,7 +139,8 @@ class Cursor:
         # Where to start: the failure, unless the ring buffer dropped it (a long unwind).
         self.step = self.failure if self.failure in self._index else self.last
         self.breakpoints: list[Breakpoint] = []
-        self.exception_stops: set[str] = {RAISED}
+        # As pdb's ``c``: breakpoints and the failure; every raised exception on request.
+        self.exception_stops: set[str] = {FAILURE}
         self._states: dict[int, State] = {}
         self._reader = _ChunkKeeping(trace)
         self._next_number = 1
@@ -250,7 +251,10 @@ class Cursor:
         return earliest
 
     def resume(self, forward: bool = True) -> tuple[int | None, str]:
-        """pdb's ``c`` (and back): the next breakpoint hit or exception stop, and why."""
+        """pdb's ``c`` (and back): the next breakpoint hit or exception stop, and why.
+
+        Which exceptions stop is ``exception_stops``: the failure (the default), every
+        raised exception (``RAISED``), both, or none."""
         here = self._index[self.step]
         positions = range(here + 1, len(self.rows)) if forward else range(here - 1, -1, -1)
         for position in positions:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recordings import FIXTURES, record_compare, record_demo, record_history
+from recordings import FIXTURES, record, record_compare, record_demo, record_history
 from replaycli import replay_json, run_replay
 
 DEMO_TEST = "test_ship_takes_every_line"
@@ -123,7 +123,66 @@ def test_breakpoints_on_a_function_stop_at_each_call_then_the_exception(demo: De
     lines = session(demo.root, DEMO_TEST, *script)
     assert stops(lines)[2:] == [*calls, raised, *calls[::-1]]
     assert "stopped: breakpoint 1 at Stock.take" in lines
-    assert "stopped: exception raised" in lines
+    assert "stopped: the exception that failed the test" in lines
+
+
+CAUGHT_TEST = """\
+def parse(text):
+    try:
+        return int(text)
+    except ValueError:
+        return 0
+
+
+def total(numbers):
+    return sum(numbers)
+
+
+def test_total_skips_words():
+    numbers = [parse(text) for text in ["1", "one", "two", "three", "2"]]
+    assert total(numbers) == 4
+"""
+
+
+@pytest.fixture(scope="module")
+def caught(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """A test whose exceptions are raised and caught (three) before the call to total and
+    the failure."""
+    root = tmp_path_factory.mktemp("caught")
+    (root / "pytest.ini").write_text("[pytest]\n")
+    (root / "test_caught.py").write_text(CAUGHT_TEST)
+    assert record(root) == 1
+    return Demo(root, replay_json(root, "test_total_skips_words", "--timeline"))
+
+
+def test_c_and_rc_stop_at_breakpoints_and_the_failure_not_at_caught_exceptions(
+    caught: Demo,
+) -> None:
+    """pdb's c: the exceptions caught on the way are not stops."""
+    (call,) = caught.steps(function="total", kind="call")
+    raised = caught.steps(kind="exception")
+    assert len(raised) == 4  # three caught in parse, then the assertion
+    script = ["b total", "step 1", "c", "c", "c", "rc", "rc"]
+    lines = session(caught.root, "test_total_skips_words", *script)
+    assert stops(lines)[2:] == [call, raised[-1], call]
+    assert answers(lines, "c")[0] == "stopped: breakpoint 1 at total"
+    assert "stopped: the exception that failed the test" in lines
+    assert "*** no breakpoint or failure of the test ahead: the recording ends there" in lines
+    assert lines[-1] == "*** no breakpoint or failure of the test before this step"
+
+
+def test_catch_on_stops_at_every_exception_raised(caught: Demo) -> None:
+    (call,) = caught.steps(function="total", kind="call")
+    raised = caught.steps(kind="exception")
+    script = ["b total", "catch", "catch on", "step 1", *["c"] * 5, "catch off", "rc", "rc"]
+    lines = session(caught.root, "test_total_skips_words", *script)
+    assert stops(lines)[2:] == [*raised[:3], call, raised[3], call]
+    assert answers(lines, "catch") == ["c and rc stop at each breakpoint or failure of the test"]
+    assert answers(lines, "catch on") == [
+        "c and rc stop at each breakpoint, failure of the test or exception raised"
+    ]
+    assert lines.count("stopped: exception raised") == 3
+    assert lines[-1] == "*** no breakpoint or failure of the test before this step"
 
 
 def test_a_condition_on_recorded_locals_picks_its_call(demo: Demo) -> None:
@@ -258,6 +317,7 @@ def test_list_shows_the_recorded_source(demo: Demo) -> None:
         ("b Stock.take, __import__('os')", "*** bad condition: only len(PATH) can be called in"
          " \"__import__('os')\""),
         ("cl 7", "*** there is no breakpoint 7"),
+        ("catch everything", "*** catch takes on or off, not 'everything'"),
         ("diff", f"*** no passing recording of tests/test_stock.py::{DEMO_TEST} to compare with"),
         ("u", "*** oldest frame"),
     ],
