@@ -42,6 +42,8 @@
   let kinds, codes, lines, threads, depths; // per step, index step - firstStep
   let threadCount = 0;
   let watches = false; // the test watches objects (pytest_scope.watch) at some step
+  let stepDiffs = Object.create(null); // the diff document by step, of the steps diffed
+  let diffedSteps = []; // those steps, in order
 
   async function inflate(base64) {
     if (typeof DecompressionStream === "undefined") {
@@ -921,16 +923,37 @@
     return step < start + length ? [other + step - start, true] : [other + length - 1, false];
   }
 
-  // The diff at the step on screen where the page holds it (short tests hold every
-  // step's), else the failure point's.
+  // The step nearest to ``step`` whose diff the page holds (the later one on a tie).
+  function nearestDiffed(step) {
+    let low = 0, high = diffedSteps.length - 1;
+    while (low < high) { // the first held step at or after ``step``
+      const middle = (low + high) >> 1;
+      if (diffedSteps[middle] < step) low = middle + 1;
+      else high = middle;
+    }
+    const after = diffedSteps[low];
+    const before = low > 0 ? diffedSteps[low - 1] : after;
+    return after >= step && after - step <= step - before ? after : before;
+  }
+
+  // The diff at the step on screen. A long test holds the diffs of some steps only
+  // (html_view.diffed_steps): at the others, the page says so and links the nearest.
   function renderDiffNow() {
     const box = byId("diff-now");
     if (!box) return;
     const key = String(current);
-    const perStep = data.step_diffs && hasOwn(data.step_diffs, key) ? data.step_diffs[key] : null;
-    const diff = perStep || data.diff;
+    const diff = hasOwn(stepDiffs, key) ? stepDiffs[key] : null;
     const line = el("div");
-    line.append(document.createTextNode("At "), stepLink(perStep ? current : data.open_step),
+    if (diff === null) {
+      line.className = "note";
+      line.append(document.createTextNode(`No comparison computed for step ${current} ` +
+        `(this page holds the diffs of ${diffedSteps.length} of its ${lastStep - firstStep + 1}` +
+        " steps: around the failure and the first divergence, and spread between); nearest: "),
+        stepLink(nearestDiffed(current)));
+      box.replaceChildren(line);
+      return;
+    }
+    line.append(document.createTextNode("At "), stepLink(current),
       document.createTextNode(` against run ${diff.against} attempt ${diff.attempt}, ` +
         `step ${diff.step}${diff.exact ? "" : " (the last step both did alike)"}:`));
     box.replaceChildren(line, changeTable(diff.changes, diff.omitted));
@@ -1059,6 +1082,10 @@
     firstStep = chunks[0].first;
     const lastChunk = chunks[chunks.length - 1];
     lastStep = lastChunk.events[lastChunk.events.length - 1][0];
+    if (data.step_diffs) {
+      stepDiffs = JSON.parse(await inflate(data.step_diffs));
+      diffedSteps = Object.keys(stepDiffs).map(Number).sort((a, b) => a - b);
+    }
     buildTimeline();
     byId("watched-title").hidden = !watches;
     byId("watched").hidden = !watches;
