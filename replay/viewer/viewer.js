@@ -506,20 +506,50 @@
     return file;
   }
 
+  // A timeline row: the step, the kind, and where, indented by the stack's depth; only
+  // ``where`` gives way (an ellipsis) when the panel is narrower than the row.
+  const INDENT_CH = 2, MAX_INDENT_LEVELS = 12;
+  const indentOf = (index) => INDENT_CH * Math.max(0, Math.min(depths[index] - 1, MAX_INDENT_LEVELS));
+  const whereOf = (index) => `${code(codes[index])[0]}:${lines[index]}` +
+    (threadCount > 1 ? ` [thread ${threads[index]}]` : "");
+
   function timelineRow(index) {
     const step = firstStep + index;
     const kind = KINDS[kinds[index]] || "?";
-    const [qualname] = code(codes[index]);
     const row = el("div", `kind-${kind}`);
-    const thread = threadCount > 1 ? ` [thread ${threads[index]}]` : "";
-    row.textContent = `${String(step).padStart(6)} ${kind.padEnd(9)} ` +
-      `${"  ".repeat(Math.max(0, Math.min(depths[index] - 1, 20)))}${qualname}:${lines[index]}${thread}`;
-    row.title = row.textContent; // the whole name, however narrow the panel
+    const where = el("span", "tl-where", whereOf(index));
+    where.style.paddingLeft = `${indentOf(index)}ch`;
+    row.append(el("span", "tl-step", step), el("span", "tl-kind", kind), where);
+    row.title = `step ${step} · ${kind} · ${where.textContent}`; // whole, however narrow
     if (step === current) row.classList.add("current");
     if (step === data.failure_step) row.classList.add("failure");
     if (data.divergence && step === data.divergence.step) row.classList.add("divergence");
     row.addEventListener("click", () => go(step));
     return row;
+  }
+
+  // The timeline panel as wide as its widest row, within what leaves the source and state
+  // panels their minimum widths (main's grid in viewer.css); the user can resize it.
+  function fitTimeline() {
+    const panel = byId("timeline-panel");
+    const list = byId("timeline");
+    const stepChars = String(lastStep).length;
+    list.style.setProperty("--step-ch", `${stepChars}ch`);
+    const kindChars = Math.max(...KINDS.map((name) => name.length));
+    list.style.setProperty("--kind-ch", `${kindChars}ch`);
+    let widest = 0;
+    for (let index = 0; index < kinds.length; index++) {
+      widest = Math.max(widest, indentOf(index) + whereOf(index).length);
+    }
+    const probe = el("span", "", "0".repeat(100));
+    probe.style.visibility = "hidden";
+    list.append(probe);
+    const charWidth = probe.getBoundingClientRect().width / 100;
+    probe.remove();
+    const chrome = panel.offsetWidth - list.clientWidth + 12 + 16; // borders, padding, scrollbar
+    const wanted = (stepChars + kindChars + widest + 2) * charWidth + 2 * 6 + chrome;
+    const room = Math.min(window.innerWidth * 0.5, window.innerWidth - 300 - 280 - 40);
+    panel.style.width = `${Math.ceil(Math.max(280, Math.min(wanted, room)))}px`;
   }
 
   function sourceRow(index) {
@@ -1091,6 +1121,7 @@
     byId("watched").hidden = !watches;
     const built = performance.now();
     renderHeading();
+    fitTimeline();
     timelineList = new VirtualList(byId("timeline"), timelineRow);
     sourceList = new VirtualList(byId("source"), sourceRow);
     timelineList.setCount(lastStep - firstStep + 1);
