@@ -65,7 +65,7 @@ def main() -> None:
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
                 started = time.perf_counter()
                 page.goto(viewer.as_uri())
-                page.wait_for_function("document.body.classList.contains('ready')")
+                page.wait_for_selector("body.ready", state="attached")
                 loads.append((time.perf_counter() - started, page.evaluate("window.scopeViewer")))
                 steps = page.evaluate("window.scopeViewer.lastStep")
                 stepping = time.perf_counter()

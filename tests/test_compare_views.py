@@ -15,7 +15,7 @@ import replay.compare
 from pytest_scope.trace.schema import Kind
 from replay.align import align
 from replay.compare import Comparer, Recorded, compare_at, diverge
-from replay.html_view import export_viewer
+from replay.html_view import STEP_DIFFS, diffed_steps, export_viewer
 from replay.json_view import divergence_document
 from replay.state import state_at
 from replay.text_view import render_diff, render_divergence
@@ -177,6 +177,37 @@ def test_a_viewer_aligns_the_two_recordings_once(
     assert comparison.step_diffs is not None and len(comparison.step_diffs) == this.test.steps
     assert comparison.divergence is not None and comparison.divergence.by == "value"
     assert len(alignments) == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "open_step", "divergence"),
+    [
+        (1, STEP_DIFFS - 1, STEP_DIFFS - 1, 5),
+        (1, 3015, 3014, 1511),
+        (1, 100_000, 100_000, None),
+        (501, 20_000, 19_990, 600),  # the ring buffer dropped steps 1 to 500
+        (1, 5_000, 10, 4_990),  # opened near the start (--step), diverged near the end
+    ],
+)
+def test_the_page_carries_the_diffs_around_where_people_look_and_spread_between(
+    first: int, last: int, open_step: int, divergence: int | None
+) -> None:
+    """A short test: every step's diff. A long one: at most STEP_DIFFS of them, every step
+    just before the one the page opens at (people step back from the failure), the steps
+    around the first divergence, and the rest spread so no step is far from a diff."""
+    steps = diffed_steps(first, last, open_step, divergence)
+    assert steps == sorted(set(steps)) and first <= steps[0] and steps[-1] <= last
+    if last - first < STEP_DIFFS:
+        assert steps == list(range(first, last + 1))
+        return
+    assert len(steps) <= STEP_DIFFS
+    held = set(steps)
+    assert set(range(max(first, open_step - STEP_DIFFS // 2), open_step + 1)) <= held
+    if divergence is not None:
+        near = range(divergence - STEP_DIFFS // 10, min(last, divergence + STEP_DIFFS // 10))
+        assert set(near) <= held
+    gaps = [after - before for before, after in zip([first, *steps], [*steps, last], strict=True)]
+    assert max(gaps) <= (last - first) // (STEP_DIFFS // 6)
 
 
 def test_a_comparer_aligns_once_for_every_step_it_diffs(

@@ -453,7 +453,8 @@
       this.spacer = el("div", "spacer");
       container.append(this.spacer);
       container.addEventListener("scroll", () => this.draw());
-      window.addEventListener("resize", () => this.draw());
+      // The window's size or the panel's (its corner dragged): rows fit the new width.
+      new ResizeObserver(() => this.draw()).observe(container);
     }
 
     setCount(count) {
@@ -506,12 +507,23 @@
     return file;
   }
 
-  // A timeline row: the step, the kind, and where, indented by the stack's depth; only
-  // ``where`` gives way (an ellipsis) when the panel is narrower than the row.
+  // A timeline row: the step, the kind, and where, indented by the stack's depth, then the
+  // failure's or the first divergence's mark. Only ``where`` gives way (an ellipsis), when
+  // the panel is narrower than the row; a mark spells its word only where there is room.
   const INDENT_CH = 2, MAX_INDENT_LEVELS = 12;
-  const indentOf = (index) => INDENT_CH * Math.max(0, Math.min(depths[index] - 1, MAX_INDENT_LEVELS));
+  const ROW_PADDING = 2 * 6; // .vlist .row's, in viewer.css
+  const SCROLLBAR = 16;
+  const TIMELINE_MIN = 280; // viewer.css's width of the panel, the least it takes
+  const OTHER_COLUMNS = 300 + 280 + 40; // main's grid: the source's and state's least, gaps
+  const marks = Object.create(null); // step -> its mark's word, set by fitTimeline
+  let charWidth = 7; // of the timeline's font, measured by fitTimeline
+  let fixedChars = 0; // the step's and the kind's columns and the gaps between the four
+
+  const indentOf = (index) =>
+    INDENT_CH * Math.max(0, Math.min(depths[index] - 1, MAX_INDENT_LEVELS));
   const whereOf = (index) => `${code(codes[index])[0]}:${lines[index]}` +
     (threadCount > 1 ? ` [thread ${threads[index]}]` : "");
+  const unmarkedChars = (index) => fixedChars + indentOf(index) + whereOf(index).length;
 
   function timelineRow(index) {
     const step = firstStep + index;
@@ -524,6 +536,12 @@
     if (step === current) row.classList.add("current");
     if (step === data.failure_step) row.classList.add("failure");
     if (data.divergence && step === data.divergence.step) row.classList.add("divergence");
+    if (hasOwn(marks, step)) {
+      const room = Math.floor((timelineList.container.clientWidth - ROW_PADDING) / charWidth);
+      const spelled = unmarkedChars(index) + 2 + marks[step].length <= room;
+      row.append(el("span", "tl-mark", spelled ? `\u25C0 ${marks[step]}` : "\u25C0"));
+      row.title += ` · ${marks[step]}`;
+    }
     row.addEventListener("click", () => go(step));
     return row;
   }
@@ -534,22 +552,29 @@
     const panel = byId("timeline-panel");
     const list = byId("timeline");
     const stepChars = String(lastStep).length;
-    list.style.setProperty("--step-ch", `${stepChars}ch`);
     const kindChars = Math.max(...KINDS.map((name) => name.length));
+    list.style.setProperty("--step-ch", `${stepChars}ch`);
     list.style.setProperty("--kind-ch", `${kindChars}ch`);
+    fixedChars = stepChars + kindChars + 3;
+    if (data.divergence && data.divergence.step !== null) {
+      marks[data.divergence.step] = "first divergence";
+    }
+    if (data.failure_step) marks[data.failure_step] = "failure";
     let widest = 0;
     for (let index = 0; index < kinds.length; index++) {
-      widest = Math.max(widest, indentOf(index) + whereOf(index).length);
+      const step = firstStep + index;
+      const mark = hasOwn(marks, step) ? 2 + marks[step].length : 0;
+      widest = Math.max(widest, unmarkedChars(index) + mark);
     }
     const probe = el("span", "", "0".repeat(100));
     probe.style.visibility = "hidden";
     list.append(probe);
-    const charWidth = probe.getBoundingClientRect().width / 100;
+    charWidth = probe.getBoundingClientRect().width / 100;
     probe.remove();
-    const chrome = panel.offsetWidth - list.clientWidth + 12 + 16; // borders, padding, scrollbar
-    const wanted = (stepChars + kindChars + widest + 2) * charWidth + 2 * 6 + chrome;
-    const room = Math.min(window.innerWidth * 0.5, window.innerWidth - 300 - 280 - 40);
-    panel.style.width = `${Math.ceil(Math.max(280, Math.min(wanted, room)))}px`;
+    const borders = panel.offsetWidth - list.clientWidth;
+    const wanted = widest * charWidth + ROW_PADDING + borders + SCROLLBAR;
+    const room = Math.min(window.innerWidth * 0.5, window.innerWidth - OTHER_COLUMNS);
+    panel.style.width = `${Math.ceil(Math.max(TIMELINE_MIN, Math.min(wanted, room)))}px`;
   }
 
   function sourceRow(index) {
@@ -978,7 +1003,8 @@
       line.className = "note";
       line.append(document.createTextNode(`No comparison computed for step ${current} ` +
         `(this page holds the diffs of ${diffedSteps.length} of its ${lastStep - firstStep + 1}` +
-        " steps: around the failure and the first divergence, and spread between); nearest: "),
+        " steps: around the one it opened at and the first divergence, and spread between);" +
+        " nearest: "),
         stepLink(nearestDiffed(current)));
       box.replaceChildren(line);
       return;
