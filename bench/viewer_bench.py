@@ -1,11 +1,15 @@
 """The HTML viewer of a 100,000-step test: its size, how long it takes to write and to load.
 
+The test is recorded passing, then failing, so the viewer carries the comparison with the
+pass (the diffs at the steps ``replay.html_view.diffed_steps`` picks) as a failure's does.
+
 Run with a Python that has pytest-scope and playwright installed, and Debian's chromium:
 ``python bench/viewer_bench.py``. Measured here, never in a timed test.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -15,6 +19,9 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 SUITE = """
+import os
+
+
 class Acc:
     def __init__(self):
         self.items = []
@@ -34,7 +41,7 @@ def test_long():
         acc.add(v % 7)
         if i % 1000 == 0:
             seen.append(i)
-    assert acc.total == -1
+    assert acc.total == (-1 if os.environ.get("BENCH_FAIL") else acc.total)
 """
 
 
@@ -42,12 +49,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
         (root / "test_long.py").write_text(SUITE)
-        subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--scope"],
-            cwd=root,
-            capture_output=True,
-            check=False,
-        )
+        for failing in ("", "1"):
+            subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--scope"],
+                cwd=root,
+                env={**os.environ, "BENCH_FAIL": failing},
+                capture_output=True,
+                check=False,
+            )
         viewer = root / "viewer.html"
         started = time.perf_counter()
         subprocess.run(
@@ -57,7 +66,7 @@ def main() -> None:
             capture_output=True,
         )
         written = time.perf_counter() - started
-        trace = next((root / ".scope" / "runs").glob("*.sqlite"))
+        trace = max((root / ".scope" / "runs").glob("*.sqlite"))  # the failing run's
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium")
             loads = []

@@ -1,7 +1,8 @@
 """``scope-replay TEST_ID -i`` driven by a script on stdin, on real recordings.
 
 fixtures/demo is recorded once (its ``test_ship_takes_every_line`` fails); fixtures/compare
-twice, passing and then broken, for ``diff``. Every expected step is read from the
+twice, passing and then broken, for ``diff``; fixtures/caught once, for ``c`` past caught
+exceptions. Every expected step is read from the
 recording's own timeline (``--timeline --format json``), never written down by hand.
 """
 
@@ -18,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recordings import FIXTURES, record, record_compare, record_demo, record_history
+from recordings import FIXTURES, record_caught, record_compare, record_demo, record_history
 from replaycli import replay_json, run_replay
 
 DEMO_TEST = "test_ship_takes_every_line"
 TEST_FUNCTION = "test_ship_takes_every_line"
+CAUGHT_TEST = "test_total_skips_words"
 HEADER = re.compile(r"^step (\d+) of (\d+) · (\w+) in (\S+) at ")
 
 
@@ -126,33 +128,11 @@ def test_breakpoints_on_a_function_stop_at_each_call_then_the_exception(demo: De
     assert "stopped: the exception that failed the test" in lines
 
 
-CAUGHT_TEST = """\
-def parse(text):
-    try:
-        return int(text)
-    except ValueError:
-        return 0
-
-
-def total(numbers):
-    return sum(numbers)
-
-
-def test_total_skips_words():
-    numbers = [parse(text) for text in ["1", "one", "two", "three", "2"]]
-    assert total(numbers) == 4
-"""
-
-
 @pytest.fixture(scope="module")
 def caught(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """A test whose exceptions are raised and caught (three) before the call to total and
-    the failure."""
     root = tmp_path_factory.mktemp("caught")
-    (root / "pytest.ini").write_text("[pytest]\n")
-    (root / "test_caught.py").write_text(CAUGHT_TEST)
-    assert record(root) == 1
-    return Demo(root, replay_json(root, "test_total_skips_words", "--timeline"))
+    record_caught(root)
+    return Demo(root, replay_json(root, CAUGHT_TEST, "--timeline"))
 
 
 def test_c_and_rc_stop_at_breakpoints_and_the_failure_not_at_caught_exceptions(
@@ -163,7 +143,7 @@ def test_c_and_rc_stop_at_breakpoints_and_the_failure_not_at_caught_exceptions(
     raised = caught.steps(kind="exception")
     assert len(raised) == 4  # three caught in parse, then the assertion
     script = ["b total", "step 1", "c", "c", "c", "rc", "rc"]
-    lines = session(caught.root, "test_total_skips_words", *script)
+    lines = session(caught.root, CAUGHT_TEST, *script)
     assert stops(lines)[2:] == [call, raised[-1], call]
     assert answers(lines, "c")[0] == "stopped: breakpoint 1 at total"
     assert "stopped: the exception that failed the test" in lines
@@ -175,7 +155,7 @@ def test_catch_on_stops_at_every_exception_raised(caught: Demo) -> None:
     (call,) = caught.steps(function="total", kind="call")
     raised = caught.steps(kind="exception")
     script = ["b total", "catch", "catch on", "step 1", *["c"] * 5, "catch off", "rc", "rc"]
-    lines = session(caught.root, "test_total_skips_words", *script)
+    lines = session(caught.root, CAUGHT_TEST, *script)
     assert stops(lines)[2:] == [*raised[:3], call, raised[3], call]
     assert answers(lines, "catch") == ["c and rc stop at each breakpoint or failure of the test"]
     assert answers(lines, "catch on") == [
