@@ -9,7 +9,11 @@ Run with a Python that has pytest-scope and playwright installed, and Debian's c
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -85,9 +89,21 @@ def main() -> None:
             browser.close()
         print(f"steps: {steps:,}; trace file {trace.stat().st_size / 1e6:.2f} MB")
         print(f"viewer: {viewer.stat().st_size / 1e6:.2f} MB, written in {written:.2f} s")
+        print(f"step diffs carried: {_step_diffs(viewer)}")
         for wall, facts in loads:
             print(f"load: {wall * 1000:.0f} ms until ready (in-page {facts['loadMs']:.0f} ms)")
         print(f"one step by keyboard: {per_key * 1000:.1f} ms")
+
+
+def _step_diffs(viewer: Path) -> int:
+    """How many steps' diffs the page carries (html_view packs them as it packs chunks)."""
+    found = re.search(
+        r'<script type="application/json" id="scope-data">(.*?)</script>',
+        viewer.read_text(encoding="utf-8"),
+    )
+    assert found is not None
+    packed = json.loads(found.group(1))["step_diffs"]
+    return len(json.loads(gzip.decompress(base64.b64decode(packed)))) if packed else 0
 
 
 if __name__ == "__main__":

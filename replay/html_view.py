@@ -22,6 +22,7 @@ import hashlib
 import html
 import json
 import re
+import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -55,9 +56,11 @@ _ESCAPES: Final = {
 
 
 # The steps whose diff the page carries: every step of a test up to this long; of a longer
-# one, this many (``diffed_steps``). Each costs both states and a comparison when the page
-# is written (about 5 ms in a row, 17 ms alone); packed, each adds a few bytes.
+# one, this many (``diffed_steps``), and no more than this many seconds of CPU time spent
+# computing them (CPU time: about as many on a busy machine). Each costs both states and a
+# comparison (5 ms to 35 ms, with the size of the state); packed, each adds a few bytes.
 STEP_DIFFS: Final = 300
+STEP_DIFFS_SECONDS: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,10 +229,12 @@ def compare(
         compared = Comparer(Recorded(this_reader, test), Recorded(against_reader, against.test))
         divergence = diverge(compared.this, compared.against, compared.aligned)
         parted = None if divergence.this is None else divergence.this.step
-        step_diffs = {
-            str(each): diff_document(compared.at(state_at(this_reader, test, each)))
-            for each in diffed_steps(test.first_step, test.steps, step, parted)
-        }
+        deadline = time.process_time() + STEP_DIFFS_SECONDS
+        step_diffs: dict[str, Any] = {}
+        for each in diffed_steps(test.first_step, test.steps, step, parted):
+            if step_diffs and time.process_time() > deadline:
+                break
+            step_diffs[str(each)] = diff_document(compared.at(state_at(this_reader, test, each)))
     finally:
         this_reader.close()
         against_reader.close()
@@ -246,25 +251,30 @@ def compare(
 def diffed_steps(
     first: int, last: int, open_step: int, divergence: int | None, budget: int = STEP_DIFFS
 ) -> list[int]:
-    """The steps whose diff the page carries, in order: all of a test of at most ``budget``
-    steps; of a longer one, ``budget`` of them: three fifths around the step the page
-    opens at (most before it: people step back from the failure), a fifth around the
-    first divergence, and the rest spread evenly, so the nearest diff is never far."""
+    """The steps whose diff the page carries, the most wanted first (the page gets as many
+    as ``STEP_DIFFS_SECONDS`` allows). All of a test of at most ``budget`` steps, from the
+    step the page opens at; of a longer one, at most ``budget``: three fifths around the
+    step it opens at (most before it: people step back from the failure), a fifth around
+    the first divergence, and the rest spread evenly, so the nearest diff is never far."""
     if last - first < budget:
-        return list(range(first, last + 1))
-    chosen: set[int] = set()
-
-    def window(start: int, end: int) -> None:
-        chosen.update(range(max(first, start), min(last, end) + 1))
-
+        return _outward(first, last, open_step, last - open_step)
     near_open, near_divergence = budget * 3 // 5, budget // 5
-    window(open_step - near_open * 9 // 10, open_step + near_open // 10)
+    wanted = _outward(first, last, open_step, near_open // 10, near_open * 9 // 10)
     if divergence is not None:
-        window(divergence - near_divergence // 2, divergence + near_divergence // 2 - 1)
-    spread = budget - len(chosen)
-    if spread > 0:
-        chosen.update(first + (last - first) * n // spread for n in range(spread))
-    return sorted(chosen)
+        wanted += _outward(first, last, divergence, near_divergence // 2, near_divergence // 2)
+    spread = budget - len(set(wanted))
+    wanted += [first + (last - first) * n // spread for n in range(spread)]
+    return list(dict.fromkeys(wanted))  # each once, where it is first wanted
+
+
+def _outward(
+    first: int, last: int, centre: int, after: int, before: int | None = None
+) -> list[int]:
+    """``centre``, the ``after`` steps after it, then the ``before`` steps before it going
+    back (all of them when None), within ``first`` to ``last``: in the order a reader that
+    keeps its chunk walks them cheaply."""
+    back_to = first if before is None else max(first, centre - before)
+    return [*range(centre, min(last, centre + after) + 1), *range(centre - 1, back_to - 1, -1)]
 
 
 def export_viewer(

@@ -992,7 +992,8 @@
   }
 
   // The diff at the step on screen. A long test holds the diffs of some steps only
-  // (html_view.diffed_steps): at the others, the page says so and links the nearest.
+  // (html_view.diffed_steps: around the step the page opened at and the first divergence,
+  // and spread between): at the others, the page says so and links the nearest.
   function renderDiffNow() {
     const box = byId("diff-now");
     if (!box) return;
@@ -1003,9 +1004,7 @@
       line.className = "note";
       line.append(document.createTextNode(`No comparison computed for step ${current} ` +
         `(this page holds the diffs of ${diffedSteps.length} of its ${lastStep - firstStep + 1}` +
-        " steps: around the one it opened at and the first divergence, and spread between);" +
-        " nearest: "),
-        stepLink(nearestDiffed(current)));
+        " steps); nearest: "), stepLink(nearestDiffed(current)));
       box.replaceChildren(line);
       return;
     }
