@@ -453,8 +453,7 @@
       this.spacer = el("div", "spacer");
       container.append(this.spacer);
       container.addEventListener("scroll", () => this.draw());
-      // The window's size or the panel's (its corner dragged): rows fit the new width.
-      new ResizeObserver(() => this.draw()).observe(container);
+      window.addEventListener("resize", () => this.draw());
     }
 
     setCount(count) {
@@ -507,41 +506,34 @@
     return file;
   }
 
-  // A timeline row: the step, the kind, and where, indented by the stack's depth, then the
-  // failure's or the first divergence's mark. Only ``where`` gives way (an ellipsis), when
-  // the panel is narrower than the row; a mark spells its word only where there is room.
-  const INDENT_CH = 2, MAX_INDENT_LEVELS = 12;
+  // A timeline row: the step, the kind, and where, indented by the stack's depth; then
+  // (viewer.css) the failure's or the first divergence's mark. Short of room, the row's
+  // end gives way (an ellipsis): the mark first, the name only when it is too long alone.
+  const INDENT = "  ", MAX_INDENT_LEVELS = 12;
   const ROW_PADDING = 2 * 6; // .vlist .row's, in viewer.css
   const SCROLLBAR = 16;
   const TIMELINE_MIN = 280; // viewer.css's width of the panel, the least it takes
   const OTHER_COLUMNS = 300 + 280 + 40; // main's grid: the source's and state's least, gaps
-  const marks = Object.create(null); // step -> its mark's word, set by fitTimeline
-  let charWidth = 7; // of the timeline's font, measured by fitTimeline
-  let fixedChars = 0; // the step's and the kind's columns and the gaps between the four
+  const MARK_CHARS = { // viewer.css's marks (::after)
+    failure: " \u25C0 failure".length, divergence: " \u25C0 first divergence".length,
+  };
+  let stepChars = 6, kindChars = 9; // the columns' widths, set by fitTimeline
 
-  const indentOf = (index) =>
-    INDENT_CH * Math.max(0, Math.min(depths[index] - 1, MAX_INDENT_LEVELS));
-  const whereOf = (index) => `${code(codes[index])[0]}:${lines[index]}` +
-    (threadCount > 1 ? ` [thread ${threads[index]}]` : "");
-  const unmarkedChars = (index) => fixedChars + indentOf(index) + whereOf(index).length;
+  function timelineText(index) {
+    const indent = INDENT.repeat(Math.max(0, Math.min(depths[index] - 1, MAX_INDENT_LEVELS)));
+    const thread = threadCount > 1 ? ` [thread ${threads[index]}]` : "";
+    return `${String(firstStep + index).padStart(stepChars)} ` +
+      `${(KINDS[kinds[index]] || "?").padEnd(kindChars)} ` +
+      `${indent}${code(codes[index])[0]}:${lines[index]}${thread}`;
+  }
 
   function timelineRow(index) {
     const step = firstStep + index;
-    const kind = KINDS[kinds[index]] || "?";
-    const row = el("div", `kind-${kind}`);
-    const where = el("span", "tl-where", whereOf(index));
-    where.style.paddingLeft = `${indentOf(index)}ch`;
-    row.append(el("span", "tl-step", step), el("span", "tl-kind", kind), where);
-    row.title = `step ${step} · ${kind} · ${where.textContent}`; // whole, however narrow
+    const row = el("div", `kind-${KINDS[kinds[index]] || "?"}`, timelineText(index));
+    row.title = row.textContent; // the whole name, however narrow the panel
     if (step === current) row.classList.add("current");
     if (step === data.failure_step) row.classList.add("failure");
     if (data.divergence && step === data.divergence.step) row.classList.add("divergence");
-    if (hasOwn(marks, step)) {
-      const room = Math.floor((timelineList.container.clientWidth - ROW_PADDING) / charWidth);
-      const spelled = unmarkedChars(index) + 2 + marks[step].length <= room;
-      row.append(el("span", "tl-mark", spelled ? `\u25C0 ${marks[step]}` : "\u25C0"));
-      row.title += ` · ${marks[step]}`;
-    }
     row.addEventListener("click", () => go(step));
     return row;
   }
@@ -551,25 +543,24 @@
   function fitTimeline() {
     const panel = byId("timeline-panel");
     const list = byId("timeline");
-    const stepChars = String(lastStep).length;
-    const kindChars = Math.max(...KINDS.map((name) => name.length));
-    list.style.setProperty("--step-ch", `${stepChars}ch`);
-    list.style.setProperty("--kind-ch", `${kindChars}ch`);
-    fixedChars = stepChars + kindChars + 3;
-    if (data.divergence && data.divergence.step !== null) {
-      marks[data.divergence.step] = "first divergence";
-    }
-    if (data.failure_step) marks[data.failure_step] = "failure";
+    stepChars = String(lastStep).length;
+    kindChars = Math.max(...KINDS.map((name) => name.length));
     let widest = 0;
     for (let index = 0; index < kinds.length; index++) {
-      const step = firstStep + index;
-      const mark = hasOwn(marks, step) ? 2 + marks[step].length : 0;
-      widest = Math.max(widest, unmarkedChars(index) + mark);
+      widest = Math.max(widest, timelineText(index).length);
+    }
+    if (data.failure_step >= firstStep) {
+      const failure = data.failure_step - firstStep;
+      widest = Math.max(widest, timelineText(failure).length + MARK_CHARS.failure);
+    }
+    if (data.divergence && data.divergence.step !== null) {
+      const divergence = data.divergence.step - firstStep;
+      widest = Math.max(widest, timelineText(divergence).length + MARK_CHARS.divergence);
     }
     const probe = el("span", "", "0".repeat(100));
     probe.style.visibility = "hidden";
     list.append(probe);
-    charWidth = probe.getBoundingClientRect().width / 100;
+    const charWidth = probe.getBoundingClientRect().width / 100;
     probe.remove();
     const borders = panel.offsetWidth - list.clientWidth;
     const wanted = widest * charWidth + ROW_PADDING + borders + SCROLLBAR;
@@ -987,8 +978,9 @@
       else high = middle;
     }
     const after = diffedSteps[low];
-    const before = low > 0 ? diffedSteps[low - 1] : after;
-    return after >= step && after - step <= step - before ? after : before;
+    if (after <= step || low === 0) return after; // none after it, or none before it
+    const before = diffedSteps[low - 1];
+    return after - step <= step - before ? after : before;
   }
 
   // The diff at the step on screen. A long test holds the diffs of some steps only
