@@ -34,3 +34,47 @@ def test_a_bad_value_is_a_usage_error_in_the_options_words(
     assert message in errors
     assert "_positive" not in errors and "Traceback" not in errors
     assert "INTERNALERROR" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("option", "place", "message"),
+    [
+        ("--scope-dir", "/proc/pytest-scope", "cannot make a directory there"),
+        ("--scope-dir", "a-file", "a-file: not a directory"),
+        ("--scope-dir", "a-file/sub", "a-file is not a directory"),
+        ("--scope-artifacts", "/proc/pytest-scope", "cannot make a directory there"),
+        ("--scope-artifacts", "a-file/sub", "a-file is not a directory"),
+        ("--scope-baseline", "a-file", "a-file: not a directory nor a trace file (.sqlite)"),
+        ("--scope-baseline", "a-file/cache", "a-file is not a directory"),
+        ("--scope-baseline", "/dev/null", "not a directory nor a trace file"),
+    ],
+)
+def test_a_path_option_that_cannot_be_used_is_a_usage_error(
+    pytester: pytest.Pytester, option: str, place: str, message: str
+) -> None:
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    pytester.path.joinpath("a-file").write_text("not a directory\n")
+    result = pytester.runpytest_subprocess("--scope", f"{option}={place}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.stderr.lines if line.startswith("ERROR:")]
+    assert len(errors) == 1 and f"ERROR: {option} " in errors[0] and message in errors[0]
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert not (pytester.path / ".scope").exists()  # refused before anything was made
+
+
+def test_an_ini_path_setting_that_cannot_be_used_names_the_setting(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    pytester.path.joinpath("a-file").write_text("not a directory\n")
+    pytester.makeini("[pytest]\nscope_dir = a-file/traces\n")
+    result = pytester.runpytest_subprocess("--scope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: scope_dir */a-file/traces: */a-file is not a directory"])
+
+
+def test_a_baseline_not_there_yet_holds_nothing(pytester: pytest.Pytester) -> None:
+    """The first build has no CI cache to restore: that is not an error."""
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    result = pytester.runpytest_subprocess("--scope", "--scope-baseline=ci-cache/scope")
+    assert result.ret == pytest.ExitCode.OK
