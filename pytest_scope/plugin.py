@@ -16,6 +16,7 @@ import pytest
 
 from pytest_scope.capture.redaction import check_pattern  # light: re only
 from pytest_scope.marker import LEVELS, MARKER_LINE  # light: pytest only
+from pytest_scope.rootdir_check import warning_line  # light: os, shlex only
 
 _recording_key = pytest.StashKey[bool]()  # set where --scope started a recording run
 
@@ -208,6 +209,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_LINE)  # also unrecorded: --strict-markers
+    _warn_of_a_moved_rootdir(config)
     enabled = config.option.scope or config.getini("scope")
     if not enabled:
         return
@@ -220,6 +222,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.stash[_recording_key] = True
     session.start(config)
+
+
+def _warn_of_a_moved_rootdir(config: pytest.Config) -> None:
+    """One line, before the tests run, when an option's value moved pytest's rootdir: with
+    or without ``--scope``, the run is not where the user meant it to be."""
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller says it
+        return
+    line = warning_line(config)
+    if line is None:
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line, yellow=True)
+    else:
+        print(line, file=sys.stderr)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

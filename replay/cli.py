@@ -149,7 +149,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         type=Path,
         help="write each test's latest passing recording, trimmed, under DIR/runs: a "
-        "baseline for a CI cache (pytest --scope-baseline DIR)",
+        "baseline for a CI cache (pytest --scope-baseline=DIR)",
     )
     what.add_argument("--runs", action="store_true", help="list the runs, newest first")
     return parser

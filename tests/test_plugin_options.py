@@ -1,7 +1,11 @@
 """What a first-time user meets on the command line: a bad value of any option is one usage
-error in the option's own words (pytest's exit code 4), never a traceback."""
+error in the option's own words (pytest's exit code 4), never a traceback; a value written
+apart from its option that pytest took for a test path is named, with the fix."""
 
 from __future__ import annotations
+
+import os
+import re
 
 import pytest
 
@@ -78,3 +82,52 @@ def test_a_baseline_not_there_yet_holds_nothing(pytester: pytest.Pytester) -> No
     pytester.makepyfile(test_one="def test_one():\n    pass\n")
     result = pytester.runpytest_subprocess("--scope", "--scope-baseline=ci-cache/scope")
     assert result.ret == pytest.ExitCode.OK
+
+
+def _project_with_testpaths(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
+    pytester.mkdir("tests")
+    pytester.path.joinpath("tests", "test_one.py").write_text("def test_one():\n    pass\n")
+
+
+def test_a_value_written_apart_that_moved_the_rootdir_is_named_with_the_fix(
+    pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    _project_with_testpaths(pytester)
+    cache = tmp_path_factory.mktemp("ci-cache")  # restored by CI, outside the project
+    result = pytester.runpytest_subprocess("--scope", "--scope-baseline", str(cache))
+    moved_to = os.path.commonpath([cache, pytester.path])  # not the project's
+    warnings = [line for line in result.outlines if line.startswith("pytest-scope: warning:")]
+    assert warnings == [
+        f"pytest-scope: warning: pytest took --scope-baseline {cache} for a test path when it"
+        f" chose the rootdir ({moved_to}); write --scope-baseline={cache}"
+    ]
+    written = pytester.runpytest_subprocess("--scope", f"--scope-baseline={cache}")
+    assert "pytest-scope: warning" not in written.stdout.str()
+    written.stdout.fnmatch_lines([f"rootdir: {pytester.path}", "configfile: pyproject.toml"])
+    assert (pytester.path / ".scope" / "runs").is_dir()
+
+
+def test_the_warning_names_every_value_and_also_comes_without_scope(
+    pytester: pytest.Pytester,
+) -> None:
+    _project_with_testpaths(pytester)
+    pytester.mkdir("traces")
+    pytester.mkdir("art")
+    result = pytester.runpytest_subprocess(
+        "--scope-dir", "traces", "--scope-artifacts=art", "--scope-artifacts", "art"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "pytest-scope: warning: pytest took --scope-dir traces, --scope-artifacts art for a"
+            " test path when it chose the rootdir (*); write --scope-dir=traces"
+            " --scope-artifacts=art"
+        ]
+    )
+
+
+def test_every_option_with_a_value_is_looked_at(pytester: pytest.Pytester) -> None:
+    from pytest_scope.rootdir_check import VALUE_OPTIONS
+
+    help_text = pytester.runpytest_subprocess("--help").stdout.str()
+    assert set(re.findall(r"(--scope[-a-z]*)=", help_text)) == VALUE_OPTIONS
