@@ -225,12 +225,7 @@ def _run(args: argparse.Namespace) -> None:
         _view(args).runs(runs)
         return
     if args.list:
-        path = (
-            run_file(args.run, lambda: _scope_dir(args)) if args.run else _scope_dir(args).newest()
-        )
-        with TraceFile(path) as trace:
-            tests = trace.tests()
-            run_id = trace.run_id
+        run_id, tests = _run_tests(args)
         _view(args).tests(run_id, tests)
         return
     trace, test = _find(args)
@@ -238,14 +233,56 @@ def _run(args: argparse.Namespace) -> None:
         _show_test(args, trace, _attempt(args, trace, test))
 
 
+def _run_tests(args: argparse.Namespace) -> tuple[str, list[RecordedTest]]:
+    """The run ``--list`` shows, and its tests: ``--run``'s, else the newest readable one."""
+    if args.run:
+        with TraceFile(run_file(args.run, lambda: _scope_dir(args))) as trace:
+            return trace.run_id, trace.tests()
+    scope_dir = _scope_dir(args)
+    unreadable: list[TraceFileError] = []
+    for path in scope_dir.recorded_runs():
+        try:
+            with TraceFile(path) as trace:
+                found = trace.run_id, trace.tests()
+        except TraceFileError as exc:
+            unreadable.append(exc)
+            continue
+        _note_passed_over(unreadable)
+        return found
+    raise NotFoundError(f"no readable run in {scope_dir.runs_dir}: {_unreadable(unreadable)}")
+
+
 def _find(args: argparse.Namespace) -> tuple[TraceFile, RecordedTest]:
     if args.run:
         paths, where = [run_file(args.run, lambda: _scope_dir(args))], f"run {args.run}"
-    else:
-        scope_dir = _scope_dir(args)
-        paths = [scope_dir.newest(), *scope_dir.runs()[1:]]
-        where = f"the {len(paths)} run(s) in {scope_dir.path}"
-    return find_test(paths, args.test_id, where=where)
+        return find_test(paths, args.test_id, where=where)
+    scope_dir = _scope_dir(args)
+    paths = scope_dir.recorded_runs()
+    unreadable: list[TraceFileError] = []
+    where = f"the {len(paths)} run(s) in {scope_dir.path}"
+    try:
+        found = find_test(paths, args.test_id, where=where, unreadable=unreadable)
+    except NotFoundError as exc:
+        if unreadable:  # one line still: the runs it could not look in are part of the answer
+            raise NotFoundError(f"{exc} (passed over {_unreadable(unreadable)})") from None
+        raise
+    _note_passed_over(unreadable)
+    return found
+
+
+def _unreadable(unreadable: list[TraceFileError]) -> str:
+    """The runs that could not be read, each with why: a damaged file must be seen."""
+    named = ", ".join(
+        f"{Path(exc.filename).stem} ({str(exc).removeprefix(f'{exc.filename}: ')})"
+        for exc in unreadable
+    )
+    return f"{len(unreadable)} unreadable run(s): {named}"
+
+
+def _note_passed_over(unreadable: list[TraceFileError]) -> None:
+    """One line on stderr, when the answer came from a run older than some unreadable one."""
+    if unreadable:
+        print(f"{PROG}: note: passed over {_unreadable(unreadable)}", file=sys.stderr)
 
 
 def _serve_dap(args: argparse.Namespace) -> None:

@@ -146,6 +146,30 @@ def test_an_unreadable_run_is_listed_as_such(
     assert runs[0]["error"] == "not a SQLite database (garbage or truncated)"
 
 
+def test_a_damaged_newest_run_is_passed_over_and_named(
+    scope: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A truncated file named like the newest run hides none of the runs before it."""
+    newest = scope / ".scope" / "runs" / "20250102-000000-1.sqlite"
+    damaged = scope / ".scope" / "runs" / "20250103-000000-1.sqlite"
+    damaged.write_bytes(newest.read_bytes()[:3000])
+    note = (
+        "scope-replay: note: passed over 1 unreadable run(s): 20250103-000000-1"
+        " (not a SQLite database (garbage or truncated))"
+    )
+    assert main(["test_main", "--against", "none", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["run"] == "20250102-000000-1"
+    assert captured.err.splitlines() == [note]
+    assert main(["--list", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["run"] == "20250102-000000-1"
+    assert captured.err.splitlines() == [note]
+    assert main(["nope"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "no recorded test matches 'nope'" in line and "20250103-000000-1" in line
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

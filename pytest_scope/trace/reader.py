@@ -360,20 +360,33 @@ def _is_int(value: Any) -> bool:
     return type(value) is int
 
 
-def find_test(paths: list[Path], test_id: str, where: str) -> tuple[TraceFile, RecordedTest]:
+def find_test(
+    paths: list[Path],
+    test_id: str,
+    where: str,
+    unreadable: list[TraceFileError] | None = None,
+) -> tuple[TraceFile, RecordedTest]:
     """The test ``test_id`` names, in the first of ``paths`` (newest first) that has it.
 
     ``test_id`` is a node id, its end after a ``::`` or ``/``, or an unambiguous
     substring of one (see ``_best_matches``). Of
     several attempts (reruns) the last is taken. The caller closes the returned file.
+    With ``unreadable``, a file that cannot be read is passed over and its error added
+    there: one damaged run must not hide the test in the others.
     """
     for path in paths:
-        trace = TraceFile(path)
         try:
-            test = _match(trace, test_id)
-        except BaseException:
-            trace.close()
-            raise
+            trace = TraceFile(path)
+            try:
+                test = _match(trace, test_id)
+            except BaseException:
+                trace.close()
+                raise
+        except TraceFileError as exc:
+            if unreadable is None:
+                raise
+            unreadable.append(exc)
+            continue
         if test is not None:
             return trace, test
         trace.close()

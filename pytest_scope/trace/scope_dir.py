@@ -114,9 +114,9 @@ class ScopeDir:
         raise NotFoundError(f"no run {run!r} in {self.runs_dir} (newest: {recent})")
 
     def newest(self) -> Path:
-        return self._some_runs()[0]
+        return self.recorded_runs()[0]
 
-    def _some_runs(self) -> list[Path]:
+    def recorded_runs(self) -> list[Path]:
         """``runs()``, which must find at least one."""
         runs = self.runs()
         if not runs:
@@ -129,7 +129,7 @@ class ScopeDir:
 
         if run is not None:
             return find_test([self.run(run)], test_id, where=f"run {run}")
-        return find_test(self._some_runs(), test_id, where=f"the runs in {self.path}")
+        return find_test(self.recorded_runs(), test_id, where=f"the runs in {self.path}")
 
 
 def new_run_id() -> str:
