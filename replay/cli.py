@@ -143,7 +143,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PORT",
         help="with --dap: listen on 127.0.0.1:PORT instead of stdio (0: any free port)",
     )
-    what.add_argument("--list", action="store_true", help="list the tests of a run")
+    what.add_argument(
+        "--list",
+        action="store_true",
+        help="list the tests of a run (default: the newest); at a terminal a table, piped "
+        "one plain line a test",
+    )
+    parser.add_argument(
+        "--failed",
+        action="store_true",
+        help="with --list: only the tests whose last attempt failed, as the end-of-run "
+        "summary lists them",
+    )
     what.add_argument(
         "--export-baseline",
         metavar="DIR",
@@ -174,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         listing = args.list or args.runs or args.export_baseline is not None
         if listing and (args.test_id or args.step is not None):
             raise _UsageError("--list, --runs and --export-baseline take no TEST_ID or --step")
+        if args.failed and not args.list:
+            raise _UsageError("--failed goes with --list")
         if args.dap_port is not None and not args.dap:
             raise _UsageError("--dap-port goes with --dap")
         if args.dap and args.step is not None:
@@ -226,7 +239,7 @@ def _run(args: argparse.Namespace) -> None:
         return
     if args.list:
         run_id, tests = _run_tests(args)
-        _view(args).tests(run_id, tests)
+        _view(args).tests(run_id, _last_failed(tests) if args.failed else tests)
         return
     trace, test = _find(args)
     with trace:
@@ -250,6 +263,13 @@ def _run_tests(args: argparse.Namespace) -> tuple[str, list[RecordedTest]]:
         _note_passed_over(unreadable)
         return found
     raise NotFoundError(f"no readable run in {scope_dir.runs_dir}: {_unreadable(unreadable)}")
+
+
+def _last_failed(tests: list[RecordedTest]) -> list[RecordedTest]:
+    """``--failed``: the last attempt of each test, where it failed (a test that failed and
+    then passed on a rerun passed)."""
+    last = {test.nodeid: test for test in tests}
+    return [test for test in last.values() if test.outcome == "failed"]
 
 
 def _find(args: argparse.Namespace) -> tuple[TraceFile, RecordedTest]:

@@ -138,6 +138,57 @@ def test_a_pipe_gets_whole_ids_in_every_table(
     assert any(str(path) in line for line in capsys.readouterr().out.splitlines())
 
 
+def test_a_piped_list_is_plain_lines_none_padded_to_the_longest_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_id = f"tests/test_p.py::test_case[{'x' * 600}]"
+    short_id = "tests/test_p.py::test_short"
+    write_trace(
+        tmp_path / ".scope" / "runs" / "20250101-000000-1.sqlite",
+        {long_id: _recording(), short_id: _recording()},
+        outcomes={short_id: "failed"},
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "Tests of run 20250101-000000-1",
+        "outcome  attempt  steps  dropped  test",
+        f"passed         1      6        0  {long_id}",
+        f"failed         1      6        0  {short_id}",
+    ]
+    assert main(["--runs"]) == 0
+    assert all(line == line.rstrip() for line in capsys.readouterr().out.splitlines())
+
+
+def test_list_failed_shows_the_tests_whose_last_attempt_failed(
+    scope: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert [t["nodeid"] for t in _json(capsys, "--list", "--failed")["tests"]] == [FAILING]
+    assert _json(capsys, "--list", "--failed", "--run", "20250101-000000-1")["tests"] == []
+    assert main(["--list", "--failed"]) == 0
+    assert capsys.readouterr().out.splitlines()[2:] == [
+        f"failed         1      6        0  {FAILING}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("test_mian", "test_sample.py::test_main"),
+        ("test_sample.py::test_othr", "test_sample.py::test_other"),
+        ("tset_other", "test_sample.py::test_other"),
+    ],
+)
+def test_a_mistyped_id_gets_did_you_mean_in_one_line(
+    scope: Path, capsys: pytest.CaptureFixture[str], typed: str, meant: str
+) -> None:
+    assert main([typed]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"scope-replay: error: no recorded test matches {typed!r}")
+    assert f"; did you mean {meant}" in line
+
+
 def test_an_unreadable_run_is_listed_as_such(
     scope: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -188,6 +239,7 @@ def test_a_damaged_newest_run_is_passed_over_and_named(
         (["--list", "test_main"], "--list, --runs and --export-baseline take no TEST_ID"),
         (["--export-baseline", "../.scope"], "other than the scope directory"),
         (["--list", "--runs"], "not allowed with argument"),
+        (["--runs", "--failed"], "--failed goes with --list"),
         (["test_main", "--timeline", "--step", "2"], "leave out --step"),
         (["test_main", "--run", "nope"], "no run 'nope'"),
         (["test_main", "--run", "missing.sqlite"], "missing.sqlite: no such file"),
