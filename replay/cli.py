@@ -160,7 +160,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         type=Path,
         help="write each test's latest passing recording, trimmed, under DIR/runs: a "
-        "baseline for a CI cache (pytest --scope-baseline=DIR)",
+        "baseline for a CI cache (pytest --scope-baseline=DIR); a DIR made here gets a "
+        ".gitignore, one that exists is left as it is",
     )
     what.add_argument("--runs", action="store_true", help="list the runs, newest first")
     return parser
@@ -333,8 +334,13 @@ def _export_baseline(args: argparse.Namespace) -> None:
     directory: Path = args.export_baseline
     if directory.resolve() == scope_dir.path.resolve():
         raise _UsageError("--export-baseline needs a directory other than the scope directory")
+    # A directory made here is a cache like the scope directory: git and backups leave it
+    # alone. One the user made is theirs, maybe committed on purpose: left as it is.
+    made_here = not directory.exists()
     try:
         bundle = export_baseline(scope_dir.runs(), directory, DEFAULT_BUDGET_MB * 2**20)
+        if made_here and bundle.files:
+            ScopeDir(directory).mark_as_cache()
     except OSError as exc:
         raise NotFoundError(f"cannot write {directory}: {exc.strerror}") from None
     if not bundle.files:

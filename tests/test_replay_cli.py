@@ -189,6 +189,30 @@ def test_a_mistyped_id_gets_did_you_mean_in_one_line(
     assert f"; did you mean {meant}" in line
 
 
+def test_an_exported_baseline_stays_out_of_git_status_unless_its_directory_was_there(
+    scope: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    subprocess.run(["git", "init", "-q", str(scope)], check=True)
+    (scope / ".gitignore").write_text(".scope/\n")
+    assert main(["--export-baseline", str(scope / "ci-baseline")]) == 0
+    assert (scope / "ci-baseline" / "CACHEDIR.TAG").is_file()
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=scope,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert status.splitlines() == ["?? .gitignore"]
+    # A directory the user made (to commit a baseline on purpose) is left as it is.
+    (scope / "committed").mkdir()
+    assert main(["--export-baseline", str(scope / "committed")]) == 0
+    assert sorted(path.name for path in (scope / "committed").iterdir()) == [
+        ".pytest-scope-artifacts",
+        "runs",
+    ]
+
+
 def test_an_unreadable_run_is_listed_as_such(
     scope: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -68,11 +68,16 @@ class ScopeDir:
         git and backups."""
         scope_dir = cls(path)
         scope_dir.runs_dir.mkdir(parents=True, exist_ok=True)
+        scope_dir.mark_as_cache()
+        return scope_dir
+
+    def mark_as_cache(self) -> None:
+        """Write the markers that git (``.gitignore``) and backup tools (``CACHEDIR.TAG``)
+        read, where missing."""
         for name, text in _MARKERS.items():
-            marker = path / name
+            marker = self.path / name
             if not marker.exists():
                 marker.write_text(text)
-        return scope_dir
 
     @property
     def runs_dir(self) -> Path:
