@@ -58,6 +58,9 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def _pattern(text: str) -> str:
+    """A regular expression of secret names; an empty one would match every name."""
+    if not text:
+        raise argparse.ArgumentTypeError("needs a pattern, not an empty value")
     try:
         return check_pattern(text)
     except ValueError as exc:  # argparse shows this one's message as it is
@@ -209,7 +212,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_LINE)  # also unrecorded: --strict-markers
-    _warn_of_a_moved_rootdir(config)
+    _warn_of_a_value_taken_for_a_test_path(config)
     enabled = config.option.scope or config.getini("scope")
     if not enabled:
         return
@@ -224,9 +227,10 @@ def pytest_configure(config: pytest.Config) -> None:
     session.start(config)
 
 
-def _warn_of_a_moved_rootdir(config: pytest.Config) -> None:
-    """One line, before the tests run, when an option's value moved pytest's rootdir: with
-    or without ``--scope``, the run is not where the user meant it to be."""
+def _warn_of_a_value_taken_for_a_test_path(config: pytest.Config) -> None:
+    """One line, before the tests run, when pytest chose the rootdir with an option's value
+    among the test paths (``rootdir_check``): with or without ``--scope``, the run may not
+    be where the user meant it to be."""
     if hasattr(config, "workerinput"):  # an xdist worker: the controller says it
         return
     line = warning_line(config)

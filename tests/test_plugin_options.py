@@ -22,6 +22,7 @@ BAD_VALUES = [
     ("--scope-exclude= ", "argument --scope-exclude: needs a pattern, not an empty value"),
     ("--scope-level=all", "argument --scope-level: invalid choice: 'all'"),
     ("--scope-redact=(", "argument --scope-redact: not a regular expression: '('"),
+    ("--scope-redact=", "argument --scope-redact: needs a pattern, not an empty value"),
     ("-oscope_progress_after=soon", "scope_progress_after must be a number of seconds or off"),
     ("-oscope_buffer_mb=x", "scope_buffer_mb must be a positive whole number, not 'x'"),
 ]
