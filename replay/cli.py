@@ -181,8 +181,12 @@ def _port_number(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Runs that could not be read and were passed over: said once, in the one error line or
+    # in a note after the answer.
+    unreadable: list[TraceFileError] = []
     try:
         args = _parser().parse_args(argv)
+        args.unreadable = unreadable
         listing = args.list or args.runs or args.export_baseline is not None
         if listing and (args.test_id or args.step is not None):
             raise _UsageError("--list, --runs and --export-baseline take no TEST_ID or --step")
@@ -206,8 +210,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.diverge and args.against == "none":
             raise _UsageError("--diverge needs a recording to compare with, not --against none")
         _run(args)
+        _note_passed_over(args)
     except (_UsageError, ScopeError) as exc:
         message = " ".join(str(exc).split())  # one line, whatever the message holds
+        if unreadable:
+            message += f" (passed over {_unreadable(unreadable)})"
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2
     except RecursionError:  # json, deepdiff and rich recurse into recorded values
@@ -253,17 +260,13 @@ def _run_tests(args: argparse.Namespace) -> tuple[str, list[RecordedTest]]:
         with TraceFile(run_file(args.run, lambda: _scope_dir(args))) as trace:
             return trace.run_id, trace.tests()
     scope_dir = _scope_dir(args)
-    unreadable: list[TraceFileError] = []
     for path in scope_dir.recorded_runs():
         try:
             with TraceFile(path) as trace:
-                found = trace.run_id, trace.tests()
+                return trace.run_id, trace.tests()
         except TraceFileError as exc:
-            unreadable.append(exc)
-            continue
-        _note_passed_over(unreadable)
-        return found
-    raise NotFoundError(f"no readable run in {scope_dir.runs_dir}: {_unreadable(unreadable)}")
+            args.unreadable.append(exc)
+    raise NotFoundError(f"no readable run in {scope_dir.runs_dir}")
 
 
 def _last_failed(tests: list[RecordedTest]) -> list[RecordedTest]:
@@ -279,16 +282,16 @@ def _find(args: argparse.Namespace) -> tuple[TraceFile, RecordedTest]:
         return find_test(paths, args.test_id, where=where)
     scope_dir = _scope_dir(args)
     paths = scope_dir.recorded_runs()
-    unreadable: list[TraceFileError] = []
     where = f"the {len(paths)} run(s) in {scope_dir.path}"
-    try:
-        found = find_test(paths, args.test_id, where=where, unreadable=unreadable)
-    except NotFoundError as exc:
-        if unreadable:  # one line still: the runs it could not look in are part of the answer
-            raise NotFoundError(f"{exc} (passed over {_unreadable(unreadable)})") from None
-        raise
-    _note_passed_over(unreadable)
-    return found
+    return find_test(paths, args.test_id, where=where, unreadable=args.unreadable)
+
+
+def _note_passed_over(args: argparse.Namespace) -> None:
+    """The runs passed over, in a note on stderr once the answer is out (or, for the prompt,
+    before it opens); an error names them in its own line instead."""
+    if args.unreadable:
+        print(f"{PROG}: note: passed over {_unreadable(args.unreadable)}", file=sys.stderr)
+        args.unreadable.clear()
 
 
 def _unreadable(unreadable: list[TraceFileError]) -> str:
@@ -298,12 +301,6 @@ def _unreadable(unreadable: list[TraceFileError]) -> str:
         for exc in unreadable
     )
     return f"{len(unreadable)} unreadable run(s): {named}"
-
-
-def _note_passed_over(unreadable: list[TraceFileError]) -> None:
-    """One line on stderr, when the answer came from a run older than some unreadable one."""
-    if unreadable:
-        print(f"{PROG}: note: passed over {_unreadable(unreadable)}", file=sys.stderr)
 
 
 def _serve_dap(args: argparse.Namespace) -> None:
@@ -496,6 +493,7 @@ def _interact(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) ->
     against = _against(args, trace, test)
     try:
         with _cursor(args, trace, test) as cursor:
+            _note_passed_over(args)  # before the prompt, not after it closes
             interact(cursor, against)
     finally:
         if against is not None:
