@@ -4,8 +4,8 @@ apart from its option that pytest took for a test path is named, with the fix.""
 
 from __future__ import annotations
 
-import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -85,34 +85,37 @@ def test_a_baseline_not_there_yet_holds_nothing(pytester: pytest.Pytester) -> No
     assert result.ret == pytest.ExitCode.OK
 
 
-def _project_with_testpaths(pytester: pytest.Pytester) -> None:
-    pytester.makepyprojecttoml('[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
-    pytester.mkdir("tests")
-    pytester.path.joinpath("tests", "test_one.py").write_text("def test_one():\n    pass\n")
+def _project_with_testpaths(root: Path) -> None:
+    root.joinpath("tests").mkdir(parents=True)
+    root.joinpath("pyproject.toml").write_text('[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
+    root.joinpath("tests", "test_one.py").write_text("def test_one():\n    pass\n")
 
 
 def test_a_value_written_apart_that_moved_the_rootdir_is_named_with_the_fix(
-    pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _project_with_testpaths(pytester)
-    cache = tmp_path_factory.mktemp("ci-cache")  # restored by CI, outside the project
+    project = pytester.path / "project"
+    _project_with_testpaths(project)
+    cache = pytester.path / "ci-cache"  # restored by CI, beside the project
+    cache.mkdir()
+    monkeypatch.chdir(project)
     result = pytester.runpytest_subprocess("--scope", "--scope-baseline", str(cache))
-    moved_to = os.path.commonpath([cache, pytester.path])  # not the project's
     warnings = [line for line in result.outlines if line.startswith("pytest-scope: warning:")]
     assert warnings == [
         f"pytest-scope: warning: pytest took --scope-baseline {cache} for a test path when it"
-        f" chose the rootdir ({moved_to}); write --scope-baseline={cache}"
+        f" chose the rootdir ({pytester.path}); write --scope-baseline={cache}"
     ]
+    assert (pytester.path / ".scope").is_dir(), "the scope directory went with the rootdir"
     written = pytester.runpytest_subprocess("--scope", f"--scope-baseline={cache}")
     assert "pytest-scope: warning" not in written.stdout.str()
-    written.stdout.fnmatch_lines([f"rootdir: {pytester.path}", "configfile: pyproject.toml"])
-    assert (pytester.path / ".scope" / "runs").is_dir()
+    written.stdout.fnmatch_lines([f"rootdir: {project}", "configfile: pyproject.toml"])
+    assert (project / ".scope" / "runs").is_dir()
 
 
 def test_the_warning_names_every_value_and_also_comes_without_scope(
     pytester: pytest.Pytester,
 ) -> None:
-    _project_with_testpaths(pytester)
+    _project_with_testpaths(pytester.path)
     pytester.mkdir("traces")
     pytester.mkdir("art")
     result = pytester.runpytest_subprocess(
