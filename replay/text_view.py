@@ -263,6 +263,37 @@ def _print_uncut(console: Console, title: str, table: Table) -> None:
     console.print(table)
 
 
+_NUMBERS: Final = frozenset({"tests", "failed", "attempt", "steps", "dropped"})
+
+
+def _print_listing(
+    console: Console, title: str, columns: tuple[str, ...], rows: list[list[str | Text]]
+) -> None:
+    """A list of runs or tests, its widest column (ids, paths) last: a table at a terminal
+    (an id too long folds), plain lines elsewhere, each as long as it needs, so that a pipe
+    or a CI log never gets a thousand lines padded to the longest parametrized id."""
+    if console.is_terminal:
+        table = Table(box=box.SIMPLE)
+        for column in columns:
+            table.add_column(
+                column, justify="right" if column in _NUMBERS else "left", overflow="fold"
+            )
+        for row in rows:
+            table.add_row(*row)
+        _print_uncut(console, title, table)
+        return
+    lines: list[list[str]] = [list(columns), *([str(cell) for cell in row] for row in rows)]
+    widths = [max(len(line[index]) for line in lines) for index in range(len(columns) - 1)]
+    plain = [title]
+    for line in lines:
+        narrow = [
+            cell.rjust(width) if column in _NUMBERS else cell.ljust(width)
+            for cell, width, column in zip(line, widths, columns, strict=False)
+        ]
+        plain.append("  ".join([*narrow, line[-1]]).rstrip())
+    console.file.write("\n".join(plain) + "\n")
+
+
 def render_diff(console: Console, state: State, diff: StateDiff, rootdir: str | None) -> None:
     """What differs from the other recording at the aligned step, side by side."""
     other = diff.state
@@ -396,44 +427,32 @@ class TextView:
         self.console = console
 
     def runs(self, runs: list[tuple[Path, dict[str, Any]]]) -> None:
-        title = "Runs (newest first)"
-        table = Table(box=box.SIMPLE)
-        for column in ("run", "tests", "failed", "file"):
-            table.add_column(
-                column,
-                justify="right" if column in ("tests", "failed") else "left",
-                overflow="fold",
-            )
+        rows: list[list[str | Text]] = []
         for path, facts in runs:
             if "error" in facts:
-                table.add_row(Text(path.stem), "", "", Text(f"unreadable: {facts['error']}"))
+                rows.append([Text(path.stem), "", "", Text(f"unreadable: {facts['error']}")])
             else:
-                table.add_row(
-                    Text(path.stem), str(facts["tests"]), str(facts["failed"]), Text(str(path))
-                )
-        _print_uncut(self.console, title, table)
+                counts = [str(facts["tests"]), str(facts["failed"])]
+                rows.append([Text(path.stem), *counts, Text(str(path))])
+        _print_listing(
+            self.console, "Runs (newest first)", ("run", "tests", "failed", "file"), rows
+        )
 
     def tests(self, run: str, tests: list[RecordedTest]) -> None:
-        title = f"Tests of run {run}"
-        table = Table(box=box.SIMPLE)
-        for column in ("test", "attempt", "outcome", "steps", "dropped"):
-            table.add_column(
-                column,
-                justify="left" if column in ("test", "outcome") else "right",
-                overflow="fold",
-            )
+        rows: list[list[str | Text]] = []
         for test in tests:
-            incomplete = f" (incomplete: {test.incomplete})" if test.incomplete else ""
-            outcome = test.outcome + incomplete
-            style = "red" if test.outcome == "failed" else ""
-            table.add_row(
-                Text(test.nodeid),
-                str(test.attempt),
-                Text(outcome, style=style),
-                f"{test.steps:,}",
-                f"{test.dropped_steps:,}",
+            incomplete = f"  (incomplete: {test.incomplete})" if test.incomplete else ""
+            rows.append(
+                [
+                    Text(test.outcome, style="red" if test.outcome == "failed" else ""),
+                    str(test.attempt),
+                    f"{test.steps:,}",
+                    f"{test.dropped_steps:,}",
+                    Text(test.nodeid + incomplete),
+                ]
             )
-        _print_uncut(self.console, title, table)
+        columns = ("outcome", "attempt", "steps", "dropped", "test")
+        _print_listing(self.console, f"Tests of run {run}", columns, rows)
 
     def timeline(
         self,
