@@ -23,7 +23,8 @@ order-free matching. Recorded values are already bounded in size by the recorder
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import logging
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Final
 
@@ -31,6 +32,7 @@ from deepdiff import DeepDiff
 
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
+from pytest_scope.trace.schema import RESOLVE_NODES
 from replay.align import Alignment, Divergence, Signatures, align, first_divergence, load_steps
 from replay.state import State, state_at
 
@@ -57,42 +59,120 @@ def _unordered(level: Any) -> bool:
     )
 
 
+# Each value is compared on its own, and a recorded value holds at most RESOLVE_NODES
+# values, each a few deepdiff nodes: this bound stops only a pathological comparison.
+MAX_DEEPDIFF_NODES: Final = 40 * RESOLVE_NODES
 DEEPDIFF_OPTIONS: Final[dict[str, Any]] = {
     "threshold_to_diff_deeper": 0,
     "math_epsilon": 1e-9,
     "ignore_order_func": _unordered,
     "cache_size": 2000,
     "max_passes": 50,
-    "max_diffs": 1000,
+    "max_diffs": MAX_DEEPDIFF_NODES,
     "view": "tree",
 }
+_STOPPED: Final = ("MAX DIFF LIMIT REACHED", "MAX PASS LIMIT REACHED")
+
+
+class _DeepDiffLimits(logging.Filter):
+    """deepdiff logs a warning when it stops at a limit; the comparison says so in its own
+    words (``Findings.cut``), so the warning never reaches the user."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("DeepDiff has reached the max number of")
+
+
+logging.getLogger("deepdiff.diff").addFilter(_DeepDiffLimits())
+
+
+@dataclass(slots=True)
+class ValueFindings:
+    """What comparing two recorded values found: ``(path as keys, change)`` pairs, and
+    the paths where deepdiff stopped at a limit before it was done (more may differ)."""
+
+    changes: list[tuple[list[Any], str]]
+    cut: list[list[Any]] = field(default_factory=list)
+
+
+def value_findings(against: Any, this: Any) -> ValueFindings:
+    """deepdiff's findings, path cut where the user sees a value. Two maps of named values
+    (locals, watched objects) are compared name by name: deepdiff's limits then bound one
+    value, not a whole frame."""
+    if _named_values(against) and _named_values(this):
+        findings = ValueFindings([])
+        for name in [*this, *(name for name in against if name not in this)]:
+            mine, theirs = this.get(name, _MISSING), against.get(name, _MISSING)
+            if mine is _MISSING or theirs is _MISSING:
+                findings.changes.append(([name], "added" if theirs is _MISSING else "removed"))
+            elif mine != theirs:
+                inner = _deepdiff(theirs, mine, [name], this, against)
+                findings.changes.extend(inner.changes)
+                findings.cut.extend(inner.cut)
+        return findings
+    return _deepdiff(against, this, [], this, against)
+
+
+def _named_values(value: Any) -> bool:
+    return type(value) is dict and "$type" not in value
+
+
+def _deepdiff(
+    against: Any, this: Any, prefix: list[Any], this_root: Any, against_root: Any
+) -> ValueFindings:
+    diff = DeepDiff(against, this, **DEEPDIFF_OPTIONS)
+    found: dict[tuple[Any, ...], str] = {}
+    for report, levels in diff.items():
+        change = "added" if report in _ADDED else "removed" if report in _REMOVED else "changed"
+        for level in levels:
+            full = prefix + level.path(output_format="list")
+            keys = _shown_prefix(full, this_root, against_root)
+            found.setdefault(tuple(keys), change if keys == full else "changed")
+    stats: dict[str, Any] = diff.get_stats()  # type: ignore[no-untyped-call]
+    return ValueFindings(
+        [(list(keys), change) for keys, change in found.items()],
+        [prefix] if any(stats.get(limit) for limit in _STOPPED) else [],
+    )
 
 
 def value_changes(against: Any, this: Any) -> list[tuple[list[Any], str]]:
-    """deepdiff's findings as ``(path as keys, change)``, path cut where the user sees a value."""
-    found: dict[tuple[Any, ...], str] = {}
-    for report, levels in DeepDiff(against, this, **DEEPDIFF_OPTIONS).items():
-        change = "added" if report in _ADDED else "removed" if report in _REMOVED else "changed"
-        for level in levels:
-            full = level.path(output_format="list")
-            keys = _shown_prefix(full, this, against)
-            found.setdefault(tuple(keys), change if keys == full else "changed")
-    return [(list(keys), change) for keys, change in found.items()]
+    """``value_findings``' changes: ``(path as keys, change)``."""
+    return value_findings(against, this).changes
 
 
 def payloads_differ(this: Any, against: Any) -> bool:
     """Whether two recorded events change the state differently, beyond float and set noise."""
-    return bool(DeepDiff(against, this, **DEEPDIFF_OPTIONS))
+    return bool(value_changes(against, this))
+
+
+@dataclass(slots=True)
+class Findings:
+    """What differs between two states: every change record, and the places whose
+    comparison deepdiff stopped short (more may differ there)."""
+
+    changes: list[dict[str, Any]]
+    cut: list[str]
 
 
 def state_changes(
     this: State, against: State, roots: tuple[str | None, str | None] = (None, None)
 ) -> tuple[list[dict[str, Any]], int]:
-    """The change records between two states, at most ``MAX_CHANGES``, and how many more.
+    """The change records between two states, at most ``MAX_CHANGES``, and how many more."""
+    return _capped(state_findings(this, against, roots).changes)
+
+
+def _capped(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """At most ``MAX_CHANGES`` records, and how many more there are."""
+    return records[:MAX_CHANGES], max(0, len(records) - MAX_CHANGES)
+
+
+def state_findings(
+    this: State, against: State, roots: tuple[str | None, str | None] = (None, None)
+) -> Findings:
+    """The change records between two states, and where the comparison was cut.
 
     ``roots`` are the two recordings' rootdirs: a file of the project is one file in two
     checkouts (``replay.align`` matches steps the same way)."""
-    records: list[dict[str, Any]] = []
+    findings = Findings([], [])
     paired = 0
     for depth, (mine, theirs) in enumerate(zip(this.stack, against.stack, strict=False)):
         if mine["function"] != theirs["function"] or project_path(
@@ -102,10 +182,10 @@ def state_changes(
         paired = depth + 1
         function = mine["function"]
         if mine["line"] != theirs["line"]:
-            records.append(
+            findings.changes.append(
                 _record(function, depth, "(line)", "changed", mine["line"], theirs["line"])
             )
-        records.extend(_value_records(function, depth, _shown(mine), _shown(theirs)))
+        _add_value_records(findings, function, depth, _shown(mine), _shown(theirs))
     for depth in range(paired, max(len(this.stack), len(against.stack))):
         here = _function(this.stack, depth)
         there = _function(against.stack, depth)
@@ -114,8 +194,8 @@ def state_changes(
             there = f"{there} ({against.stack[depth]['file']})"
         change = "changed" if here and there else "added" if here else "removed"
         function = this.stack[depth]["function"] if here else against.stack[depth]["function"]
-        records.append(_record(function, depth, "(function)", change, here, there))
-    records.extend(_value_records(None, None, this.watched, against.watched, WATCHED))
+        findings.changes.append(_record(function, depth, "(function)", change, here, there))
+    _add_value_records(findings, None, None, this.watched, against.watched, WATCHED)
     for path, mine_value, theirs_value in (
         ("(exception)", this.exception, against.exception),
         ("(return value)", this.return_value, against.return_value),
@@ -124,10 +204,14 @@ def state_changes(
             continue
         if theirs_value is None or mine_value is None:
             change = "added" if theirs_value is None else "removed"
-            records.append(_record(None, None, path, change, mine_value, theirs_value))
-        elif value_changes(theirs_value, mine_value):
-            records.append(_record(None, None, path, "changed", mine_value, theirs_value))
-    return records[:MAX_CHANGES], max(0, len(records) - MAX_CHANGES)
+            findings.changes.append(_record(None, None, path, change, mine_value, theirs_value))
+            continue
+        found = value_findings(theirs_value, mine_value)
+        if found.cut:
+            findings.cut.append(path)
+        if found.changes:
+            findings.changes.append(_record(None, None, path, "changed", mine_value, theirs_value))
+    return findings
 
 
 def _function(stack: list[dict[str, Any]], depth: int) -> str | None:
@@ -150,19 +234,21 @@ def without_assertion_temporaries(state: State) -> State:
     return replace(state, stack=stack)
 
 
-def _value_records(
+def _add_value_records(
+    findings: Findings,
     function: str | None,
     depth: int | None,
     mine: dict[str, Any],
     theirs: dict[str, Any],
     prefix: str = "",
-) -> list[dict[str, Any]]:
+) -> None:
     """The records of named values (a frame's locals, the watched objects), by path
     (deepdiff's order is its own)."""
     if mine == theirs:
-        return []
+        return
+    found = value_findings(theirs, mine)
     records = []
-    for keys, change in value_changes(theirs, mine):
+    for keys, change in found.changes:
         records.append(
             _record(
                 function,
@@ -173,7 +259,10 @@ def _value_records(
                 _value_at(theirs, keys),
             )
         )
-    return sorted(records, key=lambda record: str(record["path"]))
+    findings.changes.extend(sorted(records, key=lambda record: str(record["path"])))
+    for keys in found.cut:
+        where = prefix + _display(keys, mine if _value_at(mine, keys) is not _MISSING else theirs)
+        findings.cut.append(where if function is None else f"{function}: {where}")
 
 
 def _record(
@@ -256,6 +345,7 @@ class StateDiff:
     exact: bool  # the aligned step does the same thing (False: the last one that did)
     changes: list[dict[str, Any]]
     omitted: int
+    cut: list[str] = field(default_factory=list)  # places whose comparison stopped short
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +357,7 @@ class DivergenceReport:
     against: State | None
     changes: list[dict[str, Any]]
     omitted: int
+    cut: list[str] = field(default_factory=list)  # places whose comparison stopped short
 
 
 def alignment(this: Recorded, against: Recorded) -> Alignment:
@@ -286,8 +377,9 @@ def compare_at(
     aligned = aligned or alignment(this, against)
     step, exact = aligned.counterpart(state.step)
     other = state_at(against.trace, against.test, step)
-    changes, omitted = state_changes(state, other, _roots(this, against))
-    return StateDiff(against, other, exact, changes, omitted)
+    found = state_findings(state, other, _roots(this, against))
+    changes, omitted = _capped(found.changes)
+    return StateDiff(against, other, exact, changes, omitted, found.cut)
 
 
 class Comparer:
@@ -341,7 +433,8 @@ def diverge(
         if found.other_step is None
         else state_at(against.trace, against.test, found.other_step)
     )
-    changes, omitted = (
-        state_changes(mine, theirs, _roots(this, against)) if mine and theirs else ([], 0)
-    )
-    return DivergenceReport(found.by, mine, theirs, changes, omitted)
+    found_there = state_findings(mine, theirs, _roots(this, against)) if mine and theirs else None
+    if found_there is None:
+        return DivergenceReport(found.by, mine, theirs, [], 0)
+    changes, omitted = _capped(found_there.changes)
+    return DivergenceReport(found.by, mine, theirs, changes, omitted, found_there.cut)

@@ -141,6 +141,7 @@ def _divergence(comparison: Comparison) -> dict[str, Any] | None:
         "against_event": None if report.against is None else report.against.event,
         "changes": report.changes,
         "omitted": report.omitted,
+        "cut": report.cut,
     }
 
 

@@ -37,7 +37,8 @@ def state_document(state: State, diff: StateDiff | None = None) -> dict[str, Any
 
 
 def diff_document(diff: StateDiff) -> dict[str, Any]:
-    """``{"against","attempt","step","exact","changes","omitted"}``: see ``replay.compare``."""
+    """``{"against","attempt","step","exact","changes","omitted","cut"}``: see
+    ``replay.compare``."""
     return {
         "against": diff.against.trace.run_id_of(diff.against.test),
         "attempt": diff.against.test.attempt,
@@ -45,13 +46,14 @@ def diff_document(diff: StateDiff) -> dict[str, Any]:
         "exact": diff.exact,
         "changes": diff.changes,
         "omitted": diff.omitted,
+        "cut": diff.cut,
     }
 
 
 def divergence_document(
     nodeid: str, this: tuple[str, int], against: tuple[str, int], report: DivergenceReport
 ) -> dict[str, Any]:
-    """``{"test","by","this","against","changes","omitted"}``; each side names its run,
+    """``{"test","by","this","against","changes","omitted","cut"}``; each side names its run,
     attempt and step (null once that run had ended) and its state there (with
     ``"watched"`` when the test watches objects)."""
     return {
@@ -61,6 +63,7 @@ def divergence_document(
         "against": _side(against, report.against),
         "changes": report.changes,
         "omitted": report.omitted,
+        "cut": report.cut,
     }
 
 

@@ -20,7 +20,12 @@ from rich.table import Table
 from rich.text import Text
 
 from pytest_scope.trace.reader import RecordedTest
-from replay.compare import DivergenceReport, StateDiff, without_assertion_temporaries
+from replay.compare import (
+    MAX_DEEPDIFF_NODES,
+    DivergenceReport,
+    StateDiff,
+    without_assertion_temporaries,
+)
 from replay.history import describe
 from replay.state import State
 from replay.value_history import APPEARED, DISAPPEARED, FOLLOWS_OBJECT, seen_text
@@ -282,6 +287,7 @@ def render_diff(console: Console, state: State, diff: StateDiff, rootdir: str | 
         where = f"{short_path(event['file'], rootdir)}:{event['line']}"
         console.print(Text(f"there: {event['kind']} in {event['function']} at {where}"))
     _render_changes(console, diff.changes, diff.omitted, f"run {state.run}", f"run {other.run}")
+    _render_cut(console, diff.cut)
 
 
 def render_divergence(
@@ -327,6 +333,7 @@ def render_divergence(
         _render_changes(
             console, report.changes, report.omitted, f"run {this[0]}", f"run {against[0]}"
         )
+        _render_cut(console, report.cut)
 
 
 def _step_text(state: State | None) -> Text:
@@ -374,6 +381,18 @@ def _render_changes(
     if omitted:
         console.print(
             Text(f"({omitted} more differences; see --assertion-temporaries)", style="dim")
+        )
+
+
+def _render_cut(console: Console, cut: list[str]) -> None:
+    """Where the comparison stopped short of the end: there may be more differences."""
+    if cut:
+        console.print(
+            Text(
+                f"(the comparison stopped at its limit of {MAX_DEEPDIFF_NODES} values in"
+                f" {', '.join(cut)}: more may differ there)",
+                style="dim",
+            )
         )
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
-from replay.compare import MAX_CHANGES, state_changes
+import pytest
+
+from replay.compare import DEEPDIFF_OPTIONS, MAX_CHANGES, state_changes, state_findings
 from replay.state import State
 
 
@@ -196,3 +199,29 @@ def test_a_difference_never_renders_the_same_on_both_sides() -> None:
         "Bag.add (/p/pkg/mod.py)",
         "Bag.add (/p/old/mod.py)",
     )
+
+
+def test_a_large_frame_is_compared_to_its_last_value(caplog: pytest.LogCaptureFixture) -> None:
+    """deepdiff counts every node it visits against its limit: one comparison of a whole
+    frame stopped inside a big equal local and missed the change after it, with deepdiff's
+    own warning on stderr."""
+    big = [{"v": n} for n in range(1_000)]
+    this = _state(("test_it", 3, {"big": big, "total": 2}))
+    against = _state(("test_it", 3, {"big": [dict(item) for item in big], "total": 1}))
+    with caplog.at_level(logging.WARNING):
+        found = state_findings(this, against)
+    assert found.changes == [_change("total", "changed", 2, 1, frame="test_it")]
+    assert found.cut == []
+    assert caplog.records == []
+
+
+def test_a_comparison_cut_at_its_limit_says_so_in_its_own_words(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(DEEPDIFF_OPTIONS, "max_diffs", 50)
+    this = _state(("test_it", 3, {"big": [{"v": n} for n in range(200)], "n": 1}))
+    against = _state(("test_it", 3, {"big": [{"v": -n} for n in range(200)], "n": 1}))
+    with caplog.at_level(logging.WARNING):
+        found = state_findings(this, against)
+    assert found.cut == ["test_it: big"]
+    assert caplog.records == []  # deepdiff's warning is not passed on
