@@ -34,6 +34,7 @@ from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
 from pytest_scope.trace.schema import RESOLVE_NODES
 from replay.align import Alignment, Divergence, Signatures, align, first_divergence, load_steps
+from replay.noise import why_not_a_difference
 from replay.state import State, state_at
 
 MAX_CHANGES: Final = 100
@@ -87,10 +88,12 @@ logging.getLogger("deepdiff.diff").addFilter(_DeepDiffLimits())
 
 @dataclass(slots=True)
 class ValueFindings:
-    """What comparing two recorded values found: ``(path as keys, change)`` pairs, and
-    the paths where deepdiff stopped at a limit before it was done (more may differ)."""
+    """What comparing two recorded values found: ``(path as keys, change)`` pairs, the
+    differences set aside as ``(path as keys, reason)`` (``replay.noise``), and the paths
+    where deepdiff stopped at a limit before it was done (more may differ)."""
 
     changes: list[tuple[list[Any], str]]
+    set_aside: list[tuple[list[Any], str]] = field(default_factory=list)
     cut: list[list[Any]] = field(default_factory=list)
 
 
@@ -107,6 +110,7 @@ def value_findings(against: Any, this: Any) -> ValueFindings:
             elif mine != theirs:
                 inner = _deepdiff(theirs, mine, [name], this, against)
                 findings.changes.extend(inner.changes)
+                findings.set_aside.extend(inner.set_aside)
                 findings.cut.extend(inner.cut)
         return findings
     return _deepdiff(against, this, [], this, against)
@@ -121,17 +125,34 @@ def _deepdiff(
 ) -> ValueFindings:
     diff = DeepDiff(against, this, **DEEPDIFF_OPTIONS)
     found: dict[tuple[Any, ...], str] = {}
+    set_aside: dict[tuple[Any, ...], str] = {}
     for report, levels in diff.items():
         change = "added" if report in _ADDED else "removed" if report in _REMOVED else "changed"
         for level in levels:
             full = prefix + level.path(output_format="list")
-            keys = _shown_prefix(full, this_root, against_root)
-            found.setdefault(tuple(keys), change if keys == full else "changed")
+            keys = tuple(_shown_prefix(full, this_root, against_root))
+            reason = _not_a_difference(level)
+            if reason is not None:
+                set_aside.setdefault(keys, reason)
+            else:
+                found.setdefault(keys, change if list(keys) == full else "changed")
     stats: dict[str, Any] = diff.get_stats()  # type: ignore[no-untyped-call]
     return ValueFindings(
         [(list(keys), change) for keys, change in found.items()],
+        [(list(keys), reason) for keys, reason in set_aside.items() if keys not in found],
         [prefix] if any(stats.get(limit) for limit in _STOPPED) else [],
     )
+
+
+def _not_a_difference(level: Any) -> str | None:
+    """Why a deepdiff finding is no difference (``replay.noise``): its own values, or those
+    of a value holding it, are the same as far as a recording can tell."""
+    while level is not None:
+        reason = why_not_a_difference(level.t2, level.t1)
+        if reason is not None:
+            return reason
+        level = level.up
+    return None
 
 
 def value_changes(against: Any, this: Any) -> list[tuple[list[Any], str]]:
@@ -146,10 +167,12 @@ def payloads_differ(this: Any, against: Any) -> bool:
 
 @dataclass(slots=True)
 class Findings:
-    """What differs between two states: every change record, and the places whose
-    comparison deepdiff stopped short (more may differ there)."""
+    """What differs between two states: every change record, the differences set aside
+    (change records with a ``reason``), and the places whose comparison deepdiff stopped
+    short (more may differ there)."""
 
     changes: list[dict[str, Any]]
+    set_aside: list[dict[str, Any]]
     cut: list[str]
 
 
@@ -172,7 +195,7 @@ def state_findings(
 
     ``roots`` are the two recordings' rootdirs: a file of the project is one file in two
     checkouts (``replay.align`` matches steps the same way)."""
-    findings = Findings([], [])
+    findings = Findings([], [], [])
     paired = 0
     for depth, (mine, theirs) in enumerate(zip(this.stack, against.stack, strict=False)):
         if mine["function"] != theirs["function"] or project_path(
@@ -211,6 +234,9 @@ def state_findings(
             findings.cut.append(path)
         if found.changes:
             findings.changes.append(_record(None, None, path, "changed", mine_value, theirs_value))
+        elif found.set_aside:
+            record = _record(None, None, path, "changed", mine_value, theirs_value)
+            findings.set_aside.append(record | {"reason": found.set_aside[0][1]})
     return findings
 
 
@@ -260,6 +286,16 @@ def _add_value_records(
             )
         )
     findings.changes.extend(sorted(records, key=lambda record: str(record["path"])))
+    for keys, reason in found.set_aside:
+        record = _record(
+            function,
+            depth,
+            prefix + _display(keys, mine),
+            "changed",
+            _value_at(mine, keys),
+            _value_at(theirs, keys),
+        )
+        findings.set_aside.append(record | {"reason": reason})
     for keys in found.cut:
         where = prefix + _display(keys, mine if _value_at(mine, keys) is not _MISSING else theirs)
         findings.cut.append(where if function is None else f"{function}: {where}")
@@ -346,6 +382,7 @@ class StateDiff:
     changes: list[dict[str, Any]]
     omitted: int
     cut: list[str] = field(default_factory=list)  # places whose comparison stopped short
+    set_aside: list[dict[str, Any]] = field(default_factory=list)  # not differences: why
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,6 +395,7 @@ class DivergenceReport:
     changes: list[dict[str, Any]]
     omitted: int
     cut: list[str] = field(default_factory=list)  # places whose comparison stopped short
+    set_aside: list[dict[str, Any]] = field(default_factory=list)  # not differences: why
 
 
 def alignment(this: Recorded, against: Recorded) -> Alignment:
@@ -379,7 +417,7 @@ def compare_at(
     other = state_at(against.trace, against.test, step)
     found = state_findings(state, other, _roots(this, against))
     changes, omitted = _capped(found.changes)
-    return StateDiff(against, other, exact, changes, omitted, found.cut)
+    return StateDiff(against, other, exact, changes, omitted, found.cut, found.set_aside)
 
 
 class Comparer:
@@ -437,4 +475,6 @@ def diverge(
     if found_there is None:
         return DivergenceReport(found.by, mine, theirs, [], 0)
     changes, omitted = _capped(found_there.changes)
-    return DivergenceReport(found.by, mine, theirs, changes, omitted, found_there.cut)
+    return DivergenceReport(
+        found.by, mine, theirs, changes, omitted, found_there.cut, found_there.set_aside
+    )

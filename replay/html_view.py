@@ -142,6 +142,7 @@ def _divergence(comparison: Comparison) -> dict[str, Any] | None:
         "changes": report.changes,
         "omitted": report.omitted,
         "cut": report.cut,
+        "set_aside": report.set_aside,
     }
 
 

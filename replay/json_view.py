@@ -37,7 +37,7 @@ def state_document(state: State, diff: StateDiff | None = None) -> dict[str, Any
 
 
 def diff_document(diff: StateDiff) -> dict[str, Any]:
-    """``{"against","attempt","step","exact","changes","omitted","cut"}``: see
+    """``{"against","attempt","step","exact","changes","omitted","cut","set_aside"}``: see
     ``replay.compare``."""
     return {
         "against": diff.against.trace.run_id_of(diff.against.test),
@@ -47,15 +47,16 @@ def diff_document(diff: StateDiff) -> dict[str, Any]:
         "changes": diff.changes,
         "omitted": diff.omitted,
         "cut": diff.cut,
+        "set_aside": diff.set_aside,
     }
 
 
 def divergence_document(
     nodeid: str, this: tuple[str, int], against: tuple[str, int], report: DivergenceReport
 ) -> dict[str, Any]:
-    """``{"test","by","this","against","changes","omitted","cut"}``; each side names its run,
-    attempt and step (null once that run had ended) and its state there (with
-    ``"watched"`` when the test watches objects)."""
+    """``{"test","by","this","against","changes","omitted","cut","set_aside"}``; each side
+    names its run, attempt and step (null once that run had ended) and its state there
+    (with ``"watched"`` when the test watches objects)."""
     return {
         "test": nodeid,
         "by": report.by,
@@ -64,6 +65,7 @@ def divergence_document(
         "changes": report.changes,
         "omitted": report.omitted,
         "cut": report.cut,
+        "set_aside": report.set_aside,
     }
 
 

@@ -27,6 +27,7 @@ from replay.compare import (
     without_assertion_temporaries,
 )
 from replay.history import describe
+from replay.noise import ADDRESS
 from replay.state import State
 from replay.value_history import APPEARED, DISAPPEARED, FOLLOWS_OBJECT, seen_text
 
@@ -288,6 +289,7 @@ def render_diff(console: Console, state: State, diff: StateDiff, rootdir: str | 
         console.print(Text(f"there: {event['kind']} in {event['function']} at {where}"))
     _render_changes(console, diff.changes, diff.omitted, f"run {state.run}", f"run {other.run}")
     _render_cut(console, diff.cut)
+    _render_set_aside(console, diff.set_aside)
 
 
 def render_divergence(
@@ -334,6 +336,7 @@ def render_divergence(
             console, report.changes, report.omitted, f"run {this[0]}", f"run {against[0]}"
         )
         _render_cut(console, report.cut)
+        _render_set_aside(console, report.set_aside)
 
 
 def _step_text(state: State | None) -> Text:
@@ -391,6 +394,30 @@ def _render_cut(console: Console, cut: list[str]) -> None:
             Text(
                 f"(the comparison stopped at its limit of {MAX_DEEPDIFF_NODES} values in"
                 f" {', '.join(cut)}: more may differ there)",
+                style="dim",
+            )
+        )
+
+
+_REASONS: Final = {ADDRESS: "addresses, which change with every run"}
+_SET_ASIDE_NAMED: Final = 5  # places named for each reason
+
+
+def _render_set_aside(console: Console, set_aside: list[dict[str, Any]]) -> None:
+    """The differences the comparison did not count, by reason (``replay.noise``)."""
+    places: dict[str, list[str]] = {}
+    for record in set_aside:
+        place = (
+            record["path"] if record["frame"] is None else f"{record['frame']}: {record['path']}"
+        )
+        places.setdefault(record["reason"], []).append(place)
+    for reason, where in places.items():
+        named = ", ".join(where[:_SET_ASIDE_NAMED])
+        more = f" and {len(where) - _SET_ASIDE_NAMED} more" if len(where) > _SET_ASIDE_NAMED else ""
+        console.print(
+            Text(
+                f"(set aside, not differences: {len(where)} value(s) that are"
+                f" {_REASONS.get(reason, reason)}: {named}{more})",
                 style="dim",
             )
         )

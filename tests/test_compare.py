@@ -225,3 +225,31 @@ def test_a_comparison_cut_at_its_limit_says_so_in_its_own_words(
         found = state_findings(this, against)
     assert found.cut == ["test_it: big"]
     assert caplog.records == []  # deepdiff's warning is not passed on
+
+
+def test_addresses_are_set_aside_and_said_so() -> None:
+    """``copy.deepcopy``'s memo is keyed by ``id()``, and default reprs print addresses:
+    they differ in every run and say nothing about the code."""
+    memo_here = {"$type": "dict", "items": [[140106984241792, ["a"]], [140106984241808, 1]]}
+    memo_there = {"$type": "dict", "items": [[140013942158400, ["a"]], [140013942158416, 1]]}
+    this = _state(
+        ("Field.__deepcopy__", 3, {"memo": memo_here, "shown": "<Box object at 0x7f6c4a2b1c10>"})
+    )
+    against = _state(
+        ("Field.__deepcopy__", 3, {"memo": memo_there, "shown": "<Box object at 0x7f01ffe00a90>"})
+    )
+    found = state_findings(this, against)
+    assert found.changes == []
+    assert sorted((record["path"], record["reason"]) for record in found.set_aside) == [
+        ("memo[0][0]", "address"),
+        ("memo[1][0]", "address"),
+        ("shown", "address"),
+    ]
+
+
+def test_values_that_only_look_like_addresses_on_one_side_are_differences() -> None:
+    this = _state(("test_it", 3, {"n": 140106984241792, "small": 4096, "odd": 140106984241793}))
+    against = _state(("test_it", 3, {"n": 7, "small": 8192, "odd": 140013942158401}))
+    found = state_findings(this, against)
+    assert [record["path"] for record in found.changes] == ["n", "odd", "small"]
+    assert found.set_aside == []

@@ -86,6 +86,7 @@ def test_a_changed_callee_value_is_the_difference_at_the_failure(runs: Runs) -> 
         ],
         "omitted": 0,
         "cut": [],
+        "set_aside": [],
     }
 
 
