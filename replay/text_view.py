@@ -27,7 +27,7 @@ from replay.compare import (
     without_assertion_temporaries,
 )
 from replay.history import describe
-from replay.noise import ADDRESS
+from replay.noise import ADDRESS, REDACTED
 from replay.state import State
 from replay.value_history import APPEARED, DISAPPEARED, FOLLOWS_OBJECT, seen_text
 
@@ -399,7 +399,10 @@ def _render_cut(console: Console, cut: list[str]) -> None:
         )
 
 
-_REASONS: Final = {ADDRESS: "addresses, which change with every run"}
+_REASONS: Final = {
+    ADDRESS: "addresses, which change with every run",
+    REDACTED: "redacted in one run only",
+}
 _SET_ASIDE_NAMED: Final = 5  # places named for each reason
 
 

@@ -253,3 +253,21 @@ def test_values_that_only_look_like_addresses_on_one_side_are_differences() -> N
     found = state_findings(this, against)
     assert [record["path"] for record in found.changes] == ["n", "odd", "small"]
     assert found.set_aside == []
+
+
+def test_a_value_redacted_in_one_run_only_is_set_aside_and_said_so() -> None:
+    """What the recorder knows is secret grows during a test: a value learned as a secret
+    is redacted in every step of one run, and not at all in a run that never learned it."""
+    redacted_title = {"$type": "str", "repr": "<redacted>'s blog", "$redacted": True}
+    this = _state(("test_blog", 3, {"title": "Monty's blog", "owner": "Monty"}))
+    against = _state(("test_blog", 3, {"title": redacted_title, "owner": {"$redacted": True}}))
+    found = state_findings(this, against)
+    assert found.changes == []
+    assert sorted((record["path"], record["reason"]) for record in found.set_aside) == [
+        ("owner", "redacted"),
+        ("title", "redacted"),
+    ]
+    other_title = _state(("test_blog", 3, {"title": "Monty's vlog", "owner": "Monty"}))
+    assert [record["path"] for record in state_findings(other_title, against).changes] == [
+        "title"
+    ]

@@ -12,7 +12,7 @@ from typing import Any
 from recordings import run_pytest
 from replaycli import replay_json
 
-COPIES = '''
+COPIES = """
 import copy
 
 
@@ -31,7 +31,7 @@ def test_copy():
     field = Field("x")
     copied = copy.deepcopy(field)
     assert copied.tags == ["a"]
-'''
+"""
 
 
 def _project(root: Path, **files: str) -> Path:
@@ -63,3 +63,30 @@ def test_addresses_in_a_deepcopy_memo_are_set_aside_and_said_so(tmp_path: Path) 
     assert diff["changes"] == []
     memo = [record for record in diff["set_aside"] if record["path"].startswith("memo")]
     assert memo and {record["reason"] for record in memo} == {"address"}
+
+
+BLOG = '''
+import os
+
+
+def make_blog(owner):
+    return {"title": f"{owner}'s blog"}
+
+
+def test_blog():
+    blog = make_blog("Monty")
+    if os.environ.get("BLOG_ACCOUNT") == "1":
+        account = {"password": "Monty"}  # the recorder learns "Monty" as a secret
+    assert os.environ.get("BLOG_BROKEN") != "1"
+'''
+
+
+def test_a_value_redacted_in_the_passing_run_only_is_no_difference(tmp_path: Path) -> None:
+    root = _project(tmp_path, test_blog=BLOG)
+    assert _record(root, env={"BLOG_ACCOUNT": "1"}) == 0
+    assert _record(root, env={"BLOG_BROKEN": "1"}) == 1
+    diff = replay_json(root, "test_blog")["diff"]
+    assert [change["path"] for change in diff["changes"]] == ["account", "(exception)"]
+    assert [(record["path"], record["reason"]) for record in diff["set_aside"]] == [
+        ("blog['title']", "redacted")
+    ]

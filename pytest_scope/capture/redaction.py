@@ -28,6 +28,8 @@ from builtins import len
 from collections.abc import Callable, Iterable, Mapping, Sized
 from typing import Final, cast
 
+from pytest_scope.trace.schema import REDACTED_TEXT
+
 # Passed as a value, a builtin is looked up where it is used once compiled (mypyc): bound here.
 _len: Callable[[Sized], int] = len
 
@@ -44,7 +46,7 @@ DEFAULT_PATTERNS: Final = (
     "credential",
     "signature",
 )
-MARKER: Final = "<redacted>"
+MARKER: Final = REDACTED_TEXT
 # Shorter values ("1", "yes") hide nothing, and would blank every string that contains them.
 MIN_SECRET_CHARS: Final = 4
 # Values learned per test: each costs a substring search per str encoded.
