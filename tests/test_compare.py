@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from pytest_scope.capture.redaction import MARKER
+from pytest_scope.trace.schema import REDACTED_TEXT
 from replay.compare import DEEPDIFF_OPTIONS, MAX_CHANGES, state_changes, state_findings
 from replay.state import State
 
@@ -268,6 +270,10 @@ def test_a_value_redacted_in_one_run_only_is_set_aside_and_said_so() -> None:
         ("title", "redacted"),
     ]
     other_title = _state(("test_blog", 3, {"title": "Monty's vlog", "owner": "Monty"}))
-    assert [record["path"] for record in state_findings(other_title, against).changes] == [
-        "title"
-    ]
+    assert [record["path"] for record in state_findings(other_title, against).changes] == ["title"]
+
+
+def test_the_recorder_redacts_with_the_text_the_comparison_looks_for() -> None:
+    """The recorder keeps its own spelling of the text (its module is imported in every
+    pytest run, before the trace package may be)."""
+    assert MARKER == REDACTED_TEXT

@@ -65,7 +65,7 @@ def test_addresses_in_a_deepcopy_memo_are_set_aside_and_said_so(tmp_path: Path) 
     assert memo and {record["reason"] for record in memo} == {"address"}
 
 
-BLOG = '''
+BLOG = """
 import os
 
 
@@ -78,7 +78,7 @@ def test_blog():
     if os.environ.get("BLOG_ACCOUNT") == "1":
         account = {"password": "Monty"}  # the recorder learns "Monty" as a secret
     assert os.environ.get("BLOG_BROKEN") != "1"
-'''
+"""
 
 
 def test_a_value_redacted_in_the_passing_run_only_is_no_difference(tmp_path: Path) -> None:
