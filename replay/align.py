@@ -2,20 +2,23 @@
 
 The method. Each step is reduced to a *signature*: its kind, function (qualified name
 and file, its path relative to the project, since code numbers differ between runs),
-line and thread. The two signature sequences are walked in lockstep while they agree;
-lockstep runs are compared a block at a time (list slices compare in C), so long
-identical stretches cost little. Where they disagree, the walk *resynchronizes* at the
-nearest point (smallest number of steps skipped on both sides together) where the next
-``GRAMS[0]`` signatures agree again: an extra loop iteration or call in one run is
-skipped as inserted work, and a branch taken differently is skipped on both sides. The
-search looks ahead in growing windows, through the whole remainder at worst, and indexes
-the other side's window by its runs of signatures, so it costs time linear in the
-window. Shorter agreements are accepted only when no longer one exists anywhere ahead:
-near the end of a run that failed, the steps after the extra work agree only until the
-failure. Where nothing agrees again, the remaining steps stay unmatched; so do they once
-the searches have looked at ``_SEARCH_BUDGET`` times as many steps as the two recordings
-hold: recordings that keep disagreeing have no useful alignment, and this bounds the
-time spent finding that out.
+line, thread and *call path*: the chain of its callers' functions, each with the line it
+was at when it made the call. Steps pair only where they run the same code reached by the
+same path of calls: a function that raises in the test's first call of it is not paired
+with its raise in a later call from another line. The two signature sequences are walked
+in lockstep while they agree; lockstep runs are compared a block at a time (list slices
+compare in C), so long identical stretches cost little. Where they disagree, the walk
+*resynchronizes* at the nearest point (smallest number of steps skipped on both sides
+together) where the next ``GRAMS[0]`` signatures agree again: an extra loop iteration or
+call in one run is skipped as inserted work, and a branch taken differently is skipped
+on both sides. The search looks ahead in growing windows, through the whole remainder at
+worst, and indexes the other side's window by its runs of signatures, so it costs time
+linear in the window. Shorter agreements are accepted only when no longer one exists
+anywhere ahead: near the end of a run that failed, the steps after the extra work agree
+only until the failure. Where nothing agrees again, the remaining steps stay unmatched;
+so do they once the searches have looked at ``_SEARCH_BUDGET`` times as many steps as
+the two recordings hold: recordings that keep disagreeing have no useful alignment, and
+this bounds the time spent finding that out.
 
 A step that was matched maps to its counterpart exactly; an unmatched step maps to the
 counterpart of the last matched step before it: the last point where both runs did the
@@ -36,6 +39,7 @@ from typing import Any, Final
 
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
+from replay.state import RecordedFrame, walk
 
 GRAMS: Final = (8, 4, 2, 1)  # agreeing signatures needed to resynchronize, best first
 _WINDOWS: Final = (64, 2048, 65536)  # lookahead tried before the whole remainder
@@ -45,10 +49,12 @@ _END: Final = -1  # pads the sequences so that runs near their ends can still ag
 
 
 class Signatures:
-    """Interns step signatures as small ints, shared by the two recordings compared."""
+    """Interns step signatures and call paths as small ints, shared by the two recordings
+    compared."""
 
     def __init__(self) -> None:
         self.numbers: dict[tuple[Any, ...], int] = {}
+        self.paths: dict[tuple[int, Any, int], int] = {(0, None, 0): 0}  # 0: no caller
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,23 +71,64 @@ class Steps:
 
 
 def load_steps(trace: TraceFile, test: RecordedTest, signatures: Signatures) -> Steps:
-    """Read every retained step of a test (one pass over its chunks)."""
+    """Read every retained step of a test (one pass over its chunks, replaying its stacks:
+    a step's signature holds the path of calls that reached it)."""
     root = trace.meta_of(test).get("rootdir")
     codes = {
         number: (code.qualname, project_path(code.filename, root))
         for number, code in trace.codes().items()
     }
     numbers = signatures.numbers  # the loop below runs once per step: no method calls
+    paths = _CallPaths(signatures.paths, codes)
     keys: list[int] = []
     payloads: list[Any] = []
     first = 0
-    for chunk in trace.chunks(test):
+    for event, replay in walk(trace, test):
         if not keys:
-            first = chunk.first_step
-        for _, kind, thread, _, code_no, line, payload in chunk.events:
-            keys.append(numbers.setdefault((kind, codes.get(code_no), line, thread), len(numbers)))
-            payloads.append(payload)
+            first = event[0]
+        _, kind, thread, _, code_no, line, payload = event
+        path = paths.of(replay.threads[thread], thread, payload)
+        keys.append(
+            numbers.setdefault((kind, codes.get(code_no), line, thread, path), len(numbers))
+        )
+        payloads.append(payload)
     return Steps(first, keys, payloads)
+
+
+class _CallPaths:
+    """The path of calls that reached a step: the chain of its callers' code and the line
+    each was at (where it made the call), as one int (``Signatures.paths``).
+
+    The chain of each thread's stack is kept and extended as the stack grows; a step
+    checks its callers from the innermost down and stops at the first one unchanged, so
+    a step costs one check while its callers stay the same. A frame's line changes only
+    while it is the innermost (it makes the steps), or through an event's changes to
+    outer frames (``"o"``), which start its thread's chain again."""
+
+    def __init__(self, paths: dict[tuple[int, Any, int], int], codes: dict[int, Any]) -> None:
+        self._paths = paths
+        self._codes = codes
+        self._chains: dict[int, list[tuple[tuple[int, int, int], int]]] = {}
+
+    def of(self, stack: list[RecordedFrame], thread: int, payload: Any) -> int:
+        chain = self._chains.setdefault(thread, [])
+        callers = len(stack) - 1
+        if payload and "o" in payload:
+            chain.clear()
+        del chain[callers:]
+        valid = len(chain)
+        while valid and chain[valid - 1][0] != _frame_key(stack[valid - 1]):
+            valid -= 1
+        del chain[valid:]
+        paths = self._paths
+        for frame in stack[valid:callers]:
+            link = (chain[-1][1] if chain else 0, self._codes.get(frame.code_no), frame.line)
+            chain.append((_frame_key(frame), paths.setdefault(link, len(paths))))
+        return chain[-1][1] if chain else 0
+
+
+def _frame_key(frame: RecordedFrame) -> tuple[int, int, int]:
+    return frame.frame_no, frame.code_no, frame.line
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +149,22 @@ class Alignment:
         if step < this_start + length:
             return other_start + step - this_start, True
         return other_start + length - 1, False
+
+    def parted(self, step: int) -> tuple[int | None, int | None]:
+        """Where each run went after the last step both did alike at or before ``step``
+        (a step without counterpart): the next step of each, None where that run had
+        ended."""
+        starts = [segment[0] for segment in self.segments]
+        index = bisect.bisect_right(starts, step) - 1
+        if index < 0:
+            this_next, other_next = self.this.first, self.other.first
+        else:
+            this_start, other_start, length = self.segments[index]
+            this_next, other_next = this_start + length, other_start + length
+        return (
+            this_next if this_next <= self.this.last else None,
+            other_next if other_next <= self.other.last else None,
+        )
 
 
 def align(this: Steps, other: Steps) -> Alignment:

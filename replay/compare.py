@@ -383,6 +383,9 @@ class StateDiff:
     omitted: int
     cut: list[str] = field(default_factory=list)  # places whose comparison stopped short
     set_aside: list[dict[str, Any]] = field(default_factory=list)  # not differences: why
+    # Not exact: where each run went after the last step both did alike (this run's, the
+    # other's), as timeline rows; None where that run had ended.
+    parted: tuple[dict[str, Any] | None, dict[str, Any] | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,7 +420,18 @@ def compare_at(
     other = state_at(against.trace, against.test, step)
     found = state_findings(state, other, _roots(this, against))
     changes, omitted = _capped(found.changes)
-    return StateDiff(against, other, exact, changes, omitted, found.cut, found.set_aside)
+    parted = None
+    if not exact:
+        this_next, other_next = aligned.parted(state.step)
+        parted = (_event_at(this, this_next), _event_at(against, other_next))
+    return StateDiff(against, other, exact, changes, omitted, found.cut, found.set_aside, parted)
+
+
+def _event_at(recorded: Recorded, step: int | None) -> dict[str, Any] | None:
+    """The timeline row of ``step`` (None: none)."""
+    if step is None:
+        return None
+    return {"step": step} | state_at(recorded.trace, recorded.test, step).event
 
 
 class Comparer:

@@ -37,13 +37,16 @@ def state_document(state: State, diff: StateDiff | None = None) -> dict[str, Any
 
 
 def diff_document(diff: StateDiff) -> dict[str, Any]:
-    """``{"against","attempt","step","exact","changes","omitted","cut","set_aside"}``: see
-    ``replay.compare``."""
+    """``{"against","attempt","step","exact","parted","changes","omitted","cut",
+    "set_aside"}``: see ``replay.compare``."""
     return {
         "against": diff.against.trace.run_id_of(diff.against.test),
         "attempt": diff.against.test.attempt,
         "step": diff.state.step,
         "exact": diff.exact,
+        "parted": (
+            None if diff.parted is None else {"this": diff.parted[0], "against": diff.parted[1]}
+        ),
         "changes": diff.changes,
         "omitted": diff.omitted,
         "cut": diff.cut,

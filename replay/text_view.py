@@ -284,12 +284,24 @@ def render_diff(console: Console, state: State, diff: StateDiff, rootdir: str | 
     that = describe(diff.against.trace, diff.against.test)
     console.print(Text(f"(that recording: {that})"), soft_wrap=True)  # a path: never cut
     if not diff.exact:
-        event = other.event
-        where = f"{short_path(event['file'], rootdir)}:{event['line']}"
-        console.print(Text(f"there: {event['kind']} in {event['function']} at {where}"))
+        console.print(Text(f"there: {_event_place(other.event, rootdir)}"))
+    if diff.parted is not None:
+        console.print(Text("from there, the runs went different ways:"))
+        for run, row in ((state.run, diff.parted[0]), (other.run, diff.parted[1])):
+            went = (
+                "(had ended)"
+                if row is None
+                else f"step {row['step']}: {_event_place(row, rootdir)}"
+            )
+            console.print(Text(f"  run {run}: {went}"))
     _render_changes(console, diff.changes, diff.omitted, f"run {state.run}", f"run {other.run}")
     _render_cut(console, diff.cut)
     _render_set_aside(console, diff.set_aside)
+
+
+def _event_place(event: dict[str, Any], rootdir: str | None) -> str:
+    where = f"{short_path(event['file'], rootdir)}:{event['line']}"
+    return f"{event['kind']} in {event['function']} at {where}"
 
 
 def render_divergence(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from recordings import run_pytest
-from replaycli import replay_json
+from replaycli import replay_json, run_replay
 
 COPIES = """
 import copy
@@ -90,3 +90,41 @@ def test_a_value_redacted_in_the_passing_run_only_is_no_difference(tmp_path: Pat
     assert [(record["path"], record["reason"]) for record in diff["set_aside"]] == [
         ("blog['title']", "redacted")
     ]
+
+
+LOADS = """
+import os
+
+import pytest
+
+
+def load(text):
+    if text == "bad" or (os.environ.get("LOAD_BROKEN") == "1" and text == "good"):
+        raise ValueError(text)
+    return text
+
+
+def test_load():
+    first = load("good")
+    with pytest.raises(ValueError):
+        load("bad")
+"""
+
+
+def test_a_raise_in_another_call_is_not_the_same_step(tmp_path: Path) -> None:
+    """The failing run raises in the test's first ``load()``; the passing run raises only
+    in its second, inside ``pytest.raises``: the two raises are not the same step."""
+    root = _project(tmp_path, test_loads=LOADS)
+    assert _record(root) == 0
+    assert _record(root, env={"LOAD_BROKEN": "1"}) == 1
+    state = replay_json(root, "test_load")
+    assert (state["event"]["kind"], state["event"]["function"]) == ("exception", "load")
+    diff = state["diff"]
+    assert diff["exact"] is False
+    # The last step alike is the check of the first load(); from there this run raised
+    # and the passing run returned.
+    assert (diff["parted"]["this"]["line"], diff["parted"]["against"]["line"]) == (9, 10)
+    assert diff["parted"]["this"]["function"] == diff["parted"]["against"]["function"] == "load"
+    text = " ".join(run_replay(root, "test_load").stdout.split())
+    assert "the same step" not in text
+    assert "the last step both runs did alike" in text
