@@ -25,9 +25,12 @@ counterpart of the last matched step before it: the last point where both runs d
 same thing.
 
 The first divergence only needs the leading lockstep run: up to its end both runs did the
-same things, so their states differ at the first step whose recorded changes differ (the
-events carry deltas and both start from an empty state); if there is none, they part ways
-by control flow where the lockstep run ends.
+same things, so their states can only come to differ at a step whose recorded changes
+differ (the events carry deltas and both start from an empty state). Such a step is a
+candidate, confirmed by comparing the two states there (``states_differ``): recorded
+changes also differ where no shown value does (object numbers, an object's form recorded
+at another step, addresses). If no candidate is confirmed, they part ways by control flow
+where the lockstep run ends.
 """
 
 from __future__ import annotations
@@ -250,12 +253,17 @@ class Divergence:
 
 
 def first_divergence(
-    alignment: Alignment, values_differ: Callable[[Any, Any], bool]
+    alignment: Alignment,
+    values_differ: Callable[[Any, Any], bool],
+    states_differ: Callable[[int, int], bool] | None = None,
 ) -> Divergence | None:
     """The first step where the runs part ways (module docstring), or None if they never do.
 
     ``values_differ`` judges two recorded payloads that are not identical (float noise,
-    set order); it is called only for those.
+    set order); it is called only for those. ``states_differ`` confirms a pair of steps
+    whose payloads differ by comparing the states there (``this_step, other_step``),
+    called in step order: payloads hold object numbers and the forms of objects recorded
+    at that step, which can differ where nothing a view shows does.
     """
     this, other = alignment.this, alignment.other
     leading = alignment.segments[0] if alignment.segments else None
@@ -263,7 +271,9 @@ def first_divergence(
         return Divergence("control flow", this.first, other.first)
     length = leading[2]
     for index in _differing(this.payloads, other.payloads, length):
-        if values_differ(this.payloads[index], other.payloads[index]):
+        if values_differ(this.payloads[index], other.payloads[index]) and (
+            states_differ is None or states_differ(this.first + index, other.first + index)
+        ):
             return Divergence("value", this.first + index, other.first + index)
     this_next = this.first + length if length < len(this.signatures) else None
     other_next = other.first + length if length < len(other.signatures) else None

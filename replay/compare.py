@@ -24,20 +24,25 @@ order-free matching. Recorded values are already bounded in size by the recorder
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Final
 
 from deepdiff import DeepDiff
 
+from pytest_scope.errors import NotFoundError
+from pytest_scope.trace.codec import Event
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
 from pytest_scope.trace.schema import RESOLVE_NODES
 from replay.align import Alignment, Divergence, Signatures, align, first_divergence, load_steps
 from replay.noise import why_not_a_difference
-from replay.state import State, state_at
+from replay.state import Replay, State, state_at, state_of, walk
 
 MAX_CHANGES: Final = 100
+_WALK_AHEAD: Final = 4096  # steps a confirmation walks on rather than starting again
 WATCHED: Final = "(watched) "
 # pytest's assertion rewriting binds these; they repeat the asserted values.
 ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")
@@ -161,8 +166,36 @@ def value_changes(against: Any, this: Any) -> list[tuple[list[Any], str]]:
 
 
 def payloads_differ(this: Any, against: Any) -> bool:
-    """Whether two recorded events change the state differently, beyond float and set noise."""
-    return bool(value_changes(against, this))
+    """Whether two recorded events may change the state differently: not equal up to float
+    noise and set order. A cheap filter (no deepdiff): where it says they may, the states
+    decide (``find_divergence``)."""
+    return not _alike(this, against)
+
+
+def _alike(this: Any, against: Any) -> bool:
+    if this == against:
+        return True
+    kind = type(this)
+    if kind is not type(against):
+        return False
+    if kind is float:
+        return math.isclose(this, against, rel_tol=0, abs_tol=DEEPDIFF_OPTIONS["math_epsilon"])
+    if kind is list:
+        return len(this) == len(against) and all(map(_alike, this, against))
+    if kind is not dict or this.keys() != against.keys():
+        return False
+    if this.get("$type") in _UNORDERED and type(this.get("items")) is list:
+        rest = {key: value for key, value in this.items() if key != "items"}
+        other_rest = {key: value for key, value in against.items() if key != "items"}
+        return _alike(rest, other_rest) and _same_items(this["items"], against["items"])
+    return all(_alike(value, against[key]) for key, value in this.items())
+
+
+def _same_items(these: list[Any], those: list[Any]) -> bool:
+    """The items of two recorded sets are the same, in any order."""
+    if len(these) != len(those):
+        return False
+    return sorted(map(repr, these)) == sorted(map(repr, those))
 
 
 @dataclass(slots=True)
@@ -468,8 +501,40 @@ def find_divergence(
     this: Recorded, against: Recorded, aligned: Alignment | None = None
 ) -> Divergence | None:
     """The first step where ``this`` and ``against`` part ways, or None if they never do:
-    ``replay.align.first_divergence``, payloads judged by ``payloads_differ``."""
-    return first_divergence(aligned or alignment(this, against), payloads_differ)
+    ``replay.align.first_divergence``, payloads judged by ``payloads_differ``, candidates
+    confirmed where the states show a difference (``state_findings``)."""
+    walks = _StatesInStep(this, against)
+    return first_divergence(aligned or alignment(this, against), payloads_differ, walks.differ)
+
+
+class _StatesInStep:
+    """Both recordings walked forwards (``replay.state.walk``), so that confirming
+    candidate steps in step order costs a pass over the steps between them, not a
+    reconstruction from a keyframe per step; a walk starts again at a candidate farther
+    ahead than ``_WALK_AHEAD`` steps, where only that step's chunk needs decoding."""
+
+    def __init__(self, this: Recorded, against: Recorded) -> None:
+        self._sides = (this, against)
+        self._walks: list[tuple[Iterator[tuple[Event, Replay]], int] | None] = [None, None]
+        self._roots = _roots(this, against)
+
+    def differ(self, this_step: int, other_step: int) -> bool:
+        """Whether the states at the two steps differ in what a view shows."""
+        mine = self._state_at(0, this_step)
+        theirs = self._state_at(1, other_step)
+        return bool(state_findings(mine, theirs, self._roots).changes)
+
+    def _state_at(self, side: int, step: int) -> State:
+        recorded = self._sides[side]
+        current = self._walks[side]
+        if current is None or not current[1] < step <= current[1] + _WALK_AHEAD:
+            current = (walk(recorded.trace, recorded.test, step), 0)
+        steps = current[0]
+        for event, replay in steps:
+            if event[0] == step:
+                self._walks[side] = (steps, step)
+                return state_of(recorded.trace, recorded.test, event, replay)
+        raise NotFoundError(f"step {step} is not recorded for {recorded.test.nodeid}")
 
 
 def diverge(

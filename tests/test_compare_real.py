@@ -128,3 +128,20 @@ def test_a_raise_in_another_call_is_not_the_same_step(tmp_path: Path) -> None:
     text = " ".join(run_replay(root, "test_load").stdout.split())
     assert "the same step" not in text
     assert "the last step both runs did alike" in text
+
+
+def _runs(root: Path) -> list[str]:
+    """The run ids of the scope directory, oldest first."""
+    return sorted(path.stem for path in (root / ".scope" / "runs").glob("*.sqlite"))
+
+
+def test_two_green_runs_of_unchanged_code_never_diverge(tmp_path: Path) -> None:
+    """Their recorded payloads differ (deepcopy's memo is keyed by addresses), but no state
+    differs in what a view shows."""
+    root = _project(tmp_path, test_copies=COPIES)
+    assert _record(root) == 0
+    assert _record(root) == 0
+    first, second = _runs(root)
+    report = replay_json(root, "test_copy", "--run", second, "--against", first, "--diverge")
+    assert (report["by"], report["changes"]) == (None, [])
+    assert report["this"]["step"] is None and report["against"]["step"] is None
