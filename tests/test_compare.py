@@ -11,6 +11,7 @@ import pytest
 from pytest_scope.capture.redaction import MARKER
 from pytest_scope.trace.schema import REDACTED_TEXT
 from replay.compare import DEEPDIFF_OPTIONS, MAX_CHANGES, state_changes, state_findings
+from replay.history import same_test
 from replay.state import State
 
 
@@ -277,3 +278,12 @@ def test_the_recorder_redacts_with_the_text_the_comparison_looks_for() -> None:
     """The recorder keeps its own spelling of the text (its module is imported in every
     pytest run, before the trace package may be)."""
     assert MARKER == REDACTED_TEXT
+
+
+def test_node_ids_under_rootdirs_a_directory_apart_name_one_test() -> None:
+    nodeid = "tests/test_x.py::test_a"
+    assert same_test(nodeid, "/ci/proj", "proj/" + nodeid, "/ci")
+    assert same_test("proj/" + nodeid, "/home/me", nodeid, "/work/proj")  # another checkout
+    assert not same_test("other/" + nodeid, "/ci", nodeid, "/ci/proj")
+    assert not same_test("proj/" + nodeid, "/ci", nodeid, None)
+    assert not same_test("tests/test_y.py::test_a", "/ci", nodeid, "/ci")

@@ -145,3 +145,17 @@ def test_two_green_runs_of_unchanged_code_never_diverge(tmp_path: Path) -> None:
     report = replay_json(root, "test_copy", "--run", second, "--against", first, "--diverge")
     assert (report["by"], report["changes"]) == (None, [])
     assert report["this"]["step"] is None and report["against"]["step"] is None
+
+
+def test_a_last_pass_recorded_under_another_rootdir_is_found(tmp_path: Path) -> None:
+    """pytest's rootdir moved up a directory between the runs: the test's node id gained
+    a path in front, and it is still the same test."""
+    (tmp_path / "proj").mkdir()
+    root = _project(tmp_path / "proj", test_loads=LOADS)
+    scope = f"--scope-dir={root / '.scope'}"
+    assert _record(root, scope, f"--rootdir={root}") == 0
+    assert _record(root, scope, f"--rootdir={tmp_path}", env={"LOAD_BROKEN": "1"}) == 1
+    first, second = _runs(root)
+    state = replay_json(root, "test_load", "--run", second)
+    assert state["test"] == "proj/test_loads.py::test_load"
+    assert state["diff"]["against"] == first
