@@ -42,6 +42,7 @@ from typing import Any, Final
 
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
+from pytest_scope.trace.schema import Kind
 from replay.state import RecordedFrame, walk
 
 GRAMS: Final = (8, 4, 2, 1)  # agreeing signatures needed to resynchronize, best first
@@ -62,40 +63,49 @@ class Signatures:
 
 @dataclass(frozen=True, slots=True)
 class Steps:
-    """One recording as alignment sees it: per retained step, its signature and payload."""
+    """One recording as alignment sees it: per step read, its signature and payload."""
 
     first: int  # the step number of index 0
     signatures: list[int]
     payloads: list[Any]
+    numbers: list[int] | None = None  # each index's step, where steps were left out
 
     @property
     def last(self) -> int:
-        return self.first + len(self.signatures) - 1
+        return self.step(len(self.signatures) - 1)
+
+    def step(self, index: int) -> int:
+        return self.first + index if self.numbers is None else self.numbers[index]
 
 
-def load_steps(trace: TraceFile, test: RecordedTest, signatures: Signatures) -> Steps:
+def load_steps(
+    trace: TraceFile, test: RecordedTest, signatures: Signatures, lines: bool = True
+) -> Steps:
     """Read every retained step of a test (one pass over its chunks, replaying its stacks:
-    a step's signature holds the path of calls that reached it)."""
+    a step's signature holds the path of calls that reached it). ``lines=False`` leaves
+    out line steps and the callers' lines from the paths (``replay.plans.Common``)."""
     root = trace.meta_of(test).get("rootdir")
     codes = {
         number: (code.qualname, project_path(code.filename, root))
         for number, code in trace.codes().items()
     }
     numbers = signatures.numbers  # the loop below runs once per step: no method calls
-    paths = _CallPaths(signatures.paths, codes)
+    paths = _CallPaths(signatures.paths, codes, lines)
     keys: list[int] = []
     payloads: list[Any] = []
-    first = 0
+    kept: list[int] = []
     for event, replay in walk(trace, test):
-        if not keys:
-            first = event[0]
-        _, kind, thread, _, code_no, line, payload = event
+        step, kind, thread, _, code_no, line, payload = event
         path = paths.of(replay.threads[thread], thread, payload)
+        if not lines and kind == Kind.LINE:
+            continue
+        kept.append(step)
         keys.append(
             numbers.setdefault((kind, codes.get(code_no), line, thread, path), len(numbers))
         )
         payloads.append(payload)
-    return Steps(first, keys, payloads)
+    first = kept[0] if kept else 0
+    return Steps(first, keys, payloads, None if lines else kept)
 
 
 class _CallPaths:
@@ -108,9 +118,12 @@ class _CallPaths:
     while it is the innermost (it makes the steps), or through an event's changes to
     outer frames (``"o"``), which start its thread's chain again."""
 
-    def __init__(self, paths: dict[tuple[int, Any, int], int], codes: dict[int, Any]) -> None:
+    def __init__(
+        self, paths: dict[tuple[int, Any, int], int], codes: dict[int, Any], lines: bool
+    ) -> None:
         self._paths = paths
         self._codes = codes
+        self._lines = lines
         self._chains: dict[int, list[tuple[tuple[int, int, int], int]]] = {}
 
     def of(self, stack: list[RecordedFrame], thread: int, payload: Any) -> int:
@@ -125,7 +138,8 @@ class _CallPaths:
         del chain[valid:]
         paths = self._paths
         for frame in stack[valid:callers]:
-            link = (chain[-1][1] if chain else 0, self._codes.get(frame.code_no), frame.line)
+            line = frame.line if self._lines else 0
+            link = (chain[-1][1] if chain else 0, self._codes.get(frame.code_no), line)
             chain.append((_frame_key(frame), paths.setdefault(link, len(paths))))
         return chain[-1][1] if chain else 0
 
@@ -136,11 +150,14 @@ def _frame_key(frame: RecordedFrame) -> tuple[int, int, int]:
 
 @dataclass(frozen=True, slots=True)
 class Alignment:
-    """Matched stretches ``(this_step, other_step, length)`` in step order."""
+    """Matched stretches ``(this_step, other_step, length)`` in step order (``segments``:
+    each a run of consecutive steps on both sides), and the same as indexes of the steps
+    read (``runs``: they differ where steps were left out)."""
 
     this: Steps
     other: Steps
     segments: list[tuple[int, int, int]]
+    runs: list[tuple[int, int, int]]
 
     def counterpart(self, step: int) -> tuple[int, bool]:
         """The other run's step for ``step`` of this one, and whether it is an exact match."""
@@ -175,13 +192,13 @@ def align(this: Steps, other: Steps) -> Alignment:
     a = this.signatures + [_END] * GRAMS[0]
     b = other.signatures + [_END] * GRAMS[0]
     n, m = len(this.signatures), len(other.signatures)
-    segments: list[tuple[int, int, int]] = []
+    runs: list[tuple[int, int, int]] = []
     budget = [_SEARCH_BUDGET * (n + m)]
     i = j = 0
     while i < n and j < m:
         length = _common_run(a, b, i, j, min(n - i, m - j))
         if length:
-            segments.append((this.first + i, other.first + j, length))
+            runs.append((i, j, length))
             i, j = i + length, j + length
         if i >= n or j >= m:
             break
@@ -189,7 +206,26 @@ def align(this: Steps, other: Steps) -> Alignment:
         if resumed is None:
             break
         i, j = resumed
-    return Alignment(this, other, segments)
+    return Alignment(this, other, _in_steps(this, other, runs), runs)
+
+
+def _in_steps(
+    this: Steps, other: Steps, runs: list[tuple[int, int, int]]
+) -> list[tuple[int, int, int]]:
+    """Matched runs of indexes as stretches of consecutive steps on both sides."""
+    if this.numbers is None and other.numbers is None:
+        return [(this.first + i, other.first + j, length) for i, j, length in runs]
+    segments = []
+    for i, j, length in runs:
+        start = 0
+        for offset in range(1, length + 1):
+            if offset == length or (
+                this.step(i + offset) != this.step(i + offset - 1) + 1
+                or other.step(j + offset) != other.step(j + offset - 1) + 1
+            ):
+                segments.append((this.step(i + start), other.step(j + start), offset - start))
+                start = offset
+    return segments
 
 
 def _common_run(a: list[int], b: list[int], i: int, j: int, limit: int) -> int:
@@ -266,17 +302,17 @@ def first_divergence(
     at that step, which can differ where nothing a view shows does.
     """
     this, other = alignment.this, alignment.other
-    leading = alignment.segments[0] if alignment.segments else None
-    if leading is None or leading[:2] != (this.first, other.first):
+    leading = alignment.runs[0] if alignment.runs else None
+    if leading is None or leading[:2] != (0, 0):
         return Divergence("control flow", this.first, other.first)
     length = leading[2]
     for index in _differing(this.payloads, other.payloads, length):
         if values_differ(this.payloads[index], other.payloads[index]) and (
-            states_differ is None or states_differ(this.first + index, other.first + index)
+            states_differ is None or states_differ(this.step(index), other.step(index))
         ):
-            return Divergence("value", this.first + index, other.first + index)
-    this_next = this.first + length if length < len(this.signatures) else None
-    other_next = other.first + length if length < len(other.signatures) else None
+            return Divergence("value", this.step(index), other.step(index))
+    this_next = this.step(length) if length < len(this.signatures) else None
+    other_next = other.step(length) if length < len(other.signatures) else None
     if this_next is None and other_next is None:
         return None
     return Divergence("control flow", this_next, other_next)

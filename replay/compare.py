@@ -39,6 +39,7 @@ from pytest_scope.trace.reader import RecordedTest, TraceFile
 from pytest_scope.trace.schema import RESOLVE_NODES
 from replay.align import Alignment, Divergence, Signatures, align, first_divergence, load_steps
 from replay.noise import why_not_a_difference
+from replay.plans import Common, common, plan_of
 from replay.state import Replay, State, state_at, state_of, walk
 
 MAX_CHANGES: Final = 100
@@ -222,12 +223,17 @@ def _capped(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
 
 
 def state_findings(
-    this: State, against: State, roots: tuple[str | None, str | None] = (None, None)
+    this: State,
+    against: State,
+    roots: tuple[str | None, str | None] = (None, None),
+    lines: bool = True,
 ) -> Findings:
     """The change records between two states, and where the comparison was cut.
 
     ``roots`` are the two recordings' rootdirs: a file of the project is one file in two
-    checkouts (``replay.align`` matches steps the same way)."""
+    checkouts (``replay.align`` matches steps the same way). ``lines=False``: one of the
+    recordings has no line steps (``replay.plans``), so its frames' lines are not
+    compared."""
     findings = Findings([], [], [])
     paired = 0
     for depth, (mine, theirs) in enumerate(zip(this.stack, against.stack, strict=False)):
@@ -237,7 +243,7 @@ def state_findings(
             break
         paired = depth + 1
         function = mine["function"]
-        if mine["line"] != theirs["line"]:
+        if lines and mine["line"] != theirs["line"]:
             findings.changes.append(
                 _record(function, depth, "(line)", "changed", mine["line"], theirs["line"])
             )
@@ -419,6 +425,7 @@ class StateDiff:
     # Not exact: where each run went after the last step both did alike (this run's, the
     # other's), as timeline rows; None where that run had ended.
     parted: tuple[dict[str, Any] | None, dict[str, Any] | None] | None = None
+    plans: str | None = None  # where the recordings' plans differ: that, and what is compared
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,16 +439,23 @@ class DivergenceReport:
     omitted: int
     cut: list[str] = field(default_factory=list)  # places whose comparison stopped short
     set_aside: list[dict[str, Any]] = field(default_factory=list)  # not differences: why
+    plans: str | None = None  # where the recordings' plans differ: that, and what is compared
 
 
 def alignment(this: Recorded, against: Recorded) -> Alignment:
     """The two recordings' steps matched (``replay.align``). It reads every step of both:
     a view that shows several diffs computes it once (``Comparer``) and passes it on."""
     signatures = Signatures()
+    lines = common_ground(this, against).lines
     return align(
-        load_steps(this.trace, this.test, signatures),
-        load_steps(against.trace, against.test, signatures),
+        load_steps(this.trace, this.test, signatures, lines),
+        load_steps(against.trace, against.test, signatures, lines),
     )
+
+
+def common_ground(this: Recorded, against: Recorded) -> Common:
+    """What both recordings record (``replay.plans``): all steps, unless their plans differ."""
+    return common(plan_of(this.trace, this.test), plan_of(against.trace, against.test))
 
 
 def compare_at(
@@ -451,13 +465,16 @@ def compare_at(
     aligned = aligned or alignment(this, against)
     step, exact = aligned.counterpart(state.step)
     other = state_at(against.trace, against.test, step)
-    found = state_findings(state, other, _roots(this, against))
+    basis = common_ground(this, against)
+    found = state_findings(state, other, _roots(this, against), basis.lines)
     changes, omitted = _capped(found.changes)
     parted = None
     if not exact:
         this_next, other_next = aligned.parted(state.step)
         parted = (_event_at(this, this_next), _event_at(against, other_next))
-    return StateDiff(against, other, exact, changes, omitted, found.cut, found.set_aside, parted)
+    return StateDiff(
+        against, other, exact, changes, omitted, found.cut, found.set_aside, parted, basis.note
+    )
 
 
 def _event_at(recorded: Recorded, step: int | None) -> dict[str, Any] | None:
@@ -517,12 +534,13 @@ class _StatesInStep:
         self._sides = (this, against)
         self._walks: list[tuple[Iterator[tuple[Event, Replay]], int] | None] = [None, None]
         self._roots = _roots(this, against)
+        self._lines = common_ground(this, against).lines
 
     def differ(self, this_step: int, other_step: int) -> bool:
         """Whether the states at the two steps differ in what a view shows."""
         mine = self._state_at(0, this_step)
         theirs = self._state_at(1, other_step)
-        return bool(state_findings(mine, theirs, self._roots).changes)
+        return bool(state_findings(mine, theirs, self._roots, self._lines).changes)
 
     def _state_at(self, side: int, step: int) -> State:
         recorded = self._sides[side]
@@ -542,18 +560,26 @@ def diverge(
 ) -> DivergenceReport:
     """The first step where ``this`` and ``against`` part ways, both sides and what differs."""
     found = find_divergence(this, against, aligned)
+    basis = common_ground(this, against)
     if found is None:
-        return DivergenceReport(None, None, None, [], 0)
+        return DivergenceReport(None, None, None, [], 0, plans=basis.note)
     mine = None if found.this_step is None else state_at(this.trace, this.test, found.this_step)
     theirs = (
         None
         if found.other_step is None
         else state_at(against.trace, against.test, found.other_step)
     )
-    found_there = state_findings(mine, theirs, _roots(this, against)) if mine and theirs else None
-    if found_there is None:
-        return DivergenceReport(found.by, mine, theirs, [], 0)
+    if mine is None or theirs is None:
+        return DivergenceReport(found.by, mine, theirs, [], 0, plans=basis.note)
+    found_there = state_findings(mine, theirs, _roots(this, against), basis.lines)
     changes, omitted = _capped(found_there.changes)
     return DivergenceReport(
-        found.by, mine, theirs, changes, omitted, found_there.cut, found_there.set_aside
+        found.by,
+        mine,
+        theirs,
+        changes,
+        omitted,
+        found_there.cut,
+        found_there.set_aside,
+        basis.note,
     )

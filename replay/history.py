@@ -18,10 +18,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from pytest_scope.errors import NotFoundError, TraceFileError
 from pytest_scope.trace.reader import RecordedTest, TraceFile
 from pytest_scope.trace.scope_dir import RUN_TIME, ScopeDir, run_files, run_order
+from replay.plans import plan_of, same_plan
 
 LAST_PASS = "last-pass"
 
@@ -33,14 +35,16 @@ def last_pass(
 
     ``runs`` is newest first; only ``shown_path`` and the runs after it in that list are
     searched. A file outside ``runs`` (a CI artifact) is searched, then every run. An
-    unreadable older run is passed over: it must not hide the newer ones' state. The caller
-    closes the returned file.
+    unreadable older run is passed over: it must not hide the newer ones' state. A pass
+    recorded under the same plan (``replay.plans``) is taken where one is kept, however
+    old; else the newest pass of another plan. The caller closes the returned file.
     """
-    return _newest(
-        runs,
-        shown_path,
-        shown,
-        lambda test, own_run: test.outcome == "passed" and not (own_run and test.id == shown.id),
+
+    def passed(test: RecordedTest, own_run: bool) -> bool:
+        return test.outcome == "passed" and not (own_run and test.id == shown.id)
+
+    return _newest(runs, shown_path, shown, passed, same_plan_only=True) or _newest(
+        runs, shown_path, shown, passed
     )
 
 
@@ -63,6 +67,7 @@ def _newest(
     shown_path: Path,
     shown: RecordedTest,
     wanted: Callable[[RecordedTest, bool], bool],
+    same_plan_only: bool = False,
 ) -> tuple[TraceFile, RecordedTest] | None:
     """The newest recording of ``shown``'s test that is ``wanted`` (given whether it is in
     ``shown``'s own run), searched as ``last_pass`` says.
@@ -73,6 +78,7 @@ def _newest(
     resolved = [path.resolve() for path in runs]
     here = shown_path.resolve()
     shown_root: str | None = None
+    shown_plan: dict[str, Any] | None = None
     older = runs[resolved.index(here) + 1 :] if here in resolved else runs
     best: tuple[TraceFile, RecordedTest, str] | None = None
     for position, path in enumerate([shown_path, *older]):
@@ -93,12 +99,14 @@ def _newest(
             continue
         if position == 0:
             shown_root = trace.meta_of(shown).get("rootdir")
+            shown_plan = plan_of(trace, shown)
         found = [
             test
             for test in tests
             if _same_test(trace, test, shown.nodeid, shown_root)
             and test.first_step <= test.steps  # some steps recorded
             and wanted(test, position == 0)
+            and (not same_plan_only or same_plan(plan_of(trace, test), shown_plan))
         ]
         if found and position == 0:
             return trace, found[-1]

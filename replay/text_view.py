@@ -283,6 +283,8 @@ def render_diff(console: Console, state: State, diff: StateDiff, rootdir: str | 
     )
     that = describe(diff.against.trace, diff.against.test)
     console.print(Text(f"(that recording: {that})"), soft_wrap=True)  # a path: never cut
+    if diff.plans is not None:
+        console.print(Text(f"Note: {diff.plans}", style="bold yellow"))
     if not diff.exact:
         console.print(Text(f"there: {_event_place(other.event, rootdir)}"))
     if diff.parted is not None:
@@ -315,6 +317,8 @@ def render_divergence(
 ) -> None:
     """Both runs at the step where they part ways, side by side, then what differs."""
     console.print(Text(nodeid, style="bold"))
+    if report.plans is not None:
+        console.print(Text(f"Note: {report.plans}", style="bold yellow"))
     if report.by is None:
         console.print(
             Text(

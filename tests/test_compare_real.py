@@ -159,3 +159,36 @@ def test_a_last_pass_recorded_under_another_rootdir_is_found(tmp_path: Path) -> 
     state = replay_json(root, "test_load", "--run", second)
     assert state["test"] == "proj/test_loads.py::test_load"
     assert state["diff"]["against"] == first
+
+
+def test_the_last_pass_is_taken_from_a_run_of_the_same_plan(tmp_path: Path) -> None:
+    root = _project(tmp_path, test_loads=LOADS)
+    assert _record(root) == 0
+    assert _record(root, "--scope-level", "calls") == 0  # the newest pass, another plan
+    assert _record(root, env={"LOAD_BROKEN": "1"}) == 1
+    same_plan, _, broken = _runs(root)
+    diff = replay_json(root, "test_load", "--run", broken)["diff"]
+    assert diff["against"] == same_plan
+    assert diff["plans"] is None
+
+
+def test_a_last_pass_of_another_plan_is_compared_on_what_both_record(tmp_path: Path) -> None:
+    """Only a pass recorded at ``--scope-level calls`` is kept: the test file has no line
+    steps there. The comparison says the plans differ and reads calls, returns and
+    exceptions: the runs part ways in ``load``, where the broken run raised."""
+    root = _project(tmp_path, test_loads=LOADS)
+    assert _record(root, "--scope-level", "calls") == 0
+    broken = run_pytest(root, env={**os.environ, "LOAD_BROKEN": "1"})
+    assert broken.returncode == 1
+    assert "the plans differ" in " ".join(broken.stdout.split())
+    report = replay_json(root, "test_load", "--diverge")
+    assert "the plans differ" in report["plans"] and "level calls" in report["plans"]
+    assert report["by"] == "control flow"
+    assert report["this"]["event"]["function"] == report["against"]["event"]["function"] == "load"
+    assert (report["this"]["event"]["kind"], report["against"]["event"]["kind"]) == (
+        "exception",
+        "return",
+    )
+    assert replay_json(root, "test_load")["diff"]["plans"] == report["plans"]
+    text = " ".join(run_replay(root, "test_load", "--diverge").stdout.split())
+    assert f"Note: {report['plans']}" in text
