@@ -27,7 +27,7 @@ from replay.compare import (
     without_assertion_temporaries,
 )
 from replay.history import describe
-from replay.noise import ADDRESS, REDACTED
+from replay.noise import ADDRESS, HASH, REDACTED
 from replay.state import State
 from replay.value_history import APPEARED, DISAPPEARED, FOLLOWS_OBJECT, seen_text
 
@@ -417,6 +417,7 @@ def _render_cut(console: Console, cut: list[str]) -> None:
 
 _REASONS: Final = {
     ADDRESS: "addresses, which change with every run",
+    HASH: "hashes, which change with every run unless PYTHONHASHSEED is set",
     REDACTED: "redacted in one run only",
 }
 _SET_ASIDE_NAMED: Final = 5  # places named for each reason

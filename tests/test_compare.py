@@ -251,8 +251,8 @@ def test_addresses_are_set_aside_and_said_so() -> None:
 
 
 def test_values_that_only_look_like_addresses_on_one_side_are_differences() -> None:
-    this = _state(("test_it", 3, {"n": 140106984241792, "small": 4096, "odd": 140106984241793}))
-    against = _state(("test_it", 3, {"n": 7, "small": 8192, "odd": 140013942158401}))
+    this = _state(("test_it", 3, {"n": 140106984241792, "small": 4096, "odd": 4_294_967_297}))
+    against = _state(("test_it", 3, {"n": 7, "small": 8192, "odd": 4_294_971_393}))
     found = state_findings(this, against)
     assert [record["path"] for record in found.changes] == ["n", "odd", "small"]
     assert found.set_aside == []
@@ -287,3 +287,39 @@ def test_node_ids_under_rootdirs_a_directory_apart_name_one_test() -> None:
     assert not same_test("other/" + nodeid, "/ci", nodeid, "/ci/proj")
     assert not same_test("proj/" + nodeid, "/ci", nodeid, None)
     assert not same_test("tests/test_y.py::test_a", "/ci", nodeid, "/ci")
+
+
+def test_hashes_are_set_aside_and_said_so() -> None:
+    """``hash()`` of a str changes with every process unless PYTHONHASHSEED is set: a
+    cached hash, an int subclass holding one, code generated around one."""
+    this = _state(
+        (
+            "TestAddHash.test_hash_works",
+            3,
+            {
+                "original_hash": 2924371503249985607,
+                "cached": {"$type": "_CacheHashWrapper", "repr": "8119694963222208502"},
+                "script": "return hash((-784605925131643939, self.a))",
+                "small": 12,
+            },
+        )
+    )
+    against = _state(
+        (
+            "TestAddHash.test_hash_works",
+            3,
+            {
+                "original_hash": -2118774775767424987,
+                "cached": {"$type": "_CacheHashWrapper", "repr": "2315426570112169088"},
+                "script": "return hash((6477612195317190612, self.a))",
+                "small": 13,
+            },
+        )
+    )
+    found = state_findings(this, against)
+    assert [record["path"] for record in found.changes] == ["small"]
+    assert sorted((record["path"], record["reason"]) for record in found.set_aside) == [
+        ("cached", "hash"),
+        ("original_hash", "hash"),
+        ("script", "hash"),
+    ]
