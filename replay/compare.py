@@ -17,8 +17,12 @@ deepdiff is configured for recorded values: per-key changes rather than a whole 
 dict (``threshold_to_diff_deeper=0``); floats equal within ``math.isclose`` noise; order
 ignored only in sets, whose recorded order follows string hashing and so differs between
 runs (a list in another order is a real change); its cache and pass limits bound that
-order-free matching. Recorded values are already bounded in size by the recorder, and
-``max_diffs`` bounds a comparison of many of them.
+order-free matching. Named values (locals, watched objects) are compared one at a time:
+deepdiff counts every node it visits against ``max_diffs``, and a frame compared whole
+stopped short inside one big value. Where it still stops short, the findings say so
+(``cut``), in the tool's own words; deepdiff's warning is kept from the user. Differences
+that say nothing about the code (addresses, hashes, values redacted in one run only,
+``replay.noise``) are set aside, and listed as such (``set_aside``).
 """
 
 from __future__ import annotations
@@ -159,11 +163,6 @@ def _not_a_difference(level: Any) -> str | None:
             return reason
         level = level.up
     return None
-
-
-def value_changes(against: Any, this: Any) -> list[tuple[list[Any], str]]:
-    """``value_findings``' changes: ``(path as keys, change)``."""
-    return value_findings(against, this).changes
 
 
 def payloads_differ(this: Any, against: Any) -> bool:
