@@ -522,7 +522,8 @@ def _against(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> 
         runs = newest_first([*_runs(args), *recorded_baselines(trace)])
         found = last_pass(runs, trace.path, test)
         return None if found is None else Recorded(*found)
-    return Recorded(*in_run(run_file(choice, lambda: _scope_dir(args)), test.nodeid))
+    rootdir = trace.meta_of(test).get("rootdir")
+    return Recorded(*in_run(run_file(choice, lambda: _scope_dir(args)), test.nodeid, rootdir))
 
 
 def _runs(args: argparse.Namespace) -> list[Path]:

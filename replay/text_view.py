@@ -20,8 +20,14 @@ from rich.table import Table
 from rich.text import Text
 
 from pytest_scope.trace.reader import RecordedTest
-from replay.compare import DivergenceReport, StateDiff, without_assertion_temporaries
+from replay.compare import (
+    MAX_DEEPDIFF_NODES,
+    DivergenceReport,
+    StateDiff,
+    without_assertion_temporaries,
+)
 from replay.history import describe
+from replay.noise import ADDRESS, HASH, REDACTED
 from replay.state import State
 from replay.value_history import APPEARED, DISAPPEARED, FOLLOWS_OBJECT, seen_text
 
@@ -308,11 +314,27 @@ def render_diff(console: Console, state: State, diff: StateDiff, rootdir: str | 
     )
     that = describe(diff.against.trace, diff.against.test)
     console.print(Text(f"(that recording: {that})"), soft_wrap=True)  # a path: never cut
+    if diff.plans is not None:
+        console.print(Text(f"Note: {diff.plans}", style="bold yellow"))
     if not diff.exact:
-        event = other.event
-        where = f"{short_path(event['file'], rootdir)}:{event['line']}"
-        console.print(Text(f"there: {event['kind']} in {event['function']} at {where}"))
+        console.print(Text(f"there: {_event_place(other.event, rootdir)}"))
+    if diff.parted is not None:
+        console.print(Text("from there, the runs went different ways:"))
+        for run, row in ((state.run, diff.parted[0]), (other.run, diff.parted[1])):
+            went = (
+                "(had ended)"
+                if row is None
+                else f"step {row['step']}: {_event_place(row, rootdir)}"
+            )
+            console.print(Text(f"  run {run}: {went}"))
     _render_changes(console, diff.changes, diff.omitted, f"run {state.run}", f"run {other.run}")
+    _render_cut(console, diff.cut)
+    _render_set_aside(console, diff.set_aside)
+
+
+def _event_place(event: dict[str, Any], rootdir: str | None) -> str:
+    where = f"{short_path(event['file'], rootdir)}:{event['line']}"
+    return f"{event['kind']} in {event['function']} at {where}"
 
 
 def render_divergence(
@@ -326,6 +348,8 @@ def render_divergence(
 ) -> None:
     """Both runs at the step where they part ways, side by side, then what differs."""
     console.print(Text(nodeid, style="bold"))
+    if report.plans is not None:
+        console.print(Text(f"Note: {report.plans}", style="bold yellow"))
     if report.by is None:
         console.print(
             Text(
@@ -358,6 +382,8 @@ def render_divergence(
         _render_changes(
             console, report.changes, report.omitted, f"run {this[0]}", f"run {against[0]}"
         )
+        _render_cut(console, report.cut)
+        _render_set_aside(console, report.set_aside)
 
 
 def _step_text(state: State | None) -> Text:
@@ -405,6 +431,46 @@ def _render_changes(
     if omitted:
         console.print(
             Text(f"({omitted} more differences; see --assertion-temporaries)", style="dim")
+        )
+
+
+def _render_cut(console: Console, cut: list[str]) -> None:
+    """Where the comparison stopped short of the end: there may be more differences."""
+    if cut:
+        console.print(
+            Text(
+                f"(the comparison stopped at its limit of {MAX_DEEPDIFF_NODES} values in"
+                f" {', '.join(cut)}: more may differ there)",
+                style="dim",
+            )
+        )
+
+
+_REASONS: Final = {
+    ADDRESS: "addresses, which change with every run",
+    HASH: "hashes, which change with every run unless PYTHONHASHSEED is set",
+    REDACTED: "redacted in one run only",
+}
+_SET_ASIDE_NAMED: Final = 5  # places named for each reason
+
+
+def _render_set_aside(console: Console, set_aside: list[dict[str, Any]]) -> None:
+    """The differences the comparison did not count, by reason (``replay.noise``)."""
+    places: dict[str, list[str]] = {}
+    for record in set_aside:
+        place = (
+            record["path"] if record["frame"] is None else f"{record['frame']}: {record['path']}"
+        )
+        places.setdefault(record["reason"], []).append(place)
+    for reason, where in places.items():
+        named = ", ".join(where[:_SET_ASIDE_NAMED])
+        more = f" and {len(where) - _SET_ASIDE_NAMED} more" if len(where) > _SET_ASIDE_NAMED else ""
+        console.print(
+            Text(
+                f"(set aside, not differences: {len(where)} value(s) that are"
+                f" {_REASONS.get(reason, reason)}: {named}{more})",
+                style="dim",
+            )
         )
 
 
