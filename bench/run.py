@@ -267,7 +267,7 @@ def _command(suite: Suite, config: Config, scope_dir: Path) -> list[str]:
     for nodeid in suite.deselect:
         command += ["--deselect", nodeid]
     if config.scope:
-        command += ["--scope-dir", str(scope_dir)]
+        command += [f"--scope-dir={scope_dir}"]
     return command
 
 

@@ -148,12 +148,15 @@ def _divergence(comparison: Comparison) -> dict[str, Any] | None:
         return None
     return {
         "by": report.by,
+        "plans": report.plans,
         "step": None if report.this is None else report.this.step,
         "against_step": None if report.against is None else report.against.step,
         "event": None if report.this is None else report.this.event,
         "against_event": None if report.against is None else report.against.event,
         "changes": report.changes,
         "omitted": report.omitted,
+        "cut": report.cut,
+        "set_aside": report.set_aside,
     }
 
 

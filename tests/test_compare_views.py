@@ -72,6 +72,9 @@ def test_the_diff_beside_a_state(sides: tuple[Recorded, Recorded]) -> None:
         "Compared with run 20250101-000000-1 (attempt 1), step 5:"
         " the last step both runs did alike",
         "there: line in test_main at test_sample.py:12",
+        "from there, the runs went different ways:",
+        "  run 20250102-000000-1: step 6: exception in test_main at test_sample.py:12",
+        "  run 20250101-000000-1: (had ended)",
         "Differences",
         "",
         "  where            run 20250102-000000-1   run 20250101-000000-1",

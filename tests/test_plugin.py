@@ -418,3 +418,9 @@ def test_a_test_that_traces_its_own_memory_is_not_disturbed(pytester: pytest.Pyt
             " recording stopped at step *: the test started tracemalloc, *"
         ]
     )
+
+
+def test_the_summary_counts_one_test_in_the_singular(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    result = pytester.runpytest_subprocess("--scope")
+    result.stdout.fnmatch_lines(["recorded 1 test, * steps (0 dropped by the 32 MB buffer cap)"])

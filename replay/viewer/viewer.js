@@ -925,7 +925,8 @@
     moves[action]();
   }
 
-  function changeTable(changes, omitted) {
+  // ``found``: a diff or divergence; its notes say what was cut short or set aside.
+  function changeTable(changes, omitted, found) {
     const box = el("div");
     const head = el("div", "change-row change-head");
     head.append(el("span", "", "where"), el("span", "", "change"), el("span", "", "this run"),
@@ -940,6 +941,14 @@
     }
     if (!changes.length) box.append(el("div", "note", "no differences"));
     if (omitted) box.append(el("div", "note", `and ${omitted} more`));
+    if (found.cut && found.cut.length) {
+      box.append(el("div", "note", `the comparison stopped at its limit in ${
+        found.cut.join(", ")}: more may differ there`));
+    }
+    if (found.set_aside && found.set_aside.length) {
+      box.append(el("div", "note", "set aside, not differences: " + found.set_aside.map(
+        (r) => `${r.frame === null ? r.path : `${r.frame}: ${r.path}`} (${r.reason})`).join(", ")));
+    }
     return box;
   }
 
@@ -1003,7 +1012,7 @@
     line.append(document.createTextNode("At "), stepLink(current),
       document.createTextNode(` against run ${diff.against} attempt ${diff.attempt}, ` +
         `step ${diff.step}${diff.exact ? "" : " (the last step both did alike)"}:`));
-    box.replaceChildren(line, changeTable(diff.changes, diff.omitted));
+    box.replaceChildren(line, changeTable(diff.changes, diff.omitted, diff));
   }
 
   function renderAlignedNow() {
@@ -1023,6 +1032,7 @@
     box.lastChild.id = "aligned-now";
     if (data.note) box.append(el("div", "note", data.note));
     const diff = data.diff;
+    if (diff && diff.plans) box.append(el("div", "note", `Note: ${diff.plans}`));
     if (diff) { // first: the diff at the step on screen, then where the runs part ways
       const diffBox = el("div");
       diffBox.id = "diff-now";
@@ -1041,7 +1051,9 @@
           ", after the passing run ended" : `, step ${divergence.against_step} of the passing run`));
       }
       box.append(line);
-      if (divergence.by !== null) box.append(changeTable(divergence.changes, divergence.omitted));
+      if (divergence.by !== null) {
+        box.append(changeTable(divergence.changes, divergence.omitted, divergence));
+      }
     }
     if (!data.note && !diff && !divergence) {
       box.append(el("div", "note", "no passing recording was compared"));
