@@ -58,3 +58,10 @@ def record_history(root: Path) -> None:
     list and dict under their own names."""
     shutil.copytree(FIXTURES / "history", root, dirs_exist_ok=True, ignore=_LEFT_BY_RUNS)
     assert record(root) == 1
+
+
+def record_caught(root: Path) -> None:
+    """fixtures/caught in ``root``, recorded: its test catches three exceptions, then calls
+    ``total`` and fails."""
+    copy_fixture("caught", root)
+    assert record(root) == 1
