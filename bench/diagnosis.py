@@ -35,7 +35,7 @@ Run it alone with ``python bench/diagnosis.py`` (or ``python bench/run.py
 ``--suite NAME`` (repeatable), ``--mutants N`` scored mutants wanted per project (default
 15), ``--max-tries N`` mutants tried at most per project (default 6 times ``--mutants``),
 ``--max-failing N`` (default 10), ``--tests-per-mutant N`` (default 3), ``--twins N``
-(default 150; 0 skips them), ``--seed N``, ``--run-timeout S`` (one pytest run, default
+(default 100; 0 skips them), ``--seed N``, ``--run-timeout S`` (one pytest run, default
 180), ``--work DIR`` (as ``run.py``). It prints a table per project and their total, the
 misses, and writes every scored test to ``diagnosis.json`` in the work directory.
 """
@@ -65,7 +65,14 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))  # run.py, mutator.py, diagnosis_score.py beside this one
 
 import mutator  # noqa: E402
-from diagnosis_score import Score, Target, address_only_change, change_text, score  # noqa: E402
+from diagnosis_score import (  # noqa: E402
+    Score,
+    Target,
+    address_only_change,
+    change_text,
+    raw_differences,
+    score,
+)
 from run import SUITES, Suite, _install  # noqa: E402
 
 from pytest_scope.errors import NotFoundError  # noqa: E402
@@ -153,7 +160,7 @@ def add_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     parser.add_argument("--max-tries", type=int, default=None)
     parser.add_argument("--max-failing", type=int, default=10)
     parser.add_argument("--tests-per-mutant", type=int, default=3)
-    parser.add_argument("--twins", type=int, default=150)
+    parser.add_argument("--twins", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--run-timeout", type=float, default=180.0)
 
@@ -198,7 +205,9 @@ def _diagnose(
     project: Project, scratch: Path, args: argparse.Namespace, console: Console
 ) -> Outcome:
     outcome = Outcome(project.suite.name)
+    started = time.perf_counter()
     covering, durations, passed = _coverage_map(project, scratch, args.run_timeout, console)
+    console.print(f"coverage run: {time.perf_counter() - started:.0f} s")
     candidates = [
         (path, site) for path in project.files for site in mutator.sites(path.read_text())
     ]
@@ -227,8 +236,10 @@ def _diagnose(
                         site.detail, failing)  # fmt: skip
         outcome.mutants.append(mutant)
         console.print(f"  score {label}: {len(failing)} failing", highlight=False)
+    console.print(f"selection: {time.perf_counter() - started:.0f} s so far")
     if outcome.mutants:
         _record_and_score(project, outcome, scratch, args, console)
+        console.print(f"recorded and scored: {time.perf_counter() - started:.0f} s so far")
     if args.twins:
         outcome.twins = _twins(project, passed, durations, scratch, args, console)
     return outcome
@@ -349,7 +360,14 @@ def _twins(
             first.close()
             continue
         try:
-            report = diverge(Recorded(second, second_test), Recorded(first, first_test))
+            this, against = Recorded(second, second_test), Recorded(first, first_test)
+            report = diverge(this, against)
+            empty = report.by == "value" and not report.changes
+            raw = (
+                raw_differences(this, against, report.this.step, report.against.step)
+                if empty and report.this and report.against
+                else []
+            )
         finally:
             first.close()
             second.close()
@@ -358,7 +376,7 @@ def _twins(
             continue
         twins.diverging += 1
         twins.by[report.by] += 1
-        twins.empty += report.by == "value" and not report.changes
+        twins.empty += empty
         address = bool(report.changes) and all(address_only_change(c) for c in report.changes)
         twins.address_only += address
         where = report.this or report.against
@@ -371,6 +389,7 @@ def _twins(
                 "function": frame.get("function"),
                 "address_only": address,
                 "changes": [change_text(c) for c in report.changes[:5]],
+                "raw_differences": raw,
             }
         )
     return twins
@@ -466,9 +485,8 @@ def _drop_bytecode(path: Path) -> None:
 
 def _report(outcomes: list[Outcome], console: Console) -> None:
     table = Table(title="diagnosis: injected bugs in real projects, as scope-replay shows them")
-    columns = ("project", "mutants tried", "scored", "skipped", "tests scored", "(a) in fn %",
-               "(a) top %", "(b) empty", "(c) fail diff %", "no div.", "address only",
-               "ctrl/value", "twins diverge", "twins empty", "twins addr")  # fmt: skip
+    columns = ("project", "tried", "scored", "skipped", "tests", "a %", "a top %", "b", "c %",
+               "no div", "addr", "ctrl/val", "twins div", "twins b", "twins addr")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "project" else "right")
     for outcome in [*outcomes, _total(outcomes)] if len(outcomes) > 1 else outcomes:
@@ -494,6 +512,14 @@ def _report(outcomes: list[Outcome], console: Console) -> None:
             str(twins.address_only) if twins else "-",
         )
     console.print(table)
+    console.print(
+        "tried/scored/skipped: mutants; tests: failing tests scored; a: the first divergence in "
+        "the mutated function or with it on a side's stack (top: in its own frame); b: by "
+        "value, naming no change (must be 0); c: the failure point's diff names the function "
+        "or a value it produced; no div: none found; addr: every change an address or id; "
+        "twins: tests recorded twice unchanged, diverging/compared, b and addr among them",
+        highlight=False,
+    )
     for outcome in outcomes:
         if outcome.skipped:
             reasons = ", ".join(f"{n} {why}" for why, n in outcome.skipped.most_common())

@@ -26,9 +26,9 @@ from typing import Any
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
 from pytest_scope.trace.schema import Kind
-from replay.compare import Comparer, Recorded, diverge
+from replay.compare import Comparer, Recorded, diverge, value_changes
 from replay.references import References
-from replay.state import State, failure_step, state_at, walk
+from replay.state import State, failure_step, replayed_at, state_at, walk
 
 _INSTALL_DIRS = ("site-packages/", "dist-packages/")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
@@ -75,6 +75,9 @@ class Score:
     c: bool = False
     address_only: bool = False
     changes: list[str] = field(default_factory=list)
+    # For a value divergence that names no change: where the two steps' recorded payloads
+    # differ (``{"$ref": N}`` object numbers, the "b" object entries, ...).
+    raw_differences: list[str] = field(default_factory=list)
     failure_changes: list[str] = field(default_factory=list)
     failure_step: int | None = None
     failure_exact: bool | None = None
@@ -110,6 +113,10 @@ def score(this: Recorded, against: Recorded, target: Target) -> Score:
             address_only_change(change) for change in report.changes
         )
         result.changes = [change_text(change) for change in report.changes[:CHANGES_KEPT]]
+        if result.b and result.this_step is not None and result.against_step is not None:
+            result.raw_differences = raw_differences(
+                this, against, result.this_step, result.against_step
+            )
     step = failure_step(this.trace, this.test)
     state = state_at(this.trace, this.test, step)
     diff = comparer.at(state)
@@ -123,6 +130,28 @@ def score(this: Recorded, against: Recorded, target: Target) -> Score:
         for change in diff.changes
     )
     return result
+
+
+def raw_differences(
+    this: Recorded, against: Recorded, this_step: int, against_step: int
+) -> list[str]:
+    """Where the raw payloads of two steps differ, as deepdiff paths."""
+    mine = replayed_at(this.trace, this.test, this_step)[0][6]
+    theirs = replayed_at(against.trace, against.test, against_step)[0][6]
+    return [
+        f"{'/'.join(map(str, keys))} {change}: "
+        f"{_brief(_at(mine, keys))} vs {_brief(_at(theirs, keys))}"
+        for keys, change in value_changes(theirs, mine)[:CHANGES_KEPT]
+    ]
+
+
+def _at(value: Any, keys: list[Any]) -> Any:
+    for key in keys:
+        try:
+            value = value[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
 
 
 def _where(state: State | None, rootdir: str | None) -> str:
