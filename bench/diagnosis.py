@@ -153,16 +153,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def add_options(parser: argparse.ArgumentParser, prefix: str = "") -> None:
-    """The benchmark's options (``run.py`` adds them too)."""
+    """The benchmark's options (``run.py`` adds them too, its suite option prefixed)."""
     parser.add_argument(f"--{prefix}suite", dest="diagnosis_suites", action="append",
-                        choices=[s.name for s in DIAGNOSIS_SUITES])  # fmt: skip
-    parser.add_argument("--mutants", type=int, default=15)
-    parser.add_argument("--max-tries", type=int, default=None)
-    parser.add_argument("--max-failing", type=int, default=10)
-    parser.add_argument("--tests-per-mutant", type=int, default=3)
-    parser.add_argument("--twins", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--run-timeout", type=float, default=180.0)
+                        choices=[s.name for s in DIAGNOSIS_SUITES],
+                        help="only this project (repeatable)")  # fmt: skip
+    parser.add_argument("--mutants", type=_count, default=15,
+                        help="scored mutants wanted per project (default 15)")  # fmt: skip
+    parser.add_argument("--max-tries", type=_count, default=None,
+                        help="mutants run at most per project (default 6 x --mutants)")  # fmt: skip
+    parser.add_argument("--max-failing", type=_count, default=10,
+                        help="a mutant failing more tests is skipped (default 10)")  # fmt: skip
+    parser.add_argument("--tests-per-mutant", type=_count, default=3,
+                        help="failing tests scored per mutant (default 3)")  # fmt: skip
+    parser.add_argument("--twins", type=_count, default=100,
+                        help="tests recorded twice per project (default 100)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=1, help="the order mutants are tried in")
+    parser.add_argument("--run-timeout", type=float, default=180.0,
+                        help="seconds one pytest run may take (default 180)")  # fmt: skip
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count (0 or more)")
+    return value
 
 
 def run(args: argparse.Namespace, console: Console) -> list[Outcome]:
