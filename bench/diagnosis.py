@@ -133,7 +133,8 @@ class Outcome:
 
     name: str
     tried: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
+    unreached: int = 0  # sites in functions no test runs: not tried
+    skipped: Counter[str] = field(default_factory=Counter)  # tried, not scored: why
     mutants: list[Mutant] = field(default_factory=list)
     scores: list[tuple[Mutant, Score]] = field(default_factory=list)
     unscored: Counter[str] = field(default_factory=Counter)  # failing tests not scored, why
@@ -240,7 +241,7 @@ def _diagnose(
              for test in lines.get(line, ())}
         )  # fmt: skip
         if not reaching:
-            outcome.skipped["no test runs the function"] += 1
+            outcome.unreached += 1
             continue
         outcome.tried += 1
         reason, failing = _select(project, path, site, reaching, scratch, args)
@@ -439,6 +440,8 @@ def _coverage_map(
     for path in project.files:
         by_line = data.contexts_by_lineno(str(path))
         covering[path] = {line: [c for c in tests if c] for line, tests in by_line.items()}
+    if not any(covering.values()):
+        raise RuntimeError(f"{project.suite.name}: coverage saw no test run the package")
     passed = sorted(n for n, what in result["outcomes"].items() if what == "passed")
     return covering, result["durations"], passed
 
@@ -456,8 +459,11 @@ def _pytest(
     command = [sys.executable, "-m"]
     if coverage is not None:
         data_file, sources = coverage
-        command += ["coverage", "run", f"--data-file={data_file}", f"--source={','.join(sources)}",
-                    "-m"]  # fmt: skip
+        # Its own settings, not the project's (attrs asks for parallel data files).
+        settings = data_file.with_name("coveragerc")
+        settings.write_text("[run]\n")
+        command += ["coverage", "run", f"--rcfile={settings}", f"--data-file={data_file}",
+                    f"--source={','.join(sources)}", "-m"]  # fmt: skip
     command += ["pytest", "-p", "no:cacheprovider", "-q", "--tb=no", "-W",
                 "ignore::DeprecationWarning", "--rootdir", ".", "-p", "diagnosis_plugin",
                 f"--diagnosis-outcomes={outcomes}", "--hypothesis-seed=0",
@@ -538,9 +544,12 @@ def _report(outcomes: list[Outcome], console: Console) -> None:
         highlight=False,
     )
     for outcome in outcomes:
-        if outcome.skipped:
-            reasons = ", ".join(f"{n} {why}" for why, n in outcome.skipped.most_common())
-            console.print(f"{outcome.name}: skipped mutants: {reasons}", highlight=False)
+        reasons = ", ".join(f"{n} {why}" for why, n in outcome.skipped.most_common())
+        console.print(
+            f"{outcome.name}: skipped mutants: {reasons or 'none'}; sites passed over because "
+            f"no test runs their function: {outcome.unreached}",
+            highlight=False,
+        )
         if outcome.unscored:
             reasons = ", ".join(f"{n} {why}" for why, n in outcome.unscored.most_common())
             console.print(f"{outcome.name}: failing tests not scored: {reasons}", highlight=False)
@@ -563,6 +572,7 @@ def _total(outcomes: list[Outcome]) -> Outcome:
     total = Outcome("total")
     for outcome in outcomes:
         total.tried += outcome.tried
+        total.unreached += outcome.unreached
         total.skipped += outcome.skipped
         total.mutants += outcome.mutants
         total.scores += outcome.scores
@@ -586,6 +596,7 @@ def _json(outcomes: list[Outcome]) -> dict[str, Any]:
             {
                 "project": outcome.name,
                 "tried": outcome.tried,
+                "unreached": outcome.unreached,
                 "skipped": dict(outcome.skipped),
                 "unscored": dict(outcome.unscored),
                 "mutants": [asdict(mutant) for mutant in outcome.mutants],
