@@ -440,7 +440,7 @@ def _coverage_map(
     for path in project.files:
         by_line = data.contexts_by_lineno(str(path))
         covering[path] = {line: [c for c in tests if c] for line, tests in by_line.items()}
-    if not any(covering.values()):
+    if not any(tests for lines in covering.values() for tests in lines.values()):
         raise RuntimeError(f"{project.suite.name}: coverage saw no test run the package")
     passed = sorted(n for n, what in result["outcomes"].items() if what == "passed")
     return covering, result["durations"], passed
