@@ -274,8 +274,8 @@ def _select(
     """Run the tests that reach the mutant plain: (why it is skipped or "", failing tests)."""
     with _mutated(path, site):
         result = _pytest(project, reaching, scratch / "select.json", args.run_timeout)
-    if result is None:
-        return "timeout or crash", []
+    if isinstance(result, str):
+        return result, []
     if result["collection_errors"]:
         return "collection errors", []
     failing = sorted(nodeid for nodeid, what in result["outcomes"].items() if what == "failed")
@@ -432,8 +432,8 @@ def _coverage_map(
         timeout * 4,
         coverage=(data_file, [str(project.import_root / package) for package in packages]),
     )
-    if result is None:
-        raise RuntimeError(f"{project.suite.name}: the coverage run did not finish")
+    if isinstance(result, str):
+        raise RuntimeError(f"{project.suite.name}: the coverage run failed: {result}")
     data = CoverageData(str(data_file))
     data.read()
     covering: dict[Path, dict[int, list[str]]] = {}
@@ -453,9 +453,8 @@ def _pytest(
     timeout: float,
     extra: Sequence[str] = (),
     coverage: tuple[Path, list[str]] | None = None,
-) -> dict[str, Any] | None:
-    """One pytest run of ``tests`` in the project; its outcomes, or None if it was killed
-    by the timeout or wrote none."""
+) -> dict[str, Any] | str:
+    """One pytest run of ``tests`` in the project: its outcomes, or why it has none."""
     command = [sys.executable, "-m"]
     if coverage is not None:
         data_file, sources = coverage
@@ -479,9 +478,9 @@ def _pytest(
         subprocess.run(command, cwd=project.source, env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=timeout, check=False)  # fmt: skip
     except subprocess.TimeoutExpired:
-        return None
+        return "timeout"
     if not outcomes.is_file():
-        return None
+        return "pytest stopped before its session (a conftest that does not import)"
     result: dict[str, Any] = json.loads(outcomes.read_text())
     return result
 
