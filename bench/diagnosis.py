@@ -138,6 +138,7 @@ class Outcome:
     mutants: list[Mutant] = field(default_factory=list)
     scores: list[tuple[Mutant, Score]] = field(default_factory=list)
     unscored: Counter[str] = field(default_factory=Counter)  # failing tests not scored, why
+    unscored_tests: list[dict[str, str]] = field(default_factory=list)
     twins: Twins | None = None
     seconds: float = 0.0
 
@@ -309,6 +310,9 @@ def _record_and_score(
             result = _score_one(here, green, nodeid, target)
             if isinstance(result, str):
                 outcome.unscored[result] += 1
+                outcome.unscored_tests.append(
+                    {"mutant": _label(mutant), "test": nodeid, "why": result}
+                )
             else:
                 outcome.scores.append((mutant, result))
     console.print(f"scored {len(outcome.scores)} failing tests of {len(outcome.mutants)} mutants")
@@ -585,6 +589,10 @@ def _total(outcomes: list[Outcome]) -> Outcome:
     return total
 
 
+def _label(mutant: Mutant) -> str:
+    return f"{mutant.file}:{mutant.line} {mutant.qualname} {mutant.operator} ({mutant.detail})"
+
+
 def _percent(count: int, total: int) -> str:
     return f"{100 * count / total:.0f}" if total else "-"
 
@@ -598,10 +606,11 @@ def _json(outcomes: list[Outcome]) -> dict[str, Any]:
                 "unreached": outcome.unreached,
                 "skipped": dict(outcome.skipped),
                 "unscored": dict(outcome.unscored),
+                "unscored_tests": outcome.unscored_tests,
                 "mutants": [asdict(mutant) for mutant in outcome.mutants],
                 "tests": [
                     {
-                        "mutant": f"{m.file}:{m.line} {m.qualname} {m.operator} ({m.detail})",
+                        "mutant": _label(m),
                         **asdict(result),
                     }
                     for m, result in outcome.scores
