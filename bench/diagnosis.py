@@ -249,12 +249,12 @@ def _diagnose(
         label = f"{project.module_file(path)}:{site.line} {site.qualname} {site.operator}"
         if reason:
             outcome.skipped[reason] += 1
-            console.print(f"  skip  {label}: {reason}", highlight=False)
+            console.print(f"  skip  {label}: {reason}", highlight=False, markup=False)
             continue
         mutant = Mutant(project.module_file(path), site.qualname, site.line, site.operator,
                         site.detail, failing)  # fmt: skip
         outcome.mutants.append(mutant)
-        console.print(f"  score {label}: {len(failing)} failing", highlight=False)
+        console.print(f"  score {label}: {len(failing)} failing", highlight=False, markup=False)
     console.print(f"selection: {time.perf_counter() - started:.0f} s so far")
     if outcome.mutants:
         _record_and_score(project, outcome, scratch, args, console)
@@ -510,16 +510,16 @@ def _drop_bytecode(path: Path) -> None:
 
 
 def _report(outcomes: list[Outcome], console: Console) -> None:
+    rows = [*outcomes, _total(outcomes)] if len(outcomes) > 1 else outcomes
     table = Table(title="diagnosis: injected bugs in real projects, as scope-replay shows them")
-    columns = ("project", "tried", "scored", "skipped", "tests", "a %", "a top %", "b", "c %",
-               "no div", "addr", "ctrl/val", "twins div", "twins b", "twins addr")  # fmt: skip
+    columns = ("project", "mutants tried", "scored", "skipped", "tests", "a %", "a top %", "b",
+               "c %", "no div", "addr", "ctrl/value")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "project" else "right")
-    for outcome in [*outcomes, _total(outcomes)] if len(outcomes) > 1 else outcomes:
+    for outcome in rows:
         scores = [s for _, s in outcome.scores]
         n = len(scores)
         by = Counter(s.by for s in scores)
-        twins = outcome.twins
         table.add_row(
             outcome.name,
             str(outcome.tried),
@@ -533,25 +533,36 @@ def _report(outcomes: list[Outcome], console: Console) -> None:
             str(by[None]),
             str(sum(s.address_only for s in scores)),
             f"{by['control flow']}/{by['value']}",
-            f"{twins.diverging}/{twins.compared}" if twins else "-",
-            str(twins.empty) if twins else "-",
-            str(twins.address_only) if twins else "-",
         )
     console.print(table)
     console.print(
-        "tried/scored/skipped: mutants; tests: failing tests scored; a: the first divergence in "
-        "the mutated function or with it on a side's stack (top: in its own frame); b: by "
-        "value, naming no change (must be 0); c: the failure point's diff names the function "
-        "or a value it produced; no div: none found; addr: every change an address or id; "
-        "twins: tests recorded twice unchanged, diverging/compared, b and addr among them",
+        "tests: failing tests scored; a: the first divergence lies in the mutated function or "
+        "has it on a side's stack (top: in its own frame); b: by value, naming no change "
+        "(must be 0); c: the failure point's diff names the function or a value it returned "
+        "or yielded; no div: no divergence found; addr: every change an address, id or hash",
         highlight=False,
+        markup=False,
     )
+    twins_table = Table(
+        title="twins: passing tests recorded twice, unchanged (should never diverge)"
+    )
+    for column in ("project", "tests compared", "diverging", "b (value, no change)",
+                   "address only", "control flow"):  # fmt: skip
+        twins_table.add_column(column, justify="left" if column == "project" else "right")
+    for outcome in rows:
+        if outcome.twins is not None:
+            twins = outcome.twins
+            twins_table.add_row(outcome.name, str(twins.compared), str(twins.diverging),
+                                str(twins.empty), str(twins.address_only),
+                                str(twins.by["control flow"]))  # fmt: skip
+    console.print(twins_table)
     for outcome in outcomes:
         reasons = ", ".join(f"{n} {why}" for why, n in outcome.skipped.most_common())
         console.print(
             f"{outcome.name}: skipped mutants: {reasons or 'none'}; sites passed over because "
             f"no test runs their function: {outcome.unreached}",
             highlight=False,
+            markup=False,
         )
         if outcome.unscored:
             reasons = ", ".join(f"{n} {why}" for why, n in outcome.unscored.most_common())
@@ -567,6 +578,7 @@ def _report(outcomes: list[Outcome], console: Console) -> None:
                     f"{f' at step {result.this_step} in {result.where}' if result.by else ''}"
                     f"{' [empty]' if result.b else ''}",
                     highlight=False,
+                    markup=False,
                     soft_wrap=True,
                 )
 
@@ -586,6 +598,7 @@ def _total(outcomes: list[Outcome]) -> Outcome:
             twins.diverging += outcome.twins.diverging
             twins.empty += outcome.twins.empty
             twins.address_only += outcome.twins.address_only
+            twins.by += outcome.twins.by
     return total
 
 
