@@ -16,10 +16,15 @@ Every figure is the median of the repetitions with its min-max; ratios are taken
 replays random steps of the last recording through the replay API, and the failure point
 of the longest test through the ``scope-replay`` CLI.
 
+Then the diagnosis benchmark (``diagnosis.py``): injected bugs in real projects, and how
+often the first divergence and the failure point's diff lead to them.
+
 Options: ``--repeat N`` (or ``BENCH_REPEAT``; default 3), ``--suite NAME`` (repeatable),
 ``--work DIR`` (downloads and unpacked sources; default ``pytest-scope-bench`` in the
 temporary directory, outside any project),
-``--replays N`` random steps replayed (default 200).
+``--replays N`` random steps replayed (default 200), ``--diagnosis-only`` or
+``--no-diagnosis``, and the diagnosis benchmark's own options (``--diagnosis-suite NAME``,
+``--mutants N``, ``--twins N``, ...: ``diagnosis.py``).
 """
 
 from __future__ import annotations
@@ -146,15 +151,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--config", action="append", choices=[c.name for c in CONFIGS],
                         help="only these configurations (plain is always run)")  # fmt: skip
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--diagnosis-only", action="store_true")
+    which.add_argument("--no-diagnosis", action="store_true")
+    import diagnosis  # here: it imports this module's suites and downloads
+
+    diagnosis.add_options(parser, prefix="diagnosis-")
     args = parser.parse_args(argv)
     console = Console(width=120)
     console.print(_machine())
     configs = [c for c in CONFIGS if c.name == "plain" or not args.config or c.name in args.config]
     for suite in SUITES:
-        if args.suite and suite.name not in args.suite:
+        if args.diagnosis_only or (args.suite and suite.name not in args.suite):
             continue
         source = _install(suite, args.work.resolve(), console)
         _bench(suite, source, configs, args.repeat, args.replays, args.timeout, console)
+    if not args.no_diagnosis:
+        diagnosis.run(args, console)
     return 0
 
 
@@ -267,7 +280,7 @@ def _command(suite: Suite, config: Config, scope_dir: Path) -> list[str]:
     for nodeid in suite.deselect:
         command += ["--deselect", nodeid]
     if config.scope:
-        command += ["--scope-dir", str(scope_dir)]
+        command += [f"--scope-dir={scope_dir}"]
     return command
 
 

@@ -1,11 +1,19 @@
 """The HTML viewer of a 100,000-step test: its size, how long it takes to write and to load.
 
+The test is recorded passing, then failing, so the viewer carries the comparison with the
+pass (the diffs at the steps ``replay.html_view.diffed_steps`` picks) as a failure's does.
+
 Run with a Python that has pytest-scope and playwright installed, and Debian's chromium:
 ``python bench/viewer_bench.py``. Measured here, never in a timed test.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
+import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -15,6 +23,9 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 SUITE = """
+import os
+
+
 class Acc:
     def __init__(self):
         self.items = []
@@ -34,7 +45,7 @@ def test_long():
         acc.add(v % 7)
         if i % 1000 == 0:
             seen.append(i)
-    assert acc.total == -1
+    assert acc.total == (-1 if os.environ.get("BENCH_FAIL") else acc.total)
 """
 
 
@@ -42,12 +53,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
         (root / "test_long.py").write_text(SUITE)
-        subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--scope"],
-            cwd=root,
-            capture_output=True,
-            check=False,
-        )
+        for failing in ("", "1"):
+            subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--scope"],
+                cwd=root,
+                env={**os.environ, "BENCH_FAIL": failing},
+                capture_output=True,
+                check=False,
+            )
         viewer = root / "viewer.html"
         started = time.perf_counter()
         subprocess.run(
@@ -57,7 +70,7 @@ def main() -> None:
             capture_output=True,
         )
         written = time.perf_counter() - started
-        trace = next((root / ".scope" / "runs").glob("*.sqlite"))
+        trace = max((root / ".scope" / "runs").glob("*.sqlite"))  # the failing run's
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium")
             loads = []
@@ -65,7 +78,7 @@ def main() -> None:
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
                 started = time.perf_counter()
                 page.goto(viewer.as_uri())
-                page.wait_for_function("document.body.classList.contains('ready')")
+                page.wait_for_selector("body.ready", state="attached")
                 loads.append((time.perf_counter() - started, page.evaluate("window.scopeViewer")))
                 steps = page.evaluate("window.scopeViewer.lastStep")
                 stepping = time.perf_counter()
@@ -76,9 +89,21 @@ def main() -> None:
             browser.close()
         print(f"steps: {steps:,}; trace file {trace.stat().st_size / 1e6:.2f} MB")
         print(f"viewer: {viewer.stat().st_size / 1e6:.2f} MB, written in {written:.2f} s")
+        print(f"step diffs carried: {_step_diffs(viewer)}")
         for wall, facts in loads:
             print(f"load: {wall * 1000:.0f} ms until ready (in-page {facts['loadMs']:.0f} ms)")
         print(f"one step by keyboard: {per_key * 1000:.1f} ms")
+
+
+def _step_diffs(viewer: Path) -> int:
+    """How many steps' diffs the page carries (html_view packs them as it packs chunks)."""
+    found = re.search(
+        r'<script type="application/json" id="scope-data">(.*?)</script>',
+        viewer.read_text(encoding="utf-8"),
+    )
+    assert found is not None
+    packed = json.loads(found.group(1))["step_diffs"]
+    return len(json.loads(gzip.decompress(base64.b64decode(packed)))) if packed else 0
 
 
 if __name__ == "__main__":

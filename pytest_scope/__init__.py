@@ -5,10 +5,10 @@ project that installs it, and ``replay`` imports the format modules from here. `
 and ``paused`` are the API a test may call; they do nothing when nothing records.
 """
 
-from pytest_scope.capture.event_path import use_sources_if_requested
+from pytest_scope.capture.event_path import choose_event_path
 from pytest_scope.capture.steering import paused, watch
 
-use_sources_if_requested()  # before any module of the event path is imported
+choose_event_path()  # before any module of the event path is imported
 
 __all__ = ["paused", "watch"]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pytest_scope.errors import ScopeError
+from pytest_scope.path_options import check_directory
 from pytest_scope.run import Run
 
 PLUGIN_NAME = "scope-artifacts"
@@ -30,9 +31,11 @@ class ArtifactSettings:
 def artifact_settings(config: pytest.Config) -> ArtifactSettings | None:
     """The directory (option, relative to the invocation directory, or ini, to the rootdir)."""
     if config.option.scope_artifacts:
-        directory = config.invocation_params.dir / config.option.scope_artifacts
+        directory = (config.invocation_params.dir / config.option.scope_artifacts).resolve()
+        check_directory(directory, "--scope-artifacts")
     elif config.getini("scope_artifacts"):
-        directory = config.rootpath / config.getini("scope_artifacts")
+        directory = (config.rootpath / config.getini("scope_artifacts")).resolve()
+        check_directory(directory, "scope_artifacts")
     else:
         return None
     budget: int | None = config.option.scope_artifacts_mb
@@ -46,7 +49,7 @@ def artifact_settings(config: pytest.Config) -> ArtifactSettings | None:
             raise pytest.UsageError(
                 f"scope_artifacts_mb must be a positive whole number, not {ini_value!r}"
             )
-    return ArtifactSettings(directory.resolve(), budget * 1024 * 1024)
+    return ArtifactSettings(directory, budget * 1024 * 1024)
 
 
 class ScopeArtifacts:

@@ -16,6 +16,7 @@ def last_pass_line(run: Run, nodeid: str) -> str | None:
     fresh CI runner only a baseline (``--scope-baseline``) can hold one."""
     try:
         from replay.history import baseline_runs, describe, last_pass, newest_first
+        from replay.plans import common, plan_of
     except ImportError:
         return None
     baselines = baseline_runs(run.settings.baselines)
@@ -31,10 +32,12 @@ def last_pass_line(run: Run, nodeid: str) -> str | None:
         if run.settings.baselines:
             where += f" or the {len(baselines)} baseline trace file(s)"
         return f"no last pass to compare with in {where}"
-    with found[0] as trace:
+    with found[0] as trace, TraceFile(run.path) as own:
         source = "baseline" if trace.path.resolve() in {p.resolve() for p in baselines} else "kept"
         file = run.display(trace.path)
-        return f"compared with its last pass ({source}): {describe(trace, found[1], file)}"
+        line = f"compared with its last pass ({source}): {describe(trace, found[1], file)}"
+        plans = common(plan_of(own, shown), plan_of(trace, found[1])).note
+        return line if plans is None else f"{line}; {plans}"
 
 
 def divergence(run: Run, nodeid: str, failed: int, passed: int) -> str | None:

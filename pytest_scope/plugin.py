@@ -10,20 +10,45 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
+from collections.abc import Callable
 
 import pytest
 
 from pytest_scope.capture.redaction import check_pattern  # light: re only
 from pytest_scope.marker import LEVELS, MARKER_LINE  # light: pytest only
+from pytest_scope.rootdir_check import warning_line  # light: os, shlex only
 
 _recording_key = pytest.StashKey[bool]()  # set where --scope started a recording run
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise ValueError(f"must be a positive whole number, not {text!r}")
-    return value
+def _positive_number_of(unit: str) -> Callable[[str], int]:
+    """The type of an option counting ``unit``: argparse shows its message after the option's
+    name (a ValueError would show this function's name instead)."""
+
+    def positive_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise argparse.ArgumentTypeError(
+                f"must be a positive whole number of {unit}, not {text!r}"
+            )
+        return value
+
+    return positive_number
+
+
+def _not_empty(what: str) -> Callable[[str], str]:
+    """The type of an option naming ``what``: an empty value would silently mean the
+    default, the current directory or every file."""
+
+    def given(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"needs {what}, not an empty value")
+        return text
+
+    return given
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -33,6 +58,9 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def _pattern(text: str) -> str:
+    """A regular expression of secret names; an empty one would match every name."""
+    if not text:
+        raise argparse.ArgumentTypeError("needs a pattern, not an empty value")
     try:
         return check_pattern(text)
     except ValueError as exc:  # argparse shows this one's message as it is
@@ -51,6 +79,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--scope-dir",
         dest="scope_dir",
+        type=_not_empty("a directory"),
         metavar="DIR",
         help="where trace files go (ini: scope_dir; default: .scope under the rootdir).",
     )
@@ -65,6 +94,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--scope-include",
         dest="scope_include",
         action="append",
+        type=_not_empty("a pattern"),
         metavar="PATTERN",
         help="also record code outside the project matching a module (mypkg.core*) or path "
         "(src/lib/*) glob, at the calls level; repeatable (ini: scope_include).",
@@ -73,6 +103,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--scope-exclude",
         dest="scope_exclude",
         action="append",
+        type=_not_empty("a pattern"),
         metavar="PATTERN",
         help="record nothing of code matching a module or path glob, even the project's or "
         "a test file; wins over --scope-include; repeatable (ini: scope_exclude).",
@@ -80,7 +111,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--scope-buffer-mb",
         dest="scope_buffer_mb",
-        type=_positive_int,
+        type=_positive_number_of("MB"),
         metavar="MB",
         help="memory cap of one test's recording; the oldest steps are dropped beyond it "
         "(ini: scope_buffer_mb; default: 32).",
@@ -88,7 +119,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--scope-keep-runs",
         dest="scope_keep_runs",
-        type=_positive_int,
+        type=_positive_number_of("runs"),
         metavar="N",
         help="runs kept in the scope directory, besides those holding a test's latest pass "
         "(ini: scope_keep_runs; default: 20).",
@@ -96,7 +127,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--scope-max-mb",
         dest="scope_max_mb",
-        type=_positive_int,
+        type=_positive_number_of("MB"),
         metavar="MB",
         help="disk budget of the scope directory's runs; the oldest go first beyond it "
         "(ini: scope_max_mb; default: 1000).",
@@ -104,6 +135,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--scope-artifacts",
         dest="scope_artifacts",
+        type=_not_empty("a directory"),
         metavar="DIR",
         help="after the run, leave in DIR a viewer per failed test, an index.html and a "
         "trimmed trace file, for CI to upload (ini: scope_artifacts).",
@@ -111,7 +143,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--scope-artifacts-mb",
         dest="scope_artifacts_mb",
-        type=_positive_int,
+        type=_positive_number_of("MB"),
         metavar="MB",
         help="recorded steps kept per failed test in the artifacts, newest first "
         "(ini: scope_artifacts_mb; default: 2).",
@@ -120,6 +152,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--scope-baseline",
         dest="scope_baseline",
         action="append",
+        type=_not_empty("a path"),
         metavar="PATH",
         help="also look for a failed test's last pass in PATH: a scope directory or trace "
         "files restored from an earlier build (a CI cache); repeatable; a PATH that does not "
@@ -179,6 +212,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_LINE)  # also unrecorded: --strict-markers
+    _warn_of_a_value_taken_for_a_test_path(config)
     enabled = config.option.scope or config.getini("scope")
     if not enabled:
         return
@@ -191,6 +225,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.stash[_recording_key] = True
     session.start(config)
+
+
+def _warn_of_a_value_taken_for_a_test_path(config: pytest.Config) -> None:
+    """One line, before the tests run, when pytest chose the rootdir with an option's value
+    among the test paths (``rootdir_check``): with or without ``--scope``, the run may not
+    be where the user meant it to be."""
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller says it
+        return
+    line = warning_line(config)
+    if line is None:
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line, yellow=True)
+    else:
+        print(line, file=sys.stderr)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -145,14 +145,20 @@ class Recording:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        if _test_steps_key in item.stash:
-            if report.when == "call":
+        if report.when == "call":
+            # A subtest reports through this hook too, during the test's call and before
+            # the test's own call report, which says passed: a failed subtest is the
+            # test's outcome.
+            earlier = item.stash.get(_call_report_key, None)
+            if earlier is None or not earlier.failed:
                 item.stash[_call_report_key] = report
-            elif report.when == "teardown" and _call_report_key in item.stash:
+        elif report.when == "teardown" and _call_report_key in item.stash:
+            call_report = item.stash[_call_report_key]
+            del item.stash[_call_report_key]
+            if _test_steps_key in item.stash:
                 # Only now: the test's monkeypatches (of os, time, ...) are undone.
-                call_report = item.stash[_call_report_key]
                 self._write_test(item, _outcome(call_report), call_report.duration)
-                del item.stash[_call_report_key], item.stash[_test_steps_key]
+                del item.stash[_test_steps_key]
                 self._unwritten = None
         return report
 

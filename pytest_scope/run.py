@@ -79,6 +79,14 @@ class Run:
             "pytest_scope": __version__,
             "platform": platform.platform(),
             "rootdir": str(self.config.rootpath),
+            # What the run records: a last pass of another plan is compared on what both record.
+            "plan": json.dumps(
+                {
+                    "level": self.settings.level,
+                    "include": list(self.settings.include),
+                    "exclude": list(self.settings.exclude),
+                }
+            ),
             **git_facts(self.config.rootpath),
         }
 

@@ -27,13 +27,14 @@ _environ = os.environ  # a test may replace os.environ
 
 
 def start(config: pytest.Config) -> None:
-    """Register the plugins of a recording run."""
+    """Register the plugins of a recording run, once every setting is known to be usable."""
     settings = settings_from_config(config)
     # Plugins' patterns may be a usage error: before anything is created.
     try:
         redaction = Redaction([*settings.redact, *plugin_redact_patterns(config)], _environ)
     except ValueError as exc:
         raise pytest.UsageError(f"scope_redact: {exc}") from None
+    artifacts = artifact_settings(config)
     worker = worker_part(config)
     run = Run(config, settings, worker)
     session: Controller | Recording
@@ -44,7 +45,6 @@ def start(config: pytest.Config) -> None:
     else:
         session = SingleProcess(run, redaction)
     config.pluginmanager.register(session, PLUGIN_NAME)
-    artifacts = artifact_settings(config)
     if artifacts is not None:
         config.pluginmanager.register(ScopeArtifacts(config, artifacts, run), ARTIFACTS_PLUGIN)
 

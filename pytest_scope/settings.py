@@ -13,6 +13,7 @@ import pytest
 
 from pytest_scope.capture.redaction import check_pattern
 from pytest_scope.marker import LEVELS
+from pytest_scope.path_options import check_baseline, check_directory
 from pytest_scope.progress import progress_delay
 from pytest_scope.trace.retention import Policy
 from pytest_scope.trace.scope_dir import DEFAULT_SCOPE_DIR
@@ -40,9 +41,11 @@ class Settings:
 def settings_from_config(config: pytest.Config) -> Settings:
     """Options win over ini settings; bad ini values are usage errors naming the value."""
     if config.option.scope_dir:
-        scope_dir = config.invocation_params.dir / config.option.scope_dir
+        scope_dir = (config.invocation_params.dir / config.option.scope_dir).resolve()
+        check_directory(scope_dir, "--scope-dir")
     else:
-        scope_dir = config.rootpath / (config.getini("scope_dir") or DEFAULT_SCOPE_DIR)
+        scope_dir = (config.rootpath / (config.getini("scope_dir") or DEFAULT_SCOPE_DIR)).resolve()
+        check_directory(scope_dir, "scope_dir")
     level = config.option.scope_level or config.getini("scope_level") or None
     if level is not None and level not in LEVELS:
         raise pytest.UsageError(f"scope_level must be one of {', '.join(LEVELS)}, not {level!r}")
@@ -52,7 +55,7 @@ def settings_from_config(config: pytest.Config) -> Settings:
         _positive_setting(config, "scope_max_mb") * 1024 * 1024,
     )
     return Settings(
-        scope_dir.resolve(),
+        scope_dir,
         level,
         buffer_mb * 1024 * 1024,
         policy,
@@ -70,12 +73,15 @@ def _baselines(config: pytest.Config) -> tuple[Path, ...]:
     ini setting's (relative to the rootdir), like ``--scope-dir`` and ``scope_dir``."""
     given: list[str] | None = config.option.scope_baseline
     if given:
-        return tuple((config.invocation_params.dir / path).resolve() for path in given)
-    return tuple(
-        (config.rootpath / line.strip()).resolve()
-        for line in config.getini("scope_baseline")
-        if line.strip()
-    )
+        name = "--scope-baseline"
+        places = [(config.invocation_params.dir / path).resolve() for path in given]
+    else:
+        name = "scope_baseline"
+        lines = [line.strip() for line in config.getini("scope_baseline")]
+        places = [(config.rootpath / line).resolve() for line in lines if line]
+    for place in places:
+        check_baseline(place, name)
+    return tuple(places)
 
 
 def _patterns_setting(config: pytest.Config, name: str) -> tuple[str, ...]:

@@ -64,7 +64,8 @@ class ScopeSummary:
             combined = f", combined from {len(run.combined.parts)} xdist worker files"
         self.write(f"trace: {run.display(run.path)} ({size / 1e6:.1f} MB{combined})")
         self.write(
-            f"recorded {len(self.records)} tests, {steps:,} steps"
+            f"recorded {len(self.records)} test{'' if len(self.records) == 1 else 's'},"
+            f" {steps:,} steps"
             f" ({dropped:,} dropped by the {run.settings.buffer_bytes // 2**20} MB buffer cap)"
         )
 

@@ -2,29 +2,35 @@
 
 The method. Each step is reduced to a *signature*: its kind, function (qualified name
 and file, its path relative to the project, since code numbers differ between runs),
-line and thread. The two signature sequences are walked in lockstep while they agree;
-lockstep runs are compared a block at a time (list slices compare in C), so long
-identical stretches cost little. Where they disagree, the walk *resynchronizes* at the
-nearest point (smallest number of steps skipped on both sides together) where the next
-``GRAMS[0]`` signatures agree again: an extra loop iteration or call in one run is
-skipped as inserted work, and a branch taken differently is skipped on both sides. The
-search looks ahead in growing windows, through the whole remainder at worst, and indexes
-the other side's window by its runs of signatures, so it costs time linear in the
-window. Shorter agreements are accepted only when no longer one exists anywhere ahead:
-near the end of a run that failed, the steps after the extra work agree only until the
-failure. Where nothing agrees again, the remaining steps stay unmatched; so do they once
-the searches have looked at ``_SEARCH_BUDGET`` times as many steps as the two recordings
-hold: recordings that keep disagreeing have no useful alignment, and this bounds the
-time spent finding that out.
+line, thread and *call path*: the chain of its callers' functions, each with the line it
+was at when it made the call. Steps pair only where they run the same code reached by the
+same path of calls: a function that raises in the test's first call of it is not paired
+with its raise in a later call from another line. The two signature sequences are walked
+in lockstep while they agree; lockstep runs are compared a block at a time (list slices
+compare in C), so long identical stretches cost little. Where they disagree, the walk
+*resynchronizes* at the nearest point (smallest number of steps skipped on both sides
+together) where the next ``GRAMS[0]`` signatures agree again: an extra loop iteration or
+call in one run is skipped as inserted work, and a branch taken differently is skipped
+on both sides. The search looks ahead in growing windows, through the whole remainder at
+worst, and indexes the other side's window by its runs of signatures, so it costs time
+linear in the window. Shorter agreements are accepted only when no longer one exists
+anywhere ahead: near the end of a run that failed, the steps after the extra work agree
+only until the failure. Where nothing agrees again, the remaining steps stay unmatched;
+so do they once the searches have looked at ``_SEARCH_BUDGET`` times as many steps as
+the two recordings hold: recordings that keep disagreeing have no useful alignment, and
+this bounds the time spent finding that out.
 
 A step that was matched maps to its counterpart exactly; an unmatched step maps to the
 counterpart of the last matched step before it: the last point where both runs did the
 same thing.
 
 The first divergence only needs the leading lockstep run: up to its end both runs did the
-same things, so their states differ at the first step whose recorded changes differ (the
-events carry deltas and both start from an empty state); if there is none, they part ways
-by control flow where the lockstep run ends.
+same things, so their states can only come to differ at a step whose recorded changes
+differ (the events carry deltas and both start from an empty state). Such a step is a
+candidate, confirmed by comparing the two states there (``states_differ``): recorded
+changes also differ where no shown value does (object numbers, an object's form recorded
+at another step, addresses). If no candidate is confirmed, they part ways by control flow
+where the lockstep run ends.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from typing import Any, Final
 
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
+from pytest_scope.trace.schema import Kind
+from replay.state import RecordedFrame, walk
 
 GRAMS: Final = (8, 4, 2, 1)  # agreeing signatures needed to resynchronize, best first
 _WINDOWS: Final = (64, 2048, 65536)  # lookahead tried before the whole remainder
@@ -45,52 +53,111 @@ _END: Final = -1  # pads the sequences so that runs near their ends can still ag
 
 
 class Signatures:
-    """Interns step signatures as small ints, shared by the two recordings compared."""
+    """Interns step signatures and call paths as small ints, shared by the two recordings
+    compared."""
 
     def __init__(self) -> None:
         self.numbers: dict[tuple[Any, ...], int] = {}
+        self.paths: dict[tuple[int, Any, int], int] = {(0, None, 0): 0}  # 0: no caller
 
 
 @dataclass(frozen=True, slots=True)
 class Steps:
-    """One recording as alignment sees it: per retained step, its signature and payload."""
+    """One recording as alignment sees it: per step read, its signature and payload."""
 
     first: int  # the step number of index 0
     signatures: list[int]
     payloads: list[Any]
+    numbers: list[int] | None = None  # each index's step, where steps were left out
 
     @property
     def last(self) -> int:
-        return self.first + len(self.signatures) - 1
+        return self.step(len(self.signatures) - 1)
+
+    def step(self, index: int) -> int:
+        return self.first + index if self.numbers is None else self.numbers[index]
 
 
-def load_steps(trace: TraceFile, test: RecordedTest, signatures: Signatures) -> Steps:
-    """Read every retained step of a test (one pass over its chunks)."""
+def load_steps(
+    trace: TraceFile, test: RecordedTest, signatures: Signatures, lines: bool = True
+) -> Steps:
+    """Read every retained step of a test (one pass over its chunks, replaying its stacks:
+    a step's signature holds the path of calls that reached it). ``lines=False`` leaves
+    out line steps and the callers' lines from the paths (``replay.plans.Common``)."""
     root = trace.meta_of(test).get("rootdir")
     codes = {
         number: (code.qualname, project_path(code.filename, root))
         for number, code in trace.codes().items()
     }
     numbers = signatures.numbers  # the loop below runs once per step: no method calls
+    paths = _CallPaths(signatures.paths, codes, lines)
     keys: list[int] = []
     payloads: list[Any] = []
-    first = 0
-    for chunk in trace.chunks(test):
-        if not keys:
-            first = chunk.first_step
-        for _, kind, thread, _, code_no, line, payload in chunk.events:
-            keys.append(numbers.setdefault((kind, codes.get(code_no), line, thread), len(numbers)))
-            payloads.append(payload)
-    return Steps(first, keys, payloads)
+    kept: list[int] = []
+    for event, replay in walk(trace, test):
+        step, kind, thread, _, code_no, line, payload = event
+        path = paths.of(replay.threads[thread], thread, payload)
+        if not lines and kind == Kind.LINE:
+            continue
+        kept.append(step)
+        keys.append(
+            numbers.setdefault((kind, codes.get(code_no), line, thread, path), len(numbers))
+        )
+        payloads.append(payload)
+    first = kept[0] if kept else 0
+    return Steps(first, keys, payloads, None if lines else kept)
+
+
+class _CallPaths:
+    """The path of calls that reached a step: the chain of its callers' code and the line
+    each was at (where it made the call), as one int (``Signatures.paths``).
+
+    The chain of each thread's stack is kept and extended as the stack grows; a step
+    checks its callers from the innermost down and stops at the first one unchanged, so
+    a step costs one check while its callers stay the same. A frame's line changes only
+    while it is the innermost (it makes the steps), or through an event's changes to
+    outer frames (``"o"``), which start its thread's chain again."""
+
+    def __init__(
+        self, paths: dict[tuple[int, Any, int], int], codes: dict[int, Any], lines: bool
+    ) -> None:
+        self._paths = paths
+        self._codes = codes
+        self._lines = lines
+        self._chains: dict[int, list[tuple[tuple[int, int, int], int]]] = {}
+
+    def of(self, stack: list[RecordedFrame], thread: int, payload: Any) -> int:
+        chain = self._chains.setdefault(thread, [])
+        callers = len(stack) - 1
+        if payload and "o" in payload:
+            chain.clear()
+        del chain[callers:]
+        valid = len(chain)
+        while valid and chain[valid - 1][0] != _frame_key(stack[valid - 1]):
+            valid -= 1
+        del chain[valid:]
+        paths = self._paths
+        for frame in stack[valid:callers]:
+            line = frame.line if self._lines else 0
+            link = (chain[-1][1] if chain else 0, self._codes.get(frame.code_no), line)
+            chain.append((_frame_key(frame), paths.setdefault(link, len(paths))))
+        return chain[-1][1] if chain else 0
+
+
+def _frame_key(frame: RecordedFrame) -> tuple[int, int, int]:
+    return frame.frame_no, frame.code_no, frame.line
 
 
 @dataclass(frozen=True, slots=True)
 class Alignment:
-    """Matched stretches ``(this_step, other_step, length)`` in step order."""
+    """Matched stretches ``(this_step, other_step, length)`` in step order (``segments``:
+    each a run of consecutive steps on both sides), and the same as indexes of the steps
+    read (``runs``: they differ where steps were left out)."""
 
     this: Steps
     other: Steps
     segments: list[tuple[int, int, int]]
+    runs: list[tuple[int, int, int]]
 
     def counterpart(self, step: int) -> tuple[int, bool]:
         """The other run's step for ``step`` of this one, and whether it is an exact match."""
@@ -103,19 +170,35 @@ class Alignment:
             return other_start + step - this_start, True
         return other_start + length - 1, False
 
+    def parted(self, step: int) -> tuple[int | None, int | None]:
+        """Where each run went after the last step both did alike at or before ``step``
+        (a step without counterpart): the next step of each, None where that run had
+        ended."""
+        starts = [segment[0] for segment in self.segments]
+        index = bisect.bisect_right(starts, step) - 1
+        if index < 0:
+            this_next, other_next = self.this.first, self.other.first
+        else:
+            this_start, other_start, length = self.segments[index]
+            this_next, other_next = this_start + length, other_start + length
+        return (
+            this_next if this_next <= self.this.last else None,
+            other_next if other_next <= self.other.last else None,
+        )
+
 
 def align(this: Steps, other: Steps) -> Alignment:
     """Match the steps of two recordings (see the module docstring)."""
     a = this.signatures + [_END] * GRAMS[0]
     b = other.signatures + [_END] * GRAMS[0]
     n, m = len(this.signatures), len(other.signatures)
-    segments: list[tuple[int, int, int]] = []
+    runs: list[tuple[int, int, int]] = []
     budget = [_SEARCH_BUDGET * (n + m)]
     i = j = 0
     while i < n and j < m:
         length = _common_run(a, b, i, j, min(n - i, m - j))
         if length:
-            segments.append((this.first + i, other.first + j, length))
+            runs.append((i, j, length))
             i, j = i + length, j + length
         if i >= n or j >= m:
             break
@@ -123,7 +206,26 @@ def align(this: Steps, other: Steps) -> Alignment:
         if resumed is None:
             break
         i, j = resumed
-    return Alignment(this, other, segments)
+    return Alignment(this, other, _in_steps(this, other, runs), runs)
+
+
+def _in_steps(
+    this: Steps, other: Steps, runs: list[tuple[int, int, int]]
+) -> list[tuple[int, int, int]]:
+    """Matched runs of indexes as stretches of consecutive steps on both sides."""
+    if this.numbers is None and other.numbers is None:
+        return [(this.first + i, other.first + j, length) for i, j, length in runs]
+    segments = []
+    for i, j, length in runs:
+        start = 0
+        for offset in range(1, length + 1):
+            if offset == length or (
+                this.step(i + offset) != this.step(i + offset - 1) + 1
+                or other.step(j + offset) != other.step(j + offset - 1) + 1
+            ):
+                segments.append((this.step(i + start), other.step(j + start), offset - start))
+                start = offset
+    return segments
 
 
 def _common_run(a: list[int], b: list[int], i: int, j: int, limit: int) -> int:
@@ -187,23 +289,30 @@ class Divergence:
 
 
 def first_divergence(
-    alignment: Alignment, values_differ: Callable[[Any, Any], bool]
+    alignment: Alignment,
+    values_differ: Callable[[Any, Any], bool],
+    states_differ: Callable[[int, int], bool] | None = None,
 ) -> Divergence | None:
     """The first step where the runs part ways (module docstring), or None if they never do.
 
     ``values_differ`` judges two recorded payloads that are not identical (float noise,
-    set order); it is called only for those.
+    set order); it is called only for those. ``states_differ`` confirms a pair of steps
+    whose payloads differ by comparing the states there (``this_step, other_step``),
+    called in step order: payloads hold object numbers and the forms of objects recorded
+    at that step, which can differ where nothing a view shows does.
     """
     this, other = alignment.this, alignment.other
-    leading = alignment.segments[0] if alignment.segments else None
-    if leading is None or leading[:2] != (this.first, other.first):
+    leading = alignment.runs[0] if alignment.runs else None
+    if leading is None or leading[:2] != (0, 0):
         return Divergence("control flow", this.first, other.first)
     length = leading[2]
     for index in _differing(this.payloads, other.payloads, length):
-        if values_differ(this.payloads[index], other.payloads[index]):
-            return Divergence("value", this.first + index, other.first + index)
-    this_next = this.first + length if length < len(this.signatures) else None
-    other_next = other.first + length if length < len(other.signatures) else None
+        if values_differ(this.payloads[index], other.payloads[index]) and (
+            states_differ is None or states_differ(this.step(index), other.step(index))
+        ):
+            return Divergence("value", this.step(index), other.step(index))
+    this_next = this.step(length) if length < len(this.signatures) else None
+    other_next = other.step(length) if length < len(other.signatures) else None
     if this_next is None and other_next is None:
         return None
     return Divergence("control flow", this_next, other_next)

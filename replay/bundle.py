@@ -224,16 +224,18 @@ def _viewer(bundle: Bundle, trace: TraceFile, test: RecordedTest, runs: list[Pat
 
 
 def _divergence_text(report: DivergenceReport) -> str:
-    """``step 12, by value: test_price: total 80.0 (was 90.0); ...``: the index's line."""
+    """``step 12, by value: test_price: total 80.0 (was 90.0); ...``: the index's line,
+    after a note where the recordings' plans differ."""
+    note = "" if report.plans is None else f"({report.plans}) "
     if report.by is None:
-        return "never parts ways with its last pass"
+        return note + "never parts ways with its last pass"
     step = "after it ended" if report.this is None else f"step {report.this.step}"
     changes = [
         f"{_place(change)} {_short(change['this'])} (was {_short(change['against'])})"
         for change in report.changes[:_INDEX_CHANGES]
     ]
     more = len(report.changes) + report.omitted - len(changes)
-    text = f"{step}, by {report.by}"
+    text = f"{note}{step}, by {report.by}"
     if changes:
         text += ": " + "; ".join(changes) + (f"; and {more} more" if more > 0 else "")
     return text

@@ -143,13 +143,25 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PORT",
         help="with --dap: listen on 127.0.0.1:PORT instead of stdio (0: any free port)",
     )
-    what.add_argument("--list", action="store_true", help="list the tests of a run")
+    what.add_argument(
+        "--list",
+        action="store_true",
+        help="list the tests of a run (default: the newest); at a terminal a table, piped "
+        "one plain line a test",
+    )
+    parser.add_argument(
+        "--failed",
+        action="store_true",
+        help="with --list: only the tests whose last attempt failed, as the end-of-run "
+        "summary lists them",
+    )
     what.add_argument(
         "--export-baseline",
         metavar="DIR",
         type=Path,
         help="write each test's latest passing recording, trimmed, under DIR/runs: a "
-        "baseline for a CI cache (pytest --scope-baseline DIR)",
+        "baseline for a CI cache (pytest --scope-baseline=DIR); a DIR made here gets a "
+        ".gitignore, one that exists is left as it is",
     )
     what.add_argument("--runs", action="store_true", help="list the runs, newest first")
     return parser
@@ -169,11 +181,17 @@ def _port_number(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Runs that could not be read and were passed over: said once, in the one error line or
+    # in a note after the answer.
+    unreadable: list[TraceFileError] = []
     try:
         args = _parser().parse_args(argv)
+        args.unreadable = unreadable
         listing = args.list or args.runs or args.export_baseline is not None
         if listing and (args.test_id or args.step is not None):
             raise _UsageError("--list, --runs and --export-baseline take no TEST_ID or --step")
+        if args.failed and not args.list:
+            raise _UsageError("--failed goes with --list")
         if args.dap_port is not None and not args.dap:
             raise _UsageError("--dap-port goes with --dap")
         if args.dap and args.step is not None:
@@ -192,8 +210,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.diverge and args.against == "none":
             raise _UsageError("--diverge needs a recording to compare with, not --against none")
         _run(args)
+        _note_passed_over(args)
     except (_UsageError, ScopeError) as exc:
         message = " ".join(str(exc).split())  # one line, whatever the message holds
+        if unreadable:
+            message += f" (passed over {_unreadable(unreadable)})"
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2
     except RecursionError:  # json, deepdiff and rich recurse into recorded values
@@ -225,27 +246,61 @@ def _run(args: argparse.Namespace) -> None:
         _view(args).runs(runs)
         return
     if args.list:
-        path = (
-            run_file(args.run, lambda: _scope_dir(args)) if args.run else _scope_dir(args).newest()
-        )
-        with TraceFile(path) as trace:
-            tests = trace.tests()
-            run_id = trace.run_id
-        _view(args).tests(run_id, tests)
+        run_id, tests = _run_tests(args)
+        _view(args).tests(run_id, _last_failed(tests) if args.failed else tests)
         return
     trace, test = _find(args)
     with trace:
         _show_test(args, trace, _attempt(args, trace, test))
 
 
+def _run_tests(args: argparse.Namespace) -> tuple[str, list[RecordedTest]]:
+    """The run ``--list`` shows, and its tests: ``--run``'s, else the newest readable one."""
+    if args.run:
+        with TraceFile(run_file(args.run, lambda: _scope_dir(args))) as trace:
+            return trace.run_id, trace.tests()
+    scope_dir = _scope_dir(args)
+    for path in scope_dir.recorded_runs():
+        try:
+            with TraceFile(path) as trace:
+                return trace.run_id, trace.tests()
+        except TraceFileError as exc:
+            args.unreadable.append(exc)
+    raise NotFoundError(f"no readable run in {scope_dir.runs_dir}")
+
+
+def _last_failed(tests: list[RecordedTest]) -> list[RecordedTest]:
+    """``--failed``: the last attempt of each test, where it failed (a test that failed and
+    then passed on a rerun passed)."""
+    last = {test.nodeid: test for test in tests}
+    return [test for test in last.values() if test.outcome == "failed"]
+
+
 def _find(args: argparse.Namespace) -> tuple[TraceFile, RecordedTest]:
     if args.run:
         paths, where = [run_file(args.run, lambda: _scope_dir(args))], f"run {args.run}"
-    else:
-        scope_dir = _scope_dir(args)
-        paths = [scope_dir.newest(), *scope_dir.runs()[1:]]
-        where = f"the {len(paths)} run(s) in {scope_dir.path}"
-    return find_test(paths, args.test_id, where=where)
+        return find_test(paths, args.test_id, where=where)
+    scope_dir = _scope_dir(args)
+    paths = scope_dir.recorded_runs()
+    where = f"the {len(paths)} run(s) in {scope_dir.path}"
+    return find_test(paths, args.test_id, where=where, unreadable=args.unreadable)
+
+
+def _note_passed_over(args: argparse.Namespace) -> None:
+    """The runs passed over, in a note on stderr once the answer is out (or, for the prompt,
+    before it opens); an error names them in its own line instead."""
+    if args.unreadable:
+        print(f"{PROG}: note: passed over {_unreadable(args.unreadable)}", file=sys.stderr)
+        args.unreadable.clear()
+
+
+def _unreadable(unreadable: list[TraceFileError]) -> str:
+    """The runs that could not be read, each with why: a damaged file must be seen."""
+    named = ", ".join(
+        f"{Path(exc.filename).stem} ({str(exc).removeprefix(f'{exc.filename}: ')})"
+        for exc in unreadable
+    )
+    return f"{len(unreadable)} unreadable run(s): {named}"
 
 
 def _serve_dap(args: argparse.Namespace) -> None:
@@ -276,8 +331,13 @@ def _export_baseline(args: argparse.Namespace) -> None:
     directory: Path = args.export_baseline
     if directory.resolve() == scope_dir.path.resolve():
         raise _UsageError("--export-baseline needs a directory other than the scope directory")
+    # A directory made here is a cache like the scope directory: git and backups leave it
+    # alone. One the user made is theirs, maybe committed on purpose: left as it is.
+    made_here = not directory.exists()
     try:
         bundle = export_baseline(scope_dir.runs(), directory, DEFAULT_BUDGET_MB * 2**20)
+        if made_here and bundle.files:
+            ScopeDir(directory).mark_as_cache()
     except OSError as exc:
         raise NotFoundError(f"cannot write {directory}: {exc.strerror}") from None
     if not bundle.files:
@@ -433,6 +493,7 @@ def _interact(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) ->
     against = _against(args, trace, test)
     try:
         with _cursor(args, trace, test) as cursor:
+            _note_passed_over(args)  # before the prompt, not after it closes
             interact(cursor, against)
     finally:
         if against is not None:
@@ -461,7 +522,8 @@ def _against(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> 
         runs = newest_first([*_runs(args), *recorded_baselines(trace)])
         found = last_pass(runs, trace.path, test)
         return None if found is None else Recorded(*found)
-    return Recorded(*in_run(run_file(choice, lambda: _scope_dir(args)), test.nodeid))
+    rootdir = trace.meta_of(test).get("rootdir")
+    return Recorded(*in_run(run_file(choice, lambda: _scope_dir(args)), test.nodeid, rootdir))
 
 
 def _runs(args: argparse.Namespace) -> list[Path]:

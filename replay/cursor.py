@@ -15,8 +15,6 @@ Stepping stays in the thread of the current step, as pdb's does. The prompt
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,8 +22,9 @@ from typing import Any, Final
 
 from pytest_scope.errors import ScopeError, TraceFileError
 from pytest_scope.trace.codec import Event
-from pytest_scope.trace.reader import RecordedTest, StoredChunk, TraceFile
+from pytest_scope.trace.reader import RecordedTest, TraceFile
 from replay.expression import Condition, ExpressionError
+from replay.kept_chunks import ChunkKeeping
 from replay.state import Replay, State, failure_step, replayed_at, state_at, timeline
 
 ENTERING: Final = frozenset({"call", "resume"})
@@ -88,30 +87,6 @@ def _hit_matches(text: str, ordinal: int) -> bool:
     }[operator]
 
 
-class _ChunkKeeping(TraceFile):
-    """A second reader of the trace file that keeps the chunk it decoded last.
-
-    Walking a test step by step (a value's history, breakpoint conditions) asks
-    ``state_at`` for consecutive steps; decoding and checking their chunk is two thirds
-    of the cost of each, so it is done once per chunk. ``state_at`` builds its frames on
-    the keyframe's, so each call gets a copy of the keyframe; it only reads the events.
-    """
-
-    def __init__(self, trace: TraceFile) -> None:
-        super().__init__(trace.path)
-        self._kept: tuple[int, StoredChunk] | None = None
-
-    def chunk_at(self, test: RecordedTest, step: int) -> StoredChunk:
-        kept = self._kept
-        if (
-            kept is None
-            or kept[0] != test.id
-            or not kept[1].first_step <= step <= kept[1].last_step
-        ):
-            kept = self._kept = (test.id, super().chunk_at(test, step))
-        return dataclasses.replace(kept[1], keyframe=copy.deepcopy(kept[1].keyframe))
-
-
 def names_at(state: State, frame: int = -1) -> dict[str, Any]:
     """What a path can start from in a frame: its locals, the watched objects, and pdb's
     ``__exception__`` and ``__return__`` for the step's exception and value."""
@@ -139,9 +114,10 @@ class Cursor:
         # Where to start: the failure, unless the ring buffer dropped it (a long unwind).
         self.step = self.failure if self.failure in self._index else self.last
         self.breakpoints: list[Breakpoint] = []
-        self.exception_stops: set[str] = {RAISED}
+        # As pdb's ``c``: breakpoints and the failure; every raised exception on request.
+        self.exception_stops: set[str] = {FAILURE}
         self._states: dict[int, State] = {}
-        self._reader = _ChunkKeeping(trace)
+        self._reader = ChunkKeeping(trace)
         self._next_number = 1
 
     def close(self) -> None:
@@ -250,7 +226,10 @@ class Cursor:
         return earliest
 
     def resume(self, forward: bool = True) -> tuple[int | None, str]:
-        """pdb's ``c`` (and back): the next breakpoint hit or exception stop, and why."""
+        """pdb's ``c`` (and back): the next breakpoint hit or exception stop, and why.
+
+        Which exceptions stop is ``exception_stops``: the failure (the default), every
+        raised exception (``RAISED``), both, or none."""
         here = self._index[self.step]
         positions = range(here + 1, len(self.rows)) if forward else range(here - 1, -1, -1)
         for position in positions:

@@ -5,6 +5,12 @@ compared with a later passing attempt of the same run (a flaky test under
 ``--reruns``), else with the newest passing recording in the runs older than its own.
 Runs are small SQLite files and ``tests`` has an index on ``nodeid``, so asking each
 kept run costs one query; retention keeps every test's latest pass on disk.
+
+A test is known by its place in the project, not by its node id alone: pytest writes node
+ids relative to its rootdir, and a run whose rootdir was a directory above (an argument
+that moved it) writes ``proj/tests/test_x.py::test_a`` where another wrote
+``tests/test_x.py::test_a``. Two ids name one test when they are equal, or when one is the
+other with a path in front and the other's rootdir ends with that path (``same_test``).
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from pytest_scope.errors import NotFoundError, TraceFileError
 from pytest_scope.trace.reader import RecordedTest, TraceFile
 from pytest_scope.trace.scope_dir import RUN_TIME, ScopeDir, run_files, run_order
+from replay.plans import plan_of, same_plan
 
 LAST_PASS = "last-pass"
 
@@ -27,14 +35,16 @@ def last_pass(
 
     ``runs`` is newest first; only ``shown_path`` and the runs after it in that list are
     searched. A file outside ``runs`` (a CI artifact) is searched, then every run. An
-    unreadable older run is passed over: it must not hide the newer ones' state. The caller
-    closes the returned file.
+    unreadable older run is passed over: it must not hide the newer ones' state. A pass
+    recorded under the same plan (``replay.plans``) is taken where one is kept, however
+    old; else the newest pass of another plan. The caller closes the returned file.
     """
-    return _newest(
-        runs,
-        shown_path,
-        shown,
-        lambda test, own_run: test.outcome == "passed" and not (own_run and test.id == shown.id),
+
+    def passed(test: RecordedTest, own_run: bool) -> bool:
+        return test.outcome == "passed" and not (own_run and test.id == shown.id)
+
+    return _newest(runs, shown_path, shown, passed, same_plan_only=True) or _newest(
+        runs, shown_path, shown, passed
     )
 
 
@@ -57,6 +67,7 @@ def _newest(
     shown_path: Path,
     shown: RecordedTest,
     wanted: Callable[[RecordedTest, bool], bool],
+    same_plan_only: bool = False,
 ) -> tuple[TraceFile, RecordedTest] | None:
     """The newest recording of ``shown``'s test that is ``wanted`` (given whether it is in
     ``shown``'s own run), searched as ``last_pass`` says.
@@ -66,6 +77,8 @@ def _newest(
     own run and the file has one."""
     resolved = [path.resolve() for path in runs]
     here = shown_path.resolve()
+    shown_root: str | None = None
+    shown_plan: dict[str, Any] | None = None
     older = runs[resolved.index(here) + 1 :] if here in resolved else runs
     best: tuple[TraceFile, RecordedTest, str] | None = None
     for position, path in enumerate([shown_path, *older]):
@@ -84,12 +97,16 @@ def _newest(
             if position == 0:
                 raise
             continue
+        if position == 0:
+            shown_root = trace.meta_of(shown).get("rootdir")
+            shown_plan = plan_of(trace, shown)
         found = [
             test
             for test in tests
-            if test.nodeid == shown.nodeid
+            if _same_test(trace, test, shown.nodeid, shown_root)
             and test.first_step <= test.steps  # some steps recorded
             and wanted(test, position == 0)
+            and (not same_plan_only or same_plan(plan_of(trace, test), shown_plan))
         ]
         if found and position == 0:
             return trace, found[-1]
@@ -101,6 +118,29 @@ def _newest(
         else:
             trace.close()
     return None if best is None else (best[0], best[1])
+
+
+def same_test(nodeid: str, rootdir: str | None, other: str, other_rootdir: str | None) -> bool:
+    """Whether two node ids, each with the rootdir it is relative to, name one test (the
+    module docstring)."""
+    return nodeid == other or _below(nodeid, other, other_rootdir) or _below(other, nodeid, rootdir)
+
+
+def _below(longer: str, shorter: str, shorter_rootdir: str | None) -> bool:
+    """Whether ``longer`` is ``PREFIX/shorter`` and ``shorter``'s rootdir ends with PREFIX."""
+    if shorter_rootdir is None or not longer.endswith("/" + shorter):
+        return False
+    prefix = [part for part in longer[: -len(shorter) - 1].split("/") if part]
+    root = [part for part in shorter_rootdir.replace("\\", "/").split("/") if part]
+    return bool(prefix) and ".." not in prefix and root[-len(prefix) :] == prefix
+
+
+def _same_test(trace: TraceFile, test: RecordedTest, nodeid: str, rootdir: str | None) -> bool:
+    if test.nodeid == nodeid:
+        return True
+    if not (test.nodeid.endswith("/" + nodeid) or nodeid.endswith("/" + test.nodeid)):
+        return False  # the cheap test first: the rootdir is in the run's meta
+    return same_test(test.nodeid, trace.meta_of(test).get("rootdir"), nodeid, rootdir)
 
 
 def _file_started(path: Path) -> str:
@@ -118,10 +158,11 @@ def _run_started(trace: TraceFile, test: RecordedTest) -> str:
     return run_id[:15] if RUN_TIME.match(run_id) else _file_started(trace.path)
 
 
-def in_run(path: Path, nodeid: str) -> tuple[TraceFile, RecordedTest]:
-    """The test ``nodeid`` in one run: its last passing attempt, else its last attempt."""
+def in_run(path: Path, nodeid: str, rootdir: str | None = None) -> tuple[TraceFile, RecordedTest]:
+    """The test ``nodeid`` (relative to ``rootdir``) in one run: its last passing attempt,
+    else its last attempt."""
     trace = TraceFile(path)
-    attempts = [test for test in trace.tests() if test.nodeid == nodeid]
+    attempts = [test for test in trace.tests() if _same_test(trace, test, nodeid, rootdir)]
     if not attempts:
         trace.close()
         raise NotFoundError(f"run {trace.run_id} did not record {nodeid}; pick another --against")

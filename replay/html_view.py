@@ -22,6 +22,7 @@ import hashlib
 import html
 import json
 import re
+import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -37,9 +38,17 @@ from pytest_scope.trace.schema import (
     RESOLVE_DEPTH,
     RESOLVE_NODES,
 )
-from replay.compare import Comparer, DivergenceReport, Recorded, StateDiff, diverge
+from replay.compare import (
+    Comparer,
+    DivergenceReport,
+    Recorded,
+    StateDiff,
+    compare_at,
+    diverge,
+)
 from replay.history import describe
 from replay.json_view import diff_document
+from replay.kept_chunks import ChunkKeeping
 from replay.state import failure_step, state_at
 
 VIEWER_FORMAT: Final = 1
@@ -53,9 +62,13 @@ _ESCAPES: Final = {
 }
 
 
-# A test of at most this many steps carries the diff at each of them (each costs both
-# states and a comparison when the page is written); a longer one, the failure point's.
-STEP_DIFFS_UP_TO: Final = 200
+# The steps whose diff the page carries: every step of a test up to this long; of a longer
+# one, this many (``diffed_steps``), and no more than this many seconds of CPU time spent
+# computing them (CPU time: about as many on a busy machine). Each costs both states and a
+# comparison (5 ms a step in a row, 17 ms alone, more for a bigger state); packed, each adds
+# a few bytes.
+STEP_DIFFS: Final = 300
+STEP_DIFFS_SECONDS: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +81,8 @@ class Comparison:
     # The alignment, ``(this_step, other_step, length)``: the page finds the aligned step of
     # whichever step is on screen.
     segments: list[tuple[int, int, int]] | None = None
-    # The diff at every step, ``diff_document`` by step, for a test short enough
-    # (``STEP_DIFFS_UP_TO``); the page shows the one of the step on screen.
+    # The diff at each of ``diffed_steps``, ``diff_document`` by step; the page shows the
+    # one of the step on screen, or says which is the nearest.
     step_diffs: dict[str, Any] | None = None
 
 
@@ -117,7 +130,7 @@ def viewer_data(
         "divergence": _divergence(comparison),
         "note": comparison.note,
         "alignment": comparison.segments,
-        "step_diffs": comparison.step_diffs,
+        "step_diffs": None if comparison.step_diffs is None else _pack(comparison.step_diffs),
         "trace_format": _trace_format(),
         "chunks": _pack(chunks),
     }
@@ -144,18 +157,22 @@ def _divergence(comparison: Comparison) -> dict[str, Any] | None:
         return None
     return {
         "by": report.by,
+        "plans": report.plans,
         "step": None if report.this is None else report.this.step,
         "against_step": None if report.against is None else report.against.step,
         "event": None if report.this is None else report.this.event,
         "against_event": None if report.against is None else report.against.event,
         "changes": report.changes,
         "omitted": report.omitted,
+        "cut": report.cut,
+        "set_aside": report.set_aside,
     }
 
 
-def _pack(chunks: list[Any]) -> str:
-    """``base64(gzip(JSON))``: base64 holds no character that could close a script element."""
-    raw = _json(chunks).encode()
+def _pack(document: Any) -> str:
+    """``base64(gzip(JSON))``: base64 holds no character that could close a script element.
+    The chunks and the step diffs are packed: both repeat themselves from step to step."""
+    raw = _json(document).encode()
     return base64.b64encode(gzip.compress(raw, compresslevel=6, mtime=0)).decode("ascii")
 
 
@@ -219,19 +236,58 @@ def compare(
     """The diff at ``step`` and the first divergence from ``against``, when there is one."""
     if against is None:
         return Comparison(note=f"no passing recording of {test.nodeid} to compare with")
-    compared = Comparer(Recorded(trace, test), against)
-    step_diffs = None
-    if test.steps - test.first_step < STEP_DIFFS_UP_TO:
-        step_diffs = {
-            str(each): diff_document(compared.at(state_at(trace, test, each)))
-            for each in range(test.first_step, test.steps + 1)
-        }
-    return Comparison(
-        diff=compared.at(state_at(trace, test, step)),
-        divergence=diverge(compared.this, against, compared.aligned),
+    # The step diffs walk both recordings in order, with readers that keep their chunk.
+    this_reader, against_reader = ChunkKeeping(trace), ChunkKeeping(against.trace)
+    try:
+        compared = Comparer(Recorded(this_reader, test), Recorded(against_reader, against.test))
+        divergence = diverge(compared.this, compared.against, compared.aligned)
+        parted = None if divergence.this is None else divergence.this.step
+        deadline = time.process_time() + STEP_DIFFS_SECONDS
+        step_diffs: dict[str, Any] = {}
+        for each in diffed_steps(test.first_step, test.steps, step, parted):
+            if step_diffs and time.process_time() > deadline:
+                break
+            step_diffs[str(each)] = diff_document(compared.at(state_at(this_reader, test, each)))
+    finally:
+        this_reader.close()
+        against_reader.close()
+    return Comparison(  # the diff keeps its side: what is read of it after, by ``against``
+        diff=compare_at(
+            state_at(trace, test, step), Recorded(trace, test), against, compared.aligned
+        ),
+        divergence=divergence,
         segments=compared.aligned.segments,
         step_diffs=step_diffs,
     )
+
+
+def diffed_steps(
+    first: int, last: int, open_step: int, divergence: int | None, budget: int = STEP_DIFFS
+) -> list[int]:
+    """The steps whose diff the page carries, the most wanted first (the page gets as many
+    as ``STEP_DIFFS_SECONDS`` allows). All of a test of at most ``budget`` steps, from the
+    step the page opens at; of a longer one, at most ``budget``: three fifths around the
+    step it opens at (most before it: people step back from the failure), a fifth around
+    the first divergence, and the rest spread evenly, so the nearest diff is never far."""
+    if last - first < budget:
+        return _outward(first, last, open_step, last - open_step)
+    near_open, near_divergence = budget * 3 // 5, budget // 5
+    wanted = _outward(first, last, open_step, near_open // 10, near_open * 9 // 10)
+    if divergence is not None:
+        wanted += _outward(first, last, divergence, near_divergence // 2, near_divergence // 2)
+    spread = budget - len(set(wanted))
+    wanted += [first + (last - first) * n // spread for n in range(spread)]
+    return list(dict.fromkeys(wanted))  # each once, where it is first wanted
+
+
+def _outward(
+    first: int, last: int, centre: int, after: int, before: int | None = None
+) -> list[int]:
+    """``centre``, the ``after`` steps after it, then the ``before`` steps before it going
+    back (all of them when None), within ``first`` to ``last``: in the order a reader that
+    keeps its chunk walks them cheaply."""
+    back_to = first if before is None else max(first, centre - before)
+    return [*range(centre, min(last, centre + after) + 1), *range(centre - 1, back_to - 1, -1)]
 
 
 def export_viewer(

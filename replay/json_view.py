@@ -37,30 +37,41 @@ def state_document(state: State, diff: StateDiff | None = None) -> dict[str, Any
 
 
 def diff_document(diff: StateDiff) -> dict[str, Any]:
-    """``{"against","attempt","step","exact","changes","omitted"}``: see ``replay.compare``."""
+    """``{"against","attempt","step","exact","parted","plans","changes","omitted","cut",
+    "set_aside"}``: see ``replay.compare``."""
     return {
         "against": diff.against.trace.run_id_of(diff.against.test),
         "attempt": diff.against.test.attempt,
         "step": diff.state.step,
         "exact": diff.exact,
+        "parted": (
+            None if diff.parted is None else {"this": diff.parted[0], "against": diff.parted[1]}
+        ),
+        "plans": diff.plans,
         "changes": diff.changes,
         "omitted": diff.omitted,
+        "cut": diff.cut,
+        "set_aside": diff.set_aside,
     }
 
 
 def divergence_document(
     nodeid: str, this: tuple[str, int], against: tuple[str, int], report: DivergenceReport
 ) -> dict[str, Any]:
-    """``{"test","by","this","against","changes","omitted"}``; each side names its run,
-    attempt and step (null once that run had ended) and its state there (with
-    ``"watched"`` when the test watches objects)."""
+    """``{"test","by","plans","this","against","changes","omitted","cut","set_aside"}``;
+    each side
+    names its run, attempt and step (null once that run had ended) and its state there
+    (with ``"watched"`` when the test watches objects)."""
     return {
         "test": nodeid,
         "by": report.by,
+        "plans": report.plans,
         "this": _side(this, report.this),
         "against": _side(against, report.against),
         "changes": report.changes,
         "omitted": report.omitted,
+        "cut": report.cut,
+        "set_aside": report.set_aside,
     }
 
 

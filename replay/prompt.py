@@ -2,7 +2,9 @@
 
 It starts at the failure point. pdb's words mean what they mean in pdb (``n``, ``s``,
 ``r``, ``c``, ``b``, ``w``, ``u``, ``d``, ``l``, ``p``, ``pp``, ``q``); each move has a
-reverse twin with an ``r`` in front (``rn``, ``rs``, ``rr``, ``rc``). Nothing is run
+reverse twin with an ``r`` in front (``rn``, ``rs``, ``rr``, ``rc``). As pdb's, ``c`` stops
+at breakpoints and at the failure; ``catch on`` makes it stop at every raised exception
+too, as the DAP server's "every raised exception" filter does. Nothing is run
 again: every stop is ``replay.state.state_at`` of a step, and ``p`` reads paths into the
 recorded values (``replay.expression``), never evaluating anything.
 
@@ -24,7 +26,7 @@ from rich.text import Text
 
 from pytest_scope.errors import ScopeError
 from replay.compare import Comparer, Recorded
-from replay.cursor import Cursor, names_at
+from replay.cursor import FAILURE, RAISED, Cursor, names_at
 from replay.expression import ExpressionError, parse_path, resolve
 from replay.interrupts import immediate_interrupts
 from replay.text_view import format_value, render_diff, render_history, short_path, source_excerpt
@@ -37,8 +39,10 @@ Moving (each stays in the thread of the current step):
   n, next          the next step in this frame or a caller (over calls)
   s, step          the next step, into calls
   r, return        where this frame returns
-  c, continue      the next breakpoint or exception raised
+  c, continue      the next breakpoint, or the exception that failed the test
   rn, rs, rr, rc   the same, backwards: rr goes back to where this frame was called
+  catch on|off     c and rc also stop at every exception raised, caught or not
+                   (catch alone: where they stop now; off by default, as in pdb)
   step N           jump to step N
 Looking:
   w, where         the call stack;  u, up / d, down: select a caller / callee frame
@@ -170,16 +174,37 @@ class ReplayPrompt(cmd.Cmd):
             self._go(self.cursor.step_out(False), "the recording starts inside this frame")
 
     def do_c(self, arg: str) -> None:
-        """c(ontinue): the next breakpoint or exception raised."""
+        """c(ontinue): the next breakpoint, or the failure (catch on: or exception raised)."""
         if self._no_argument(arg, "c"):
             step, reason = self.cursor.resume()
-            self._go(step, "no breakpoint or exception ahead: the recording ends there", reason)
+            self._go(step, f"no {self._stops()} ahead: the recording ends there", reason)
 
     def do_rc(self, arg: str) -> None:
-        """rc: back to the previous breakpoint or exception raised."""
+        """rc: back to the previous breakpoint, failure (catch on: or exception raised)."""
         if self._no_argument(arg, "rc"):
             step, reason = self.cursor.resume(False)
-            self._go(step, "no breakpoint or exception before this step", reason)
+            self._go(step, f"no {self._stops()} before this step", reason)
+
+    def do_catch(self, arg: str) -> None:
+        """catch on|off: whether c and rc also stop at every exception raised."""
+        choice = arg.strip()
+        if choice == "on":
+            self.cursor.exception_stops |= {RAISED}
+        elif choice == "off":
+            self.cursor.exception_stops -= {RAISED}
+        elif choice:
+            self._error(f"catch takes on or off, not {choice!r}")
+            return
+        self.console.print(Text(f"c and rc stop at each {self._stops()}"))
+
+    def _stops(self) -> str:
+        """What c and rc stop at: ``breakpoint or failure of the test`` and so on."""
+        stops = ["breakpoint"]
+        if FAILURE in self.cursor.exception_stops:
+            stops.append("failure of the test")
+        if RAISED in self.cursor.exception_stops:
+            stops.append("exception raised")
+        return ", ".join(stops[:-1]) + " or " + stops[-1] if len(stops) > 1 else stops[0]
 
     def do_step(self, arg: str) -> None:
         """step N: jump to step N (step alone: as s)."""

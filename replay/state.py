@@ -153,6 +153,12 @@ def state_at(trace: TraceFile, test: RecordedTest, step: int) -> State:
         return _state(trace, test, event, replay.threads[event[2]], replay)
 
 
+def state_of(trace: TraceFile, test: RecordedTest, event: Event, replay: Replay) -> State:
+    """The state just after ``event`` was applied to ``replay`` (a reader walking the steps,
+    ``walk``)."""
+    return _state(trace, test, event, replay.threads[event[2]], replay)
+
+
 def replayed_at(trace: TraceFile, test: RecordedTest, step: int) -> tuple[Event, Replay]:
     """The event of ``step`` and the chunk's replay stopped there: the values as recorded,
     for a reader that follows an object by its number."""
@@ -175,16 +181,28 @@ def _replay_to(chunk: StoredChunk, step: int) -> tuple[Event, Replay]:
     raise _Corrupt(f"ends before step {step}")
 
 
-def walk(trace: TraceFile, test: RecordedTest) -> Iterator[tuple[Event, Replay]]:
+def walk(
+    trace: TraceFile, test: RecordedTest, from_step: int | None = None
+) -> Iterator[tuple[Event, Replay]]:
     """Every retained step with the replay just after it, each chunk decoded once: what
     reads all the steps (a value's history) costs one pass. A new ``Replay`` starts each
-    chunk; its frames change as the walk goes on, so a reader keeps none of them."""
-    for chunk in trace.chunks(test):
+    chunk; its frames change as the walk goes on, so a reader keeps none of them.
+    ``from_step``: from the start of the chunk holding that step on."""
+    chunks = trace.chunks(test) if from_step is None else _chunks_from(trace, test, from_step)
+    for chunk in chunks:
         with _reporting(trace, test, chunk):
             replay = Replay(chunk.keyframe)
             for event in chunk.events:
                 replay.apply(event)
                 yield event, replay
+
+
+def _chunks_from(trace: TraceFile, test: RecordedTest, step: int) -> Iterator[StoredChunk]:
+    _check_step(trace, test, step)
+    while step <= test.steps:
+        chunk = trace.chunk_at(test, step)
+        yield chunk
+        step = chunk.last_step + 1
 
 
 def timeline(trace: TraceFile, test: RecordedTest) -> list[dict[str, Any]]:

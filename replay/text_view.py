@@ -20,8 +20,14 @@ from rich.table import Table
 from rich.text import Text
 
 from pytest_scope.trace.reader import RecordedTest
-from replay.compare import DivergenceReport, StateDiff, without_assertion_temporaries
+from replay.compare import (
+    MAX_DEEPDIFF_NODES,
+    DivergenceReport,
+    StateDiff,
+    without_assertion_temporaries,
+)
 from replay.history import describe
+from replay.noise import ADDRESS, HASH, REDACTED
 from replay.state import State
 from replay.value_history import APPEARED, DISAPPEARED, FOLLOWS_OBJECT, seen_text
 
@@ -293,6 +299,37 @@ def _print_uncut(console: Console, title: str, table: Table) -> None:
     console.print(table)
 
 
+_NUMBERS: Final = frozenset({"tests", "failed", "attempt", "steps", "dropped"})
+
+
+def _print_listing(
+    console: Console, title: str, columns: tuple[str, ...], rows: list[list[str | Text]]
+) -> None:
+    """A list of runs or tests, its widest column (ids, paths) last: a table at a terminal
+    (an id too long folds), plain lines elsewhere, each as long as it needs, so that a pipe
+    or a CI log never gets a thousand lines padded to the longest parametrized id."""
+    if console.is_terminal:
+        table = Table(box=box.SIMPLE)
+        for column in columns:
+            table.add_column(
+                column, justify="right" if column in _NUMBERS else "left", overflow="fold"
+            )
+        for row in rows:
+            table.add_row(*row)
+        _print_uncut(console, title, table)
+        return
+    lines: list[list[str]] = [list(columns), *([str(cell) for cell in row] for row in rows)]
+    widths = [max(len(line[index]) for line in lines) for index in range(len(columns) - 1)]
+    plain = [title]
+    for line in lines:
+        narrow = [
+            cell.rjust(width) if column in _NUMBERS else cell.ljust(width)
+            for cell, width, column in zip(line, widths, columns, strict=False)
+        ]
+        plain.append("  ".join([*narrow, line[-1]]).rstrip())
+    console.file.write("\n".join(plain) + "\n")
+
+
 def render_diff(console: Console, state: State, diff: StateDiff, rootdir: str | None) -> None:
     """What differs from the other recording at the aligned step, side by side."""
     other = diff.state
@@ -307,11 +344,27 @@ def render_diff(console: Console, state: State, diff: StateDiff, rootdir: str | 
     )
     that = describe(diff.against.trace, diff.against.test)
     console.print(Text(f"(that recording: {that})"), soft_wrap=True)  # a path: never cut
+    if diff.plans is not None:
+        console.print(Text(f"Note: {diff.plans}", style="bold yellow"))
     if not diff.exact:
-        event = other.event
-        where = f"{short_path(event['file'], rootdir)}:{event['line']}"
-        console.print(Text(f"there: {event['kind']} in {event['function']} at {where}"))
+        console.print(Text(f"there: {_event_place(other.event, rootdir)}"))
+    if diff.parted is not None:
+        console.print(Text("from there, the runs went different ways:"))
+        for run, row in ((state.run, diff.parted[0]), (other.run, diff.parted[1])):
+            went = (
+                "(had ended)"
+                if row is None
+                else f"step {row['step']}: {_event_place(row, rootdir)}"
+            )
+            console.print(Text(f"  run {run}: {went}"))
     _render_changes(console, diff.changes, diff.omitted, f"run {state.run}", f"run {other.run}")
+    _render_cut(console, diff.cut)
+    _render_set_aside(console, diff.set_aside)
+
+
+def _event_place(event: dict[str, Any], rootdir: str | None) -> str:
+    where = f"{short_path(event['file'], rootdir)}:{event['line']}"
+    return f"{event['kind']} in {event['function']} at {where}"
 
 
 def render_divergence(
@@ -325,6 +378,8 @@ def render_divergence(
 ) -> None:
     """Both runs at the step where they part ways, side by side, then what differs."""
     console.print(Text(nodeid, style="bold"))
+    if report.plans is not None:
+        console.print(Text(f"Note: {report.plans}", style="bold yellow"))
     if report.by is None:
         console.print(
             Text(
@@ -357,6 +412,8 @@ def render_divergence(
         _render_changes(
             console, report.changes, report.omitted, f"run {this[0]}", f"run {against[0]}"
         )
+        _render_cut(console, report.cut)
+        _render_set_aside(console, report.set_aside)
 
 
 def _step_text(state: State | None) -> Text:
@@ -407,6 +464,46 @@ def _render_changes(
         )
 
 
+def _render_cut(console: Console, cut: list[str]) -> None:
+    """Where the comparison stopped short of the end: there may be more differences."""
+    if cut:
+        console.print(
+            Text(
+                f"(the comparison stopped at its limit of {MAX_DEEPDIFF_NODES} values in"
+                f" {', '.join(cut)}: more may differ there)",
+                style="dim",
+            )
+        )
+
+
+_REASONS: Final = {
+    ADDRESS: "addresses, which change with every run",
+    HASH: "hashes, which change with every run unless PYTHONHASHSEED is set",
+    REDACTED: "redacted in one run only",
+}
+_SET_ASIDE_NAMED: Final = 5  # places named for each reason
+
+
+def _render_set_aside(console: Console, set_aside: list[dict[str, Any]]) -> None:
+    """The differences the comparison did not count, by reason (``replay.noise``)."""
+    places: dict[str, list[str]] = {}
+    for record in set_aside:
+        place = (
+            record["path"] if record["frame"] is None else f"{record['frame']}: {record['path']}"
+        )
+        places.setdefault(record["reason"], []).append(place)
+    for reason, where in places.items():
+        named = ", ".join(where[:_SET_ASIDE_NAMED])
+        more = f" and {len(where) - _SET_ASIDE_NAMED} more" if len(where) > _SET_ASIDE_NAMED else ""
+        console.print(
+            Text(
+                f"(set aside, not differences: {len(where)} value(s) that are"
+                f" {_REASONS.get(reason, reason)}: {named}{more})",
+                style="dim",
+            )
+        )
+
+
 def _changed_values(change: dict[str, Any]) -> tuple[Text, Text]:
     """The two sides of a change, the side that lacks the place shown as absent."""
     absent = Text("(absent)", style="dim")
@@ -426,44 +523,32 @@ class TextView:
         self.console = console
 
     def runs(self, runs: list[tuple[Path, dict[str, Any]]]) -> None:
-        title = "Runs (newest first)"
-        table = Table(box=box.SIMPLE)
-        for column in ("run", "tests", "failed", "file"):
-            table.add_column(
-                column,
-                justify="right" if column in ("tests", "failed") else "left",
-                overflow="fold",
-            )
+        rows: list[list[str | Text]] = []
         for path, facts in runs:
             if "error" in facts:
-                table.add_row(Text(path.stem), "", "", Text(f"unreadable: {facts['error']}"))
+                rows.append([Text(path.stem), "", "", Text(f"unreadable: {facts['error']}")])
             else:
-                table.add_row(
-                    Text(path.stem), str(facts["tests"]), str(facts["failed"]), Text(str(path))
-                )
-        _print_uncut(self.console, title, table)
+                counts = [str(facts["tests"]), str(facts["failed"])]
+                rows.append([Text(path.stem), *counts, Text(str(path))])
+        _print_listing(
+            self.console, "Runs (newest first)", ("run", "tests", "failed", "file"), rows
+        )
 
     def tests(self, run: str, tests: list[RecordedTest]) -> None:
-        title = f"Tests of run {run}"
-        table = Table(box=box.SIMPLE)
-        for column in ("test", "attempt", "outcome", "steps", "dropped"):
-            table.add_column(
-                column,
-                justify="left" if column in ("test", "outcome") else "right",
-                overflow="fold",
-            )
+        rows: list[list[str | Text]] = []
         for test in tests:
-            incomplete = f" (incomplete: {test.incomplete})" if test.incomplete else ""
-            outcome = test.outcome + incomplete
-            style = "red" if test.outcome == "failed" else ""
-            table.add_row(
-                Text(test.nodeid),
-                str(test.attempt),
-                Text(outcome, style=style),
-                f"{test.steps:,}",
-                f"{test.dropped_steps:,}",
+            incomplete = f"  (incomplete: {test.incomplete})" if test.incomplete else ""
+            rows.append(
+                [
+                    Text(test.outcome, style="red" if test.outcome == "failed" else ""),
+                    str(test.attempt),
+                    f"{test.steps:,}",
+                    f"{test.dropped_steps:,}",
+                    Text(test.nodeid + incomplete),
+                ]
             )
-        _print_uncut(self.console, title, table)
+        columns = ("outcome", "attempt", "steps", "dropped", "test")
+        _print_listing(self.console, f"Tests of run {run}", columns, rows)
 
     def timeline(
         self,

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from recordings import record_demo
+
+# The properties here are about what the code computes, not how fast: on a shared machine
+# with the suite spread over its cores, an example can take longer than Hypothesis's
+# default deadline of 200 ms without anything being wrong.
+settings.register_profile("pytest-scope", deadline=None)
+settings.load_profile("pytest-scope")
 
 
 @pytest.fixture(scope="module")

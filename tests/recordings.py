@@ -73,3 +73,10 @@ def record_containers(root: Path) -> None:
     container in its locals."""
     copy_fixture("containers", root)
     assert record(root) == 1
+
+
+def record_caught(root: Path) -> None:
+    """fixtures/caught in ``root``, recorded: its test catches three exceptions, then calls
+    ``total`` and fails."""
+    copy_fixture("caught", root)
+    assert record(root) == 1

@@ -148,3 +148,34 @@ def test_two_attempts_of_a_test_part_ways_where_their_alignment_says(tmp_path: P
     found = find_divergence(recorded["t::this"], recorded["t::other"])
     assert found == Divergence("value", 11, 11)
     assert find_divergence(recorded["t::same"], recorded["t::other"]) is None
+
+
+def _boxed(number: int, n: int = 1) -> Recording:
+    """A test that binds an object; ``number`` is the object's number in the recording."""
+    box = {"$type": "Box", "attrs": {"size": 3}}
+    rec = Recording()
+    rec.event(Kind.CALL, line=10)
+    rec.event(
+        Kind.LINE,
+        line=11,
+        l={"box": {"$ref": number}},
+        b=[[number, "Box", box, False, Container.NONE]],
+    )
+    rec.event(Kind.LINE, line=12, l={"n": n})
+    rec.event(Kind.RETURN, line=12, r=None)
+    return rec
+
+
+def test_payloads_that_differ_where_no_state_does_are_no_divergence(tmp_path: Path) -> None:
+    """Object numbers are the recording's own: the same object numbered otherwise is the
+    same state, and two recordings of the same steps and states never diverge."""
+    path = write_trace(
+        tmp_path / "run.sqlite",
+        {"t::this": _boxed(1), "t::other": _boxed(2), "t::changed": _boxed(2, n=5)},
+    )
+    trace = open_trace(path)
+    recorded = {test.nodeid: Recorded(trace, test) for test in trace.tests()}
+    assert find_divergence(recorded["t::this"], recorded["t::other"]) is None
+    # A real difference after a candidate that was not one is still found.
+    found = find_divergence(recorded["t::this"], recorded["t::changed"])
+    assert found == Divergence("value", 3, 3)

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
-from replay.compare import MAX_CHANGES, state_changes
+import pytest
+
+from pytest_scope.capture.redaction import MARKER
+from pytest_scope.trace.schema import REDACTED_TEXT
+from replay.compare import DEEPDIFF_OPTIONS, MAX_CHANGES, state_changes, state_findings
+from replay.history import same_test
 from replay.state import State
 
 
@@ -204,3 +210,124 @@ def test_a_difference_never_renders_the_same_on_both_sides() -> None:
         "Bag.add (/p/pkg/mod.py)",
         "Bag.add (/p/old/mod.py)",
     )
+
+
+def test_a_large_frame_is_compared_to_its_last_value(caplog: pytest.LogCaptureFixture) -> None:
+    """deepdiff counts every node it visits against its limit: one comparison of a whole
+    frame stopped inside a big equal local and missed the change after it, with deepdiff's
+    own warning on stderr."""
+    big = [{"v": n} for n in range(1_000)]
+    this = _state(("test_it", 3, {"big": big, "total": 2}))
+    against = _state(("test_it", 3, {"big": [dict(item) for item in big], "total": 1}))
+    with caplog.at_level(logging.WARNING):
+        found = state_findings(this, against)
+    assert found.changes == [_change("total", "changed", 2, 1, frame="test_it")]
+    assert found.cut == []
+    assert caplog.records == []
+
+
+def test_a_comparison_cut_at_its_limit_says_so_in_its_own_words(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(DEEPDIFF_OPTIONS, "max_diffs", 50)
+    this = _state(("test_it", 3, {"big": [{"v": n} for n in range(200)], "n": 1}))
+    against = _state(("test_it", 3, {"big": [{"v": -n} for n in range(200)], "n": 1}))
+    with caplog.at_level(logging.WARNING):
+        found = state_findings(this, against)
+    assert found.cut == ["test_it: big"]
+    assert caplog.records == []  # deepdiff's warning is not passed on
+
+
+def test_addresses_are_set_aside_and_said_so() -> None:
+    """``copy.deepcopy``'s memo is keyed by ``id()``, and default reprs print addresses:
+    they differ in every run and say nothing about the code."""
+    memo_here = {"$type": "dict", "items": [[140106984241792, ["a"]], [140106984241808, 1]]}
+    memo_there = {"$type": "dict", "items": [[140013942158400, ["a"]], [140013942158416, 1]]}
+    this = _state(
+        ("Field.__deepcopy__", 3, {"memo": memo_here, "shown": "<Box object at 0x7f6c4a2b1c10>"})
+    )
+    against = _state(
+        ("Field.__deepcopy__", 3, {"memo": memo_there, "shown": "<Box object at 0x7f01ffe00a90>"})
+    )
+    found = state_findings(this, against)
+    assert found.changes == []
+    assert sorted((record["path"], record["reason"]) for record in found.set_aside) == [
+        ("memo[0][0]", "address"),
+        ("memo[1][0]", "address"),
+        ("shown", "address"),
+    ]
+
+
+def test_values_that_only_look_like_addresses_on_one_side_are_differences() -> None:
+    this = _state(("test_it", 3, {"n": 140106984241792, "small": 4096, "odd": 4_294_967_297}))
+    against = _state(("test_it", 3, {"n": 7, "small": 8192, "odd": 4_294_971_393}))
+    found = state_findings(this, against)
+    assert [record["path"] for record in found.changes] == ["n", "odd", "small"]
+    assert found.set_aside == []
+
+
+def test_a_value_redacted_in_one_run_only_is_set_aside_and_said_so() -> None:
+    """What the recorder knows is secret grows during a test: a value learned as a secret
+    is redacted in every step of one run, and not at all in a run that never learned it."""
+    redacted_title = {"$type": "str", "repr": "<redacted>'s blog", "$redacted": True}
+    this = _state(("test_blog", 3, {"title": "Monty's blog", "owner": "Monty"}))
+    against = _state(("test_blog", 3, {"title": redacted_title, "owner": {"$redacted": True}}))
+    found = state_findings(this, against)
+    assert found.changes == []
+    assert sorted((record["path"], record["reason"]) for record in found.set_aside) == [
+        ("owner", "redacted"),
+        ("title", "redacted"),
+    ]
+    other_title = _state(("test_blog", 3, {"title": "Monty's vlog", "owner": "Monty"}))
+    assert [record["path"] for record in state_findings(other_title, against).changes] == ["title"]
+
+
+def test_the_recorder_redacts_with_the_text_the_comparison_looks_for() -> None:
+    """The recorder keeps its own spelling of the text (its module is imported in every
+    pytest run, before the trace package may be)."""
+    assert MARKER == REDACTED_TEXT
+
+
+def test_node_ids_under_rootdirs_a_directory_apart_name_one_test() -> None:
+    nodeid = "tests/test_x.py::test_a"
+    assert same_test(nodeid, "/ci/proj", "proj/" + nodeid, "/ci")
+    assert same_test("proj/" + nodeid, "/home/me", nodeid, "/work/proj")  # another checkout
+    assert not same_test("other/" + nodeid, "/ci", nodeid, "/ci/proj")
+    assert not same_test("proj/" + nodeid, "/ci", nodeid, None)
+    assert not same_test("tests/test_y.py::test_a", "/ci", nodeid, "/ci")
+
+
+def test_hashes_are_set_aside_and_said_so() -> None:
+    """``hash()`` of a str changes with every process unless PYTHONHASHSEED is set: a
+    cached hash, an int subclass holding one, code generated around one."""
+    this = _state(
+        (
+            "TestAddHash.test_hash_works",
+            3,
+            {
+                "original_hash": 2924371503249985607,
+                "cached": {"$type": "_CacheHashWrapper", "repr": "8119694963222208502"},
+                "script": "return hash((-784605925131643939, self.a))",
+                "small": 12,
+            },
+        )
+    )
+    against = _state(
+        (
+            "TestAddHash.test_hash_works",
+            3,
+            {
+                "original_hash": -2118774775767424987,
+                "cached": {"$type": "_CacheHashWrapper", "repr": "2315426570112169088"},
+                "script": "return hash((6477612195317190612, self.a))",
+                "small": 13,
+            },
+        )
+    )
+    found = state_findings(this, against)
+    assert [record["path"] for record in found.changes] == ["small"]
+    assert sorted((record["path"], record["reason"]) for record in found.set_aside) == [
+        ("cached", "hash"),
+        ("original_hash", "hash"),
+        ("script", "hash"),
+    ]

@@ -66,6 +66,13 @@ def test_a_changed_callee_value_is_the_difference_at_the_failure(runs: Runs) -> 
         "attempt": 1,
         "step": assert_line,  # the passing run never raised: the assert line, before it ran
         "exact": False,
+        "plans": None,
+        # From there the broken run raised; the passing run returned.
+        "parted": {
+            "this": state["diff"]["parted"]["this"] | {"step": state["step"], "kind": "exception"},
+            "against": state["diff"]["parted"]["against"]
+            | {"step": assert_line + 1, "kind": "return"},
+        },
         "changes": [
             {
                 "frame": "test_price",
@@ -85,6 +92,8 @@ def test_a_changed_callee_value_is_the_difference_at_the_failure(runs: Runs) -> 
             },
         ],
         "omitted": 0,
+        "cut": [],
+        "set_aside": [],
     }
 
 

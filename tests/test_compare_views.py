@@ -12,10 +12,11 @@ from rich.console import Console
 from tracebuilder import SOURCES, Recording, close_traces, open_trace, write_trace
 
 import replay.compare
+import replay.html_view
 from pytest_scope.trace.schema import Kind
 from replay.align import align
 from replay.compare import Comparer, Recorded, compare_at, diverge
-from replay.html_view import export_viewer
+from replay.html_view import STEP_DIFFS, diffed_steps, export_viewer
 from replay.json_view import divergence_document
 from replay.state import state_at
 from replay.text_view import render_diff, render_divergence
@@ -71,6 +72,9 @@ def test_the_diff_beside_a_state(sides: tuple[Recorded, Recorded]) -> None:
         "Compared with run 20250101-000000-1 (attempt 1), step 5:"
         " the last step both runs did alike",
         "there: line in test_main at test_sample.py:12",
+        "from there, the runs went different ways:",
+        "  run 20250102-000000-1: step 6: exception in test_main at test_sample.py:12",
+        "  run 20250101-000000-1: (had ended)",
         "Differences",
         "",
         "  where            run 20250102-000000-1   run 20250101-000000-1",
@@ -177,6 +181,56 @@ def test_a_viewer_aligns_the_two_recordings_once(
     assert comparison.step_diffs is not None and len(comparison.step_diffs) == this.test.steps
     assert comparison.divergence is not None and comparison.divergence.by == "value"
     assert len(alignments) == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "open_step", "divergence"),
+    [
+        (1, STEP_DIFFS - 1, STEP_DIFFS - 1, 5),
+        (1, 3015, 3014, 1511),
+        (1, 100_000, 100_000, None),
+        (501, 20_000, 19_990, 600),  # the ring buffer dropped steps 1 to 500
+        (1, 5_000, 10, 4_990),  # opened near the start (--step), diverged near the end
+    ],
+)
+def test_the_page_carries_the_diffs_around_where_people_look_and_spread_between(
+    first: int, last: int, open_step: int, divergence: int | None
+) -> None:
+    """A short test: every step's diff. A long one: at most STEP_DIFFS of them, every step
+    just before the one the page opens at (people step back from the failure), the steps
+    around the first divergence, and the rest spread so no step is far from a diff."""
+    wanted = diffed_steps(first, last, open_step, divergence)
+    assert wanted[0] == open_step  # the most wanted first: the page may get only some
+    assert len(set(wanted)) == len(wanted)
+    steps = sorted(wanted)
+    assert first <= steps[0] and steps[-1] <= last
+    if last - first < STEP_DIFFS:
+        assert steps == list(range(first, last + 1))
+        return
+    assert len(steps) <= STEP_DIFFS
+    held = set(steps)
+    just_before = set(range(max(first, open_step - STEP_DIFFS // 2), open_step + 1))
+    far = next(at for at, step in enumerate(wanted) if abs(step - open_step) > STEP_DIFFS)
+    assert just_before <= set(wanted[:far])  # wanted before any step far from it
+    if divergence is not None:
+        near = range(divergence - STEP_DIFFS // 10, min(last, divergence + STEP_DIFFS // 10))
+        assert set(near) <= held
+    gaps = [after - before for before, after in zip([first, *steps], [*steps, last], strict=True)]
+    assert max(gaps) <= (last - first) // (STEP_DIFFS // 6)
+
+
+def test_the_page_gets_as_many_step_diffs_as_time_allows(
+    sides: tuple[Recorded, Recorded], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing a viewer stays bounded however costly each diff: past the deadline, the page
+    carries the diffs computed so far, the one at the step it opens at always."""
+    this, against = sides
+    monkeypatch.setattr(replay.html_view, "STEP_DIFFS_SECONDS", 0.0)
+    _, comparison = export_viewer(tmp_path / "viewer.html", this.trace, this.test, 2, against)
+    assert comparison.step_diffs is not None and list(comparison.step_diffs) == ["2"]
+    monkeypatch.setattr(replay.html_view, "STEP_DIFFS_SECONDS", 60.0)
+    _, comparison = export_viewer(tmp_path / "viewer.html", this.trace, this.test, 2, against)
+    assert comparison.step_diffs is not None and len(comparison.step_diffs) == this.test.steps
 
 
 def test_a_comparer_aligns_once_for_every_step_it_diffs(

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from dapclient import TIMEOUT, DapClient, frame, read_message
-from recordings import record_compare, record_history
+from recordings import record_caught, record_compare, record_history
 from replaycli import replay_json, run_replay
 from tracebuilder import Recording, write_trace
 
@@ -200,6 +200,31 @@ def test_breakpoints_with_condition_and_hit_count(
     assert (stopped["body"]["reason"], stopped_at(stopped)) == ("breakpoint", calls[0])
     client.request("reverseContinue", {"threadId": 1})
     assert stopped_at(client.event("stopped")) == rows[0]["step"]
+
+
+def test_continue_passes_caught_exceptions_unless_the_raised_filter_is_set(
+    tmp_path: Path,
+) -> None:
+    """fixtures/caught: three exceptions caught, then a call to total, then the failure.
+    As the prompt's c: the default filter stops at the failure only; "raised" at each."""
+    record_caught(tmp_path)
+    timeline = replay_json(tmp_path, "test_total_skips_words", "--timeline")
+    (call,) = steps(timeline, function="total", kind="call")
+    raised = steps(timeline, kind="exception")
+    assert len(raised) == 4
+    client = DapClient(tmp_path)
+    try:
+        assert stopped_at(started(client, {"test": "test_total_skips_words"})) == raised[-1]
+        client.request("setFunctionBreakpoints", {"breakpoints": [{"name": "total"}]})
+        client.request("goto", {"threadId": 1, "targetId": 1})
+        client.event("stopped")
+        assert move(client, "continue") == call
+        assert move(client, "continue") == raised[-1]
+        client.request("setExceptionBreakpoints", {"filters": ["failure", "raised"]})
+        assert move(client, "reverseContinue") == call
+        assert move(client, "reverseContinue") == raised[2]
+    finally:
+        client.close()
 
 
 def test_exception_filters_and_function_breakpoints(

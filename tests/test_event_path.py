@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.machinery
+import json
 import os
 import shutil
 import subprocess
@@ -20,6 +22,7 @@ from pytest_scope.trace.reader import TraceFile
 from pytest_scope.trace.scope_dir import ScopeDir
 from replay.cursor import Cursor
 
+REPO = Path(__file__).resolve().parent.parent
 _WHICH_RECORDER = "import pytest_scope.capture.recorder as recorder; print(recorder.__file__)"
 
 
@@ -124,3 +127,79 @@ def test_the_recorders_frames_are_told_on_both_paths() -> None:
     assert not in_event_path(str(package / "session.py"))
     assert not in_event_path("<string>")
     assert not in_event_path("values.py")
+
+
+def _package_copy(root: Path) -> Path:
+    """This checkout's packages in ``root``, where a test may put compiled modules."""
+    for package in ("pytest_scope", "replay"):
+        shutil.copytree(
+            REPO / package, root / package, ignore=shutil.ignore_patterns("__pycache__", "*.so")
+        )
+    (root / "pytest_scope" / "capture" / event_path.COMPILED_SOURCES).unlink(missing_ok=True)
+    return root
+
+
+def _compiled_beside(root: Path, record: dict[str, str] | None) -> None:
+    """A compiled recorder beside the sources (a file Python would load first, and fail
+    to: it is no extension), and what the build recorded of the sources, if anything."""
+    capture = root / "pytest_scope" / "capture"
+    (capture / f"recorder{importlib.machinery.EXTENSION_SUFFIXES[0]}").write_bytes(b"stale")
+    if record is not None:
+        (capture / event_path.COMPILED_SOURCES).write_text(json.dumps(record))
+
+
+def _digests(root: Path) -> dict[str, str]:
+    return {
+        name: event_path.source_digest(root / event_path.source_path(name))
+        for name in event_path.MODULES
+    }
+
+
+def test_compiled_modules_built_from_other_sources_are_not_used(tmp_path: Path) -> None:
+    """An editable install compiled, then recorder.py edited: the edited source runs, and the
+    summary says why in one line."""
+    root = _package_copy(tmp_path / "checkout")
+    record = _digests(root)
+    with (root / "pytest_scope" / "capture" / "recorder.py").open("a") as source:
+        source.write("\n# edited after the build\n")
+    _compiled_beside(root, record)
+    assert event_path.changed_sources(root) == ["capture/recorder.py"]
+    env = {**_environment(pure=False), "PYTHONPATH": str(root)}
+    run = subprocess.run(
+        [sys.executable, "-c", _WHICH_RECORDER],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == str(root / "pytest_scope" / "capture" / "recorder.py")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_one.py").write_text("def test_one():\n    x = 1\n    assert x\n")
+    summary = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--scope"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert (
+        "recording ran in pure Python: the compiled event path was built from other sources"
+        " than capture/recorder.py (slower; install again to compile them)"
+    ) in summary.splitlines()
+
+
+def test_the_staleness_rule(tmp_path: Path) -> None:
+    root = _package_copy(tmp_path)
+    assert event_path.changed_sources(root) == [], "nothing compiled: nothing to compare"
+    _compiled_beside(root, _digests(root))
+    assert event_path.changed_sources(root) == [], "built from these very sources"
+    codec = root / "pytest_scope" / "trace" / "codec.py"
+    codec.write_text(codec.read_text() + "\n")
+    assert event_path.changed_sources(root) == ["trace/codec.py"]
+    _compiled_beside(root, None)
+    (root / "pytest_scope" / "capture" / event_path.COMPILED_SOURCES).unlink()
+    assert len(event_path.changed_sources(root)) == len(event_path.MODULES), "no record: unknown"
+    (root / "pytest_scope" / "capture" / event_path.COMPILED_SOURCES).write_text("[damaged")
+    assert len(event_path.changed_sources(root)) == len(event_path.MODULES)

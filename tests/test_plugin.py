@@ -418,3 +418,40 @@ def test_a_test_that_traces_its_own_memory_is_not_disturbed(pytester: pytest.Pyt
             " recording stopped at step *: the test started tracemalloc, *"
         ]
     )
+
+
+def test_the_summary_counts_one_test_in_the_singular(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    result = pytester.runpytest_subprocess("--scope")
+    result.stdout.fnmatch_lines(["recorded 1 test, * steps (0 dropped by the 32 MB buffer cap)"])
+
+
+def test_a_test_whose_subtest_failed_is_recorded_as_failed(pytester: pytest.Pytester) -> None:
+    """pytest reports each subtest through the call phase's report hook, before the test's
+    own call report, which says passed: the recording keeps the failure, so that it never
+    serves as a later run's last pass."""
+    pytester.makepyfile(
+        test_sub="""
+        import unittest
+
+        class Windows(unittest.TestCase):
+            def test_each(self):
+                for size in (1, 2, 3):
+                    with self.subTest(size=size):
+                        self.assertLess(size, 3)
+
+            def test_all_pass(self):
+                for size in (1, 2):
+                    with self.subTest(size=size):
+                        self.assertLess(size, 3)
+        """
+    )
+    result = pytester.runpytest_subprocess("--scope", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    (trace,) = _trace_files(pytester.path)
+    with closing(sqlite3.connect(trace)) as db:
+        outcomes = dict(db.execute("SELECT nodeid, outcome FROM tests"))
+    assert outcomes == {
+        "test_sub.py::Windows::test_each": "failed",
+        "test_sub.py::Windows::test_all_pass": "passed",
+    }

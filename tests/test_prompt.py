@@ -1,7 +1,8 @@
 """``scope-replay TEST_ID -i`` driven by a script on stdin, on real recordings.
 
 fixtures/demo is recorded once (its ``test_ship_takes_every_line`` fails); fixtures/compare
-twice, passing and then broken, for ``diff``. Every expected step is read from the
+twice, passing and then broken, for ``diff``; fixtures/caught once, for ``c`` past caught
+exceptions. Every expected step is read from the
 recording's own timeline (``--timeline --format json``), never written down by hand.
 """
 
@@ -18,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recordings import FIXTURES, record_compare, record_demo, record_history
+from recordings import FIXTURES, record_caught, record_compare, record_demo, record_history
 from replaycli import replay_json, run_replay
 
 DEMO_TEST = "test_ship_takes_every_line"
 TEST_FUNCTION = "test_ship_takes_every_line"
+CAUGHT_TEST = "test_total_skips_words"
 HEADER = re.compile(r"^step (\d+) of (\d+) · (\w+) in (\S+) at ")
 
 
@@ -123,7 +125,44 @@ def test_breakpoints_on_a_function_stop_at_each_call_then_the_exception(demo: De
     lines = session(demo.root, DEMO_TEST, *script)
     assert stops(lines)[2:] == [*calls, raised, *calls[::-1]]
     assert "stopped: breakpoint 1 at Stock.take" in lines
-    assert "stopped: exception raised" in lines
+    assert "stopped: the exception that failed the test" in lines
+
+
+@pytest.fixture(scope="module")
+def caught(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    root = tmp_path_factory.mktemp("caught")
+    record_caught(root)
+    return Demo(root, replay_json(root, CAUGHT_TEST, "--timeline"))
+
+
+def test_c_and_rc_stop_at_breakpoints_and_the_failure_not_at_caught_exceptions(
+    caught: Demo,
+) -> None:
+    """pdb's c: the exceptions caught on the way are not stops."""
+    (call,) = caught.steps(function="total", kind="call")
+    raised = caught.steps(kind="exception")
+    assert len(raised) == 4  # three caught in parse, then the assertion
+    script = ["b total", "step 1", "c", "c", "c", "rc", "rc"]
+    lines = session(caught.root, CAUGHT_TEST, *script)
+    assert stops(lines)[2:] == [call, raised[-1], call]
+    assert answers(lines, "c")[0] == "stopped: breakpoint 1 at total"
+    assert "stopped: the exception that failed the test" in lines
+    assert "*** no breakpoint or failure of the test ahead: the recording ends there" in lines
+    assert lines[-1] == "*** no breakpoint or failure of the test before this step"
+
+
+def test_catch_on_stops_at_every_exception_raised(caught: Demo) -> None:
+    (call,) = caught.steps(function="total", kind="call")
+    raised = caught.steps(kind="exception")
+    script = ["b total", "catch", "catch on", "step 1", *["c"] * 5, "catch off", "rc", "rc"]
+    lines = session(caught.root, CAUGHT_TEST, *script)
+    assert stops(lines)[2:] == [*raised[:3], call, raised[3], call]
+    assert answers(lines, "catch") == ["c and rc stop at each breakpoint or failure of the test"]
+    assert answers(lines, "catch on") == [
+        "c and rc stop at each breakpoint, failure of the test or exception raised"
+    ]
+    assert lines.count("stopped: exception raised") == 3
+    assert lines[-1] == "*** no breakpoint or failure of the test before this step"
 
 
 def test_a_condition_on_recorded_locals_picks_its_call(demo: Demo) -> None:
@@ -258,6 +297,7 @@ def test_list_shows_the_recorded_source(demo: Demo) -> None:
         ("b Stock.take, __import__('os')", "*** bad condition: only len(PATH) can be called in"
          " \"__import__('os')\""),
         ("cl 7", "*** there is no breakpoint 7"),
+        ("catch everything", "*** catch takes on or off, not 'everything'"),
         ("diff", f"*** no passing recording of tests/test_stock.py::{DEMO_TEST} to compare with"),
         ("u", "*** oldest frame"),
     ],

@@ -138,12 +138,111 @@ def test_a_pipe_gets_whole_ids_in_every_table(
     assert any(str(path) in line for line in capsys.readouterr().out.splitlines())
 
 
+def test_a_piped_list_is_plain_lines_none_padded_to_the_longest_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_id = f"tests/test_p.py::test_case[{'x' * 600}]"
+    short_id = "tests/test_p.py::test_short"
+    write_trace(
+        tmp_path / ".scope" / "runs" / "20250101-000000-1.sqlite",
+        {long_id: _recording(), short_id: _recording()},
+        outcomes={short_id: "failed"},
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "Tests of run 20250101-000000-1",
+        "outcome  attempt  steps  dropped  test",
+        f"passed         1      6        0  {long_id}",
+        f"failed         1      6        0  {short_id}",
+    ]
+    assert main(["--runs"]) == 0
+    assert all(line == line.rstrip() for line in capsys.readouterr().out.splitlines())
+
+
+def test_list_failed_shows_the_tests_whose_last_attempt_failed(
+    scope: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert [t["nodeid"] for t in _json(capsys, "--list", "--failed")["tests"]] == [FAILING]
+    assert _json(capsys, "--list", "--failed", "--run", "20250101-000000-1")["tests"] == []
+    assert main(["--list", "--failed"]) == 0
+    assert capsys.readouterr().out.splitlines()[2:] == [
+        f"failed         1      6        0  {FAILING}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("test_mian", "test_sample.py::test_main"),
+        ("test_sample.py::test_othr", "test_sample.py::test_other"),
+        ("tset_other", "test_sample.py::test_other"),
+    ],
+)
+def test_a_mistyped_id_gets_did_you_mean_in_one_line(
+    scope: Path, capsys: pytest.CaptureFixture[str], typed: str, meant: str
+) -> None:
+    assert main([typed]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"scope-replay: error: no recorded test matches {typed!r}")
+    assert f"; did you mean {meant}" in line
+
+
+def test_an_exported_baseline_stays_out_of_git_status_unless_its_directory_was_there(
+    scope: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    subprocess.run(["git", "init", "-q", str(scope)], check=True)
+    (scope / ".gitignore").write_text(".scope/\n")
+    assert main(["--export-baseline", str(scope / "ci-baseline")]) == 0
+    assert (scope / "ci-baseline" / "CACHEDIR.TAG").is_file()
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=scope,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert status.splitlines() == ["?? .gitignore"]
+    # A directory the user made (to commit a baseline on purpose) is left as it is.
+    (scope / "committed").mkdir()
+    assert main(["--export-baseline", str(scope / "committed")]) == 0
+    assert sorted(path.name for path in (scope / "committed").iterdir()) == [
+        ".pytest-scope-artifacts",
+        "runs",
+    ]
+
+
 def test_an_unreadable_run_is_listed_as_such(
     scope: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (scope / ".scope" / "runs" / "20250103-000000-1.sqlite").write_bytes(b"junk" * 100)
     runs = _json(capsys, "--runs")
     assert runs[0]["error"] == "not a SQLite database (garbage or truncated)"
+
+
+def test_a_damaged_newest_run_is_passed_over_and_named(
+    scope: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A truncated file named like the newest run hides none of the runs before it."""
+    newest = scope / ".scope" / "runs" / "20250102-000000-1.sqlite"
+    damaged = scope / ".scope" / "runs" / "20250103-000000-1.sqlite"
+    damaged.write_bytes(newest.read_bytes()[:3000])
+    note = (
+        "scope-replay: note: passed over 1 unreadable run(s): 20250103-000000-1"
+        " (not a SQLite database (garbage or truncated))"
+    )
+    assert main(["test_main", "--against", "none", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["run"] == "20250102-000000-1"
+    assert captured.err.splitlines() == [note]
+    assert main(["--list", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["run"] == "20250102-000000-1"
+    assert captured.err.splitlines() == [note]
+    assert main(["nope"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "no recorded test matches 'nope'" in line and "20250103-000000-1" in line
 
 
 @pytest.mark.parametrize(
@@ -164,6 +263,7 @@ def test_an_unreadable_run_is_listed_as_such(
         (["--list", "test_main"], "--list, --runs and --export-baseline take no TEST_ID"),
         (["--export-baseline", "../.scope"], "other than the scope directory"),
         (["--list", "--runs"], "not allowed with argument"),
+        (["--runs", "--failed"], "--failed goes with --list"),
         (["test_main", "--timeline", "--step", "2"], "leave out --step"),
         (["test_main", "--run", "nope"], "no run 'nope'"),
         (["test_main", "--run", "missing.sqlite"], "missing.sqlite: no such file"),
@@ -212,7 +312,7 @@ def test_a_trace_file_of_the_format_before_container_kinds(
     assert main(["test_main"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert "written by an older pytest-scope (format 2); this one reads format 3" in line
-    assert line.endswith("record the tests again")
+    assert "record the tests again" in line
 
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:

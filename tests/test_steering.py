@@ -169,7 +169,7 @@ def test_patterns_from_pyproject_toml(project: pytest.Pytester) -> None:
 def test_an_empty_pattern_is_a_usage_error(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("--scope", "--scope-exclude", " ")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*scope_exclude patterns must not be empty*"])
+    result.stderr.fnmatch_lines(["*argument --scope-exclude: needs a pattern, not an empty value*"])
 
 
 def test_plan_patterns_match_modules_by_sys_path_and_paths_by_rootdir(

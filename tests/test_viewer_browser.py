@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recordings import FIXTURES, record_history
+from recordings import FIXTURES, record, record_history
 from replaycli import replay_json, run_replay
 from test_artifacts import embedded, make_project, pytest_run
 
 from pytest_scope.trace.schema import MARKS
 from replay.bundle import viewer_name
+from replay.html_view import STEP_DIFFS
 from replay.references import References
 from replay.value_history import seen_text
 
@@ -58,17 +59,17 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Viewer:
     """One open viewer page; every dialog and page error is collected, none expected."""
 
-    def __init__(self, browser: Any, path: Path) -> None:
+    def __init__(self, browser: Any, path: Path, size: tuple[int, int] = (1400, 900)) -> None:
         self.path = path
-        self.page = browser.new_page(viewport={"width": 1400, "height": 900})
+        self.page = browser.new_page(viewport={"width": size[0], "height": size[1]})
         self.dialogs: list[str] = []
         self.errors: list[str] = []
         self.page.on("dialog", self._dialog)
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.goto(path.as_uri())
-        self.page.wait_for_function(
-            "document.body.classList.contains('ready') || document.body.dataset.error"
-        )
+        # A selector, not wait_for_function: its polling evaluates a string, which the
+        # page's Content-Security-Policy refuses once the page is slower than the first try.
+        self.page.wait_for_selector("body.ready, body[data-error]", state="attached")
         assert self.page.evaluate("document.body.dataset.error") is None
 
     def _dialog(self, dialog: Any) -> None:
@@ -202,19 +203,25 @@ def test_the_failure_reads_as_pytest_prints_it(browser: Any, project: Path) -> N
         assert viewer.page.text_content("#aligned-now") == (
             f"Step {step} on screen is step {diff['step']} of run {diff['against']} ({match})"
         )
-        header = viewer.page.text_content("#diff-now > div:first-child")
-        assert header == f"At step {step} against run {diff['against']} attempt 1, " + (
-            f"step {diff['step']}:" if diff["exact"] else f"step {diff['step']} ({match}):"
-        )
-        where = viewer.page.eval_on_selector_all(
-            "#diff-now .change-row:not(.change-head) > .name",
-            "rows => rows.map(r => r.textContent)",
-        )
-        assert where == [
-            change["path"] if change["frame"] is None else f"{change['frame']}: {change['path']}"
-            for change in diff["changes"]
-        ]
+        _assert_the_diff_shown_is(viewer, diff, step)
     assert viewer.dialogs == [] and viewer.errors == []
+
+
+def _assert_the_diff_shown_is(viewer: Viewer, diff: dict[str, Any], step: int) -> None:
+    """The comparison panel shows ``diff`` (``scope-replay --step STEP``'s) for ``step``."""
+    match = "the same step" if diff["exact"] else "the last step both did alike"
+    header = viewer.page.text_content("#diff-now > div:first-child")
+    assert header == f"At step {step} against run {diff['against']} attempt 1, " + (
+        f"step {diff['step']}:" if diff["exact"] else f"step {diff['step']} ({match}):"
+    )
+    where = viewer.page.eval_on_selector_all(
+        "#diff-now .change-row:not(.change-head) > .name",
+        "rows => rows.map(r => r.textContent)",
+    )
+    assert where == [
+        change["path"] if change["frame"] is None else f"{change['frame']}: {change['path']}"
+        for change in diff["changes"]
+    ]
 
 
 def test_step_over_and_out_follow_the_stack(browser: Any, project: Path) -> None:
@@ -279,7 +286,7 @@ def test_index_links_to_the_viewers(browser: Any, project: Path) -> None:
     assert sorted(links) == ["test_cart.py::test_hostile", "test_cart.py::test_total"]
     with page.expect_navigation():  # polling the index, whose policy forbids scripts, fails
         page.click("text=test_cart.py::test_total")
-    page.wait_for_function("document.body.classList.contains('ready')")
+    page.wait_for_selector("body.ready", state="attached")
     assert page.text_content("#test-id") == "test_cart.py::test_total"
     assert "against run" in page.text_content("#compare")
 
@@ -443,3 +450,171 @@ def _expected_rows(document: dict[str, Any]) -> list[tuple[int, str | None, str 
         )
         for change in document["changes"]
     ]
+
+
+LONG_SUITE = """
+import os
+
+BROKEN = os.environ.get("LONG_BROKEN") == "1"
+
+
+class Cart:
+    def __init__(self):
+        self.lines = []
+        self.total = 0
+
+    def add(self, sku, count, price):
+        self.lines.append((sku, count))
+        self.total += count * price
+        return self.total
+
+
+def discount(total, rate):
+    return total * (1 - rate)
+
+
+class TestListNested:
+    def test_list_nested_partial_propagated_to_nested(self):
+        cart = Cart()
+        for i in range(300):
+            count = i % 5 + (1 if BROKEN and i == 150 else 0)
+            cart.add(f"sku-{i % 17}", count, 3)
+        final = discount(cart.total, 0.1)
+        assert final == 1620.0
+"""
+LONG_TEST = "test_list_nested_partial_propagated_to_nested"
+LONG_FUNCTION = "TestListNested." + LONG_TEST
+
+
+@pytest.fixture(scope="module")
+def long_test(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A test of some 2,500 steps with a long qualified name, passing then failing (one
+    more item at its 150th round); its project and its viewer."""
+    root = tmp_path_factory.mktemp("long")
+    (root / "pytest.ini").write_text("[pytest]\n")
+    (root / "test_long.py").write_text(LONG_SUITE)
+    assert record(root) == 0
+    assert record(root, env={"LONG_BROKEN": "1"}) == 1
+    page = root / "viewer.html"
+    assert run_replay(root, LONG_TEST, "--html", str(page)).returncode == 0
+    return root, page
+
+
+def test_the_comparison_follows_the_step_on_screen_in_a_long_test(
+    browser: Any, long_test: tuple[Path, Path]
+) -> None:
+    """The page carries the diffs of STEP_DIFFS steps; at each the panel shows the one
+    scope-replay --step shows; elsewhere it says there is none and links the nearest."""
+    root, page = long_test
+    data = embedded(page)
+    viewer = Viewer(browser, page)
+    divergence = data["divergence"]["step"]
+    for step in (data["failure_step"], data["failure_step"] - 100, divergence):
+        viewer.page.evaluate(f"window.scopeViewer.go({step})")
+        diff = replay_json(root, LONG_TEST, "--step", str(step))["diff"]
+        _assert_the_diff_shown_is(viewer, diff, step)
+    held = sorted(map(int, json.loads(gzip.decompress(base64.b64decode(data["step_diffs"])))))
+    assert data["steps"] > 2 * STEP_DIFFS and len(held) <= STEP_DIFFS
+    spread = next(step for step in held if held[0] + 10 < step < divergence - STEP_DIFFS)
+    viewer.page.evaluate(f"window.scopeViewer.go({spread})")
+    diff = replay_json(root, LONG_TEST, "--step", str(spread))["diff"]
+    _assert_the_diff_shown_is(viewer, diff, spread)
+    missing = spread + 3
+    assert missing not in held
+    nearest = min(held, key=lambda step: (abs(step - missing), -step))
+    viewer.page.evaluate(f"window.scopeViewer.go({missing})")
+    assert viewer.page.text_content("#diff-now") == (
+        f"No comparison computed for step {missing} (this page holds the diffs of {len(held)}"
+        f" of its {data['steps']} steps); nearest: step {nearest}"
+    )
+    viewer.page.click("#diff-now a.step-link")
+    assert viewer.step == nearest
+    diff = replay_json(root, LONG_TEST, "--step", str(nearest))["diff"]
+    _assert_the_diff_shown_is(viewer, diff, nearest)
+    assert viewer.dialogs == [] and viewer.errors == []
+    # Opened at step 1000 (--step): past the last step diffed, the nearest is that one.
+    early = root / "early.html"
+    assert run_replay(root, LONG_TEST, "--step", "1000", "--html", str(early)).returncode == 0
+    held = sorted(
+        map(int, json.loads(gzip.decompress(base64.b64decode(embedded(early)["step_diffs"]))))
+    )
+    assert held[-1] < data["steps"]
+    viewer = Viewer(browser, early)
+    viewer.page.evaluate(f"window.scopeViewer.go({data['steps']})")
+    assert (viewer.page.text_content("#diff-now") or "").endswith(f"; nearest: step {held[-1]}")
+
+
+# For each [container, children] pair: the children's boxes of each container matched, which
+# must not overlap; and the text of the boxes matched by ``spilling`` whose content is wider
+# than the box (it runs over what is next to it, or is cut).
+_BOXES = """
+([groups, spilling]) => {
+  const box = (node) => { const r = node.getBoundingClientRect();
+    return {x: r.x, y: r.y, width: r.width, height: r.height, text: node.textContent}; };
+  return {
+    groups: groups.flatMap(([container, children]) => [...document.querySelectorAll(container)]
+      .map((node) => [...node.querySelectorAll(children)].map(box))),
+    spilling: [...document.querySelectorAll(spilling)]
+      .filter((node) => node.scrollWidth > node.clientWidth + 1).map((node) => node.textContent),
+  };
+}
+"""
+
+
+# Each row of the timeline on screen: its text, its tooltip, and whether the text fits
+# the row (a mark after it may be cut, not the text).
+_TIMELINE_ROWS = """
+rows => rows.map((row) => {
+  const text = document.createRange();
+  text.selectNodeContents(row.firstChild);
+  const room = row.clientWidth - parseFloat(getComputedStyle(row).paddingLeft)
+    - parseFloat(getComputedStyle(row).paddingRight);
+  return [row.firstChild.textContent, row.title, text.getBoundingClientRect().width <= room + 0.5];
+})
+"""
+
+
+def _overlapping(boxes: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The pairs of boxes that share some area (touching edges do not count)."""
+    found = []
+    for index, one in enumerate(boxes):
+        for other in boxes[index + 1 :]:
+            across = min(one["x"] + one["width"], other["x"] + other["width"])
+            down = min(one["y"] + one["height"], other["y"] + other["height"])
+            if across - max(one["x"], other["x"]) > 0.5 and down - max(one["y"], other["y"]) > 0.5:
+                found.append((one["text"][:40], other["text"][:40]))
+    return found
+
+
+@pytest.mark.parametrize("size", [(1400, 1000), (1920, 1080), (1280, 800)])
+def test_nothing_overlaps_and_the_timeline_shows_function_names(
+    browser: Any, long_test: tuple[Path, Path], size: tuple[int, int]
+) -> None:
+    """At the failure and at the first divergence: the panels, the controls and the cells of
+    the comparison tables keep to their boxes (a long frame name wraps in its cell), and
+    the timeline's rows show the whole qualified name of their function, which their
+    tooltip holds too."""
+    _, page = long_test
+    viewer = Viewer(browser, page, size)
+    data = embedded(page)
+    groups = [
+        ["main", ":scope > section"],
+        ["#controls", ":scope > *"],
+        [".change-row", ":scope > span"],
+    ]
+    spilling = ".change-row > span, #stack li, main > section"
+    for step in (data["failure_step"], data["divergence"]["step"]):
+        viewer.page.evaluate(f"window.scopeViewer.go({step})")
+        found = viewer.page.evaluate(_BOXES, [groups, spilling])
+        assert [_overlapping(boxes) for boxes in found["groups"] if _overlapping(boxes)] == []
+        assert found["spilling"] == [], (step, size)
+        panels = found["groups"][0]
+        assert all(panel["x"] + panel["width"] <= size[0] for panel in panels)
+        names = viewer.page.eval_on_selector_all(
+            "#diff-now .change-row > .name", "cells => cells.map(cell => cell.textContent)"
+        )
+        assert any(name.startswith(LONG_FUNCTION + ": ") for name in names)
+        shown = viewer.page.eval_on_selector_all("#timeline .row", _TIMELINE_ROWS)
+        assert any(LONG_FUNCTION + ":" in text for text, _, _ in shown)
+        assert [text for text, title, whole in shown if not whole or title != text] == []
+    assert viewer.dialogs == [] and viewer.errors == []

@@ -44,6 +44,8 @@ DEFAULT_PATTERNS: Final = (
     "credential",
     "signature",
 )
+# The trace format's REDACTED_TEXT (schema), spelled here: plugin imports this module in
+# every run, and the trace package must wait for --scope.
 MARKER: Final = "<redacted>"
 # Shorter values ("1", "yes") hide nothing, and would blank every string that contains them.
 MIN_SECRET_CHARS: Final = 4

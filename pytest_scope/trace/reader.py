@@ -9,6 +9,7 @@ tables must be plain tables (a view could compute rows forever), no value may ex
 
 from __future__ import annotations
 
+import difflib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from pytest_scope.trace.records import (
 from pytest_scope.trace.schema import FORMAT_NAME, KIND_NAMES, SCHEMA_VERSION
 
 _MAX_CANDIDATES = 5
+_MAX_SUGGESTIONS = 3  # "did you mean": the closest few, on one line
 # The largest string or blob read: a source file, a chunk (which inflates to 8 MiB at most).
 MAX_VALUE_BYTES = 64 * 1024 * 1024
 _MAX_META_CHARS = 65536
@@ -360,29 +362,62 @@ def _is_int(value: Any) -> bool:
     return type(value) is int
 
 
-def find_test(paths: list[Path], test_id: str, where: str) -> tuple[TraceFile, RecordedTest]:
+def find_test(
+    paths: list[Path],
+    test_id: str,
+    where: str,
+    unreadable: list[TraceFileError] | None = None,
+) -> tuple[TraceFile, RecordedTest]:
     """The test ``test_id`` names, in the first of ``paths`` (newest first) that has it.
 
     ``test_id`` is a node id, its end after a ``::`` or ``/``, or an unambiguous
     substring of one (see ``_best_matches``). Of
     several attempts (reruns) the last is taken. The caller closes the returned file.
+    With ``unreadable``, a file that cannot be read is passed over and its error added
+    there: one damaged run must not hide the test in the others.
     """
+    seen: dict[str, None] = {}  # every node id looked at, for "did you mean"
     for path in paths:
-        trace = TraceFile(path)
         try:
-            test = _match(trace, test_id)
-        except BaseException:
-            trace.close()
-            raise
+            trace = TraceFile(path)
+            try:
+                test = _match(trace, test_id, seen)
+            except BaseException:
+                trace.close()
+                raise
+        except TraceFileError as exc:
+            if unreadable is None:
+                raise
+            unreadable.append(exc)
+            continue
         if test is not None:
             return trace, test
         trace.close()
-    raise NotFoundError(f"no recorded test matches {test_id!r} in {where}; list them with --list")
+    close = _close_matches(test_id, list(seen))
+    hint = f"did you mean {_either(close)}?" if close else "list them with --list"
+    raise NotFoundError(f"no recorded test matches {test_id!r} in {where}; {hint}")
 
 
-def _match(trace: TraceFile, test_id: str) -> RecordedTest | None:
+def _close_matches(test_id: str, nodeids: list[str]) -> list[str]:
+    """The node ids a mistyped ``test_id`` most likely meant: close to a whole id, or to the
+    name after its last ``::`` (a test's name is what people type)."""
+    names: dict[str, list[str]] = {}
+    for nodeid in nodeids:
+        names.setdefault(nodeid.rpartition("::")[2], []).append(nodeid)
+    close = difflib.get_close_matches(test_id, nodeids, n=_MAX_SUGGESTIONS)
+    for name in difflib.get_close_matches(test_id, list(names), n=_MAX_SUGGESTIONS):
+        close.extend(names[name])
+    return list(dict.fromkeys(close))[:_MAX_SUGGESTIONS]
+
+
+def _either(choices: list[str]) -> str:
+    return " or ".join([", ".join(choices[:-1]), choices[-1]] if len(choices) > 1 else choices)
+
+
+def _match(trace: TraceFile, test_id: str, seen: dict[str, None]) -> RecordedTest | None:
     tests = trace.tests()
     nodeids = list(dict.fromkeys(test.nodeid for test in tests))
+    seen.update(dict.fromkeys(nodeids))
     matches = _best_matches(nodeids, test_id)
     if not matches:
         return None

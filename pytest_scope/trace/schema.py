@@ -186,6 +186,9 @@ LEAVING_KINDS: Final = frozenset({Kind.RETURN, Kind.YIELD, Kind.UNWIND})
 
 # The marks of the value forms (module docstring): keys of a recorded map that are not data.
 MARKS: Final = ("$truncated", "$depth", "$cycle", "$redacted")
+# What stands for each secret value inside a recorded str or bytes (a form marked
+# "$redacted"): the comparison matches it against the text of a run that did not redact.
+REDACTED_TEXT: Final = "<redacted>"
 
 
 class Container:

@@ -68,11 +68,16 @@ class ScopeDir:
         git and backups."""
         scope_dir = cls(path)
         scope_dir.runs_dir.mkdir(parents=True, exist_ok=True)
+        scope_dir.mark_as_cache()
+        return scope_dir
+
+    def mark_as_cache(self) -> None:
+        """Write the markers that git (``.gitignore``) and backup tools (``CACHEDIR.TAG``)
+        read, where missing."""
         for name, text in _MARKERS.items():
-            marker = path / name
+            marker = self.path / name
             if not marker.exists():
                 marker.write_text(text)
-        return scope_dir
 
     @property
     def runs_dir(self) -> Path:
@@ -114,9 +119,9 @@ class ScopeDir:
         raise NotFoundError(f"no run {run!r} in {self.runs_dir} (newest: {recent})")
 
     def newest(self) -> Path:
-        return self._some_runs()[0]
+        return self.recorded_runs()[0]
 
-    def _some_runs(self) -> list[Path]:
+    def recorded_runs(self) -> list[Path]:
         """``runs()``, which must find at least one."""
         runs = self.runs()
         if not runs:
@@ -129,7 +134,7 @@ class ScopeDir:
 
         if run is not None:
             return find_test([self.run(run)], test_id, where=f"run {run}")
-        return find_test(self._some_runs(), test_id, where=f"the runs in {self.path}")
+        return find_test(self.recorded_runs(), test_id, where=f"the runs in {self.path}")
 
 
 def new_run_id() -> str:

@@ -44,6 +44,8 @@
   let kinds, codes, lines, threads, depths; // per step, index step - firstStep
   let threadCount = 0;
   let watches = false; // the test watches objects (pytest_scope.watch) at some step
+  let stepDiffs = Object.create(null); // the diff document by step, of the steps diffed
+  let diffedSteps = []; // those steps, in order
 
   async function inflate(base64) {
     if (typeof DecompressionStream === "undefined") {
@@ -519,20 +521,66 @@
     return file;
   }
 
+  // A timeline row: the step, the kind, and where, indented by the stack's depth; then
+  // (viewer.css) the failure's or the first divergence's mark. Short of room, the row's
+  // end gives way (an ellipsis): the mark first, the name only when it is too long alone.
+  const INDENT = "  ", MAX_INDENT_LEVELS = 12;
+  const ROW_PADDING = 2 * 6; // .vlist .row's, in viewer.css
+  const SCROLLBAR = 16;
+  const TIMELINE_MIN = 280; // viewer.css's width of the panel, the least it takes
+  const OTHER_COLUMNS = 300 + 280 + 40; // main's grid: the source's and state's least, gaps
+  const MARK_CHARS = { // viewer.css's marks (::after)
+    failure: " \u25C0 failure".length, divergence: " \u25C0 first divergence".length,
+  };
+  let stepChars = 6, kindChars = 9; // the columns' widths, set by fitTimeline
+
+  function timelineText(index) {
+    const indent = INDENT.repeat(Math.max(0, Math.min(depths[index] - 1, MAX_INDENT_LEVELS)));
+    const thread = threadCount > 1 ? ` [thread ${threads[index]}]` : "";
+    return `${String(firstStep + index).padStart(stepChars)} ` +
+      `${(KINDS[kinds[index]] || "?").padEnd(kindChars)} ` +
+      `${indent}${code(codes[index])[0]}:${lines[index]}${thread}`;
+  }
+
   function timelineRow(index) {
     const step = firstStep + index;
-    const kind = KINDS[kinds[index]] || "?";
-    const [qualname] = code(codes[index]);
-    const row = el("div", `kind-${kind}`);
-    const thread = threadCount > 1 ? ` [thread ${threads[index]}]` : "";
-    row.textContent = `${String(step).padStart(6)} ${kind.padEnd(9)} ` +
-      `${"  ".repeat(Math.max(0, Math.min(depths[index] - 1, 20)))}${qualname}:${lines[index]}${thread}`;
+    const row = el("div", `kind-${KINDS[kinds[index]] || "?"}`, timelineText(index));
     row.title = row.textContent; // the whole name, however narrow the panel
     if (step === current) row.classList.add("current");
     if (step === data.failure_step) row.classList.add("failure");
     if (data.divergence && step === data.divergence.step) row.classList.add("divergence");
     row.addEventListener("click", () => go(step));
     return row;
+  }
+
+  // The timeline panel as wide as its widest row, within what leaves the source and state
+  // panels their minimum widths (main's grid in viewer.css); the user can resize it.
+  function fitTimeline() {
+    const panel = byId("timeline-panel");
+    const list = byId("timeline");
+    stepChars = String(lastStep).length;
+    kindChars = Math.max(...KINDS.map((name) => name.length));
+    let widest = 0;
+    for (let index = 0; index < kinds.length; index++) {
+      widest = Math.max(widest, timelineText(index).length);
+    }
+    if (data.failure_step >= firstStep) {
+      const failure = data.failure_step - firstStep;
+      widest = Math.max(widest, timelineText(failure).length + MARK_CHARS.failure);
+    }
+    if (data.divergence && data.divergence.step !== null) {
+      const divergence = data.divergence.step - firstStep;
+      widest = Math.max(widest, timelineText(divergence).length + MARK_CHARS.divergence);
+    }
+    const probe = el("span", "", "0".repeat(100));
+    probe.style.visibility = "hidden";
+    list.append(probe);
+    const charWidth = probe.getBoundingClientRect().width / 100;
+    probe.remove();
+    const borders = panel.offsetWidth - list.clientWidth;
+    const wanted = widest * charWidth + ROW_PADDING + borders + SCROLLBAR;
+    const room = Math.min(window.innerWidth * 0.5, window.innerWidth - OTHER_COLUMNS);
+    panel.style.width = `${Math.ceil(Math.max(TIMELINE_MIN, Math.min(wanted, room)))}px`;
   }
 
   function sourceRow(index) {
@@ -895,7 +943,8 @@
     moves[action]();
   }
 
-  function changeTable(changes, omitted) {
+  // ``found``: a diff or divergence; its notes say what was cut short or set aside.
+  function changeTable(changes, omitted, found) {
     const box = el("div");
     const head = el("div", "change-row change-head");
     head.append(el("span", "", "where"), el("span", "", "change"), el("span", "", "this run"),
@@ -910,6 +959,14 @@
     }
     if (!changes.length) box.append(el("div", "note", "no differences"));
     if (omitted) box.append(el("div", "note", `and ${omitted} more`));
+    if (found.cut && found.cut.length) {
+      box.append(el("div", "note", `the comparison stopped at its limit in ${
+        found.cut.join(", ")}: more may differ there`));
+    }
+    if (found.set_aside && found.set_aside.length) {
+      box.append(el("div", "note", "set aside, not differences: " + found.set_aside.map(
+        (r) => `${r.frame === null ? r.path : `${r.frame}: ${r.path}`} (${r.reason})`).join(", ")));
+    }
     return box;
   }
 
@@ -939,19 +996,41 @@
     return step < start + length ? [other + step - start, true] : [other + length - 1, false];
   }
 
-  // The diff at the step on screen where the page holds it (short tests hold every
-  // step's), else the failure point's.
+  // The step nearest to ``step`` whose diff the page holds (the later one on a tie).
+  function nearestDiffed(step) {
+    let low = 0, high = diffedSteps.length - 1;
+    while (low < high) { // the first held step at or after ``step``
+      const middle = (low + high) >> 1;
+      if (diffedSteps[middle] < step) low = middle + 1;
+      else high = middle;
+    }
+    const after = diffedSteps[low];
+    if (after <= step || low === 0) return after; // none after it, or none before it
+    const before = diffedSteps[low - 1];
+    return after - step <= step - before ? after : before;
+  }
+
+  // The diff at the step on screen. A long test holds the diffs of some steps only
+  // (html_view.diffed_steps: around the step the page opened at and the first divergence,
+  // and spread between): at the others, the page says so and links the nearest.
   function renderDiffNow() {
     const box = byId("diff-now");
     if (!box) return;
     const key = String(current);
-    const perStep = data.step_diffs && hasOwn(data.step_diffs, key) ? data.step_diffs[key] : null;
-    const diff = perStep || data.diff;
+    const diff = hasOwn(stepDiffs, key) ? stepDiffs[key] : null;
     const line = el("div");
-    line.append(document.createTextNode("At "), stepLink(perStep ? current : data.open_step),
+    if (diff === null) {
+      line.className = "note";
+      line.append(document.createTextNode(`No comparison computed for step ${current} ` +
+        `(this page holds the diffs of ${diffedSteps.length} of its ${lastStep - firstStep + 1}` +
+        " steps); nearest: "), stepLink(nearestDiffed(current)));
+      box.replaceChildren(line);
+      return;
+    }
+    line.append(document.createTextNode("At "), stepLink(current),
       document.createTextNode(` against run ${diff.against} attempt ${diff.attempt}, ` +
         `step ${diff.step}${diff.exact ? "" : " (the last step both did alike)"}:`));
-    box.replaceChildren(line, changeTable(diff.changes, diff.omitted));
+    box.replaceChildren(line, changeTable(diff.changes, diff.omitted, diff));
   }
 
   function renderAlignedNow() {
@@ -971,6 +1050,7 @@
     box.lastChild.id = "aligned-now";
     if (data.note) box.append(el("div", "note", data.note));
     const diff = data.diff;
+    if (diff && diff.plans) box.append(el("div", "note", `Note: ${diff.plans}`));
     if (diff) { // first: the diff at the step on screen, then where the runs part ways
       const diffBox = el("div");
       diffBox.id = "diff-now";
@@ -989,7 +1069,9 @@
           ", after the passing run ended" : `, step ${divergence.against_step} of the passing run`));
       }
       box.append(line);
-      if (divergence.by !== null) box.append(changeTable(divergence.changes, divergence.omitted));
+      if (divergence.by !== null) {
+        box.append(changeTable(divergence.changes, divergence.omitted, divergence));
+      }
     }
     if (!data.note && !diff && !divergence) {
       box.append(el("div", "note", "no passing recording was compared"));
@@ -1077,11 +1159,16 @@
     firstStep = chunks[0].first;
     const lastChunk = chunks[chunks.length - 1];
     lastStep = lastChunk.events[lastChunk.events.length - 1][0];
+    if (data.step_diffs) {
+      stepDiffs = JSON.parse(await inflate(data.step_diffs));
+      diffedSteps = Object.keys(stepDiffs).map(Number).sort((a, b) => a - b);
+    }
     buildTimeline();
     byId("watched-title").hidden = !watches;
     byId("watched").hidden = !watches;
     const built = performance.now();
     renderHeading();
+    fitTimeline();
     timelineList = new VirtualList(byId("timeline"), timelineRow);
     sourceList = new VirtualList(byId("source"), sourceRow);
     timelineList.setCount(lastStep - firstStep + 1);
