@@ -84,6 +84,21 @@ def test_a_local_rebound_in_a_loop_gets_a_number_per_list(recorded: Path) -> Non
     assert len(set(xs + copies)) == 8
 
 
+def test_a_nested_local_rebound_in_a_loop_gets_numbers_per_list(recorded: Path) -> None:
+    """The lists inside the old x die with it, and are not the next lists either."""
+    test_name = "test_a_nested_local_rebound_in_a_loop"
+    numbers = _numbers(recorded, test_name)
+    outer = numbers[test_name, "x"] + numbers[test_name, "copy"]
+    inner: list[int] = []
+    for _, _, objects in _steps(recorded, test_name):
+        for number in outer:
+            entry = objects.get(number)
+            if entry is not None and entry[2] is not None:
+                inner.extend({reference(item) for item in entry[2]} - {None} - set(inner))
+    assert len(outer) == 8 and len(inner) == 8
+    assert len(set(outer + inner)) == 16
+
+
 def test_an_instance_that_died_in_a_container_is_not_the_next_one(recorded: Path) -> None:
     test_name = "test_instances_dropped_by_a_container_and_the_next_ones"
     held: list[int] = []
@@ -127,3 +142,22 @@ def test_the_locals_of_a_frame_a_traceback_keeps_keep_their_numbers(recorded: Pa
     test_name = "test_a_frame_kept_by_a_traceback_keeps_its_locals"
     numbers = _numbers(recorded, test_name)
     assert numbers["keeps_its_frame", "data"] == numbers[test_name, "data"]
+
+
+def test_lists_inside_a_dead_local_are_not_the_next_lists(recorded: Path) -> None:
+    """``rows`` and the lists in it (one also bound to ``first``) die as ``count_rows``
+    returns; the caller's new lists take their addresses on the same line."""
+    test_name = "test_lists_inside_a_dead_local_and_the_next_lists"
+    numbers = _numbers(recorded, test_name)
+    (first,) = numbers["count_rows", "first"]
+    (rows,) = numbers["count_rows", "rows"]
+    (fresh,) = numbers[test_name, "fresh"]
+    held: dict[int, set[int]] = {}
+    for _, _, objects in _steps(recorded, test_name):
+        for number in (rows, fresh):
+            entry = objects.get(number)
+            if entry is not None and entry[2] is not None:
+                held[number] = {reference(item) for item in entry[2]} - {None}
+    assert first in held[rows] and len(held[rows]) == 2
+    assert len(held[fresh]) == 2
+    assert not ({fresh} | held[fresh]) & ({rows} | held[rows])

@@ -23,17 +23,21 @@ object that takes its id later gets a new number. The table learns of a death th
 - lists, dicts, tuples and the other objects without weak references die unseen, so the
   recorder tells the table where recorded code lets go of them (``recorder``): a returning
   frame's locals that nothing but the frame holds (``forget``), and the object a local
-  alone held when a line rebinds or deletes that local before reading it (``forget_id``).
-  Both are exact. An object of that kind that dies elsewhere (popped from a container, the
-  last reference dropped by unrecorded code, or an exception's frames let go) keeps its
-  number, which a later object of the same type at the same id takes over: the one case
-  where a number may name two objects in turn.
+  alone held when a line rebinds or deletes that local before reading it (``forget_id``);
+  and with either, the objects below it in plain containers that nothing else references
+  (``dying_with``). All are exact. An object of that kind that dies elsewhere (popped from
+  a container, inside an instance that died, its last reference dropped by unrecorded code,
+  or when an exception's frames are let go) keeps its number, which a later object of the
+  same type at the same id takes over: the one case where a number may name two objects in
+  turn.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
+import sys
 import weakref
 
 # Private references: a test may replace these builtins (with a spy that counts calls).
@@ -54,6 +58,7 @@ from pytest_scope.capture.values import (
 
 _islice = itertools.islice
 _weak_ref = weakref.ref
+_getrefcount = sys.getrefcount
 _UNSET: Final = object()  # an unset slot, among an object's parts
 _ENCODE: Final = object()  # the shape of an object whose form only encoding tells
 # Passed as a value, a builtin is looked up where it is used once compiled (mypyc): bound here.
@@ -63,7 +68,28 @@ _PINNABLE: Final = frozenset(
     id(kind) for kind in (int, str, float, bool, type(None), bytes, complex, type(_UNSET))
 )
 
+# Containers that hold their items themselves (no namespace, no user code to read them):
+# what dies with one of them can be told by reference counts (``ObjectTable.dying_with``).
+_PLAIN_CONTAINERS: Final = frozenset(
+    id(kind) for kind in (list, tuple, dict, set, frozenset, collections.deque)
+)
+
 Entry = list[Any]  # [number, type name, shallow form or None, foreign], see ``schema``
+
+
+def refcount(value: object) -> int:
+    """The references to ``value``, counting those of its caller's own (``OWN_REFS``)."""
+    return _getrefcount(value)
+
+
+def _own_refs() -> int:
+    """What ``refcount`` counts of a value that only its caller's local holds: that local
+    and what the call adds (compiled, none; as Python, the argument twice)."""
+    probe = object()
+    return refcount(probe)
+
+
+OWN_REFS: Final = _own_refs()
 
 
 class _Object:
@@ -233,6 +259,64 @@ class ObjectTable:
     def forget_id(self, key: int) -> None:
         """The object that had id ``key`` has died."""
         self._by_id.pop(key, None)
+
+    def dying_with(self, parents: list[object], dying_refs: dict[int, int]) -> list[int]:
+        """The ids of the numbered objects below ``parents``, which are about to die, that
+        nothing else holds: they die with them. ``dying_refs``: by id, more references
+        that go at the same time (a returning frame's bindings).
+
+        Only below plain containers (``_PLAIN_CONTAINERS``), whose references to their
+        items are their own, and level by level within the depth limit and node budget: a
+        child dies when its references are those of the dying parents of the level above
+        (counted among their first parts; a bigger container's others make it seem held,
+        and it is kept). Our own references are those of a probe held as a child is."""
+        died: list[int] = []
+        level = parents
+        budget = self._max_nodes
+        for _ in range(self._max_depth):
+            counts: dict[int, int] = {}
+            children: list[object] = [object()]  # the probe first
+            for parent in level:
+                budget -= self._gather_children(parent, counts, children)
+            if len(children) == 1:
+                break
+            alone = -1
+            next_level: list[object] = []
+            for child in children:
+                held = refcount(child)
+                if alone < 0:
+                    alone = held  # the probe's: held by the list and this loop alone
+                elif held == alone + counts.get(id(child), 0) + dying_refs.get(id(child), 0):
+                    died.append(id(child))
+                    next_level.append(child)
+            if budget <= 0:
+                break
+            level = next_level
+            dying_refs = {}
+        return died
+
+    def _gather_children(
+        self, parent: object, counts: dict[int, int], children: list[object]
+    ) -> int:
+        """Add the numbered children of ``parent`` (a plain container the table knows) to
+        ``children``, once each, and count the references to them among its parts; the
+        nodes this cost."""
+        kind = type(parent)
+        known = self._by_id.get(id(parent))
+        if known is None or not known.child_at or id(kind) not in _PLAIN_CONTAINERS:
+            return 0
+        if known.kind is not kind or (known.alive is not None and known.alive() is not parent):
+            return 0
+        parts = self._parts(parent, known.info)[1]
+        child_ids = {id(parts[position]) for position in known.child_at if position < len(parts)}
+        for part in parts:
+            key = id(part)
+            if key in child_ids:
+                if key not in counts:
+                    counts[key] = 0
+                    children.append(part)
+                counts[key] += 1
+        return 1 + len(parts)
 
     def _check_pending(self) -> None:
         """Check the queued objects, depth first, until the node budget is spent."""

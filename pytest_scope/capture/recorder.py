@@ -33,7 +33,7 @@ import msgpack
 from pytest_scope.capture import steering
 from pytest_scope.capture.buffer import RingBuffer
 from pytest_scope.capture.linenames import NO_NAMES, LineNames, line_names
-from pytest_scope.capture.objects import ObjectTable
+from pytest_scope.capture.objects import OWN_REFS, ObjectTable, refcount
 from pytest_scope.capture.plan import Level, Plan
 from pytest_scope.capture.values import Encoded, ValueEncoder, _exception_args
 from pytest_scope.errors import ScopeError
@@ -56,7 +56,6 @@ _getframe = sys._getframe
 _Lock = threading.Lock
 _get_ident = threading.get_ident
 _tracing_allocations = tracemalloc.is_tracing
-_getrefcount = sys.getrefcount
 _MISSING: Final = object()
 
 
@@ -67,21 +66,6 @@ def _event_frame_depth() -> int:
 
 
 _EVENT_FRAME: Final = _event_frame_depth()
-
-
-def _refcount(value: object) -> int:
-    """The references to ``value``, counting those of its caller's own (``_OWN_REFS``)."""
-    return _getrefcount(value)
-
-
-def _own_refs() -> int:
-    """What ``_refcount`` counts of a value that only its caller's local holds: that local
-    and what the call adds (compiled, none; as Python, the argument twice)."""
-    probe = object()
-    return _refcount(probe)
-
-
-_OWN_REFS: Final = _own_refs()
 _NO_DELETES: Final[list[str]] = []  # never appended to: a step's own list replaces it
 _LOCALS_ARE_PROXIES: Final = sys.version_info >= (3, 13)  # PEP 667
 # A local's object has a reference from the frame, and on 3.12 one from the copy of the
@@ -168,8 +152,9 @@ class _Frame:
         self.locals_dict: dict[str, Any] | None = None  # 3.12: see _read_locals
         # The references to its frame object as it was entered (see _release_locals).
         self.frame_refs = -1
-        # (name, id) of the objects its running line lets go of (see Recorder._drops).
-        self.dropping: list[tuple[str, int]] | None = None
+        # (name, id, ids of the objects below it that die with it) of the objects its
+        # running line lets go of (see Recorder._drops).
+        self.dropping: list[tuple[str, int, list[int]]] | None = None
 
     def as_keyframe(self) -> list[Any]:
         return [self.frame_no, self.code.number, self.line, dict(self.values)]
@@ -692,7 +677,7 @@ class Recorder:
                 self._catch_up(caller, others, resuming=kind == Kind.RESUME)
             current = self._entered_frame(kind, code, frame)
             thread.push(current)
-            current.frame_refs = _refcount(frame)
+            current.frame_refs = refcount(frame)
         else:
             current = stack[-1]
         changed: dict[str, Encoded] = {}
@@ -725,7 +710,7 @@ class Recorder:
         if kind == Kind.RETURN or kind == Kind.UNWIND:
             # A frame object held beyond the recorder (a traceback, an unwinding exception's
             # at least) keeps the locals alive: only a frame that is cleared lets them go.
-            if kind == Kind.RETURN and current.ids and _refcount(frame) == current.frame_refs:
+            if kind == Kind.RETURN and current.ids and refcount(frame) == current.frame_refs:
                 self._objects.end_step()  # it holds the objects of this step
                 self._release_locals(current, frame)
             left = thread.pop()
@@ -814,16 +799,19 @@ class Recorder:
         another object (a line that raised before its store kept it)."""
         dropping = entry.dropping
         if dropping is not None:
-            for name, key in dropping:
+            forget_id = self._objects.forget_id
+            for name, key, below in dropping:
                 if id(local_values.get(name, _MISSING)) != key:
-                    self._objects.forget_id(key)
-        noted: list[tuple[str, int]] | None = None
+                    forget_id(key)
+                    for each in below:
+                        forget_id(each)
+        noted: list[tuple[str, int, list[int]]] | None = None
         for name in upcoming:
             value = local_values.get(name, _MISSING)
-            if value is not _MISSING and _refcount(value) == _OWN_REFS + _REFS_PER_BINDING:
+            if value is not _MISSING and refcount(value) == OWN_REFS + _REFS_PER_BINDING:
                 if noted is None:
                     noted = []
-                noted.append((name, id(value)))
+                noted.append((name, id(value), self._objects.dying_with([value], {})))
         entry.dropping = noted
 
     def _release_locals(self, entry: _Frame, frame: FrameType) -> None:
@@ -835,16 +823,15 @@ class Recorder:
         references as plain locals are bound to it has no other holder."""
         local_values = _read_locals(entry, frame)
         bindings = _bindings(entry.code.plain_names, local_values)
-        cells = entry.code.cell_names
-        forget = self._objects.forget
-        for name, key in entry.ids.items():
-            if name in cells:
-                continue
-            value = local_values.get(name, _MISSING)
-            if id(value) == key and _refcount(value) == (
-                _OWN_REFS + _REFS_PER_BINDING * bindings.get(key, 0)
-            ):
-                forget(value)
+        dying = _held_by_bindings_alone(entry, local_values, bindings)
+        if dying:
+            objects = self._objects
+            # The frame's references (and on 3.12 those of the copy) go with it too.
+            frame_refs = {key: count * _REFS_PER_BINDING for key, count in bindings.items()}
+            for key in objects.dying_with(dying, frame_refs):
+                objects.forget_id(key)
+            for value in dying:
+                objects.forget(value)
 
     def _check_names(
         self,
@@ -1055,6 +1042,25 @@ def _bindings(names: tuple[str, ...], local_values: Any) -> dict[int, int]:
             key = id(value)
             counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+def _held_by_bindings_alone(
+    entry: _Frame, local_values: Any, bindings: dict[int, int]
+) -> list[object]:
+    """The objects of a frame's recorded locals that only its own bindings reference."""
+    cells = entry.code.cell_names
+    dying: list[object] = []
+    dying_ids: set[int] = set()
+    for name, key in entry.ids.items():
+        if name in cells or key in dying_ids:
+            continue
+        value = local_values.get(name, _MISSING)
+        if id(value) == key and refcount(value) == (
+            OWN_REFS + _REFS_PER_BINDING * bindings.get(key, 0)
+        ):
+            dying.append(value)
+            dying_ids.add(key)
+    return dying
 
 
 def _line_at(code: CodeType, offset: int) -> int | None:
