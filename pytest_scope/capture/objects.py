@@ -256,6 +256,10 @@ class ObjectTable:
         if known is not None and known.kind is type(value):
             del self._by_id[id(value)]
 
+    def knows(self, value: object) -> bool:
+        """Whether ``value``'s id has a number (its own, or a dead object's)."""
+        return id(value) in self._by_id
+
     def forget_id(self, key: int) -> None:
         """The object that had id ``key`` has died."""
         self._by_id.pop(key, None)

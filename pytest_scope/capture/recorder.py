@@ -806,9 +806,10 @@ class Recorder:
                     for each in below:
                         forget_id(each)
         noted: list[tuple[str, int, list[int]]] | None = None
+        knows = self._objects.knows
         for name in upcoming:
             value = local_values.get(name, _MISSING)
-            if value is not _MISSING and refcount(value) == OWN_REFS + _REFS_PER_BINDING:
+            if knows(value) and refcount(value) == OWN_REFS + _REFS_PER_BINDING:
                 if noted is None:
                     noted = []
                 noted.append((name, id(value), self._objects.dying_with([value], {})))
