@@ -36,6 +36,7 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_objects import as_encoded
 
 from pytest_scope.capture.objects import ObjectTable
 from pytest_scope.capture.redaction import MARKER, Redaction
@@ -505,7 +506,7 @@ def test_objects_recorded_by_identity_hold_no_secret(name: str, before: Any, aft
         entries = table.closure([form])
         assert SECRET.encode() not in _packed([form, entries])
         resolved = References({entry[0]: entry for entry in entries}).resolve(form)
-        assert _packed(resolved) == _packed(encoder.encode_local(name, value))
+        assert _packed(as_encoded(resolved)) == _packed(encoder.encode_local(name, value))
         table.end_step()
 
 

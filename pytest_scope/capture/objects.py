@@ -74,7 +74,7 @@ _PLAIN_CONTAINERS: Final = frozenset(
     id(kind) for kind in (list, tuple, dict, set, frozenset, collections.deque)
 )
 
-Entry = list[Any]  # [number, type name, shallow form or None, foreign], see ``schema``
+Entry = list[Any]  # [number, type name, shallow form or None, foreign, container], ``schema``
 
 
 def refcount(value: object) -> int:
@@ -116,7 +116,8 @@ class _Object:
         self.refs: tuple[int, ...] = ()  # numbers of the objects its form refers to
 
     def entry(self) -> Entry:
-        return [self.number, self.info.name, self.form, self.info.foreign]
+        info = self.info
+        return [self.number, info.name, self.form, info.foreign, info.container]
 
 
 class ObjectTable:
