@@ -129,7 +129,12 @@ def write_bundle(
     return bundle
 
 
-def export_baseline(runs: list[Path], directory: Path, budget_bytes: int) -> Bundle:
+def export_baseline(
+    runs: list[Path],
+    directory: Path,
+    budget_bytes: int,
+    unreadable: list[TraceFileError] | None = None,
+) -> Bundle:
     """Each test's latest passing recording in ``runs`` (newest first), for a CI cache.
 
     The recordings are trimmed like the artifacts' and written into one trace file,
@@ -137,7 +142,8 @@ def export_baseline(runs: list[Path], directory: Path, budget_bytes: int) -> Bun
     as that run; each test keeps the provenance of the run it passed in (its run id,
     commit and branch). ``directory`` is then a baseline for ``--scope-baseline`` and a
     scope directory for ``scope-replay --dir``. What an earlier export left there (its
-    manifest) is replaced; nothing else is touched.
+    manifest) is replaced; nothing else is touched. A run that cannot be read is passed
+    over, its error added to ``unreadable``.
     """
     _remove_previous(directory)
     bundle = Bundle(directory)
@@ -148,8 +154,10 @@ def export_baseline(runs: list[Path], directory: Path, budget_bytes: int) -> Bun
             try:
                 trace = TraceFile(path)
                 tests = trace.tests()
-            except TraceFileError:
-                continue  # an unreadable run must not stop the export of the others
+            except TraceFileError as exc:  # it must not stop the export of the others
+                if unreadable is not None:
+                    unreadable.append(exc)
+                continue
             passes = {
                 test.nodeid: test
                 for test in tests

@@ -335,7 +335,9 @@ def _export_baseline(args: argparse.Namespace) -> None:
     # alone. One the user made is theirs, maybe committed on purpose: left as it is.
     made_here = not directory.exists()
     try:
-        bundle = export_baseline(scope_dir.runs(), directory, DEFAULT_BUDGET_MB * 2**20)
+        bundle = export_baseline(
+            scope_dir.runs(), directory, DEFAULT_BUDGET_MB * 2**20, args.unreadable
+        )
         if made_here and bundle.files:
             ScopeDir(directory).mark_as_cache()
     except OSError as exc:

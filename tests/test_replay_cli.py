@@ -243,6 +243,8 @@ def test_a_damaged_newest_run_is_passed_over_and_named(
     assert main(["nope"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert "no recorded test matches 'nope'" in line and "20250103-000000-1" in line
+    assert main(["--export-baseline", str(scope / "ci-baseline")]) == 0
+    assert capsys.readouterr().err.splitlines() == [note]
 
 
 @pytest.mark.parametrize(
