@@ -197,7 +197,7 @@ class Recording:
             chunks = intact_steps(chunks)
             recorded = chunks[-1].last_step if chunks else 0
         try:
-            chunks = scrub_chunks(chunks, self.redaction)
+            chunks, redacted = scrub_chunks(chunks, self.redaction)
         except ScopeError as exc:  # nothing is written that may hold a secret
             self.run.problems.append(f"{item.nodeid}: recording lost: {exc}")
             return None
@@ -224,6 +224,7 @@ class Recording:
         if steps.incomplete:
             self.run.problems.append(f"{item.nodeid}: recording incomplete: {steps.incomplete}")
         self.run.recorded.append((record, self.run.replay_command(item.nodeid)))
+        self.run.redacted_values += redacted
         return record
 
     def finish_trace(self) -> None:

@@ -52,6 +52,7 @@ class Worker(Recording):
                 "deadline_lifted": self.run.deadline_lifted,
                 "hypothesis_tests": self.run.hypothesis_tests,
                 "restarted_steps": self.run.restarted_steps,
+                "redacted_values": self.run.redacted_values,
             },
         )
 
@@ -78,6 +79,7 @@ class Controller:
         run.deadline_lifted = run.deadline_lifted or bool(report.get("deadline_lifted"))
         run.hypothesis_tests += int(report.get("hypothesis_tests", 0))
         run.restarted_steps += int(report.get("restarted_steps", 0))
+        run.redacted_values += int(report.get("redacted_values", 0))
 
     def pytest_sessionfinish(self) -> None:
         """Combine and prune before the summary, which reports what went wrong and what went."""

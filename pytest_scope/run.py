@@ -58,6 +58,7 @@ class Run:
         self.deadline_lifted = False
         self.hypothesis_tests = 0
         self.restarted_steps = 0
+        self.redacted_values = 0  # recorded values shown redacted, in the tests written
         self.interruption: Interruption | None = None
 
     def meta(self) -> dict[str, str]:

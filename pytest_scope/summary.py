@@ -27,6 +27,7 @@ def write_summary(terminalreporter: pytest.TerminalReporter, run: Run) -> None:
     summary.summary_event_path()
     summary.summary_trace()
     summary.summary_cost()
+    summary.summary_redacted()
     summary.summary_last_failed()
     summary.summary_retention()
     summary.summary_hypothesis()
@@ -72,6 +73,15 @@ class ScopeSummary:
     def summary_cost(self) -> None:
         if self.records:
             self.write(cost_line(self.records, self.run.restarted_steps))
+
+    def summary_redacted(self) -> None:
+        count = self.run.redacted_values
+        if count:
+            values = "value" if count == 1 else "values"
+            self.write(
+                f"redacted {count:,} recorded {values} that held a secret"
+                ' (README, "Secrets": which names and values count)'
+            )
 
     def summary_last_failed(self) -> None:
         failed = self.run.settings.only

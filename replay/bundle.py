@@ -261,7 +261,7 @@ def _summary(exception: Any) -> str:
     name = str(exception.get("$type", "exception"))
     attrs = exception.get("attrs")
     args = attrs.get("args") if isinstance(attrs, dict) else None
-    message = args[0] if isinstance(args, list) and args else None
+    message = args[0] if isinstance(args, list | tuple) and args else None
     if isinstance(message, dict) and message.get("$type") == "str":
         message = message.get("repr")  # a long message, cut by the recorder
     if isinstance(message, str) and message.strip():

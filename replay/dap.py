@@ -443,7 +443,9 @@ class DebugSession:
         kind = str(exception.get("$type", "?")) if isinstance(exception, dict) else "?"
         attrs = exception.get("attrs") if isinstance(exception, dict) else None
         args = attrs.get("args") if isinstance(attrs, dict) else None
-        message = args[0] if isinstance(args, list) and args and isinstance(args[0], str) else ""
+        message = (
+            args[0] if isinstance(args, list | tuple) and args and isinstance(args[0], str) else ""
+        )
         failure = state.step == self._cursor().test.failure_step
         return {
             "exceptionId": kind,

@@ -17,9 +17,10 @@ Listing = Callable[[], list[dict[str, Any]]]
 _ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")  # pytest's, noise here
 
 
-def _children(value: Any) -> list[tuple[str, str, Any]]:
-    """The parts of a recorded value to expand: ``(name, path suffix, value)``."""
-    if isinstance(value, list):
+def _children(value: Any) -> list[tuple[str, str | None, Any]]:
+    """The parts of a recorded value to expand: ``(name, path suffix, value)``; a set's
+    items have no path (a set is not subscripted)."""
+    if isinstance(value, list | tuple):
         return [(f"[{i}]", f"[{i}]", item) for i, item in enumerate(value)]
     if not isinstance(value, dict):
         return []
@@ -27,16 +28,23 @@ def _children(value: Any) -> list[tuple[str, str, Any]]:
         return [(str(key), f"[{key!r}]", item) for key, item in value.items()]
     if value.get("$depth") or value.get("$cycle") or value.get("$redacted"):
         return []
-    attrs, items = value.get("attrs"), value.get("items")
-    if isinstance(attrs, dict):
-        return [(str(key), f".{key}", item) for key, item in attrs.items()]
+    attrs, items, kind = value.get("attrs"), value.get("items"), value.get("$kind")
+    children: list[tuple[str, str | None, Any]] = []
     if isinstance(items, list):
-        short = str(value["$type"]).rsplit(".", 1)[-1]
-        pairs = all(isinstance(item, list) and len(item) == 2 for item in items)
-        if pairs and (short.lower().endswith("dict") or short == "Counter"):
-            return [(format_value(k, 80), f"[{k!r}]", v) for k, v in items]
-        return [(f"[{i}]", f"[{i}]", item) for i, item in enumerate(items)]
-    return []
+        if kind == "mapping":
+            children = [
+                (format_value(item[0], 80), f"[{item[0]!r}]", item[1])
+                for item in items
+                if isinstance(item, list) and len(item) == 2
+            ]
+        else:
+            positioned = kind != "set"
+            children = [
+                (f"[{i}]", f"[{i}]" if positioned else None, item) for i, item in enumerate(items)
+            ]
+    if isinstance(attrs, dict):
+        children += [(str(key), f".{key}", item) for key, item in attrs.items()]
+    return children
 
 
 def arrow(old: Any, new: Any) -> str:
@@ -48,9 +56,8 @@ def type_name(value: Any) -> str:
     """The type the editor shows: the recorded ``$type``, or the JSON value's own."""
     if isinstance(value, dict) and "$type" in value:
         return str(value["$type"])
-    return {list: "list", dict: "dict", str: "str", bool: "bool", int: "int", float: "float"}.get(
-        type(value), "None"
-    )
+    names = {list: "list", tuple: "tuple", dict: "dict", str: "str", bool: "bool", int: "int"}
+    return names.get(type(value), "float" if type(value) is float else "None")
 
 
 class ValueReferences:
@@ -70,13 +77,17 @@ class ValueReferences:
         self._listings[reference] = listing
         return reference
 
-    def reference(self, value: Any, path: str) -> int:
-        """0 for a value without parts (as the protocol has it), else a new reference."""
+    def reference(self, value: Any, path: str | None) -> int:
+        """0 for a value without parts (as the protocol has it), else a new reference.
+        ``path`` reaches the value, if a path can."""
         children = _children(value)
         if not children:
             return 0
         return self.remember(
-            lambda: [self.variable(name, item, path + suffix) for name, suffix, item in children]
+            lambda: [
+                self.variable(name, item, None if path is None or suffix is None else path + suffix)
+                for name, suffix, item in children
+            ]
         )
 
     def variable(self, name: str, value: Any, path: str | None) -> dict[str, Any]:
@@ -84,7 +95,7 @@ class ValueReferences:
             "name": name,
             "value": format_value(value),
             "type": type_name(value),
-            "variablesReference": self.reference(value, path or name),
+            "variablesReference": self.reference(value, path),
         }
         if path is not None:
             variable["evaluateName"] = path

@@ -4,8 +4,10 @@ Recorded values are data, and user code is never run: a path or a condition is p
 ``ast`` and only a handful of node kinds are accepted (names, attributes, constant
 subscripts, comparisons, ``and``/``or``/``not``, constants and ``len``). They are then
 walked over the JSON forms of ``pytest_scope.trace.schema``, where an object's attributes are its
-``"attrs"`` and a container's elements its ``"items"``. The comparisons work on builtin
-values only (numbers, strings, lists, dicts), so no ``__eq__`` of anyone's class is called.
+``"attrs"`` and a container's elements its ``"items"``: a mapping's (its ``"$kind"``, see
+``replay.references``) by key, a sequence's or tuple's by position. The comparisons work on
+builtin values only (numbers, strings, lists, dicts), so no ``__eq__`` of anyone's class is
+called.
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ def _step(value: Any, key: Key, shown: str) -> Any:
         return _object_step(value, key, shown)
     if isinstance(key, Attr):
         raise ExpressionError(f"{shown} has no attribute {key.name!r}")
-    if isinstance(value, list) and type(key.key) is int:
+    if isinstance(value, list | tuple) and type(key.key) is int:
         if -len(value) <= key.key < len(value):
             return value[key.key]
         raise ExpressionError(f"{shown} has {len(value)} items, no [{key.key}]")
@@ -138,27 +140,25 @@ def _object_step(value: dict[str, Any], key: Key, shown: str) -> Any:
             return attrs[key.name]
         cut = " (only some were recorded)" if isinstance(total, int) else ""
         raise ExpressionError(f"{shown} has no recorded attribute {key.name!r}{cut}")
-    if isinstance(items, list):
-        if is_mapping(value, items):
-            for pair in items:
-                if _plain(pair[0]) == key.key:
-                    return pair[1]
-            raise ExpressionError(f"{shown} has no recorded key {key.key!r}")
-        if type(key.key) is int:
-            if -len(items) <= key.key < len(items):
-                return items[key.key]
-            cut = f" of {total}" if isinstance(total, int) else ""
-            raise ExpressionError(f"{shown} has {len(items)} recorded items{cut}, no [{key.key}]")
-    if isinstance(attrs, dict) and isinstance(key.key, str) and key.key in attrs:
+    kind = value.get("$kind")
+    if kind == "set":
+        raise ExpressionError(f"{shown} is a set: its items have no positions")
+    if kind == "mapping" and isinstance(items, list):
+        for pair in items:
+            if isinstance(pair, list) and len(pair) == 2 and _plain(pair[0]) == key.key:
+                return pair[1]
+        cut = " (only some were recorded)" if isinstance(total, int) else ""
+        raise ExpressionError(f"{shown} has no recorded key {key.key!r}{cut}")
+    if kind == "tuple" and not isinstance(items, list) and isinstance(attrs, dict):
+        items = list(attrs.values())  # a named tuple: its fields are its positions
+    if isinstance(items, list) and type(key.key) is int:
+        if -len(items) <= key.key < len(items):
+            return items[key.key]
+        cut = f" of {total}" if isinstance(total, int) else ""
+        raise ExpressionError(f"{shown} has {len(items)} recorded items{cut}, no [{key.key}]")
+    if kind is None and isinstance(attrs, dict) and isinstance(key.key, str) and key.key in attrs:
         return attrs[key.key]  # a plugin's summary whose fields are keys
     raise ExpressionError(f"{shown} cannot be subscripted with {key.key!r}")
-
-
-def is_mapping(value: dict[str, Any], items: list[Any]) -> bool:
-    """Whether a ``$type`` form's items are a mapping's ``[key, value]`` pairs."""
-    short = str(value.get("$type", "")).rsplit(".", 1)[-1]
-    pairs = all(isinstance(item, list) and len(item) == 2 for item in items)
-    return pairs and (short.lower().endswith("dict") or short == "Counter")
 
 
 class _Opaque:
@@ -178,21 +178,25 @@ class _Opaque:
 
 def _plain(value: Any) -> Any:
     """A recorded value as a builtin to compare: strings, tuples, dicts by their contents."""
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):  # a tuple compares like the list a constant makes
         return [_plain(item) for item in value]
     if not isinstance(value, dict):
         return value
     if "$type" not in value:
         return {key: _plain(item) for key, item in value.items()}
-    items = value.get("items")
+    items, kind = value.get("items"), value.get("$kind")
     if value.get("$type") == "str" and isinstance(value.get("repr"), str):
         return value["repr"]
-    if isinstance(items, list) and value.get("$type") in ("tuple", "list", "set", "frozenset"):
+    if kind == "tuple" and not isinstance(items, list) and isinstance(value.get("attrs"), dict):
+        items = list(value["attrs"].values())  # a named tuple equals the tuple of its fields
+    if not isinstance(items, list):
+        return _Opaque(value)
+    if kind in ("sequence", "tuple", "set"):
         return [_plain(item) for item in items]
-    if isinstance(items, list) and is_mapping(value, items):
+    if kind == "mapping":
         try:
             return {_plain(k): _plain(v) for k, v in items}
-        except TypeError:  # an unhashable key form
+        except (TypeError, ValueError):  # an unhashable key form, or not pairs
             return _Opaque(value)
     return _Opaque(value)
 

@@ -30,7 +30,14 @@ from typing import Any, Final
 
 from pytest_scope import __version__
 from pytest_scope.trace.reader import RecordedTest, TraceFile
-from pytest_scope.trace.schema import KIND_NAMES, LEAVING_KINDS, MARKS, RESOLVE_DEPTH, RESOLVE_NODES
+from pytest_scope.trace.schema import (
+    CONTAINER_NAMES,
+    KIND_NAMES,
+    LEAVING_KINDS,
+    MARKS,
+    RESOLVE_DEPTH,
+    RESOLVE_NODES,
+)
 from replay.compare import (
     Comparer,
     DivergenceReport,
@@ -132,11 +139,13 @@ def viewer_data(
 def _trace_format() -> dict[str, Any]:
     """What the page's script knows of the trace format, from ``pytest_scope.trace.schema``
     (the script copies none of it): the kinds' names by number, the kinds after which a
-    frame leaves its stack, the values' marks and the bounds references resolve within."""
+    frame leaves its stack, the values' marks, the containers' names by number (an object
+    entry's last element) and the bounds references resolve within."""
     return {
         "kinds": list(KIND_NAMES),
         "leaving": sorted(LEAVING_KINDS),
         "marks": list(MARKS),
+        "containers": list(CONTAINER_NAMES),
         "resolve_depth": RESOLVE_DEPTH,
         "resolve_nodes": RESOLVE_NODES,
     }

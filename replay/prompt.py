@@ -431,7 +431,7 @@ def _exception_line(value: Any) -> str:
     traceback's last line starts (``p __exception__`` shows all of it)."""
     attrs = value.get("attrs") if isinstance(value, dict) else None
     args = attrs.get("args") if isinstance(attrs, dict) else None
-    if isinstance(args, list) and len(args) == 1 and isinstance(args[0], str) and args[0]:
+    if isinstance(args, list | tuple) and len(args) == 1 and isinstance(args[0], str) and args[0]:
         short = str(value.get("$type", "?")).rsplit(".", 1)[-1]
         lines = args[0].splitlines()
         return f"{short}: {lines[0]}" + (" …" if len(lines) > 1 else "")

@@ -6,7 +6,12 @@ a return value, an exception, a watched object or another object holds it
 here, down to the same bounds the recorder keeps (``RESOLVE_DEPTH`` levels,
 ``RESOLVE_NODES`` values per top-level value), with an object inside itself marked
 ``"$cycle"`` and one past the depth limit ``"$depth"``. The result has the forms of a
-recording without references, which every view and the comparison read.
+recording without references, which every view and the comparison read, with what each
+object is as a container (its entry's ``Container``) kept: a tuple resolves to a Python
+tuple (an array in JSON, as a list), and any other container shown as a ``$type`` form
+carries ``"$kind"`` (``"mapping"``, ``"sequence"``, ``"tuple"`` or ``"set"``), so that a
+``dict`` subclass is indexed by key and a ``list`` subclass by position, whatever their
+names.
 """
 
 from __future__ import annotations
@@ -15,10 +20,15 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from pytest_scope.trace.schema import MARKS, RESOLVE_DEPTH, RESOLVE_NODES
-from replay.expression import is_mapping
+from pytest_scope.trace.schema import (
+    CONTAINER_NAMES,
+    MARKS,
+    RESOLVE_DEPTH,
+    RESOLVE_NODES,
+    Container,
+)
 
-Entry = list[Any]  # [number, type name, shallow form or None, foreign]
+Entry = list[Any]  # [number, type name, shallow form or None, foreign, container]
 
 
 class References:
@@ -41,7 +51,7 @@ class References:
         self._budget -= 1
         kind = type(form)
         if kind is list:
-            return self._sequence(form, depth, "list")
+            return self._sequence(form, depth, "list", "sequence")
         if kind is not dict:
             return form
         number = form.get("$ref")
@@ -74,28 +84,30 @@ class References:
         entry = self._objects.get(number) if type(number) is int else None
         if entry is None:
             raise ValueError(f"a reference to object {number!r}, which the chunk lacks")
-        _, name, form, foreign = entry
+        _, name, form, foreign, container = entry
+        kind = CONTAINER_NAMES[container]
         if form is None:
-            return {"$type": name, "$depth": True}
+            return _with_kind({"$type": name, "$depth": True}, kind)
         if number in self._path:
-            return {"$type": name, "$cycle": True}
+            return _with_kind({"$type": name, "$cycle": True}, kind)
         if _expandable(form) and (depth >= RESOLVE_DEPTH or (depth and foreign)):
-            return {"$type": name, "$depth": True}
+            return _with_kind({"$type": name, "$depth": True}, kind)
         self._path.add(number)
         try:
             if type(form) is list:
-                return self._sequence(form, depth, name)
+                return self._sequence(form, depth, name, kind)
             self._budget += 1  # the reference and the object are one node
-            return self._resolve(form, depth)
+            return _with_kind(self._resolve(form, depth), kind)
         finally:
             self._path.discard(number)
 
-    def _sequence(self, items: list[Any], depth: int, name: str) -> Any:
+    def _sequence(self, items: list[Any], depth: int, name: str, kind: str | None) -> Any:
+        """An array form: a list, or a tuple's elements (a Python tuple when whole)."""
         kept = self._kept(len(items))
         resolved = [self._resolve(item, depth + 1) for item in items[:kept]]
         if kept == len(items):
-            return resolved
-        return {"$type": name, "items": resolved, "$truncated": len(items)}
+            return tuple(resolved) if kind == "tuple" else resolved
+        return {"$type": name, "$kind": kind, "items": resolved, "$truncated": len(items)}
 
     def _mapping(self, form: dict[str, Any], depth: int) -> Any:
         resolved, cut = self._values(form, depth)
@@ -103,6 +115,7 @@ class References:
             return resolved
         return {
             "$type": "dict",
+            "$kind": "mapping",
             "items": [[key, value] for key, value in resolved.items()],
             "$truncated": len(form),
         }
@@ -146,14 +159,18 @@ def path_to(objects: dict[int, Entry], roots: Iterable[tuple[str, Any]], number:
             if found in visited or entry is None:
                 continue
             visited.add(found)
-            form = entry[2]
+            form, container = entry[2], entry[4]
+        else:
+            container = Container.NONE
         if depth < RESOLVE_DEPTH:
-            queue.extend((text + key, child, depth + 1) for key, child in _parts(form))
+            parts = _parts(form, container)
+            queue.extend((text + key, child, depth + 1) for key, child in parts)
     return None
 
 
-def _parts(form: Any) -> Iterator[tuple[str, Any]]:
-    """A form's parts with the path syntax that reaches each: ``[0]``, ``['key']``, ``.name``."""
+def _parts(form: Any, container: int) -> Iterator[tuple[str, Any]]:
+    """A form's parts with the path syntax that reaches each: ``[0]``, ``['key']``, ``.name``.
+    A set's items have no path (a set is not subscripted)."""
     if type(form) is list:
         for index, item in enumerate(form):
             yield f"[{index}]", item
@@ -166,12 +183,12 @@ def _parts(form: Any) -> Iterator[tuple[str, Any]]:
         if type(attrs) is dict:
             for key, value in attrs.items():
                 yield f".{key}", value
-        if type(items) is list:
-            mapping = is_mapping(form, items)
+        if type(items) is list and container != Container.SET:
+            mapping = container == Container.MAPPING
             for index, item in enumerate(items):
                 if not mapping:
                     yield f"[{index}]", item
-                elif _scalar_key(item[0]):
+                elif type(item) is list and len(item) == 2 and _scalar_key(item[0]):
                     yield f"[{item[0]!r}]", item[1]
 
 
@@ -182,3 +199,10 @@ def _scalar_key(key: Any) -> bool:
 def _expandable(form: Any) -> bool:
     """Whether a form has contents that the depth limit hides (a repr has none)."""
     return type(form) is list or (type(form) is dict and "repr" not in form)
+
+
+def _with_kind(resolved: Any, kind: str | None) -> Any:
+    """A container's ``$type`` form, with ``"$kind"`` after its type."""
+    if kind is None or type(resolved) is not dict or "$type" not in resolved:
+        return resolved
+    return {"$type": resolved["$type"], "$kind": kind, **resolved}

@@ -16,7 +16,7 @@ from typing import Any
 from pytest_scope.errors import NotFoundError, TraceFileError
 from pytest_scope.trace.codec import Event, Keyframe
 from pytest_scope.trace.reader import RecordedTest, StoredChunk, TraceFile
-from pytest_scope.trace.schema import KIND_NAMES, LEAVING_KINDS, Kind
+from pytest_scope.trace.schema import CONTAINER_NAMES, KIND_NAMES, LEAVING_KINDS, Kind
 from replay.references import Entry, References
 
 
@@ -124,11 +124,15 @@ class Replay:
             raise _Corrupt("objects that are not an array")
         objects = self.objects
         for entry in entries:
-            if not isinstance(entry, list) or len(entry) != 4:
-                raise _Corrupt("an object entry that is not [number, type, form, foreign]")
-            number, name, _, _ = entry
+            if not isinstance(entry, list) or len(entry) != 5:
+                raise _Corrupt(
+                    "an object entry that is not [number, type, form, foreign, container]"
+                )
+            number, name, _, _, container = entry
             if type(number) is not int or type(name) is not str:
                 raise _Corrupt("an object entry without its number and type")
+            if type(container) is not int or not 0 <= container < len(CONTAINER_NAMES):
+                raise _Corrupt("an object entry of an unknown container kind")
             objects[number] = entry
 
     def _yielded_elsewhere(self, frame_no: int) -> RecordedFrame | None:

@@ -69,6 +69,8 @@ def _format(value: Any, depth: int) -> str:
         return "…"
     if isinstance(value, list):
         return "[" + _join(value, [], depth) + "]"
+    if isinstance(value, tuple):
+        return _tuple(_join(list(value), [], depth), len(value) == 1)
     if not isinstance(value, dict):
         return repr(value)
     if not any(isinstance(key, str) and key.startswith("$") for key in value):
@@ -87,15 +89,21 @@ def _format_object(value: dict[str, Any], depth: int) -> str:
     if value.get("$depth"):
         return f"<{short} …>"
     total = value.get("$truncated")
+    kind = value.get("$kind")
+    items = value.get("items")
     if isinstance(value.get("attrs"), dict):
         attrs: dict[str, Any] = value["attrs"]
+        args = attrs.get("args")
         more = _more(total, len(attrs))
-        if list(attrs) == ["args"] and isinstance(attrs["args"], list) and not more:
-            return f"{short}({_join(attrs['args'], [], depth)})"  # exceptions: KeyError('x')
+        if list(attrs) == ["args"] and isinstance(args, list | tuple) and not more:
+            return f"{short}({_join(list(args), [], depth)})"  # exceptions: KeyError('x')
         parts = [f"{k}={_format(v, depth + 1)}" for k, v in attrs.items()]
+        if isinstance(items, list) and isinstance(kind, str):  # a container with attributes
+            contents = _container(kind, items, [], depth)
+            return f"{short}({', '.join([contents, *parts, *_more(total, len(items))])})"
         return f"{short}({', '.join(parts + more)})"
-    if isinstance(value.get("items"), list):
-        return _format_items(type_name, short, value["items"], total, depth)
+    if isinstance(items, list):
+        return _format_items(type_name, short, kind, items, total, depth)
     if isinstance(value.get("repr"), str):
         text: str = value["repr"]
         if type_name == "str":
@@ -106,24 +114,46 @@ def _format_object(value: dict[str, Any], depth: int) -> str:
     return f"<{short}>"
 
 
-def _format_items(type_name: str, short: str, items: list[Any], total: Any, depth: int) -> str:
+_BUILTIN_CONTAINERS: Final = frozenset({"dict", "list", "tuple", "set"})
+
+
+def _format_items(
+    type_name: str, short: str, kind: Any, items: list[Any], total: Any, depth: int
+) -> str:
+    """A container as Python writes it: a builtin as a literal (``{1: 'a'}``, ``(1,)``), a
+    subclass as its name around the literal of its kind (``Registry({'a': 1})``); items
+    of no kind (a plugin's summary) as ``Name([...])``."""
     more = _more(total, len(items))
-    pairs = all(isinstance(item, list) and len(item) == 2 for item in items)
-    if pairs and (type_name == "dict" or short.lower().endswith("dict") or short == "Counter"):
-        inner = ", ".join(
-            [f"{_format(k, depth + 1)}: {_format(v, depth + 1)}" for k, v in items] + more
-        )
-        return "{" + inner + "}" if type_name == "dict" else f"{short}({{{inner}}})"
-    inner = _join(items, more, depth)
-    if type_name == "list":
-        return f"[{inner}]"
-    if type_name == "tuple":
-        return f"({inner},)" if len(items) == 1 and not more else f"({inner})"
-    if type_name == "set":
-        return "{" + inner + "}" if inner else "set()"
+    if not isinstance(kind, str):
+        return f"{short}([{_join(items, more, depth)}])"
+    contents = _container(kind, items, more, depth)
+    if type_name in _BUILTIN_CONTAINERS:
+        return contents
     if type_name == "frozenset":
-        return f"frozenset({{{inner}}})" if inner else "frozenset()"
-    return f"{short}([{inner}])"
+        return f"frozenset({contents})" if items or more else "frozenset()"
+    return f"{short}({contents})"
+
+
+def _container(kind: str, items: list[Any], more: list[str], depth: int) -> str:
+    """The literal of a container's kind: ``{k: v}``, ``[x]``, ``(x,)``, ``{x}``."""
+    if kind == "mapping":
+        pairs = [
+            f"{_format(item[0], depth + 1)}: {_format(item[1], depth + 1)}"
+            if isinstance(item, list) and len(item) == 2
+            else _format(item, depth + 1)
+            for item in items
+        ]
+        return "{" + ", ".join(pairs + more) + "}"
+    inner = _join(items, more, depth)
+    if kind == "tuple":
+        return _tuple(inner, len(items) == 1 and not more)
+    if kind == "set":
+        return "{" + inner + "}" if inner else "set()"
+    return f"[{inner}]"
+
+
+def _tuple(inner: str, single: bool) -> str:
+    return f"({inner},)" if single else f"({inner})"
 
 
 def _join(items: list[Any], more: list[str], depth: int) -> str:
@@ -138,7 +168,7 @@ def _exception(value: Any) -> str:
     """``AssertionError: message`` with the message's own lines, as a traceback shows it."""
     attrs = value.get("attrs") if isinstance(value, dict) else None
     args = attrs.get("args") if isinstance(attrs, dict) else None
-    if isinstance(args, list) and len(args) == 1 and isinstance(args[0], str):
+    if isinstance(args, list | tuple) and len(args) == 1 and isinstance(args[0], str):
         short = str(value.get("$type", "?")).rsplit(".", 1)[-1]
         return f"{short}: {args[0]}"
     return format_value(value)

@@ -200,14 +200,16 @@ def _same(value: Any, last: Any) -> bool:
 
 def _equal(one: Any, other: Any) -> bool:
     """Equal as their JSON texts are, which the viewer compares: keys in order, ``true``
-    unlike ``1``, an int like the float of the same value."""
+    unlike ``1``, an int like the float of the same value, a tuple like the list of the
+    same items (both are arrays)."""
     numbers = (int, float)
     if type(one) in numbers and type(other) in numbers:
         return bool(one == other)
+    arrays = (list, tuple)
+    if type(one) in arrays and type(other) in arrays:
+        return len(one) == len(other) and all(map(_equal, one, other))
     if type(one) is not type(other):
         return False
-    if type(one) is list:
-        return len(one) == len(other) and all(map(_equal, one, other))
     if type(one) is dict:
         return list(one) == list(other) and all(_equal(one[key], other[key]) for key in one)
     return bool(one == other)

@@ -28,6 +28,14 @@ def run_pytest(
     )
 
 
+def python_path(*directories: Path) -> str:
+    """A PYTHONPATH of ``directories`` ahead of the one this process has, which may name
+    the code under test (a checkout other than the installed one): a recording made with
+    the installed recorder would not be the code under test's format."""
+    inherited = os.environ.get("PYTHONPATH")
+    return os.pathsep.join([*map(str, directories), *([inherited] if inherited else [])])
+
+
 def record(root: Path, *args: str, env: dict[str, str] | None = None) -> int:
     """Run ``pytest --scope ARGS`` in ``root``; its exit code (0 or 1, else the test fails)."""
     run = run_pytest(root, *args, env={**os.environ, **(env or {})})
@@ -43,7 +51,7 @@ def copy_fixture(name: str, root: Path) -> None:
 def record_demo(root: Path) -> None:
     """fixtures/demo in ``root``, recorded: ``test_ship_takes_every_line`` fails."""
     shutil.copytree(FIXTURES / "demo", root, dirs_exist_ok=True, ignore=_LEFT_BY_RUNS)
-    assert record(root, env={"PYTHONPATH": str(root / "src")}) == 1
+    assert record(root, env={"PYTHONPATH": python_path(root / "src")}) == 1
 
 
 def record_compare(root: Path) -> None:
@@ -57,6 +65,13 @@ def record_history(root: Path) -> None:
     """fixtures/history in ``root``, recorded: its one test fails, after callees changed its
     list and dict under their own names."""
     shutil.copytree(FIXTURES / "history", root, dirs_exist_ok=True, ignore=_LEFT_BY_RUNS)
+    assert record(root) == 1
+
+
+def record_containers(root: Path) -> None:
+    """fixtures/containers in ``root``, recorded: its one test fails with every kind of
+    container in its locals."""
+    copy_fixture("containers", root)
     assert record(root) == 1
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from tracebuilder import Recording, close_traces, open_trace, write_trace
 
-from pytest_scope.trace.schema import Kind
+from pytest_scope.trace.schema import Container, Kind
 from replay.align import Alignment, Divergence, Signatures, align, first_divergence, load_steps
 from replay.compare import Recorded, find_divergence, payloads_differ
 
@@ -102,7 +102,8 @@ def test_set_order_is_no_divergence(tmp_path: Path) -> None:
     def with_set(items: list[str]) -> Recording:
         rec = Recording()
         rec.event(Kind.CALL, line=10)
-        rec.event(Kind.LINE, line=11, l={"tags": {"$type": "set", "items": items}})
+        entry = [1, "set", {"$type": "set", "items": items}, False, Container.SET]
+        rec.event(Kind.LINE, line=11, l={"tags": {"$ref": 1}}, b=[entry])
         rec.event(Kind.RETURN, line=11, r=None)
         return rec
 
@@ -154,7 +155,12 @@ def _boxed(number: int, n: int = 1) -> Recording:
     box = {"$type": "Box", "attrs": {"size": 3}}
     rec = Recording()
     rec.event(Kind.CALL, line=10)
-    rec.event(Kind.LINE, line=11, l={"box": {"$ref": number}}, b=[[number, "Box", box, False]])
+    rec.event(
+        Kind.LINE,
+        line=11,
+        l={"box": {"$ref": number}},
+        b=[[number, "Box", box, False, Container.NONE]],
+    )
     rec.event(Kind.LINE, line=12, l={"n": n})
     rec.event(Kind.RETURN, line=12, r=None)
     return rec

@@ -21,6 +21,7 @@ from tracebuilder import Recording, close_traces, open_trace, write_trace
 from pytest_scope.trace.reader import RecordedTest
 from pytest_scope.trace.records import Chunk
 from pytest_scope.trace.schema import (
+    CONTAINER_NAMES,
     KIND_NAMES,
     LEAVING_KINDS,
     MARKS,
@@ -233,7 +234,7 @@ def test_viewer_page_has_one_script_and_a_strict_policy(tmp_path: Path) -> None:
 
 
 def test_the_viewer_reads_the_trace_format_from_the_schema(tmp_path: Path) -> None:
-    """The page carries the kinds, marks and resolution bounds of
+    """The page carries the kinds, marks, containers and resolution bounds of
     ``pytest_scope.trace.schema``, and viewer.js holds no copy of them to drift."""
     rec = Recording()
     rec.event(Kind.CALL, line=10)
@@ -248,14 +249,16 @@ def test_the_viewer_reads_the_trace_format_from_the_schema(tmp_path: Path) -> No
         "kinds": list(KIND_NAMES),
         "leaving": sorted(LEAVING_KINDS),
         "marks": list(MARKS),
+        "containers": list(CONTAINER_NAMES),
         "resolve_depth": RESOLVE_DEPTH,
         "resolve_nodes": RESOLVE_NODES,
     }
     # The script finds a kind's number by its name.
     assert [getattr(Kind, name.upper()) for name in KIND_NAMES] == list(range(len(KIND_NAMES)))
     script = resources.files("replay.viewer").joinpath("viewer.js").read_text(encoding="utf-8")
-    names = "|".join(re.escape(json.dumps(name)) for name in (*KIND_NAMES, *MARKS))
-    assert not re.search(rf"\[\s*({names})\s*,", script)  # no list of kinds or marks
+    listed = (*KIND_NAMES, *MARKS, *filter(None, CONTAINER_NAMES))
+    names = "|".join(re.escape(json.dumps(name)) for name in listed)
+    assert not re.search(rf"\[\s*({names})\s*,", script)  # no list of kinds, marks, containers
     constants = "|".join(name.upper() for name in (*KIND_NAMES, "resolve_depth", "resolve_nodes"))
     assert not re.search(rf"\b({constants})\s*=\s*\d", script)
 

@@ -136,7 +136,7 @@ def _watched_change(path: str, change: str, this: Any, against: Any) -> Any:
 
 
 def test_watched_objects_are_compared_like_locals_under_their_own_marker() -> None:
-    tags = {"$type": "set", "items": ["b", "a"]}
+    tags = {"$type": "set", "$kind": "set", "items": ["b", "a"]}
     this = _state(
         ("test_it", 3, {"n": 1}),
         watched={"stock": _stock({"plum": 5}, ["plum"]), "cache": {"a": 1}, "tags": tags},
@@ -146,7 +146,7 @@ def test_watched_objects_are_compared_like_locals_under_their_own_marker() -> No
         watched={
             "stock": _stock({"plum": 6}, []),
             "seen": [1],
-            "tags": {"$type": "set", "items": ["a", "b"]},
+            "tags": {"$type": "set", "$kind": "set", "items": ["a", "b"]},
         },
     )
     changes, omitted = state_changes(this, against)
@@ -162,10 +162,18 @@ def test_watched_objects_are_compared_like_locals_under_their_own_marker() -> No
 
 def test_noise_is_no_change_and_assertion_temporaries_are_left_out() -> None:
     this = _state(
-        ("test_it", 3, {"ratio": 0.1 + 0.2, "tags": {"$type": "set", "items": ["b", "a"]}}),
+        (
+            "test_it",
+            3,
+            {"ratio": 0.1 + 0.2, "tags": {"$type": "set", "$kind": "set", "items": ["b", "a"]}},
+        ),
     )
     against = _state(
-        ("test_it", 3, {"ratio": 0.3, "tags": {"$type": "set", "items": ["a", "b"]}}),
+        (
+            "test_it",
+            3,
+            {"ratio": 0.3, "tags": {"$type": "set", "$kind": "set", "items": ["a", "b"]}},
+        ),
     )
     this.stack[0]["locals"]["@py_assert1"] = 1
     assert state_changes(this, against) == ([], 0)

@@ -263,14 +263,14 @@ def test_goto_targets_are_the_steps_of_a_line(
 def test_evaluate_paths_and_history(client: DapClient, demo: Path) -> None:
     frame_id = top_frame(client)["id"]
     result = client.request("evaluate", {"expression": "order.lines[0]", "frameId": frame_id})
-    assert result["result"] == "['pear', 1]"
+    assert result["result"] == "('pear', 1)"
     history = client.request("evaluate", {"expression": "history(order.lines)"})
     assert history["result"] == "6 change(s) of order.lines"
     changes = variables(client, history["variablesReference"])
     expected = replay_json(demo, TEST, "--history", "order.lines")["changes"]
     assert list(changes) == [f"step {change['step']}" for change in expected]
     assert list(changes.values())[-1]["value"] == (
-        "[['pear', 1], ['plum', 1]] → [['pear', 1]] (as order.lines in Stock.ship)"
+        "[('pear', 1), ('plum', 1)] → [('pear', 1)] (as order.lines in Stock.ship)"
     )
     message = client.failure("evaluate", {"expression": "__import__('os')"})
     assert "is not a path" in message

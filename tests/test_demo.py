@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from recordings import python_path
 from test_artifacts import embedded
 
 DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "demo"
@@ -17,7 +18,7 @@ DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "demo"
 def test_the_demo_shows_the_failure_its_diff_the_divergence_and_a_viewer(tmp_path: Path) -> None:
     demo = tmp_path / "demo"
     shutil.copytree(DEMO, demo, ignore=shutil.ignore_patterns(".scope", "__pycache__"))
-    env = {**os.environ, "PYTHONPATH": str(demo / "src")}
+    env = {**os.environ, "PYTHONPATH": python_path(demo / "src")}
     env.pop("INVENTORY_VERSION", None)
     started = time.monotonic()
     result = subprocess.run(

@@ -13,9 +13,9 @@ ORDER = {
     "attrs": {
         "customer": "grace",
         "lines": [["apple", 1], ["pear", 1]],
-        "index": {"$type": "dict", "items": [[1, "one"], [2, "two"]]},
-        "tags": {"$type": "set", "items": ["b", "a"]},
-        "big": {"$type": "list", "items": [0, 1], "$truncated": 40},
+        "index": {"$type": "dict", "$kind": "mapping", "items": [[1, "one"], [2, "two"]]},
+        "tags": {"$type": "set", "$kind": "set", "items": ["b", "a"]},
+        "big": {"$type": "list", "$kind": "sequence", "items": [0, 1], "$truncated": 40},
         "deep": {"$type": "inventory.stock.Order", "$depth": True},
         "note": {"$type": "str", "repr": "a long text", "$truncated": 900},
     },

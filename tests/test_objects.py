@@ -2,11 +2,13 @@
 
 The property that the recorder stands on: whatever a value holds, and however it changes
 in place, the table's entries resolve to exactly what the encoder makes of the value
-whole, once the root that reaches the change is checked again.
+whole, once the root that reaches the change is checked again (but for the ``"$kind"``
+of its containers, which only the entries carry).
 """
 
 from __future__ import annotations
 
+import collections
 import gc
 import weakref
 from typing import Any
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 
 from pytest_scope.capture.objects import ObjectTable
 from pytest_scope.capture.values import ValueEncoder
+from pytest_scope.trace.schema import Container
 from replay.references import References
 
 
@@ -31,6 +34,15 @@ class Slotted:
 
 def _packed(form: Any) -> bytes:
     return bytes(msgpack.packb(form, use_bin_type=True))
+
+
+def as_encoded(resolved: Any) -> Any:
+    """A resolved form without the ``"$kind"`` that entries add (a tuple packs as a list)."""
+    if isinstance(resolved, list | tuple):
+        return [as_encoded(item) for item in resolved]
+    if isinstance(resolved, dict):
+        return {k: as_encoded(v) for k, v in resolved.items() if k != "$kind"}
+    return resolved
 
 
 class _Shown:
@@ -113,11 +125,11 @@ def test_entries_resolve_to_the_whole_form_after_any_change_in_place(
 ) -> None:
     root = [value, {"v": value}]  # the same objects reached twice
     shown = _Shown()
-    assert _packed(shown.step(root)) == _packed(shown.encoder.encode(root))
+    assert _packed(as_encoded(shown.step(root))) == _packed(shown.encoder.encode(root))
     for index, action, new in changes:
         containers = _containers(root)
         _edit(containers[index % len(containers)], action, new)
-        assert _packed(shown.step(root)) == _packed(shown.encoder.encode(root))
+        assert _packed(as_encoded(shown.step(root))) == _packed(shown.encoder.encode(root))
 
 
 def test_a_change_through_one_reference_shows_through_every_other() -> None:
@@ -159,14 +171,72 @@ def test_the_table_keeps_no_object_alive() -> None:
 def test_past_the_depth_limit_only_the_type_is_known() -> None:
     shown = _Shown()
     deep: Any = [[[[[[1]]]]]]
-    assert shown.step(deep) == [[[[{"$type": "list", "$depth": True}]]]]
-    assert _packed(shown.step(deep)) == _packed(shown.encoder.encode(deep))
+    assert shown.step(deep) == [[[[{"$type": "list", "$kind": "sequence", "$depth": True}]]]]
+    assert _packed(as_encoded(shown.step(deep))) == _packed(shown.encoder.encode(deep))
 
 
 def test_slots_and_cycles() -> None:
     shown = _Shown()
     pair = Slotted()
     pair.left = pair
-    assert _packed(shown.step(pair)) == _packed(shown.encoder.encode(pair))
+    assert _packed(as_encoded(shown.step(pair))) == _packed(shown.encoder.encode(pair))
     pair.right = [pair]
-    assert _packed(shown.step(pair)) == _packed(shown.encoder.encode(pair))
+    assert _packed(as_encoded(shown.step(pair))) == _packed(shown.encoder.encode(pair))
+
+
+class Registry(dict):  # type: ignore[type-arg]
+    """A mapping whose name does not say so."""
+
+
+class Verdict(list):  # type: ignore[type-arg]
+    """A sequence whose name ends like a mapping's."""
+
+
+class Tags(frozenset):  # type: ignore[type-arg]
+    pass
+
+
+Point = collections.namedtuple("Point", "x y")
+
+
+def test_entries_say_what_each_container_is_from_its_builtin_bases() -> None:
+    shown = _Shown()
+    value = {
+        "reg": Registry(a=1),
+        "verdict": Verdict([(1, "one")]),
+        "pair": ("a", 1),
+        "tags": Tags({1}),
+        "point": Point(1, 2),
+        "queue": collections.deque([1]),
+        "ordered": collections.OrderedDict(a=1),
+        "error": KeyError("k"),
+        "node": Node(1),
+        "blob": bytearray(b"x"),
+    }
+    root = shown.table.form(value)
+    entries = {entry[0]: entry for entry in shown.table.take_changes()}
+    kinds = {entry[1].rsplit(".", 1)[-1]: entry[4] for entry in entries.values()}
+    assert kinds == {
+        "dict": Container.MAPPING,
+        "Registry": Container.MAPPING,
+        "Verdict": Container.SEQUENCE,
+        "tuple": Container.TUPLE,
+        "Tags": Container.SET,
+        "Point": Container.TUPLE,
+        "deque": Container.SEQUENCE,
+        "OrderedDict": Container.MAPPING,
+        "KeyError": Container.NONE,
+        "Node": Container.NONE,
+        "bytearray": Container.NONE,
+    }
+    shown_value = References(entries).resolve(root)
+    assert shown_value["verdict"]["$kind"] == "sequence"
+    assert shown_value["verdict"]["items"] == [(1, "one")]
+    assert shown_value["reg"] == {
+        "$type": Registry.__module__ + ".Registry",
+        "$kind": "mapping",
+        "items": [["a", 1]],
+    }
+    assert shown_value["pair"] == ("a", 1) and type(shown_value["pair"]) is tuple
+    assert shown_value["point"]["$kind"] == "tuple"
+    assert "$kind" not in shown_value["error"] and "$kind" not in shown_value["node"]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from recordings import python_path
 from replaycli import replay_json
 
 from pytest_scope.capture.objects import ObjectTable
@@ -101,7 +102,7 @@ def test_matrix():
 def with_example_plugin(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> pytest.Pytester:
-    monkeypatch.setenv("PYTHONPATH", str(EXAMPLE_PLUGIN))
+    monkeypatch.setenv("PYTHONPATH", python_path(EXAMPLE_PLUGIN))
     pytester.makepyfile(test_matrix=SUITE)
     return pytester
 

@@ -222,7 +222,7 @@ def test_values_by_path_in_any_frame(demo: Demo) -> None:
         "w",
     )
     assert answers(lines, "p sku") == ["'plum'"]
-    assert answers(lines, "p order.lines[0]") == ["['pear', 1]"]
+    assert answers(lines, "p order.lines[0]") == ["('pear', 1)"]
     assert answers(lines, "p self.levels['plum']") == ["6"]
     assert answers(lines, "pp order.customer") == ['"grace"']
     assert answers(lines, "w") == [
@@ -236,7 +236,7 @@ def test_watch_shows_a_path_at_every_stop(demo: Demo) -> None:
     lines = session(demo.root, DEMO_TEST, "step 1", "watch order.lines", "n", "n", "n")
     shown = [line for line in lines if line.startswith("watch order.lines = ")]
     assert shown[0] == "watch order.lines = (no 'order' here)"
-    assert shown[-1] == "watch order.lines = [['pear', 1]]"  # after ship: one line left
+    assert shown[-1] == "watch order.lines = [('pear', 1)]"  # after ship: one line left
 
 
 def test_history_lists_each_change_with_what_ran(demo: Demo) -> None:
@@ -248,7 +248,7 @@ def test_history_lists_each_change_with_what_ran(demo: Demo) -> None:
     )
     changes = [line for line in told if line.startswith("step ")]
     assert changes[4] == (
-        "step 15: [['apple', 1], ['pear', 1], ['plum', 1]] → [['pear', 1], ['plum', 1]]"
+        "step 15: [('apple', 1), ('pear', 1), ('plum', 1)] → [('pear', 1), ('plum', 1)]"
         "  (as order.lines in Stock.ship)"
     )
     ran = told[told.index(changes[4]) + 1]
@@ -399,7 +399,7 @@ def test_at_a_terminal_names_complete_and_commands_recall(demo: Demo) -> None:
     terminal = Terminal(demo.root, DEMO_TEST, "-i")
     terminal.wait_for(b"(scope) ")
     terminal.type(b"p ord\t.li\t\r")  # readline completes the local, then its attribute
-    assert terminal.wait_for(b"(scope) ").startswith(b"p order.lines\r\n[['pear', 1]]")
+    assert terminal.wait_for(b"(scope) ").startswith(b"p order.lines\r\n[('pear', 1)]")
     terminal.type(b"rs\r")
     assert b"step 18 of 20" in terminal.wait_for(b"(scope) ")
     terminal.type(b"\x1b[A\r")  # readline's history: the last command again

@@ -101,8 +101,11 @@ def driven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Mod
 
 
 def _plain(value: Any) -> Any:
-    """The JSON form (`pytest_scope.trace.schema`) of the few kinds of values the module makes."""
-    if isinstance(value, (list, tuple)):
+    """The form replay resolves the few kinds of values the module makes to: a tuple is a
+    tuple (`replay.references`), else the JSON forms of `pytest_scope.trace.schema`."""
+    if isinstance(value, tuple):
+        return tuple(_plain(item) for item in value)
+    if isinstance(value, list):
         return [_plain(item) for item in value]
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}

@@ -301,6 +301,20 @@ def test_a_newer_trace_file(scope: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "written by a newer pytest-scope (format 99); upgrade" in line
 
 
+def test_a_trace_file_of_the_format_before_container_kinds(
+    scope: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = scope / ".scope" / "runs" / "20250102-000000-1.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    assert main(["test_main"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "written by an older pytest-scope (format 2); this one reads format 3" in line
+    assert "record the tests again" in line
+
+
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out

@@ -36,6 +36,7 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_objects import as_encoded
 
 from pytest_scope.capture.objects import ObjectTable
 from pytest_scope.capture.redaction import MARKER, Redaction
@@ -505,7 +506,7 @@ def test_objects_recorded_by_identity_hold_no_secret(name: str, before: Any, aft
         entries = table.closure([form])
         assert SECRET.encode() not in _packed([form, entries])
         resolved = References({entry[0]: entry for entry in entries}).resolve(form)
-        assert _packed(resolved) == _packed(encoder.encode_local(name, value))
+        assert _packed(as_encoded(resolved)) == _packed(encoder.encode_local(name, value))
         table.end_step()
 
 
@@ -516,9 +517,10 @@ def test_chunks_are_scrubbed_of_values_known_only_later() -> None:
              "x": {"$type": "str", "repr": "late-secret" * 30, "$truncated": 330}}  # fmt: skip
     keyframe = {"step": 0, "threads": [[1, [[1, 1, 3, {"a": ["late-secret"]}]]]], "suspended": []}
     chunk = Chunk(1, 1, pack_chunk(keyframe, [[1, 1, 1, 1, 1, 3, early]]))
-    assert scrub_chunks([chunk], redaction) == [chunk]  # nothing known: nothing looked at
+    assert scrub_chunks([chunk], redaction) == ([chunk], 0)  # nothing known: nothing looked at
     redaction.learn("late-secret")
-    (scrubbed,) = scrub_chunks([chunk], redaction)
+    (scrubbed,), redacted = scrub_chunks([chunk], redaction)
+    assert redacted == 5
     assert b"late-secret" not in zlib.decompress(scrubbed.data)
     keyframe, events = unpack_chunk(scrubbed.data)
     marked = {"$type": "str", "repr": MARKER, "$redacted": True}
@@ -549,7 +551,7 @@ def test_watched_objects_are_scrubbed_too() -> None:
     events = [[1, 1, 1, 1, 1, 3, {"w": {"box": {"v": "late-secret"}}}]]
     chunk = Chunk(1, 1, pack_chunk(keyframe, events))
     redaction.learn("late-secret")
-    (scrubbed,) = scrub_chunks([chunk], redaction)
+    (scrubbed,), _ = scrub_chunks([chunk], redaction)
     assert b"late-secret" not in zlib.decompress(scrubbed.data)
     keyframe, events = unpack_chunk(scrubbed.data)
     marked = {"$type": "str", "repr": MARKER, "$redacted": True}
@@ -584,3 +586,128 @@ def test_a_given_tests_kept_example_has_its_secrets_learned(pytester: pytest.Pyt
         event[6]["l"]["shown"] for event in events if event[6] and "shown" in event[6].get("l", {})
     ]
     assert shown == [{"$type": "str", "repr": f"user:{MARKER}", "$redacted": True}]
+
+
+SECRET_NAMES = [
+    "auth", "auth_token", "x-auth", "X-Auth-Token", "authToken", "Authorization",
+    "HTTP_AUTHORIZATION", "basic_auth", "password", "db_password", "PASSWORD", "userPassword",
+    "passwd", "pwd", "passphrase", "api_key", "apiKey", "APIKey", "API_KEY", "apikey",
+    "x-api-key", "secret", "client_secret", "SECRET_KEY", "secrets", "token", "access_token",
+    "refreshToken", "csrf_token", "__token__", "cookie", "cookies", "set_cookie", "session_id",
+    "sessionId", "sessionid", "session_key", "private_key", "privateKey", "credentials",
+    "aws_credential", "signature", "hmac_signature",
+]  # fmt: skip
+INNOCENT_NAMES = [
+    "author", "author_name", "authors", "authority", "authorities", "authorized_by",
+    "authored", "XAUTHORITY", "tokenizer", "tokens", "tokens_count", "secretary", "keyboard",
+    "monkey", "passage", "passenger", "compass", "bypass", "cookiecutter", "cwd", "session",
+    "sessions", "private", "key", "keys", "signed", "credit", "host", "mot_de_passé",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SECRET_NAMES)
+def test_secret_names_by_their_words(name: str) -> None:
+    assert Redaction().is_secret(name)
+
+
+@pytest.mark.parametrize("name", INNOCENT_NAMES)
+def test_names_that_only_contain_a_secret_word_are_not_secret(name: str) -> None:
+    assert not Redaction().is_secret(name)
+
+
+def test_the_users_patterns_are_searched_anywhere_in_the_name() -> None:
+    redaction = Redaction(["pin"])
+    assert redaction.is_secret("spinner") and redaction.is_secret("PIN_CODE")
+    assert not Redaction().is_secret("PIN_CODE")
+
+
+def test_a_secret_equal_to_a_name_leaves_the_name_and_the_chunk() -> None:
+    """A value learned as a secret ("host") beside an attribute named host: the name stays,
+    the values holding the secret are redacted, and the chunk is written."""
+    redaction = Redaction((), {})
+    url = [1, "my.Url", {"$type": "my.Url", "attrs": {"host": "example.org"}}, False]
+    payload = {"l": {"token": {"$redacted": True}, "seen": "host:80"}, "b": [url], "d": ["host"]}
+    chunk = Chunk(1, 1, pack_chunk({"step": 0, "threads": [], "suspended": []}, [
+        [1, 1, 1, 1, 1, 3, payload]
+    ]))  # fmt: skip
+    redaction.learn("host")
+    (scrubbed,), redacted = scrub_chunks([chunk], redaction)
+    _, events = unpack_chunk(scrubbed.data)
+    payload = events[0][6]
+    assert payload["b"] == [url]
+    assert payload["d"] == ["host"]
+    assert payload["l"]["seen"] == {"$type": "str", "repr": f"{MARKER}:80", "$redacted": True}
+    assert redacted == 2
+
+
+def test_a_secret_in_a_part_the_scrubbing_does_not_know_is_replaced_not_lost() -> None:
+    redaction = Redaction((), {})
+    payload = {"l": {"a": 1}, "future": ["late-secret here", {"late-secret": "late-secret"}]}
+    chunk = Chunk(1, 1, pack_chunk({"step": 0, "threads": [], "suspended": []}, [
+        [1, 1, 1, 1, 1, 3, payload]
+    ]))  # fmt: skip
+    redaction.learn("late-secret")
+    (scrubbed,), redacted = scrub_chunks([chunk], redaction)
+    _, events = unpack_chunk(scrubbed.data)
+    assert events[0][6]["future"] == [f"{MARKER} here", {"late-secret": MARKER}]
+    assert redacted == 2
+
+
+URLS = """
+import re
+
+PATTERN = re.compile(r"(?P<scheme>[a-z]+)://(?P<authority>[^/]+)(?P<path>/.*)")
+
+
+class Url:
+    def __init__(self, text):
+        parts = PATTERN.match(text).groupdict()
+        self.scheme = parts["scheme"]
+        self.host = parts["authority"]
+        self.path = parts["path"]
+
+
+def test_parse():
+    url = Url("https://host/index")
+    author_name = "Monty"
+    assert url.host == "host" and author_name
+
+
+def test_a_token_equal_to_an_attribute_name():
+    api_token = "path"
+    url = Url("https://example.org/path")
+    assert url.path == "/path" and api_token
+"""
+
+
+def test_no_recording_is_lost_to_a_secret_that_is_a_name(pytester: pytest.Pytester) -> None:
+    """The field report: a regex group ``authority`` taught "host" as a secret, URLs have
+    an attribute named host, and the recording was lost; ``author_name`` hid "Monty"."""
+    pytester.makepyfile(test_urls=URLS)
+    result = pytester.runpytest_subprocess("--scope", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert "recording lost" not in result.stdout.str()
+    (run,) = (pytester.path / ".scope" / "runs").glob("*.sqlite")
+    db = sqlite3.connect(run)
+    try:
+        tests = dict(db.execute("SELECT nodeid, id FROM tests"))
+        blobs = dict(db.execute("SELECT test_id, data FROM chunks"))
+    finally:
+        db.close()
+    marks = sum(_marks(unpack_chunk(blob)) for blob in blobs.values())
+    assert marks
+    result.stdout.fnmatch_lines([f"redacted {marks} recorded values that held a secret (README*"])
+    parse = zlib.decompress(blobs[tests["test_urls.py::test_parse"]])
+    assert b"Monty" in parse and b"authority" in parse and MARKER.encode() not in parse
+    token = zlib.decompress(blobs[tests["test_urls.py::test_a_token_equal_to_an_attribute_name"]])
+    assert b"\xa4path" in token  # the attribute's and the group's names
+    assert b"/path" not in token  # the values that hold the secret
+
+
+def _marks(node: Any) -> int:
+    """The values marked redacted in an unpacked chunk."""
+    if isinstance(node, dict):
+        return ("$redacted" in node) + sum(_marks(item) for item in node.values())
+    if isinstance(node, list | tuple):
+        return sum(_marks(item) for item in node)
+    return 0

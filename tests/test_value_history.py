@@ -3,6 +3,7 @@ states the replay engine gives at every step, and followed by identity into call
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -60,7 +61,7 @@ def test_the_changes_are_those_of_the_states(demo: Path) -> None:
     assert document["path"] == "order.lines"
     assert (document["frame"], document["depth"], document["follows"]) == (TEST, 0, "object")
     changes = document["changes"]
-    assert [(c["step"], c["old"], c["new"]) for c in changes] == expected
+    assert [[c["step"], c["old"], c["new"]] for c in changes] == json.loads(json.dumps(expected))
     assert [c["change"] for c in changes] == ["appeared"] + ["changed"] * 5
     seen = [(c["seen"]["function"], c["seen"]["path"]) for c in changes]
     assert (
@@ -125,7 +126,7 @@ def test_text_history(demo: Path) -> None:
     )
     assert "step 4: (absent) → []  (as self.lines in Order.__init__)" in lines
     assert (
-        "step 10: [['apple', 1], ['pear', 1]] → [['apple', 1], ['pear', 1], ['plum', 1]]"
+        "step 10: [('apple', 1), ('pear', 1)] → [('apple', 1), ('pear', 1), ('plum', 1)]"
         "  (as self.lines in Order.add)"
     ) in lines
 

@@ -11,7 +11,10 @@ objects they hold. How far it can reach depends on what the line does:
   names are *shallow*: the recorder compares their bindings and their objects' own
   contents, not what lies below.
 
-A local that a line stores is deep either way: its object may be new.
+A local that a line stores is deep either way: its object may be new. A local that a line
+stores or deletes before it loads it *drops* the object it held (``x = [i]``, ``del x``,
+``for x in ...``, not ``x = [x]``): if that name alone held it, the object dies on that
+line (the recorder forgets its number, see ``objects``).
 See docs/design.md, "What a step checks".
 """
 
@@ -33,6 +36,8 @@ _NAMING_OPS: Final = frozenset(
 _STORING_OPS: Final = frozenset(
     {"STORE_FAST", "STORE_FAST_STORE_FAST", "STORE_DEREF", "STORE_NAME"}
 )
+# Instructions that let go of what a function's own local (not a cell) held.
+_DROPPING_OPS: Final = frozenset({"STORE_FAST", "STORE_FAST_STORE_FAST", "DELETE_FAST"})
 # Instructions that may run code which changes what the line reaches.
 _REACHING_OPS: Final = frozenset(
     {
@@ -49,13 +54,16 @@ _NONE: Final[tuple[str, ...]] = ()
 
 
 class LineNames:
-    """The deep and the shallow names of one line."""
+    """The deep and the shallow names of one line, and the locals it drops."""
 
-    __slots__ = ("deep", "shallow")
+    __slots__ = ("deep", "drops", "shallow")
 
-    def __init__(self, deep: tuple[str, ...], shallow: tuple[str, ...]) -> None:
+    def __init__(
+        self, deep: tuple[str, ...], shallow: tuple[str, ...], drops: tuple[str, ...] = _NONE
+    ) -> None:
         self.deep = deep
         self.shallow = shallow
+        self.drops = drops
 
 
 NO_NAMES: Final = LineNames(_NONE, _NONE)
@@ -65,6 +73,7 @@ def line_names(code: CodeType) -> dict[int, LineNames]:
     """``{line: LineNames}`` for every line of ``code`` that names a local."""
     named: dict[int, dict[str, None]] = {}
     stored: dict[int, dict[str, None]] = {}
+    first_drops: dict[int, dict[str, bool]] = {}  # whether a name's first use drops it
     reaching: set[int] = set()
     for instruction in dis.get_instructions(code):
         line = instruction.positions.lineno if instruction.positions else None
@@ -84,12 +93,17 @@ def line_names(code: CodeType) -> dict[int, LineNames]:
             stored.setdefault(line, {}).update(dict.fromkeys(found))
         elif opname == "STORE_FAST_LOAD_FAST":
             stored.setdefault(line, {})[found[0]] = None
+        uses = first_drops.setdefault(line, {})
+        for position, name in enumerate(found):
+            drop = opname in _DROPPING_OPS or (opname == "STORE_FAST_LOAD_FAST" and not position)
+            uses.setdefault(name, drop)
     table = {}
     for line, names in named.items():
+        drops = tuple(name for name, drop in first_drops.get(line, {}).items() if drop)
         if line in reaching:
-            table[line] = LineNames(tuple(names), _NONE)
+            table[line] = LineNames(tuple(names), _NONE, drops)
         else:
             deep = stored.get(line, {})
             shallow = tuple(name for name in names if name not in deep)
-            table[line] = LineNames(tuple(deep), shallow)
+            table[line] = LineNames(tuple(deep), shallow, drops)
     return table

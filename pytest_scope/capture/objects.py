@@ -11,15 +11,34 @@ Checking an object for change costs what it holds at its own level (its first it
 identities), not what lies below it: an object whose identities are unchanged keeps its
 form, and only its children that are objects are checked in turn, down to the depth limit
 and within a node budget per root. The table holds no object, only ids, forms and the
-scalars inside forms, so it never keeps alive what the test let go of; a dead object's id
-taken by a new one of another type is a new object, and one of the same type is caught by
-its content.
+scalars inside forms, so it never keeps alive what the test let go of.
+
+A number names one object for the whole test: an object that died is forgotten, and an
+object that takes its id later gets a new number. The table learns of a death this way:
+
+- an object whose type takes weak references (instances of most classes, sets, deques)
+  is numbered with a weak reference to it, and its id met again is its own only while
+  that reference still gives the object: exact, however it died;
+- an object of another type met under a known id with another type is a new object;
+- lists, dicts, tuples and the other objects without weak references die unseen, so the
+  recorder tells the table where recorded code lets go of them (``recorder``): a returning
+  frame's locals that nothing but the frame holds (``forget``), and the object a local
+  alone held when a line rebinds or deletes that local before reading it (``forget_id``);
+  and with either, the objects below it in plain containers that nothing else references
+  (``dying_with``). All are exact. An object of that kind that dies elsewhere (popped from
+  a container, inside an instance that died, its last reference dropped by unrecorded code,
+  or when an exception's frames are let go) keeps its number, which a later object of the
+  same type at the same id takes over: the one case where a number may name two objects in
+  turn.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
+import sys
+import weakref
 
 # Private references: a test may replace these builtins (with a spy that counts calls).
 from builtins import all, enumerate, id, len, map, tuple, zip  # noqa: UP029
@@ -38,6 +57,8 @@ from pytest_scope.capture.values import (
 )
 
 _islice = itertools.islice
+_weak_ref = weakref.ref
+_getrefcount = sys.getrefcount
 _UNSET: Final = object()  # an unset slot, among an object's parts
 _ENCODE: Final = object()  # the shape of an object whose form only encoding tells
 # Passed as a value, a builtin is looked up where it is used once compiled (mypyc): bound here.
@@ -47,20 +68,45 @@ _PINNABLE: Final = frozenset(
     id(kind) for kind in (int, str, float, bool, type(None), bytes, complex, type(_UNSET))
 )
 
-Entry = list[Any]  # [number, type name, shallow form or None, foreign], see ``schema``
+# Containers that hold their items themselves (no namespace, no user code to read them):
+# what dies with one of them can be told by reference counts (``ObjectTable.dying_with``).
+_PLAIN_CONTAINERS: Final = frozenset(
+    id(kind) for kind in (list, tuple, dict, set, frozenset, collections.deque)
+)
+
+Entry = list[Any]  # [number, type name, shallow form or None, foreign, container], ``schema``
+
+
+def refcount(value: object) -> int:
+    """The references to ``value``, counting those of its caller's own (``OWN_REFS``)."""
+    return _getrefcount(value)
+
+
+def _own_refs() -> int:
+    """What ``refcount`` counts of a value that only its caller's local holds: that local
+    and what the call adds (compiled, none; as Python, the argument twice)."""
+    probe = object()
+    return refcount(probe)
+
+
+OWN_REFS: Final = _own_refs()
 
 
 class _Object:
     """What the table knows of one object: never the object itself."""
 
     __slots__ = (
-        "child_at", "form", "ids", "info", "kind", "number", "pinned", "ref", "refs", "shape",
+        "alive", "child_at", "form", "ids", "info", "kind", "number", "pinned", "ref", "refs",
+        "shape",
     )  # fmt: skip
 
-    def __init__(self, number: int, kind: type, info: _TypeInfo) -> None:
+    def __init__(
+        self, number: int, kind: type, info: _TypeInfo, alive: weakref.ref[Any] | None
+    ) -> None:
         self.number = number
         self.kind = kind  # a type lives as long as the encoder's type cache keeps it
         self.info = info
+        self.alive = alive  # a weak reference to it, where its type takes one
         self.ref: Encoded = {"$ref": number}  # one dict per object: compared by identity
         self.form: Encoded = None  # None until expanded: only its type is known
         self.shape: Any = _UNSET  # see ObjectTable._parts
@@ -70,7 +116,8 @@ class _Object:
         self.refs: tuple[int, ...] = ()  # numbers of the objects its form refers to
 
     def entry(self) -> Entry:
-        return [self.number, self.info.name, self.form, self.info.foreign]
+        info = self.info
+        return [self.number, info.name, self.form, info.foreign, info.container]
 
 
 class ObjectTable:
@@ -90,6 +137,9 @@ class ObjectTable:
         self._by_id: dict[int, _Object] = {}
         self._by_number: dict[int, _Object] = {}
         self._next_number = 0
+        # Whether a type's objects take weak references, by the type's id (a metaclass may
+        # define __hash__): the type is held, so that its id stays its own.
+        self._weakable: dict[int, tuple[type, bool]] = {}
         # Within one step: the objects reached (held until the step ends, so that their ids
         # stay theirs) with the depth each was checked at, and the objects still to check.
         self._reached: dict[int, tuple[object, int]] = {}
@@ -102,6 +152,7 @@ class ObjectTable:
     def reset(self) -> None:
         """Forget every object: a new test (or example) numbers its own from 1."""
         self._by_id.clear()
+        self._weakable.clear()
         self._by_number.clear()
         self._next_number = 0
         self.end_step()
@@ -159,11 +210,12 @@ class ObjectTable:
         key = id(value)
         kind = type(value)
         known = self._by_id.get(key)
-        if known is None or known.kind is not kind:
-            self._next_number += 1
-            known = _Object(self._next_number, kind, info)
-            self._by_id[key] = known
-            self._by_number[known.number] = known
+        if (
+            known is None
+            or known.kind is not kind
+            or (known.alive is not None and known.alive() is not value)
+        ):
+            known = self._number(value, kind, info, key)
         reached = self._reached.get(key)
         if depth and not self._deep and known.form is not None:
             return known.ref
@@ -179,6 +231,97 @@ class ObjectTable:
                 known.shape = None  # announced: its type is all a reader shows there
                 self.changes.append(known.entry())
         return known.ref
+
+    def _number(self, value: object, kind: type, info: _TypeInfo, key: int) -> _Object:
+        """A new number for ``value``: an object the table has not met, or one that took
+        the id of an object that died."""
+        weakable = self._weakable.get(id(kind))
+        alive: weakref.ref[Any] | None = None
+        if weakable is None or weakable[1]:
+            try:
+                alive = _weak_ref(value)
+            except TypeError:  # list, dict, tuple, bytearray, a class with __slots__
+                alive = None
+            if weakable is None:
+                self._weakable[id(kind)] = (kind, alive is not None)
+        self._next_number += 1
+        known = _Object(self._next_number, kind, info, alive)
+        self._by_id[key] = known
+        self._by_number[known.number] = known
+        return known
+
+    def forget(self, value: object) -> None:
+        """``value`` dies now, or its last holder lets go of it: its id is no longer its
+        number's (see the module's docstring, and ``forget_id``)."""
+        known = self._by_id.get(id(value))
+        if known is not None and known.kind is type(value):
+            del self._by_id[id(value)]
+
+    def knows(self, value: object) -> bool:
+        """Whether ``value``'s id has a number (its own, or a dead object's)."""
+        return id(value) in self._by_id
+
+    def forget_id(self, key: int) -> None:
+        """The object that had id ``key`` has died."""
+        self._by_id.pop(key, None)
+
+    def dying_with(self, parents: list[object], dying_refs: dict[int, int]) -> list[int]:
+        """The ids of the numbered objects below ``parents``, which are about to die, that
+        nothing else holds: they die with them. ``dying_refs``: by id, more references
+        that go at the same time (a returning frame's bindings).
+
+        Only below plain containers (``_PLAIN_CONTAINERS``), whose references to their
+        items are their own, and level by level within the depth limit and node budget: a
+        child dies when its references are those of the dying parents of the level above
+        (counted among their first parts; a bigger container's others make it seem held,
+        and it is kept). Our own references are those of a probe held as a child is."""
+        died: list[int] = []
+        level = parents
+        budget = self._max_nodes
+        for _ in range(self._max_depth):
+            counts: dict[int, int] = {}
+            children: list[object] = [object()]  # the probe first
+            for parent in level:
+                budget -= self._gather_children(parent, counts, children)
+            if len(children) == 1:
+                break
+            alone = -1
+            next_level: list[object] = []
+            for child in children:
+                held = refcount(child)
+                if alone < 0:
+                    alone = held  # the probe's: held by the list and this loop alone
+                elif held == alone + counts.get(id(child), 0) + dying_refs.get(id(child), 0):
+                    died.append(id(child))
+                    next_level.append(child)
+            if budget <= 0:
+                break
+            level = next_level
+            dying_refs = {}
+        return died
+
+    def _gather_children(
+        self, parent: object, counts: dict[int, int], children: list[object]
+    ) -> int:
+        """Add the numbered children of ``parent`` (a plain container the table knows) to
+        ``children``, once each, and count the references to them among its parts; the
+        nodes this cost."""
+        kind = type(parent)
+        known = self._by_id.get(id(parent))
+        if known is None or not known.child_at or id(kind) not in _PLAIN_CONTAINERS:
+            return 0
+        if known.kind is not kind or (known.alive is not None and known.alive() is not parent):
+            return 0
+        parts = self._parts(parent, known.info)[1]
+        child_ids = {id(parts[position]) for position in known.child_at if position < len(parts)}
+        for part in parts:
+            key = id(part)
+            if key in child_ids:
+                if key not in counts:
+                    counts[key] = 0
+                    children.append(part)
+                counts[key] += 1
+        return 1 + len(parts)
 
     def _check_pending(self) -> None:
         """Check the queued objects, depth first, until the node budget is spent."""

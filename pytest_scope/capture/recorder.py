@@ -33,7 +33,7 @@ import msgpack
 from pytest_scope.capture import steering
 from pytest_scope.capture.buffer import RingBuffer
 from pytest_scope.capture.linenames import NO_NAMES, LineNames, line_names
-from pytest_scope.capture.objects import ObjectTable
+from pytest_scope.capture.objects import OWN_REFS, ObjectTable, refcount
 from pytest_scope.capture.plan import Level, Plan
 from pytest_scope.capture.values import Encoded, ValueEncoder, _exception_args
 from pytest_scope.errors import ScopeError
@@ -68,6 +68,9 @@ def _event_frame_depth() -> int:
 _EVENT_FRAME: Final = _event_frame_depth()
 _NO_DELETES: Final[list[str]] = []  # never appended to: a step's own list replaces it
 _LOCALS_ARE_PROXIES: Final = sys.version_info >= (3, 13)  # PEP 667
+# A local's object has a reference from the frame, and on 3.12 one from the copy of the
+# locals that the recorder reads (_read_locals).
+_REFS_PER_BINDING: Final = 1 if _LOCALS_ARE_PROXIES else 2
 _CO_OPTIMIZED: Final = inspect.CO_OPTIMIZED
 # A frame's locals: typeshed says a dict, but 3.13 gives a proxy (PEP 667), and compiled
 # code (mypyc) checks the declared type of an attribute it reads.
@@ -100,8 +103,8 @@ class _Code:
     """What the recorder needs of a planned code object, found once when it is adopted."""
 
     __slots__ = (
-        "cell_names", "lines", "loop_lines", "number", "optimized", "params", "stepped_lines",
-        "variables",
+        "cell_names", "lines", "loop_lines", "number", "optimized", "params", "plain_names",
+        "stepped_lines", "variables",
     )  # fmt: skip
 
     def __init__(self, number: int, code: CodeType, stepped_lines: bool) -> None:
@@ -116,6 +119,8 @@ class _Code:
         self.variables = code.co_varnames + code.co_cellvars + code.co_freevars
         # Locals shared with closures: another frame may rebind them (``nonlocal``).
         self.cell_names = code.co_cellvars + code.co_freevars
+        # Locals that the frame holds itself (a cell's object is held by the cell).
+        self.plain_names = tuple(name for name in code.co_varnames if name not in self.cell_names)
         self.optimized = bool(flags & _CO_OPTIMIZED)
 
     def names(self, code: CodeType, line: int) -> LineNames:
@@ -129,8 +134,8 @@ class _Frame:
     """The recorder's shadow of one frame: what it last recorded of it."""
 
     __slots__ = (
-        "calling_at", "code", "frame", "frame_no", "ids", "line", "locals_dict", "stepped",
-        "values",
+        "calling_at", "code", "dropping", "frame", "frame_no", "frame_refs", "ids", "line",
+        "locals_dict", "stepped", "values",
     )  # fmt: skip
 
     def __init__(self, frame_no: int, code: _Code, frame: FrameType | None, line: int) -> None:
@@ -145,6 +150,11 @@ class _Frame:
         self.values: dict[str, Encoded] = {}
         self.ids: dict[str, int] = {}
         self.locals_dict: dict[str, Any] | None = None  # 3.12: see _read_locals
+        # The references to its frame object as it was entered (see _release_locals).
+        self.frame_refs = -1
+        # (name, id, ids of the objects below it that die with it) of the objects its
+        # running line lets go of (see Recorder._drops).
+        self.dropping: list[tuple[str, int, list[int]]] | None = None
 
     def as_keyframe(self) -> list[Any]:
         return [self.frame_no, self.code.number, self.line, dict(self.values)]
@@ -460,6 +470,7 @@ class Recorder:
                     ran = lines.get(previous, NO_NAMES)
                     deep = ran.deep
                     shallow = ran.shallow
+                    now = ran
                     if line != previous:
                         now = lines.get(line, NO_NAMES)
                         shallow = shallow + now.deep + now.shallow
@@ -467,6 +478,8 @@ class Recorder:
                     deleted: list[str] = _NO_DELETES
                     if deep or shallow:
                         local_values = _read_locals(entry, frame)
+                        if entry.dropping is not None or now.drops:
+                            self._drops(entry, now.drops, local_values)
                         values = entry.values
                         walk_deep = True
                         for names in (deep, shallow):
@@ -664,6 +677,7 @@ class Recorder:
                 self._catch_up(caller, others, resuming=kind == Kind.RESUME)
             current = self._entered_frame(kind, code, frame)
             thread.push(current)
+            current.frame_refs = refcount(frame)
         else:
             current = stack[-1]
         changed: dict[str, Encoded] = {}
@@ -694,6 +708,11 @@ class Recorder:
         buffer.append([step, kind, thread.number, current.frame_no, current.code.number,
                        current.line, payload or None])  # fmt: skip
         if kind == Kind.RETURN or kind == Kind.UNWIND:
+            # A frame object held beyond the recorder (a traceback, an unwinding exception's
+            # at least) keeps the locals alive: only a frame that is cleared lets them go.
+            if kind == Kind.RETURN and current.ids and refcount(frame) == current.frame_refs:
+                self._objects.end_step()  # it holds the objects of this step
+                self._release_locals(current, frame)
             left = thread.pop()
             left.frame = left.locals_dict = None
             if code is self._restart_code and _first_call(stack, code):
@@ -759,12 +778,61 @@ class Recorder:
             return
         f_code = frame.f_code
         ran = code.names(f_code, previous)
+        if entry.dropping is not None or kind == Kind.LINE:
+            upcoming = ran if line == previous else code.names(f_code, line)
+            self._drops(entry, upcoming.drops if kind == Kind.LINE else (), local_values)
         self._check_names(entry, ran.deep, local_values, changed, deleted)
         self._check_names(entry, ran.shallow, local_values, changed, deleted, deep=False)
         if line != previous:
             now = code.names(f_code, line)
             self._check_names(entry, now.deep, local_values, changed, deleted, deep=False)
             self._check_names(entry, now.shallow, local_values, changed, deleted, deep=False)
+
+    def _drops(self, entry: _Frame, upcoming: tuple[str, ...], local_values: Any) -> None:
+        """At a frame's own step: forget the objects its last line let go of, and note the
+        ones its next line lets go of (``upcoming``, ``LineNames.drops``).
+
+        An object that a local alone holds (the frame's one reference, and on 3.12 that of
+        the recorder's copy of the locals) dies when a line rebinds or deletes that local
+        without reading it, and a new object may take its id on the next line. Noted before
+        the line runs, it is forgotten at the frame's next step if the local then holds
+        another object (a line that raised before its store kept it)."""
+        dropping = entry.dropping
+        if dropping is not None:
+            forget_id = self._objects.forget_id
+            for name, key, below in dropping:
+                if id(local_values.get(name, _MISSING)) != key:
+                    forget_id(key)
+                    for each in below:
+                        forget_id(each)
+        noted: list[tuple[str, int, list[int]]] | None = None
+        knows = self._objects.knows
+        for name in upcoming:
+            value = local_values.get(name, _MISSING)
+            if knows(value) and refcount(value) == OWN_REFS + _REFS_PER_BINDING:
+                if noted is None:
+                    noted = []
+                noted.append((name, id(value), self._objects.dying_with([value], {})))
+        entry.dropping = noted
+
+    def _release_locals(self, entry: _Frame, frame: FrameType) -> None:
+        """Forget the objects that only a returning frame's own locals hold: they die as the
+        frame is cleared, and a new object may take their ids at once.
+
+        Its frame object has the references it had when the frame was entered (ours), so
+        nothing else keeps it, and with it the locals, alive. An object held by as many
+        references as plain locals are bound to it has no other holder."""
+        local_values = _read_locals(entry, frame)
+        bindings = _bindings(entry.code.plain_names, local_values)
+        dying = _held_by_bindings_alone(entry, local_values, bindings)
+        if dying:
+            objects = self._objects
+            # The frame's references (and on 3.12 those of the copy) go with it too.
+            frame_refs = {key: count * _REFS_PER_BINDING for key, count in bindings.items()}
+            for key in objects.dying_with(dying, frame_refs):
+                objects.forget_id(key)
+            for value in dying:
+                objects.forget(value)
 
     def _check_names(
         self,
@@ -964,6 +1032,36 @@ def _same_form(form: Encoded, old: Encoded) -> bool:
     if kind is not type(old) or form != old:
         return False
     return kind is not float or math.copysign(1.0, form) == math.copysign(1.0, old)
+
+
+def _bindings(names: tuple[str, ...], local_values: Any) -> dict[int, int]:
+    """How many of ``names`` are bound to each object, by id."""
+    counts: dict[int, int] = {}
+    for name in names:
+        value = local_values.get(name, _MISSING)
+        if value is not _MISSING:
+            key = id(value)
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _held_by_bindings_alone(
+    entry: _Frame, local_values: Any, bindings: dict[int, int]
+) -> list[object]:
+    """The objects of a frame's recorded locals that only its own bindings reference."""
+    cells = entry.code.cell_names
+    dying: list[object] = []
+    dying_ids: set[int] = set()
+    for name, key in entry.ids.items():
+        if name in cells or key in dying_ids:
+            continue
+        value = local_values.get(name, _MISSING)
+        if id(value) == key and refcount(value) == (
+            OWN_REFS + _REFS_PER_BINDING * bindings.get(key, 0)
+        ):
+            dying.append(value)
+            dying_ids.add(key)
+    return dying
 
 
 def _line_at(code: CodeType, offset: int) -> int | None:

@@ -1,7 +1,15 @@
 """Which names and values hold secrets: they are replaced before they reach the buffer.
 
-A *name* (a local, a str or bytes dict key, an attribute) is secret if it matches one of
-the patterns; its value is then recorded as ``{"$redacted": true}``. A secret *value* can
+A *name* (a local, a str or bytes dict key, an attribute) is secret if its words match
+one of the default patterns, or if it matches one of the user's patterns; its value is
+then recorded as ``{"$redacted": true}``. A name's words are its parts split at
+``_``, ``-``, other punctuation, digits and camelCase (``apiKey``, ``X-Api-Key`` and
+``API_KEY`` are all ``api_key``), and a default pattern matches whole words only: ``auth``,
+``auth_token``, ``authToken`` and ``x-auth`` are secret, ``author``, ``authority``,
+``tokenizer`` and ``secretary`` are not (a name taken for a secret teaches its value as a
+secret value, hidden everywhere in the test). The user's patterns (``--scope-redact``,
+``scope_redact``, ``pytest_scope_redact_patterns``) are regular expressions searched
+anywhere in the name, in any case, as they are written. A secret *value* can
 also be held under an innocent name (``x = os.environ["API_TOKEN"]``), returned, or quoted
 in an exception's message, so the secret strings themselves are known too:
 
@@ -31,19 +39,27 @@ from typing import Final, cast
 # Passed as a value, a builtin is looked up where it is used once compiled (mypyc): bound here.
 _len: Callable[[Sized], int] = len
 
+# Each matches whole words of a name, lowercased and joined by "_" (see ``name_words``).
 DEFAULT_PATTERNS: Final = (
-    "passw(or)?d",
+    "passw(or)?ds?",
     "pwd",
-    "secret",
+    "passphrase",
+    "secrets?",
     "token",
-    "api_?key",
-    "auth",
-    "cookie",
+    "api_?keys?",
+    "auth(orization|n|z)?",
+    "cookies?",
     "session_?(id|key)",
     "private_?key",
-    "credential",
+    "credentials?",
     "signature",
 )
+_DEFAULT_SEARCH: Final = re.compile(
+    "(?:^|_)(?:" + "|".join(f"(?:{p})" for p in DEFAULT_PATTERNS) + ")(?:_|$)"
+).search
+# A word: an acronym (up to a capitalized word), a capitalized or lowercase run, digits.
+# Letters other than A-Z count as lowercase.
+_WORD: Final = re.compile(r"[A-Z]+(?![^\W\d_A-Z])|[A-Z]?[^\W\d_A-Z]+|\d+")
 # The trace format's REDACTED_TEXT (schema), spelled here: plugin imports this module in
 # every run, and the trace package must wait for --scope.
 MARKER: Final = "<redacted>"
@@ -54,6 +70,12 @@ MAX_LEARNED: Final = 64
 # Environment variables whose names match a pattern but whose values are not secrets: where
 # things are. The working directory is in most recorded paths.
 NOT_SECRET_VARIABLES: Final = frozenset({"PWD", "OLDPWD", "SSH_AUTH_SOCK", "XAUTHORITY"})
+
+
+def name_words(name: str) -> str:
+    """``name``'s words, lowercased, joined by "_": ``XApiKey`` and ``x-api-key`` give
+    ``x_api_key``."""
+    return "_".join(word.lower() for word in _WORD.findall(name))
 
 
 def check_pattern(pattern: str) -> str:
@@ -75,13 +97,16 @@ class Redaction:
 
         ValueError if a pattern is not a regular expression, or if the patterns cannot be
         searched together (two that name the same group)."""
-        patterns = [*DEFAULT_PATTERNS, *map(check_pattern, extra_patterns)]
-        try:
-            joined = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
-        except re.error as exc:
-            raise ValueError(f"the redaction patterns do not go together ({exc})") from None
-        self._search = joined.search
+        patterns = [*map(check_pattern, extra_patterns)]
+        self._search: Callable[[str], object] | None = None
+        if patterns:
+            try:
+                joined = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+            except re.error as exc:
+                raise ValueError(f"the redaction patterns do not go together ({exc})") from None
+            self._search = joined.search
         self._known: dict[str, bool] = {}
+        self.used = False  # whether the encoder met a secret name since ``start_test``
         self._session_values = self._environment_values(environ) if environ else frozenset()
         self._environment: frozenset[str] = self._session_values
         self._learned: dict[str, None] = {}
@@ -96,11 +121,21 @@ class Redaction:
         self._update_needles()
 
     def is_secret(self, name: str) -> bool:
+        """Whether ``name`` holds a secret (the encoder's question: its answer counts)."""
+        if self._matches(name):
+            self.used = True
+            return True
+        return False
+
+    def _matches(self, name: str) -> bool:
         known = self._known.get(name)
         if known is None:
             if len(self._known) > 100_000:
                 self._known.clear()
-            known = self._known[name] = self._search(name) is not None
+            search = self._search
+            known = self._known[name] = _DEFAULT_SEARCH(name_words(name)) is not None or (
+                search is not None and search(name) is not None
+            )
         return known
 
     def is_secret_key(self, key: object) -> bool:
@@ -119,6 +154,7 @@ class Redaction:
         self._learned.clear()
         self._environment = self._session_values | self._environment_values(environ)
         self._update_needles()
+        self.used = False
 
     def forget_learned(self) -> None:
         """Forget the values learned so far: what held them is no longer recorded (a
@@ -191,7 +227,7 @@ class Redaction:
             for name, value in environ.items()
             if len(value) >= MIN_SECRET_CHARS
             and name.upper() not in NOT_SECRET_VARIABLES
-            and self.is_secret(name)
+            and self._matches(name)
         )
 
     def _update_needles(self) -> None:

@@ -6,13 +6,21 @@ teaches the encoder that it is a secret; a test sets ``API_TOKEN`` after a local
 value. When the test ends, each packed chunk is searched for the UTF-8 bytes of every
 secret value known by then (msgpack writes a str as its UTF-8 bytes); only a chunk that
 holds one is unpacked, scrubbed value by value, and packed again.
+
+Then a last pass, which knows only where names are, looks at every other str of the
+chunk: one that still holds a secret value (in a part of the schema the scrubbing does not
+know) is replaced by its scrubbed text. Names are left as they are: a local's, an
+attribute's, a type's or a deleted local's name is in the source code, and a secret value
+that happens to equal one (a learned ``"host"`` beside an attribute ``host``) hides nothing
+there. So a recording is never lost for a secret: at worst a value is redacted. The chunks
+say how many values they show redacted, for the run's summary.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from pytest_scope.capture.redaction import Redaction
 from pytest_scope.capture.values import Encoded
@@ -20,33 +28,114 @@ from pytest_scope.errors import ScopeError
 from pytest_scope.trace.codec import Event, Keyframe, pack_chunk, unpack_chunk
 from pytest_scope.trace.records import Chunk
 
+# A redacted value's mark as msgpack writes it (a str of 9 bytes): one per value.
+_MARK: Final = b"\xa9$redacted"
 
-def scrub_chunks(chunks: Sequence[Chunk], redaction: Redaction) -> list[Chunk]:
-    """``chunks``, with the secret values in any of them replaced as the encoder does.
+
+def scrub_chunks(chunks: Sequence[Chunk], redaction: Redaction) -> tuple[list[Chunk], int]:
+    """``chunks``, with the secret values in any of them replaced as the encoder does, and
+    how many values they show redacted (not looked for when the test met no secret).
 
     Raises ``ScopeError`` if a chunk cannot be read back: it must not be written then.
     """
     redaction.apply_learned()
-    if not redaction.needles:
-        return list(chunks)
+    if not redaction.needles and not redaction.used:
+        return list(chunks), 0
     scrubbed = []
+    redacted = 0
     for chunk in chunks:
-        left = False
         try:
-            if redaction.hides_bytes(zlib.decompress(chunk.data)):
+            data = zlib.decompress(chunk.data)
+            if redaction.needles and redaction.hides_bytes(data):
                 keyframe, events = unpack_chunk(chunk.data)
-                data = pack_chunk(_keyframe(keyframe, redaction), _events(events, redaction))
-                chunk = Chunk(chunk.first_step, chunk.last_step, data)
-                left = redaction.hides_bytes(zlib.decompress(data))
+                keyframe = _keyframe(keyframe, redaction)
+                events = _events(events, redaction)
+                residue = _Residue(redaction)
+                packed = pack_chunk(residue.keyframe(keyframe), residue.events(events))
+                chunk = Chunk(chunk.first_step, chunk.last_step, packed)
+                data = zlib.decompress(packed)
+                redacted += residue.replaced
+            redacted += data.count(_MARK)
         except (zlib.error, ValueError, TypeError, LookupError) as exc:
             raise ScopeError(
                 f"a chunk could not be searched for secrets ({type(exc).__name__})"
             ) from None
-        else:
-            if left:  # a part of the schema this module does not know of: write nothing
-                raise ScopeError("a chunk still holds a secret value after scrubbing")
         scrubbed.append(chunk)
-    return scrubbed
+    return scrubbed, redacted
+
+
+class _Residue:
+    """The last pass: every str of a chunk but its names, with what still holds a secret
+    value replaced by its scrubbed text (no mark can be added where the schema is not
+    known). Names: dict keys (locals, attributes, the schema's own keys), ``$type`` values,
+    an object entry's type name, deleted locals (``"d"``, and in ``"o"``)."""
+
+    def __init__(self, redaction: Redaction) -> None:
+        self._redaction = redaction
+        self.replaced = 0
+
+    def keyframe(self, keyframe: Keyframe) -> Keyframe:
+        return {
+            key: self._entries(item) if key == "objects" else self.walk(item)
+            for key, item in keyframe.items()
+        }
+
+    def events(self, events: list[Event]) -> list[Event]:
+        return [
+            [*self.walk(event[:6]), self._payload(event[6]), *self.walk(event[7:])]
+            if type(event) is list and len(event) > 6 and type(event[6]) is dict
+            else self.walk(event)
+            for event in events
+        ]
+
+    def _payload(self, payload: dict[str, Any]) -> dict[str, Any]:
+        kept = {}
+        for key, item in payload.items():
+            if key == "d":
+                kept[key] = item
+            elif key == "b":
+                kept[key] = self._entries(item)
+            elif key == "o" and type(item) is list:
+                kept[key] = [
+                    [*self.walk(change[:3]), change[3], *self.walk(change[4:])]
+                    if type(change) is list and len(change) > 3
+                    else self.walk(change)
+                    for change in item
+                ]
+            else:
+                kept[key] = self.walk(item)
+        return kept
+
+    def _entries(self, entries: Any) -> Any:
+        """``[[number, type_name, form, foreign], ...]``."""
+        if type(entries) is not list:
+            return self.walk(entries)
+        return [
+            [entry[0], entry[1], *self.walk(entry[2:])]
+            if type(entry) is list and len(entry) > 2
+            else self.walk(entry)
+            for entry in entries
+        ]
+
+    def walk(self, node: Any) -> Any:
+        """A value form, or a part of the chunk whose names are dict keys only."""
+        kind = type(node)
+        redaction = self._redaction
+        if kind is str:
+            if len(node) >= redaction.shortest and redaction.hides(node):
+                self.replaced += 1
+                return redaction.scrub(node)
+            return node
+        if kind is bytes:
+            if redaction.hides_bytes(node):
+                self.replaced += 1
+                return redaction.scrub_bytes(node)
+            return node
+        if kind is list:
+            return [self.walk(item) for item in node]
+        if kind is dict:
+            return {key: item if key == "$type" else self.walk(item) for key, item in node.items()}
+        return node
 
 
 def _keyframe(keyframe: Keyframe, redaction: Redaction) -> Keyframe:

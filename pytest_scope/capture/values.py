@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from pytest_scope.capture.redaction import Redaction
-from pytest_scope.trace.schema import RESOLVE_DEPTH, RESOLVE_NODES
+from pytest_scope.trace.schema import RESOLVE_DEPTH, RESOLVE_NODES, Container
 
 type Encoded = Any  # None | bool | int | float | str | list[Encoded] | dict[str, Encoded]
 
@@ -87,7 +87,7 @@ class _TypeInfo:
     """What the encoder needs of a type, found once through safe descriptors."""
 
     __slots__ = (
-        "ask_plugin", "base", "by_ref", "dict_getter", "fields", "foreign",
+        "ask_plugin", "base", "by_ref", "container", "dict_getter", "fields", "foreign",
         "is_class", "is_enum", "name", "plain_object", "plugin_summarizes", "slot_getters",
         "slots_at_once", "special",
     )  # fmt: skip
@@ -143,6 +143,10 @@ class _TypeInfo:
         # as objects of their own (``objects``), rather than inside the form that holds them.
         self.by_ref = not self.special and (
             self.base in _BY_REF_BASES or (self.base is object and has_attrs)
+        )
+        # What its values are as containers (``schema.Container``), from the builtin base.
+        self.container = (
+            Container.NONE if self.special else _CONTAINER_BY_BASE.get(self.base, Container.NONE)
         )
 
 
@@ -644,3 +648,11 @@ _BASE_BY_ID: Final = {id(cls): cls for cls in _BASE_ENCODERS}
 _BY_REF_BASES: Final = (
     list, tuple, collections.deque, dict, set, frozenset, bytearray, BaseException,
 )  # fmt: skip
+_CONTAINER_BY_BASE: Final[dict[type, int]] = {
+    dict: Container.MAPPING,
+    list: Container.SEQUENCE,
+    collections.deque: Container.SEQUENCE,
+    tuple: Container.TUPLE,
+    set: Container.SET,
+    frozenset: Container.SET,
+}

@@ -57,6 +57,16 @@ from outside the project below a local's own value; contents omitted), ``"$cycle
 true`` (the object contains itself; contents omitted at the repeat), ``"$redacted":
 true`` (alone: the value of a secret-looking name, nothing of it kept; beside
 ``"repr"``: a str or bytes with each secret value in it replaced by ``<redacted>``).
+
+Objects by identity: a value may be ``{"$ref": N}``, a reference to the object whose
+*entry* ``[N, type name, form, foreign, container]`` the chunk holds (the keyframe's
+``"objects"``, a payload's ``"b"``). ``form`` is its shallow form (the objects in it are
+references in turn), or None when only its type is known (beyond the bounds);
+``foreign`` is true for an instance of a class from outside the project (shown only as a
+local's own value); ``container`` is what the object is as a container, from its builtin
+base classes (never its name): one of ``Container``, by number. It tells a ``dict``
+subclass's ``[key, value]`` items from a ``list`` subclass's pairs, and a tuple's array
+from a list's.
 """
 
 from __future__ import annotations
@@ -65,12 +75,14 @@ from typing import Final
 
 FORMAT_NAME: Final = "pytest-scope-trace"
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 # Version history:
 #   1: first format (meta, tests, codes, sources, chunks). Later additions that older
 #      readers skip without harm: the keyframe's "watched" and the payload's "w".
 #   2: objects by identity: values may be {"$ref": N}; the keyframe's "objects" and the
 #      payload's "b" hold the entries. A version 1 reader would show references as maps.
+#   3: an object entry names what the object is as a container (its fifth element,
+#      ``Container``). A version 2 reader would refuse the longer entries.
 
 # The bounds of a value as shown (see "Objects by identity" above): the recorder walks
 # objects no deeper, and readers resolve references no further.
@@ -177,3 +189,20 @@ MARKS: Final = ("$truncated", "$depth", "$cycle", "$redacted")
 # What stands for each secret value inside a recorded str or bytes (a form marked
 # "$redacted"): the comparison matches it against the text of a run that did not redact.
 REDACTED_TEXT: Final = "<redacted>"
+
+
+class Container:
+    """What an object is as a container (an object entry's last element), from its builtin
+    base classes: a ``dict`` subclass is a mapping whatever its name, a ``list`` subclass a
+    sequence. A reader indexes a mapping by key, a sequence or tuple by position, and a set
+    not at all."""
+
+    NONE: Final = 0  # not a container: an exception, an instance, a bytearray
+    MAPPING: Final = 1  # dict and its subclasses (OrderedDict, defaultdict, Counter)
+    SEQUENCE: Final = 2  # list, collections.deque and their subclasses
+    TUPLE: Final = 3  # tuple and its subclasses (named tuples)
+    SET: Final = 4  # set, frozenset and their subclasses
+
+
+# The containers' names by number, as readers show them (``"$kind"`` of a resolved form).
+CONTAINER_NAMES: Final = (None, "mapping", "sequence", "tuple", "set")

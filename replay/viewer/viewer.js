@@ -5,6 +5,7 @@
   // The trace format, as the data carries it (html_view._trace_format): set by readFormat
   // before the recording is read.
   let KINDS, CALL, RETURN, YIELD, RESUME, LEAVING, ENTERING, MARKS, RESOLVE_DEPTH, RESOLVE_NODES;
+  let CONTAINERS; // what an object entry's last element names, by number
   const ROW = 18;
   const OVERSCAN = 12;
   const PREVIEW_ITEMS = 8;
@@ -30,6 +31,7 @@
     LEAVING = new Set(format.leaving);
     ENTERING = new Set([CALL, RESUME]);
     MARKS = format.marks;
+    CONTAINERS = format.containers;
     RESOLVE_DEPTH = format.resolve_depth;
     RESOLVE_NODES = format.resolve_nodes;
   }
@@ -142,7 +144,7 @@
       if (entries === undefined) return;
       if (!Array.isArray(entries)) throw new Corrupt("objects that are not an array");
       for (const entry of entries) {
-        if (!Array.isArray(entry) || entry.length !== 4) throw new Corrupt("a malformed object");
+        if (!Array.isArray(entry) || entry.length !== 5) throw new Corrupt("a malformed object");
         this.objects.set(entry[0], entry);
       }
     }
@@ -244,37 +246,44 @@
       for (const key of keys.slice(0, keep)) out[key] = walk(form[key], depth + 1);
       return [out, keep < keys.length];
     }
-    function sequence(items, depth, name) {
+    // A container's $type form names its kind after its type (references._with_kind).
+    const withKind = (out, kind) => (kind && isObject(out) && hasOwn(out, "$type") ?
+      { $type: out.$type, $kind: kind, ...out } : out);
+    function sequence(items, depth, name, kind) {
       const keep = kept(items.length);
       const out = items.slice(0, keep).map((item) => walk(item, depth + 1));
-      return keep === items.length ? out : { $type: name, items: out, $truncated: items.length };
+      return keep === items.length ? out :
+        { $type: name, $kind: kind, items: out, $truncated: items.length };
     }
     function object(number, depth) {
       const entry = objects.get(number);
       if (!entry) throw new Corrupt(`a reference to object ${number}, which the chunk lacks`);
-      const [, name, form, foreign] = entry;
-      if (form === null || form === undefined) return { $type: name, $depth: true };
-      if (path.has(number)) return { $type: name, $cycle: true };
+      const [, name, form, foreign, container] = entry;
+      const kind = CONTAINERS[container];
+      if (form === null || form === undefined) return withKind({ $type: name, $depth: true }, kind);
+      if (path.has(number)) return withKind({ $type: name, $cycle: true }, kind);
       if (expandable(form) && (depth >= RESOLVE_DEPTH || (depth && foreign))) {
-        return { $type: name, $depth: true };
+        return withKind({ $type: name, $depth: true }, kind);
       }
       budget += 1;
       path.add(number);
       try {
-        return Array.isArray(form) ? sequence(form, depth, name) : walk(form, depth);
+        return Array.isArray(form) ? sequence(form, depth, name, kind) :
+          withKind(walk(form, depth), kind);
       } finally {
         path.delete(number);
       }
     }
     function walk(form, depth) {
       budget -= 1;
-      if (Array.isArray(form)) return sequence(form, depth, "list");
+      if (Array.isArray(form)) return sequence(form, depth, "list", "sequence");
       if (!isObject(form)) return form;
       if (isRef(form)) return object(form.$ref, depth);
       if (!hasOwn(form, "$type")) {
         const [out, cut] = values(form, depth);
         if (!cut) return out;
-        return { $type: "dict", items: Object.entries(out), $truncated: Object.keys(form).length };
+        return { $type: "dict", $kind: "mapping", items: Object.entries(out),
+          $truncated: Object.keys(form).length };
       }
       const out = { ...form };
       if (isObject(form.attrs)) {
@@ -385,7 +394,13 @@
         for (const key of Object.keys(value.attrs)) children.push(["." + key, value.attrs[key]]);
       }
       if (Array.isArray(value.items)) {
-        value.items.forEach((item, index) => children.push([`[${index}]`, item]));
+        value.items.forEach((item, index) => {
+          if (value.$kind !== "mapping") children.push([`[${index}]`, item]);
+          else if (Array.isArray(item) && item.length === 2) {
+            const key = scalarKey(item[0]) ? pyRepr(item[0]) : shortText(item[0]);
+            children.push([`[${key}]`, item[1]]);
+          }
+        });
       }
     }
     return children.length ? children : null;
@@ -707,7 +722,7 @@
     typeof key === "boolean" || Number.isInteger(key);
 
   // A form's parts with the path syntax that reaches each (replay/references.py's _parts).
-  function formParts(form) {
+  function formParts(form, container) {
     const parts = [];
     if (Array.isArray(form)) {
       form.forEach((item, index) => parts.push([`[${index}]`, item]));
@@ -719,13 +734,13 @@
       if (isObject(form.attrs)) {
         for (const key of Object.keys(form.attrs)) parts.push(["." + key, form.attrs[key]]);
       }
-      if (Array.isArray(form.items)) {
-        const short = String(form.$type).split(".").pop();
-        const mapping = form.items.every((item) => Array.isArray(item) && item.length === 2) &&
-          (short.toLowerCase().endsWith("dict") || short === "Counter");
+      const kind = CONTAINERS[container];
+      if (Array.isArray(form.items) && kind !== "set") { // a set is not subscripted
         form.items.forEach((item, index) => {
-          if (!mapping) parts.push([`[${index}]`, item]);
-          else if (scalarKey(item[0])) parts.push([`[${pyRepr(item[0])}]`, item[1]]);
+          if (kind !== "mapping") parts.push([`[${index}]`, item]);
+          else if (Array.isArray(item) && item.length === 2 && scalarKey(item[0])) {
+            parts.push([`[${pyRepr(item[0])}]`, item[1]]);
+          }
         });
       }
     }
@@ -743,16 +758,19 @@
     for (let head = 0; head < queue.length && budget > 0; head++) {
       budget -= 1;
       let [text, form, depth] = queue[head];
+      let container = null;
       const found = refNumber(form);
       if (found !== null) {
         if (found === number) return text;
         const entry = objects.get(found);
         if (visited.has(found) || !entry) continue;
         visited.add(found);
-        form = entry[2];
+        [, , form, , container] = entry;
       }
       if (depth < RESOLVE_DEPTH) {
-        for (const [key, child] of formParts(form)) queue.push([text + key, child, depth + 1]);
+        for (const [key, child] of formParts(form, container)) {
+          queue.push([text + key, child, depth + 1]);
+        }
       }
     }
     return null;

@@ -103,14 +103,14 @@ describe("scope-replay --dap", function () {
 
   it("evaluates paths and a value's history, never code", async function () {
     const lines = await dc.evaluateRequest({ expression: "order.lines" });
-    assert.strictEqual(lines.body.result, "[['pear', 1]]");
+    assert.strictEqual(lines.body.result, "[('pear', 1)]");
     const history = await dc.evaluateRequest({ expression: "history(order.lines)" });
     assert.strictEqual(history.body.result, "6 change(s) of order.lines");
     const changes = await dc.variablesRequest({
       variablesReference: history.body.variablesReference,
     });
     const last = changes.body.variables[changes.body.variables.length - 1];
-    assert.strictEqual(last.value, "[['pear', 1], ['plum', 1]] → [['pear', 1]] (as order.lines in Stock.ship)");
+    assert.strictEqual(last.value, "[('pear', 1), ('plum', 1)] → [('pear', 1)] (as order.lines in Stock.ship)");
     await assert.rejects(dc.evaluateRequest({ expression: "__import__('os')" }), /not a path/);
   });
 
