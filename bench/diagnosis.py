@@ -12,23 +12,30 @@ Each mutated file is restored in a ``finally``, and no byte code is written, so 
 outlives its run.
 
 Then it records, with the pytest-scope of this repository installed in the running
-environment: the failing tests of every scored mutant on the unmutated code, in one
-``pytest --scope`` run (the green baseline, a scope directory of its own); then each
-mutant's failing tests (at most ``--tests-per-mutant``) in a scope directory of its own
-given the green one as ``--scope-baseline``: the mutant's recording finds its last pass
-the way ``scope-replay TEST`` does (``replay.history.last_pass``). Each failing test is
-scored in-process with the replay API (``diagnosis_score.py``): (a) the first divergence
-lies in the mutated function or has it on either side's stack; (b) a "by value" divergence
-that names no change (must be zero); (c) the failure point's diff names a frame of the
-mutated function or a value it returned or yielded. Also counted: no divergence at all,
-divergences whose every change is an address or an id, control flow against value.
+environment, per scored mutant: its failing tests (at most ``--tests-per-mutant``) on the
+unmutated code (the green baseline, a scope directory of its own), then the same tests in
+the same order on the mutant, in a scope directory of its own given the green one as
+``--scope-baseline``: the mutant's recording finds its last pass the way ``scope-replay
+TEST`` does (``replay.history.last_pass``). The two runs differ in the code only, as a
+CI run before and after a change does: a green run of another selection would leave
+process-wide state (counters, caches) different for reasons no code change explains.
+Each failing test is scored in-process with the replay API (``diagnosis_score.py``): (a)
+the first divergence lies in the mutated function or has it on either side's stack; (b) a
+"by value" divergence that names no change (must be zero); (c) the failure point's diff
+names a frame of the mutated function or a value it returned or yielded. Also counted: no
+divergence at all, divergences whose every change is an address, id or hash by the
+comparison's own rule (``replay.noise``; it sets those aside, so any is a defect of the
+comparison), control flow against value.
 
 Twins: a deterministic sample of each project's passing tests (``--twins N``) is recorded
 twice, unchanged; every test's two recordings are compared. For deterministic code they
 should never part ways.
 
 Hypothesis runs with ``--hypothesis-seed=0`` and its example database is removed before
-each run, so that a test draws the same examples in every recording.
+each run, so that a test draws the same examples in every recording. Hash randomization
+stays on (``PYTHONHASHSEED`` is removed from the runs' environment), as in a user's CI:
+the comparison has to set aside the hashes and hash-ordered values that differ between
+processes (``replay.noise``); each scored test and twin lists what it set aside.
 
 Run it alone with ``python bench/diagnosis.py`` (or ``python bench/run.py
 --diagnosis-only``); ``./dev bench`` runs it after the speed figures. Options:
@@ -72,6 +79,7 @@ from diagnosis_score import (  # noqa: E402
     change_text,
     raw_differences,
     score,
+    set_aside_reasons,
 )
 from run import SUITES, Suite, _install  # noqa: E402
 
@@ -124,6 +132,7 @@ class Twins:
     empty: int = 0  # by value, no change named
     address_only: int = 0
     by: Counter[str] = field(default_factory=Counter)
+    set_aside: Counter[str] = field(default_factory=Counter)  # at divergence steps, by reason
     examples: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -290,18 +299,21 @@ def _select(
 def _record_and_score(
     project: Project, outcome: Outcome, scratch: Path, args: argparse.Namespace, console: Console
 ) -> None:
-    """The green recording of every scored test, then each mutant's, then the scores."""
-    for mutant in outcome.mutants:
-        mutant.scored = mutant.failing[: args.tests_per_mutant]
-    union = sorted({test for mutant in outcome.mutants for test in mutant.scored})
-    green = scratch / "green"
-    console.print(f"recording {len(union)} tests on the unmutated code")
-    _pytest(project, union, scratch / "green.json", args.run_timeout,
-            ["--scope", f"--scope-dir={green}"])  # fmt: skip
+    """Per mutant: its failing tests recorded on the unmutated code, then on the mutant with
+    that recording as ``--scope-baseline``, then scored.
+
+    Both recordings run the same selection in the same order, as a CI run records a suite
+    before and after a change: process-wide state (attrs numbers every ``attr.ib()`` with a
+    process-wide counter) then differs only where the code does, not because another
+    selection ran before the test."""
     for number, mutant in enumerate(outcome.mutants):
+        mutant.scored = mutant.failing[: args.tests_per_mutant]
         path = project.import_root / mutant.file
         site = _site_of(path, mutant)
+        green = scratch / f"green-{number}"
         here = scratch / f"mutant-{number}"
+        _pytest(project, mutant.scored, scratch / "green.json", args.run_timeout,
+                ["--scope", f"--scope-dir={green}"])  # fmt: skip
         with _mutated(path, site):
             _pytest(project, mutant.scored, scratch / "mutant.json", args.run_timeout,
                     ["--scope", f"--scope-dir={here}", f"--scope-baseline={green}"])  # fmt: skip
@@ -384,6 +396,7 @@ def _twins(
         try:
             this, against = Recorded(second, second_test), Recorded(first, first_test)
             report = diverge(this, against)
+            twins.set_aside.update(set_aside_reasons(report.set_aside))
             empty = report.by == "value" and not report.changes
             raw = (
                 raw_differences(this, against, report.this.step, report.against.step)
@@ -411,6 +424,7 @@ def _twins(
                 "function": frame.get("function"),
                 "address_only": address,
                 "changes": [change_text(c) for c in report.changes[:5]],
+                "set_aside": set_aside_reasons(report.set_aside),
                 "raw_differences": raw,
             }
         )
@@ -476,6 +490,7 @@ def _pytest(
         roots.insert(0, str(project.import_root))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(roots), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("COVERAGE_CORE", None)
+    env.pop("PYTHONHASHSEED", None)  # hash randomization on, as in a user's CI
     outcomes.unlink(missing_ok=True)
     shutil.rmtree(project.source / ".hypothesis", ignore_errors=True)
     try:
@@ -630,7 +645,11 @@ def _json(outcomes: list[Outcome]) -> dict[str, Any]:
                 ],
                 "twins": None
                 if outcome.twins is None
-                else {**asdict(outcome.twins), "by": dict(outcome.twins.by)},
+                else {
+                    **asdict(outcome.twins),
+                    "by": dict(outcome.twins.by),
+                    "set_aside": dict(outcome.twins.set_aside),
+                },
                 "seconds": round(outcome.seconds, 1),
             }
             for outcome in outcomes

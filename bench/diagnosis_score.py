@@ -19,20 +19,18 @@ the rootdir (``src/attr/_make.py``) or in ``site-packages``, and both are the on
 from __future__ import annotations
 
 import json
-import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
 from pytest_scope.trace.schema import Kind
-from replay.compare import Comparer, Recorded, diverge, value_changes
+from replay.compare import Comparer, Recorded, diverge, value_findings
 from replay.references import References
 from replay.state import State, failure_step, replayed_at, state_at, walk
 
 _INSTALL_DIRS = ("site-packages/", "dist-packages/")
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
-_ID_LIKE = 2**32  # an int this large in a recorded value is most likely an id()
 _PRODUCED_LIMIT = 500
 CHANGES_KEPT = 5
 
@@ -75,6 +73,8 @@ class Score:
     c: bool = False
     address_only: bool = False
     changes: list[str] = field(default_factory=list)
+    # What the comparison set aside at the divergence step (``replay.noise``), by reason.
+    set_aside: dict[str, int] = field(default_factory=dict)
     # For a value divergence that names no change: where the two steps' recorded payloads
     # differ (``{"$ref": N}`` object numbers, the "b" object entries, ...).
     raw_differences: list[str] = field(default_factory=list)
@@ -113,6 +113,7 @@ def score(this: Recorded, against: Recorded, target: Target) -> Score:
             address_only_change(change) for change in report.changes
         )
         result.changes = [change_text(change) for change in report.changes[:CHANGES_KEPT]]
+        result.set_aside = set_aside_reasons(report.set_aside)
         if result.b and result.this_step is not None and result.against_step is not None:
             result.raw_differences = raw_differences(
                 this, against, result.this_step, result.against_step
@@ -141,7 +142,7 @@ def raw_differences(
     return [
         f"{'/'.join(map(str, keys))} {change}: "
         f"{_brief(_at(mine, keys))} vs {_brief(_at(theirs, keys))}"
-        for keys, change in value_changes(theirs, mine)[:CHANGES_KEPT]
+        for keys, change in value_findings(theirs, mine).changes[:CHANGES_KEPT]
     ]
 
 
@@ -216,21 +217,17 @@ def _canonical(value: Any) -> str:
 
 
 def address_only_change(change: dict[str, Any]) -> bool:
-    """Whether the two sides of a change are equal once addresses and ids are masked."""
-    this, against = change.get("this"), change.get("against")
-    return this != against and _masked(this) == _masked(against)
+    """Whether a change the comparison named is an address, id or hash after all, by the
+    comparison's own rule (``value_findings``, ``replay.noise``): its two values compared
+    again leave nothing but differences set aside. The comparison sets those aside itself,
+    so a change that passes here shows a defect of the comparison, not of the code."""
+    found = value_findings(change.get("against"), change.get("this"))
+    return not found.changes and bool(found.set_aside)
 
 
-def _masked(value: Any) -> Any:
-    if isinstance(value, str):
-        return _ADDRESS.sub("0x?", value)
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _ID_LIKE:
-        return "<id>"
-    if isinstance(value, list):
-        return [_masked(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _masked(item) for key, item in value.items()}
-    return value
+def set_aside_reasons(records: list[dict[str, Any]]) -> dict[str, int]:
+    """How many differences the comparison set aside, by reason (address, hash, redacted)."""
+    return dict(Counter(str(record["reason"]) for record in records))
 
 
 def change_text(change: dict[str, Any]) -> str:

@@ -20,6 +20,11 @@ to 19 digits are blanked (code generated with a hash in it). A real value of tha
 that differs (a large computed number) is set aside too: every view lists what it set
 aside, so it still shows.
 
+*Truncated sets*: the recorder keeps the first elements of a large set in its iteration
+order, which follows the elements' hashes (randomized for texts) and the set's history, so
+two runs keep other elements of the same set. Two sets cut short at the same size whose
+kept elements differ are not known to differ; a different size is a difference.
+
 *Redacted values*: a value is redacted where the recorder knew it was secret, and what it
 knows grows during a test (``pytest_scope.capture.redaction``), so the same value can be
 redacted in one run and not in the other. A secret name's value (``{"$redacted": true}``)
@@ -37,6 +42,7 @@ from pytest_scope.trace.schema import REDACTED_TEXT
 ADDRESS: Final = "address"
 HASH: Final = "hash"
 REDACTED: Final = "redacted"
+TRUNCATED_SET: Final = "truncated set"
 _LOWEST_ADDRESS: Final = 2**32
 _ADDRESS_LIMIT: Final = 2**48
 _ALIGNMENT: Final = 16
@@ -49,13 +55,16 @@ _HASH_IN_TEXT = re.compile(r"(?<![0-9])-?[0-9]{13,19}(?![0-9])")
 
 def why_not_a_difference(this: Any, against: Any) -> str | None:
     """Why two recorded values that differ are the same value as far as a recording can
-    tell (``ADDRESS``, ``HASH``, ``REDACTED``); None if they are a difference."""
+    tell (``ADDRESS``, ``HASH``, ``REDACTED``, ``TRUNCATED_SET``); None if they are a
+    difference."""
     if _is_address(this) and _is_address(against):
         return ADDRESS
     if _is_hash(_as_int(this)) and _is_hash(_as_int(against)):
         return HASH
     if _redacted_alike(this, against) or _redacted_alike(against, this):
         return REDACTED
+    if _truncated_sets_alike(this, against):
+        return TRUNCATED_SET
     mine, theirs = _text(this), _text(against)
     if mine is None or theirs is None:
         return None
@@ -97,6 +106,19 @@ def _redacted_alike(redacted: Any, other: Any) -> bool:
         return False
     pattern = ".+?".join(re.escape(part) for part in shown.split(REDACTED_TEXT))
     return re.fullmatch(pattern, text, re.DOTALL) is not None
+
+
+def _truncated_sets_alike(this: Any, against: Any) -> bool:
+    """Whether two recorded sets were cut short at the same size: which elements each kept
+    depends on its iteration order, not on what it holds."""
+    if type(this) is not dict or type(against) is not dict:
+        return False
+    return (
+        this.get("$kind") == against.get("$kind") == "set"
+        and "$truncated" in this
+        and this.get("$truncated") == against.get("$truncated")
+        and this.get("$type") == against.get("$type")
+    )
 
 
 def _text(value: Any) -> str | None:

@@ -27,7 +27,7 @@ from replay.compare import (
     without_assertion_temporaries,
 )
 from replay.history import describe
-from replay.noise import ADDRESS, HASH, REDACTED
+from replay.noise import ADDRESS, HASH, REDACTED, TRUNCATED_SET
 from replay.state import State
 from replay.value_history import APPEARED, DISAPPEARED, FOLLOWS_OBJECT, seen_text
 
@@ -480,6 +480,7 @@ _REASONS: Final = {
     ADDRESS: "addresses, which change with every run",
     HASH: "hashes, which change with every run unless PYTHONHASHSEED is set",
     REDACTED: "redacted in one run only",
+    TRUNCATED_SET: "elements kept of sets cut short at the same size (iteration order decides)",
 }
 _SET_ASIDE_NAMED: Final = 5  # places named for each reason
 

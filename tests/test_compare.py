@@ -331,3 +331,25 @@ def test_hashes_are_set_aside_and_said_so() -> None:
         ("original_hash", "hash"),
         ("script", "hash"),
     ]
+
+
+def test_sets_cut_short_at_the_same_size_keep_elements_their_order_chose() -> None:
+    """The recorder keeps a large set's first elements in iteration order, which follows
+    the hashes of texts (randomized per process): two runs keep other elements of one
+    set. A set of another size is a difference."""
+    kept_here = {"$type": "set", "$kind": "set", "items": ["w44", "w52"], "$truncated": 100}
+    kept_there = {"$type": "set", "$kind": "set", "items": ["w65", "w20"], "$truncated": 100}
+    this = _state(("test_words", 3, {"words": kept_here, "names": {"words": kept_here}}))
+    against = _state(("test_words", 3, {"words": kept_there, "names": {"words": kept_there}}))
+    found = state_findings(this, against)
+    assert found.changes == []
+    assert sorted((record["path"], record["reason"]) for record in found.set_aside) == [
+        ("names['words'][0]", "truncated set"),
+        ("names['words'][1]", "truncated set"),
+        ("words[0]", "truncated set"),
+        ("words[1]", "truncated set"),
+    ]
+    larger = {**kept_there, "$truncated": 101}
+    other = _state(("test_words", 3, {"words": larger, "names": {"words": kept_there}}))
+    paths = sorted(record["path"] for record in state_findings(this, other).changes)
+    assert paths == ["words", "words[0]", "words[1]"]
