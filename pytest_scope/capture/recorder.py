@@ -825,11 +825,13 @@ class Recorder:
         local_values = _read_locals(entry, frame)
         bindings = _bindings(entry.code.plain_names, local_values)
         dying = _held_by_bindings_alone(entry, local_values, bindings)
+        # Let go of the copy of the locals (3.12) before counting what dies with them: the
+        # compiled build drops it after its last use, the pure one only when told.
+        local_values = None
         if dying:
             objects = self._objects
-            # The frame's references (and on 3.12 those of the copy) go with it too.
-            frame_refs = {key: count * _REFS_PER_BINDING for key, count in bindings.items()}
-            for key in objects.dying_with(dying, frame_refs):
+            # The frame's own references go with it too.
+            for key in objects.dying_with(dying, bindings):
                 objects.forget_id(key)
             for value in dying:
                 objects.forget(value)
