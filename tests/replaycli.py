@@ -20,3 +20,18 @@ def replay_json(cwd: Path, *args: str) -> Any:
     result = run_replay(cwd, *args, "--format", "json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def prompt_session(cwd: Path, test: str, *commands: str, args: tuple[str, ...] = ()) -> list[str]:
+    """The output lines of a ``scope-replay TEST -i`` session that runs ``commands``, then
+    ends (EOF); it must succeed and say nothing on stderr."""
+    run = subprocess.run(
+        [sys.executable, "-m", "replay.cli", test, "-i", *args],
+        cwd=cwd,
+        input="".join(command + "\n" for command in commands),
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    return run.stdout.splitlines()

@@ -9,8 +9,6 @@ them as what they are.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from typing import Any
 import pytest
 from dapclient import DapClient
 from recordings import record_containers
-from replaycli import replay_json, run_replay
+from replaycli import prompt_session, replay_json, run_replay
 from test_viewer_browser import CHROMIUM, Viewer
 
 from replay.expression import Condition
@@ -33,23 +31,9 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def session(root: Path, *commands: str) -> list[str]:
-    """The output lines of a prompt session that runs ``commands``, then ends (EOF)."""
-    run = subprocess.run(
-        [sys.executable, "-m", "replay.cli", TEST, "-i"],
-        cwd=root,
-        input="".join(command + "\n" for command in commands),
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 0, run.stderr
-    assert run.stderr == ""
-    return run.stdout.splitlines()
-
-
 def prompt(root: Path, *commands: str) -> dict[str, str]:
     """Each ``p`` command's answer, at the failure point (where every local is bound)."""
-    lines = session(root, *(f"p {command}" for command in commands))
+    lines = prompt_session(root, TEST, *(f"p {command}" for command in commands))
     found = {}
     for command in commands:
         start = lines.index(f"(scope) p {command}") + 1

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from recordings import FIXTURES, record_caught, record_compare, record_demo, record_history
-from replaycli import replay_json, run_replay
+from replaycli import prompt_session, replay_json, run_replay
 
 DEMO_TEST = "test_ship_takes_every_line"
 TEST_FUNCTION = "test_ship_takes_every_line"
@@ -48,20 +48,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     return Demo(root, replay_json(root, DEMO_TEST, "--timeline"))
 
 
-def session(root: Path, test: str, *commands: str, args: tuple[str, ...] = ()) -> list[str]:
-    """The output lines of a prompt session that runs ``commands``, then ends (EOF)."""
-    run = subprocess.run(
-        [sys.executable, "-m", "replay.cli", test, "-i", *args],
-        cwd=root,
-        input="".join(command + "\n" for command in commands),
-        capture_output=True,
-        text=True,
-    )
-    assert run.returncode == 0, run.stderr
-    assert run.stderr == ""
-    return run.stdout.splitlines()
-
-
 def stops(lines: list[str]) -> list[int]:
     """The steps the session stopped at, in order, the starting one first."""
     return [int(found.group(1)) for line in lines if (found := HEADER.match(line))]
@@ -75,7 +61,7 @@ def answers(lines: list[str], command: str) -> list[str]:
 
 
 def test_it_starts_at_the_failure_point(demo: Demo) -> None:
-    lines = session(demo.root, DEMO_TEST)
+    lines = prompt_session(demo.root, DEMO_TEST)
     (raised,) = demo.steps(kind="exception")
     assert stops(lines) == [raised]
     assert lines[1].startswith(f"step {raised} of {len(demo.rows)} · exception in {TEST_FUNCTION}")
@@ -87,33 +73,33 @@ def test_it_starts_at_the_failure_point(demo: Demo) -> None:
 
 def test_s_and_rs_visit_every_step_of_the_thread(demo: Demo) -> None:
     count = len(demo.rows)
-    forward = session(demo.root, DEMO_TEST, "step 1", *["s"] * (count - 1))
+    forward = prompt_session(demo.root, DEMO_TEST, "step 1", *["s"] * (count - 1))
     assert stops(forward)[1:] == [row["step"] for row in demo.rows]
-    back = session(demo.root, DEMO_TEST, f"step {count}", *["rs"] * (count - 1))
+    back = prompt_session(demo.root, DEMO_TEST, f"step {count}", *["rs"] * (count - 1))
     assert stops(back)[1:] == [row["step"] for row in reversed(demo.rows)]
 
 
 def test_n_and_rn_stay_in_the_test_function(demo: Demo) -> None:
     """Over every call the test makes: its own steps only, both ways."""
     own = demo.steps(function=TEST_FUNCTION)
-    forward = session(demo.root, DEMO_TEST, "step 1", *["n"] * (len(own) - 1), "n")
+    forward = prompt_session(demo.root, DEMO_TEST, "step 1", *["n"] * (len(own) - 1), "n")
     assert stops(forward)[1:] == own
     assert forward[-1] == "*** no later step in this frame or a caller"
-    back = session(demo.root, DEMO_TEST, f"step {own[-1]}", *["rn"] * (len(own) - 1), "rn")
+    back = prompt_session(demo.root, DEMO_TEST, f"step {own[-1]}", *["rn"] * (len(own) - 1), "rn")
     assert stops(back)[1:] == own[::-1]
     assert back[-1] == "*** no earlier step in this frame or a caller"
 
 
 def test_an_empty_line_repeats_the_last_command(demo: Demo) -> None:
     own = demo.steps(function=TEST_FUNCTION)
-    assert stops(session(demo.root, DEMO_TEST, "step 1", "n", "", ""))[1:] == own[:4]
+    assert stops(prompt_session(demo.root, DEMO_TEST, "step 1", "n", "", ""))[1:] == own[:4]
 
 
 def test_r_and_rr_leave_and_enter_a_callee(demo: Demo) -> None:
     first_call = demo.steps(function="Stock.take", kind="call")[0]
     its_return = demo.steps(function="Stock.take", kind="return")[0]
     ship_call = demo.steps(function="Stock.ship", kind="call")[0]
-    lines = session(demo.root, DEMO_TEST, f"step {first_call}", "r", "rr", "rr")
+    lines = prompt_session(demo.root, DEMO_TEST, f"step {first_call}", "r", "rr", "rr")
     # r: where take returns; rr: back to its call; rr at a call: the caller's step before.
     assert stops(lines)[1:] == [first_call, its_return, first_call, ship_call]
 
@@ -122,7 +108,7 @@ def test_breakpoints_on_a_function_stop_at_each_call_then_the_exception(demo: De
     calls = demo.steps(function="Stock.take", kind="call")
     (raised,) = demo.steps(kind="exception")
     script = ["b Stock.take", "step 1", *["c"] * (len(calls) + 1), *["rc"] * len(calls)]
-    lines = session(demo.root, DEMO_TEST, *script)
+    lines = prompt_session(demo.root, DEMO_TEST, *script)
     assert stops(lines)[2:] == [*calls, raised, *calls[::-1]]
     assert "stopped: breakpoint 1 at Stock.take" in lines
     assert "stopped: the exception that failed the test" in lines
@@ -143,7 +129,7 @@ def test_c_and_rc_stop_at_breakpoints_and_the_failure_not_at_caught_exceptions(
     raised = caught.steps(kind="exception")
     assert len(raised) == 4  # three caught in parse, then the assertion
     script = ["b total", "step 1", "c", "c", "c", "rc", "rc"]
-    lines = session(caught.root, CAUGHT_TEST, *script)
+    lines = prompt_session(caught.root, CAUGHT_TEST, *script)
     assert stops(lines)[2:] == [call, raised[-1], call]
     assert answers(lines, "c")[0] == "stopped: breakpoint 1 at total"
     assert "stopped: the exception that failed the test" in lines
@@ -155,7 +141,7 @@ def test_catch_on_stops_at_every_exception_raised(caught: Demo) -> None:
     (call,) = caught.steps(function="total", kind="call")
     raised = caught.steps(kind="exception")
     script = ["b total", "catch", "catch on", "step 1", *["c"] * 5, "catch off", "rc", "rc"]
-    lines = session(caught.root, CAUGHT_TEST, *script)
+    lines = prompt_session(caught.root, CAUGHT_TEST, *script)
     assert stops(lines)[2:] == [*raised[:3], call, raised[3], call]
     assert answers(lines, "catch") == ["c and rc stop at each breakpoint or failure of the test"]
     assert answers(lines, "catch on") == [
@@ -172,18 +158,18 @@ def test_a_condition_on_recorded_locals_picks_its_call(demo: Demo) -> None:
         for step in calls
     }
     assert set(skus) == {"apple", "plum"}  # the bug: pear is skipped
-    lines = session(
+    lines = prompt_session(
         demo.root, DEMO_TEST, "b Stock.take, sku == 'plum' and count >= 1", "step 1", "c", "c"
     )
     (raised,) = demo.steps(kind="exception")
     assert stops(lines)[2:] == [skus["plum"], raised]
-    lines = session(demo.root, DEMO_TEST, "b take, sku == 'pear'", "step 1", "c")
+    lines = prompt_session(demo.root, DEMO_TEST, "b take, sku == 'pear'", "step 1", "c")
     assert stops(lines)[2:] == [raised]
 
 
 def test_a_line_breakpoint_stops_at_the_line_before_it_runs(demo: Demo) -> None:
     (assert_line,) = demo.steps(kind="line", line=39)
-    lines = session(
+    lines = prompt_session(
         demo.root,
         DEMO_TEST,
         "b tests/test_stock.py:39",
@@ -195,7 +181,7 @@ def test_a_line_breakpoint_stops_at_the_line_before_it_runs(demo: Demo) -> None:
     (raised,) = demo.steps(kind="exception")
     assert stops(lines)[2:] == [assert_line, raised]  # order has 3 lines at line 38
     assert "set breakpoint 2 at test_stock.py:38 if len(order.lines) == 1" in lines
-    lines = session(demo.root, DEMO_TEST, "step 1", "b 39", "c")  # pdb's b LINE: this file
+    lines = prompt_session(demo.root, DEMO_TEST, "step 1", "b 39", "c")  # pdb's b LINE: this file
     (told,) = answers(lines, "b 39")
     assert told.startswith("set breakpoint 1 at ")
     assert told.endswith("tests/test_stock.py:39")
@@ -210,7 +196,7 @@ def _stock_line(text: str) -> int:
 
 def test_values_by_path_in_any_frame(demo: Demo) -> None:
     second_take = demo.steps(function="Stock.take", kind="call")[1]
-    lines = session(
+    lines = prompt_session(
         demo.root,
         DEMO_TEST,
         f"step {second_take}",
@@ -233,14 +219,14 @@ def test_values_by_path_in_any_frame(demo: Demo) -> None:
 
 
 def test_watch_shows_a_path_at_every_stop(demo: Demo) -> None:
-    lines = session(demo.root, DEMO_TEST, "step 1", "watch order.lines", "n", "n", "n")
+    lines = prompt_session(demo.root, DEMO_TEST, "step 1", "watch order.lines", "n", "n", "n")
     shown = [line for line in lines if line.startswith("watch order.lines = ")]
     assert shown[0] == "watch order.lines = (no 'order' here)"
     assert shown[-1] == "watch order.lines = [('pear', 1)]"  # after ship: one line left
 
 
 def test_history_lists_each_change_with_what_ran(demo: Demo) -> None:
-    lines = session(demo.root, DEMO_TEST, "history order.lines")
+    lines = prompt_session(demo.root, DEMO_TEST, "history order.lines")
     told = answers(lines, "history order.lines")
     assert told[0] == (
         f"history of order.lines (the object in {TEST_FUNCTION}, in every frame that holds it):"
@@ -262,7 +248,7 @@ def test_history_follows_the_object_into_a_callee(tmp_path: Path) -> None:
     test = "test_items_are_filled_elsewhere"
     source = (FIXTURES / "history" / "test_history.py").read_text().splitlines()
     line = next(n for n, text in enumerate(source, 1) if "acc.append(number)" in text)
-    lines = session(tmp_path, test, "history items", "step 5", "history acc")
+    lines = prompt_session(tmp_path, test, "history items", "step 5", "history acc")
     for command in ("history items", "history acc"):
         told = answers(lines, command)
         assert "step 7: [] → [0]  (as acc in fill)" in told
@@ -272,7 +258,7 @@ def test_history_follows_the_object_into_a_callee(tmp_path: Path) -> None:
 
 
 def test_list_shows_the_recorded_source(demo: Demo) -> None:
-    lines = session(demo.root, DEMO_TEST, "l")
+    lines = prompt_session(demo.root, DEMO_TEST, "l")
     listed = answers(lines, "l")
     assert listed[0].split() == ["34"]  # five lines above the current one, to the file's end
     assert listed[5].startswith("❱ 39     assert stock.levels ==")
@@ -303,13 +289,13 @@ def test_list_shows_the_recorded_source(demo: Demo) -> None:
     ],
 )  # fmt: skip
 def test_a_bad_command_answers_one_line(demo: Demo, command: str, answer: str) -> None:
-    lines = session(demo.root, DEMO_TEST, command, "s")
+    lines = prompt_session(demo.root, DEMO_TEST, command, "s")
     assert answers(lines, command) == [answer]
     assert len(stops(lines)) == 2  # and the prompt goes on
 
 
 def test_help_names_the_reverse_commands(demo: Demo) -> None:
-    told = "\n".join(answers(session(demo.root, DEMO_TEST, "help"), "help"))
+    told = "\n".join(answers(prompt_session(demo.root, DEMO_TEST, "help"), "help"))
     assert "rn, rs, rr, rc" in told
     assert "backwards" in told
 
@@ -329,7 +315,7 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_diff_against_the_last_pass_at_the_aligned_step(compared: Path) -> None:
-    lines = session(compared, "test_price", "diff")
+    lines = prompt_session(compared, "test_price", "diff")
     told = answers(lines, "diff")
     assert told[0].startswith("Compared with run ")
     assert told[0].endswith(": the last step both runs did alike")
@@ -341,7 +327,7 @@ def test_diff_follows_the_stop(compared: Path) -> None:
     rows = replay_json(compared, "test_price", "--timeline")
     (returned,) = [row["step"] for row in rows if row["function"] == "discount_rate"
                    and row["kind"] == "return"]  # fmt: skip
-    lines = session(compared, "test_price", f"step {returned}", "diff")
+    lines = prompt_session(compared, "test_price", f"step {returned}", "diff")
     told = answers(lines, "diff")
     assert told[0].endswith(": the same step")
     assert any("discount_rate: rate" in line and "0.2" in line and "0.1" in line for line in told)
