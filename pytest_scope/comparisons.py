@@ -15,8 +15,8 @@ def last_pass_line(run: Run, nodeid: str) -> str | None:
     """Whether a failed test has a pass to be compared with, and from which build: on a
     fresh CI runner only a baseline (``--scope-baseline``) can hold one."""
     try:
-        from replay.history import baseline_runs, describe, last_pass, newest_first
-        from replay.plans import common, plan_of
+        from replay.comparing.last_pass import baseline_runs, describe, last_pass, newest_first
+        from replay.comparing.plans import common, plan_of
     except ImportError:
         return None
     baselines = baseline_runs(run.settings.baselines)
@@ -43,7 +43,7 @@ def last_pass_line(run: Run, nodeid: str) -> str | None:
 def divergence(run: Run, nodeid: str, failed: int, passed: int) -> str | None:
     """Where two attempts of a test part ways, read back from this run's trace file."""
     try:
-        from replay.compare import Recorded, find_divergence
+        from replay.comparing.compare import Recorded, find_divergence
     except ImportError:
         return None
     try:

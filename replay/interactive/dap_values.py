@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from replay.text_view import format_value
+from replay.views.text_view import format_value
 
 Listing = Callable[[], list[dict[str, Any]]]
 _ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")  # pytest's, noise here

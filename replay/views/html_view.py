@@ -38,7 +38,7 @@ from pytest_scope.trace.schema import (
     RESOLVE_DEPTH,
     RESOLVE_NODES,
 )
-from replay.compare import (
+from replay.comparing.compare import (
     Comparer,
     DivergenceReport,
     Recorded,
@@ -46,10 +46,10 @@ from replay.compare import (
     compare_at,
     diverge,
 )
-from replay.history import describe
-from replay.json_view import diff_document
-from replay.kept_chunks import ChunkKeeping
-from replay.state import failure_step, state_at
+from replay.comparing.last_pass import describe
+from replay.reading.kept_chunks import ChunkKeeping
+from replay.reading.state import failure_step, state_at
+from replay.views.json_view import diff_document
 
 VIEWER_FORMAT: Final = 1
 _PLACEHOLDER: Final = re.compile(r"\{\{(csp|title|style|data|script)\}\}")
@@ -73,7 +73,8 @@ STEP_DIFFS_SECONDS: Final = 5.0
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
-    """What the page shows of the last passing recording, computed by ``replay.compare``."""
+    """What the page shows of the last passing recording, computed by
+    ``replay.comparing.compare``."""
 
     diff: StateDiff | None = None
     divergence: DivergenceReport | None = None
@@ -178,7 +179,7 @@ def _pack(document: Any) -> str:
 
 def render_viewer(data: dict[str, Any]) -> str:
     """The page: the template with its style, script and ``data`` inlined."""
-    assets = resources.files("replay.viewer")
+    assets = resources.files("replay.views.viewer")
     template = assets.joinpath("viewer.html").read_text(encoding="utf-8")
     style = assets.joinpath("viewer.css").read_text(encoding="utf-8")
     script = assets.joinpath("viewer.js").read_text(encoding="utf-8")

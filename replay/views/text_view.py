@@ -1,6 +1,6 @@
 """The terminal views: the state at a step, the timeline, the lists of runs and tests.
 
-``TextView`` renders what ``scope-replay`` shows people; ``replay.json_view.JsonView`` has
+``TextView`` renders what ``scope-replay`` shows people; ``replay.views.json_view.JsonView`` has
 the same methods for scripts.
 
 Recorded values are data from the trace file, never rich markup: they are always
@@ -20,16 +20,16 @@ from rich.table import Table
 from rich.text import Text
 
 from pytest_scope.trace.reader import RecordedTest
-from replay.compare import (
+from replay.comparing.compare import (
     MAX_DEEPDIFF_NODES,
     DivergenceReport,
     StateDiff,
     without_assertion_temporaries,
 )
-from replay.history import describe
-from replay.noise import ADDRESS, HASH, REDACTED, TRUNCATED_SET
-from replay.state import State
-from replay.value_history import APPEARED, DISAPPEARED, FOLLOWS_OBJECT, seen_text
+from replay.comparing.last_pass import describe
+from replay.comparing.noise import ADDRESS, HASH, REDACTED, TRUNCATED_SET
+from replay.reading.state import State
+from replay.reading.value_history import APPEARED, DISAPPEARED, FOLLOWS_OBJECT, seen_text
 
 _INSTALL_DIRS: Final = frozenset({"site-packages", "dist-packages"})
 SOURCE_CONTEXT: Final = 5  # lines shown above and below the current one
@@ -486,7 +486,7 @@ _SET_ASIDE_NAMED: Final = 5  # places named for each reason
 
 
 def _render_set_aside(console: Console, set_aside: list[dict[str, Any]]) -> None:
-    """The differences the comparison did not count, by reason (``replay.noise``)."""
+    """The differences the comparison did not count, by reason (``replay.comparing.noise``)."""
     places: dict[str, list[str]] = {}
     for record in set_aside:
         place = (

@@ -71,7 +71,7 @@
     return { frameNo, codeNo, line, locals: light ? null : locals(values) };
   }
 
-  // The rules of pytest_scope/trace/schema.py, as replay/state.py's Replay.apply applies them.
+  // The rules of pytest_scope/trace/schema.py, as replay/reading/state.py's Replay.apply applies them.
   class Replay {
     // light: the stack's shape only (for the timeline's depths), no locals.
     constructor(keyframe, light = false) {
@@ -214,7 +214,7 @@
     throw new Corrupt(`step ${step} is not in its chunk`);
   }
 
-  // The state with every object reference resolved, as replay/references.py does it.
+  // The state with every object reference resolved, as replay/reading/references.py does it.
   function resolvedState(event, stack, replay) {
     const resolve = resolver(replay.objects);
     const resolveAll = (values) => {
@@ -697,7 +697,7 @@
   }
 
   // ---- where did this value come from ------------------------------------------------
-  // replay/value_history.py's rules, which --history, the prompt and the debug adapter
+  // replay/reading/value_history.py's rules, which --history, the prompt and the debug adapter
   // share: a local holding an object (a reference) follows the object through every frame
   // and thread, read again at each step that recorded objects; any other local is read in
   // a frame of the same function at the same depth of its thread.
@@ -721,7 +721,7 @@
   const scalarKey = (key) => key === null || typeof key === "string" ||
     typeof key === "boolean" || Number.isInteger(key);
 
-  // A form's parts with the path syntax that reaches each (replay/references.py's _parts).
+  // A form's parts with the path syntax that reaches each (replay/reading/references.py's _parts).
   function formParts(form, container) {
     const parts = [];
     if (Array.isArray(form)) {
@@ -984,7 +984,7 @@
       `Compared with ${against}` : `Compared with the last passing run: ${against}`;
   }
 
-  // The other run's step matched with ``step`` (replay.align's Alignment.counterpart).
+  // The other run's step matched with ``step`` (replay.comparing.align's Alignment.counterpart).
   function counterpart(step) {
     let found = null;
     for (const segment of data.alignment) {

@@ -33,11 +33,11 @@ from rich.progress import Progress
 from pytest_scope.errors import TraceFileError
 from pytest_scope.trace.reader import RecordedTest, TraceFile
 from pytest_scope.trace.scope_dir import ScopeDir
-from replay.compare import DivergenceReport, Recorded
-from replay.history import describe, last_pass
-from replay.html_view import export_viewer
-from replay.merge import copy_tests
-from replay.state import failure_step, state_at
+from replay.comparing.compare import DivergenceReport, Recorded
+from replay.comparing.last_pass import describe, last_pass
+from replay.export.copy_tests import copy_tests
+from replay.reading.state import failure_step, state_at
+from replay.views.html_view import export_viewer
 
 MANIFEST: Final = ".pytest-scope-artifacts"
 DEFAULT_BUDGET_MB: Final = 2
