@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pytest_scope.errors import NotFoundError, ScopeError, TraceFileError
 from pytest_scope.trace.reader import RecordedTest, TraceFile, find_test
 from pytest_scope.trace.scope_dir import DEFAULT_SCOPE_DIR, ScopeDir, run_file
-from replay.comparing.compare import Recorded, compare_at, diverge, without_assertion_temporaries
+from replay.comparing.compare import Recorded, compare_at, diverge
 from replay.comparing.last_pass import (
     LAST_PASS,
     in_run,
@@ -27,6 +27,7 @@ from replay.comparing.last_pass import (
     recorded_baselines,
 )
 from replay.reading.cursor import Cursor
+from replay.reading.format_facts import without_assertion_temporaries
 from replay.reading.query import ExpressionError, parse_path
 from replay.reading.state import State, failure_step, state_at, timeline
 from replay.reading.value_history import history

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final
 
@@ -51,13 +51,12 @@ from replay.comparing.align import (
 )
 from replay.comparing.noise import why_not_a_difference
 from replay.comparing.plans import Common, common, plan_of
+from replay.reading.format_facts import names_without_assertion_temporaries
 from replay.reading.state import Replay, State, state_at, state_of, walk
 
 MAX_CHANGES: Final = 100
 _WALK_AHEAD: Final = 4096  # steps a confirmation walks on rather than starting again
 WATCHED: Final = "(watched) "
-# pytest's assertion rewriting binds these; they repeat the asserted values.
-ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")
 _ADDED: Final = frozenset({"dictionary_item_added", "iterable_item_added", "set_item_added"})
 _REMOVED: Final = frozenset(
     {"dictionary_item_removed", "iterable_item_removed", "set_item_removed"}
@@ -288,7 +287,13 @@ def state_findings(
             findings.changes.append(
                 _record(function, depth, "(line)", "changed", mine["line"], theirs["line"])
             )
-        _add_value_records(findings, function, depth, _shown(mine), _shown(theirs))
+        _add_value_records(
+            findings,
+            function,
+            depth,
+            names_without_assertion_temporaries(mine["locals"]),
+            names_without_assertion_temporaries(theirs["locals"]),
+        )
     for depth in range(paired, max(len(this.stack), len(against.stack))):
         here = _function(this.stack, depth)
         there = _function(against.stack, depth)
@@ -322,22 +327,6 @@ def state_findings(
 
 def _function(stack: list[dict[str, Any]], depth: int) -> str | None:
     return stack[depth]["function"] if depth < len(stack) else None
-
-
-def _shown(frame: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: value
-        for name, value in frame["locals"].items()
-        if not name.startswith(ASSERTION_TEMPORARIES)
-    }
-
-
-def without_assertion_temporaries(state: State) -> State:
-    """``state`` as the views show it by default: pytest's assertion temporaries
-    (``@py_assert1``, ``@py_format6``) repeat what the assert compared and crowd the locals
-    a user reads."""
-    stack = [{**frame, "locals": _shown(frame)} for frame in state.stack]
-    return replace(state, stack=stack)
 
 
 def _add_value_records(

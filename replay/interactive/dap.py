@@ -32,6 +32,7 @@ from replay.comparing.compare import Comparer, Recorded
 from replay.interactive.dap_values import ValueReferences, arrow, type_name
 from replay.interactive.dap_wire import Connection
 from replay.reading.cursor import FAILURE, RAISED, BreakpointError, Cursor, names_at
+from replay.reading.format_facts import exception_message, exception_type
 from replay.reading.query import ExpressionError, parse_path, resolve
 from replay.reading.state import State
 from replay.reading.value_history import FOLLOWS_OBJECT, history, seen_text
@@ -440,12 +441,8 @@ class DebugSession:
         if state is None or state.exception is None:
             raise RequestError("no exception in flight at this step")
         exception = state.exception
-        kind = str(exception.get("$type", "?")) if isinstance(exception, dict) else "?"
-        attrs = exception.get("attrs") if isinstance(exception, dict) else None
-        args = attrs.get("args") if isinstance(attrs, dict) else None
-        message = (
-            args[0] if isinstance(args, list | tuple) and args and isinstance(args[0], str) else ""
-        )
+        kind = exception_type(exception) or "?"
+        message = exception_message(exception) or ""
         failure = state.step == self._cursor().test.failure_step
         return {
             "exceptionId": kind,

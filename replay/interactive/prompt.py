@@ -28,6 +28,7 @@ from pytest_scope.errors import ScopeError
 from replay.comparing.compare import Comparer, Recorded
 from replay.interactive.readline_interrupts import immediate_interrupts
 from replay.reading.cursor import FAILURE, RAISED, Cursor, names_at
+from replay.reading.format_facts import exception_summary
 from replay.reading.query import ExpressionError, parse_path, resolve
 from replay.reading.value_history import history
 from replay.views.text_view import (
@@ -414,7 +415,8 @@ class ReplayPrompt(cmd.Cmd):
             self.console.print(Text(f"{line:>5} → {lines[line - 1].strip()}"))
         if state.exception is not None:
             self.console.print(
-                Text("exception: ", style="bold red") + Text(_exception_line(state.exception))
+                Text("exception: ", style="bold red")
+                + Text(exception_summary(state.exception) or format_value(state.exception))
             )
         if event["kind"] in ("return", "yield"):
             verb = "yielded" if event["kind"] == "yield" else "returned"
@@ -430,18 +432,6 @@ class ReplayPrompt(cmd.Cmd):
             except ExpressionError as exc:
                 shown = f"({exc})"
             self.console.print(Text(f"watch {text} = {shown}"))
-
-
-def _exception_line(value: Any) -> str:
-    """``AssertionError: assert 80.0 == 90.0``: the first line of the message, as a
-    traceback's last line starts (``p __exception__`` shows all of it)."""
-    attrs = value.get("attrs") if isinstance(value, dict) else None
-    args = attrs.get("args") if isinstance(attrs, dict) else None
-    if isinstance(args, list | tuple) and len(args) == 1 and isinstance(args[0], str) and args[0]:
-        short = str(value.get("$type", "?")).rsplit(".", 1)[-1]
-        lines = args[0].splitlines()
-        return f"{short}: {lines[0]}" + (" …" if len(lines) > 1 else "")
-    return format_value(value)
 
 
 def interact(cursor: Cursor, against: Recorded | None) -> None:

@@ -47,6 +47,7 @@ from replay.comparing.compare import (
     diverge,
 )
 from replay.comparing.last_pass import describe
+from replay.reading.format_facts import ASSERTION_TEMPORARIES
 from replay.reading.kept_chunks import ChunkKeeping
 from replay.reading.state import failure_step, state_at
 from replay.views.json_view import diff_document
@@ -133,6 +134,7 @@ def viewer_data(
         "alignment": comparison.segments,
         "step_diffs": None if comparison.step_diffs is None else _pack(comparison.step_diffs),
         "trace_format": _trace_format(),
+        "format_facts": _format_facts(),
         "chunks": _pack(chunks),
     }
 
@@ -150,6 +152,13 @@ def _trace_format() -> dict[str, Any]:
         "resolve_depth": RESOLVE_DEPTH,
         "resolve_nodes": RESOLVE_NODES,
     }
+
+
+def _format_facts() -> dict[str, Any]:
+    """What the page's script knows of the recorded forms' meaning, from
+    ``replay.reading.format_facts`` (the script copies none of it): the prefixes of pytest's
+    assertion temporaries, hidden until the page's checkbox shows them."""
+    return {"assertion_temporaries": list(ASSERTION_TEMPORARIES)}
 
 
 def _divergence(comparison: Comparison) -> dict[str, Any] | None:

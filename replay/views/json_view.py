@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_scope.trace.reader import RecordedTest
-from replay.comparing.compare import DivergenceReport, StateDiff, without_assertion_temporaries
+from replay.comparing.compare import DivergenceReport, StateDiff
+from replay.reading.format_facts import without_assertion_temporaries
 from replay.reading.state import State
 
 

@@ -6,6 +6,8 @@
   // before the recording is read.
   let KINDS, CALL, RETURN, YIELD, RESUME, LEAVING, ENTERING, MARKS, RESOLVE_DEPTH, RESOLVE_NODES;
   let CONTAINERS; // what an object entry's last element names, by number
+  // What the recorded forms mean (html_view._format_facts): set by readFacts.
+  let ASSERTION_TEMPORARIES; // the prefixes of the locals pytest's assertion rewriting binds
   const ROW = 18;
   const OVERSCAN = 12;
   const PREVIEW_ITEMS = 8;
@@ -34,6 +36,10 @@
     CONTAINERS = format.containers;
     RESOLVE_DEPTH = format.resolve_depth;
     RESOLVE_NODES = format.resolve_nodes;
+  }
+
+  function readFacts(facts) {
+    ASSERTION_TEMPORARIES = facts.assertion_temporaries;
   }
 
   // ---- the recording -------------------------------------------------------------------
@@ -512,7 +518,7 @@
   const code = (codeNo) => data.codes[String(codeNo)] || ["<unknown code>", "", 0];
 
   // pytest's assertion rewriting binds these; they repeat what the assert compared.
-  const isTemporary = (name) => name.startsWith("@py_assert") || name.startsWith("@py_format");
+  const isTemporary = (name) => ASSERTION_TEMPORARIES.some((prefix) => name.startsWith(prefix));
   let showTemporaries = false;
 
   function displayFile(file) {
@@ -1149,6 +1155,7 @@
     const started = performance.now();
     data = JSON.parse(byId("scope-data").textContent);
     readFormat(data.trace_format);
+    readFacts(data.format_facts);
     const text = await inflate(data.chunks);
     const inflated = performance.now();
     const raw = JSON.parse(text);
