@@ -55,8 +55,7 @@ def artifact_settings(config: pytest.Config) -> ArtifactSettings | None:
 class ScopeArtifacts:
     """Writes the bundle of the run that the ``scope-session`` plugin records."""
 
-    def __init__(self, config: pytest.Config, settings: ArtifactSettings, run: Run) -> None:
-        self.config = config
+    def __init__(self, settings: ArtifactSettings, run: Run) -> None:
         self.settings = settings
         self.run = run
         self.written: int | None = None  # failed tests in the bundle, once written

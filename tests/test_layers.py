@@ -167,7 +167,7 @@ MAY_IMPORT = {
     "glue": {"errors", "trace", "capture", "glue"},
 }  # fmt: skip
 # The pytest side needs replay only to build CI artifacts and for the summary's lines that
-# read recordings back (which it leaves out where replay is not installed).
+# read recordings back.
 GLUE_READING_BACK = {"pytest_scope.artifacts", "pytest_scope.comparisons"}
 
 
