@@ -23,8 +23,8 @@ from tracebuilder import Recording, write_trace
 
 from pytest_scope.trace.reader import TraceFile
 from pytest_scope.trace.schema import Kind
-from replay.align import Signatures, align, first_divergence, load_steps
-from replay.compare import payloads_differ
+from replay.comparing.align import Signatures, align, first_divergence, load_steps
+from replay.comparing.compare import payloads_differ
 
 STEPS_PER_ROUND = 4
 

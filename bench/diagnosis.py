@@ -16,7 +16,7 @@ environment, per scored mutant: its failing tests (at most ``--tests-per-mutant`
 unmutated code (the green baseline, a scope directory of its own), then the same tests in
 the same order on the mutant, in a scope directory of its own given the green one as
 ``--scope-baseline``: the mutant's recording finds its last pass the way ``scope-replay
-TEST`` does (``replay.history.last_pass``). The two runs differ in the code only, as a
+TEST`` does (``replay.comparing.last_pass.last_pass``). The two runs differ in the code only, as a
 CI run before and after a change does: a green run of another selection would leave
 process-wide state (counters, caches) different for reasons no code change explains.
 Each failing test is scored in-process with the replay API (``diagnosis_score.py``): (a)
@@ -24,7 +24,7 @@ the first divergence lies in the mutated function or has it on either side's sta
 "by value" divergence that names no change (must be zero); (c) the failure point's diff
 names a frame of the mutated function or a value it returned or yielded. Also counted: no
 divergence at all, divergences whose every change is an address, id or hash by the
-comparison's own rule (``replay.noise``; it sets those aside, so any is a defect of the
+comparison's own rule (``replay.comparing.noise``; it sets those aside, so any is a defect of the
 comparison), control flow against value.
 
 Twins: a deterministic sample of each project's passing tests (``--twins N``) is recorded
@@ -35,7 +35,7 @@ Hypothesis runs with ``--hypothesis-seed=0`` and its example database is removed
 each run, so that a test draws the same examples in every recording. Hash randomization
 stays on (``PYTHONHASHSEED`` is removed from the runs' environment), as in a user's CI:
 the comparison has to set aside the hashes and hash-ordered values that differ between
-processes (``replay.noise``); each scored test and twin lists what it set aside.
+processes (``replay.comparing.noise``); each scored test and twin lists what it set aside.
 
 Run it alone with ``python bench/diagnosis.py`` (or ``python bench/run.py
 --diagnosis-only``); ``./dev bench`` runs it after the speed figures. Options:
@@ -86,8 +86,8 @@ from run import SUITES, Suite, _install  # noqa: E402
 from pytest_scope.errors import NotFoundError  # noqa: E402
 from pytest_scope.trace.reader import TraceFile  # noqa: E402
 from pytest_scope.trace.scope_dir import ScopeDir, run_files  # noqa: E402
-from replay.compare import Recorded, diverge  # noqa: E402
-from replay.history import baseline_runs, in_run, last_pass, newest_first  # noqa: E402
+from replay.comparing.compare import Recorded, diverge  # noqa: E402
+from replay.comparing.last_pass import baseline_runs, in_run, last_pass, newest_first  # noqa: E402
 
 DIAGNOSIS_SUITES = (
     *(suite for suite in SUITES if not suite.local),

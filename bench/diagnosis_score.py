@@ -3,7 +3,7 @@
 
 The questions, per failing test:
 
-- (a) does the first divergence (``replay.compare.diverge``) lie in the mutated function,
+- (a) does the first divergence (``replay.comparing.compare.diverge``) lie in the mutated function,
   or is that function on either side's stack at that step? (``a_top``: the step's own
   frame is it.)
 - (b) is it a "by value" divergence that names no change? (never right)
@@ -26,9 +26,9 @@ from typing import Any
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
 from pytest_scope.trace.schema import Kind
-from replay.compare import Comparer, Recorded, diverge, value_findings
-from replay.references import References
-from replay.state import State, failure_step, replayed_at, state_at, walk
+from replay.comparing.compare import Comparer, Recorded, diverge, value_findings
+from replay.reading.references import References
+from replay.reading.state import State, failure_step, replayed_at, state_at, walk
 
 _INSTALL_DIRS = ("site-packages/", "dist-packages/")
 _PRODUCED_LIMIT = 500
@@ -73,7 +73,7 @@ class Score:
     c: bool = False
     address_only: bool = False
     changes: list[str] = field(default_factory=list)
-    # What the comparison set aside at the divergence step (``replay.noise``), by reason.
+    # What the comparison set aside at the divergence step (``replay.comparing.noise``), by reason.
     set_aside: dict[str, int] = field(default_factory=dict)
     # For a value divergence that names no change: where the two steps' recorded payloads
     # differ (``{"$ref": N}`` object numbers, the "b" object entries, ...).
@@ -218,7 +218,7 @@ def _canonical(value: Any) -> str:
 
 def address_only_change(change: dict[str, Any]) -> bool:
     """Whether a change the comparison named is an address, id or hash after all, by the
-    comparison's own rule (``value_findings``, ``replay.noise``): its two values compared
+    comparison's own rule (``value_findings``, ``replay.comparing.noise``): its two values compared
     again leave nothing but differences set aside. The comparison sets those aside itself,
     so a change that passes here shows a defect of the comparison, not of the code."""
     found = value_findings(change.get("against"), change.get("this"))

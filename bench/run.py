@@ -51,7 +51,7 @@ from rich.table import Table
 
 from pytest_scope.trace.reader import TraceFile
 from pytest_scope.trace.schema import KIND_NAMES, Kind
-from replay.state import failure_step, state_at
+from replay.reading.state import failure_step, state_at
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent

@@ -1,7 +1,7 @@
 """The HTML viewer of a 100,000-step test: its size, how long it takes to write and to load.
 
 The test is recorded passing, then failing, so the viewer carries the comparison with the
-pass (the diffs at the steps ``replay.html_view.diffed_steps`` picks) as a failure's does.
+pass (the diffs at the steps ``replay.views.html_view.diffed_steps`` picks) as a failure's does.
 
 Run with a Python that has pytest-scope and playwright installed, and Debian's chromium:
 ``python bench/viewer_bench.py``. Measured here, never in a timed test.

@@ -1,7 +1,7 @@
 """``--scope-artifacts DIR``: after the run, leave what a red CI build should upload.
 
 Registered by ``plugin`` only when recording is on and a directory is set. The bundle
-itself (viewers, index, trimmed trace files) is ``replay.bundle``'s; this module is the
+itself (viewers, index, trimmed trace files) is ``replay.export.bundle``'s; this module is the
 pytest side: the option's settings, the JUnit property of each failed test, writing the
 bundle when the session ends, and the summary line.
 """
@@ -55,8 +55,7 @@ def artifact_settings(config: pytest.Config) -> ArtifactSettings | None:
 class ScopeArtifacts:
     """Writes the bundle of the run that the ``scope-session`` plugin records."""
 
-    def __init__(self, config: pytest.Config, settings: ArtifactSettings, run: Run) -> None:
-        self.config = config
+    def __init__(self, settings: ArtifactSettings, run: Run) -> None:
         self.settings = settings
         self.run = run
         self.written: int | None = None  # failed tests in the bundle, once written
@@ -64,7 +63,7 @@ class ScopeArtifacts:
         self.problem: str | None = None
 
     def viewer_path(self, nodeid: str) -> str:
-        from replay.bundle import viewer_name
+        from replay.export.bundle import viewer_name
 
         return self.run.display(self.settings.directory / viewer_name(nodeid))
 
@@ -86,8 +85,8 @@ class ScopeArtifacts:
         from rich.console import Console
         from rich.progress import Progress
 
-        from replay.bundle import write_bundle
-        from replay.history import baseline_runs, newest_first
+        from replay.comparing.last_pass import baseline_runs, newest_first
+        from replay.export.bundle import write_bundle
 
         path = run.path
         console = Console(stderr=True)

@@ -1,7 +1,8 @@
 """What the summary says of a failed or flaky test by reading recordings back with ``replay``.
 
-Recording needs nothing of ``replay``: where it cannot be imported (a trimmed install, a
-packaging mistake), these return None and the summary leaves their lines out.
+``replay`` is imported inside these functions, not with the module: a run whose tests all pass
+never loads it (nor deepdiff, which its comparison brings), and recording itself needs
+nothing of it.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from pytest_scope.run import Run
 from pytest_scope.trace.reader import TraceFile
 
 
-def last_pass_line(run: Run, nodeid: str) -> str | None:
+def last_pass_line(run: Run, nodeid: str) -> str:
     """Whether a failed test has a pass to be compared with, and from which build: on a
     fresh CI runner only a baseline (``--scope-baseline``) can hold one."""
-    try:
-        from replay.history import baseline_runs, describe, last_pass, newest_first
-        from replay.plans import common, plan_of
-    except ImportError:
-        return None
+    from replay.comparing.last_pass import baseline_runs, describe, last_pass, newest_first
+    from replay.comparing.plans import common, plan_of
+
     baselines = baseline_runs(run.settings.baselines)
     try:
         with TraceFile(run.path) as trace:
@@ -40,12 +39,10 @@ def last_pass_line(run: Run, nodeid: str) -> str | None:
         return line if plans is None else f"{line}; {plans}"
 
 
-def divergence(run: Run, nodeid: str, failed: int, passed: int) -> str | None:
+def divergence(run: Run, nodeid: str, failed: int, passed: int) -> str:
     """Where two attempts of a test part ways, read back from this run's trace file."""
-    try:
-        from replay.compare import Recorded, find_divergence
-    except ImportError:
-        return None
+    from replay.comparing.compare import Recorded, find_divergence
+
     try:
         with TraceFile(run.path) as trace:
             by_attempt = {test.attempt: test for test in trace.tests() if test.nodeid == nodeid}

@@ -46,7 +46,7 @@ def start(config: pytest.Config) -> None:
         session = SingleProcess(run, redaction)
     config.pluginmanager.register(session, PLUGIN_NAME)
     if artifacts is not None:
-        config.pluginmanager.register(ScopeArtifacts(config, artifacts, run), ARTIFACTS_PLUGIN)
+        config.pluginmanager.register(ScopeArtifacts(artifacts, run), ARTIFACTS_PLUGIN)
 
 
 def stop(config: pytest.Config) -> None:

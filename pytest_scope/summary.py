@@ -127,9 +127,7 @@ class ScopeSummary:
         self.write("replay the failures:")
         for record, command in failed:
             self.write(f"  {command}", bold=True)
-            line = last_pass_line(self.run, record.nodeid)
-            if line is not None:
-                self.write(f"      {line}")
+            self.write(f"      {last_pass_line(self.run, record.nodeid)}")
 
     def summary_interruption(self) -> None:
         interruption = self.run.interruption
@@ -151,7 +149,7 @@ class ScopeSummary:
             command = f"{self.run.replay_command(nodeid)} --attempt {failed.attempt} --diverge"
             line = f"{nodeid}: attempt {failed.attempt} failed, attempt {passed.attempt} passed"
             where = divergence(self.run, nodeid, failed.attempt, passed.attempt)
-            lines.append(line if where is None else f"{line}; {where}")
+            lines.append(f"{line}; {where}")
             lines.append(f"    {command}")
         if lines:
             self.write("flaky (failed, then passed on a rerun):", yellow=True)

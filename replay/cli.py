@@ -17,10 +17,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pytest_scope.errors import NotFoundError, ScopeError, TraceFileError
 from pytest_scope.trace.reader import RecordedTest, TraceFile, find_test
 from pytest_scope.trace.scope_dir import DEFAULT_SCOPE_DIR, ScopeDir, run_file
-from replay.compare import Recorded, compare_at, diverge, without_assertion_temporaries
-from replay.cursor import Cursor
-from replay.expression import ExpressionError, parse_path
-from replay.history import (
+from replay.comparing.compare import Recorded, compare_at, diverge
+from replay.comparing.last_pass import (
     LAST_PASS,
     in_run,
     last_failure,
@@ -28,12 +26,15 @@ from replay.history import (
     newest_first,
     recorded_baselines,
 )
-from replay.json_view import JsonView
-from replay.state import State, failure_step, state_at, timeline
-from replay.value_history import history
+from replay.reading.cursor import Cursor
+from replay.reading.format_facts import without_assertion_temporaries
+from replay.reading.query import ExpressionError, parse_path
+from replay.reading.state import State, failure_step, state_at, timeline
+from replay.reading.value_history import history
+from replay.views.json_view import JsonView
 
 if TYPE_CHECKING:
-    from replay.text_view import TextView
+    from replay.views.text_view import TextView
 
 PROG = "scope-replay"
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
@@ -305,7 +306,7 @@ def _unreadable(unreadable: list[TraceFileError]) -> str:
 
 def _serve_dap(args: argparse.Namespace) -> None:
     """The DAP server; a launch request may name another test, run or scope directory."""
-    from replay.dap import LaunchRequest, Loaded, serve
+    from replay.interactive.dap import LaunchRequest, Loaded, serve
 
     def load(request: LaunchRequest) -> Loaded:
         chosen = argparse.Namespace(**vars(args))
@@ -325,7 +326,7 @@ def _serve_dap(args: argparse.Namespace) -> None:
 
 
 def _export_baseline(args: argparse.Namespace) -> None:
-    from replay.bundle import DEFAULT_BUDGET_MB, export_baseline
+    from replay.export.bundle import DEFAULT_BUDGET_MB, export_baseline
 
     scope_dir = _scope_dir(args)
     directory: Path = args.export_baseline
@@ -459,7 +460,7 @@ def _timeline_marks(
 
 
 def _write_html(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
-    from replay.html_view import export_viewer
+    from replay.views.html_view import export_viewer
 
     against = _against(args, trace, test)
     try:
@@ -490,7 +491,7 @@ def _cursor(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> C
 
 
 def _interact(args: argparse.Namespace, trace: TraceFile, test: RecordedTest) -> None:
-    from replay.prompt import interact
+    from replay.interactive.prompt import interact
 
     against = _against(args, trace, test)
     try:
@@ -543,7 +544,7 @@ def _view(args: argparse.Namespace) -> JsonView | TextView:
         return JsonView()
     from rich.console import Console
 
-    from replay.text_view import TextView
+    from replay.views.text_view import TextView
 
     return TextView(Console(highlight=False))
 

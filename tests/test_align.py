@@ -10,8 +10,15 @@ import pytest
 from tracebuilder import Recording, close_traces, open_trace, write_trace
 
 from pytest_scope.trace.schema import Container, Kind
-from replay.align import Alignment, Divergence, Signatures, align, first_divergence, load_steps
-from replay.compare import Recorded, find_divergence, payloads_differ
+from replay.comparing.align import (
+    Alignment,
+    Divergence,
+    Signatures,
+    align,
+    first_divergence,
+    load_steps,
+)
+from replay.comparing.compare import Recorded, find_divergence, payloads_differ
 
 
 @pytest.fixture(autouse=True)

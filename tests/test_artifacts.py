@@ -29,9 +29,9 @@ from pytest_scope.trace.schema import (
     RESOLVE_NODES,
     Kind,
 )
-from replay.bundle import viewer_name
-from replay.html_view import render_viewer, script_json, viewer_data
-from replay.merge import _within
+from replay.export.bundle import viewer_name
+from replay.export.copy_tests import _within
+from replay.views.html_view import render_viewer, script_json, viewer_data
 
 CART = """
 class Cart:
@@ -255,7 +255,9 @@ def test_the_viewer_reads_the_trace_format_from_the_schema(tmp_path: Path) -> No
     }
     # The script finds a kind's number by its name.
     assert [getattr(Kind, name.upper()) for name in KIND_NAMES] == list(range(len(KIND_NAMES)))
-    script = resources.files("replay.viewer").joinpath("viewer.js").read_text(encoding="utf-8")
+    script = (
+        resources.files("replay.views.viewer").joinpath("viewer.js").read_text(encoding="utf-8")
+    )
     listed = (*KIND_NAMES, *MARKS, *filter(None, CONTAINER_NAMES))
     names = "|".join(re.escape(json.dumps(name)) for name in listed)
     assert not re.search(rf"\[\s*({names})\s*,", script)  # no list of kinds, marks, containers
@@ -283,7 +285,7 @@ def test_writing_the_viewers_shows_progress(bundle: Path, tmp_path: Path) -> Non
     from rich.console import Console
     from rich.progress import Progress
 
-    from replay.bundle import write_bundle
+    from replay.export.bundle import write_bundle
 
     runs = sorted((bundle / ".scope" / "runs").glob("*.sqlite"), key=lambda p: p.stat().st_mtime)
     run = runs[-1]  # the second run: both tests failed

@@ -19,7 +19,7 @@ from recordings import run_pytest
 from replaycli import replay_json, run_replay
 from test_artifacts import embedded
 
-from replay.bundle import viewer_name
+from replay.export.bundle import viewer_name
 
 STOCK = """
 def restock(levels, sku, count):

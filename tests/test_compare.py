@@ -10,9 +10,9 @@ import pytest
 
 from pytest_scope.capture.redaction import MARKER
 from pytest_scope.trace.schema import REDACTED_TEXT
-from replay.compare import DEEPDIFF_OPTIONS, MAX_CHANGES, state_changes, state_findings
-from replay.history import same_test
-from replay.state import State
+from replay.comparing.compare import DEEPDIFF_OPTIONS, MAX_CHANGES, state_changes, state_findings
+from replay.comparing.last_pass import same_test
+from replay.reading.state import State
 
 
 def _state(

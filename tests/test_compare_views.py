@@ -11,15 +11,15 @@ import pytest
 from rich.console import Console
 from tracebuilder import SOURCES, Recording, close_traces, open_trace, write_trace
 
-import replay.compare
-import replay.html_view
+import replay.comparing.compare
+import replay.views.html_view
 from pytest_scope.trace.schema import Kind
-from replay.align import align
-from replay.compare import Comparer, Recorded, compare_at, diverge
-from replay.html_view import STEP_DIFFS, diffed_steps, export_viewer
-from replay.json_view import divergence_document
-from replay.state import state_at
-from replay.text_view import render_diff, render_divergence
+from replay.comparing.align import align
+from replay.comparing.compare import Comparer, Recorded, compare_at, diverge
+from replay.reading.state import state_at
+from replay.views.html_view import STEP_DIFFS, diffed_steps, export_viewer
+from replay.views.json_view import divergence_document
+from replay.views.text_view import render_diff, render_divergence
 
 
 @pytest.fixture(autouse=True)
@@ -161,14 +161,14 @@ def test_a_watched_object_differs_in_the_diff_and_the_divergence(tmp_path: Path)
 
 @pytest.fixture
 def alignments(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Each alignment ``replay.compare`` computes from now on."""
+    """Each alignment ``replay.comparing.compare`` computes from now on."""
     computed: list[object] = []
 
     def counted(*steps: Any) -> Any:
         computed.append(steps)
         return align(*steps)
 
-    monkeypatch.setattr(replay.compare, "align", counted)
+    monkeypatch.setattr(replay.comparing.compare, "align", counted)
     return computed
 
 
@@ -225,10 +225,10 @@ def test_the_page_gets_as_many_step_diffs_as_time_allows(
     """Writing a viewer stays bounded however costly each diff: past the deadline, the page
     carries the diffs computed so far, the one at the step it opens at always."""
     this, against = sides
-    monkeypatch.setattr(replay.html_view, "STEP_DIFFS_SECONDS", 0.0)
+    monkeypatch.setattr(replay.views.html_view, "STEP_DIFFS_SECONDS", 0.0)
     _, comparison = export_viewer(tmp_path / "viewer.html", this.trace, this.test, 2, against)
     assert comparison.step_diffs is not None and list(comparison.step_diffs) == ["2"]
-    monkeypatch.setattr(replay.html_view, "STEP_DIFFS_SECONDS", 60.0)
+    monkeypatch.setattr(replay.views.html_view, "STEP_DIFFS_SECONDS", 60.0)
     _, comparison = export_viewer(tmp_path / "viewer.html", this.trace, this.test, 2, against)
     assert comparison.step_diffs is not None and len(comparison.step_diffs) == this.test.steps
 

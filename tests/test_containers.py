@@ -19,7 +19,7 @@ from recordings import record_containers
 from replaycli import prompt_session, replay_json, run_replay
 from test_viewer_browser import CHROMIUM, Viewer
 
-from replay.expression import Condition
+from replay.reading.query import Condition
 
 TEST = "test_containers_keep_what_they_are"
 

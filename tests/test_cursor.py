@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from tracebuilder import Recording, close_traces, open_trace, write_trace
 
 from pytest_scope.trace.schema import Kind
-from replay.cursor import BreakpointError, Cursor
-from replay.state import state_at
+from replay.reading.cursor import BreakpointError, Cursor
+from replay.reading.state import state_at
 
 NODEID = "test_sample.py::test_main"
 

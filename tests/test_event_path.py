@@ -20,7 +20,7 @@ from pytest_scope.capture import event_path
 from pytest_scope.capture.event_path import PURE_PYTHON_VARIABLE, in_event_path
 from pytest_scope.trace.reader import TraceFile
 from pytest_scope.trace.scope_dir import ScopeDir
-from replay.cursor import Cursor
+from replay.reading.cursor import Cursor
 
 REPO = Path(__file__).resolve().parent.parent
 _WHICH_RECORDER = "import pytest_scope.capture.recorder as recorder; print(recorder.__file__)"

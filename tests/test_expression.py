@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from replay.expression import Condition, ExpressionError, parse_path, resolve
+from replay.reading.query import Condition, ExpressionError, parse_path, resolve
 
 ORDER = {
     "$type": "inventory.stock.Order",

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from pytest_scope.trace.reader import TraceFile
-from replay.state import state_at, timeline
+from replay.reading.state import state_at, timeline
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "fidelity"
 

@@ -34,7 +34,7 @@ import pytest
 from pytest_scope.capture.event_path import PURE_PYTHON_VARIABLE, compiled
 from pytest_scope.capture.objects import ObjectTable
 from pytest_scope.capture.values import ValueEncoder
-from replay.references import References
+from replay.reading.references import References
 
 HOSTILE = Path(__file__).resolve().parent.parent / "fixtures" / "hostile"
 # The pure-Python recorder stops at the depth where its own frames no longer fit; those tests

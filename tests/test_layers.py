@@ -167,7 +167,7 @@ MAY_IMPORT = {
     "glue": {"errors", "trace", "capture", "glue"},
 }  # fmt: skip
 # The pytest side needs replay only to build CI artifacts and for the summary's lines that
-# read recordings back (which it leaves out where replay is not installed).
+# read recordings back.
 GLUE_READING_BACK = {"pytest_scope.artifacts", "pytest_scope.comparisons"}
 
 
@@ -191,3 +191,77 @@ def test_the_stages_are_told_apart() -> None:
         for name in ("pytest_scope.errors", "pytest_scope.trace.reader", "pytest_scope.capture",
                      "replay.cli", "pytest_scope.session", "pytest_scope")
     ] == ["errors", "trace", "capture", "replay", "glue", "glue"]  # fmt: skip
+
+
+# The concerns inside replay, lowest first: a module imports from its own concern or a
+# lower one only. Interactive use and export stand side by side: neither imports the other.
+# The package itself (its __init__) is below them all and imports nothing of replay.
+REPLAY_LAYERS = (("replay",), ("reading",), ("comparing",), ("views",), ("interactive", "export"),
+                 ("cli",))  # fmt: skip
+
+
+def replay_concern(module: str) -> str | None:
+    """A replay module's concern: its subpackage, ``cli``, or ``replay`` for the package."""
+    if module == "replay":
+        return "replay"
+    return module.split(".")[1] if module.startswith("replay.") else None
+
+
+def replay_rank(concern: str) -> int | None:
+    """Where a concern stands in ``REPLAY_LAYERS``, or None for one that has no place."""
+    for rank, layer in enumerate(REPLAY_LAYERS):
+        if concern in layer:
+            return rank
+    return None
+
+
+def replay_layer_faults(graph: Mapping[str, Iterable[str]]) -> list[str]:
+    """Each import inside replay that reaches up or sideways, and each module of replay
+    whose concern has no layer."""
+    faults = []
+    for module, imported in sorted(graph.items()):
+        concern = replay_concern(module)
+        if concern is None:
+            continue
+        rank = replay_rank(concern)
+        if rank is None:
+            faults.append(f"{module} is in no layer")
+            continue
+        for name in sorted(imported):
+            other = replay_concern(name)
+            if other is None or other == concern:
+                continue
+            other_rank = replay_rank(other)
+            if other_rank is None or other_rank >= rank:
+                faults.append(f"{module} -> {name}")
+    return faults
+
+
+def test_replay_imports_only_its_own_concern_or_a_lower_one() -> None:
+    graph = import_graph()
+    assert {replay_concern(name) for name in graph} - {None} == {
+        concern for layer in REPLAY_LAYERS for concern in layer
+    }
+    assert replay_layer_faults(graph) == []
+
+
+def test_the_replay_layers_are_told_apart() -> None:
+    graph = {
+        "replay": set(),
+        "replay.cli": {"replay.views.text_view", "replay.export.bundle"},
+        "replay.reading.state": {"replay.comparing.compare", "replay.reading.references"},
+        "replay.reading.references": {"replay"},
+        "replay.comparing.compare": {"replay.reading.state"},
+        "replay.views.text_view": {"replay.interactive.prompt"},
+        "replay.interactive.prompt": {"replay.export.bundle", "replay.views.text_view"},
+        "replay.export.bundle": {"replay.cli"},
+        "replay.scratch": set(),
+        "pytest_scope.plugin": {"replay.cli"},
+    }
+    assert replay_layer_faults(graph) == [
+        "replay.export.bundle -> replay.cli",
+        "replay.interactive.prompt -> replay.export.bundle",
+        "replay.reading.state -> replay.comparing.compare",
+        "replay.scratch is in no layer",
+        "replay.views.text_view -> replay.interactive.prompt",
+    ]

@@ -14,7 +14,7 @@ from replaycli import replay_json, run_replay
 
 from pytest_scope.trace.reader import TraceFile
 from pytest_scope.trace.scope_dir import ScopeDir
-from replay.history import baseline_runs, last_pass, newest_first
+from replay.comparing.last_pass import baseline_runs, last_pass, newest_first
 
 SUITE = """
 import os

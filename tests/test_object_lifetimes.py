@@ -15,8 +15,8 @@ from recordings import copy_fixture, record
 from replaycli import replay_json
 
 from pytest_scope.trace.scope_dir import ScopeDir
-from replay.references import reference
-from replay.state import walk
+from replay.reading.references import reference
+from replay.reading.state import walk
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from pytest_scope.capture.objects import ObjectTable
 from pytest_scope.capture.values import ValueEncoder
 from pytest_scope.trace.schema import Container
-from replay.references import References
+from replay.reading.references import References
 
 
 class Node:

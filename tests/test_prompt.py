@@ -399,7 +399,7 @@ def test_ctrl_c_drops_the_line_and_the_prompt_goes_on(demo: Demo) -> None:
     """As at pdb's prompt: Ctrl-C (the terminal's interrupt, \\x03) while a line is typed
     drops it, says so in one line, and a fresh prompt takes the next command; never a
     traceback. q still leaves with 0."""
-    from replay.prompt import INTERRUPTED
+    from replay.interactive.prompt import INTERRUPTED
 
     terminal = Terminal(demo.root, DEMO_TEST, "-i")
     seen = terminal.wait_for(b"(scope) ")
@@ -436,7 +436,7 @@ def test_ctrl_c_before_the_prompt_is_one_line(
 def test_the_readme_documents_every_command() -> None:
     """Each command of the prompt, in pdb's short form where there is one, is in the README
     and in `help`."""
-    from replay.prompt import HELP_TEXT, ReplayPrompt
+    from replay.interactive.prompt import HELP_TEXT, ReplayPrompt
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     section = readme.split("### Step through it: the prompt")[1].split("\n### ")[0]

@@ -26,7 +26,7 @@ from pytest_scope.capture.recorder import Recorder
 from pytest_scope.capture.values import ValueEncoder
 from pytest_scope.trace.records import TestRecord
 from pytest_scope.trace.writer import TraceWriter
-from replay.state import state_at, timeline
+from replay.reading.state import state_at, timeline
 
 DRIVEN = """
 class Box:
@@ -102,7 +102,7 @@ def driven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Mod
 
 def _plain(value: Any) -> Any:
     """The form replay resolves the few kinds of values the module makes to: a tuple is a
-    tuple (`replay.references`), else the JSON forms of `pytest_scope.trace.schema`."""
+    tuple (`replay.reading.references`), else the JSON forms of `pytest_scope.trace.schema`."""
     if isinstance(value, tuple):
         return tuple(_plain(item) for item in value)
     if isinstance(value, list):

@@ -17,7 +17,7 @@ from pytest_scope.trace.reader import TraceFile
 from pytest_scope.trace.records import Chunk, TestRecord
 from pytest_scope.trace.schema import Kind
 from pytest_scope.trace.writer import TraceWriter
-from replay.state import State, failure_step, state_at, timeline
+from replay.reading.state import State, failure_step, state_at, timeline
 
 NODEID = "test_sample.py::test_main"
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from replay.json_view import dumps, state_document
-from replay.state import State
-from replay.text_view import format_value, render_state, render_timeline, short_path
+from replay.reading.state import State
+from replay.views.json_view import dumps, state_document
+from replay.views.text_view import format_value, render_state, render_timeline, short_path
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from pytest_scope.trace.scope_dir import (
     recorded_run,
     wal_path,
 )
-from replay.history import baseline_runs
+from replay.comparing.last_pass import baseline_runs
 
 OLD, NEW = "20250101-000000-1", "20250102-000000-2"
 

@@ -45,7 +45,7 @@ from pytest_scope.capture.values import Limits, ValueEncoder
 from pytest_scope.errors import ScopeError
 from pytest_scope.trace.codec import pack_chunk, unpack_chunk
 from pytest_scope.trace.records import Chunk
-from replay.references import References
+from replay.reading.references import References
 
 VAULT = """
 import os

@@ -15,7 +15,7 @@ from replaycli import replay_json, run_replay
 
 from pytest_scope.capture.plan import Level, Plan
 from pytest_scope.trace.reader import RecordedTest, TraceFile
-from replay.state import State, state_at, timeline
+from replay.reading.state import State, state_at, timeline
 
 EXTLIB = """
 REGISTRY = {}

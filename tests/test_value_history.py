@@ -14,7 +14,7 @@ from recordings import FIXTURES, record_history
 from replaycli import replay_json, run_replay
 
 from pytest_scope.trace.scope_dir import ScopeDir
-from replay.state import state_at
+from replay.reading.state import state_at
 
 TEST = "test_ship_takes_every_line"
 FILLED = "test_items_are_filled_elsewhere"

@@ -19,10 +19,10 @@ from replaycli import replay_json, run_replay
 from test_artifacts import embedded, make_project, pytest_run
 
 from pytest_scope.trace.schema import MARKS
-from replay.bundle import viewer_name
-from replay.html_view import STEP_DIFFS
-from replay.references import References
-from replay.value_history import seen_text
+from replay.export.bundle import viewer_name
+from replay.reading.references import References
+from replay.reading.value_history import seen_text
+from replay.views.html_view import STEP_DIFFS
 
 CHROMIUM = Path("/usr/bin/chromium")
 PREVIEW_ITEMS = 8

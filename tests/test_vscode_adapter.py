@@ -14,7 +14,7 @@ import pytest
 from recordings import record_demo
 
 EXTENSION = Path(__file__).resolve().parent.parent / "editors" / "vscode"
-# What the server reads from a launch request (replay/dap.py, DebugSession._launch).
+# What the server reads from a launch request (replay/interactive/dap.py, DebugSession._launch).
 LAUNCH_ATTRIBUTES = {"test", "run", "attempt", "against", "scopeDir", "cwd"}
 
 

@@ -18,7 +18,7 @@ from pytest_scope.trace.codec import pack_chunk
 from pytest_scope.trace.records import Chunk, TestRecord
 from pytest_scope.trace.schema import FORMAT_NAME, SCHEMA_VERSION, Kind
 from pytest_scope.trace.writer import TraceWriter
-from replay.state import state_at
+from replay.reading.state import state_at
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -28,8 +28,6 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any, Final
 
-import msgpack
-
 from pytest_scope.capture import steering
 from pytest_scope.capture.buffer import RingBuffer
 from pytest_scope.capture.linenames import NO_NAMES, LineNames, line_names
@@ -229,7 +227,6 @@ class Recorder:
         self._last_thread: _Thread | None = None  # of the last step; see _on_line
         self._redaction = encoder.redaction
         self._threads: list[_Thread] = []
-        self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
         self._level_override: Level | None = None
         self._paused = 0
         self._pause_lock = _Lock()  # not self._lock: a plugin's encoder runs under that

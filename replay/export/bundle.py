@@ -33,17 +33,19 @@ from rich.progress import Progress
 from pytest_scope.errors import TraceFileError
 from pytest_scope.trace.reader import RecordedTest, TraceFile
 from pytest_scope.trace.scope_dir import ScopeDir
-from replay.compare import DivergenceReport, Recorded
-from replay.history import describe, last_pass
-from replay.html_view import export_viewer
-from replay.merge import copy_tests
-from replay.state import failure_step, state_at
+from replay.comparing.compare import DivergenceReport, Recorded
+from replay.comparing.last_pass import describe, last_pass
+from replay.export.copy_tests import copy_tests
+from replay.reading.format_facts import exception_summary, exception_type
+from replay.reading.state import failure_step, state_at
+from replay.views.html_view import export_viewer
 
 MANIFEST: Final = ".pytest-scope-artifacts"
 DEFAULT_BUDGET_MB: Final = 2
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _INDEX_CHANGES: Final = 3  # changed values the index shows of a first divergence
 _VALUE_CHARS: Final = 60
+_SUMMARY_CHARS: Final = 200
 
 
 @dataclass(slots=True)
@@ -225,7 +227,7 @@ def _viewer(bundle: Bundle, trace: TraceFile, test: RecordedTest, runs: list[Pat
         test.steps,
         test.first_step,
         test.failure_step,
-        _summary(state.exception),
+        _exception_cell(state.exception),
         compared,
         divergence,
     )
@@ -262,19 +264,10 @@ def _short(value: Any) -> str:
     return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…"
 
 
-def _summary(exception: Any) -> str:
-    """``AssertionError: assert 12 == 13`` from a recorded exception value."""
-    if not isinstance(exception, dict):
-        return ""
-    name = str(exception.get("$type", "exception"))
-    attrs = exception.get("attrs")
-    args = attrs.get("args") if isinstance(attrs, dict) else None
-    message = args[0] if isinstance(args, list | tuple) and args else None
-    if isinstance(message, dict) and message.get("$type") == "str":
-        message = message.get("repr")  # a long message, cut by the recorder
-    if isinstance(message, str) and message.strip():
-        return f"{name}: {message.strip().splitlines()[0][:200]}"
-    return name
+def _exception_cell(exception: Any) -> str:
+    """``AssertionError: assert 12 == 13``: the index's line for the failure's exception."""
+    text = exception_summary(exception) or exception_type(exception) or ""
+    return text if len(text) <= _SUMMARY_CHARS else text[: _SUMMARY_CHARS - 1] + "…"
 
 
 def index_page(run_id: str, failures: list[Failure]) -> str:

@@ -43,7 +43,7 @@ from typing import Any, Final
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
 from pytest_scope.trace.schema import Kind
-from replay.state import RecordedFrame, walk
+from replay.reading.state import RecordedFrame, walk
 
 GRAMS: Final = (8, 4, 2, 1)  # agreeing signatures needed to resynchronize, best first
 _WINDOWS: Final = (64, 2048, 65536)  # lookahead tried before the whole remainder
@@ -83,7 +83,7 @@ def load_steps(
 ) -> Steps:
     """Read every retained step of a test (one pass over its chunks, replaying its stacks:
     a step's signature holds the path of calls that reached it). ``lines=False`` leaves
-    out line steps and the callers' lines from the paths (``replay.plans.Common``)."""
+    out line steps and the callers' lines from the paths (``replay.comparing.plans.Common``)."""
     root = trace.meta_of(test).get("rootdir")
     codes = {
         number: (code.qualname, project_path(code.filename, root))

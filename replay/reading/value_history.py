@@ -2,7 +2,7 @@
 
 A path (``self.items``, ``slt._index[1]``) is read where the user stands: its first name in
 a frame at a step. When that name holds an object (a list, dict, set, instance: anything
-recorded by number, see ``replay.references``), the history follows the object, not the
+recorded by number, see ``replay.reading.references``), the history follows the object, not the
 name: the rest of the path is read in it at every step that recorded a change of some
 object, whichever frame or thread held it then, so a list the test made and a helper
 appends to as ``acc`` shows the helper's steps. Each change says where the object was
@@ -18,7 +18,7 @@ step, at its line: the line itself in code recorded line by line; in code record
 calls only, the caller's line that made the call (the change happened in that call or just
 around it). The whole recording is read in one pass (``state.walk``), and a followed
 object is read again only at the steps that recorded some object's change. The viewer's
-``valueHistory`` (``replay/viewer/viewer.js``) applies the same rules.
+``valueHistory`` (``replay/views/viewer/viewer.js``) applies the same rules.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from typing import Any, Final
 from pytest_scope.trace.codec import Event
 from pytest_scope.trace.reader import RecordedTest, TraceFile
 from pytest_scope.trace.schema import KIND_NAMES
-from replay.cursor import ENTERING, LEAVING, Cursor, names_at
-from replay.expression import ExpressionError, Path, resolve
-from replay.references import References, path_to, reference
-from replay.state import RecordedFrame, Replay, walk
+from replay.reading.cursor import ENTERING, LEAVING, Cursor, names_at
+from replay.reading.query import ExpressionError, Path, resolve
+from replay.reading.references import References, path_to, reference
+from replay.reading.state import RecordedFrame, Replay, walk
 
 _ABSENT: Final = object()
 APPEARED: Final = "appeared"

@@ -23,7 +23,7 @@ from typing import Any
 from pytest_scope.errors import NotFoundError, TraceFileError
 from pytest_scope.trace.reader import RecordedTest, TraceFile
 from pytest_scope.trace.scope_dir import RUN_TIME, ScopeDir, run_files, run_order
-from replay.plans import plan_of, same_plan
+from replay.comparing.plans import plan_of, same_plan
 
 LAST_PASS = "last-pass"
 
@@ -36,7 +36,7 @@ def last_pass(
     ``runs`` is newest first; only ``shown_path`` and the runs after it in that list are
     searched. A file outside ``runs`` (a CI artifact) is searched, then every run. An
     unreadable older run is passed over: it must not hide the newer ones' state. A pass
-    recorded under the same plan (``replay.plans``) is taken where one is kept, however
+    recorded under the same plan (``replay.comparing.plans``) is taken where one is kept, however
     old; else the newest pass of another plan. The caller closes the returned file.
     """
 

@@ -1,6 +1,6 @@
 """Moving through a recording as a debugger moves through a run, forwards and backwards.
 
-Moves are computed on the timeline (``replay.state.timeline``), with each step's stack
+Moves are computed on the timeline (``replay.reading.state.timeline``), with each step's stack
 depth in its thread worked out from the kinds of events: a ``call`` or ``resume`` goes one
 deeper, the step after a ``return``, ``yield`` or ``unwind`` of that thread one shallower.
 Each thread's depth is anchored by the state at its first step (the ring buffer may have
@@ -10,7 +10,8 @@ generator) are dropped there. Only breakpoint conditions need states, and only a
 steps where a breakpoint's place matches.
 
 Stepping stays in the thread of the current step, as pdb's does. The prompt
-(``replay.prompt``) and the DAP server (``replay.dap``) both move with a ``Cursor``.
+(``replay.interactive.prompt``) and the DAP server (``replay.interactive.dap``) both move
+with a ``Cursor``.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from typing import Any, Final
 from pytest_scope.errors import ScopeError, TraceFileError
 from pytest_scope.trace.codec import Event
 from pytest_scope.trace.reader import RecordedTest, TraceFile
-from replay.expression import Condition, ExpressionError
-from replay.kept_chunks import ChunkKeeping
-from replay.state import Replay, State, failure_step, replayed_at, state_at, timeline
+from replay.reading.kept_chunks import ChunkKeeping
+from replay.reading.query import Condition, ExpressionError
+from replay.reading.state import Replay, State, failure_step, replayed_at, state_at, timeline
 
 ENTERING: Final = frozenset({"call", "resume"})
 LEAVING: Final = frozenset({"return", "yield", "unwind"})

@@ -22,7 +22,7 @@ deepdiff counts every node it visits against ``max_diffs``, and a frame compared
 stopped short inside one big value. Where it still stops short, the findings say so
 (``cut``), in the tool's own words; deepdiff's warning is kept from the user. Differences
 that say nothing about the code (addresses, hashes, values redacted in one run only,
-``replay.noise``) are set aside, and listed as such (``set_aside``).
+``replay.comparing.noise``) are set aside, and listed as such (``set_aside``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final
 
@@ -41,16 +41,22 @@ from pytest_scope.trace.codec import Event
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
 from pytest_scope.trace.schema import RESOLVE_NODES, Container
-from replay.align import Alignment, Divergence, Signatures, align, first_divergence, load_steps
-from replay.noise import why_not_a_difference
-from replay.plans import Common, common, plan_of
-from replay.state import Replay, State, state_at, state_of, walk
+from replay.comparing.align import (
+    Alignment,
+    Divergence,
+    Signatures,
+    align,
+    first_divergence,
+    load_steps,
+)
+from replay.comparing.noise import why_not_a_difference
+from replay.comparing.plans import Common, common, plan_of
+from replay.reading.format_facts import names_without_assertion_temporaries
+from replay.reading.state import Replay, State, state_at, state_of, walk
 
 MAX_CHANGES: Final = 100
 _WALK_AHEAD: Final = 4096  # steps a confirmation walks on rather than starting again
 WATCHED: Final = "(watched) "
-# pytest's assertion rewriting binds these; they repeat the asserted values.
-ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")
 _ADDED: Final = frozenset({"dictionary_item_added", "iterable_item_added", "set_item_added"})
 _REMOVED: Final = frozenset(
     {"dictionary_item_removed", "iterable_item_removed", "set_item_removed"}
@@ -99,7 +105,7 @@ logging.getLogger("deepdiff.diff").addFilter(_DeepDiffLimits())
 @dataclass(slots=True)
 class ValueFindings:
     """What comparing two recorded values found: ``(path as keys, change)`` pairs, the
-    differences set aside as ``(path as keys, reason)`` (``replay.noise``), and the paths
+    differences set aside as ``(path as keys, reason)`` (``replay.comparing.noise``), and the paths
     where deepdiff stopped at a limit before it was done (more may differ)."""
 
     changes: list[tuple[list[Any], str]]
@@ -155,8 +161,8 @@ def _deepdiff(
 
 
 def _not_a_difference(level: Any) -> str | None:
-    """Why a deepdiff finding is no difference (``replay.noise``): its own values, or those
-    of a value holding it, are the same as far as a recording can tell."""
+    """Why a deepdiff finding is no difference (``replay.comparing.noise``): its own values,
+    or those of a value holding it, are the same as far as a recording can tell."""
     while level is not None:
         reason = why_not_a_difference(level.t2, level.t1)
         if reason is not None:
@@ -265,8 +271,8 @@ def state_findings(
     """The change records between two states, and where the comparison was cut.
 
     ``roots`` are the two recordings' rootdirs: a file of the project is one file in two
-    checkouts (``replay.align`` matches steps the same way). ``lines=False``: one of the
-    recordings has no line steps (``replay.plans``), so its frames' lines are not
+    checkouts (``replay.comparing.align`` matches steps the same way). ``lines=False``: one of the
+    recordings has no line steps (``replay.comparing.plans``), so its frames' lines are not
     compared."""
     findings = Findings([], [], [])
     paired = 0
@@ -281,7 +287,13 @@ def state_findings(
             findings.changes.append(
                 _record(function, depth, "(line)", "changed", mine["line"], theirs["line"])
             )
-        _add_value_records(findings, function, depth, _shown(mine), _shown(theirs))
+        _add_value_records(
+            findings,
+            function,
+            depth,
+            names_without_assertion_temporaries(mine["locals"]),
+            names_without_assertion_temporaries(theirs["locals"]),
+        )
     for depth in range(paired, max(len(this.stack), len(against.stack))):
         here = _function(this.stack, depth)
         there = _function(against.stack, depth)
@@ -315,22 +327,6 @@ def state_findings(
 
 def _function(stack: list[dict[str, Any]], depth: int) -> str | None:
     return stack[depth]["function"] if depth < len(stack) else None
-
-
-def _shown(frame: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: value
-        for name, value in frame["locals"].items()
-        if not name.startswith(ASSERTION_TEMPORARIES)
-    }
-
-
-def without_assertion_temporaries(state: State) -> State:
-    """``state`` as the views show it by default: pytest's assertion temporaries
-    (``@py_assert1``, ``@py_format6``) repeat what the assert compared and crowd the locals
-    a user reads."""
-    stack = [{**frame, "locals": _shown(frame)} for frame in state.stack]
-    return replace(state, stack=stack)
 
 
 def _add_value_records(
@@ -477,7 +473,7 @@ class DivergenceReport:
 
 
 def alignment(this: Recorded, against: Recorded) -> Alignment:
-    """The two recordings' steps matched (``replay.align``). It reads every step of both:
+    """The two recordings' steps matched (``replay.comparing.align``). It reads every step of both:
     a view that shows several diffs computes it once (``Comparer``) and passes it on."""
     signatures = Signatures()
     lines = common_ground(this, against).lines
@@ -488,7 +484,8 @@ def alignment(this: Recorded, against: Recorded) -> Alignment:
 
 
 def common_ground(this: Recorded, against: Recorded) -> Common:
-    """What both recordings record (``replay.plans``): all steps, unless their plans differ."""
+    """What both recordings record (``replay.comparing.plans``): all steps, unless their
+    plans differ."""
     return common(plan_of(this.trace, this.test), plan_of(against.trace, against.test))
 
 
@@ -552,14 +549,14 @@ def find_divergence(
     this: Recorded, against: Recorded, aligned: Alignment | None = None
 ) -> Divergence | None:
     """The first step where ``this`` and ``against`` part ways, or None if they never do:
-    ``replay.align.first_divergence``, payloads judged by ``payloads_differ``, candidates
+    ``replay.comparing.align.first_divergence``, payloads judged by ``payloads_differ``, candidates
     confirmed where the states show a difference (``state_findings``)."""
     walks = _StatesInStep(this, against)
     return first_divergence(aligned or alignment(this, against), payloads_differ, walks.differ)
 
 
 class _StatesInStep:
-    """Both recordings walked forwards (``replay.state.walk``), so that confirming
+    """Both recordings walked forwards (``replay.reading.state.walk``), so that confirming
     candidate steps in step order costs a pass over the steps between them, not a
     reconstruction from a keyframe per step; a walk starts again at a candidate farther
     ahead than ``_WALK_AHEAD`` steps, where only that step's chunk needs decoding."""

@@ -9,12 +9,12 @@ prompt's ``p`` take back (``stock.levels['pear']``), for the editor's "add to wa
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
-from replay.text_view import format_value
+from replay.reading.format_facts import names_without_assertion_temporaries
+from replay.views.text_view import format_value
 
 Listing = Callable[[], list[dict[str, Any]]]
-_ASSERTION_TEMPORARIES: Final = ("@py_assert", "@py_format")  # pytest's, noise here
 
 
 def _children(value: Any) -> list[tuple[str, str | None, Any]]:
@@ -106,8 +106,7 @@ class ValueReferences:
         reference = self.remember(
             lambda: [
                 self.variable(key, value, key if key.isidentifier() else None)
-                for key, value in names.items()
-                if not key.startswith(_ASSERTION_TEMPORARIES)
+                for key, value in names_without_assertion_temporaries(names).items()
             ]
         )
         scope: dict[str, Any] = {"name": name, "variablesReference": reference, "expensive": False}

@@ -17,7 +17,7 @@ from pytest_scope.errors import NotFoundError, TraceFileError
 from pytest_scope.trace.codec import Event, Keyframe
 from pytest_scope.trace.reader import RecordedTest, StoredChunk, TraceFile
 from pytest_scope.trace.schema import CONTAINER_NAMES, KIND_NAMES, LEAVING_KINDS, Kind
-from replay.references import Entry, References
+from replay.reading.references import Entry, References
 
 
 @dataclass(slots=True)

@@ -38,7 +38,7 @@ from pytest_scope.trace.schema import (
     RESOLVE_DEPTH,
     RESOLVE_NODES,
 )
-from replay.compare import (
+from replay.comparing.compare import (
     Comparer,
     DivergenceReport,
     Recorded,
@@ -46,10 +46,11 @@ from replay.compare import (
     compare_at,
     diverge,
 )
-from replay.history import describe
-from replay.json_view import diff_document
-from replay.kept_chunks import ChunkKeeping
-from replay.state import failure_step, state_at
+from replay.comparing.last_pass import describe
+from replay.reading.format_facts import ASSERTION_TEMPORARIES
+from replay.reading.kept_chunks import ChunkKeeping
+from replay.reading.state import failure_step, state_at
+from replay.views.json_view import diff_document
 
 VIEWER_FORMAT: Final = 1
 _PLACEHOLDER: Final = re.compile(r"\{\{(csp|title|style|data|script)\}\}")
@@ -73,7 +74,8 @@ STEP_DIFFS_SECONDS: Final = 5.0
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
-    """What the page shows of the last passing recording, computed by ``replay.compare``."""
+    """What the page shows of the last passing recording, computed by
+    ``replay.comparing.compare``."""
 
     diff: StateDiff | None = None
     divergence: DivergenceReport | None = None
@@ -132,6 +134,7 @@ def viewer_data(
         "alignment": comparison.segments,
         "step_diffs": None if comparison.step_diffs is None else _pack(comparison.step_diffs),
         "trace_format": _trace_format(),
+        "format_facts": _format_facts(),
         "chunks": _pack(chunks),
     }
 
@@ -149,6 +152,13 @@ def _trace_format() -> dict[str, Any]:
         "resolve_depth": RESOLVE_DEPTH,
         "resolve_nodes": RESOLVE_NODES,
     }
+
+
+def _format_facts() -> dict[str, Any]:
+    """What the page's script knows of the recorded forms' meaning, from
+    ``replay.reading.format_facts`` (the script copies none of it): the prefixes of pytest's
+    assertion temporaries, hidden until the page's checkbox shows them."""
+    return {"assertion_temporaries": list(ASSERTION_TEMPORARIES)}
 
 
 def _divergence(comparison: Comparison) -> dict[str, Any] | None:
@@ -178,7 +188,7 @@ def _pack(document: Any) -> str:
 
 def render_viewer(data: dict[str, Any]) -> str:
     """The page: the template with its style, script and ``data`` inlined."""
-    assets = resources.files("replay.viewer")
+    assets = resources.files("replay.views.viewer")
     template = assets.joinpath("viewer.html").read_text(encoding="utf-8")
     style = assets.joinpath("viewer.css").read_text(encoding="utf-8")
     script = assets.joinpath("viewer.js").read_text(encoding="utf-8")

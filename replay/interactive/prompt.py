@@ -5,8 +5,8 @@ It starts at the failure point. pdb's words mean what they mean in pdb (``n``, `
 reverse twin with an ``r`` in front (``rn``, ``rs``, ``rr``, ``rc``). As pdb's, ``c`` stops
 at breakpoints and at the failure; ``catch on`` makes it stop at every raised exception
 too, as the DAP server's "every raised exception" filter does. Nothing is run
-again: every stop is ``replay.state.state_at`` of a step, and ``p`` reads paths into the
-recorded values (``replay.expression``), never evaluating anything.
+again: every stop is ``replay.reading.state.state_at`` of a step, and ``p`` reads paths into the
+recorded values (``replay.reading.query``), never evaluating anything.
 
 Every problem with a command (an unknown word, a name that is not there, a step out of
 range, even a corrupt chunk met on the way) is one line starting with ``***``, as in pdb,
@@ -25,12 +25,19 @@ from rich.console import Console
 from rich.text import Text
 
 from pytest_scope.errors import ScopeError
-from replay.compare import Comparer, Recorded
-from replay.cursor import FAILURE, RAISED, Cursor, names_at
-from replay.expression import ExpressionError, parse_path, resolve
-from replay.interrupts import immediate_interrupts
-from replay.text_view import format_value, render_diff, render_history, short_path, source_excerpt
-from replay.value_history import history
+from replay.comparing.compare import Comparer, Recorded
+from replay.interactive.readline_interrupts import immediate_interrupts
+from replay.reading.cursor import FAILURE, RAISED, Cursor, names_at
+from replay.reading.format_facts import exception_summary
+from replay.reading.query import ExpressionError, parse_path, resolve
+from replay.reading.value_history import history
+from replay.views.text_view import (
+    format_value,
+    render_diff,
+    render_history,
+    short_path,
+    source_excerpt,
+)
 
 PROMPT: Final = "(scope) "
 INTERRUPTED: Final = "--KeyboardInterrupt-- (q or Ctrl-D leaves)"
@@ -408,7 +415,8 @@ class ReplayPrompt(cmd.Cmd):
             self.console.print(Text(f"{line:>5} → {lines[line - 1].strip()}"))
         if state.exception is not None:
             self.console.print(
-                Text("exception: ", style="bold red") + Text(_exception_line(state.exception))
+                Text("exception: ", style="bold red")
+                + Text(exception_summary(state.exception) or format_value(state.exception))
             )
         if event["kind"] in ("return", "yield"):
             verb = "yielded" if event["kind"] == "yield" else "returned"
@@ -424,18 +432,6 @@ class ReplayPrompt(cmd.Cmd):
             except ExpressionError as exc:
                 shown = f"({exc})"
             self.console.print(Text(f"watch {text} = {shown}"))
-
-
-def _exception_line(value: Any) -> str:
-    """``AssertionError: assert 80.0 == 90.0``: the first line of the message, as a
-    traceback's last line starts (``p __exception__`` shows all of it)."""
-    attrs = value.get("attrs") if isinstance(value, dict) else None
-    args = attrs.get("args") if isinstance(attrs, dict) else None
-    if isinstance(args, list | tuple) and len(args) == 1 and isinstance(args[0], str) and args[0]:
-        short = str(value.get("$type", "?")).rsplit(".", 1)[-1]
-        lines = args[0].splitlines()
-        return f"{short}: {lines[0]}" + (" …" if len(lines) > 1 else "")
-    return format_value(value)
 
 
 def interact(cursor: Cursor, against: Recorded | None) -> None:

@@ -1,6 +1,6 @@
 """The terminal views: the state at a step, the timeline, the lists of runs and tests.
 
-``TextView`` renders what ``scope-replay`` shows people; ``replay.json_view.JsonView`` has
+``TextView`` renders what ``scope-replay`` shows people; ``replay.views.json_view.JsonView`` has
 the same methods for scripts.
 
 Recorded values are data from the trace file, never rich markup: they are always
@@ -20,16 +20,12 @@ from rich.table import Table
 from rich.text import Text
 
 from pytest_scope.trace.reader import RecordedTest
-from replay.compare import (
-    MAX_DEEPDIFF_NODES,
-    DivergenceReport,
-    StateDiff,
-    without_assertion_temporaries,
-)
-from replay.history import describe
-from replay.noise import ADDRESS, HASH, REDACTED, TRUNCATED_SET
-from replay.state import State
-from replay.value_history import APPEARED, DISAPPEARED, FOLLOWS_OBJECT, seen_text
+from replay.comparing.compare import MAX_DEEPDIFF_NODES, DivergenceReport, StateDiff
+from replay.comparing.last_pass import describe
+from replay.comparing.noise import ADDRESS, HASH, REDACTED, TRUNCATED_SET
+from replay.reading.format_facts import exception_summary, without_assertion_temporaries
+from replay.reading.state import State
+from replay.reading.value_history import APPEARED, DISAPPEARED, FOLLOWS_OBJECT, seen_text
 
 _INSTALL_DIRS: Final = frozenset({"site-packages", "dist-packages"})
 SOURCE_CONTEXT: Final = 5  # lines shown above and below the current one
@@ -164,16 +160,6 @@ def _more(total: Any, shown: int) -> list[str]:
     return [f"…+{total - shown} more"] if isinstance(total, int) and total > shown else []
 
 
-def _exception(value: Any) -> str:
-    """``AssertionError: message`` with the message's own lines, as a traceback shows it."""
-    attrs = value.get("attrs") if isinstance(value, dict) else None
-    args = attrs.get("args") if isinstance(attrs, dict) else None
-    if isinstance(args, list | tuple) and len(args) == 1 and isinstance(args[0], str):
-        short = str(value.get("$type", "?")).rsplit(".", 1)[-1]
-        return f"{short}: {args[0]}"
-    return format_value(value)
-
-
 def short_path(filename: str, rootdir: str | None) -> str:
     """Files under the recorded rootdir relative to it, as pytest shows them; installed
     files from their package on, as an import names them."""
@@ -251,7 +237,10 @@ def render_state(
             watched.add_row(Text(name), Text(format_value(value)))
         console.print(watched)
     if state.exception is not None:
-        console.print(Text("exception: ", style="bold red") + Text(_exception(state.exception)))
+        shown = exception_summary(state.exception, whole_message=True)
+        console.print(
+            Text("exception: ", style="bold red") + Text(shown or format_value(state.exception))
+        )
     if state.return_value is not None or event["kind"] in ("return", "yield"):
         verb = "yielded" if event["kind"] == "yield" else "returned"
         console.print(Text(f"{verb}: ", style="bold") + Text(format_value(state.return_value)))
@@ -486,7 +475,7 @@ _SET_ASIDE_NAMED: Final = 5  # places named for each reason
 
 
 def _render_set_aside(console: Console, set_aside: list[dict[str, Any]]) -> None:
-    """The differences the comparison did not count, by reason (``replay.noise``)."""
+    """The differences the comparison did not count, by reason (``replay.comparing.noise``)."""
     places: dict[str, list[str]] = {}
     for record in set_aside:
         place = (

@@ -4,8 +4,8 @@ An editor (VS Code with ``editors/vscode``, nvim-dap, any DAP client) talks to i
 stdio, or over TCP on the loopback interface with ``--dap-port``. It steps through the
 recording forwards and backwards (``supportsStepBack``), jumps to any step of a line
 (``gotoTargets``/``goto``), and stops at line, function, conditional and hit-count
-breakpoints, all with a ``Cursor`` (``replay.cursor``); every value shown comes from
-``replay.state.state_at``. Nothing recorded is evaluated: ``evaluate`` takes a path or
+breakpoints, all with a ``Cursor`` (``replay.reading.cursor``); every value shown comes from
+``replay.reading.state.state_at``. Nothing recorded is evaluated: ``evaluate`` takes a path or
 ``history(PATH)``.
 
 Thread and step semantics are the recording's: one DAP thread per recorded thread, and
@@ -28,14 +28,15 @@ from typing import Any, Final
 
 from pytest_scope.errors import ScopeError
 from pytest_scope.trace.reader import RecordedTest, TraceFile
-from replay.compare import Comparer, Recorded
-from replay.cursor import FAILURE, RAISED, BreakpointError, Cursor, names_at
-from replay.dap_values import ValueReferences, arrow, type_name
-from replay.dap_wire import Connection
-from replay.expression import ExpressionError, parse_path, resolve
-from replay.state import State
-from replay.text_view import format_value
-from replay.value_history import FOLLOWS_OBJECT, history, seen_text
+from replay.comparing.compare import Comparer, Recorded
+from replay.interactive.dap_values import ValueReferences, arrow, type_name
+from replay.interactive.dap_wire import Connection
+from replay.reading.cursor import FAILURE, RAISED, BreakpointError, Cursor, names_at
+from replay.reading.format_facts import exception_message, exception_type
+from replay.reading.query import ExpressionError, parse_path, resolve
+from replay.reading.state import State
+from replay.reading.value_history import FOLLOWS_OBJECT, history, seen_text
+from replay.views.text_view import format_value
 
 _HISTORY_CALL: Final = ("history(", ")")
 EXCEPTION_FILTERS: Final[list[dict[str, Any]]] = [
@@ -440,12 +441,8 @@ class DebugSession:
         if state is None or state.exception is None:
             raise RequestError("no exception in flight at this step")
         exception = state.exception
-        kind = str(exception.get("$type", "?")) if isinstance(exception, dict) else "?"
-        attrs = exception.get("attrs") if isinstance(exception, dict) else None
-        args = attrs.get("args") if isinstance(attrs, dict) else None
-        message = (
-            args[0] if isinstance(args, list | tuple) and args and isinstance(args[0], str) else ""
-        )
+        kind = exception_type(exception) or "?"
+        message = exception_message(exception) or ""
         failure = state.step == self._cursor().test.failure_step
         return {
             "exceptionId": kind,

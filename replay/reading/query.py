@@ -5,7 +5,7 @@ Recorded values are data, and user code is never run: a path or a condition is p
 subscripts, comparisons, ``and``/``or``/``not``, constants and ``len``). They are then
 walked over the JSON forms of ``pytest_scope.trace.schema``, where an object's attributes are its
 ``"attrs"`` and a container's elements its ``"items"``: a mapping's (its ``"$kind"``, see
-``replay.references``) by key, a sequence's or tuple's by position. The comparisons work on
+``replay.reading.references``) by key, a sequence's or tuple's by position. The comparisons work on
 builtin values only (numbers, strings, lists, dicts), so no ``__eq__`` of anyone's class is
 called.
 """

@@ -1,7 +1,7 @@
 """The JSON documents of ``scope-replay --format json``: the contract scripts read,
 described in README.md (its ``scope-replay`` section).
 
-``JsonView`` prints them; ``replay.text_view.TextView`` has the same methods for people.
+``JsonView`` prints them; ``replay.views.text_view.TextView`` has the same methods for people.
 Kept apart from the text view so that JSON output never imports rich.
 """
 
@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_scope.trace.reader import RecordedTest
-from replay.compare import DivergenceReport, StateDiff, without_assertion_temporaries
-from replay.state import State
+from replay.comparing.compare import DivergenceReport, StateDiff
+from replay.reading.format_facts import without_assertion_temporaries
+from replay.reading.state import State
 
 
 def state_document(state: State, diff: StateDiff | None = None) -> dict[str, Any]:
@@ -38,7 +39,7 @@ def state_document(state: State, diff: StateDiff | None = None) -> dict[str, Any
 
 def diff_document(diff: StateDiff) -> dict[str, Any]:
     """``{"against","attempt","step","exact","parted","plans","changes","omitted","cut",
-    "set_aside"}``: see ``replay.compare``."""
+    "set_aside"}``: see ``replay.comparing.compare``."""
     return {
         "against": diff.against.trace.run_id_of(diff.against.test),
         "attempt": diff.against.test.attempt,

@@ -6,6 +6,8 @@
   // before the recording is read.
   let KINDS, CALL, RETURN, YIELD, RESUME, LEAVING, ENTERING, MARKS, RESOLVE_DEPTH, RESOLVE_NODES;
   let CONTAINERS; // what an object entry's last element names, by number
+  // What the recorded forms mean (html_view._format_facts): set by readFacts.
+  let ASSERTION_TEMPORARIES; // the prefixes of the locals pytest's assertion rewriting binds
   const ROW = 18;
   const OVERSCAN = 12;
   const PREVIEW_ITEMS = 8;
@@ -34,6 +36,10 @@
     CONTAINERS = format.containers;
     RESOLVE_DEPTH = format.resolve_depth;
     RESOLVE_NODES = format.resolve_nodes;
+  }
+
+  function readFacts(facts) {
+    ASSERTION_TEMPORARIES = facts.assertion_temporaries;
   }
 
   // ---- the recording -------------------------------------------------------------------
@@ -71,7 +77,7 @@
     return { frameNo, codeNo, line, locals: light ? null : locals(values) };
   }
 
-  // The rules of pytest_scope/trace/schema.py, as replay/state.py's Replay.apply applies them.
+  // The rules of pytest_scope/trace/schema.py, as replay/reading/state.py's Replay.apply applies them.
   class Replay {
     // light: the stack's shape only (for the timeline's depths), no locals.
     constructor(keyframe, light = false) {
@@ -214,7 +220,7 @@
     throw new Corrupt(`step ${step} is not in its chunk`);
   }
 
-  // The state with every object reference resolved, as replay/references.py does it.
+  // The state with every object reference resolved, as replay/reading/references.py does it.
   function resolvedState(event, stack, replay) {
     const resolve = resolver(replay.objects);
     const resolveAll = (values) => {
@@ -512,7 +518,7 @@
   const code = (codeNo) => data.codes[String(codeNo)] || ["<unknown code>", "", 0];
 
   // pytest's assertion rewriting binds these; they repeat what the assert compared.
-  const isTemporary = (name) => name.startsWith("@py_assert") || name.startsWith("@py_format");
+  const isTemporary = (name) => ASSERTION_TEMPORARIES.some((prefix) => name.startsWith(prefix));
   let showTemporaries = false;
 
   function displayFile(file) {
@@ -697,7 +703,7 @@
   }
 
   // ---- where did this value come from ------------------------------------------------
-  // replay/value_history.py's rules, which --history, the prompt and the debug adapter
+  // replay/reading/value_history.py's rules, which --history, the prompt and the debug adapter
   // share: a local holding an object (a reference) follows the object through every frame
   // and thread, read again at each step that recorded objects; any other local is read in
   // a frame of the same function at the same depth of its thread.
@@ -721,7 +727,7 @@
   const scalarKey = (key) => key === null || typeof key === "string" ||
     typeof key === "boolean" || Number.isInteger(key);
 
-  // A form's parts with the path syntax that reaches each (replay/references.py's _parts).
+  // A form's parts with the path syntax that reaches each (replay/reading/references.py's _parts).
   function formParts(form, container) {
     const parts = [];
     if (Array.isArray(form)) {
@@ -984,7 +990,7 @@
       `Compared with ${against}` : `Compared with the last passing run: ${against}`;
   }
 
-  // The other run's step matched with ``step`` (replay.align's Alignment.counterpart).
+  // The other run's step matched with ``step`` (replay.comparing.align's Alignment.counterpart).
   function counterpart(step) {
     let found = null;
     for (const segment of data.alignment) {
@@ -1149,6 +1155,7 @@
     const started = performance.now();
     data = JSON.parse(byId("scope-data").textContent);
     readFormat(data.trace_format);
+    readFacts(data.format_facts);
     const text = await inflate(data.chunks);
     const inflated = performance.now();
     const raw = JSON.parse(text);
