@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recordings import copy_fixture, record
+from support.paths import REPO
+from support.recordings import copy_fixture, record
 
 from pytest_scope.capture import event_path
 from pytest_scope.capture.event_path import PURE_PYTHON_VARIABLE, in_event_path
@@ -22,7 +23,6 @@ from pytest_scope.trace.reader import TraceFile
 from pytest_scope.trace.scope_dir import ScopeDir
 from replay.cursor import Cursor
 
-REPO = Path(__file__).resolve().parent.parent
 _WHICH_RECORDER = "import pytest_scope.capture.recorder as recorder; print(recorder.__file__)"
 
 

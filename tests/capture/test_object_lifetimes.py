@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recordings import copy_fixture, record
-from replaycli import replay_json
+from support.recordings import copy_fixture, record
+from support.replaycli import replay_json
 
 from pytest_scope.trace.scope_dir import ScopeDir
 from replay.references import reference

@@ -16,6 +16,7 @@ from typing import Any
 import msgpack
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.forms import as_encoded
 
 from pytest_scope.capture.objects import ObjectTable
 from pytest_scope.capture.values import ValueEncoder
@@ -34,15 +35,6 @@ class Slotted:
 
 def _packed(form: Any) -> bytes:
     return bytes(msgpack.packb(form, use_bin_type=True))
-
-
-def as_encoded(resolved: Any) -> Any:
-    """A resolved form without the ``"$kind"`` that entries add (a tuple packs as a list)."""
-    if isinstance(resolved, list | tuple):
-        return [as_encoded(item) for item in resolved]
-    if isinstance(resolved, dict):
-        return {k: as_encoded(v) for k, v in resolved.items() if k != "$kind"}
-    return resolved
 
 
 class _Shown:

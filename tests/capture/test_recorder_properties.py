@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tracebuilder import close_traces, open_trace
+from support.tracebuilder import close_traces, open_trace
 
 from pytest_scope.capture.buffer import RingBuffer
 from pytest_scope.capture.plan import Plan

@@ -36,7 +36,7 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_objects import as_encoded
+from support.forms import as_encoded
 
 from pytest_scope.capture.objects import ObjectTable
 from pytest_scope.capture.redaction import MARKER, Redaction
@@ -457,7 +457,7 @@ def test_no_user_code_runs_while_looking_for_secrets() -> None:
     encoder = _encoder()
     assert encoder.encode_local("password", Hostile("hostile-1")) == {"$redacted": True}
     form = encoder.encode([Hostile(f"{SECRET} and hostile-1"), {"k": Hostile("hostile-1")}])
-    hostile = {"$type": "test_secrets.Hostile", "$redacted": True}
+    hostile = {"$type": f"{__name__}.Hostile", "$redacted": True}
     assert form == [
         {**hostile, "repr": f"{MARKER} and {MARKER}"},
         {"k": {**hostile, "repr": MARKER}},

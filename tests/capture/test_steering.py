@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from replaycli import replay_json, run_replay
+from support.paths import REPO
+from support.replaycli import replay_json, run_replay
 
 from pytest_scope.capture.plan import Level, Plan
 from pytest_scope.trace.reader import RecordedTest, TraceFile
@@ -329,8 +330,7 @@ def test_the_api_imports_and_does_nothing_on_python_311() -> None:
         "with pytest_scope.paused():\n"
         "    print('ran')\n"
     )
-    repo = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(repo), "PYENV_VERSION": "3.11"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYENV_VERSION": "3.11"}
     result = subprocess.run([python, "-c", script], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ran\n"

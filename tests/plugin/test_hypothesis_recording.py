@@ -4,7 +4,7 @@ first while examples pass, the minimal failing one replayed after shrinking if o
 from __future__ import annotations
 
 import pytest
-from replaycli import replay_json
+from support.replaycli import replay_json
 
 SUITE = """
 from pathlib import Path

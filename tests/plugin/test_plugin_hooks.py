@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recordings import python_path
-from replaycli import replay_json
+from support.paths import FIXTURES
+from support.recordings import python_path
+from support.replaycli import replay_json
 
 from pytest_scope.capture.objects import ObjectTable
 from pytest_scope.capture.values import ValueEncoder
 
-EXAMPLE_PLUGIN = Path(__file__).resolve().parent.parent / "fixtures" / "encoder_plugin"
+EXAMPLE_PLUGIN = FIXTURES / "encoder_plugin"
 
 
 class Plain:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dapclient import DapClient
-from recordings import record_containers
-from replaycli import prompt_session, replay_json, run_replay
-from test_viewer_browser import CHROMIUM, Viewer
+from support.browser import CHROMIUM, Viewer
+from support.dapclient import DapClient
+from support.recordings import record_containers
+from support.replaycli import prompt_session, replay_json, run_replay
 
 from replay.expression import Condition
 

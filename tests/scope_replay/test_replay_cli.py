@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tracebuilder import Recording, write_trace
+from support.paths import REPO
+from support.tracebuilder import Recording, write_trace
 
 from pytest_scope.trace.schema import Kind
 from replay.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
 FAILING = "test_sample.py::test_main"
 PASSING = "test_sample.py::test_other"
 
@@ -327,7 +327,7 @@ def test_the_module_entry_point(scope: Path) -> None:
     def replay(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "replay.cli", *args],
-            cwd=scope, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            cwd=scope, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
         )  # fmt: skip
 
     ok = replay("test_main", "--format", "json")
@@ -350,7 +350,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     ) as replay:
         assert replay.stdout is not None and replay.stderr is not None
         assert replay.stdout.read(100)  # like `| head -c 100`: then the pipe is closed

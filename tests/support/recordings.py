@@ -9,7 +9,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+from support.paths import FIXTURES
+
 # What a run in the fixture itself leaves there (./dev demo records in fixtures/demo).
 _LEFT_BY_RUNS = shutil.ignore_patterns(".scope", "__pycache__")
 

@@ -15,9 +15,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from recordings import run_pytest
-from replaycli import replay_json, run_replay
-from test_artifacts import embedded
+from support.recordings import run_pytest
+from support.replaycli import replay_json, run_replay
+from support.viewer_pages import embedded
 
 from replay.bundle import viewer_name
 

@@ -9,10 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-from recordings import python_path
-from test_artifacts import embedded
+from support.paths import FIXTURES
+from support.recordings import python_path
+from support.viewer_pages import embedded
 
-DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "demo"
+DEMO = FIXTURES / "demo"
 
 
 def test_the_demo_shows_the_failure_its_diff_the_divergence_and_a_viewer(tmp_path: Path) -> None:

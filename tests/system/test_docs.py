@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from support.paths import REPO
 
 from pytest_scope.trace.schema import ORIGINS_SCHEMA, SCHEMA
 from replay.cli import main
 
-REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()
 # The entries of the README's module list ("Development") that list a folder's modules.
 MODULE_FOLDERS = {

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from replaycli import replay_json, run_replay
+from support.replaycli import replay_json, run_replay
 
 PROJECT = """
 class Ledger:

@@ -15,15 +15,15 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.paths import FIXTURES
 
 from pytest_scope.trace.reader import TraceFile
 from replay.state import state_at, timeline
 
-SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "fidelity"
+SAMPLES = FIXTURES / "fidelity"
 
 # Runs in a separate interpreter: it must not share a converter with the recorder.
 GROUND_TRUTH = r"""

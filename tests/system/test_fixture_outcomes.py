@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+from support.paths import FIXTURES
 
 
 def _outcomes(suite: Path, *options: str) -> dict[str, str]:

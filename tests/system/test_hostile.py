@@ -30,13 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.paths import FIXTURES
 
 from pytest_scope.capture.event_path import PURE_PYTHON_VARIABLE, compiled
 from pytest_scope.capture.objects import ObjectTable
 from pytest_scope.capture.values import ValueEncoder
 from replay.references import References
 
-HOSTILE = Path(__file__).resolve().parent.parent / "fixtures" / "hostile"
+HOSTILE = FIXTURES / "hostile"
 # The pure-Python recorder stops at the depth where its own frames no longer fit; those tests
 # only. Compiled callbacks take no Python frames: the same tests are recorded whole.
 RECURSION_TESTS = {

@@ -13,7 +13,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from support.paths import REPO
+
 PACKAGES = ("pytest_scope", "replay")
 
 

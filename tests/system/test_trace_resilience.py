@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from replaycli import replay_json, run_replay
+from support.replaycli import replay_json, run_replay
 
 from pytest_scope.trace.scope_dir import ScopeDir
 

@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from recordings import record_demo
+from support.paths import REPO
+from support.recordings import record_demo
 
-EXTENSION = Path(__file__).resolve().parent.parent / "editors" / "vscode"
+EXTENSION = REPO / "editors" / "vscode"
 # What the server reads from a launch request (replay/dap.py, DebugSession._launch).
 LAUNCH_ATTRIBUTES = {"test", "run", "attempt", "against", "scopeDir", "cwd"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from replaycli import replay_json
+from support.replaycli import replay_json
 
 SUITE = """
 import os

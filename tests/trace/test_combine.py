@@ -7,7 +7,7 @@ from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
-from test_writer import _chunk, _record
+from support.counter_chunks import counter_chunk, failed_record
 
 from pytest_scope.trace.combine import code_base, combine
 from pytest_scope.trace.reader import TraceFile
@@ -22,7 +22,7 @@ def _worker_file(path: Path, number: int, tests: list[tuple[str, float]]) -> Pat
     writer.add_code(code_base(number) + 1, f"test_{number}", "t.py", 1)
     writer.add_source("t.py", "def test_a():\n    pass\n")
     for nodeid, started in tests:
-        writer.write_test(replace(_record(nodeid), started=started), [_chunk(1, 2)])
+        writer.write_test(replace(failed_record(nodeid), started=started), [counter_chunk(1, 2)])
     writer.close()
     return path
 

@@ -13,7 +13,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from replaycli import replay_json, run_replay
+from support.replaycli import replay_json, run_replay
 
 from pytest_scope.trace.paths import project_path
 

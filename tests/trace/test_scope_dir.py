@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tracebuilder import Recording, write_trace
+from support.tracebuilder import Recording, write_trace
 
 from pytest_scope.trace.retention import Policy, prune
 from pytest_scope.trace.schema import Kind

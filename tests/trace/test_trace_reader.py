@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tracebuilder import Recording, close_traces, open_trace, write_trace
+from support.tracebuilder import Recording, close_traces, open_trace, write_trace
 
 from pytest_scope.errors import NotFoundError, SchemaVersionError, TraceFileError
 from pytest_scope.trace.reader import TraceFile

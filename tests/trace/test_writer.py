@@ -11,34 +11,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tracebuilder import close_traces, open_trace
+from support.counter_chunks import counter_chunk, failed_record
+from support.paths import REPO, TESTS
+from support.tracebuilder import close_traces, open_trace
 
 from pytest_scope.errors import TraceFileError
-from pytest_scope.trace.codec import pack_chunk
 from pytest_scope.trace.records import Chunk, TestRecord
-from pytest_scope.trace.schema import FORMAT_NAME, SCHEMA_VERSION, Kind
+from pytest_scope.trace.schema import FORMAT_NAME, SCHEMA_VERSION
 from pytest_scope.trace.writer import TraceWriter
 from replay.state import state_at
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
 def _close_traces() -> Iterator[None]:
     yield
     close_traces()
-
-
-def _record(nodeid: str = "t.py::test_a", steps: int = 2) -> TestRecord:
-    return TestRecord(nodeid, 1, "failed", 1.5, 0.25, steps, 1, 0, steps, None)
-
-
-def _chunk(first: int, last: int) -> Chunk:
-    events = [[step, Kind.LINE if step > 1 else Kind.CALL, 1, 1, 1, step, {"l": {"i": step}}]
-              for step in range(first, last + 1)]  # fmt: skip
-    keyframe = {"step": first - 1, "threads": [[1, [[1, 1, first - 1, {"i": first - 1}]]]]
-                if first > 1 else [], "suspended": []}  # fmt: skip
-    return Chunk(first, last, pack_chunk(keyframe, events))
 
 
 def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
@@ -54,7 +41,7 @@ def test_a_closed_file_is_one_self_contained_file(tmp_path: Path) -> None:
     writer = TraceWriter(path, {"run_id": "r1", "python": "3.13"})
     writer.add_code(1, "test_a", "t.py", 1)
     writer.add_source("t.py", "def test_a():\n    pass\n")
-    assert writer.write_test(_record(), [_chunk(1, 2)]) == 1
+    assert writer.write_test(failed_record(), [counter_chunk(1, 2)]) == 1
     writer.close()
     writer.close()  # idempotent
     assert sorted(p.name for p in path.parent.iterdir()) == ["r.sqlite"]
@@ -69,7 +56,7 @@ def test_a_closed_file_is_one_self_contained_file(tmp_path: Path) -> None:
         ("t.py::test_a", "failed", 2, 2)
     ]
     with pytest.raises(TraceFileError, match="already closed"):
-        writer.write_test(_record(), [])
+        writer.write_test(failed_record(), [])
 
 
 def test_codes_and_sources_go_with_the_next_test_once(tmp_path: Path) -> None:
@@ -77,10 +64,15 @@ def test_codes_and_sources_go_with_the_next_test_once(tmp_path: Path) -> None:
     writer = TraceWriter(path, {})
     writer.add_code(1, "test_a", "t.py", 1)
     writer.add_source("t.py", "one")
-    writer.write_test(_record(), [_chunk(1, 2)])
+    writer.write_test(failed_record(), [counter_chunk(1, 2)])
     writer.add_code(2, "test_b", "t.py", 5)
     writer.add_source("t.py", "again")  # already written: ignored
-    assert writer.write_test(_record("t.py::test_b", 3), [_chunk(1, 2), _chunk(3, 3)]) == 2
+    assert (
+        writer.write_test(
+            failed_record("t.py::test_b", 3), [counter_chunk(1, 2), counter_chunk(3, 3)]
+        )
+        == 2
+    )
     writer.close()
     assert _rows(path, "SELECT id FROM codes ORDER BY id") == [(1,), (2,)]
     assert _rows(path, "SELECT filename, text FROM sources") == [("t.py", "one")]
@@ -95,9 +87,9 @@ def test_a_failed_write_keeps_pending_codes_for_the_next_test(tmp_path: Path) ->
     writer.add_code(1, "test_a", "t.py", 1)
     bad = TestRecord("t.py::x", 1, "failed", 0.0, 0.0, 1, 1, 0, None, None)
     with pytest.raises(TraceFileError, match=r"r\.sqlite: cannot write"):
-        writer.write_test(bad, [_chunk(1, 1), Chunk(1, 1, None)])  # type: ignore[arg-type]
+        writer.write_test(bad, [counter_chunk(1, 1), Chunk(1, 1, None)])  # type: ignore[arg-type]
     assert _rows(path, "SELECT count(*) FROM tests") == [(0,)], "rolled back"
-    writer.write_test(_record(), [_chunk(1, 2)])
+    writer.write_test(failed_record(), [counter_chunk(1, 2)])
     writer.close()
     assert _rows(path, "SELECT id FROM codes") == [(1,)]
 
@@ -121,11 +113,11 @@ KILLED_WRITER = """
 import os, signal, sys
 from pathlib import Path
 sys.path[:0] = [sys.argv[2], sys.argv[3]]
-from test_writer import _chunk, _record
+from support.counter_chunks import counter_chunk, failed_record
 from pytest_scope.trace.writer import TraceWriter
 writer = TraceWriter(Path(sys.argv[1]), {"run_id": "killed"})
 writer.add_code(1, "test_a", "t.py", 1)
-writer.write_test(_record(steps=3), [_chunk(1, 2), _chunk(3, 3)])
+writer.write_test(failed_record(steps=3), [counter_chunk(1, 2), counter_chunk(3, 3)])
 if sys.argv[4] == "exit":
     os._exit(0)
 os.kill(os.getpid(), signal.SIGKILL)
@@ -136,7 +128,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 def test_a_killed_writer_leaves_its_tests_readable(tmp_path: Path, death: str) -> None:
     path = tmp_path / "r.sqlite"
     run = subprocess.run(
-        [sys.executable, "-c", KILLED_WRITER, str(path), str(ROOT), str(ROOT / "tests"), death],
+        [sys.executable, "-c", KILLED_WRITER, str(path), str(REPO), str(TESTS), death],
         capture_output=True, text=True,
     )  # fmt: skip
     expected = 0 if death == "exit" else -signal.SIGKILL
@@ -152,7 +144,7 @@ def test_a_killed_writer_leaves_its_tests_readable(tmp_path: Path, death: str) -
 def test_the_reader_does_not_change_a_killed_writers_file(tmp_path: Path) -> None:
     path = tmp_path / "r.sqlite"
     subprocess.run(
-        [sys.executable, "-c", KILLED_WRITER, str(path), str(ROOT), str(ROOT / "tests"), "exit"],
+        [sys.executable, "-c", KILLED_WRITER, str(path), str(REPO), str(TESTS), "exit"],
         check=True,
     )
     before = path.read_bytes()

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tracebuilder import Recording, close_traces, open_trace, write_trace
+from support.tracebuilder import Recording, close_traces, open_trace, write_trace
 
 from pytest_scope.trace.schema import Container, Kind
 from replay.align import Alignment, Divergence, Signatures, align, first_divergence, load_steps

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from recordings import run_pytest
-from replaycli import replay_json, run_replay
+from support.paths import FIXTURES
+from support.recordings import run_pytest
+from support.replaycli import replay_json, run_replay
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "compare"
+FIXTURE = FIXTURES / "compare"
 ASSERTION_ERROR = "AssertionError"
 
 

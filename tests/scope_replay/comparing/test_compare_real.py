@@ -9,8 +9,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from recordings import run_pytest
-from replaycli import replay_json, run_replay
+from support.recordings import run_pytest
+from support.replaycli import replay_json, run_replay
 
 COPIES = """
 import copy

@@ -6,17 +6,15 @@ The browser tests (tests/test_viewer_browser.py) open what these runs leave behi
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import pytest
-from recordings import run_pytest
-from replaycli import replay_json, run_replay
-from tracebuilder import Recording, close_traces, open_trace, write_trace
+from support.cart_project import make_project, pytest_run
+from support.replaycli import replay_json, run_replay
+from support.tracebuilder import Recording, close_traces, open_trace, write_trace
+from support.viewer_pages import embedded
 
 from pytest_scope.trace.reader import RecordedTest
 from pytest_scope.trace.records import Chunk
@@ -33,65 +31,6 @@ from replay.bundle import viewer_name
 from replay.html_view import render_viewer, script_json, viewer_data
 from replay.merge import _within
 
-CART = """
-class Cart:
-    def __init__(self):
-        self.items = {}
-
-    def add(self, sku, count):
-        self.items[sku] = self.items.get(sku, 0) + count
-        return len(self.items)
-
-
-def total(cart, prices):
-    amount = 0
-    for sku, count in cart.items.items():
-        amount += prices[sku] * count
-    return amount
-"""
-
-SUITE = r"""
-import os
-
-from cart import Cart, total
-
-
-def test_total():
-    cart = Cart()
-    prices = {"apple": 3, "pear": 5}
-    cart.add("apple", 2)
-    cart.add("pear", 1)
-    cart.add("apple", 1)
-    amount = total(cart, prices)
-    expected = 14 if os.environ.get("CART_OK") else 99
-    assert amount == expected
-
-
-def test_hostile():
-    script = "</script><script>window.__pwned = 1</script>"
-    image = '<img src=x onerror="window.__pwned = 2; alert(1)">'
-    nested = {"<b>key</b>": [script, image], "{{script}}": "{{data}}"}
-    marker = "\u2028</SCRIPT >&amp;<!-- {{csp}}"
-    assert not nested, image
-
-
-def test_passes():
-    assert Cart().add("plum", 1) == 1
-"""
-
-
-def pytest_run(root: Path, *args: str, ok: bool = False) -> subprocess.CompletedProcess[str]:
-    env = {name: value for name, value in os.environ.items() if name != "CART_OK"}
-    if ok:
-        env["CART_OK"] = "1"
-    return run_pytest(root, *args, env=env)
-
-
-def make_project(root: Path) -> Path:
-    (root / "cart.py").write_text(CART)
-    (root / "test_cart.py").write_text(SUITE)
-    return root
-
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -103,14 +42,6 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert second.returncode == 1, second.stdout + second.stderr
     (root / "summary.txt").write_text(second.stdout)
     return root
-
-
-def embedded(page: Path) -> dict[str, Any]:
-    text = page.read_text(encoding="utf-8")
-    found = re.search(r'<script type="application/json" id="scope-data">(.*?)</script>', text)
-    assert found is not None
-    data: dict[str, Any] = json.loads(found.group(1))
-    return data
 
 
 def test_bundle_holds_a_viewer_per_failure_an_index_and_trimmed_traces(bundle: Path) -> None:

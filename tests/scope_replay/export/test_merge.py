@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from replaycli import replay_json, run_replay
+from support.replaycli import replay_json, run_replay
 
 from pytest_scope.trace.reader import TraceFile
 from pytest_scope.trace.scope_dir import ScopeDir

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dapclient import TIMEOUT, DapClient, frame, read_message
-from recordings import record_caught, record_compare, record_history
-from replaycli import replay_json, run_replay
-from tracebuilder import Recording, write_trace
+from support.dapclient import TIMEOUT, DapClient, frame, read_message
+from support.recordings import record_caught, record_compare, record_history
+from support.replaycli import replay_json, run_replay
+from support.tracebuilder import Recording, write_trace
 
 from pytest_scope.trace.schema import Kind
 

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recordings import FIXTURES, record_caught, record_compare, record_demo, record_history
-from replaycli import prompt_session, replay_json, run_replay
+from support.paths import REPO
+from support.recordings import FIXTURES, record_caught, record_compare, record_demo, record_history
+from support.replaycli import prompt_session, replay_json, run_replay
 
 DEMO_TEST = "test_ship_takes_every_line"
 TEST_FUNCTION = "test_ship_takes_every_line"
@@ -438,7 +439,7 @@ def test_the_readme_documents_every_command() -> None:
     and in `help`."""
     from replay.prompt import HELP_TEXT, ReplayPrompt
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     section = readme.split("### Step through it: the prompt")[1].split("\n### ")[0]
     commands = {name[3:] for name in dir(ReplayPrompt) if name.startswith("do_")}
     long_forms = {"next", "return", "continue", "cont", "where", "bt", "up", "down", "list",

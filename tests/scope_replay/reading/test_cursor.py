@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tracebuilder import Recording, close_traces, open_trace, write_trace
+from support.tracebuilder import Recording, close_traces, open_trace, write_trace
 
 from pytest_scope.trace.schema import Kind
 from replay.cursor import BreakpointError, Cursor

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tracebuilder import CODES, Recording, close_traces, open_trace, write_trace
+from support.tracebuilder import CODES, Recording, close_traces, open_trace, write_trace
 
 from pytest_scope.errors import NotFoundError, TraceFileError
 from pytest_scope.trace.codec import pack_chunk

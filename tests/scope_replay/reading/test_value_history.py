@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recordings import FIXTURES, record_history
-from replaycli import replay_json, run_replay
+from support.recordings import FIXTURES, record_history
+from support.replaycli import replay_json, run_replay
 
 from pytest_scope.trace.scope_dir import ScopeDir
 from replay.state import state_at

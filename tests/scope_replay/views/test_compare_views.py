@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from tracebuilder import SOURCES, Recording, close_traces, open_trace, write_trace
+from support.tracebuilder import SOURCES, Recording, close_traces, open_trace, write_trace
 
 import replay.compare
 import replay.html_view

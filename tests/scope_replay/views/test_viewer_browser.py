@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from recordings import FIXTURES, record, record_history
-from replaycli import replay_json, run_replay
-from test_artifacts import embedded, make_project, pytest_run
+from support.browser import CHROMIUM, Viewer
+from support.cart_project import make_project, pytest_run
+from support.recordings import FIXTURES, record, record_history
+from support.replaycli import replay_json, run_replay
+from support.viewer_pages import embedded
 
 from pytest_scope.trace.schema import MARKS
 from replay.bundle import viewer_name
@@ -24,7 +26,6 @@ from replay.html_view import STEP_DIFFS
 from replay.references import References
 from replay.value_history import seen_text
 
-CHROMIUM = Path("/usr/bin/chromium")
 PREVIEW_ITEMS = 8
 
 pytestmark = pytest.mark.skipif(
@@ -54,50 +55,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     second = pytest_run(root, "--scope-artifacts", "art")
     assert second.returncode == 1, second.stdout + second.stderr
     return root
-
-
-class Viewer:
-    """One open viewer page; every dialog and page error is collected, none expected."""
-
-    def __init__(self, browser: Any, path: Path, size: tuple[int, int] = (1400, 900)) -> None:
-        self.path = path
-        self.page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        self.page.on("dialog", self._dialog)
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.goto(path.as_uri())
-        # A selector, not wait_for_function: its polling evaluates a string, which the
-        # page's Content-Security-Policy refuses once the page is slower than the first try.
-        self.page.wait_for_selector("body.ready, body[data-error]", state="attached")
-        assert self.page.evaluate("document.body.dataset.error") is None
-
-    def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    @property
-    def step(self) -> int:
-        return int(self.page.evaluate("document.body.dataset.step"))
-
-    def press(self, key: str) -> int:
-        before = self.step
-        self.page.keyboard.press(key)  # the page renders synchronously on the key
-        assert self.errors == [], (key, before, self.errors)
-        return self.step
-
-    def shown_locals(self) -> list[tuple[str, str]]:
-        """The rows of the locals panel as a person reads them: (name, value text)."""
-        rows: list[list[str]] = self.page.eval_on_selector_all(
-            "#locals > .value-row",
-            "rows => rows.map(row => [row.querySelector(':scope > .name').textContent,"
-            " row.querySelector(':scope > .value').textContent])",
-        )
-        return [(name, text) for name, text in rows]
-
-    def state(self) -> dict[str, Any]:
-        state: dict[str, Any] = self.page.evaluate("window.scopeViewer.state()")
-        return state
 
 
 def scalar_text(value: Any) -> str:
