@@ -48,6 +48,7 @@ def _recorder_file(pure: bool) -> str:
     return run.stdout.strip()
 
 
+@pytest.mark.slow
 def test_the_environment_gets_the_path_it_expects() -> None:
     """tox runs the suite on both paths: each env must be on the one it names."""
     compiled = not _recorder_file(pure=False).endswith(".py")
@@ -59,6 +60,7 @@ def test_the_environment_gets_the_path_it_expects() -> None:
         assert recorder.__file__.endswith(".py")
 
 
+@pytest.mark.slow
 def test_the_pure_python_path_on_request() -> None:
     assert _recorder_file(pure=True).endswith("recorder.py")
 
@@ -76,6 +78,7 @@ def _summary(tmp_path: Path, pure: bool) -> str:
     return run.stdout
 
 
+@pytest.mark.slow
 def test_the_summary_says_when_recording_ran_in_pure_python(tmp_path: Path) -> None:
     assert f"recording ran in pure Python, as {PURE_PYTHON_VARIABLE} asks" in _summary(
         tmp_path, pure=True
@@ -97,6 +100,7 @@ def _replayed_tests(root: Path) -> dict[str, list[dict[str, Any]]]:
         return replayed
 
 
+@pytest.mark.slow
 def test_both_paths_record_the_same_steps(tmp_path: Path) -> None:
     """The fidelity samples (callees, C methods, closures, generators, threads), recorded on
     each path: the same steps, and at each the same stack, locals, values and exception.
@@ -155,6 +159,7 @@ def _digests(root: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_compiled_modules_built_from_other_sources_are_not_used(tmp_path: Path) -> None:
     """An editable install compiled, then recorder.py edited: the edited source runs, and the
     summary says why in one line."""

@@ -18,6 +18,8 @@ from pytest_scope.trace.scope_dir import ScopeDir
 from replay.references import reference
 from replay.state import walk
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -292,6 +292,7 @@ def vault(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> tuple[s
 RUN = ("-p", "no:cacheprovider", "--scope", "--scope-redact", "^pin_code$")
 
 
+@pytest.mark.slow
 def test_no_secret_reaches_any_file_written(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, vault: tuple[str, Planted]
 ) -> None:
@@ -324,6 +325,7 @@ def test_no_secret_reaches_any_file_written(
     assert f"PermissionError: login Plogin{seed}:&lt;redacted&gt; refused" in index
 
 
+@pytest.mark.slow
 def test_without_the_custom_patterns_their_secrets_are_recorded(
     pytester: pytest.Pytester, vault: tuple[str, Planted]
 ) -> None:
@@ -334,6 +336,7 @@ def test_without_the_custom_patterns_their_secrets_are_recorded(
     assert set(_found(blobs, planted.secrets)) == {"Cpin" + seed, "Cini" + seed}
 
 
+@pytest.mark.slow
 def test_bad_patterns_are_usage_errors(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_one="def test_one(): pass")
     result = pytester.runpytest_subprocess("--scope", "--scope-redact", "(unclosed")
@@ -559,6 +562,7 @@ def test_watched_objects_are_scrubbed_too() -> None:
     assert events[0][6]["w"] == {"box": {"v": marked}}
 
 
+@pytest.mark.slow
 def test_a_given_tests_kept_example_has_its_secrets_learned(pytester: pytest.Pytester) -> None:
     """The examples not kept must not use up the values learned per test."""
     pytester.makepyfile(
@@ -680,6 +684,7 @@ def test_a_token_equal_to_an_attribute_name():
 """
 
 
+@pytest.mark.slow
 def test_no_recording_is_lost_to_a_secret_that_is_a_name(pytester: pytest.Pytester) -> None:
     """The field report: a regex group ``authority`` taught "host" as a secret, URLs have
     an attribute named host, and the recording was lost; ``author_name`` hid "Monty"."""

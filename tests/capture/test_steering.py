@@ -120,11 +120,13 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 # -- include and exclude patterns ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_by_default_the_library_is_left_out(project: pytest.Pytester) -> None:
     run(project, "--scope")
     assert functions_of(project.path, "test_all") == {"test_all", "price", "crunch"}
 
 
+@pytest.mark.slow
 def test_include_records_a_library_at_the_calls_level(project: pytest.Pytester) -> None:
     run(project, "--scope", "--scope-include", "extlib")
     steps = steps_of(project.path, "test_all")
@@ -134,6 +136,7 @@ def test_include_records_a_library_at_the_calls_level(project: pytest.Pytester) 
     assert ("line", "test_all") in steps  # the rest of the plan is unchanged
 
 
+@pytest.mark.slow
 def test_exclude_wins_and_takes_module_and_path_globs(project: pytest.Pytester) -> None:
     run(
         project,
@@ -146,6 +149,7 @@ def test_exclude_wins_and_takes_module_and_path_globs(project: pytest.Pytester) 
     assert functions_of(project.path, "test_all") == {"test_all", "price"}
 
 
+@pytest.mark.slow
 def test_an_excluded_test_file_records_none_of_its_steps(project: pytest.Pytester) -> None:
     result = run(project, "--scope", "--scope-exclude", "test_other.py")
     result.assert_outcomes(passed=2)
@@ -154,6 +158,7 @@ def test_an_excluded_test_file_records_none_of_its_steps(project: pytest.Pyteste
     assert functions_of(project.path, "test_all") == {"test_all", "price", "crunch"}
 
 
+@pytest.mark.slow
 def test_patterns_from_pyproject_toml(project: pytest.Pytester) -> None:
     project.makepyprojecttoml(
         """
@@ -167,6 +172,7 @@ def test_patterns_from_pyproject_toml(project: pytest.Pytester) -> None:
     assert functions_of(project.path, "test_all") == {"test_all", "double", "price"}
 
 
+@pytest.mark.slow
 def test_an_empty_pattern_is_a_usage_error(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("--scope", "--scope-exclude", " ")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -266,6 +272,7 @@ def watching(project: pytest.Pytester) -> pytest.Pytester:
     return project
 
 
+@pytest.mark.slow
 def test_a_watched_object_changed_by_unrecorded_code_shows_at_the_next_step(
     watching: pytest.Pytester,
 ) -> None:
@@ -281,11 +288,13 @@ def test_a_watched_object_changed_by_unrecorded_code_shows_at_the_next_step(
     assert at_assert.watched["from_fixture"] == at_assert.watched["registry"]
 
 
+@pytest.mark.slow
 def test_a_watch_lasts_until_its_test_ends(watching: pytest.Pytester) -> None:
     (state,) = line_states(watching.path, "test_after").values()
     assert state.watched == {}
 
 
+@pytest.mark.slow
 def test_watched_objects_in_the_json_and_text_views(watching: pytest.Pytester) -> None:
     document = replay_json(watching.path, "::test_watch")
     assert document["watched"]["registry"] == {"apple": 1, "pear": 2, "plum": 3}
@@ -296,6 +305,7 @@ def test_watched_objects_in_the_json_and_text_views(watching: pytest.Pytester) -
     assert "watched" not in replay_json(watching.path, "::test_after")
 
 
+@pytest.mark.slow
 def test_nothing_is_recorded_while_paused_and_the_state_after_is_right(
     watching: pytest.Pytester,
 ) -> None:
@@ -309,6 +319,7 @@ def test_nothing_is_recorded_while_paused_and_the_state_after_is_right(
     assert line_of('register("plum")') not in line_states(watching.path, "test_watch")
 
 
+@pytest.mark.slow
 def test_watch_and_paused_do_nothing_without_scope(watching: pytest.Pytester) -> None:
     result = watching.runpytest_subprocess("-p", "no:cacheprovider", "test_watching.py")
     result.assert_outcomes(passed=3)
@@ -320,6 +331,7 @@ def _python_311() -> str | None:
     return str(candidates[-1]) if candidates else None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(_python_311() is None, reason="no Python 3.11 on this machine")
 def test_the_api_imports_and_does_nothing_on_python_311() -> None:
     python = _python_311()
@@ -402,6 +414,7 @@ def test_in_module():
 """
 
 
+@pytest.mark.slow
 def test_the_marker_sets_the_level_of_one_test(project: pytest.Pytester) -> None:
     project.makepyfile(test_marked=MARKED_SUITE, test_module_marked=MODULE_MARKED_SUITE)
     result = run(project, "--scope", "--strict-markers", "test_marked.py", "test_module_marked.py")
@@ -425,6 +438,7 @@ def test_the_marker_sets_the_level_of_one_test(project: pytest.Pytester) -> None
     assert ("call", "price") in steps_of(project.path, "test_calls")
 
 
+@pytest.mark.slow
 def test_the_marker_is_known_without_scope(project: pytest.Pytester) -> None:
     project.makepyfile(test_marked=MARKED_SUITE)
     result = project.runpytest_subprocess("--strict-markers", "test_marked.py")
@@ -432,6 +446,7 @@ def test_the_marker_is_known_without_scope(project: pytest.Pytester) -> None:
     assert not (project.path / ".scope").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("arguments", "problem"),
     [
@@ -468,6 +483,7 @@ def test_a_bad_marker_is_a_usage_error_naming_the_test(
     )
 
 
+@pytest.mark.slow
 def test_the_marker_holds_after_a_test_whose_recording_stopped(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_after_stop="""
@@ -492,6 +508,7 @@ def test_the_marker_holds_after_a_test_whose_recording_stopped(project: pytest.P
     assert lines == {"test_lines_after", "price"}
 
 
+@pytest.mark.slow
 def test_a_given_test_in_an_excluded_file_still_records_the_project(
     project: pytest.Pytester,
 ) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from support.replaycli import replay_json
 
+pytestmark = pytest.mark.slow
+
 SUITE = """
 from pathlib import Path
 from hypothesis import given, settings, strategies as st

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from support.paths import REPO
 
+pytestmark = pytest.mark.slow
+
 SUITE = """
 import threading
 import pytest

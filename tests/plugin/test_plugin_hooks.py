@@ -113,6 +113,7 @@ def locals_at_the_end(root: Path) -> dict[str, Any]:
     return state["stack"][-1]["locals"]  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_the_example_plugin_encodes_its_matrix_and_redacts_pins(
     with_example_plugin: pytest.Pytester,
 ) -> None:
@@ -128,6 +129,7 @@ def test_the_example_plugin_encodes_its_matrix_and_redacts_pins(
     assert final["pin_code"] == {"$redacted": True}
 
 
+@pytest.mark.slow
 def test_without_the_plugin_the_matrix_is_its_attributes(
     with_example_plugin: pytest.Pytester,
 ) -> None:
@@ -137,11 +139,13 @@ def test_without_the_plugin_the_matrix_is_its_attributes(
     assert final["pin_code"] == "1234"
 
 
+@pytest.mark.slow
 def test_the_example_plugin_loads_without_scope(with_example_plugin: pytest.Pytester) -> None:
     result = with_example_plugin.runpytest_subprocess("-p", "scope_example_encoder")
     result.assert_outcomes(passed=1)
 
 
+@pytest.mark.slow
 def test_a_plugin_fault_never_reaches_the_test(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """
@@ -171,6 +175,7 @@ def test_a_plugin_fault_never_reaches_the_test(pytester: pytest.Pytester) -> Non
     }
 
 
+@pytest.mark.slow
 def test_a_bad_redaction_pattern_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 BAD_VALUES = [
     ("--scope-buffer-mb=abc", "argument --scope-buffer-mb: must be a positive whole number of MB"),
     ("--scope-buffer-mb=0", "argument --scope-buffer-mb: must be a positive whole number of MB"),

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 # The slow test records until the harness has seen its progress (the file "seen"), or for
 # SECONDS when nothing will look; it checks that no thread of ours is visible to it.
 SUITE = """

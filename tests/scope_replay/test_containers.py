@@ -21,6 +21,8 @@ from support.replaycli import prompt_session, replay_json, run_replay
 
 from replay.expression import Condition
 
+pytestmark = pytest.mark.slow
+
 TEST = "test_containers_keep_what_they_are"
 
 

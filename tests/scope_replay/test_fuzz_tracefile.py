@@ -36,6 +36,8 @@ from hypothesis import strategies as st
 
 from replay.cli import main
 
+pytestmark = pytest.mark.slow
+
 SUITE = """
 import os
 

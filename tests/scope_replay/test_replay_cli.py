@@ -189,6 +189,7 @@ def test_a_mistyped_id_gets_did_you_mean_in_one_line(
     assert f"; did you mean {meant}" in line
 
 
+@pytest.mark.slow
 def test_an_exported_baseline_stays_out_of_git_status_unless_its_directory_was_there(
     scope: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -323,6 +324,7 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--timeline" in out and "--against" in out and "--diverge" in out
 
 
+@pytest.mark.slow
 def test_the_module_entry_point(scope: Path) -> None:
     def replay(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -339,6 +341,7 @@ def test_the_module_entry_point(scope: Path) -> None:
     assert "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
     rec = Recording(events_per_chunk=1024)
     rec.event(Kind.CALL, line=10)

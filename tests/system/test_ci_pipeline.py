@@ -15,11 +15,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from support.recordings import run_pytest
 from support.replaycli import replay_json, run_replay
 from support.viewer_pages import embedded
 
 from replay.bundle import viewer_name
+
+pytestmark = pytest.mark.slow
 
 STOCK = """
 def restock(levels, sku, count):

@@ -9,9 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from support.paths import FIXTURES
 from support.recordings import python_path
 from support.viewer_pages import embedded
+
+pytestmark = pytest.mark.slow
 
 DEMO = FIXTURES / "demo"
 

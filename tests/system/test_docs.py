@@ -27,6 +27,7 @@ def test_readme_shows_the_trace_schema_verbatim() -> None:
     assert f"```sql\n{ORIGINS_SCHEMA}```" in README
 
 
+@pytest.mark.slow
 def test_readme_names_every_plugin_option_and_ini_setting() -> None:
     help_text = subprocess.run(
         [sys.executable, "-m", "pytest", "--help"], capture_output=True, text=True, check=True

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from support.replaycli import replay_json, run_replay
 
+pytestmark = pytest.mark.slow
+
 PROJECT = """
 class Ledger:
     def __init__(self):

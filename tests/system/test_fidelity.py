@@ -23,6 +23,8 @@ from support.paths import FIXTURES
 from pytest_scope.trace.reader import TraceFile
 from replay.state import state_at, timeline
 
+pytestmark = pytest.mark.slow
+
 SAMPLES = FIXTURES / "fidelity"
 
 # Runs in a separate interpreter: it must not share a converter with the recorder.

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from support.paths import FIXTURES
 
+pytestmark = pytest.mark.slow
+
 
 def _outcomes(suite: Path, *options: str) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(suite / "src"), "PYTHONDONTWRITEBYTECODE": "1"}

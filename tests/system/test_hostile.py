@@ -109,6 +109,7 @@ def _assert_same(plain: Run, recorded: Run) -> None:
     assert recorded.effects == plain.effects
 
 
+@pytest.mark.slow
 def test_hostile_cases_run_the_same_recorded(tmp_path: Path) -> None:
     suite = _suite(tmp_path)
     plain = _run(suite)
@@ -128,6 +129,7 @@ def test_hostile_cases_run_the_same_recorded(tmp_path: Path) -> None:
         assert "RecursionError" in str(incomplete[nodeid])
 
 
+@pytest.mark.slow
 def test_hostile_cases_run_the_same_recorded_under_coverage(tmp_path: Path) -> None:
     """coverage.py (its sys.monitoring core, tool id 1) measures the same lines with us."""
     suite = _suite(tmp_path)
@@ -235,6 +237,7 @@ setattr(cls, name, wrapper)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(FAULTS))
 def test_a_fault_in_each_recorder_path_leaves_the_test_alone(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, path: str

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import pytest
 from support.paths import REPO
 
 PACKAGES = ("pytest_scope", "replay")
@@ -132,6 +133,7 @@ def test_no_module_of_pytest_scope_or_replay_imports_itself_back() -> None:
     assert cycles(graph) == []
 
 
+@pytest.mark.slow
 def test_the_entry_point_imports_nothing_of_recording() -> None:
     """pytest loads ``plugin`` in every run: recording's modules wait for ``--scope``."""
     heavy = ("sqlite3", "msgpack", "rich", "replay", "pytest_scope.session")

@@ -110,6 +110,7 @@ def _limit_file_size(limit: int) -> Callable[[], None]:
     return limit_file_size
 
 
+@pytest.mark.slow
 def test_a_file_size_limit_loses_recordings_not_outcomes(tmp_path: Path) -> None:
     (tmp_path / "test_churn.py").write_text(CHURN_SUITE)
     limit = 250_000
@@ -206,6 +207,7 @@ def _finished_tests_replay(scope_dir: Path) -> None:
     assert timeline and timeline[-1]["kind"] == "return"
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_every_finished_test(tmp_path: Path) -> None:
     process, scope_dir = _interrupted_run(tmp_path, signal.SIGINT)
     assert process.returncode == pytest.ExitCode.INTERRUPTED
@@ -231,6 +233,7 @@ def test_2_spins():
 """
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_a_recorded_loop_is_reported_at_the_test(tmp_path: Path) -> None:
     """A recorded loop spends most of its time in the recorder's callbacks, where the
     interrupt lands: pytest shows the test's line, and the summary names the test, whose
@@ -291,6 +294,7 @@ def test_an_interrupted_recording_is_cut_at_its_first_missing_step() -> None:
     assert intact_steps([chunk(0, [2])]) == []
 
 
+@pytest.mark.slow
 def test_sigkill_keeps_every_finished_test(tmp_path: Path) -> None:
     process, scope_dir = _interrupted_run(tmp_path, signal.SIGKILL)
     assert process.returncode == -signal.SIGKILL
@@ -304,6 +308,7 @@ def test_sigkill_keeps_every_finished_test(tmp_path: Path) -> None:
 # --- Two runs in one scope directory at once ------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_keep_each_other(tmp_path: Path) -> None:
     """Run A finishes and prunes (keeping 1 run) while run B is still recording: B's run
     survives, both files are complete, and the index lists the passes of both."""

@@ -32,6 +32,7 @@ def test_the_extension_contributes_the_debug_type_and_its_snippet() -> None:
     assert manifest["contributes"]["breakpoints"] == [{"language": "python"}]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not (EXTENSION / "node_modules" / "@vscode" / "debugadapter-testsupport").is_dir(),
     reason="npm ci in editors/vscode installs the DAP test client (.ci/run does)",

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from support.replaycli import replay_json
 
+pytestmark = pytest.mark.slow
+
 SUITE = """
 import os
 import pytest

@@ -54,6 +54,7 @@ def _run(
     return pytester.runpytest_subprocess("--scope", "-p", "no:cacheprovider")
 
 
+@pytest.mark.slow
 def test_two_spellings_of_a_path_are_one_file(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,6 +9,8 @@ from contextlib import closing
 from dataclasses import fields
 from typing import get_type_hints
 
+import pytest
+
 from pytest_scope.trace.reader import RecordedTest
 from pytest_scope.trace.records import ORIGIN_TABLES, TABLES, TESTS
 from pytest_scope.trace.schema import ORIGINS_SCHEMA, SCHEMA
@@ -52,6 +54,7 @@ def test_the_reader_shows_columns_of_the_tests_row() -> None:
         assert hints[name] == expected, name
 
 
+@pytest.mark.slow
 def test_capture_imports_no_sqlite() -> None:
     """What runs inside the callbacks, and what the session hands it, loads no SQLite."""
     code = (

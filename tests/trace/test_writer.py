@@ -124,6 +124,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("death", ["exit", "sigkill"])
 def test_a_killed_writer_leaves_its_tests_readable(tmp_path: Path, death: str) -> None:
     path = tmp_path / "r.sqlite"
@@ -141,6 +142,7 @@ def test_a_killed_writer_leaves_its_tests_readable(tmp_path: Path, death: str) -
     assert trace.meta["run_id"] == "killed"
 
 
+@pytest.mark.slow
 def test_the_reader_does_not_change_a_killed_writers_file(tmp_path: Path) -> None:
     path = tmp_path / "r.sqlite"
     subprocess.run(

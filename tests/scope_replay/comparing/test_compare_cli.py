@@ -20,6 +20,8 @@ from support.paths import FIXTURES
 from support.recordings import run_pytest
 from support.replaycli import replay_json, run_replay
 
+pytestmark = pytest.mark.slow
+
 FIXTURE = FIXTURES / "compare"
 ASSERTION_ERROR = "AssertionError"
 

@@ -9,8 +9,11 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support.recordings import run_pytest
 from support.replaycli import replay_json, run_replay
+
+pytestmark = pytest.mark.slow
 
 COPIES = """
 import copy

@@ -44,6 +44,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_bundle_holds_a_viewer_per_failure_an_index_and_trimmed_traces(bundle: Path) -> None:
     art = bundle / "art"
     viewers = sorted(path.name for path in art.glob("*.html") if path.name != "index.html")
@@ -60,6 +61,7 @@ def test_bundle_holds_a_viewer_per_failure_an_index_and_trimmed_traces(bundle: P
     assert len(runs) == 2  # this run's failures, and the run holding test_total's last pass
 
 
+@pytest.mark.slow
 def test_trimmed_traces_replay_with_the_diff(bundle: Path) -> None:
     art = bundle / "art"
     tests = replay_json(bundle, "--list", "--dir", str(art))["tests"]
@@ -73,6 +75,7 @@ def test_trimmed_traces_replay_with_the_diff(bundle: Path) -> None:
     assert any(change["path"] == "expected" for change in state["diff"]["changes"])
 
 
+@pytest.mark.slow
 def test_viewer_embeds_the_diff_and_divergence(bundle: Path) -> None:
     data = embedded(bundle / "art" / viewer_name("test_cart.py::test_total"))
     assert data["test"] == "test_cart.py::test_total"
@@ -84,11 +87,13 @@ def test_viewer_embeds_the_diff_and_divergence(bundle: Path) -> None:
     assert "no passing recording" in hostile["note"]
 
 
+@pytest.mark.slow
 def test_summary_names_the_directory_and_its_size(bundle: Path) -> None:
     summary = (bundle / "summary.txt").read_text()
     assert re.search(r"artifacts: art \(\d+\.\d MB\): 2 viewer\(s\)", summary), summary
 
 
+@pytest.mark.slow
 def test_junit_xml_names_each_failed_tests_viewer(bundle: Path) -> None:
     junit = (bundle / "junit.xml").read_text()
     for nodeid in ("test_cart.py::test_total", "test_cart.py::test_hostile"):
@@ -96,6 +101,7 @@ def test_junit_xml_names_each_failed_tests_viewer(bundle: Path) -> None:
     assert junit.count("scope_viewer") == 2
 
 
+@pytest.mark.slow
 def test_a_green_run_leaves_no_artifacts_and_removes_the_last_ones(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     red = pytest_run(root, "--scope-artifacts", "art", "-k", "test_total")
@@ -112,6 +118,7 @@ def test_a_green_run_leaves_no_artifacts_and_removes_the_last_ones(tmp_path: Pat
     assert not (root / "art").exists()
 
 
+@pytest.mark.slow
 def test_ini_setting_and_budget(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     (root / "pytest.ini").write_text("[pytest]\nscope_artifacts = ci-art\nscope_artifacts_mb = 1\n")
@@ -194,6 +201,7 @@ def test_the_viewer_reads_the_trace_format_from_the_schema(tmp_path: Path) -> No
     assert not re.search(rf"\b({constants})\s*=\s*\d", script)
 
 
+@pytest.mark.slow
 def test_scope_replay_html_writes_a_viewer_at_a_step(bundle: Path, tmp_path: Path) -> None:
     target = tmp_path / "out" / "view.html"
     result = run_replay(bundle, "test_total", "--html", str(target), "--step", "3")
@@ -208,6 +216,7 @@ def test_scope_replay_html_writes_a_viewer_at_a_step(bundle: Path, tmp_path: Pat
     assert "out of range" in result.stderr
 
 
+@pytest.mark.slow
 def test_writing_the_viewers_shows_progress(bundle: Path, tmp_path: Path) -> None:
     from io import StringIO
 

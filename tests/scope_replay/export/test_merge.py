@@ -10,11 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from support.replaycli import replay_json, run_replay
 
 from pytest_scope.trace.reader import TraceFile
 from pytest_scope.trace.scope_dir import ScopeDir
 from replay.history import baseline_runs, last_pass, newest_first
+
+pytestmark = pytest.mark.slow
 
 SUITE = """
 import os

@@ -25,6 +25,8 @@ from support.tracebuilder import Recording, write_trace
 
 from pytest_scope.trace.schema import Kind
 
+pytestmark = pytest.mark.slow
+
 TEST = "test_ship_takes_every_line"
 NODEID = "test_sample.py::test_main"
 STEP = re.compile(r"^step (\d+) of (\d+)")

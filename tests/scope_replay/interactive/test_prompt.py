@@ -61,6 +61,7 @@ def answers(lines: list[str], command: str) -> list[str]:
     return [line for line in lines[start:end] if line.strip()]
 
 
+@pytest.mark.slow
 def test_it_starts_at_the_failure_point(demo: Demo) -> None:
     lines = prompt_session(demo.root, DEMO_TEST)
     (raised,) = demo.steps(kind="exception")
@@ -72,6 +73,7 @@ def test_it_starts_at_the_failure_point(demo: Demo) -> None:
     )  # the first line of the message; p __exception__ shows all of it
 
 
+@pytest.mark.slow
 def test_s_and_rs_visit_every_step_of_the_thread(demo: Demo) -> None:
     count = len(demo.rows)
     forward = prompt_session(demo.root, DEMO_TEST, "step 1", *["s"] * (count - 1))
@@ -80,6 +82,7 @@ def test_s_and_rs_visit_every_step_of_the_thread(demo: Demo) -> None:
     assert stops(back)[1:] == [row["step"] for row in reversed(demo.rows)]
 
 
+@pytest.mark.slow
 def test_n_and_rn_stay_in_the_test_function(demo: Demo) -> None:
     """Over every call the test makes: its own steps only, both ways."""
     own = demo.steps(function=TEST_FUNCTION)
@@ -91,11 +94,13 @@ def test_n_and_rn_stay_in_the_test_function(demo: Demo) -> None:
     assert back[-1] == "*** no earlier step in this frame or a caller"
 
 
+@pytest.mark.slow
 def test_an_empty_line_repeats_the_last_command(demo: Demo) -> None:
     own = demo.steps(function=TEST_FUNCTION)
     assert stops(prompt_session(demo.root, DEMO_TEST, "step 1", "n", "", ""))[1:] == own[:4]
 
 
+@pytest.mark.slow
 def test_r_and_rr_leave_and_enter_a_callee(demo: Demo) -> None:
     first_call = demo.steps(function="Stock.take", kind="call")[0]
     its_return = demo.steps(function="Stock.take", kind="return")[0]
@@ -105,6 +110,7 @@ def test_r_and_rr_leave_and_enter_a_callee(demo: Demo) -> None:
     assert stops(lines)[1:] == [first_call, its_return, first_call, ship_call]
 
 
+@pytest.mark.slow
 def test_breakpoints_on_a_function_stop_at_each_call_then_the_exception(demo: Demo) -> None:
     calls = demo.steps(function="Stock.take", kind="call")
     (raised,) = demo.steps(kind="exception")
@@ -122,6 +128,7 @@ def caught(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     return Demo(root, replay_json(root, CAUGHT_TEST, "--timeline"))
 
 
+@pytest.mark.slow
 def test_c_and_rc_stop_at_breakpoints_and_the_failure_not_at_caught_exceptions(
     caught: Demo,
 ) -> None:
@@ -138,6 +145,7 @@ def test_c_and_rc_stop_at_breakpoints_and_the_failure_not_at_caught_exceptions(
     assert lines[-1] == "*** no breakpoint or failure of the test before this step"
 
 
+@pytest.mark.slow
 def test_catch_on_stops_at_every_exception_raised(caught: Demo) -> None:
     (call,) = caught.steps(function="total", kind="call")
     raised = caught.steps(kind="exception")
@@ -152,6 +160,7 @@ def test_catch_on_stops_at_every_exception_raised(caught: Demo) -> None:
     assert lines[-1] == "*** no breakpoint or failure of the test before this step"
 
 
+@pytest.mark.slow
 def test_a_condition_on_recorded_locals_picks_its_call(demo: Demo) -> None:
     calls = demo.steps(function="Stock.take", kind="call")
     skus = {
@@ -168,6 +177,7 @@ def test_a_condition_on_recorded_locals_picks_its_call(demo: Demo) -> None:
     assert stops(lines)[2:] == [raised]
 
 
+@pytest.mark.slow
 def test_a_line_breakpoint_stops_at_the_line_before_it_runs(demo: Demo) -> None:
     (assert_line,) = demo.steps(kind="line", line=39)
     lines = prompt_session(
@@ -195,6 +205,7 @@ def _stock_line(text: str) -> int:
     return next(number for number, line in enumerate(source, 1) if text in line)
 
 
+@pytest.mark.slow
 def test_values_by_path_in_any_frame(demo: Demo) -> None:
     second_take = demo.steps(function="Stock.take", kind="call")[1]
     lines = prompt_session(
@@ -219,6 +230,7 @@ def test_values_by_path_in_any_frame(demo: Demo) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_watch_shows_a_path_at_every_stop(demo: Demo) -> None:
     lines = prompt_session(demo.root, DEMO_TEST, "step 1", "watch order.lines", "n", "n", "n")
     shown = [line for line in lines if line.startswith("watch order.lines = ")]
@@ -226,6 +238,7 @@ def test_watch_shows_a_path_at_every_stop(demo: Demo) -> None:
     assert shown[-1] == "watch order.lines = [('pear', 1)]"  # after ship: one line left
 
 
+@pytest.mark.slow
 def test_history_lists_each_change_with_what_ran(demo: Demo) -> None:
     lines = prompt_session(demo.root, DEMO_TEST, "history order.lines")
     told = answers(lines, "history order.lines")
@@ -242,6 +255,7 @@ def test_history_lists_each_change_with_what_ran(demo: Demo) -> None:
     assert f"in Stock.ship at src/inventory/stock.py:{_stock_line('self.take(sku, count)')}" in ran
 
 
+@pytest.mark.slow
 def test_history_follows_the_object_into_a_callee(tmp_path: Path) -> None:
     """fixtures/history: the test's items, appended to in fill() as acc. From the test's
     frame, and from inside fill: the same changes, fill's with fill's line."""
@@ -258,6 +272,7 @@ def test_history_follows_the_object_into_a_callee(tmp_path: Path) -> None:
         assert "step 21: [0, 1] → [0, 1, 2]  (as things in Box.put)" in told
 
 
+@pytest.mark.slow
 def test_list_shows_the_recorded_source(demo: Demo) -> None:
     lines = prompt_session(demo.root, DEMO_TEST, "l")
     listed = answers(lines, "l")
@@ -266,6 +281,7 @@ def test_list_shows_the_recorded_source(demo: Demo) -> None:
     assert listed[-1].split() == ["41"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("command", "answer"),
     [
@@ -295,12 +311,14 @@ def test_a_bad_command_answers_one_line(demo: Demo, command: str, answer: str) -
     assert len(stops(lines)) == 2  # and the prompt goes on
 
 
+@pytest.mark.slow
 def test_help_names_the_reverse_commands(demo: Demo) -> None:
     told = "\n".join(answers(prompt_session(demo.root, DEMO_TEST, "help"), "help"))
     assert "rn, rs, rr, rc" in told
     assert "backwards" in told
 
 
+@pytest.mark.slow
 def test_interactive_takes_no_json(demo: Demo) -> None:
     result = run_replay(demo.root, DEMO_TEST, "-i", "--format", "json")
     assert result.returncode == 2
@@ -315,6 +333,7 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_diff_against_the_last_pass_at_the_aligned_step(compared: Path) -> None:
     lines = prompt_session(compared, "test_price", "diff")
     told = answers(lines, "diff")
@@ -324,6 +343,7 @@ def test_diff_against_the_last_pass_at_the_aligned_step(compared: Path) -> None:
     assert charged.split()[-2:] == ["80.0", "90.0"]
 
 
+@pytest.mark.slow
 def test_diff_follows_the_stop(compared: Path) -> None:
     rows = replay_json(compared, "test_price", "--timeline")
     (returned,) = [row["step"] for row in rows if row["function"] == "discount_rate"
@@ -381,6 +401,7 @@ class Terminal:
         return code
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 def test_at_a_terminal_names_complete_and_commands_recall(demo: Demo) -> None:
     terminal = Terminal(demo.root, DEMO_TEST, "-i")
@@ -395,6 +416,7 @@ def test_at_a_terminal_names_complete_and_commands_recall(demo: Demo) -> None:
     assert terminal.exit_status() == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 def test_ctrl_c_drops_the_line_and_the_prompt_goes_on(demo: Demo) -> None:
     """As at pdb's prompt: Ctrl-C (the terminal's interrupt, \\x03) while a line is typed
@@ -417,6 +439,7 @@ def test_ctrl_c_drops_the_line_and_the_prompt_goes_on(demo: Demo) -> None:
     assert b"Traceback" not in seen + terminal.output
 
 
+@pytest.mark.slow
 def test_ctrl_c_before_the_prompt_is_one_line(
     demo: Demo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -16,6 +16,8 @@ from support.replaycli import replay_json, run_replay
 from pytest_scope.trace.scope_dir import ScopeDir
 from replay.state import state_at
 
+pytestmark = pytest.mark.slow
+
 TEST = "test_ship_takes_every_line"
 FILLED = "test_items_are_filled_elsewhere"
 

@@ -28,11 +28,14 @@ from replay.value_history import seen_text
 
 PREVIEW_ITEMS = 8
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium; "
-    ".ci/run installs it)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium; "
+        ".ci/run installs it)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
