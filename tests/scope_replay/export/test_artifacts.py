@@ -1,6 +1,7 @@
 """``--scope-artifacts``, the HTML viewer's data and the CI bundle, without a browser.
 
-The browser tests (tests/scope_replay/views/test_viewer_browser.py) open what these runs leave behind.
+The browser tests (tests/scope_replay/views/test_viewer_browser.py) open what these runs
+leave behind.
 """
 
 from __future__ import annotations
