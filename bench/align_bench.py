@@ -1,7 +1,7 @@
 """Time alignment and first divergence of two recordings of over 200,000 steps each.
 
 Run from the checkout: ``python bench/align_bench.py [ROUNDS]``. Builds the recordings with
-tests/tracebuilder.py (as the recorder writes them: 1,024-step chunks with keyframes),
+tests/support/tracebuilder.py (as the recorder writes them: 1,024-step chunks with keyframes),
 then times each phase on its own: reading both recordings, aligning them, and finding
 where they part ways, once by an extra loop round in the middle, once by a value changed
 near the end (so the divergence search compares almost every step), once by a branch
@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from tracebuilder import Recording, write_trace
+from support.tracebuilder import Recording, write_trace
 
 from pytest_scope.trace.reader import TraceFile
 from pytest_scope.trace.schema import Kind

@@ -1,7 +1,7 @@
 "use strict";
 // scope-replay's debug adapter driven by Microsoft's DebugClient, as VS Code drives it.
 // SCOPE_REPLAY is the scope-replay command and SCOPE_DEMO a directory where fixtures/demo
-// was recorded (tests/test_vscode_adapter.py sets both and runs this with npm test).
+// was recorded (tests/system/test_vscode_adapter.py sets both and runs this with npm test).
 const assert = require("assert");
 const fs = require("fs");
 const path = require("path");
@@ -20,7 +20,7 @@ describe("scope-replay --dap", function () {
 
   before(function () {
     if (!SCOPE_REPLAY || !DEMO) {
-      throw new Error("set SCOPE_REPLAY and SCOPE_DEMO (tests/test_vscode_adapter.py does)");
+      throw new Error("set SCOPE_REPLAY and SCOPE_DEMO (tests/system/test_vscode_adapter.py does)");
     }
   });
 

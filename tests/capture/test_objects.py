@@ -1,0 +1,234 @@
+"""Objects by identity: the object table and the references that replay resolves.
+
+The property that the recorder stands on: whatever a value holds, and however it changes
+in place, the table's entries resolve to exactly what the encoder makes of the value
+whole, once the root that reaches the change is checked again (but for the ``"$kind"``
+of its containers, which only the entries carry).
+"""
+
+from __future__ import annotations
+
+import collections
+import gc
+import weakref
+from typing import Any
+
+import msgpack
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.forms import as_encoded
+
+from pytest_scope.capture.objects import ObjectTable
+from pytest_scope.capture.values import ValueEncoder
+from pytest_scope.trace.schema import Container
+from replay.reading.references import References
+
+
+class Node:
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class Slotted:
+    __slots__ = ("left", "right")
+
+
+def _packed(form: Any) -> bytes:
+    return bytes(msgpack.packb(form, use_bin_type=True))
+
+
+class _Shown:
+    """A table and the entries a reader has of it, as the trace would carry them."""
+
+    def __init__(self) -> None:
+        self.encoder = ValueEncoder()
+        self.table = ObjectTable(self.encoder)
+        self.entries: dict[int, list[Any]] = {}
+
+    def step(self, value: object) -> Any:
+        form = self.table.form(value)
+        for entry in self.table.take_changes():
+            self.entries[entry[0]] = entry
+        self.table.end_step()
+        return References(self.entries).resolve(form)
+
+
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True),
+    st.text(max_size=5), st.binary(max_size=3),
+)  # fmt: skip
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=40),
+        st.lists(inner, max_size=4).map(tuple),
+        st.dictionaries(st.text(max_size=3), inner, max_size=5),
+        st.dictionaries(st.integers(0, 5), inner, max_size=3),
+        st.lists(st.integers(0, 9), max_size=4).map(set),
+        inner.map(Node),
+    ),
+    max_leaves=60,
+)
+# An edit somewhere inside a value: which container (by walk order) and what to do to it.
+edits = st.lists(st.tuples(st.integers(0, 50), st.sampled_from("asdrn"), values), max_size=6)
+
+
+def _containers(value: Any, seen: set[int] | None = None) -> list[Any]:
+    seen = set() if seen is None else seen
+    if id(value) in seen or not isinstance(value, list | dict | set | Node):
+        return []
+    seen.add(id(value))
+    found = [value]
+    children = (
+        value if isinstance(value, list | set) else
+        value.values() if isinstance(value, dict) else [value.value]
+    )  # fmt: skip
+    for child in list(children):
+        found.extend(_containers(child, seen))
+    return found
+
+
+def _edit(container: Any, action: str, new: Any) -> None:
+    if isinstance(container, Node):
+        container.value = new
+    elif isinstance(container, set):
+        container.add(len(container)) if action == "a" else container.clear()
+    elif isinstance(container, dict):
+        if action == "d" and container:
+            del container[next(iter(container))]
+        elif action != "d":
+            container[f"k{len(container)}"] = new
+    elif action == "a":
+        container.append(new)
+    elif action == "d" and container:
+        container.pop(0)
+    elif action == "s" and container:
+        container[len(container) // 2] = new
+    elif action == "r":
+        container.reverse()
+    elif action == "n":
+        container.append(container)  # a cycle
+
+
+@settings(max_examples=300, deadline=None)
+@given(values, edits)
+def test_entries_resolve_to_the_whole_form_after_any_change_in_place(
+    value: Any, changes: list[tuple[int, str, Any]]
+) -> None:
+    root = [value, {"v": value}]  # the same objects reached twice
+    shown = _Shown()
+    assert _packed(as_encoded(shown.step(root))) == _packed(shown.encoder.encode(root))
+    for index, action, new in changes:
+        containers = _containers(root)
+        _edit(containers[index % len(containers)], action, new)
+        assert _packed(as_encoded(shown.step(root))) == _packed(shown.encoder.encode(root))
+
+
+def test_a_change_through_one_reference_shows_through_every_other() -> None:
+    shown = _Shown()
+    shared = [1, 2]
+    holder = Node(shared)
+    form_of_holder = shown.table.form(holder)
+    shown.step(holder)
+    shared.append(3)  # changed where only ``shared`` is named
+    shown.step(shared)
+    resolved = References(shown.entries).resolve(form_of_holder)
+    assert resolved["attrs"]["value"] == [1, 2, 3]
+
+
+def test_an_unchanged_object_is_not_recorded_again() -> None:
+    shown = _Shown()
+    state = {"items": list(range(5000)), "nodes": [Node(i) for i in range(300)]}
+    shown.step(state)
+    shown.table.form(state)
+    assert shown.table.take_changes() == []
+    state["nodes"][3].value = -1
+    shown.table.end_step()
+    shown.table.form(state)
+    (change,) = shown.table.take_changes()
+    assert change[1].endswith("Node") and change[2]["attrs"] == {"value": -1}
+
+
+def test_the_table_keeps_no_object_alive() -> None:
+    shown = _Shown()
+    node = Node([Node(1)])
+    alive = weakref.ref(node)
+    inner = weakref.ref(node.value[0])
+    shown.step(node)
+    del node
+    gc.collect()
+    assert alive() is None and inner() is None
+
+
+def test_past_the_depth_limit_only_the_type_is_known() -> None:
+    shown = _Shown()
+    deep: Any = [[[[[[1]]]]]]
+    assert shown.step(deep) == [[[[{"$type": "list", "$kind": "sequence", "$depth": True}]]]]
+    assert _packed(as_encoded(shown.step(deep))) == _packed(shown.encoder.encode(deep))
+
+
+def test_slots_and_cycles() -> None:
+    shown = _Shown()
+    pair = Slotted()
+    pair.left = pair
+    assert _packed(as_encoded(shown.step(pair))) == _packed(shown.encoder.encode(pair))
+    pair.right = [pair]
+    assert _packed(as_encoded(shown.step(pair))) == _packed(shown.encoder.encode(pair))
+
+
+class Registry(dict):  # type: ignore[type-arg]
+    """A mapping whose name does not say so."""
+
+
+class Verdict(list):  # type: ignore[type-arg]
+    """A sequence whose name ends like a mapping's."""
+
+
+class Tags(frozenset):  # type: ignore[type-arg]
+    pass
+
+
+Point = collections.namedtuple("Point", "x y")
+
+
+def test_entries_say_what_each_container_is_from_its_builtin_bases() -> None:
+    shown = _Shown()
+    value = {
+        "reg": Registry(a=1),
+        "verdict": Verdict([(1, "one")]),
+        "pair": ("a", 1),
+        "tags": Tags({1}),
+        "point": Point(1, 2),
+        "queue": collections.deque([1]),
+        "ordered": collections.OrderedDict(a=1),
+        "error": KeyError("k"),
+        "node": Node(1),
+        "blob": bytearray(b"x"),
+    }
+    root = shown.table.form(value)
+    entries = {entry[0]: entry for entry in shown.table.take_changes()}
+    kinds = {entry[1].rsplit(".", 1)[-1]: entry[4] for entry in entries.values()}
+    assert kinds == {
+        "dict": Container.MAPPING,
+        "Registry": Container.MAPPING,
+        "Verdict": Container.SEQUENCE,
+        "tuple": Container.TUPLE,
+        "Tags": Container.SET,
+        "Point": Container.TUPLE,
+        "deque": Container.SEQUENCE,
+        "OrderedDict": Container.MAPPING,
+        "KeyError": Container.NONE,
+        "Node": Container.NONE,
+        "bytearray": Container.NONE,
+    }
+    shown_value = References(entries).resolve(root)
+    assert shown_value["verdict"]["$kind"] == "sequence"
+    assert shown_value["verdict"]["items"] == [(1, "one")]
+    assert shown_value["reg"] == {
+        "$type": Registry.__module__ + ".Registry",
+        "$kind": "mapping",
+        "items": [["a", 1]],
+    }
+    assert shown_value["pair"] == ("a", 1) and type(shown_value["pair"]) is tuple
+    assert shown_value["point"]["$kind"] == "tuple"
+    assert "$kind" not in shown_value["error"] and "$kind" not in shown_value["node"]
