@@ -1,9 +1,9 @@
 """The build: the pure-Python package, plus the compiled event path where it can be built.
 
 The modules that run inside the ``sys.monitoring`` callbacks are compiled with mypyc from
-the same sources (README, "The compiled event path"). The extensions are optional: without
-a C compiler, or with ``PYTEST_SCOPE_PURE_PYTHON=1`` set while building, the package
-installs as pure Python and records the same way, only slower.
+the same sources (docs/pages/guide.md, "The compiled event path"). The extensions are
+optional: without a C compiler, or with ``PYTEST_SCOPE_PURE_PYTHON=1`` set while building,
+the package installs as pure Python and records the same way, only slower.
 
 An editable install (``pip install -e .``) compiles only when ``PYTEST_SCOPE_COMPILE=1``
 asks for it: a contributor edits the sources, and compiled modules beside them would keep

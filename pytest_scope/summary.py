@@ -80,7 +80,7 @@ class ScopeSummary:
             values = "value" if count == 1 else "values"
             self.write(
                 f"redacted {count:,} recorded {values} that held a secret"
-                ' (README, "Secrets": which names and values count)'
+                ' (docs/pages/guide.md, "Secrets": which names and values count)'
             )
 
     def summary_last_failed(self) -> None:

@@ -150,5 +150,5 @@ def summary_note() -> str | None:
         )
     return (
         "recording ran in pure Python: the compiled event path is not built here"
-        " (slower; README, 'The compiled event path')"
+        " (slower; docs/pages/guide.md, 'The compiled event path')"
     )

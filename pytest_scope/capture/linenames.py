@@ -15,7 +15,7 @@ A local that a line stores is deep either way: its object may be new. A local th
 stores or deletes before it loads it *drops* the object it held (``x = [i]``, ``del x``,
 ``for x in ...``, not ``x = [x]``): if that name alone held it, the object dies on that
 line (the recorder forgets its number, see ``objects``).
-See docs/design.md, "What a step checks".
+See docs/pages/design.md, "What a step checks".
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ it last recorded for every frame on each thread's stack, and an object table
 the event's lines name (``linenames``), at the arguments of a call, at the bindings of a
 frame that has no line events, at the cells another frame may rebind (``nonlocal``) and
 at the objects the test watches (``pytest_scope.watch``); never at the whole state nor
-the whole stack. docs/design.md says what is exact at every step and what shows later.
+the whole stack. docs/pages/guide.md says what is exact at every step and what shows later.
 
 Callbacks never raise into the code under test: a fault stops recording of the test,
 and the test runs on untouched.
@@ -753,7 +753,7 @@ class Recorder:
         are not recorded: its bindings are compared (a rebinding is cheap to see, and a
         new object is walked) and its arguments walked again, at each of its own steps;
         what those lines changed in other objects it holds shows where a recorded line
-        names them, or at the next keyframe (docs/design.md).
+        names them, or at the next keyframe (docs/pages/design.md).
         """
         code = entry.code
         line = frame.f_lineno

@@ -1,5 +1,5 @@
 """The JSON documents of ``scope-replay --format json``: the contract scripts read,
-described in README.md (its ``scope-replay`` section).
+described in docs/pages/replay.md.
 
 ``JsonView`` prints them; ``replay.views.text_view.TextView`` has the same methods for people.
 Kept apart from the text view so that JSON output never imports rich.

@@ -118,7 +118,7 @@ def test_a_fresh_runner_compares_with_the_baseline_of_main(tmp_path: Path) -> No
     shutil.copytree(tmp_path / "cache", tmp_path / "build2" / "ci-baseline")  # restored
     red = _pytest(
         tmp_path / "build2",
-        "--scope-baseline=ci-baseline",  # one word, as the README's workflows write it
+        "--scope-baseline=ci-baseline",  # one word, as the documented workflows write it
         "--scope-artifacts=art",
         broken=True,
     )

@@ -149,7 +149,7 @@ def test_the_entry_point_imports_nothing_of_recording() -> None:
 
 
 def stage(module: str) -> str:
-    """Where a module stands on the data path (docs/design.md, "The layout")."""
+    """Where a module stands on the data path (docs/pages/design.md, "The layout")."""
     if module == "pytest_scope.errors":
         return "errors"
     for package in ("pytest_scope.trace", "pytest_scope.capture", "replay"):

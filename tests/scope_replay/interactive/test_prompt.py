@@ -457,13 +457,13 @@ def test_ctrl_c_before_the_prompt_is_one_line(
     assert captured.out == ""
 
 
-def test_the_readme_documents_every_command() -> None:
-    """Each command of the prompt, in pdb's short form where there is one, is in the README
-    and in `help`."""
+def test_the_replay_page_documents_every_command() -> None:
+    """Each command of the prompt, in pdb's short form where there is one, is on the replay
+    page of the docs and in `help`."""
     from replay.interactive.prompt import HELP_TEXT, ReplayPrompt
 
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("### Step through it: the prompt")[1].split("\n### ")[0]
+    page = (REPO / "docs" / "pages" / "replay.md").read_text()
+    section = page.split("\n## Step through it: the prompt\n")[1].split("\n## ")[0]
     commands = {name[3:] for name in dir(ReplayPrompt) if name.startswith("do_")}
     long_forms = {"next", "return", "continue", "cont", "where", "bt", "up", "down", "list",
                   "break", "clear", "quit", "exit", "EOF"}  # fmt: skip
