@@ -36,7 +36,7 @@ from pytest_scope.capture.plan import Level, Plan
 from pytest_scope.capture.values import Encoded, ValueEncoder, _exception_args
 from pytest_scope.errors import ScopeError
 from pytest_scope.trace.codec import Keyframe
-from pytest_scope.trace.schema import Kind
+from pytest_scope.trace.schema import Kind, Payload
 
 TOOL_NAME: Final = "pytest-scope"
 # 0, 1, 2 and 5 belong to debuggers, coverage.py, profilers (cProfile) and optimizers,
@@ -496,11 +496,11 @@ class Recorder:
                         objects = self._objects.take_changes()
                         self._objects.end_step()
                         if changed or deleted or objects:
-                            payload = {"l": changed} if changed else {}
+                            payload = {Payload.LOCALS: changed} if changed else {}
                             if deleted:
-                                payload["d"] = deleted
+                                payload[Payload.DELETED] = deleted
                             if objects:
-                                payload["b"] = objects
+                                payload[Payload.OBJECTS] = objects
                     self._step = step
                     buffer.append([step, Kind.LINE, thread.number, entry.frame_no, known.number,
                                    line, payload])  # fmt: skip
@@ -664,7 +664,7 @@ class Recorder:
         finally:
             self._keyframe_frame = None  # a frame object holds its locals after it returns
         if stale:
-            payload["u"] = stale
+            payload[Payload.UNWOUND] = stale
             thread.pop(stale)
         others: dict[int, list[Any]] = {}
         caller = None
@@ -681,9 +681,9 @@ class Recorder:
         deleted: list[str] = []
         self._check_frame(current, kind, frame, changed, deleted)
         if changed:
-            payload["l"] = changed
+            payload[Payload.LOCALS] = changed
         if deleted:
-            payload["d"] = deleted
+            payload[Payload.DELETED] = deleted
         # Only a cell can be rebound from another frame (``nonlocal``), by a frame that has
         # cells itself; what other frames' objects hold shows through their refs.
         if current.code.cell_names and len(thread.cell_frames) > 1:
@@ -691,16 +691,16 @@ class Recorder:
                 if outer is not current and outer is not caller:
                     self._check_cells(outer, others)
         if others:
-            payload["o"] = list(others.values())
+            payload[Payload.OTHER_FRAMES] = list(others.values())
         if self._watched:
             watched = self._check_watched()
             if watched:
-                payload["w"] = watched
+                payload[Payload.WATCHED] = watched
         if value is not _MISSING:
             self._add_value(kind, step, value, payload)
         objects = self._objects.take_changes()
         if objects:
-            payload["b"] = objects
+            payload[Payload.OBJECTS] = objects
         self._step = step
         buffer.append([step, kind, thread.number, current.frame_no, current.code.number,
                        current.line, payload or None])  # fmt: skip
@@ -966,9 +966,9 @@ class Recorder:
 
     def _add_value(self, kind: int, step: int, value: object, payload: dict[str, Any]) -> None:
         if kind == Kind.RETURN or kind == Kind.YIELD:
-            payload["r"] = self._objects.form(value)
+            payload[Payload.RETURNED] = self._objects.form(value)
             return
-        payload["x"] = self._objects.form(value)
+        payload[Payload.EXCEPTION] = self._objects.form(value)
         # The step where an exception was first raised stays its step through handlers
         # that re-raise it (``except: ...; raise``): the failure is there, not at the
         # ``raise``. Exceptions take no weak reference, and holding one would keep its

@@ -27,6 +27,7 @@ from pytest_scope.capture.values import Encoded
 from pytest_scope.errors import ScopeError
 from pytest_scope.trace.codec import Event, Keyframe, pack_chunk, unpack_chunk
 from pytest_scope.trace.records import Chunk
+from pytest_scope.trace.schema import Payload
 
 # A redacted value's mark as msgpack writes it (a str of 9 bytes): one per value.
 _MARK: Final = b"\xa9$redacted"
@@ -91,11 +92,11 @@ class _Residue:
     def _payload(self, payload: dict[str, Any]) -> dict[str, Any]:
         kept = {}
         for key, item in payload.items():
-            if key == "d":
+            if key == Payload.DELETED:
                 kept[key] = item
-            elif key == "b":
+            elif key == Payload.OBJECTS:
                 kept[key] = self._entries(item)
-            elif key == "o" and type(item) is list:
+            elif key == Payload.OTHER_FRAMES and type(item) is list:
                 kept[key] = [
                     [*self.walk(change[:3]), change[3], *self.walk(change[4:])]
                     if type(change) is list and len(change) > 3
@@ -107,7 +108,7 @@ class _Residue:
         return kept
 
     def _entries(self, entries: Any) -> Any:
-        """``[[number, type_name, form, foreign], ...]``."""
+        """``[[number, type_name, form, foreign, container], ...]``."""
         if type(entries) is not list:
             return self.walk(entries)
         return [
@@ -157,7 +158,7 @@ def _keyframe(keyframe: Keyframe, redaction: Redaction) -> Keyframe:
 
 
 def _objects(entries: list[Any], redaction: Redaction) -> list[Any]:
-    """``[[number, type_name, form, foreign], ...]``."""
+    """``[[number, type_name, form, foreign, container], ...]``."""
     return [[*entry[:2], _value(entry[2], redaction), *entry[3:]] for entry in entries]
 
 
@@ -173,19 +174,19 @@ def _events(events: list[Event], redaction: Redaction) -> list[Event]:
         payload = event[6]
         if payload:
             payload = dict(payload)
-            for key in ("l", "w"):
+            for key in (Payload.LOCALS, Payload.WATCHED):
                 if key in payload:
                     payload[key] = _locals(payload[key], redaction)
-            if "o" in payload:
-                payload["o"] = [
+            if Payload.OTHER_FRAMES in payload:
+                payload[Payload.OTHER_FRAMES] = [
                     [frame_no, line, _locals(changed, redaction), deleted]
-                    for frame_no, line, changed, deleted in payload["o"]
+                    for frame_no, line, changed, deleted in payload[Payload.OTHER_FRAMES]
                 ]
-            for key in ("r", "x"):
+            for key in (Payload.RETURNED, Payload.EXCEPTION):
                 if key in payload:
                     payload[key] = _value(payload[key], redaction)
-            if "b" in payload:
-                payload["b"] = _objects(payload["b"], redaction)
+            if Payload.OBJECTS in payload:
+                payload[Payload.OBJECTS] = _objects(payload[Payload.OBJECTS], redaction)
             event = [*event[:6], payload]
         scrubbed.append(event)
     return scrubbed

@@ -1,15 +1,23 @@
-"""The trace file format: SQLite schema, event layout and value forms.
+"""The trace file format, field by field: the contract between the recorder, which writes
+trace files, and ``replay``, which reads them on machines where nothing else of the
+recorded project, nor the recorder, is installed. It imports nothing but the standard
+library, and the writer and the readers take the names below from here.
 
-This module is the contract between the recorder (which writes trace files) and
-``replay`` (which reads them on machines where nothing else of the recorded project,
-nor the recorder, is installed). It imports nothing but the standard library.
+**The file** is an SQLite database holding one pytest run (or, after ``scope-replay
+--export-baseline`` and in CI artifacts, tests copied from several): the tables of
+``SCHEMA`` and, in a file of copies, those of ``ORIGINS_SCHEMA``. ``meta`` holds one text
+per key: ``format`` (``FORMAT_NAME``), ``schema_version`` (``SCHEMA_VERSION``, which a
+reader checks first), ``run_id``, ``started`` (unix time), ``python``, ``pytest``,
+``pytest_scope`` (versions), ``platform``, ``rootdir``, ``plan`` (JSON ``{"level",
+"include", "exclude"}``: what the run records), and where known ``git_commit``,
+``git_branch`` and ``baselines`` (JSON list of the ``--scope-baseline`` paths).
 
-A trace file holds one pytest run. Each recorded test is stored as a sequence of
-*chunks*; a chunk is ``zlib(msgpack([keyframe, events]))``:
+**A test's steps** are stored as *chunks*, each ``zlib(msgpack([keyframe, events]))``
+(``codec``), in the ``chunks`` table in step order.
 
 ``keyframe`` is the complete state before the chunk's first step::
 
-    {"step": S,                 # last step before this chunk (0 for the first chunk)
+    {"step": S,                                  # last step before this chunk (0 for the first)
      "threads": [[thread, [frame, ...]], ...],   # each thread's stack, outermost first
      "suspended": [frame, ...],                  # generators between a yield and a resume
      "watched": {name: value, ...},              # optional: the watched objects so far
@@ -17,25 +25,36 @@ A trace file holds one pytest run. Each recorded test is stored as a sequence of
 
     frame = [frame_no, code_no, line, {name: value, ...}]
 
+``frame_no`` numbers frames in the order they were entered (a generator keeps its number
+across yields); ``code_no`` is a row of ``codes``; ``thread`` numbers threads in the order
+they made their first step.
+
 ``events`` is a list of steps, numbered consecutively from ``S + 1``::
 
     [step, kind, thread, frame_no, code_no, line, payload]
 
-``payload`` is ``None`` or a map with any of these keys:
+``kind`` is one of ``Kind``. ``payload`` is ``None`` or a map with any of the keys of
+``Payload``:
 
-- ``"u"``: how many frames to pop from the top of the thread's stack before applying the
-  event: they left without an event of their own (a generator closed without
-  ``PY_UNWIND``, gh-140373);
-- ``"l"``: ``{name: value}`` locals of the event's frame that are new or changed;
-- ``"d"``: ``[name, ...]`` locals of the event's frame that no longer exist;
-- ``"o"``: ``[[frame_no, line, {name: value}, [deleted name, ...]], ...]`` changes in
-  other frames of the same thread's stack (a callee mutated their objects, or their
-  current line moved while they were not recorded line by line);
-- ``"r"``: the value returned (``return``) or yielded (``yield``);
-- ``"x"``: the exception in flight (``exception``, ``handled``, ``unwind``);
-- ``"w"``: ``{name: value}`` objects the test watches (``pytest_scope.watch``) that are
-  new or changed. Watched objects belong to the test, not to a frame or thread: they
-  stay in the state, as last recorded, until the test ends.
+- ``"u"`` (``Payload.UNWOUND``): how many frames to pop from the top of the thread's stack
+  before applying the event: they left without an event of their own (a generator closed
+  without ``PY_UNWIND``, gh-140373);
+- ``"l"`` (``Payload.LOCALS``): ``{name: value}`` locals of the event's frame that are new
+  or changed;
+- ``"d"`` (``Payload.DELETED``): ``[name, ...]`` locals of the event's frame that no longer
+  exist;
+- ``"o"`` (``Payload.OTHER_FRAMES``): ``[[frame_no, line, {name: value}, [deleted name,
+  ...]], ...]`` changes in other frames of the same thread's stack (a callee rebound their
+  cells, or their current line moved while they were not recorded line by line);
+- ``"r"`` (``Payload.RETURNED``): the value returned (``return``) or yielded (``yield``);
+- ``"x"`` (``Payload.EXCEPTION``): the exception in flight (``exception``, ``handled``,
+  ``unwind``, and ``resume`` by a ``throw()``);
+- ``"w"`` (``Payload.WATCHED``): ``{name: value}`` objects the test watches
+  (``pytest_scope.watch``) that are new or changed. Watched objects belong to the test,
+  not to a frame or thread: they stay in the state, as last recorded, until the test ends;
+- ``"b"`` (``Payload.OBJECTS``): ``[entry, ...]`` objects that are new or whose shallow
+  form changed at this step (see *Objects by identity*); an entry replaces the earlier
+  entry of the same number.
 
 Applying an event to a state: ``call`` pushes a new frame with empty locals and
 ``resume`` pushes the suspended frame back (or a new one if it is unknown), then the
@@ -43,7 +62,7 @@ payload is applied to the event's frame. ``return``, ``yield`` and ``unwind`` sh
 frame still on the stack at their own step; it is popped (``yield``: moved to
 ``suspended``) before the next event of that thread is applied.
 
-Values (the forms of ``scope-replay --format json``, which msgpack carries unchanged):
+**Values** (the forms of ``scope-replay --format json``, which msgpack carries unchanged):
 ``None``, bool, int (within 64 bits), float (finite), str as themselves; list and tuple
 as arrays; dict with str keys as maps; anything else as a map with a ``"$type"`` key
 (the qualified type name) and one of ``"attrs"`` (instance attributes, a map),
@@ -51,22 +70,24 @@ as arrays; dict with str keys as maps; anything else as a map with a ``"$type"``
 array of ``[key, value]`` pairs) or ``"repr"`` (a str the recorder built itself, never
 by calling user code). A plugin's summary of an object (``hookspecs``) takes the same
 forms: its fields as ``"attrs"``, its items as ``"items"``, its text as ``"repr"``.
-Marks, all ``$``-keyed: ``"$truncated": N`` (only the first items/characters are kept; N
-is the full length), ``"$depth": true`` (nesting limit reached, or an object of a class
-from outside the project below a local's own value; contents omitted), ``"$cycle":
-true`` (the object contains itself; contents omitted at the repeat), ``"$redacted":
-true`` (alone: the value of a secret-looking name, nothing of it kept; beside
-``"repr"``: a str or bytes with each secret value in it replaced by ``<redacted>``).
+``MARKS``, all ``$``-keyed: ``"$truncated": N`` (only the first items/characters are
+kept; N is the full length), ``"$depth": true`` (nesting limit reached, or an object of a
+class from outside the project below a local's own value; contents omitted),
+``"$cycle": true`` (the object contains itself; contents omitted at the repeat),
+``"$redacted": true`` (alone: the value of a secret-looking name, nothing of it kept;
+beside ``"repr"``: a str or bytes with each secret value in it replaced by
+``REDACTED_TEXT``).
 
-Objects by identity: a value may be ``{"$ref": N}``, a reference to the object whose
+**Objects by identity**: a value may be ``{"$ref": N}``, a reference to the object whose
 *entry* ``[N, type name, form, foreign, container]`` the chunk holds (the keyframe's
-``"objects"``, a payload's ``"b"``). ``form`` is its shallow form (the objects in it are
-references in turn), or None when only its type is known (beyond the bounds);
-``foreign`` is true for an instance of a class from outside the project (shown only as a
-local's own value); ``container`` is what the object is as a container, from its builtin
-base classes (never its name): one of ``Container``, by number. It tells a ``dict``
-subclass's ``[key, value]`` items from a ``list`` subclass's pairs, and a tuple's array
-from a list's.
+``"objects"``, a payload's ``"b"``). ``N`` names one object for the whole test (an
+object that takes a dead one's id gets a new number); ``form`` is its shallow form (the
+objects in it are references in turn), or None when only its type is known (beyond the
+bounds ``RESOLVE_DEPTH`` and ``RESOLVE_NODES``); ``foreign`` is true for an instance of a
+class from outside the project (shown only as a local's own value); ``container`` is
+what the object is as a container, from its builtin base classes (never its name): one
+of ``Container``, by number. It tells a ``dict`` subclass's ``[key, value]`` items from a
+``list`` subclass's pairs, and a tuple's array from a list's.
 """
 
 from __future__ import annotations
@@ -84,8 +105,8 @@ SCHEMA_VERSION: Final = 3
 #   3: an object entry names what the object is as a container (its fifth element,
 #      ``Container``). A version 2 reader would refuse the longer entries.
 
-# The bounds of a value as shown (see "Objects by identity" above): the recorder walks
-# objects no deeper, and readers resolve references no further.
+# The bounds of a value as shown (module docstring, *Objects by identity*): the recorder
+# walks objects no deeper, and readers resolve references no further.
 RESOLVE_DEPTH: Final = 4
 RESOLVE_NODES: Final = 500
 
@@ -127,7 +148,7 @@ CREATE TABLE sources (
     text TEXT NOT NULL
 );
 
--- A test's steps, keyframe first, in chunks of bounded size (see module docstring).
+-- A test's steps, keyframe first, in chunks of bounded size (module docstring).
 CREATE TABLE chunks (
     test_id INTEGER NOT NULL REFERENCES tests (id),
     seq INTEGER NOT NULL,
@@ -177,6 +198,20 @@ class Kind:
     EXCEPTION: Final = 5
     HANDLED: Final = 6
     UNWIND: Final = 7
+
+
+class Payload:
+    """The keys of an event's payload (module docstring), one letter each: the payload is
+    written at most steps, so its keys are kept short."""
+
+    UNWOUND: Final = "u"
+    LOCALS: Final = "l"
+    DELETED: Final = "d"
+    OTHER_FRAMES: Final = "o"
+    RETURNED: Final = "r"
+    EXCEPTION: Final = "x"
+    WATCHED: Final = "w"
+    OBJECTS: Final = "b"
 
 
 KIND_NAMES: Final = ("call", "line", "return", "yield", "resume", "exception", "handled", "unwind")

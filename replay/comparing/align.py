@@ -42,7 +42,7 @@ from typing import Any, Final
 
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
-from pytest_scope.trace.schema import Kind
+from pytest_scope.trace.schema import Kind, Payload
 from replay.reading.state import RecordedFrame, walk
 
 GRAMS: Final = (8, 4, 2, 1)  # agreeing signatures needed to resynchronize, best first
@@ -116,7 +116,7 @@ class _CallPaths:
     checks its callers from the innermost down and stops at the first one unchanged, so
     a step costs one check while its callers stay the same. A frame's line changes only
     while it is the innermost (it makes the steps), or through an event's changes to
-    outer frames (``"o"``), which start its thread's chain again."""
+    outer frames (``Payload.OTHER_FRAMES``), which start its thread's chain again."""
 
     def __init__(
         self, paths: dict[tuple[int, Any, int], int], codes: dict[int, Any], lines: bool
@@ -129,7 +129,7 @@ class _CallPaths:
     def of(self, stack: list[RecordedFrame], thread: int, payload: Any) -> int:
         chain = self._chains.setdefault(thread, [])
         callers = len(stack) - 1
-        if payload and "o" in payload:
+        if payload and Payload.OTHER_FRAMES in payload:
             chain.clear()
         del chain[callers:]
         valid = len(chain)

@@ -40,7 +40,7 @@ from pytest_scope.errors import NotFoundError
 from pytest_scope.trace.codec import Event
 from pytest_scope.trace.paths import project_path
 from pytest_scope.trace.reader import RecordedTest, TraceFile
-from pytest_scope.trace.schema import RESOLVE_NODES, Container
+from pytest_scope.trace.schema import RESOLVE_NODES, Container, Payload
 from replay.comparing.align import (
     Alignment,
     Divergence,
@@ -175,10 +175,11 @@ def payloads_differ(this: Any, against: Any) -> bool:
     """Whether two recorded events may change the state differently: not equal up to float
     noise and set order. A cheap filter (no deepdiff): where it says they may, the states
     decide (``find_divergence``)."""
-    if type(this) is dict and type(against) is dict and "b" in this and "b" in against:
-        rest = {key: value for key, value in this.items() if key != "b"}
-        other_rest = {key: value for key, value in against.items() if key != "b"}
-        return not (_alike(rest, other_rest) and _entries_alike(this["b"], against["b"]))
+    objects = Payload.OBJECTS
+    if type(this) is dict and type(against) is dict and objects in this and objects in against:
+        rest = {key: value for key, value in this.items() if key != objects}
+        other_rest = {key: value for key, value in against.items() if key != objects}
+        return not (_alike(rest, other_rest) and _entries_alike(this[objects], against[objects]))
     return not _alike(this, against)
 
 

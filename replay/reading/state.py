@@ -16,7 +16,7 @@ from typing import Any
 from pytest_scope.errors import NotFoundError, TraceFileError
 from pytest_scope.trace.codec import Event, Keyframe
 from pytest_scope.trace.reader import RecordedTest, StoredChunk, TraceFile
-from pytest_scope.trace.schema import CONTAINER_NAMES, KIND_NAMES, LEAVING_KINDS, Kind
+from pytest_scope.trace.schema import CONTAINER_NAMES, KIND_NAMES, LEAVING_KINDS, Kind, Payload
 from replay.reading.references import Entry, References
 
 
@@ -88,7 +88,7 @@ class Replay:
             if left_kind == Kind.YIELD:
                 self.suspended[left.frame_no] = left
         payload = payload or {}
-        unwound = payload.get("u", 0)
+        unwound = payload.get(Payload.UNWOUND, 0)
         if unwound:
             if not 0 < _int(unwound) <= len(stack):
                 raise _Corrupt(f"pops {unwound} frames of {len(stack)}")
@@ -102,10 +102,10 @@ class Replay:
             raise _Corrupt(f"frame {frame_no} is not on top of thread {thread}'s stack")
         frame = stack[-1]
         frame.line = line
-        frame.locals.update(payload.get("l", {}))
-        for name in payload.get("d", ()):
+        frame.locals.update(payload.get(Payload.LOCALS, {}))
+        for name in payload.get(Payload.DELETED, ()):
             frame.locals.pop(name, None)
-        for outer_no, outer_line, changed, deleted in payload.get("o", ()):
+        for outer_no, outer_line, changed, deleted in payload.get(Payload.OTHER_FRAMES, ()):
             outer = next((f for f in stack if f.frame_no == outer_no), None)
             if outer is None:
                 raise _Corrupt(f"changes frame {outer_no}, which is not on the stack")
@@ -113,8 +113,8 @@ class Replay:
             outer.locals.update(changed)
             for name in deleted:
                 outer.locals.pop(name, None)
-        self.watched.update(payload.get("w", {}))
-        self._add_objects(payload.get("b", []))
+        self.watched.update(payload.get(Payload.WATCHED, {}))
+        self._add_objects(payload.get(Payload.OBJECTS, []))
         if kind in LEAVING_KINDS:
             self.leaving[thread] = kind
         return stack
@@ -269,8 +269,8 @@ def _state(
         steps=test.steps,
         event=_event_row(trace, event, with_step=False),
         stack=frames,
-        exception=resolve(payload.get("x")),
-        return_value=resolve(payload.get("r")),
+        exception=resolve(payload.get(Payload.EXCEPTION)),
+        return_value=resolve(payload.get(Payload.RETURNED)),
         watched={name: resolve(value) for name, value in replay.watched.items()},
     )
 

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from pytest_scope.trace.codec import Event
 from pytest_scope.trace.reader import RecordedTest, TraceFile
-from pytest_scope.trace.schema import KIND_NAMES
+from pytest_scope.trace.schema import KIND_NAMES, Payload
 from replay.reading.cursor import ENTERING, LEAVING, Cursor, names_at
 from replay.reading.query import ExpressionError, Path, resolve
 from replay.reading.references import References, path_to, reference
@@ -142,7 +142,7 @@ def _in_object(
     """The value at ``path`` in object ``number``, read where it may have changed: at a
     chunk's first step (its keyframe) and at steps that recorded objects. Not present
     elsewhere, nor where the chunk does not hold the object or only its type."""
-    if not (fresh or (event[6] or {}).get("b")):
+    if not (fresh or (event[6] or {}).get(Payload.OBJECTS)):
         return False, _ABSENT
     entry = replay.objects.get(number)
     if entry is None or entry[2] is None:
@@ -178,10 +178,10 @@ def _raw_names(event: Event, replay: Replay, frame: RecordedFrame) -> dict[str, 
     payload = event[6] or {}
     names: dict[str, Any] = dict(replay.watched)
     names.update(frame.locals)
-    if payload.get("x") is not None:
-        names["__exception__"] = payload["x"]
-    if payload.get("r") is not None or KIND_NAMES[event[1]] in ("return", "yield"):
-        names["__return__"] = payload.get("r")
+    if payload.get(Payload.EXCEPTION) is not None:
+        names["__exception__"] = payload[Payload.EXCEPTION]
+    if payload.get(Payload.RETURNED) is not None or KIND_NAMES[event[1]] in ("return", "yield"):
+        names["__return__"] = payload.get(Payload.RETURNED)
     return names
 
 
