@@ -33,8 +33,9 @@ they made their first step.
 
     [step, kind, thread, frame_no, code_no, line, payload]
 
-``kind`` is one of ``Kind``. ``payload`` is ``None`` or a map with any of the keys of
-``Payload``:
+``kind`` is one of ``Kind``, 0 to 7: ``call``, ``line``, ``return``, ``yield``,
+``resume``, ``exception``, ``handled``, ``unwind`` (``KIND_NAMES``). ``payload`` is
+``None`` or a map with any of the keys of ``Payload``:
 
 - ``"u"`` (``Payload.UNWOUND``): how many frames to pop from the top of the thread's stack
   before applying the event: they left without an event of their own (a generator closed
@@ -88,6 +89,16 @@ class from outside the project (shown only as a local's own value); ``container`
 what the object is as a container, from its builtin base classes (never its name): one
 of ``Container``, by number. It tells a ``dict`` subclass's ``[key, value]`` items from a
 ``list`` subclass's pairs, and a tuple's array from a list's.
+
+**Versions** (``SCHEMA_VERSION``): a reader refuses any other than its own, and says
+what to do: record the tests again (an older file) or upgrade pytest-scope (a newer one).
+
+1. The first format (meta, tests, codes, sources, chunks). Later additions that older
+   readers skip without harm: the keyframe's ``"watched"`` and the payload's ``"w"``.
+2. Objects by identity: values may be ``{"$ref": N}``; the keyframe's ``"objects"`` and the
+   payload's ``"b"`` hold the entries. A version 1 reader would show references as maps.
+3. An object entry names what the object is as a container (its fifth element,
+   ``Container``). A version 2 reader would refuse the longer entries.
 """
 
 from __future__ import annotations
@@ -96,14 +107,7 @@ from typing import Final
 
 FORMAT_NAME: Final = "pytest-scope-trace"
 
-SCHEMA_VERSION: Final = 3
-# Version history:
-#   1: first format (meta, tests, codes, sources, chunks). Later additions that older
-#      readers skip without harm: the keyframe's "watched" and the payload's "w".
-#   2: objects by identity: values may be {"$ref": N}; the keyframe's "objects" and the
-#      payload's "b" hold the entries. A version 1 reader would show references as maps.
-#   3: an object entry names what the object is as a container (its fifth element,
-#      ``Container``). A version 2 reader would refuse the longer entries.
+SCHEMA_VERSION: Final = 3  # module docstring, *Versions*
 
 # The bounds of a value as shown (module docstring, *Objects by identity*): the recorder
 # walks objects no deeper, and readers resolve references no further.
@@ -111,8 +115,7 @@ RESOLVE_DEPTH: Final = 4
 RESOLVE_NODES: Final = 500
 
 SCHEMA: Final = """\
--- Facts about the run, one per key: format, schema_version, run_id, started,
--- python, pytest, platform, rootdir, argv.
+-- Facts about the run, one text per key (module docstring, *The file*).
 CREATE TABLE meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -3,19 +3,22 @@ its schema, its modules; and the README's links lead somewhere on GitHub and on 
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
 import unicodedata
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from support.paths import REPO
 
-from pytest_scope.trace.schema import ORIGINS_SCHEMA, SCHEMA
+from pytest_scope.trace.schema import KIND_NAMES, ORIGINS_SCHEMA, SCHEMA, Payload
 from replay.cli import main
 
-PAGES = REPO / "docs" / "pages"
+DOCS = REPO / "docs"
+PAGES = DOCS / "pages"
 README = (REPO / "README.md").read_text()
 # The folders whose modules the design page's module list must name, one by one.
 PACKAGES = ("pytest_scope", "replay")
@@ -133,10 +136,33 @@ def test_the_readme_shows_the_two_commands_and_the_tour() -> None:
 # --- the trace file ----------------------------------------------------------------------
 
 
-def test_the_trace_file_page_shows_the_schema_verbatim() -> None:
-    page = (PAGES / "trace-format.md").read_text()
+def _schema_page_hook() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("schema_page", DOCS / "hooks" / "schema_page.py")
+    assert spec is not None and spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    return hook
+
+
+def test_the_trace_file_page_shows_the_format_as_schema_py_states_it() -> None:
+    """The page is built from the module: its docstring (every payload key, every kind) and
+    its tables, word for word, and nothing of the format is left unreplaced."""
+    hook = _schema_page_hook()
+    page = hook.render((PAGES / "trace-format.md").read_text(), hook.load_schema())
+    assert "<!-- schema:" not in page
     assert f"```sql\n{SCHEMA}```" in page
     assert f"```sql\n{ORIGINS_SCHEMA}```" in page
+    keys = [value for name, value in vars(Payload).items() if not name.startswith("_")]
+    assert len(keys) == 8
+    for key in keys:
+        assert f'- ``"{key}"`` (``Payload.' in page, key
+    assert all(f"``{kind}``" in page for kind in KIND_NAMES)
+
+
+def test_the_schema_page_hook_refuses_a_marker_it_cannot_fill() -> None:
+    hook = _schema_page_hook()
+    with pytest.raises(ValueError, match="no text named 'TABLES'"):
+        hook.render("<!-- schema: TABLES -->", hook.load_schema())
 
 
 # --- the module list ---------------------------------------------------------------------
