@@ -91,6 +91,17 @@ def entered_before_a_switch(fast_line):
     return frame.f_lineno
 
 
+def after_a_fault(fast_line):
+    frame = sys._getframe()
+    faulting()
+    fast_line(frame.f_code, frame.f_lineno, frame)  # a fast callback, after a fault
+    return 1
+
+
+def faulting():
+    return 0
+
+
 def counting(passes):
     x = 0
     for _ in range(passes):
@@ -201,15 +212,17 @@ def _record(
     run: Callable[[Recorder], Any],
     events_per_chunk: int = 10**7,
     restart: CodeType | None = None,
+    on_new_code: Callable[[int, CodeType], None] = lambda *_: None,
 ) -> Recording:
     recorder = Recorder(
-        Plan(Path(str(module.__file__)).parent, ["test_*.py"]), ValueEncoder(), lambda *_: None
+        Plan(Path(str(module.__file__)).parent, ["test_*.py"]), ValueEncoder(), on_new_code
     )
     buffer = RingBuffer(2**30, recorder.take_keyframe, events_per_chunk=events_per_chunk)
     recorder.start()
     try:
         assert line_callback() == GENERAL  # no test recording
         recorder.begin_test(buffer, restart)
+        assert line_callback() == (GENERAL if restart else FAST)
         result = run(recorder)
         steps = recorder.end_test()
         assert line_callback() == GENERAL
@@ -288,6 +301,25 @@ def test_a_callback_entered_before_a_switch_records_as_the_switch_says(
     assert recording.steps.incomplete is None
     assert recording.at(_line_of("# a fast callback, paused")) == []
     assert recording.at(recording.result)  # after the pause
+
+
+def test_a_fault_takes_the_general_path(module: ModuleType) -> None:
+    """A fault mutes the recorder; a fast callback already entered (called here after the
+    fault) records nothing either."""
+
+    def on_new_code(number: int, code: CodeType) -> None:
+        if code is module.faulting.__code__:
+            raise RuntimeError("injected")
+
+    recording = _record(
+        module,
+        lambda recorder: module.after_a_fault(recorder._on_line_fast),
+        on_new_code=on_new_code,
+    )
+    assert recording.result == 1
+    assert recording.steps.incomplete is not None
+    assert "recorder fault at step" in recording.steps.incomplete
+    assert recording.at(_line_of("# a fast callback, after a fault")) == []
 
 
 # -- what the fast path checks at each line -------------------------------------------
