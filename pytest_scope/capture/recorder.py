@@ -9,6 +9,14 @@ frame that has no line events, at the cells another frame may rebind (``nonlocal
 at the objects the test watches (``pytest_scope.watch``); never at the whole state nor
 the whole stack. docs/pages/guide.md says what is exact at every step and what shows later.
 
+Line steps, the most frequent, have two callbacks, and one place that decides what a line
+step records (``Recorder._line_changes``): the fast callback while the recorder's state
+asks nothing of a line but its frame, the general one (``_record``, as for every other
+event) while a test pauses, watches objects, has just learned a secret value, runs
+between Hypothesis examples or records nothing. Each change of that state registers the
+callback it calls for (``Recorder._switch_line_path``), so the fast one re-tests none of
+it; it checks only what can change at any line unannounced.
+
 Callbacks never raise into the code under test: a fault stops recording of the test,
 and the test runs on untouched.
 """
@@ -232,8 +240,9 @@ class Recorder:
         # Guards the pause count and the line path's switch (``_switch_line_path``); not
         # self._lock: a plugin's encoder runs under that, and may pause or watch.
         self._switch_lock = _Lock()
-        # The test's buffer while line steps take the fast path, else None; and which line
-        # callback is registered (see _switch_line_path).
+        # The test's buffer while line steps take the fast path, else None (a fast callback
+        # reads it under self._lock: the switch it was entered by may be gone); and which
+        # line callback is registered (see _switch_line_path).
         self._line_buffer: RingBuffer | None = None
         self._line_fast = False
         # Watches made before a test begins (in its fixtures' setup) apply to it.
@@ -443,18 +452,21 @@ class Recorder:
         ``_on_line_general`` instead while a test pauses, watches, has just learned a secret
         value, runs between Hypothesis examples or records nothing.
 
-        Done here with no call that the common case can spare (each Python call in a
-        callback costs, and near the end of the interpreter's frame stack chunk, costs a
-        chunk allocation). It checks, under the lock, only what no switch can announce; any
-        of them takes the general path, which records the same line step
-        (``_line_changes``) with what else the step needs:
+        Done here with no call that the common case can spare but ``_line_changes``, which
+        decides what a line step records on both paths (each Python call in a callback
+        costs, and near the end of the interpreter's frame stack chunk, costs a chunk
+        allocation). It checks, under the lock, only what no switch can announce; any of
+        them takes the general path, which records the same line step with what else the
+        step needs. Each has a test of the line path named after it:
 
         - the switch itself: this callback may have been entered in another thread just
           before the state changed (``test_a_callback_entered_before_a_switch_...``);
         - a new chunk, which opens with a keyframe (``test_a_chunk_due_mid_loop_...``);
-        - another thread than the last step's (``test_threads_stepping_together_...``);
-        - another frame than the top of its shadow stack: one left without an event, or
-          one that began before the test (``test_lines_of_a_frame_begun_before_...``);
+        - another thread than the last step's: a generator left on top of one thread's
+          shadow stack may run on another (``test_lines_of_a_frame_resumed_on_another_...``);
+        - another frame than the top of the shadow stack: one whose call was not recorded
+          (entered while paused, or before the test), or a top left without an event
+          (``test_lines_of_a_frame_entered_while_paused_...``);
         - other frames' cells that the line may rebind (``test_a_closure_rebinding_...``);
         - tracemalloc, which a test may start on any line (``test_tracemalloc_started_...``).
         """
@@ -811,7 +823,7 @@ class Recorder:
             self._check_bindings(entry, variables, local_values, changed, deleted)
             self._check_names(entry, code.params, local_values, changed, deleted)
             return
-        if entry.dropping is not None:  # its last line's; this event's own line runs no more
+        if entry.dropping is not None:  # what its last line let go of; this event notes none
             self._drops(entry, (), local_values)
         f_code = frame.f_code
         ran = code.names(f_code, previous)
