@@ -10,7 +10,7 @@ at the objects the test watches (``pytest_scope.watch``); never at the whole sta
 the whole stack. docs/pages/guide.md says what is exact at every step and what shows later.
 
 Line steps, the most frequent, have two callbacks, and one place that decides what a line
-step records (``Recorder._line_changes``): the fast callback while the recorder's state
+step looks at (``Recorder._line_names``): the fast callback while the recorder's state
 asks nothing of a line but its frame, the general one (``_record``, as for every other
 event) while a test pauses, watches objects, has just learned a secret value, runs
 between Hypothesis examples or records nothing. Each change of that state registers the
@@ -72,7 +72,6 @@ def _event_frame_depth() -> int:
 
 
 _EVENT_FRAME: Final = _event_frame_depth()
-_NO_DELETES: Final[list[str]] = []  # never appended to: a step's own list replaces it
 _LOCALS_ARE_PROXIES: Final = sys.version_info >= (3, 13)  # PEP 667
 # A local's object has a reference from the frame, and on 3.12 one from the copy of the
 # locals that the recorder reads (_read_locals).
@@ -452,10 +451,10 @@ class Recorder:
         ``_on_line_general`` instead while a test pauses, watches, has just learned a secret
         value, runs between Hypothesis examples or records nothing.
 
-        Done here with no call that the common case can spare but ``_line_changes``, which
-        decides what a line step records on both paths (each Python call in a callback
-        costs, and near the end of the interpreter's frame stack chunk, costs a chunk
-        allocation). It checks, under the lock, only what no switch can announce; any of
+        Done here with no call that the common case can spare (each Python call in a
+        callback costs, and near the end of the interpreter's frame stack chunk, costs a
+        chunk allocation) but ``_line_names``, which decides what a line step looks at on
+        both paths. It checks, under the lock, only what no switch can announce; any of
         them takes the general path, which records the same line step with what else the
         step needs. Each has a test of the line path named after it:
 
@@ -490,13 +489,21 @@ class Recorder:
             else:
                 try:
                     entry = thread.stack[-1]
-                    changes = self._line_changes(entry, code, line, frame)
+                    looked_at = self._line_names(entry, code, line, frame)
                     step = self._step + 1
                     payload: dict[str, Any] | None = None
-                    if changes is not None:  # something was walked
+                    if looked_at is not None:
+                        local_values, walked, compared = looked_at
+                        changed: dict[str, Encoded] = {}
+                        deleted: list[str] = []
+                        if walked:
+                            self._check_names(entry, walked, local_values, changed, deleted)
+                        if compared:
+                            self._check_names(
+                                entry, compared, local_values, changed, deleted, deep=False
+                            )
                         objects = self._objects.take_changes()
                         self._objects.end_step()
-                        changed, deleted = changes
                         if changed or deleted or objects:
                             payload = {Payload.LOCALS: changed} if changed else {}
                             if deleted:
@@ -793,7 +800,7 @@ class Recorder:
 
         A frame seen for the first time (a call): its arguments, all it has. A frame
         stepped line by line: the locals its last line and its current line name, and the
-        objects they reach (at a line step, ``_line_changes``). A frame without line events
+        objects they reach (at a line step, ``_line_names``). A frame without line events
         (the calls level) ran lines that are not recorded: its bindings are compared (a
         rebinding is cheap to see, and a new object is walked) and its arguments walked
         again, at each of its own steps; what those lines changed in other objects it holds
@@ -801,10 +808,11 @@ class Recorder:
         """
         code = entry.code
         if kind == Kind.LINE and entry.stepped and code.stepped_lines:
-            changes = self._line_changes(entry, frame.f_code, frame.f_lineno, frame)
-            if changes is not None:
-                changed.update(changes[0])
-                deleted.extend(changes[1])
+            looked_at = self._line_names(entry, frame.f_code, frame.f_lineno, frame)
+            if looked_at is not None:
+                local_values, walked, compared = looked_at
+                self._check_names(entry, walked, local_values, changed, deleted)
+                self._check_names(entry, compared, local_values, changed, deleted, deep=False)
             return
         line = frame.f_lineno
         previous, entry.line = entry.line, line
@@ -834,17 +842,19 @@ class Recorder:
             self._check_names(entry, now.deep, local_values, changed, deleted, deep=False)
             self._check_names(entry, now.shallow, local_values, changed, deleted, deep=False)
 
-    def _line_changes(
+    def _line_names(
         self, entry: _Frame, code: CodeType, line: int, frame: FrameType
-    ) -> tuple[dict[str, Encoded], list[str]] | None:
-        """What a line step records of its frame, the one place both line paths decide it:
-        the locals the line that ran (``entry.line``) names, its deep ones walked, and
-        those the new line names, compared; which of its objects the new line lets go of
-        (``_drops``). A local still bound to the very object last recorded as its form (a
-        scalar) is not looked at again.
+    ) -> tuple[Any, tuple[str, ...], tuple[str, ...]] | None:
+        """What a line step looks at in its frame, the one place that decides it for both
+        line paths: the locals that the line that ran (``entry.line``) names, to walk (its
+        deep ones, see ``linenames``) or compare, and those the new line names, to compare;
+        a local still bound to the very object last recorded as its form (a scalar) is left
+        out. On the way, what the new line lets go of is noted (``_drops``).
 
-        The changed forms and the deleted names; None if no local was looked at, so that
-        the step has no object changes to take either.
+        The frame's locals and the names to walk and to compare, which the caller checks
+        with ``_check_names``, in that order; None if there is none (the step then has no
+        object changes to take either). They are returned rather than checked here so that
+        checking them adds no frame to the callback's chain (see ``_on_line_fast``).
         """
         known = entry.code
         lines = known.lines
@@ -864,20 +874,20 @@ class Recorder:
         local_values = _read_locals(entry, frame)
         if entry.dropping is not None or now.drops:
             self._drops(entry, now.drops, local_values)
-        changed: dict[str, Encoded] | None = None
-        deleted: list[str] = _NO_DELETES
         values = entry.values
-        walk_deep = True
-        for names in (deep, shallow):
-            for name in names:
-                value = local_values.get(name, _MISSING)
-                if value is values.get(name, _MISSING):
-                    continue  # the same scalar object: its own form
-                if changed is None:
-                    changed, deleted = {}, []
-                self._check_names(entry, (name,), local_values, changed, deleted, walk_deep)
-            walk_deep = False
-        return None if changed is None else (changed, deleted)
+        walked = [
+            name
+            for name in deep
+            if local_values.get(name, _MISSING) is not values.get(name, _MISSING)
+        ]
+        compared = [
+            name
+            for name in shallow
+            if local_values.get(name, _MISSING) is not values.get(name, _MISSING)
+        ]
+        if not walked and not compared:
+            return None
+        return local_values, tuple(walked), tuple(compared)
 
     def _drops(self, entry: _Frame, upcoming: tuple[str, ...], local_values: Any) -> None:
         """At a frame's own step: forget the objects its last line let go of, and note the
