@@ -9,6 +9,14 @@ frame that has no line events, at the cells another frame may rebind (``nonlocal
 at the objects the test watches (``pytest_scope.watch``); never at the whole state nor
 the whole stack. docs/pages/guide.md says what is exact at every step and what shows later.
 
+Line steps, the most frequent, have two callbacks, and one place that decides what a line
+step looks at (``Recorder._line_names``): the fast callback while the recorder's state
+asks nothing of a line but its frame, the general one (``_record``, as for every other
+event) while a test pauses, watches objects, has just learned a secret value, runs
+between Hypothesis examples or records nothing. Each change of that state registers the
+callback it calls for (``Recorder._switch_line_path``), so the fast one re-tests none of
+it; it checks only what can change at any line unannounced.
+
 Callbacks never raise into the code under test: a fault stops recording of the test,
 and the test runs on untouched.
 """
@@ -64,7 +72,6 @@ def _event_frame_depth() -> int:
 
 
 _EVENT_FRAME: Final = _event_frame_depth()
-_NO_DELETES: Final[list[str]] = []  # never appended to: a step's own list replaces it
 _LOCALS_ARE_PROXIES: Final = sys.version_info >= (3, 13)  # PEP 667
 # A local's object has a reference from the frame, and on 3.12 one from the copy of the
 # locals that the recorder reads (_read_locals).
@@ -224,12 +231,19 @@ class Recorder:
         self._lock = _Lock()
         self._muted = False
         self._local = threading.local()
-        self._last_thread: _Thread | None = None  # of the last step; see _on_line
+        self._last_thread: _Thread | None = None  # of the last step; see _on_line_fast
         self._redaction = encoder.redaction
         self._threads: list[_Thread] = []
         self._level_override: Level | None = None
         self._paused = 0
-        self._pause_lock = _Lock()  # not self._lock: a plugin's encoder runs under that
+        # Guards the pause count and the line path's switch (``_switch_line_path``); not
+        # self._lock: a plugin's encoder runs under that, and may pause or watch.
+        self._switch_lock = _Lock()
+        # The test's buffer while line steps take the fast path, else None (a fast callback
+        # reads it under self._lock: the switch it was entered by may be gone); and which
+        # line callback is registered (see _switch_line_path).
+        self._line_buffer: RingBuffer | None = None
+        self._line_fast = False
         # Watches made before a test begins (in its fixtures' setup) apply to it.
         self._pending_watches: dict[str, object] = {}
         self._watched: dict[str, object] = {}
@@ -240,6 +254,7 @@ class Recorder:
         self._examples_failed = False  # an example failed: record every one from then on
         self.restarted_steps = 0  # recorded, then discarded by a restart; for the summary
         self._reset_test(None)
+        self._redaction.on_pending_change = self._switch_line_path
 
     # -- session ------------------------------------------------------------------
 
@@ -259,7 +274,7 @@ class Recorder:
             _events.PY_THROW: self._on_throw,
             _events.PY_RETURN: self._on_return,
             _events.PY_YIELD: self._on_yield,
-            _events.LINE: self._on_line,
+            _events.LINE: self._on_line_fast if self._line_fast else self._on_line_general,
             _events.JUMP: self._on_jump,
             _events.RAISE: self._on_raise,
             _events.RERAISE: self._on_raise,
@@ -313,6 +328,7 @@ class Recorder:
             self._encoder.take_fault()  # one from between tests is no test's
             if self._muted:
                 self._unmute()
+            self._switch_line_path()
 
     @property
     def step(self) -> int:
@@ -330,6 +346,7 @@ class Recorder:
             self._reset_test(None)
             self._restart_code = None
             self._between_examples = False
+            self._switch_line_path()
         return result
 
     def _reset_test(self, buffer: RingBuffer | None) -> None:
@@ -364,16 +381,19 @@ class Recorder:
         so a step walking the old one is not disturbed."""
         if self._buffer is not None:
             self._watched = {**self._watched, name: value}
+            self._switch_line_path()
         else:
             self._pending_watches = {**self._pending_watches, name: value}
 
     def pause(self) -> None:
-        with self._pause_lock:
+        with self._switch_lock:
             self._paused += 1
+        self._switch_line_path()
 
     def resume(self) -> None:
-        with self._pause_lock:
+        with self._switch_lock:
             self._paused = max(self._paused - 1, 0)
+        self._switch_line_path()
 
     def override_level(self, level: Level | None) -> None:
         """Record every planned code object at ``level`` from now on (None: at its plan's).
@@ -425,28 +445,39 @@ class Recorder:
         if self._recording:
             self._record(Kind.YIELD, code, _getframe(_EVENT_FRAME), value)
 
-    def _on_line(self, code: CodeType, line: int, frame: FrameType | None = None) -> None:
-        """A line step, the most frequent event: done here, with no call that the common
-        case can spare (each Python call in a callback costs, and near the end of the
-        interpreter's frame stack chunk, costs a chunk allocation). Any other case (a new
-        chunk, another thread or frame than the last step's, a watch, a pause, secrets just
-        learned, another frame's cells to check) takes the general path, ``_record``."""
-        if not self._recording:
-            return
+    def _on_line_fast(self, code: CodeType, line: int, frame: FrameType | None = None) -> None:
+        """A line step, the most frequent event, while the recorder's state asks nothing of
+        it but its own frame: registered by ``_switch_line_path``, which registers
+        ``_on_line_general`` instead while a test pauses, watches, has just learned a secret
+        value, runs between Hypothesis examples or records nothing.
+
+        Done here with no call that the common case can spare (each Python call in a
+        callback costs, and near the end of the interpreter's frame stack chunk, costs a
+        chunk allocation) but ``_line_names``, which decides what a line step looks at on
+        both paths. It checks, under the lock, only what no switch can announce; any of
+        them takes the general path, which records the same line step with what else the
+        step needs. Each has a test of the line path named after it:
+
+        - the switch itself: this callback may have been entered in another thread just
+          before the state changed (``test_a_callback_entered_before_a_switch_...``);
+        - a new chunk, which opens with a keyframe (``test_a_chunk_due_mid_loop_...``);
+        - another thread than the last step's: a generator left on top of one thread's
+          shadow stack may run on another (``test_lines_of_a_frame_resumed_on_another_...``);
+        - another frame than the top of the shadow stack: one whose call was not recorded
+          (entered while paused, or before the test), or a top left without an event
+          (``test_lines_of_a_frame_entered_while_paused_...``);
+        - other frames' cells that the line may rebind (``test_a_closure_rebinding_...``);
+        - tracemalloc, which a test may start on any line (``test_tracemalloc_started_...``).
+        """
         if frame is None:
             frame = _getframe(_EVENT_FRAME)
         general = False
-        with self._lock:  # another thread may close the chunk or pause between checks
-            buffer = self._buffer
+        with self._lock:  # another thread may close the chunk or switch between checks
+            buffer = self._line_buffer
             thread = self._last_thread
             if (
                 buffer is None
-                or not self._recording
                 or buffer.keyframe_due
-                or self._paused
-                or self._watched
-                or self._between_examples
-                or self._redaction.pending
                 or thread is None
                 or thread.ident != _get_ident()
                 or not thread.stack
@@ -454,45 +485,23 @@ class Recorder:
                 or (thread.stack[-1].code.cell_names and len(thread.cell_frames) > 1)
                 or (_tracing_allocations() and not self._traced_from_start)
             ):
-                general = self._recording
+                general = True
             else:
                 try:
                     entry = thread.stack[-1]
-                    known = entry.code
-                    lines = known.lines
-                    if lines is None:
-                        lines = known.lines = line_names(code)
-                    previous, entry.line = entry.line, line
-                    entry.calling_at = -1
-                    ran = lines.get(previous, NO_NAMES)
-                    deep = ran.deep
-                    shallow = ran.shallow
-                    now = ran
-                    if line != previous:
-                        now = lines.get(line, NO_NAMES)
-                        shallow = shallow + now.deep + now.shallow
-                    changed: dict[str, Encoded] | None = None
-                    deleted: list[str] = _NO_DELETES
-                    if deep or shallow:
-                        local_values = _read_locals(entry, frame)
-                        if entry.dropping is not None or now.drops:
-                            self._drops(entry, now.drops, local_values)
-                        values = entry.values
-                        walk_deep = True
-                        for names in (deep, shallow):
-                            for name in names:
-                                value = local_values.get(name, _MISSING)
-                                if value is values.get(name, _MISSING):
-                                    continue  # the same scalar object: its own form
-                                if changed is None:
-                                    changed, deleted = {}, []
-                                self._check_names(
-                                    entry, (name,), local_values, changed, deleted, walk_deep
-                                )
-                            walk_deep = False
+                    looked_at = self._line_names(entry, code, line, frame)
                     step = self._step + 1
                     payload: dict[str, Any] | None = None
-                    if changed is not None:  # something was walked
+                    if looked_at is not None:
+                        local_values, walked, compared = looked_at
+                        changed: dict[str, Encoded] = {}
+                        deleted: list[str] = []
+                        if walked:
+                            self._check_names(entry, walked, local_values, changed, deleted)
+                        if compared:
+                            self._check_names(
+                                entry, compared, local_values, changed, deleted, deep=False
+                            )
                         objects = self._objects.take_changes()
                         self._objects.end_step()
                         if changed or deleted or objects:
@@ -502,13 +511,49 @@ class Recorder:
                             if objects:
                                 payload[Payload.OBJECTS] = objects
                     self._step = step
-                    buffer.append([step, Kind.LINE, thread.number, entry.frame_no, known.number,
-                                   line, payload])  # fmt: skip
+                    buffer.append([step, Kind.LINE, thread.number, entry.frame_no,
+                                   entry.code.number, line, payload])  # fmt: skip
                 except Exception as exc:  # never into the code under test
                     self._objects.end_step()
                     self._fault(exc)
         if general:
-            self._record(Kind.LINE, code, frame, _MISSING)
+            self._on_line_general(code, line, frame)
+
+    def _on_line_general(self, code: CodeType, line: int, frame: FrameType | None = None) -> None:
+        """A line step in any state of the recorder: see ``_on_line_fast``."""
+        if self._recording:
+            self._record(Kind.LINE, code, _getframe(_EVENT_FRAME) if frame is None else frame,
+                         _MISSING)  # fmt: skip
+
+    def _switch_line_path(self) -> None:
+        """Register the line callback that the recorder's state calls for: the fast one
+        while a line step needs nothing but its own frame (a test recording, not paused,
+        watching nothing, no secret value learned and not yet looked for, not between
+        Hypothesis examples), the general one otherwise.
+
+        Every change of that state calls this after the change: each call reads the whole
+        state afresh under ``_switch_lock``, so that the last switch, whichever thread makes
+        it, follows the last change. ``sys.monitoring`` lets a callback be registered at any
+        time, from within a callback too.
+        """
+        with self._switch_lock:
+            buffer = self._buffer
+            fast = (
+                buffer is not None
+                and self._recording
+                and not self._paused
+                and not self._watched
+                and not self._between_examples
+                and not self._redaction.pending
+            )
+            self._line_buffer = buffer if fast else None
+            if fast == self._line_fast:
+                return
+            self._line_fast = fast
+            tool_id = self._tool_id
+            if tool_id is not None:
+                callback = self._on_line_fast if fast else self._on_line_general
+                _monitoring.register_callback(tool_id, _events.LINE, callback)
 
     def _on_jump(self, code: CodeType, offset: int, destination: int) -> Any:
         """A backward jump within one line is a new line step, as a debugger shows it.
@@ -528,8 +573,10 @@ class Recorder:
             if line is None or line != _line_at(code, offset):
                 return _DISABLE
             known.loop_lines[offset] = line
-        if self._recording:
-            self._on_line(code, line, _getframe(_EVENT_FRAME))
+        if self._line_fast:
+            self._on_line_fast(code, line, _getframe(_EVENT_FRAME))
+        elif self._recording:
+            self._on_line_general(code, line, _getframe(_EVENT_FRAME))
         return None
 
     def _on_raise(self, code: CodeType, offset: int, exception: BaseException) -> None:
@@ -586,11 +633,13 @@ class Recorder:
             " whose figures the recording would change"
         )
         self._mute()
+        self._switch_line_path()
 
     def _fault(self, exc: Exception) -> None:
         self._recording = False
         self._incomplete = f"recorder fault at step {self._step + 1}: {type(exc).__name__}: {exc}"
         self._mute()
+        self._switch_line_path()
 
     def _mute(self) -> None:
         """Switch our events off until the next test. A callback that records nothing
@@ -643,6 +692,7 @@ class Recorder:
                     return  # a passing example is kept: the next ones run unrecorded
                 self._restart_test(buffer)
                 self._between_examples = False
+                self._switch_line_path()
                 stale = 0
             elif self._between_examples:
                 return
@@ -717,6 +767,7 @@ class Recorder:
                 if kind == Kind.UNWIND:
                     self._examples_failed = True
                 self._example_passed = not self._examples_failed
+                self._switch_line_path()
         elif kind == Kind.YIELD:
             thread.pop().frame = None
             self._suspend(frame, current)
@@ -749,13 +800,20 @@ class Recorder:
 
         A frame seen for the first time (a call): its arguments, all it has. A frame
         stepped line by line: the locals its last line and its current line name, and the
-        objects they reach. A frame without line events (the calls level) ran lines that
-        are not recorded: its bindings are compared (a rebinding is cheap to see, and a
-        new object is walked) and its arguments walked again, at each of its own steps;
-        what those lines changed in other objects it holds shows where a recorded line
-        names them, or at the next keyframe (docs/pages/design.md).
+        objects they reach (at a line step, ``_line_names``). A frame without line events
+        (the calls level) ran lines that are not recorded: its bindings are compared (a
+        rebinding is cheap to see, and a new object is walked) and its arguments walked
+        again, at each of its own steps; what those lines changed in other objects it holds
+        shows where a recorded line names them, or at the next keyframe (docs/pages/design.md).
         """
         code = entry.code
+        if kind == Kind.LINE and entry.stepped and code.stepped_lines:
+            looked_at = self._line_names(entry, frame.f_code, frame.f_lineno, frame)
+            if looked_at is not None:
+                local_values, walked, compared = looked_at
+                self._check_names(entry, walked, local_values, changed, deleted)
+                self._check_names(entry, compared, local_values, changed, deleted, deep=False)
+            return
         line = frame.f_lineno
         previous, entry.line = entry.line, line
         entry.calling_at = -1
@@ -773,17 +831,63 @@ class Recorder:
             self._check_bindings(entry, variables, local_values, changed, deleted)
             self._check_names(entry, code.params, local_values, changed, deleted)
             return
+        if entry.dropping is not None:  # what its last line let go of; this event notes none
+            self._drops(entry, (), local_values)
         f_code = frame.f_code
         ran = code.names(f_code, previous)
-        if entry.dropping is not None or kind == Kind.LINE:
-            upcoming = ran if line == previous else code.names(f_code, line)
-            self._drops(entry, upcoming.drops if kind == Kind.LINE else (), local_values)
         self._check_names(entry, ran.deep, local_values, changed, deleted)
         self._check_names(entry, ran.shallow, local_values, changed, deleted, deep=False)
         if line != previous:
             now = code.names(f_code, line)
             self._check_names(entry, now.deep, local_values, changed, deleted, deep=False)
             self._check_names(entry, now.shallow, local_values, changed, deleted, deep=False)
+
+    def _line_names(
+        self, entry: _Frame, code: CodeType, line: int, frame: FrameType
+    ) -> tuple[Any, tuple[str, ...], tuple[str, ...]] | None:
+        """What a line step looks at in its frame, the one place that decides it for both
+        line paths: the locals that the line that ran (``entry.line``) names, to walk (its
+        deep ones, see ``linenames``) or compare, and those the new line names, to compare;
+        a local still bound to the very object last recorded as its form (a scalar) is left
+        out. On the way, what the new line lets go of is noted (``_drops``).
+
+        The frame's locals and the names to walk and to compare, which the caller checks
+        with ``_check_names``, in that order; None if there is none (the step then has no
+        object changes to take either). They are returned rather than checked here so that
+        checking them adds no frame to the callback's chain (see ``_on_line_fast``).
+        """
+        known = entry.code
+        lines = known.lines
+        if lines is None:
+            lines = known.lines = line_names(code)
+        previous, entry.line = entry.line, line
+        entry.calling_at = -1
+        ran = lines.get(previous, NO_NAMES)
+        deep = ran.deep
+        shallow = ran.shallow
+        now = ran
+        if line != previous:
+            now = lines.get(line, NO_NAMES)
+            shallow = shallow + now.deep + now.shallow
+        if not deep and not shallow:
+            return None  # nor any drop: a line drops only locals it names
+        local_values = _read_locals(entry, frame)
+        if entry.dropping is not None or now.drops:
+            self._drops(entry, now.drops, local_values)
+        values = entry.values
+        walked = [
+            name
+            for name in deep
+            if local_values.get(name, _MISSING) is not values.get(name, _MISSING)
+        ]
+        compared = [
+            name
+            for name in shallow
+            if local_values.get(name, _MISSING) is not values.get(name, _MISSING)
+        ]
+        if not walked and not compared:
+            return None
+        return local_values, tuple(walked), tuple(compared)
 
     def _drops(self, entry: _Frame, upcoming: tuple[str, ...], local_values: Any) -> None:
         """At a frame's own step: forget the objects its last line let go of, and note the

@@ -110,7 +110,11 @@ class Redaction:
         self._session_values = self._environment_values(environ) if environ else frozenset()
         self._environment: frozenset[str] = self._session_values
         self._learned: dict[str, None] = {}
-        self.pending = False  # values learned since the needles were last made (read per step)
+        # Values learned since the needles were last made: the next step makes them first.
+        self.pending = False
+        # Told each time ``pending`` changes (the recorder's line steps take another path
+        # while it is set); called wherever it changes, within a step too.
+        self.on_pending_change: Callable[[], object] | None = None
         # The secret values, longest first (a secret within another goes with it), as str
         # and as the UTF-8 bytes msgpack writes. Empty: nothing to look for (the usual case).
         self.needles: tuple[str, ...] = ()
@@ -194,7 +198,9 @@ class Redaction:
             and len(self._learned) < MAX_LEARNED
         ):
             self._learned[text] = None
-            self.pending = True
+            if not self.pending:
+                self.pending = True
+                self._pending_changed()
 
     def hides(self, text: str) -> bool:
         """Whether ``text`` (an exact str, at least ``shortest`` long) contains a secret value."""
@@ -230,8 +236,13 @@ class Redaction:
             and self._matches(name)
         )
 
+    def _pending_changed(self) -> None:
+        listener = self.on_pending_change
+        if listener is not None:
+            listener()
+
     def _update_needles(self) -> None:
-        self.pending = False
+        was_pending, self.pending = self.pending, False
         values = sorted({*self._environment, *self._learned}, key=_len, reverse=True)
         self.needles = tuple(values)
         byte_needles = []
@@ -243,3 +254,5 @@ class Redaction:
         self._byte_needles = tuple(byte_needles)
         self.longest = max(map(_len, byte_needles), default=0)
         self.shortest = len(values[-1]) if values else sys.maxsize
+        if was_pending:
+            self._pending_changed()

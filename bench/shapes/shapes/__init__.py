@@ -1,6 +1,9 @@
-"""Project code the shapes suite calls: it changes the caller's objects in place."""
+"""Project code the shapes suite calls: it changes the caller's objects in place, and
+yields to it."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 
 class Point:
@@ -20,3 +23,11 @@ def big_state() -> tuple[list[int], list[Point], list[list[int]]]:
 def tally(counts: dict[int, int], items: list[int], i: int) -> None:
     counts[i % 100] += 1
     items[i % 100] = i
+
+
+def counter(n: int) -> Iterator[int]:
+    """0 to n - 1, one resume and one yield each: a step per event, with no line between."""
+    i = 0
+    while i < n:
+        yield i
+        i += 1

@@ -1,7 +1,9 @@
-"""Four shapes of test: the per-step cost of each should not grow with the state it holds
-or the depth it runs at (``bench/run.py`` compares each with the first, per step)."""
+"""Five shapes of test: the per-step cost of each should not grow with the state it holds
+or the depth it runs at (``bench/run.py`` compares each with the first, per step). The
+last is made of other events than lines: a generator of the project resumed and yielding
+in a loop, so that its per-step cost is that of a resume and a yield."""
 
-from shapes import big_state, tally
+from shapes import big_state, counter, tally
 
 PASSES = 20_000
 
@@ -44,3 +46,10 @@ def test_big_state_with_a_loop_that_mutates_in_place():
     assert sum(counts.values()) == PASSES // 4
     assert items[:3] == [4900, 4901, 4902]
     assert len(points) + len(grid) == 350
+
+
+def test_generator_resumed_in_a_loop():
+    total = sum(counter(PASSES))
+    for i in counter(PASSES):
+        total -= i
+    assert total == 0
