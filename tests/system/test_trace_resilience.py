@@ -218,7 +218,10 @@ def test_ctrl_c_keeps_every_finished_test(tmp_path: Path) -> None:
     ]
 
 
+# The marker appears by a rename, a C call: once it is there, the test is back in its own
+# loop, and the interrupt cannot land in pathlib's writing of the file.
 SPINNING_SUITE = """
+import os
 import pathlib
 
 def test_1_passes():
@@ -229,7 +232,8 @@ def test_2_spins():
     for n in range(10**9):
         total += n
         if n == 1000:
-            pathlib.Path("spinning").write_text("")
+            pathlib.Path("spinning.tmp").write_text("")
+            os.replace("spinning.tmp", "spinning")
 """
 
 
