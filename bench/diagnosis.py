@@ -89,10 +89,7 @@ from pytest_scope.trace.scope_dir import ScopeDir, run_files  # noqa: E402
 from replay.comparing.compare import Recorded, diverge  # noqa: E402
 from replay.comparing.last_pass import baseline_runs, in_run, last_pass, newest_first  # noqa: E402
 
-DIAGNOSIS_SUITES = (
-    *(suite for suite in SUITES if not suite.local),
-    Suite("marshmallow", "4.4.0", "tests", "src layout, class-heavy tests (simplejson)"),
-)
+DIAGNOSIS_SUITES = tuple(suite for suite in SUITES if not suite.local)
 _NOT_SOURCE_DIRS = frozenset({"tests", "test", "docs", "bench", "benchmarks", "examples"})
 
 

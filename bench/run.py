@@ -59,7 +59,7 @@ ROOT = BENCH_DIR.parent
 
 @dataclass(frozen=True)
 class Suite:
-    """One line of ``suites.txt``: a release on PyPI and how its tests are run."""
+    """A suite measured: a release on PyPI (or the benchmark's own) and how its tests are run."""
 
     name: str
     version: str
@@ -82,9 +82,16 @@ SUITES = (
             "tests/test_more.py::TestSerialize::test_concurrent_calls",
         ),
         deselect_why="a prime sieve and two thread-contention tests, which take most of "
-        "the suite's time (suites.txt)",
+        "the suite's time",
     ),
     Suite("attrs", "26.1.0", "tests", "typical: classes, slots, descriptors, metaclasses"),
+    Suite(
+        "marshmallow",
+        "4.4.0",
+        "tests",
+        "class-heavy, src layout: schemas of dozens of fields, recorded as the project's "
+        "code from site-packages (its tests need simplejson)",
+    ),
     Suite(
         "shapes",
         "1.0",
