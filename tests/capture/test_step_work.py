@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_scope.capture.buffer import RingBuffer
+from pytest_scope.capture.event_path import compiled
 from pytest_scope.capture.objects import ObjectTable
 from pytest_scope.capture.plan import Plan
 from pytest_scope.capture.recorder import Recorder
@@ -73,6 +74,13 @@ def shapes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     yield module
 
 
+# The counts come from wrapping ``ObjectTable._check``, which the compiled build calls
+# natively, past any wrapper: there they would be zero whatever a step did.
+counts_checks = pytest.mark.skipif(
+    compiled(), reason="counts the pure path's calls; the compiled build calls natively"
+)
+
+
 def _checks_per_step(
     module: ModuleType, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[float, int]:
@@ -102,6 +110,7 @@ def _checks_per_step(
     return checked[0] / steps.steps, steps.steps
 
 
+@counts_checks
 def test_a_step_checks_what_it_could_change_not_the_state_beside_it(
     shapes: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -110,16 +119,17 @@ def test_a_step_checks_what_it_could_change_not_the_state_beside_it(
     assert steps > 6000 and more_steps > 6000
     assert alone < 0.01
     # Building the state costs a few hundred checks once; the loop's steps check nothing.
-    assert beside < 0.2
+    assert 0 < beside < 0.2
 
 
+@counts_checks
 def test_a_step_deep_in_a_recursion_does_not_look_at_the_frames_above(
     shapes: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deep, steps = _checks_per_step(shapes, "deep_recursion", monkeypatch)
     assert steps > 6000
     # 61 calls each check the shared list once; the 6,000 loop steps check nothing.
-    assert deep < 0.05
+    assert 0 < deep < 0.05
 
 
 THREADED = """
