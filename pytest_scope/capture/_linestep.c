@@ -794,6 +794,7 @@ try_step(LineStepper *self, PyObject *code, PyObject *line, PyFrameObject *frame
                  && view->code == code && view->ident == PyThread_get_thread_ident()
                  && long_attribute(self->recorder, s_step, &step) == 0 && step == view->step;
     if (!cached) {
+        PyErr_Clear();
         view = &fresh;
         if (!read_view(self, code, frame, buffer, view)) {
             forget_view(view);
