@@ -44,7 +44,7 @@
 static PyObject *s_line_buffer, *s_keyframe_due, *s_last_thread, *s_ident, *s_stack,
     *s_frame, *s_code, *s_cell_names, *s_dropping, *s_line, *s_values, *s_ids,
     *s_calling_at, *s_step, *s_events, *s_data, *s_count, *s_events_per_chunk,
-    *s_last_step, *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest;
+    *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest;
 
 static int
 intern_names(void)
@@ -68,7 +68,6 @@ intern_names(void)
     NAME(s_data, "data");
     NAME(s_count, "count");
     NAME(s_events_per_chunk, "events_per_chunk");
-    NAME(s_last_step, "_last_step");
     NAME(s_number, "number");
     NAME(s_frame_no, "frame_no");
     NAME(s_objects, "_objects");
@@ -484,6 +483,28 @@ is_scalar(LineStepper *self, PyObject *value, Py_ssize_t *shortest)
     return 0;
 }
 
+/* Whether the locals a line names may all be scalars (a str's secrets are not looked
+ * for yet): a line naming an object is the Python recorder's. */
+static int
+may_be_scalars(LineStepper *self, const LineTable *names, PyObject **locals)
+{
+    if (names->python)
+        return 0;
+    const int *groups[2] = {names->deep, names->shallow};
+    int sizes[2] = {names->n_deep, names->n_shallow};
+    Py_ssize_t any_length = PY_SSIZE_T_MAX;
+    for (int g = 0; g < 2; g++) {
+        for (int i = 0; i < sizes[g]; i++) {
+            PyObject *value = locals[groups[g][i]];
+            if (value != NULL && is_scalar(self, value, &any_length) <= 0) {
+                PyErr_Clear();
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
 /* Whether two scalar forms record the same value (recorder._same_form). */
 static int
 same_form(PyObject *form, PyObject *old)
@@ -554,8 +575,8 @@ pack_attribute(Packed *packed, PyObject *owner, PyObject *name)
 /* Read what a step needs from the recorder's objects into ``view`` (which then owns its
  * references): 1, or 0 if the step is the Python recorder's (see the top of this file). */
 static int
-read_view(LineStepper *self, PyObject *code, PyFrameObject *frame, PyObject *buffer,
-          View *view)
+read_view(LineStepper *self, PyObject *code, PyFrameObject *frame, const CodeTable *table,
+          PyObject *buffer, View *view)
 {
     PyObject *thread = NULL, *stack = NULL, *known = NULL, *cells = NULL, *objects = NULL,
              *attribute = NULL;
@@ -590,8 +611,7 @@ read_view(LineStepper *self, PyObject *code, PyFrameObject *frame, PyObject *buf
     if (!(attribute = PyObject_GetAttr(view->entry, s_dropping)) || attribute != Py_None)
         goto done;
     Py_CLEAR(attribute);
-    if (!(view->table = code_table(self, code)))
-        goto done;
+    view->table = table;
     if (!(view->values = PyObject_GetAttr(view->entry, s_values))
         || !PyDict_CheckExact(view->values)
         || !(view->ids = PyObject_GetAttr(view->entry, s_ids))
@@ -750,7 +770,6 @@ commit(LineStepper *self, View *view, PyObject *line, PyObject **locals, const i
     long step = view->step + 1;
     if (PyObject_SetAttr(view->entry, s_line, line) < 0
         || set_long(self->recorder, s_step, step) < 0
-        || set_long(view->buffer, s_last_step, step) < 0
         || set_long(view->events, s_count, view->count + 1) < 0
         || PyByteArray_Resize(view->data, size + packed->size) < 0)
         return -1;
@@ -770,6 +789,18 @@ try_step(LineStepper *self, PyObject *code, PyObject *line, PyFrameObject *frame
         return 0;
     long line_no = PyLong_AsLong(line);
     if (line_no == -1 && PyErr_Occurred())
+        return 0;
+    PyCodeObject *running = PyFrame_GetCode(frame);
+    Py_DECREF(running);
+    if ((PyObject *)running != code)
+        return 0;
+    const CodeTable *table = code_table(self, code);
+    if (table == NULL)
+        return 0;
+    /* Most lines that the Python recorder must step name an object: told before reading
+     * anything of the recorder. */
+    PyObject **locals = _PyFrame_GetLocalsArray(frame->f_frame);
+    if (!may_be_scalars(self, line_table(table, line_no), locals))
         return 0;
     PyObject *buffer = PyObject_GetAttr(self->recorder, s_line_buffer);
     if (buffer == NULL)
@@ -796,12 +827,11 @@ try_step(LineStepper *self, PyObject *code, PyObject *line, PyFrameObject *frame
     if (!cached) {
         PyErr_Clear();
         view = &fresh;
-        if (!read_view(self, code, frame, buffer, view)) {
+        if (!read_view(self, code, frame, table, buffer, view)) {
             forget_view(view);
             return 0;
         }
     }
-    PyObject **locals = _PyFrame_GetLocalsArray(frame->f_frame);
     int changed[MAX_NAMES];
     int n_changed = changed_names(self, view, line_no, locals, changed);
     Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
