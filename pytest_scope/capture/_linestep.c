@@ -120,7 +120,7 @@ free_code_table(void *pointer)
 typedef struct {
     PyObject *buffer, *entry, *values, *ids, *events, *data, *by_id; /* owned when cached */
     PyObject *frame, *code;     /* compared only: the entry's frame holds its frame */
-    const CodeTable *table;
+    const CodeTable *table;     /* the code's, as of this step */
     unsigned long ident;
     long step, line, count, per_chunk;
     char header[32];            /* the event's thread, frame and code numbers, packed */
@@ -193,7 +193,8 @@ name_indices(LineStepper *self, PyObject *names, PyObject *varnames, PyObject *c
     return 0;
 }
 
-static int
+/* A line's names, by index; a line that names another kind of name is marked ``python``. */
+static void
 fill_line(LineStepper *self, LineTable *entry, PyObject *names, PyObject *varnames,
           PyObject *cells)
 {
@@ -213,7 +214,6 @@ fill_line(LineStepper *self, LineTable *entry, PyObject *names, PyObject *varnam
     PyErr_Clear();
     if (!ok)
         entry->python = 1;
-    return 0;
 }
 
 static CodeTable *
@@ -250,10 +250,10 @@ build_code_table(LineStepper *self, PyCodeObject *code)
         if (last - first > 1000000)
             goto unsupported;
         table->first_line = (int)first;
-        table->n_lines = (int)(last - first + 1);
-        table->lines = PyMem_RawCalloc(table->n_lines, sizeof(LineTable));
+        table->lines = PyMem_RawCalloc(last - first + 1, sizeof(LineTable));
         if (table->lines == NULL)
             goto unsupported;
+        table->n_lines = (int)(last - first + 1);
         position = 0;
         while (PyDict_Next(named, &position, &key, &value)) {
             LineTable *entry = &table->lines[PyLong_AsLong(key) - first];
@@ -346,23 +346,12 @@ put_be(Packed *packed, uint8_t marker, uint64_t value, int width)
 
 /* msgpack's smallest form of an int, as msgpack-python packs it. */
 static int
-pack_int(Packed *packed, PyObject *value)
+pack_long(Packed *packed, long long value)
 {
     if (reserve(packed, 9) < 0)
         return -1;
-    int overflow = 0;
-    long long signed_value = PyLong_AsLongLongAndOverflow(value, &overflow);
-    if (overflow > 0) {
-        unsigned long long big = PyLong_AsUnsignedLongLong(value);
-        if (big == (unsigned long long)-1 && PyErr_Occurred())
-            return -1;
-        put_be(packed, 0xcf, big, 8);
-        return 0;
-    }
-    if (overflow < 0 || (signed_value == -1 && PyErr_Occurred()))
-        return -1;
-    if (signed_value >= 0) {
-        uint64_t v = (uint64_t)signed_value;
+    if (value >= 0) {
+        uint64_t v = (uint64_t)value;
         if (v < 128)
             packed->bytes[packed->size++] = (char)v;
         else if (v <= 0xff)
@@ -374,28 +363,32 @@ pack_int(Packed *packed, PyObject *value)
         else
             put_be(packed, 0xcf, v, 8);
     }
-    else if (signed_value >= -32)
-        packed->bytes[packed->size++] = (char)(0xe0 | (signed_value + 32));
-    else if (signed_value >= -128)
-        put_be(packed, 0xd0, (uint64_t)signed_value, 1);
-    else if (signed_value >= -32768)
-        put_be(packed, 0xd1, (uint64_t)signed_value, 2);
-    else if (signed_value >= -2147483648LL)
-        put_be(packed, 0xd2, (uint64_t)signed_value, 4);
+    else if (value >= -32)
+        packed->bytes[packed->size++] = (char)(0xe0 | (value + 32));
+    else if (value >= -128)
+        put_be(packed, 0xd0, (uint64_t)value, 1);
+    else if (value >= -32768)
+        put_be(packed, 0xd1, (uint64_t)value, 2);
+    else if (value >= -2147483648LL)
+        put_be(packed, 0xd2, (uint64_t)value, 4);
     else
-        put_be(packed, 0xd3, (uint64_t)signed_value, 8);
+        put_be(packed, 0xd3, (uint64_t)value, 8);
     return 0;
 }
 
+/* An int in msgpack's range (a scalar's form, or a number of the recorder's). */
 static int
-pack_long(Packed *packed, long value)
+pack_int(Packed *packed, PyObject *value)
 {
-    PyObject *boxed = PyLong_FromLong(value);
-    if (boxed == NULL)
+    int overflow = 0;
+    long long signed_value = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow == 0)
+        return (signed_value == -1 && PyErr_Occurred()) ? -1 : pack_long(packed, signed_value);
+    unsigned long long big = PyLong_AsUnsignedLongLong(value);
+    if ((big == (unsigned long long)-1 && PyErr_Occurred()) || reserve(packed, 9) < 0)
         return -1;
-    int result = pack_int(packed, boxed);
-    Py_DECREF(boxed);
-    return result;
+    put_be(packed, 0xcf, big, 8);
+    return 0;
 }
 
 static int
@@ -832,6 +825,8 @@ try_step(LineStepper *self, PyObject *code, PyObject *line, PyFrameObject *frame
             return 0;
         }
     }
+    /* Another stepper (another recorder's) may have replaced the table since it was read. */
+    view->table = table;
     int changed[MAX_NAMES];
     int n_changed = changed_names(self, view, line_no, locals, changed);
     Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
