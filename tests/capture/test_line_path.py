@@ -268,9 +268,7 @@ def test_each_form_of_a_changed_local_is_recorded_at_the_line_after(module: Modu
     leaves them to the recorder). 0.0 and -0.0, True and 1, 1 and 1.0 are different forms.
     """
     recording = _record(module, lambda _: module.scalars())
-    changes = [
-        event[6]["l"] for event in recording.events if event[6] and "l" in event[6]
-    ]
+    changes = [event[6]["l"] for event in recording.events if event[6] and "l" in event[6]]
     values = [change["value"] for change in changes if "value" in change]
     assert values[:3] == [0, -1, 2**64 - 1]
     assert values[3] == {"$type": "int", "repr": str(2**64)}
