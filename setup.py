@@ -18,7 +18,7 @@ import runpy
 import sys
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 # What is compiled, and whether the pure path is asked for, as the package itself tells
@@ -44,6 +44,10 @@ def event_path_extensions() -> list:
     except ImportError:
         return []
     extensions = mypycify(EVENT_PATH, opt_level="3", group_name="pytest_scope._event_path")
+    # The native line step, which reads the compiled recorder's objects (_linestep.c).
+    extensions.append(
+        Extension("pytest_scope.capture._linestep", ["pytest_scope/capture/_linestep.c"])
+    )
     for extension in extensions:
         extension.optional = True  # a machine without a compiler gets the pure package
     return extensions

@@ -37,7 +37,7 @@ class RingBuffer:
         # Whether the next step opens a chunk, so ``begin_step`` takes a keyframe: a step
         # that would not otherwise need the recorder's whole state checks this first.
         self.keyframe_due = True
-        self._first_step = self._last_step = 0
+        self._first_step = 0  # of the open chunk; its steps follow one another
         self.dropped_steps = 0
 
     def begin_step(self, step: int) -> None:
@@ -52,7 +52,6 @@ class RingBuffer:
         events.pack(event)
         if events.count == 1:
             self._first_step = event[0]
-        self._last_step = event[0]
         # Only an event with a payload can be large: the size is looked at then, and
         # every 64 events (a payload-less event packs to a few bytes).
         if events.count >= self.events_per_chunk or (
@@ -67,8 +66,9 @@ class RingBuffer:
         keyframe = self._keyframe
         self._keyframe = None
         self.keyframe_due = True
-        data = seal_chunk(keyframe, *self._events.take())
-        chunk = Chunk(self._first_step, self._last_step, data)
+        count, events = self._events.take()
+        data = seal_chunk(keyframe, count, events)
+        chunk = Chunk(self._first_step, self._first_step + count - 1, data)
         self._closed.append(chunk)
         self._closed_bytes += len(chunk.data)
         while self._closed_bytes > self.cap_bytes and len(self._closed) > 1:

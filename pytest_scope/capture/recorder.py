@@ -43,7 +43,7 @@ from pytest_scope.capture.objects import OWN_REFS, ObjectTable, refcount
 from pytest_scope.capture.plan import Level, Plan
 from pytest_scope.capture.values import Encoded, ValueEncoder, _exception_args
 from pytest_scope.errors import ScopeError
-from pytest_scope.trace.codec import Keyframe
+from pytest_scope.trace.codec import CHUNK_TARGET_BYTES, Keyframe
 from pytest_scope.trace.schema import Kind, Payload
 
 TOOL_NAME: Final = "pytest-scope"
@@ -253,8 +253,13 @@ class Recorder:
         self._example_passed = False  # the kept example passed: record no other
         self._examples_failed = False  # an example failed: record every one from then on
         self.restarted_steps = 0  # recorded, then discarded by a restart; for the summary
+        # The native line step (a LineStepper, ``_linestep.c``), where it was built.
+        self._native_line: Any = None
         self._reset_test(None)
         self._redaction.on_pending_change = self._switch_line_path
+        self._native_line = _native_line_step(self)
+        # The fast line callback: the native line step in front of ours, where there is one.
+        self._fast_line: Callable[..., object] = self._native_line or self._on_line_fast
 
     # -- session ------------------------------------------------------------------
 
@@ -274,7 +279,7 @@ class Recorder:
             _events.PY_THROW: self._on_throw,
             _events.PY_RETURN: self._on_return,
             _events.PY_YIELD: self._on_yield,
-            _events.LINE: self._on_line_fast if self._line_fast else self._on_line_general,
+            _events.LINE: self._fast_line if self._line_fast else self._on_line_general,
             _events.JUMP: self._on_jump,
             _events.RAISE: self._on_raise,
             _events.RERAISE: self._on_raise,
@@ -365,6 +370,8 @@ class Recorder:
         self._objects.reset()
         for thread in self._threads:
             thread.clear()
+        if self._native_line is not None:
+            self._native_line.forget()  # it holds what it read of the last test
 
     def _restart_test(self, buffer: RingBuffer) -> None:
         self.restarted_steps += self._step
@@ -552,7 +559,7 @@ class Recorder:
             self._line_fast = fast
             tool_id = self._tool_id
             if tool_id is not None:
-                callback = self._on_line_fast if fast else self._on_line_general
+                callback = self._fast_line if fast else self._on_line_general
                 _monitoring.register_callback(tool_id, _events.LINE, callback)
 
     def _on_jump(self, code: CodeType, offset: int, destination: int) -> Any:
@@ -574,7 +581,7 @@ class Recorder:
                 return _DISABLE
             known.loop_lines[offset] = line
         if self._line_fast:
-            self._on_line_fast(code, line, _getframe(_EVENT_FRAME))
+            self._fast_line(code, line, _getframe(_EVENT_FRAME))
         elif self._recording:
             self._on_line_general(code, line, _getframe(_EVENT_FRAME))
         return None
@@ -1127,6 +1134,30 @@ class Recorder:
             **({"watched": dict(self._watched_forms)} if self._watched_forms else {}),
             "objects": self._objects.closure(roots),
         }
+
+
+def _native_line_step(recorder: Recorder) -> Any:
+    """The native line step (``_linestep.c``), which reads the recorder's objects by their
+    compiled attributes: only with the compiled recorder, and only where it was built."""
+    if _EVENT_FRAME:  # this module runs as Python
+        return None
+    try:
+        from pytest_scope.capture._linestep import LineStepper
+    except ImportError:
+        return None
+    return LineStepper(
+        recorder=recorder,
+        fallback=recorder._on_line_fast,
+        locked=recorder._lock.locked,
+        is_tracing=_tracing_allocations,
+        line_names=line_names,
+        names_secret=recorder._redaction.names_secret,
+        redaction=recorder._redaction,
+        max_str=recorder._encoder.limits.max_str,
+        chunk_target_bytes=CHUNK_TARGET_BYTES,
+        line_kind=Kind.LINE,
+        locals_key=Payload.LOCALS,
+    )
 
 
 def _same_form(form: Encoded, old: Encoded) -> bool:

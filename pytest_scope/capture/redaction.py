@@ -126,12 +126,14 @@ class Redaction:
 
     def is_secret(self, name: str) -> bool:
         """Whether ``name`` holds a secret (the encoder's question: its answer counts)."""
-        if self._matches(name):
+        if self.names_secret(name):
             self.used = True
             return True
         return False
 
-    def _matches(self, name: str) -> bool:
+    def names_secret(self, name: str) -> bool:
+        """Whether ``name`` holds a secret, asked ahead of any value (the answer counts
+        for nothing: the native line step leaves secret names to the recorder)."""
         known = self._known.get(name)
         if known is None:
             if len(self._known) > 100_000:
@@ -233,7 +235,7 @@ class Redaction:
             for name, value in environ.items()
             if len(value) >= MIN_SECRET_CHARS
             and name.upper() not in NOT_SECRET_VARIABLES
-            and self._matches(name)
+            and self.names_secret(name)
         )
 
     def _pending_changed(self) -> None:

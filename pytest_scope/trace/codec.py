@@ -48,23 +48,26 @@ _Packer = msgpack.Packer
 
 class EventPacker:
     """Packs a chunk's events one by one, as they are recorded, into one growing buffer
-    (no bytes object per event), and tells the size so far when asked."""
+    (no list of events), and tells the size so far when asked. The native line step
+    (``capture/_linestep.c``) appends its packed events to ``data`` and counts them in
+    ``count`` the same way."""
 
     def __init__(self) -> None:
-        self._packer = _Packer(use_bin_type=True, autoreset=False)
+        self._packer = _Packer(use_bin_type=True)
+        self.data = bytearray()
         self.count = 0
 
     def pack(self, event: Event) -> None:
-        self._packer.pack(event)
+        self.data += self._packer.pack(event)
         self.count += 1
 
     def size(self) -> int:
-        return len(self._packer.getbuffer())
+        return len(self.data)
 
     def take(self) -> tuple[int, bytes]:
         """The events packed so far (their count and bytes); starts afresh."""
-        taken = self.count, self._packer.bytes()
-        self._packer.reset()
+        taken = self.count, bytes(self.data)
+        self.data.clear()
         self.count = 0
         return taken
 

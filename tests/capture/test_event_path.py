@@ -19,6 +19,9 @@ from support.recordings import copy_fixture, record
 
 from pytest_scope.capture import event_path
 from pytest_scope.capture.event_path import PURE_PYTHON_VARIABLE, in_event_path
+from pytest_scope.capture.plan import Plan
+from pytest_scope.capture.recorder import Recorder
+from pytest_scope.capture.values import ValueEncoder
 from pytest_scope.trace.reader import TraceFile
 from pytest_scope.trace.scope_dir import ScopeDir
 from replay.reading.cursor import Cursor
@@ -58,6 +61,16 @@ def test_the_environment_gets_the_path_it_expects() -> None:
         from pytest_scope.capture import recorder
 
         assert recorder.__file__.endswith(".py")
+
+
+def test_the_compiled_recorder_steps_lines_natively(tmp_path: Path) -> None:
+    """The compiled build puts the native line step in front of the fast line callback; the
+    pure one has none (it would read a recorder other than the one it was built with)."""
+    recorder = Recorder(Plan(tmp_path, ["test_*.py"]), ValueEncoder(), lambda *_: None)
+    native = type(recorder._fast_line).__name__ == "LineStepper"
+    assert native == event_path.compiled()
+    if os.environ.get("PYTEST_SCOPE_EXPECT_COMPILED"):
+        assert native, "the native line step was expected to be built"
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ state switches the registered callback. What is registered is read from
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -109,6 +110,24 @@ def counting(passes):
     return x
 
 
+def scalars():
+    value = 0
+    value = -1
+    value = 2**64 - 1
+    value = 2**64
+    value = -(2**63)
+    value = 0.0
+    value = -0.0
+    value = True
+    value = 1
+    value = 1.0
+    value = None
+    value = "text"
+    value = "x" * 1000
+    api_token = "shown as redacted"
+    return value, api_token
+
+
 def resumed_in_a_callee():
     pause = paused()
     pause.__enter__()
@@ -185,6 +204,8 @@ def line_callback() -> str:
         if monitoring.get_tool(tool_id) == TOOL_NAME:
             callback = monitoring.register_callback(tool_id, monitoring.events.LINE, None)
             monitoring.register_callback(tool_id, monitoring.events.LINE, callback)
+            if type(callback).__name__ == "LineStepper":
+                return FAST  # the native line step, in front of the fast callback
             return "none" if callback is None else str(callback.__name__)
     return "none"
 
@@ -236,6 +257,29 @@ def _record(
 
 def _code_numbers(recording: Recording) -> set[int]:
     return {event[4] for event in recording.events}
+
+
+# -- what a line step records --------------------------------------------------------
+
+
+def test_each_form_of_a_changed_local_is_recorded_at_the_line_after(module: ModuleType) -> None:
+    """Scalars in msgpack's range are their own forms (the native line step records them on
+    the compiled build); a bigger int, a long str and a secret name's value are not (it
+    leaves them to the recorder). 0.0 and -0.0, True and 1, 1 and 1.0 are different forms.
+    """
+    recording = _record(module, lambda _: module.scalars())
+    changes = [event[6]["l"] for event in recording.events if event[6] and "l" in event[6]]
+    values = [change["value"] for change in changes if "value" in change]
+    assert values[:3] == [0, -1, 2**64 - 1]
+    assert values[3] == {"$type": "int", "repr": str(2**64)}
+    assert values[4:10] == [-(2**63), 0.0, -0.0, True, 1, 1.0]
+    assert [math.copysign(1, value) for value in values[5:7]] == [1, -1]
+    assert [type(value) for value in values[7:10]] == [bool, int, float]
+    assert values[10:12] == [None, "text"]
+    assert values[12] == {"$type": "str", "repr": "x" * 200, "$truncated": 1000}
+    assert [change["api_token"] for change in changes if "api_token" in change] == [
+        {"$redacted": True}
+    ]
 
 
 # -- the switches ---------------------------------------------------------------------
