@@ -242,11 +242,10 @@ class Recorder:
         # Guards the pause count and the line path's switch (``_switch_line_path``); not
         # self._lock: a plugin's encoder runs under that, and may pause or watch.
         self._switch_lock = _Lock()
-        # The test's buffer while line steps take the fast path, else None (a fast callback
-        # reads it under self._lock: the switch it was entered by may be gone); and which
-        # line callback is registered (see _switch_line_path).
+        # The test's buffer while line steps take the fast path, else None: which line
+        # callback is registered (see _switch_line_path). A fast callback reads it under
+        # self._lock: the switch it was entered by may be gone.
         self._line_buffer: RingBuffer | None = None
-        self._line_fast = False
         # Watches made before a test begins (in its fixtures' setup) apply to it.
         self._pending_watches: dict[str, object] = {}
         self._watched: dict[str, object] = {}
@@ -282,7 +281,7 @@ class Recorder:
             _events.PY_THROW: self._on_throw,
             _events.PY_RETURN: self._on_return,
             _events.PY_YIELD: self._on_yield,
-            _events.LINE: self._fast_line if self._line_fast else self._on_line_general,
+            _events.LINE: self._on_line_general if self._line_buffer is None else self._fast_line,
             _events.JUMP: self._on_jump,
             _events.RAISE: self._on_raise,
             _events.RERAISE: self._on_raise,
@@ -556,10 +555,10 @@ class Recorder:
                 and not self._between_examples
                 and not self._redaction.pending
             )
+            was_fast = self._line_buffer is not None
             self._line_buffer = buffer if fast else None
-            if fast == self._line_fast:
+            if fast == was_fast:
                 return
-            self._line_fast = fast
             tool_id = self._tool_id
             if tool_id is not None:
                 callback = self._fast_line if fast else self._on_line_general
@@ -583,7 +582,7 @@ class Recorder:
             if line is None or line != _line_at(code, offset):
                 return _DISABLE
             known.loop_lines[offset] = line
-        if self._line_fast:
+        if self._line_buffer is not None:
             self._fast_line(code, line, _getframe(_EVENT_FRAME))
         elif self._recording:
             self._on_line_general(code, line, _getframe(_EVENT_FRAME))
