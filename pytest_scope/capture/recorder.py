@@ -108,12 +108,13 @@ class _Code:
     """What the recorder needs of a planned code object, found once when it is adopted."""
 
     __slots__ = (
-        "cell_names", "lines", "loop_lines", "number", "optimized", "params", "plain_names",
-        "stepped_lines", "variables",
+        "cell_names", "code", "lines", "loop_lines", "number", "optimized", "params",
+        "plain_names", "stepped_lines", "variables",
     )  # fmt: skip
 
     def __init__(self, number: int, code: CodeType, stepped_lines: bool) -> None:
         self.number = number
+        self.code = code  # held: the recorder finds it by its id
         self.stepped_lines = stepped_lines  # whether its frames have line events
         self.lines: dict[int, LineNames] | None = None  # line_names, when first needed
         self.loop_lines: dict[int, int] = {}  # backward jumps within a line: their line
@@ -224,9 +225,11 @@ class Recorder:
         self._encoder = encoder
         self._on_new_code = on_new_code
         self._tool_id: int | None = None
-        # Keyed by the code object itself, which keeps it alive while we use its identity.
-        self._levels: dict[CodeType, Level] = {}
-        self._codes: dict[CodeType, _Code] = {}
+        # Keyed by id(code): hashing a code object hashes its every instruction (about
+        # 1 us for a function of a few hundred bytes of bytecode), at every event. The
+        # values hold the code objects, so that an id stays theirs.
+        self._levels: dict[int, tuple[CodeType, Level]] = {}
+        self._codes: dict[int, _Code] = {}
         self._objects = ObjectTable(encoder)
         self._lock = _Lock()
         self._muted = False
@@ -239,11 +242,10 @@ class Recorder:
         # Guards the pause count and the line path's switch (``_switch_line_path``); not
         # self._lock: a plugin's encoder runs under that, and may pause or watch.
         self._switch_lock = _Lock()
-        # The test's buffer while line steps take the fast path, else None (a fast callback
-        # reads it under self._lock: the switch it was entered by may be gone); and which
-        # line callback is registered (see _switch_line_path).
+        # The test's buffer while line steps take the fast path, else None: which line
+        # callback is registered (see _switch_line_path). A fast callback reads it under
+        # self._lock: the switch it was entered by may be gone.
         self._line_buffer: RingBuffer | None = None
-        self._line_fast = False
         # Watches made before a test begins (in its fixtures' setup) apply to it.
         self._pending_watches: dict[str, object] = {}
         self._watched: dict[str, object] = {}
@@ -279,7 +281,7 @@ class Recorder:
             _events.PY_THROW: self._on_throw,
             _events.PY_RETURN: self._on_return,
             _events.PY_YIELD: self._on_yield,
-            _events.LINE: self._fast_line if self._line_fast else self._on_line_general,
+            _events.LINE: self._on_line_general if self._line_buffer is None else self._fast_line,
             _events.JUMP: self._on_jump,
             _events.RAISE: self._on_raise,
             _events.RERAISE: self._on_raise,
@@ -300,8 +302,8 @@ class Recorder:
             return
         steering.detach(self)
         _monitoring.set_events(tool_id, 0)
-        for code in self._codes:
-            _monitoring.set_local_events(tool_id, code, 0)
+        for known in self._codes.values():
+            _monitoring.set_local_events(tool_id, known.code, 0)
         for event in (
             _events.PY_START, _events.PY_RESUME, _events.PY_THROW, _events.PY_RETURN,
             _events.PY_YIELD, _events.LINE, _events.JUMP, _events.RAISE, _events.RERAISE,
@@ -414,11 +416,12 @@ class Recorder:
             tool_id = self._tool_id
             if tool_id is None or previous == level or self._muted:  # _unmute applies it
                 return
-            for code, known in self._codes.items():
-                planned = self._levels.get(code, Level.SKIP)
+            for known in self._codes.values():
+                planned = self._levels[id(known.code)][1]
                 known.stepped_lines = (level or planned) is Level.LINES
                 if planned is not Level.SKIP and (previous or planned) != (level or planned):
-                    _monitoring.set_local_events(tool_id, code, _LOCAL_EVENTS[level or planned])
+                    events = _LOCAL_EVENTS[level or planned]
+                    _monitoring.set_local_events(tool_id, known.code, events)
 
     def forget_pending_watches(self) -> None:
         """Drop watches made outside a test (in a teardown): they are not the next test's."""
@@ -427,9 +430,8 @@ class Recorder:
     # -- callbacks ------------------------------------------------------------------
 
     def _on_start(self, code: CodeType, offset: int) -> Any:
-        level = self._levels.get(code)
-        if level is None:
-            level = self._adopt(code)
+        adopted = self._levels.get(id(code))
+        level = self._adopt(code) if adopted is None else adopted[1]
         if level is Level.SKIP:
             return _DISABLE
         if self._recording:
@@ -441,7 +443,7 @@ class Recorder:
             self._record(Kind.RESUME, code, _getframe(_EVENT_FRAME), _MISSING)
 
     def _on_throw(self, code: CodeType, offset: int, exception: BaseException) -> None:
-        if self._recording and code in self._codes:
+        if self._recording and id(code) in self._codes:
             self._record(Kind.RESUME, code, _getframe(_EVENT_FRAME), exception)
 
     def _on_return(self, code: CodeType, offset: int, value: object) -> None:
@@ -553,10 +555,10 @@ class Recorder:
                 and not self._between_examples
                 and not self._redaction.pending
             )
+            was_fast = self._line_buffer is not None
             self._line_buffer = buffer if fast else None
-            if fast == self._line_fast:
+            if fast == was_fast:
                 return
-            self._line_fast = fast
             tool_id = self._tool_id
             if tool_id is not None:
                 callback = self._fast_line if fast else self._on_line_general
@@ -571,7 +573,7 @@ class Recorder:
         if it lands on another line, and never needs a step of its own: whether a jump is
         one or the other is fixed by the code, so its location is disabled for good.
         """
-        known = self._codes.get(code)
+        known = self._codes.get(id(code))
         line = known.loop_lines.get(offset) if known is not None else None
         if line is None:
             if destination > offset or known is None:
@@ -580,22 +582,22 @@ class Recorder:
             if line is None or line != _line_at(code, offset):
                 return _DISABLE
             known.loop_lines[offset] = line
-        if self._line_fast:
+        if self._line_buffer is not None:
             self._fast_line(code, line, _getframe(_EVENT_FRAME))
         elif self._recording:
             self._on_line_general(code, line, _getframe(_EVENT_FRAME))
         return None
 
     def _on_raise(self, code: CodeType, offset: int, exception: BaseException) -> None:
-        if self._recording and code in self._codes:
+        if self._recording and id(code) in self._codes:
             self._record(Kind.EXCEPTION, code, _getframe(_EVENT_FRAME), exception)
 
     def _on_handled(self, code: CodeType, offset: int, exception: BaseException) -> None:
-        if self._recording and code in self._codes:
+        if self._recording and id(code) in self._codes:
             self._record(Kind.HANDLED, code, _getframe(_EVENT_FRAME), exception)
 
     def _on_unwind(self, code: CodeType, offset: int, exception: BaseException) -> None:
-        if self._recording and code in self._codes:
+        if self._recording and id(code) in self._codes:
             self._record(Kind.UNWIND, code, _getframe(_EVENT_FRAME), exception)
 
     # -- recording ------------------------------------------------------------------
@@ -607,14 +609,14 @@ class Recorder:
             if level is not Level.SKIP and self._tool_id is not None:
                 code_no = self._code_base + len(self._codes) + 1
                 effective = self._level_override or level
-                self._codes[code] = _Code(code_no, code, effective is Level.LINES)
+                self._codes[id(code)] = _Code(code_no, code, effective is Level.LINES)
                 self._on_new_code(code_no, code)
                 events = _LOCAL_EVENTS[self._level_override or level]
                 _monitoring.set_local_events(self._tool_id, code, events)
         except Exception as exc:  # a fault here must not reach the code under test
             self._fault(exc)
             level = Level.SKIP
-        self._levels[code] = level
+        self._levels[id(code)] = (code, level)
         return level
 
     def _record(self, kind: int, code: CodeType, frame: FrameType, value: object) -> None:
@@ -657,8 +659,8 @@ class Recorder:
             return
         self._muted = True
         _monitoring.set_events(tool_id, 0)
-        for code in self._codes:
-            _monitoring.set_local_events(tool_id, code, 0)
+        for known in self._codes.values():
+            _monitoring.set_local_events(tool_id, known.code, 0)
 
     def _unmute(self) -> None:
         tool_id = self._tool_id
@@ -667,10 +669,10 @@ class Recorder:
             return
         _monitoring.set_events(tool_id, _GLOBAL_EVENTS)
         override = self._level_override
-        for code in self._codes:
-            level = self._levels.get(code, Level.SKIP)
+        for known in self._codes.values():
+            level = self._levels[id(known.code)][1]
             if level is not Level.SKIP:
-                _monitoring.set_local_events(tool_id, code, _LOCAL_EVENTS[override or level])
+                _monitoring.set_local_events(tool_id, known.code, _LOCAL_EVENTS[override or level])
 
     def _thread(self) -> _Thread:
         # threading.get_ident() values are reused by later threads; a thread-local is not.
@@ -780,7 +782,7 @@ class Recorder:
             self._suspend(frame, current)
 
     def _entered_frame(self, kind: int, code: CodeType, frame: FrameType) -> _Frame:
-        known = self._codes[code]
+        known = self._codes[id(code)]
         if kind == Kind.RESUME:
             entry = self._suspended.pop(id(frame), None)
             if entry is not None and entry.code is known:
