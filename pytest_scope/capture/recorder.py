@@ -836,8 +836,7 @@ class Recorder:
             self._check_names(entry, names, local_values, changed, deleted)
             return
         if not code.stepped_lines:
-            variables = self._variables(entry, local_values)
-            self._check_bindings(entry, variables, local_values, changed, deleted)
+            self._check_rebound(entry, frame, local_values, changed, deleted)
             self._check_names(entry, code.params, local_values, changed, deleted)
             return
         if entry.dropping is not None:  # what its last line let go of; this event notes none
@@ -1002,6 +1001,24 @@ class Recorder:
         if rebound:
             self._check_names(entry, tuple(rebound), local_values, changed, deleted)
 
+    def _check_rebound(
+        self,
+        entry: _Frame,
+        frame: FrameType,
+        local_values: Any,
+        changed: dict[str, Encoded],
+        deleted: list[str],
+    ) -> None:
+        """Every binding of a frame, for a rebinding: in one pass over the frame's locals
+        where the native check is built (``_rebinding.c``), else name by name."""
+        if _rebound_names is not None and entry.code.optimized:
+            rebound = _rebound_names(frame, entry.ids, entry.values)
+            if rebound:
+                self._check_names(entry, rebound, local_values, changed, deleted)
+            return
+        variables = self._variables(entry, local_values)
+        self._check_bindings(entry, variables, local_values, changed, deleted)
+
     def _variables(self, entry: _Frame, local_values: Any) -> tuple[str, ...]:
         return entry.code.variables if entry.code.optimized else tuple(local_values)
 
@@ -1136,6 +1153,23 @@ class Recorder:
             **({"watched": dict(self._watched_forms)} if self._watched_forms else {}),
             "objects": self._objects.closure(roots),
         }
+
+
+def _native_rebound_names() -> (
+    Callable[[FrameType, dict[str, int], dict[str, Encoded]], tuple[str, ...]] | None
+):
+    """The native rebinding check (``_rebinding.c``), with the compiled recorder only (the
+    pure-Python path stays pure), where it was built."""
+    if _EVENT_FRAME:  # this module runs as Python
+        return None
+    try:
+        from pytest_scope.capture._rebinding import rebound_names
+    except ImportError:
+        return None
+    return rebound_names
+
+
+_rebound_names: Final = _native_rebound_names()
 
 
 def _native_line_step(recorder: Recorder) -> Any:

@@ -1,0 +1,110 @@
+/* Which locals of a frame were rebound since its last step: the check a step of a frame
+ * without line events makes of every binding (Recorder._check_bindings), in C.
+ *
+ * Through the 3.13 frame-locals proxy, reading one local scans the code's names for it,
+ * so checking every local of a function costs the square of their number (a function of
+ * 151 locals: about 30 us a step). Here the frame's locals are read in one pass, by index,
+ * and each compared with what the frame's shadow last recorded of it: a local whose
+ * recorded form refers to an object (``ids``) is rebound if it holds another object now,
+ * any other local if it is not the very object recorded as its form (``values``).
+ *
+ * It reads the interpreter's frame through the internal headers of 3.12 and 3.13, which it
+ * is built for, and is used only with the compiled recorder (capture/recorder.py).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#if PY_VERSION_HEX < 0x030C0000 || PY_VERSION_HEX >= 0x030E0000
+#error "the rebinding check reads the frames of CPython 3.12 and 3.13 only"
+#endif
+
+#define Py_BUILD_CORE 1
+#include "internal/pycore_frame.h"
+#undef Py_BUILD_CORE
+
+/* The kinds of a code's locals (Include/internal/pycore_code.h). */
+#define FAST_CELL 0x40
+#define FAST_FREE 0x80
+
+/* Whether the local ``name``, holding ``value`` (NULL: unbound), is rebound: 1, 0, or -1
+ * on an error. */
+static int
+rebound(PyObject *name, PyObject *value, PyObject *ids, PyObject *values)
+{
+    PyObject *key = PyDict_GetItemWithError(ids, name);
+    if (key == NULL && PyErr_Occurred())
+        return -1;
+    if (key == NULL) {
+        PyObject *form = PyDict_GetItemWithError(values, name);
+        if (form == NULL && PyErr_Occurred())
+            return -1;
+        return value != form;
+    }
+    if (value == NULL)
+        return 1;
+    PyObject *held = PyLong_FromVoidPtr(value);
+    if (held == NULL)
+        return -1;
+    int same = PyObject_RichCompareBool(key, held, Py_EQ);
+    Py_DECREF(held);
+    return same < 0 ? -1 : !same;
+}
+
+static PyObject *
+rebound_names(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyFrame_Check(args[0]) || !PyDict_CheckExact(args[1])
+        || !PyDict_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "rebound_names(frame, ids, values)");
+        return NULL;
+    }
+    PyFrameObject *frame = (PyFrameObject *)args[0];
+    PyObject *ids = args[1], *values = args[2];
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    if (!(code->co_flags & CO_OPTIMIZED)) {
+        Py_DECREF(code);
+        PyErr_SetString(PyExc_ValueError, "the frame of a function only");
+        return NULL;
+    }
+    PyObject *names = code->co_localsplusnames;
+    PyObject *kinds = code->co_localspluskinds;
+    PyObject **locals = _PyFrame_GetLocalsArray(frame->f_frame);
+    PyObject *found = PyList_New(0);
+    for (Py_ssize_t i = 0; found != NULL && i < PyTuple_GET_SIZE(names); i++) {
+        PyObject *value = locals[i];
+        unsigned char kind = (unsigned char)PyBytes_AS_STRING(kinds)[i];
+        if (value != NULL && (kind & (FAST_CELL | FAST_FREE)) && PyCell_Check(value))
+            value = PyCell_GET(value);
+        PyObject *name = PyTuple_GET_ITEM(names, i);
+        int changed = rebound(name, value, ids, values);
+        if (changed < 0 || (changed && PyList_Append(found, name) < 0))
+            Py_CLEAR(found);
+    }
+    Py_DECREF(code);
+    if (found == NULL)
+        return NULL;
+    PyObject *result = PyList_AsTuple(found);
+    Py_DECREF(found);
+    return result;
+}
+
+static PyMethodDef rebinding_methods[] = {
+    {"rebound_names", (PyCFunction)(void (*)(void))rebound_names, METH_FASTCALL,
+     PyDoc_STR("rebound_names(frame, ids, values): the locals of a function's frame rebound "
+               "since the forms its shadow recorded, in the order of its locals.")},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef rebinding_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "pytest_scope.capture._rebinding",
+    .m_doc = PyDoc_STR("The rebinding check of a frame's locals (see the top of _rebinding.c)."),
+    .m_size = 0,
+    .m_methods = rebinding_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__rebinding(void)
+{
+    return PyModuleDef_Init(&rebinding_module);
+}
