@@ -9,7 +9,6 @@ state switches the registered callback. What is registered is read from
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import sys
 import threading
@@ -20,6 +19,7 @@ from types import CodeType, ModuleType
 from typing import Any
 
 import pytest
+from support.modules import module_from_source
 
 from pytest_scope.capture import recorder as recorder_module
 from pytest_scope.capture.buffer import RingBuffer
@@ -188,13 +188,7 @@ def _line_of(marker: str) -> int:
 @pytest.fixture(scope="module")
 def module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     """``MODULE`` as a test file of a project: recorded line by line."""
-    source = tmp_path_factory.mktemp("lines") / "test_line_module.py"
-    source.write_text(MODULE)
-    spec = importlib.util.spec_from_file_location("test_line_module", source)
-    assert spec is not None and spec.loader is not None
-    loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
-    yield loaded
+    yield module_from_source(tmp_path_factory.mktemp("lines") / "test_line_module.py", MODULE)
 
 
 def line_callback() -> str:

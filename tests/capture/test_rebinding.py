@@ -5,9 +5,10 @@ deleted is recorded as deleted; on the compiled build in one pass over the frame
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
+
+from support.modules import module_from_source
 
 from pytest_scope.capture.buffer import RingBuffer
 from pytest_scope.capture.plan import Plan
@@ -37,12 +38,7 @@ def rebinding(items, step):
 def _changes(tmp_path: Path) -> list[tuple[int, list[str], list[str]]]:
     """(kind, the locals recorded as changed, those deleted) of each step of the generator,
     a frame of project code: recorded without line events."""
-    source = tmp_path / "stepping.py"
-    source.write_text(PROJECT_MODULE)
-    spec = importlib.util.spec_from_file_location("stepping", source)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = module_from_source(tmp_path / "stepping.py", PROJECT_MODULE)
     recorder = Recorder(Plan(tmp_path, ["test_*.py"]), ValueEncoder(), lambda *_: None)
     buffer = RingBuffer(2**30, recorder.take_keyframe)
     recorder.start()

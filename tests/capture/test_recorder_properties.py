@@ -8,7 +8,6 @@ ring buffer is sometimes capped so that the oldest chunks are dropped.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.modules import module_from_source
 from support.tracebuilder import close_traces, open_trace
 
 from pytest_scope.capture.buffer import RingBuffer
@@ -91,12 +91,7 @@ _ops = st.lists(
 def driven(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, ModuleType]]:
     root = tmp_path_factory.mktemp("driven")
     source = root / "test_driven.py"
-    source.write_text(DRIVEN)
-    spec = importlib.util.spec_from_file_location("test_driven", source)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield source, module
+    yield source, module_from_source(source, DRIVEN)
     close_traces()
 
 

@@ -4,7 +4,6 @@ time; the benchmark measures time)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import threading
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from support.modules import module_from_source
 
 from pytest_scope.capture.buffer import RingBuffer
 from pytest_scope.capture.event_path import compiled
@@ -65,13 +65,7 @@ def deep_recursion():
 
 @pytest.fixture(scope="module")
 def shapes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    source = tmp_path_factory.mktemp("shapes") / "test_shapes.py"
-    source.write_text(SHAPES)
-    spec = importlib.util.spec_from_file_location("test_shapes", source)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
+    yield module_from_source(tmp_path_factory.mktemp("shapes") / "test_shapes.py", SHAPES)
 
 
 # The counts come from wrapping ``ObjectTable._check``, which the compiled build calls
@@ -144,12 +138,7 @@ def spin(rounds):
 def test_threads_stepping_together_keep_every_chunk_whole(tmp_path: Path) -> None:
     """Line steps of two threads, with the interpreter switching threads as often as it
     can, and chunks of a few events: each chunk still starts with its own keyframe."""
-    source = tmp_path / "test_threaded.py"
-    source.write_text(THREADED)
-    spec = importlib.util.spec_from_file_location("test_threaded", source)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = module_from_source(tmp_path / "test_threaded.py", THREADED)
     recorder = Recorder(Plan(tmp_path, ["test_*.py"]), ValueEncoder(), lambda *_: None)
     buffer = RingBuffer(2**30, recorder.take_keyframe, events_per_chunk=3)
     interval = sys.getswitchinterval()
