@@ -339,6 +339,13 @@ class ObjectTable:
     def _check(self, value: object, known: _Object, depth: int) -> int:
         """Compare one object with its recorded form; the nodes this cost."""
         info = known.info
+        below = self._unchanged_children(value, known) if known.form is not None else None
+        if below is not None:
+            if below and self._deep:
+                reach, get_info = self._reach, self._info
+                for child in below:
+                    reach(child, get_info(type(child)), depth + 1)
+            return 1 + len(below)
         shape, parts = self._parts(value, info)
         if (
             shape is not _ENCODE
@@ -373,6 +380,32 @@ class ObjectTable:
             known.form = form
             self.changes.append(known.entry())
         return 1 + len(parts)
+
+    def _unchanged_children(self, value: object, known: _Object) -> tuple[Any, ...] | None:
+        """The children of a list, tuple, dict or instance namespace that holds the parts
+        recorded of it, read in place by the native check (``_sameparts.c``); None when a
+        part changed, or the object is of another kind, or the check is not built."""
+        if _same_items is None:
+            return None
+        info = known.info
+        base: Any = info.base
+        if info.slot_getters:
+            return None
+        if info.dict_getter is None:
+            if base is list or base is tuple or base is dict:
+                return _same_items(
+                    value, known.shape, self._max_items, known.pinned, known.ids, known.child_at
+                )
+            return None
+        shape = known.shape
+        if base is not object or type(shape) is not tuple:
+            return None
+        namespace = info.dict_getter(value)
+        if type(namespace) is not dict or id(namespace) != shape[1]:
+            return None
+        return _same_items(
+            namespace, shape[2], self._max_items, known.pinned, known.ids, known.child_at
+        )
 
     def _child(self, value: object, info: _TypeInfo) -> Encoded:
         """The encoder's callback for an object below the one it encodes."""
@@ -489,6 +522,21 @@ def _same_parts(parts: list[Any], pinned: list[Any] | None, ids: tuple[int, ...]
         if id(part) != key:
             return False
     return True
+
+
+def _native_same_items() -> Callable[..., tuple[Any, ...] | None] | None:
+    """The native unchanged check (``_sameparts.c``), with the compiled table only (the
+    pure-Python path stays pure), where it was built."""
+    if hasattr(_native_same_items, "__code__"):  # this module runs as Python
+        return None
+    try:
+        from pytest_scope.capture._sameparts import same_items
+    except ImportError:
+        return None
+    return same_items
+
+
+_same_items: Final = _native_same_items()
 
 
 def _refs_in(form: Encoded) -> list[int]:
