@@ -2,10 +2,13 @@
 
 from typing import Any
 
-def same_items(
-    container: list[Any] | tuple[Any, ...] | dict[Any, Any],
+def same_parts(
+    items: list[Any] | tuple[Any, ...] | dict[Any, Any] | None,
     size: int,
     limit: int,
+    value: object,
+    members: tuple[object, ...],
+    unset: object,
     pinned: list[Any] | None,
     ids: tuple[int, ...],
     child_at: tuple[int, ...],

@@ -382,30 +382,34 @@ class ObjectTable:
         return 1 + len(parts)
 
     def _unchanged_children(self, value: object, known: _Object) -> tuple[Any, ...] | None:
-        """The children of a list, tuple, dict or instance namespace that holds the parts
-        recorded of it, read in place by the native check (``_sameparts.c``); None when a
-        part changed, or the object is of another kind, or the check is not built."""
-        if _same_items is None:
-            return None
+        """The children of an object that holds the parts recorded of it, read in place by
+        the native check (``_sameparts.c``): the items of a list, tuple or dict, or an
+        instance's namespace, then its slots. None when a part changed, or the object is
+        of another kind, or the check is not built."""
         info = known.info
+        members = info.slot_members
+        if _same_parts_native is None or members is None:
+            return None
         base: Any = info.base
-        if info.slot_getters:
-            return None
-        if info.dict_getter is None:
-            if base is list or base is tuple or base is dict:
-                return _same_items(
-                    value, known.shape, self._max_items, known.pinned, known.ids, known.child_at
-                )
-            return None
         shape = known.shape
-        if base is not object or type(shape) is not tuple:
+        items: Any
+        if info.dict_getter is not None:
+            if base is not object or type(shape) is not tuple:
+                return None  # a container with a namespace, or a plugin's form (_ENCODE)
+            items = info.dict_getter(value)
+            if type(items) is not dict or id(items) != shape[1]:
+                return None
+            size = shape[2]
+        elif base is list or base is tuple or base is dict:
+            items, size = value, shape
+        elif base is object and shape is None:
+            items, size = None, 0
+        else:
             return None
-        namespace = info.dict_getter(value)
-        if type(namespace) is not dict or id(namespace) != shape[1]:
-            return None
-        return _same_items(
-            namespace, shape[2], self._max_items, known.pinned, known.ids, known.child_at
-        )
+        return _same_parts_native(
+            items, size, self._max_items, value, members, _UNSET, known.pinned, known.ids,
+            known.child_at,
+        )  # fmt: skip
 
     def _child(self, value: object, info: _TypeInfo) -> Encoded:
         """The encoder's callback for an object below the one it encodes."""
@@ -524,19 +528,19 @@ def _same_parts(parts: list[Any], pinned: list[Any] | None, ids: tuple[int, ...]
     return True
 
 
-def _native_same_items() -> Callable[..., tuple[Any, ...] | None] | None:
+def _native_same_parts() -> Callable[..., tuple[Any, ...] | None] | None:
     """The native unchanged check (``_sameparts.c``), with the compiled table only (the
     pure-Python path stays pure), where it was built."""
-    if hasattr(_native_same_items, "__code__"):  # this module runs as Python
+    if hasattr(_native_same_parts, "__code__"):  # this module runs as Python
         return None
     try:
-        from pytest_scope.capture._sameparts import same_items
+        from pytest_scope.capture._sameparts import same_parts
     except ImportError:
         return None
-    return same_items
+    return same_parts
 
 
-_same_items: Final = _native_same_items()
+_same_parts_native: Final = _native_same_parts()
 
 
 def _refs_in(form: Encoded) -> list[int]:

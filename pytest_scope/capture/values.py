@@ -89,7 +89,7 @@ class _TypeInfo:
     __slots__ = (
         "ask_plugin", "base", "by_ref", "container", "dict_getter", "fields", "foreign",
         "is_class", "is_enum", "name", "plain_object", "plugin_summarizes", "slot_getters",
-        "slots_at_once", "special",
+        "slot_members", "slots_at_once", "special",
     )  # fmt: skip
 
     def __init__(self, cls: type, in_project: Callable[[str], bool] | None) -> None:
@@ -98,6 +98,7 @@ class _TypeInfo:
         self.base = next((_BASE_BY_ID[id(k)] for k in mro if id(k) in _BASE_BY_ID), object)
         self.dict_getter: Callable[..., Any] | None = None
         self.slot_getters: list[tuple[str, Callable[..., Any]]] = []
+        members: list[object] = []
         self.fields: tuple[str, ...] = ()
         for klass in mro:
             namespace = _type_dict(klass)
@@ -107,6 +108,7 @@ class _TypeInfo:
                 kind = type(attribute)
                 if kind is types.MemberDescriptorType and not name.startswith("__"):
                     self.slot_getters.append((name, attribute.__get__))
+                    members.append(attribute)
                 elif (
                     name == "__dict__"
                     and self.dict_getter is None
@@ -116,7 +118,11 @@ class _TypeInfo:
             fields = namespace.get("_fields")
             if not self.fields and type(fields) is tuple and all(type(f) is str for f in fields):
                 self.fields = fields
-        self.slots_at_once = _slots_reader(mro, [name for name, _ in self.slot_getters])
+        names = [name for name, _ in self.slot_getters]
+        self.slots_at_once = _slots_reader(mro, names)
+        # The slots' descriptors, for the native unchanged check (``objects``), where each
+        # name is read once (a slot redeclared in a subclass: then by name, both read one).
+        self.slot_members = tuple(members) if len(set(names)) == len(names) else None
         self.is_enum = _derives(type(cls), enum.EnumType)
         self.is_class = _derives(cls, type)  # instances of this type are classes
         # Encoded as a repr before any container rule applies.

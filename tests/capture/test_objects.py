@@ -154,6 +154,27 @@ def test_an_unchanged_object_is_not_recorded_again() -> None:
 LIMIT = ValueEncoder().limits.max_items
 
 
+class TaggedList(list[Any]):
+    __slots__ = ("tag",)
+
+
+_UNSET_SLOT = object()
+
+
+def _slotted(left: Any = _UNSET_SLOT) -> Slotted:
+    pair = Slotted()
+    pair.right = [0]
+    if left is not _UNSET_SLOT:
+        pair.left = left
+    return pair
+
+
+def _tagged(tag: str) -> TaggedList:
+    tagged = TaggedList([1, 2])
+    tagged.tag = tag
+    return tagged
+
+
 def _replace_namespace(node: Node) -> None:
     node.__dict__ = {"value": node.value}  # the same parts, in another dict
 
@@ -172,11 +193,18 @@ def _replace_namespace(node: Node) -> None:
         (lambda: Node([1]), _replace_namespace),
         (lambda: Node([1]), lambda node: node.value.append(2)),
         (lambda: Node(1), lambda node: setattr(node, "other", 2)),
+        (lambda: _slotted(1), lambda pair: setattr(pair, "left", 2)),
+        (_slotted, lambda pair: setattr(pair, "left", 2)),
+        (lambda: _slotted(1), lambda pair: delattr(pair, "left")),
+        (lambda: _slotted(None), lambda pair: delattr(pair, "left")),
+        (_slotted, lambda pair: pair.right.append(1)),
+        (lambda: _tagged("a"), lambda tagged: setattr(tagged, "tag", "b")),
     ],
     ids=[
         "last item shown", "first item not shown", "list shrinks", "last value shown",
         "key moved to the end", "dict subclass", "child of a tuple", "child of a list",
-        "namespace replaced", "below a namespace", "namespace grows",
+        "namespace replaced", "below a namespace", "namespace grows", "slot set",
+        "unset slot set", "slot deleted", "None slot deleted", "below a slot", "slot of a list",
     ],
 )  # fmt: skip
 def test_each_kind_of_change_in_place_is_found_at_the_next_check(
