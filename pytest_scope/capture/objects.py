@@ -125,7 +125,6 @@ class ObjectTable:
 
     def __init__(self, encoder: ValueEncoder) -> None:
         self._encoder = encoder
-        self._info = encoder.info
         self._redaction = encoder.redaction
         limits = encoder.limits
         self._max_depth = limits.max_depth
@@ -193,7 +192,7 @@ class ObjectTable:
                 return value
         elif value is None or kind is bool or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
             return value
-        info = self._info(kind)
+        info = self._encoder.info(kind)
         if not info.by_ref and not (info.ask_plugin and self._encoder.has_plugin):
             return self._encoder.encode(value)
         self._deep = deep
@@ -207,7 +206,7 @@ class ObjectTable:
 
     def _reach(self, value: object, info: _TypeInfo, depth: int) -> Encoded:
         """The ref of ``value``, numbered if new, and queued for a check at ``depth``."""
-        key = id(value)
+        key: Any = id(value)  # compiled, an int boxed once for the lookups below
         kind = type(value)
         known = self._by_id.get(key)
         if (
@@ -216,9 +215,9 @@ class ObjectTable:
             or (known.alive is not None and known.alive() is not value)
         ):
             known = self._number(value, kind, info, key)
-        reached = self._reached.get(key)
         if depth and not self._deep and known.form is not None:
             return known.ref
+        reached = self._reached.get(key)
         if reached is None or reached[1] > depth:
             self._reached[key] = (value, depth)
             # A bytearray shows whole at any depth (as a repr, like bytes); an object of a
@@ -342,9 +341,8 @@ class ObjectTable:
         below = self._unchanged_children(value, known) if known.form is not None else None
         if below is not None:
             if below and self._deep:
-                reach, get_info = self._reach, self._info
                 for child in below:
-                    reach(child, get_info(type(child)), depth + 1)
+                    self._reach(child, self._encoder.info(type(child)), depth + 1)
             return 1 + len(below)
         shape, parts = self._parts(value, info)
         if (
@@ -354,10 +352,9 @@ class ObjectTable:
             and _same_parts(parts, known.pinned, known.ids)
         ):
             if known.child_at and self._deep:
-                reach, get_info = self._reach, self._info
                 for position in known.child_at:
                     child = parts[position]
-                    reach(child, get_info(type(child)), depth + 1)
+                    self._reach(child, self._encoder.info(type(child)), depth + 1)
             return 1 + len(known.child_at)
         children: list[tuple[int, int]] = []
         self._children = children

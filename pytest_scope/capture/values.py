@@ -326,9 +326,9 @@ class ValueEncoder:
             return form
         if kind is dict and all(type(name) is str for name in summary):
             keep = min(length, self.limits.max_items, max(self._budget, 0))
-            is_secret = self.redaction.is_secret
+            redaction = self.redaction
             form["attrs"] = {
-                name: _REDACTED if is_secret(name) else self._encode(item, depth + 1)
+                name: _REDACTED if redaction.is_secret(name) else self._encode(item, depth + 1)
                 for name, item in _islice(dict.items(summary), keep)
             }
             if keep < length:
@@ -355,8 +355,7 @@ class ValueEncoder:
     def _items(self, iterable: Any, length: int, depth: int) -> tuple[list[Encoded], bool]:
         """Encode up to max_items elements (fewer once the node budget is spent)."""
         keep = min(length, self.limits.max_items, max(self._budget, 0))
-        encode = self._encode
-        items = [encode(item, depth + 1) for item in _islice(iterable, keep)]
+        items = [self._encode(item, depth + 1) for item in _islice(iterable, keep)]
         return items, keep < length
 
     def _sequence(self, value: Any, info: _TypeInfo, depth: int, base: Any) -> Encoded:
@@ -403,12 +402,12 @@ class ValueEncoder:
         length = dict.__len__(value)
         keep = min(length, self.limits.max_items, max(self._budget, 0))
         pairs = list(_islice(dict.items(value), keep))
-        is_secret = self.redaction.is_secret
-        is_secret_key = self.redaction.is_secret_key
-        secret = self._secret
-        encode = self._encode
+        redaction = self.redaction
         if self._str_keyed(value, pairs):
-            mapping = {k: secret(v) if is_secret(k) else encode(v, depth + 1) for k, v in pairs}
+            mapping = {
+                k: self._secret(v) if redaction.is_secret(k) else self._encode(v, depth + 1)
+                for k, v in pairs
+            }
             if keep == length:
                 return mapping
             return {
@@ -417,7 +416,10 @@ class ValueEncoder:
                 "$truncated": length,
             }
         items = [
-            [encode(k, depth + 1), secret(v) if is_secret_key(k) else encode(v, depth + 1)]
+            [
+                self._encode(k, depth + 1),
+                self._secret(v) if redaction.is_secret_key(k) else self._encode(v, depth + 1),
+            ]
             for k, v in pairs
         ]
         form: dict[str, Encoded] = {"$type": info.name, "items": items}
