@@ -204,8 +204,10 @@ class ObjectTable:
         redaction = self._redaction
         return len(text) >= redaction.shortest and redaction.hides(text)
 
-    def _reach(self, value: object, info: _TypeInfo, depth: int) -> Encoded:
-        """The ref of ``value``, numbered if new, and queued for a check at ``depth``."""
+    def _reach(self, value: object, info: _TypeInfo | None, depth: int) -> Encoded:
+        """The ref of ``value``, numbered if new, and queued for a check at ``depth``.
+        ``info``: its type's, or None to look it up only for an object the table does not
+        know (a known object keeps its type's)."""
         key: Any = id(value)  # compiled, an int boxed once for the lookups below
         kind = type(value)
         known = self._by_id.get(key)
@@ -214,7 +216,10 @@ class ObjectTable:
             or known.kind is not kind
             or (known.alive is not None and known.alive() is not value)
         ):
+            if info is None:
+                info = self._encoder.info(kind)
             known = self._number(value, kind, info, key)
+        info = known.info
         if depth and not self._deep and known.form is not None:
             return known.ref
         reached = self._reached.get(key)
@@ -342,7 +347,7 @@ class ObjectTable:
         if below is not None:
             if below and self._deep:
                 for child in below:
-                    self._reach(child, self._encoder.info(type(child)), depth + 1)
+                    self._reach(child, None, depth + 1)
             return 1 + len(below)
         shape, parts = self._parts(value, info)
         if (
@@ -354,7 +359,7 @@ class ObjectTable:
             if known.child_at and self._deep:
                 for position in known.child_at:
                     child = parts[position]
-                    self._reach(child, self._encoder.info(type(child)), depth + 1)
+                    self._reach(child, None, depth + 1)
             return 1 + len(known.child_at)
         children: list[tuple[int, int]] = []
         self._children = children
