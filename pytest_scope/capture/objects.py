@@ -140,8 +140,9 @@ class ObjectTable:
         # define __hash__): the type is held, so that its id stays its own.
         self._weakable: dict[int, tuple[type, bool]] = {}
         # Within one step: the objects reached (held until the step ends, so that their ids
-        # stay theirs) with the depth each was checked at, and the objects still to check.
-        self._reached: dict[int, tuple[object, int]] = {}
+        # stay theirs), the depth each was checked at by id, and the objects still to check.
+        self._held: list[object] = []
+        self._reached: dict[int, int] = {}
         self._pending: list[tuple[object, _Object, int]] = []
         self._children: list[tuple[int, int]] = []  # (number, id) met by encode_shallow
         self._child_depth = 0
@@ -158,6 +159,7 @@ class ObjectTable:
 
     def end_step(self) -> None:
         """Release the objects held during the step; their ids may be reused from here."""
+        self._held.clear()
         self._reached.clear()
         self._pending.clear()
         self.changes = []
@@ -223,8 +225,10 @@ class ObjectTable:
         if depth and not self._deep and known.form is not None:
             return known.ref
         reached = self._reached.get(key)
-        if reached is None or reached[1] > depth:
-            self._reached[key] = (value, depth)
+        if reached is None or reached > depth:
+            if reached is None:
+                self._held.append(value)
+            self._reached[key] = depth
             # A bytearray shows whole at any depth (as a repr, like bytes); an object of a
             # class from outside the project only as a local's own value (``foreign``).
             if (depth < self._max_depth and not (depth and info.foreign)) or (
