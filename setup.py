@@ -44,11 +44,12 @@ def event_path_extensions() -> list:
     except ImportError:
         return []
     extensions = mypycify(EVENT_PATH, opt_level="3", group_name="pytest_scope._event_path")
-    # The native line step, which reads the compiled recorder's objects (_linestep.c), and
-    # the rebinding check of a frame's locals (_rebinding.c).
+    # The native line step, which reads the compiled recorder's objects (_linestep.c), the
+    # rebinding check of a frame's locals (_rebinding.c) and the unchanged check of a
+    # container's parts (_sameparts.c).
     extensions += [
         Extension(f"pytest_scope.capture.{name}", [f"pytest_scope/capture/{name}.c"])
-        for name in ("_linestep", "_rebinding")
+        for name in ("_linestep", "_rebinding", "_sameparts")
     ]
     for extension in extensions:
         extension.optional = True  # a machine without a compiler gets the pure package

@@ -125,7 +125,6 @@ class ObjectTable:
 
     def __init__(self, encoder: ValueEncoder) -> None:
         self._encoder = encoder
-        self._info = encoder.info
         self._redaction = encoder.redaction
         limits = encoder.limits
         self._max_depth = limits.max_depth
@@ -141,8 +140,9 @@ class ObjectTable:
         # define __hash__): the type is held, so that its id stays its own.
         self._weakable: dict[int, tuple[type, bool]] = {}
         # Within one step: the objects reached (held until the step ends, so that their ids
-        # stay theirs) with the depth each was checked at, and the objects still to check.
-        self._reached: dict[int, tuple[object, int]] = {}
+        # stay theirs), the depth each was checked at by id, and the objects still to check.
+        self._held: list[object] = []
+        self._reached: dict[int, int] = {}
         self._pending: list[tuple[object, _Object, int]] = []
         self._children: list[tuple[int, int]] = []  # (number, id) met by encode_shallow
         self._child_depth = 0
@@ -159,6 +159,7 @@ class ObjectTable:
 
     def end_step(self) -> None:
         """Release the objects held during the step; their ids may be reused from here."""
+        self._held.clear()
         self._reached.clear()
         self._pending.clear()
         self.changes = []
@@ -193,7 +194,7 @@ class ObjectTable:
                 return value
         elif value is None or kind is bool or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
             return value
-        info = self._info(kind)
+        info = self._encoder.info(kind)
         if not info.by_ref and not (info.ask_plugin and self._encoder.has_plugin):
             return self._encoder.encode(value)
         self._deep = deep
@@ -205,9 +206,11 @@ class ObjectTable:
         redaction = self._redaction
         return len(text) >= redaction.shortest and redaction.hides(text)
 
-    def _reach(self, value: object, info: _TypeInfo, depth: int) -> Encoded:
-        """The ref of ``value``, numbered if new, and queued for a check at ``depth``."""
-        key = id(value)
+    def _reach(self, value: object, info: _TypeInfo | None, depth: int) -> Encoded:
+        """The ref of ``value``, numbered if new, and queued for a check at ``depth``.
+        ``info``: its type's, or None to look it up only for an object the table does not
+        know (a known object keeps its type's)."""
+        key: Any = id(value)  # compiled, an int boxed once for the lookups below
         kind = type(value)
         known = self._by_id.get(key)
         if (
@@ -215,12 +218,17 @@ class ObjectTable:
             or known.kind is not kind
             or (known.alive is not None and known.alive() is not value)
         ):
+            if info is None:
+                info = self._encoder.info(kind)
             known = self._number(value, kind, info, key)
-        reached = self._reached.get(key)
+        info = known.info
         if depth and not self._deep and known.form is not None:
             return known.ref
-        if reached is None or reached[1] > depth:
-            self._reached[key] = (value, depth)
+        reached = self._reached.get(key)
+        if reached is None or reached > depth:
+            if reached is None:
+                self._held.append(value)
+            self._reached[key] = depth
             # A bytearray shows whole at any depth (as a repr, like bytes); an object of a
             # class from outside the project only as a local's own value (``foreign``).
             if (depth < self._max_depth and not (depth and info.foreign)) or (
@@ -339,6 +347,12 @@ class ObjectTable:
     def _check(self, value: object, known: _Object, depth: int) -> int:
         """Compare one object with its recorded form; the nodes this cost."""
         info = known.info
+        below = self._unchanged_children(value, known) if known.form is not None else None
+        if below is not None:
+            if below and self._deep:
+                for child in below:
+                    self._reach(child, None, depth + 1)
+            return 1 + len(below)
         shape, parts = self._parts(value, info)
         if (
             shape is not _ENCODE
@@ -347,10 +361,9 @@ class ObjectTable:
             and _same_parts(parts, known.pinned, known.ids)
         ):
             if known.child_at and self._deep:
-                reach, get_info = self._reach, self._info
                 for position in known.child_at:
                     child = parts[position]
-                    reach(child, get_info(type(child)), depth + 1)
+                    self._reach(child, None, depth + 1)
             return 1 + len(known.child_at)
         children: list[tuple[int, int]] = []
         self._children = children
@@ -373,6 +386,36 @@ class ObjectTable:
             known.form = form
             self.changes.append(known.entry())
         return 1 + len(parts)
+
+    def _unchanged_children(self, value: object, known: _Object) -> tuple[Any, ...] | None:
+        """The children of an object that holds the parts recorded of it, read in place by
+        the native check (``_sameparts.c``): the items of a list, tuple or dict, or an
+        instance's namespace, then its slots. None when a part changed, or the object is
+        of another kind, or the check is not built."""
+        info = known.info
+        members = info.slot_members
+        if _same_parts_native is None or members is None:
+            return None
+        base: Any = info.base
+        shape = known.shape
+        items: Any
+        if info.dict_getter is not None:
+            if base is not object or type(shape) is not tuple:
+                return None  # a container with a namespace, or a plugin's form (_ENCODE)
+            items = info.dict_getter(value)
+            if type(items) is not dict or id(items) != shape[1]:
+                return None
+            size = shape[2]
+        elif base is list or base is tuple or base is dict:
+            items, size = value, shape
+        elif base is object and shape is None:
+            items, size = None, 0
+        else:
+            return None
+        return _same_parts_native(
+            items, size, self._max_items, value, members, _UNSET, known.pinned, known.ids,
+            known.child_at,
+        )  # fmt: skip
 
     def _child(self, value: object, info: _TypeInfo) -> Encoded:
         """The encoder's callback for an object below the one it encodes."""
@@ -489,6 +532,21 @@ def _same_parts(parts: list[Any], pinned: list[Any] | None, ids: tuple[int, ...]
         if id(part) != key:
             return False
     return True
+
+
+def _native_same_parts() -> Callable[..., tuple[Any, ...] | None] | None:
+    """The native unchanged check (``_sameparts.c``), with the compiled table only (the
+    pure-Python path stays pure), where it was built."""
+    if hasattr(_native_same_parts, "__code__"):  # this module runs as Python
+        return None
+    try:
+        from pytest_scope.capture._sameparts import same_parts
+    except ImportError:
+        return None
+    return same_parts
+
+
+_same_parts_native: Final = _native_same_parts()
 
 
 def _refs_in(form: Encoded) -> list[int]:

@@ -908,17 +908,16 @@ class Recorder:
         another object (a line that raised before its store kept it)."""
         dropping = entry.dropping
         if dropping is not None:
-            forget_id = self._objects.forget_id
+            objects = self._objects
             for name, key, below in dropping:
                 if id(local_values.get(name, _MISSING)) != key:
-                    forget_id(key)
+                    objects.forget_id(key)
                     for each in below:
-                        forget_id(each)
+                        objects.forget_id(each)
         noted: list[tuple[str, int, list[int]]] | None = None
-        knows = self._objects.knows
         for name in upcoming:
             value = local_values.get(name, _MISSING)
-            if knows(value) and refcount(value) == OWN_REFS + _REFS_PER_BINDING:
+            if self._objects.knows(value) and refcount(value) == OWN_REFS + _REFS_PER_BINDING:
                 if noted is None:
                     noted = []
                 noted.append((name, id(value), self._objects.dying_with([value], {})))
@@ -958,7 +957,7 @@ class Recorder:
         reach, or (not deep) the objects themselves (``ObjectTable.form``)."""
         values = entry.values
         ids = entry.ids
-        local_form = self._objects.local_form
+        objects = self._objects
         for name in names:
             value = local_values.get(name, _MISSING)
             old = values.get(name, _MISSING)
@@ -968,7 +967,7 @@ class Recorder:
                     ids.pop(name, None)
                     deleted.append(name)
                 continue
-            form = local_form(name, value, deep)
+            form = objects.local_form(name, value, deep)
             if form is old or (old is not _MISSING and _same_form(form, old)):
                 continue
             values[name] = changed[name] = form
@@ -1037,11 +1036,10 @@ class Recorder:
 
     def _check_watched(self) -> dict[str, Encoded]:
         """The watched objects whose form changed since the last step (or that are new)."""
-        form_of = self._objects.local_form
         forms = self._watched_forms
         changes: dict[str, Encoded] = {}
         for name, value in self._watched.items():
-            form = form_of(name, value)
+            form = self._objects.local_form(name, value)
             old = forms.get(name, _MISSING)
             if form is not old and (old is _MISSING or not _same_form(form, old)):
                 changes[name] = forms[name] = form

@@ -89,7 +89,7 @@ class _TypeInfo:
     __slots__ = (
         "ask_plugin", "base", "by_ref", "container", "dict_getter", "fields", "foreign",
         "is_class", "is_enum", "name", "plain_object", "plugin_summarizes", "slot_getters",
-        "slots_at_once", "special",
+        "slot_members", "slots_at_once", "special",
     )  # fmt: skip
 
     def __init__(self, cls: type, in_project: Callable[[str], bool] | None) -> None:
@@ -98,6 +98,7 @@ class _TypeInfo:
         self.base = next((_BASE_BY_ID[id(k)] for k in mro if id(k) in _BASE_BY_ID), object)
         self.dict_getter: Callable[..., Any] | None = None
         self.slot_getters: list[tuple[str, Callable[..., Any]]] = []
+        members: list[object] = []
         self.fields: tuple[str, ...] = ()
         for klass in mro:
             namespace = _type_dict(klass)
@@ -107,6 +108,7 @@ class _TypeInfo:
                 kind = type(attribute)
                 if kind is types.MemberDescriptorType and not name.startswith("__"):
                     self.slot_getters.append((name, attribute.__get__))
+                    members.append(attribute)
                 elif (
                     name == "__dict__"
                     and self.dict_getter is None
@@ -116,7 +118,11 @@ class _TypeInfo:
             fields = namespace.get("_fields")
             if not self.fields and type(fields) is tuple and all(type(f) is str for f in fields):
                 self.fields = fields
-        self.slots_at_once = _slots_reader(mro, [name for name, _ in self.slot_getters])
+        names = [name for name, _ in self.slot_getters]
+        self.slots_at_once = _slots_reader(mro, names)
+        # The slots' descriptors, for the native unchanged check (``objects``), where each
+        # name is read once (a slot redeclared in a subclass: then by name, both read one).
+        self.slot_members = tuple(members) if len(set(names)) == len(names) else None
         self.is_enum = _derives(type(cls), enum.EnumType)
         self.is_class = _derives(cls, type)  # instances of this type are classes
         # Encoded as a repr before any container rule applies.
@@ -320,9 +326,9 @@ class ValueEncoder:
             return form
         if kind is dict and all(type(name) is str for name in summary):
             keep = min(length, self.limits.max_items, max(self._budget, 0))
-            is_secret = self.redaction.is_secret
+            redaction = self.redaction
             form["attrs"] = {
-                name: _REDACTED if is_secret(name) else self._encode(item, depth + 1)
+                name: _REDACTED if redaction.is_secret(name) else self._encode(item, depth + 1)
                 for name, item in _islice(dict.items(summary), keep)
             }
             if keep < length:
@@ -349,8 +355,7 @@ class ValueEncoder:
     def _items(self, iterable: Any, length: int, depth: int) -> tuple[list[Encoded], bool]:
         """Encode up to max_items elements (fewer once the node budget is spent)."""
         keep = min(length, self.limits.max_items, max(self._budget, 0))
-        encode = self._encode
-        items = [encode(item, depth + 1) for item in _islice(iterable, keep)]
+        items = [self._encode(item, depth + 1) for item in _islice(iterable, keep)]
         return items, keep < length
 
     def _sequence(self, value: Any, info: _TypeInfo, depth: int, base: Any) -> Encoded:
@@ -397,12 +402,12 @@ class ValueEncoder:
         length = dict.__len__(value)
         keep = min(length, self.limits.max_items, max(self._budget, 0))
         pairs = list(_islice(dict.items(value), keep))
-        is_secret = self.redaction.is_secret
-        is_secret_key = self.redaction.is_secret_key
-        secret = self._secret
-        encode = self._encode
+        redaction = self.redaction
         if self._str_keyed(value, pairs):
-            mapping = {k: secret(v) if is_secret(k) else encode(v, depth + 1) for k, v in pairs}
+            mapping = {
+                k: self._secret(v) if redaction.is_secret(k) else self._encode(v, depth + 1)
+                for k, v in pairs
+            }
             if keep == length:
                 return mapping
             return {
@@ -411,7 +416,10 @@ class ValueEncoder:
                 "$truncated": length,
             }
         items = [
-            [encode(k, depth + 1), secret(v) if is_secret_key(k) else encode(v, depth + 1)]
+            [
+                self._encode(k, depth + 1),
+                self._secret(v) if redaction.is_secret_key(k) else self._encode(v, depth + 1),
+            ]
             for k, v in pairs
         ]
         form: dict[str, Encoded] = {"$type": info.name, "items": items}

@@ -11,9 +11,11 @@ from __future__ import annotations
 import collections
 import gc
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.forms import as_encoded
@@ -147,6 +149,75 @@ def test_an_unchanged_object_is_not_recorded_again() -> None:
     shown.table.form(state)
     (change,) = shown.table.take_changes()
     assert change[1].endswith("Node") and change[2]["attrs"] == {"value": -1}
+
+
+LIMIT = ValueEncoder().limits.max_items
+
+
+class TaggedList(list[Any]):
+    __slots__ = ("tag",)
+
+
+_UNSET_SLOT = object()
+
+
+def _slotted(left: Any = _UNSET_SLOT) -> Slotted:
+    pair = Slotted()
+    pair.right = [0]
+    if left is not _UNSET_SLOT:
+        pair.left = left
+    return pair
+
+
+def _tagged(tag: str) -> TaggedList:
+    tagged = TaggedList([1, 2])
+    tagged.tag = tag
+    return tagged
+
+
+def _replace_namespace(node: Node) -> None:
+    node.__dict__ = {"value": node.value}  # the same parts, in another dict
+
+
+@pytest.mark.parametrize(
+    "make, change",
+    [
+        (lambda: list(range(100)), lambda items: items.__setitem__(LIMIT - 1, -1)),
+        (lambda: list(range(100)), lambda items: items.__setitem__(LIMIT, -1)),
+        (lambda: list(range(100)), lambda items: items.pop()),
+        (lambda: dict.fromkeys(range(100), 0), lambda counts: counts.__setitem__(LIMIT - 1, 1)),
+        (lambda: dict.fromkeys(range(100), 0), lambda counts: counts.__setitem__(0, counts.pop(0))),
+        (lambda: collections.Counter(range(5)), lambda counts: counts.update([4])),
+        (lambda: (Node(1), Node(2)), lambda pair: setattr(pair[1], "value", 3)),
+        (lambda: [[0] * 3 for _ in range(3)], lambda grid: grid[2].append(1)),
+        (lambda: Node([1]), _replace_namespace),
+        (lambda: Node([1]), lambda node: node.value.append(2)),
+        (lambda: Node(1), lambda node: setattr(node, "other", 2)),
+        (lambda: _slotted(1), lambda pair: setattr(pair, "left", 2)),
+        (_slotted, lambda pair: setattr(pair, "left", 2)),
+        (lambda: _slotted(1), lambda pair: delattr(pair, "left")),
+        (lambda: _slotted(None), lambda pair: delattr(pair, "left")),
+        (_slotted, lambda pair: pair.right.append(1)),
+        (lambda: _tagged("a"), lambda tagged: setattr(tagged, "tag", "b")),
+    ],
+    ids=[
+        "last item shown", "first item not shown", "list shrinks", "last value shown",
+        "key moved to the end", "dict subclass", "child of a tuple", "child of a list",
+        "namespace replaced", "below a namespace", "namespace grows", "slot set",
+        "unset slot set", "slot deleted", "None slot deleted", "below a slot", "slot of a list",
+    ],
+)  # fmt: skip
+def test_each_kind_of_change_in_place_is_found_at_the_next_check(
+    make: Callable[[], Any], change: Callable[[Any], Any]
+) -> None:
+    """The check that confirms an unchanged object (in C on the compiled build) reads its
+    parts where it keeps them: each case here is one way for its parts to differ, or for
+    them not to, at the edge of what it reads."""
+    shown = _Shown()
+    value = make()
+    shown.step(value)
+    change(value)
+    assert _packed(as_encoded(shown.step(value))) == _packed(shown.encoder.encode(value))
 
 
 def test_the_table_keeps_no_object_alive() -> None:
