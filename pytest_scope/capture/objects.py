@@ -42,7 +42,7 @@ import weakref
 
 # Private references: a test may replace these builtins (with a spy that counts calls).
 from builtins import all, enumerate, id, len, map, tuple, zip  # noqa: UP029
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 import msgpack
@@ -346,25 +346,18 @@ class ObjectTable:
 
     def _check(self, value: object, known: _Object, depth: int) -> int:
         """Compare one object with its recorded form; the nodes this cost."""
-        info = known.info
-        below = self._unchanged_children(value, known) if known.form is not None else None
-        if below is not None:
-            if below and self._deep:
-                for child in below:
-                    self._reach(child, None, depth + 1)
-            return 1 + len(below)
-        shape, parts = self._parts(value, info)
+        if known.form is not None:
+            below = self._unchanged_children(value, known)
+            if below is not None:
+                return self._reach_below(below, depth)
+        shape, parts = self._parts(value, known.info)
         if (
             shape is not _ENCODE
             and shape == known.shape
             and known.form is not None
             and _same_parts(parts, known.pinned, known.ids)
         ):
-            if known.child_at and self._deep:
-                for position in known.child_at:
-                    child = parts[position]
-                    self._reach(child, None, depth + 1)
-            return 1 + len(known.child_at)
+            return self._reach_below([parts[position] for position in known.child_at], depth)
         children: list[tuple[int, int]] = []
         self._children = children
         self._child_depth = depth + 1
@@ -386,6 +379,14 @@ class ObjectTable:
             known.form = form
             self.changes.append(known.entry())
         return 1 + len(parts)
+
+    def _reach_below(self, children: Sequence[Any], depth: int) -> int:
+        """Queue the children of an unchanged object for their own checks (unless the
+        check is not deep); the nodes this cost."""
+        if self._deep:
+            for child in children:
+                self._reach(child, None, depth + 1)
+        return 1 + len(children)
 
     def _unchanged_children(self, value: object, known: _Object) -> tuple[Any, ...] | None:
         """The children of an object that holds the parts recorded of it, read in place by

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from support.paths import REPO
 
+from pytest_scope.capture.event_path import PURE_PYTHON_VARIABLE
+
 pytestmark = pytest.mark.slow
 
 SUITE = """
@@ -273,8 +275,12 @@ def test_no_free_tool_id_runs_the_tests_unrecorded(shop: pytest.Pytester) -> Non
 
 
 def test_a_recorder_fault_leaves_the_test_alone_and_marks_it_incomplete(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The fault is injected by replacing a method of the object table, which the
+    compiled recorder calls directly: the run uses the pure-Python path (the same
+    source)."""
+    monkeypatch.setenv(PURE_PYTHON_VARIABLE, "1")
     pytester.makeconftest(
         """
         from pytest_scope.capture.objects import ObjectTable
