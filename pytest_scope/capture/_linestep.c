@@ -44,7 +44,8 @@
 static PyObject *s_line_buffer, *s_keyframe_due, *s_last_thread, *s_ident, *s_stack,
     *s_frame, *s_code, *s_cell_names, *s_dropping, *s_line, *s_values, *s_ids,
     *s_calling_at, *s_step, *s_events, *s_data, *s_count, *s_events_per_chunk,
-    *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest;
+    *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest, *s_codes, *s_suspended,
+    *s_stepped_lines, *s_optimized, *s_stepped, *s_frame_refs, *s_params;
 
 static int
 intern_names(void)
@@ -73,6 +74,13 @@ intern_names(void)
     NAME(s_objects, "_objects");
     NAME(s_by_id, "_by_id");
     NAME(s_shortest, "shortest");
+    NAME(s_codes, "_codes");
+    NAME(s_suspended, "_suspended");
+    NAME(s_stepped_lines, "stepped_lines");
+    NAME(s_optimized, "optimized");
+    NAME(s_stepped, "stepped");
+    NAME(s_frame_refs, "frame_refs");
+    NAME(s_params, "params");
 #undef NAME
     return 0;
 }
@@ -88,6 +96,7 @@ typedef struct {
 typedef struct {
     uint64_t generation; /* of the stepper that made it: another one makes its own */
     int unsupported;     /* not a function's code: its locals are not in the frame */
+    int secret_local;    /* one of its locals has a secret name: its steps are Python's */
     int first_line, n_lines;
     LineTable *lines;    /* by line - first_line */
     PyObject *varnames;  /* the names, by index (the code's co_varnames) */
@@ -137,6 +146,7 @@ typedef struct {
     vectorcallfunc vectorcall;
     PyObject *recorder;
     PyObject *fallback;     /* the Python recorder's fast line callback */
+    PyObject *on_resume, *on_yield; /* the Python recorder's resume and yield callbacks */
     PyObject *locked;       /* the recorder's lock's ``locked`` */
     PyObject *is_tracing;   /* tracemalloc.is_tracing */
     PyObject *line_names;   /* linenames.line_names */
@@ -146,7 +156,12 @@ typedef struct {
     Py_ssize_t chunk_target_bytes;
     long line_kind;       /* Kind.LINE */
     PyObject *locals_key; /* Payload.LOCALS */
+    PyObject *returned_key; /* Payload.RETURNED */
+    long resume_kind, yield_kind; /* Kind.RESUME, Kind.YIELD */
+    Py_ssize_t own_refs;  /* objects.OWN_REFS: a Python callback's frame local adds them */
+    Py_ssize_t max_suspended; /* the suspended frames the recorder keeps at most */
     uint64_t generation;
+    Py_ssize_t line_steps, generator_steps; /* the steps recorded here */
     Cache cache;
 } LineStepper;
 
@@ -259,6 +274,13 @@ build_code_table(LineStepper *self, PyCodeObject *code)
             LineTable *entry = &table->lines[PyLong_AsLong(key) - first];
             fill_line(self, entry, value, varnames, cells);
         }
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(varnames) && !table->secret_local; i++) {
+        PyObject *secret = PyObject_CallOneArg(self->names_secret, PyTuple_GET_ITEM(varnames, i));
+        if (secret == NULL)
+            goto unsupported;
+        table->secret_local = PyObject_IsTrue(secret) != 0;
+        Py_DECREF(secret);
     }
     table->varnames = varnames;
     Py_DECREF(named);
@@ -565,6 +587,17 @@ pack_attribute(Packed *packed, PyObject *owner, PyObject *name)
     return result;
 }
 
+/* The event's thread, frame and code numbers, packed. */
+static int
+pack_header(Packed *header, PyObject *thread, PyObject *entry, PyObject *known)
+{
+    return pack_attribute(header, thread, s_number) < 0
+                   || pack_attribute(header, entry, s_frame_no) < 0
+                   || pack_attribute(header, known, s_number) < 0
+               ? -1
+               : 0;
+}
+
 /* Read what a step needs from the recorder's objects into ``view`` (which then owns its
  * references): 1, or 0 if the step is the Python recorder's (see the top of this file). */
 static int
@@ -627,9 +660,7 @@ read_view(LineStepper *self, PyObject *code, PyFrameObject *frame, const CodeTab
         goto done;
     Packed header = {NULL, 0, sizeof header.inline_bytes, {0}};
     header.bytes = header.inline_bytes;
-    if (pack_attribute(&header, thread, s_number) < 0
-        || pack_attribute(&header, view->entry, s_frame_no) < 0
-        || pack_attribute(&header, known, s_number) < 0)
+    if (pack_header(&header, thread, view->entry, known) < 0)
         goto done;
     memcpy(view->header, header.bytes, header.size);
     view->header_size = header.size;
@@ -711,38 +742,47 @@ changed_names(LineStepper *self, const View *view, long line, PyObject **locals,
     return n_changed;
 }
 
-/* The event, packed as msgpack-python packs [step, kind, thread, frame, code, line,
- * payload]: the payload None, or {Payload.LOCALS: {name: form}} of the names changed. */
+/* An event, packed as msgpack-python packs [step, kind, thread, frame, code, line,
+ * payload]: ``header`` holds the thread, frame and code numbers, packed. The payload is
+ * None, or {Payload.LOCALS: {name: form}} of the locals changed (by index into
+ * ``varnames``), then {Payload.RETURNED: form} of the scalar ``returned`` if there is one. */
 static int
-pack_event(LineStepper *self, Packed *packed, const View *view, PyObject *line,
-           PyObject **locals, const int *changed, int n_changed)
+pack_event(LineStepper *self, Packed *packed, long step, long kind, const char *header,
+           Py_ssize_t header_size, long line, PyObject *varnames, PyObject **locals,
+           const int *changed, int n_changed, PyObject *returned)
 {
     if (reserve(packed, 1) < 0)
         return -1;
     packed->bytes[packed->size++] = (char)0x97;
-    if (pack_long(packed, view->step + 1) < 0 || pack_long(packed, self->line_kind) < 0
-        || reserve(packed, view->header_size) < 0)
+    if (pack_long(packed, step) < 0 || pack_long(packed, kind) < 0
+        || reserve(packed, header_size) < 0)
         return -1;
-    memcpy(packed->bytes + packed->size, view->header, view->header_size);
-    packed->size += view->header_size;
-    if (pack_int(packed, line) < 0 || reserve(packed, 1) < 0)
+    memcpy(packed->bytes + packed->size, header, header_size);
+    packed->size += header_size;
+    if (pack_long(packed, line) < 0 || reserve(packed, 1) < 0)
         return -1;
-    if (n_changed == 0) {
+    int entries = (n_changed > 0) + (returned != NULL);
+    if (entries == 0) {
         packed->bytes[packed->size++] = (char)0xc0;
         return 0;
     }
-    packed->bytes[packed->size++] = (char)0x81;
-    if (pack_str(packed, self->locals_key) < 0 || reserve(packed, 3) < 0)
-        return -1;
-    if (n_changed < 16)
-        packed->bytes[packed->size++] = (char)(0x80 | n_changed);
-    else
-        put_be(packed, 0xde, (uint64_t)n_changed, 2);
-    for (int c = 0; c < n_changed; c++) {
-        if (pack_str(packed, PyTuple_GET_ITEM(view->table->varnames, changed[c])) < 0
-            || pack_scalar(packed, locals[changed[c]]) < 0)
+    packed->bytes[packed->size++] = (char)(0x80 | entries);
+    if (n_changed > 0) {
+        if (pack_str(packed, self->locals_key) < 0 || reserve(packed, 3) < 0)
             return -1;
+        if (n_changed < 16)
+            packed->bytes[packed->size++] = (char)(0x80 | n_changed);
+        else
+            put_be(packed, 0xde, (uint64_t)n_changed, 2);
+        for (int c = 0; c < n_changed; c++) {
+            if (pack_str(packed, PyTuple_GET_ITEM(varnames, changed[c])) < 0
+                || pack_scalar(packed, locals[changed[c]]) < 0)
+                return -1;
+        }
     }
+    if (returned != NULL
+        && (pack_str(packed, self->returned_key) < 0 || pack_scalar(packed, returned) < 0))
+        return -1;
     return 0;
 }
 
@@ -834,7 +874,10 @@ try_step(LineStepper *self, PyObject *code, PyObject *line, PyFrameObject *frame
     int result = 0;
     /* A step that would close the chunk goes to Python, which closes it under its lock
      * (RingBuffer.append); so does one into a chunk that no step opened. */
-    if (n_changed < 0 || pack_event(self, &packed, view, line, locals, changed, n_changed) < 0
+    if (n_changed < 0
+        || pack_event(self, &packed, view->step + 1, self->line_kind, view->header,
+                      view->header_size, line_no, view->table->varnames, locals, changed,
+                      n_changed, NULL) < 0
         || view->count < 1 || view->count + 1 >= view->per_chunk
         || ((n_changed || !((view->count + 1) & 63))
             && PyByteArray_GET_SIZE(view->data) + packed.size >= self->chunk_target_bytes))
@@ -857,6 +900,401 @@ done:
     return result;
 }
 
+/* -- a generator's resume and yield --------------------------------------------------- */
+
+/* The attributes one step read, owned until the step ends (it runs no Python code that
+ * could let go of what they refer to meanwhile). */
+typedef struct {
+    PyObject *owned[32];
+    int n_owned;
+} Reads;
+
+/* ``owner.name``, held by ``reads``; NULL (an error may be set) if it cannot be had. */
+static PyObject *
+read_attribute(Reads *reads, PyObject *owner, PyObject *name)
+{
+    if (owner == NULL || reads->n_owned == (int)(sizeof reads->owned / sizeof *reads->owned))
+        return NULL;
+    PyObject *value = PyObject_GetAttr(owner, name);
+    if (value != NULL)
+        reads->owned[reads->n_owned++] = value;
+    return value;
+}
+
+static void
+release_reads(Reads *reads)
+{
+    while (reads->n_owned > 0)
+        Py_DECREF(reads->owned[--reads->n_owned]);
+}
+
+/* What a generator's step reads of the recorder and of the open chunk. */
+typedef struct {
+    PyObject *events, *data, *thread, *stack, *suspended, *known;
+    const CodeTable *table;
+    long step, count, per_chunk;
+} GeneratorView;
+
+/* Read what a resume or a yield of ``frame`` needs: 1, or 0 if the step is the Python
+ * recorder's. The recorder is in the state of its fast line path (``_line_buffer`` is
+ * set only then: recording, not paused, watching nothing, no secret value pending, not
+ * between Hypothesis examples), unlocked, with the open chunk's keyframe taken, and the
+ * step's thread is the last step's. The code is planned at the calls level (no line
+ * events: its steps compare its bindings and walk its parameters, Recorder._check_frame),
+ * a function's, with no cells and no local of a secret name. */
+static int
+read_generator_view(LineStepper *self, Reads *reads, PyObject *code, GeneratorView *view)
+{
+    PyObject *buffer = read_attribute(reads, self->recorder, s_line_buffer);
+    if (buffer == NULL || buffer == Py_None
+        || read_attribute(reads, buffer, s_keyframe_due) != Py_False)
+        return 0;
+    PyObject *busy = PyObject_CallNoArgs(self->locked);
+    Py_XDECREF(busy);
+    if (busy != Py_False)
+        return 0;
+    PyObject *tracing = PyObject_CallNoArgs(self->is_tracing);
+    Py_XDECREF(tracing);
+    if (tracing != Py_False)
+        return 0;
+    view->thread = read_attribute(reads, self->recorder, s_last_thread);
+    if (view->thread == NULL || view->thread == Py_None)
+        return 0;
+    PyObject *ident = read_attribute(reads, view->thread, s_ident);
+    if (ident == NULL || PyLong_AsUnsignedLong(ident) != PyThread_get_thread_ident())
+        return 0;
+    view->stack = read_attribute(reads, view->thread, s_stack);
+    view->events = read_attribute(reads, buffer, s_events);
+    view->data = read_attribute(reads, view->events, s_data);
+    view->suspended = read_attribute(reads, self->recorder, s_suspended);
+    PyObject *codes = read_attribute(reads, self->recorder, s_codes);
+    if (view->stack == NULL || !PyList_CheckExact(view->stack) || view->data == NULL
+        || !PyByteArray_CheckExact(view->data) || view->suspended == NULL
+        || !PyDict_CheckExact(view->suspended) || codes == NULL || !PyDict_CheckExact(codes))
+        return 0;
+    if (long_attribute(self->recorder, s_step, &view->step) < 0
+        || long_attribute(view->events, s_count, &view->count) < 0
+        || long_attribute(buffer, s_events_per_chunk, &view->per_chunk) < 0)
+        return 0;
+    PyObject *code_id = PyLong_FromVoidPtr(code);
+    view->known = code_id ? PyDict_GetItemWithError(codes, code_id) : NULL;
+    Py_XDECREF(code_id);
+    if (view->known == NULL
+        || read_attribute(reads, view->known, s_stepped_lines) != Py_False
+        || read_attribute(reads, view->known, s_optimized) != Py_True)
+        return 0;
+    PyObject *cells = read_attribute(reads, view->known, s_cell_names);
+    if (cells == NULL || !PyTuple_CheckExact(cells) || PyTuple_GET_SIZE(cells) != 0)
+        return 0;
+    view->table = code_table(self, code);
+    return view->table != NULL && !view->table->secret_local;
+}
+
+/* The locals of a generator's frame that changed since its last step, as
+ * Recorder._check_rebound and then _check_names of its parameters find them: each local
+ * bound to something else than what was recorded of it (the object behind its ref, or
+ * the very scalar recorded), when it is a scalar of another form. Their count, or -1 if
+ * the step is the Python recorder's: a local deleted or bound to anything but a scalar,
+ * or a parameter holding an object, which the Python recorder walks at each step. */
+static int
+changed_locals(LineStepper *self, PyObject *varnames, Py_ssize_t n_params, PyObject *values,
+               PyObject *ids, PyObject **locals, int *changed)
+{
+    int n_changed = 0;
+    Py_ssize_t shortest = -1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(varnames); i++) {
+        PyObject *name = PyTuple_GET_ITEM(varnames, i);
+        PyObject *value = locals[i];
+        PyObject *key = PyDict_GetItemWithError(ids, name);
+        if (key == NULL && PyErr_Occurred())
+            return -1;
+        if (key != NULL && value != NULL && PyLong_AsVoidPtr(key) == value) {
+            if (i < n_params)
+                return -1;
+            continue;
+        }
+        PyObject *old = PyDict_GetItemWithError(values, name);
+        if (old == NULL && PyErr_Occurred())
+            return -1;
+        if (value == old)
+            continue;
+        if (value == NULL || is_scalar(self, value, &shortest) <= 0)
+            return -1;
+        if (old != NULL) {
+            int same = same_form(value, old);
+            if (same < 0)
+                return -1;
+            if (same)
+                continue;
+        }
+        if (n_changed == MAX_NAMES)
+            return -1;
+        changed[n_changed++] = (int)i;
+    }
+    return n_changed;
+}
+
+/* Whether a caller stepped line by line, resuming a generator from another instruction
+ * than at its last look, has nothing to catch up (Recorder._catch_up): it is still on the
+ * line last recorded, and each local that line names is the very scalar recorded. */
+static int
+caller_unchanged(LineStepper *self, Reads *reads, PyObject *caller, PyFrameObject *back)
+{
+    long line;
+    if (long_attribute(caller, s_line, &line) < 0 || PyFrame_GetLineNumber(back) != line)
+        return 0;
+    PyCodeObject *code = PyFrame_GetCode(back);
+    Py_DECREF(code); /* the frame holds it */
+    const CodeTable *table = code_table(self, (PyObject *)code);
+    if (table == NULL)
+        return 0;
+    const LineTable *names = line_table(table, line);
+    PyObject *values = read_attribute(reads, caller, s_values);
+    if (names->python || values == NULL || !PyDict_CheckExact(values))
+        return 0;
+    PyObject **locals = _PyFrame_GetLocalsArray(back->f_frame);
+    const int *groups[2] = {names->deep, names->shallow};
+    int sizes[2] = {names->n_deep, names->n_shallow};
+    for (int g = 0; g < 2; g++) {
+        for (int i = 0; i < sizes[g]; i++) {
+            PyObject *name = PyTuple_GET_ITEM(table->varnames, groups[g][i]);
+            PyObject *old = PyDict_GetItemWithError(values, name);
+            if (locals[groups[g][i]] != old)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* Whether the packed event would close the open chunk (RingBuffer.append), or is the first
+ * of a chunk: such a step is the Python recorder's, which closes chunks under its lock. */
+static int
+closes_chunk(LineStepper *self, long count, long per_chunk, PyObject *data, int has_payload,
+             const Packed *packed)
+{
+    return count < 1 || count + 1 >= per_chunk
+           || ((has_payload || !((count + 1) & 63))
+               && PyByteArray_GET_SIZE(data) + packed->size >= self->chunk_target_bytes);
+}
+
+/* Record a generator's step in its frame's shadow, in the recorder's step count and in the
+ * open chunk: the locals changed, then the packed event. */
+static int
+commit_generator_step(PyObject *recorder, GeneratorView *view, PyObject *entry,
+                      PyObject *varnames, PyObject **locals, const int *changed,
+                      int n_changed, long line, const Packed *packed)
+{
+    PyObject *values = PyObject_GetAttr(entry, s_values);
+    PyObject *ids = PyObject_GetAttr(entry, s_ids);
+    int result = values && ids && set_long(entry, s_line, line) == 0
+                         && set_long(entry, s_calling_at, -1) == 0
+                     ? 0
+                     : -1;
+    for (int c = 0; result == 0 && c < n_changed; c++) {
+        PyObject *name = PyTuple_GET_ITEM(varnames, changed[c]);
+        int had = -1;
+        if (PyDict_SetItem(values, name, locals[changed[c]]) < 0
+            || (had = PyDict_Contains(ids, name)) < 0
+            || (had && PyDict_DelItem(ids, name) < 0))
+            result = -1;
+    }
+    Py_XDECREF(values);
+    Py_XDECREF(ids);
+    Py_ssize_t size = PyByteArray_GET_SIZE(view->data);
+    if (result < 0 || set_long(recorder, s_step, view->step + 1) < 0
+        || set_long(view->events, s_count, view->count + 1) < 0
+        || PyByteArray_Resize(view->data, size + packed->size) < 0)
+        return -1;
+    memcpy(PyByteArray_AS_STRING(view->data) + size, packed->bytes, packed->size);
+    return 0;
+}
+
+/* What a generator's step packs and records, once its entry in the shadow is known. */
+static int
+generator_step(LineStepper *self, Reads *reads, GeneratorView *view, PyObject *entry,
+               PyFrameObject *frame, long kind, PyObject *returned, Packed *packed)
+{
+    PyObject *params = read_attribute(reads, view->known, s_params);
+    PyObject *values = read_attribute(reads, entry, s_values);
+    PyObject *ids = read_attribute(reads, entry, s_ids);
+    if (read_attribute(reads, entry, s_code) != view->known
+        || read_attribute(reads, entry, s_stepped) != Py_True
+        || read_attribute(reads, entry, s_dropping) != Py_None || params == NULL
+        || !PyTuple_CheckExact(params) || values == NULL || !PyDict_CheckExact(values)
+        || ids == NULL || !PyDict_CheckExact(ids))
+        return 0;
+    PyObject *varnames = view->table->varnames;
+    PyObject **locals = _PyFrame_GetLocalsArray(frame->f_frame);
+    int changed[MAX_NAMES];
+    int n_changed =
+        changed_locals(self, varnames, PyTuple_GET_SIZE(params), values, ids, locals, changed);
+    long line = PyFrame_GetLineNumber(frame);
+    Packed header = {NULL, 0, sizeof header.inline_bytes, {0}};
+    header.bytes = header.inline_bytes;
+    if (n_changed < 0 || pack_header(&header, view->thread, entry, view->known) < 0
+        || pack_event(self, packed, view->step + 1, kind, header.bytes, header.size, line,
+                      varnames, locals, changed, n_changed, returned) < 0
+        || closes_chunk(self, view->count, view->per_chunk, view->data,
+                        n_changed > 0 || returned != NULL, packed))
+        return 0;
+    return commit_generator_step(self->recorder, view, entry, varnames, locals, changed,
+                                 n_changed, line, packed) < 0
+               ? -1
+               : 1;
+}
+
+/* A generator resumed by a caller stepped line by line (or by a C function it called),
+ * the caller with nothing to catch up: 1 recorded, 0 for the Python recorder (nothing
+ * changed yet), -1 on an error after the step began to change state. */
+static int
+try_resume(LineStepper *self, PyObject *code, PyFrameObject *frame)
+{
+    if (frame == NULL || !PyCode_Check(code))
+        return 0;
+    PyCodeObject *running = PyFrame_GetCode(frame);
+    Py_DECREF(running);
+    if ((PyObject *)running != code)
+        return 0;
+    Reads reads = {.n_owned = 0};
+    GeneratorView view;
+    Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
+    packed.bytes = packed.inline_bytes;
+    PyFrameObject *back = NULL;
+    PyObject *frame_id = NULL, *entry = NULL;
+    long calling_at, at = -1;
+    int result = 0;
+    if (!read_generator_view(self, &reads, code, &view)
+        || PyList_GET_SIZE(view.stack) == 0)
+        goto done;
+    PyObject *caller = PyList_GET_ITEM(view.stack, PyList_GET_SIZE(view.stack) - 1);
+    back = PyFrame_GetBack(frame);
+    PyObject *caller_known = read_attribute(&reads, caller, s_code);
+    if (back == NULL || read_attribute(&reads, caller, s_frame) != (PyObject *)back
+        || read_attribute(&reads, caller_known, s_stepped_lines) != Py_True
+        || long_attribute(caller, s_calling_at, &calling_at) < 0)
+        goto done;
+    at = PyFrame_GetLasti(back);
+    if (calling_at != at && !caller_unchanged(self, &reads, caller, back))
+        goto done;
+    frame_id = PyLong_FromVoidPtr(frame);
+    entry = frame_id ? Py_XNewRef(PyDict_GetItemWithError(view.suspended, frame_id)) : NULL;
+    if (entry == NULL)
+        goto done;
+    result = generator_step(self, &reads, &view, entry, frame, self->resume_kind, NULL,
+                            &packed);
+    /* The frame enters the shadow stack (Recorder._entered_frame); its references are
+     * counted as the Python recorder counts them, which the callback's frame local adds
+     * to (Recorder._release_locals compares them as it returns). */
+    if (result == 1
+        && ((calling_at != at && set_long(caller, s_calling_at, at) < 0)
+            || PyDict_DelItem(view.suspended, frame_id) < 0
+            || PyObject_SetAttr(entry, s_frame, (PyObject *)frame) < 0
+            || PyList_Append(view.stack, entry) < 0
+            || set_long(entry, s_frame_refs, (long)(Py_REFCNT(frame) + self->own_refs)) < 0))
+        result = -1;
+done:
+    if (packed.bytes != packed.inline_bytes)
+        PyMem_Free(packed.bytes);
+    Py_XDECREF(back);
+    Py_XDECREF(frame_id);
+    Py_XDECREF(entry);
+    release_reads(&reads);
+    return result;
+}
+
+/* A generator yielding a scalar: 1 recorded, 0 for the Python recorder, -1 on an error
+ * after the step began to change state. */
+static int
+try_yield(LineStepper *self, PyObject *code, PyFrameObject *frame, PyObject *value)
+{
+    if (frame == NULL || !PyCode_Check(code))
+        return 0;
+    PyCodeObject *running = PyFrame_GetCode(frame);
+    Py_DECREF(running);
+    if ((PyObject *)running != code)
+        return 0;
+    Reads reads = {.n_owned = 0};
+    GeneratorView view;
+    Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
+    packed.bytes = packed.inline_bytes;
+    PyObject *frame_id = NULL, *entry = NULL;
+    Py_ssize_t any_length = -1;
+    int result = 0;
+    if (!read_generator_view(self, &reads, code, &view)
+        || PyList_GET_SIZE(view.stack) == 0
+        || PyDict_GET_SIZE(view.suspended) >= self->max_suspended
+        || is_scalar(self, value, &any_length) <= 0)
+        goto done;
+    Py_ssize_t depth = PyList_GET_SIZE(view.stack);
+    entry = Py_NewRef(PyList_GET_ITEM(view.stack, depth - 1));
+    if (read_attribute(&reads, entry, s_frame) != (PyObject *)frame
+        || !(frame_id = PyLong_FromVoidPtr(frame)))
+        goto done;
+    result = generator_step(self, &reads, &view, entry, frame, self->yield_kind, value,
+                            &packed);
+    /* The frame leaves the shadow stack for the suspended ones (Recorder._suspend). */
+    if (result == 1
+        && (PyList_SetSlice(view.stack, depth - 1, depth, NULL) < 0
+            || PyObject_SetAttr(entry, s_frame, Py_None) < 0
+            || PyDict_SetItem(view.suspended, frame_id, entry) < 0))
+        result = -1;
+done:
+    if (packed.bytes != packed.inline_bytes)
+        PyMem_Free(packed.bytes);
+    Py_XDECREF(frame_id);
+    Py_XDECREF(entry);
+    release_reads(&reads);
+    return result;
+}
+
+/* -- the callbacks -------------------------------------------------------------------- */
+
+/* What a callback returns once its step was tried: None for a step recorded; a fault of
+ * the recorder for half a step; the Python callback's answer for a step left to it. */
+static PyObject *
+finish(LineStepper *self, int result, Py_ssize_t *recorded, PyObject *fallback,
+       PyObject *const *args, Py_ssize_t nargs)
+{
+    if (result == 1) {
+        *recorded += 1;
+        Py_RETURN_NONE;
+    }
+    if (result < 0) {
+        /* Half a step: the recorder stops recording the test, as at any fault. */
+        PyObject *exc = PyErr_GetRaisedException();
+        PyObject *called = PyObject_CallMethod(self->recorder, "_fault", "O", exc);
+        Py_XDECREF(exc);
+        if (called == NULL)
+            PyErr_Clear();
+        Py_XDECREF(called);
+        Py_RETURN_NONE;
+    }
+    PyErr_Clear();
+    return PyObject_Vectorcall(fallback, args, nargs, NULL);
+}
+
+static PyObject *
+stepper_resume(LineStepper *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "a resume takes (code, offset)");
+        return NULL;
+    }
+    int result = try_resume(self, args[0], PyEval_GetFrame());
+    return finish(self, result, &self->generator_steps, self->on_resume, args, nargs);
+}
+
+static PyObject *
+stepper_yield(LineStepper *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "a yield takes (code, offset, value)");
+        return NULL;
+    }
+    int result = try_yield(self, args[0], PyEval_GetFrame(), args[2]);
+    return finish(self, result, &self->generator_steps, self->on_yield, args, nargs);
+}
+
 static PyObject *
 stepper_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
@@ -871,20 +1309,7 @@ stepper_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyO
     if (nargs == 3)
         frame = PyFrame_Check(args[2]) ? (PyFrameObject *)args[2] : NULL;
     int result = try_step(self, args[0], args[1], frame);
-    if (result == 1)
-        Py_RETURN_NONE;
-    if (result < 0) {
-        /* Half a step: the recorder stops recording the test, as at any fault. */
-        PyObject *exc = PyErr_GetRaisedException();
-        PyObject *called = PyObject_CallMethod(self->recorder, "_fault", "O", exc);
-        Py_XDECREF(exc);
-        if (called == NULL)
-            PyErr_Clear();
-        Py_XDECREF(called);
-        Py_RETURN_NONE;
-    }
-    PyErr_Clear();
-    return PyObject_Vectorcall(self->fallback, args, nargs, NULL);
+    return finish(self, result, &self->line_steps, self->fallback, args, nargs);
 }
 
 static PyObject *
@@ -892,15 +1317,19 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"recorder", "fallback", "locked", "is_tracing", "line_names",
                                "names_secret", "redaction", "max_str", "chunk_target_bytes",
-                               "line_kind", "locals_key", NULL};
+                               "line_kind", "locals_key", "returned_key", "resume_kind",
+                               "yield_kind", "own_refs", "max_suspended", "on_resume",
+                               "on_yield", NULL};
     PyObject *recorder, *fallback, *locked, *is_tracing, *line_names, *names_secret,
-        *redaction, *locals_key;
-    Py_ssize_t max_str, chunk_target_bytes;
-    long line_kind;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlU:LineStepper", keywords,
+        *redaction, *locals_key, *returned_key, *on_resume, *on_yield;
+    Py_ssize_t max_str, chunk_target_bytes, own_refs, max_suspended;
+    long line_kind, resume_kind, yield_kind;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUllnnOO:LineStepper", keywords,
                                      &recorder, &fallback, &locked, &is_tracing, &line_names,
                                      &names_secret, &redaction, &max_str, &chunk_target_bytes,
-                                     &line_kind, &locals_key))
+                                     &line_kind, &locals_key, &returned_key, &resume_kind,
+                                     &yield_kind, &own_refs, &max_suspended, &on_resume,
+                                     &on_yield))
         return NULL;
     LineStepper *self = (LineStepper *)type->tp_alloc(type, 0);
     if (self == NULL)
@@ -917,6 +1346,13 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->chunk_target_bytes = chunk_target_bytes;
     self->line_kind = line_kind;
     self->locals_key = Py_NewRef(locals_key);
+    self->returned_key = Py_NewRef(returned_key);
+    self->on_resume = Py_NewRef(on_resume);
+    self->on_yield = Py_NewRef(on_yield);
+    self->resume_kind = resume_kind;
+    self->yield_kind = yield_kind;
+    self->own_refs = own_refs;
+    self->max_suspended = max_suspended;
     self->generation = next_generation++;
     return (PyObject *)self;
 }
@@ -932,6 +1368,9 @@ stepper_traverse(LineStepper *self, visitproc visit, void *arg)
     Py_VISIT(self->names_secret);
     Py_VISIT(self->redaction);
     Py_VISIT(self->locals_key);
+    Py_VISIT(self->returned_key);
+    Py_VISIT(self->on_resume);
+    Py_VISIT(self->on_yield);
     Py_VISIT(self->cache.view.buffer);
     Py_VISIT(self->cache.view.entry);
     Py_VISIT(self->cache.view.values);
@@ -953,6 +1392,9 @@ stepper_clear(LineStepper *self)
     Py_CLEAR(self->names_secret);
     Py_CLEAR(self->redaction);
     Py_CLEAR(self->locals_key);
+    Py_CLEAR(self->returned_key);
+    Py_CLEAR(self->on_resume);
+    Py_CLEAR(self->on_yield);
     forget_cache(self);
     return 0;
 }
@@ -973,9 +1415,21 @@ stepper_forget(LineStepper *self, PyObject *Py_UNUSED(ignored))
 }
 
 static PyMethodDef stepper_methods[] = {
+    {"resume", (PyCFunction)(void (*)(void))stepper_resume, METH_FASTCALL,
+     PyDoc_STR("The PY_RESUME callback: a generator's resume, here or by on_resume.")},
+    {"yield_", (PyCFunction)(void (*)(void))stepper_yield, METH_FASTCALL,
+     PyDoc_STR("The PY_YIELD callback: a generator's yield, here or by on_yield.")},
     {"forget", (PyCFunction)stepper_forget, METH_NOARGS,
      PyDoc_STR("Read the recorder afresh at the next step: a test begins or ends.")},
     {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef stepper_members[] = {
+    {"line_steps", Py_T_PYSSIZET, offsetof(LineStepper, line_steps), Py_READONLY,
+     PyDoc_STR("The line steps recorded here rather than by the Python recorder.")},
+    {"generator_steps", Py_T_PYSSIZET, offsetof(LineStepper, generator_steps), Py_READONLY,
+     PyDoc_STR("The resumes and yields recorded here rather than by the Python recorder.")},
+    {NULL, 0, 0, 0, NULL},
 };
 
 static PyTypeObject LineStepperType = {
@@ -992,6 +1446,7 @@ static PyTypeObject LineStepperType = {
     .tp_clear = (inquiry)stepper_clear,
     .tp_dealloc = (destructor)stepper_dealloc,
     .tp_methods = stepper_methods,
+    .tp_members = stepper_members,
 };
 
 static struct PyModuleDef linestep_module = {

@@ -277,10 +277,10 @@ class Recorder:
         self._tool_id = tool_id
         callbacks: dict[int, Callable[..., Any]] = {
             _events.PY_START: self._on_start,
-            _events.PY_RESUME: self._on_resume,
+            _events.PY_RESUME: self._native_line.resume if self._native_line else self._on_resume,
             _events.PY_THROW: self._on_throw,
             _events.PY_RETURN: self._on_return,
-            _events.PY_YIELD: self._on_yield,
+            _events.PY_YIELD: self._native_line.yield_ if self._native_line else self._on_yield,
             _events.LINE: self._on_line_general if self._line_buffer is None else self._fast_line,
             _events.JUMP: self._on_jump,
             _events.RAISE: self._on_raise,
@@ -1191,6 +1191,13 @@ def _native_line_step(recorder: Recorder) -> Any:
         chunk_target_bytes=CHUNK_TARGET_BYTES,
         line_kind=Kind.LINE,
         locals_key=Payload.LOCALS,
+        returned_key=Payload.RETURNED,
+        resume_kind=Kind.RESUME,
+        yield_kind=Kind.YIELD,
+        own_refs=OWN_REFS,
+        max_suspended=_MAX_SUSPENDED,
+        on_resume=recorder._on_resume,
+        on_yield=recorder._on_yield,
     )
 
 
