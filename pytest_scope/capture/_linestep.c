@@ -96,7 +96,8 @@ typedef struct {
 typedef struct {
     uint64_t generation; /* of the stepper that made it: another one makes its own */
     int unsupported;     /* not a function's code: its locals are not in the frame */
-    int secret_local;    /* one of its locals has a secret name: its steps are Python's */
+    int plain_locals;    /* no cell, no local of a secret name: a generator step may be native */
+    int n_params;        /* its parameters, the first of its locals */
     int first_line, n_lines;
     LineTable *lines;    /* by line - first_line */
     PyObject *varnames;  /* the names, by index (the code's co_varnames) */
@@ -141,6 +142,23 @@ typedef struct {
     View view;
 } Cache;
 
+/* What a generator's step read of the recorder, kept for the next while the recorder's
+ * step count is still the last one a native step wrote (no Python step came between) and
+ * the test has not begun or ended (``forget``): the open chunk, the last step's thread and
+ * its shadow stack, the suspended frames' shadows, the planned codes; and what it read of
+ * the last generator stepped, its code's record and its frame's shadow, whose facts do
+ * not change. References owned. */
+typedef struct {
+    int valid;
+    PyObject *buffer, *events, *data, *thread, *stack, *suspended, *codes;
+    unsigned long ident;
+    long step, count, per_chunk;
+    PyObject *known;            /* the last generator's code record */
+    PyObject *entry, *values, *ids; /* the last generator's frame shadow, and its dicts */
+    char header[32];            /* its event's thread, frame and code numbers, packed */
+    Py_ssize_t header_size;
+} GeneratorCache;
+
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
@@ -163,6 +181,7 @@ typedef struct {
     uint64_t generation;
     Py_ssize_t line_steps, generator_steps; /* the steps recorded here */
     Cache cache;
+    GeneratorCache generators;
 } LineStepper;
 
 /* The indices of ``names`` (a tuple) among the code's plain locals; -1 if one is another
@@ -275,13 +294,16 @@ build_code_table(LineStepper *self, PyCodeObject *code)
             fill_line(self, entry, value, varnames, cells);
         }
     }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(varnames) && !table->secret_local; i++) {
+    table->plain_locals = PyTuple_GET_SIZE(cells) == 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(varnames) && table->plain_locals; i++) {
         PyObject *secret = PyObject_CallOneArg(self->names_secret, PyTuple_GET_ITEM(varnames, i));
         if (secret == NULL)
             goto unsupported;
-        table->secret_local = PyObject_IsTrue(secret) != 0;
+        table->plain_locals = PyObject_IsTrue(secret) == 0;
         Py_DECREF(secret);
     }
+    table->n_params = code->co_argcount + code->co_kwonlyargcount
+                      + !!(code->co_flags & CO_VARARGS) + !!(code->co_flags & CO_VARKEYWORDS);
     table->varnames = varnames;
     Py_DECREF(named);
     Py_DECREF(cells);
@@ -533,6 +555,26 @@ same_form(PyObject *form, PyObject *old)
     return PyObject_RichCompareBool(form, old, Py_EQ);
 }
 
+/* Note local ``index``, now bound to ``value`` where the scalar ``old`` was recorded
+ * (NULL: none), among the ``changed`` ones if its form is another: 0, or -1 if the step
+ * is the Python recorder's (``value`` is not a scalar, or too many locals changed). */
+static int
+note_scalar_change(LineStepper *self, int index, PyObject *value, PyObject *old,
+                   Py_ssize_t *shortest, int *changed, int *n_changed)
+{
+    if (is_scalar(self, value, shortest) <= 0)
+        return -1;
+    if (old != NULL) {
+        int same = same_form(value, old);
+        if (same != 0)
+            return same < 0 ? -1 : 0;
+    }
+    if (*n_changed == MAX_NAMES)
+        return -1;
+    changed[(*n_changed)++] = index;
+    return 0;
+}
+
 /* -- the step -------------------------------------------------------------------------- */
 
 static void
@@ -725,18 +767,8 @@ changed_names(LineStepper *self, const View *view, long line, PyObject **locals,
                 seen |= changed[c] == index;
             if (seen)
                 continue;
-            if (is_scalar(self, value, &shortest) <= 0)
+            if (note_scalar_change(self, index, value, old, &shortest, changed, &n_changed) < 0)
                 return -1;
-            if (old != NULL) {
-                int same = same_form(value, old);
-                if (same < 0)
-                    return -1;
-                if (same)
-                    continue;
-            }
-            if (n_changed == MAX_NAMES)
-                return -1;
-            changed[n_changed++] = index;
         }
     }
     return n_changed;
@@ -813,19 +845,40 @@ commit(LineStepper *self, View *view, PyObject *line, PyObject **locals, const i
     return 0;
 }
 
+/* Whether no other thread holds the recorder's lock (it is mid-step) and tracemalloc is
+ * off (a test that starts it stops the recording, which the Python recorder does). */
+static int
+unlocked_untraced(LineStepper *self)
+{
+    PyObject *busy = PyObject_CallNoArgs(self->locked);
+    Py_XDECREF(busy);
+    if (busy != Py_False)
+        return 0;
+    PyObject *tracing = PyObject_CallNoArgs(self->is_tracing);
+    Py_XDECREF(tracing);
+    return tracing == Py_False;
+}
+
+/* Whether ``frame``, the event's, runs ``code``. */
+static int
+runs_code(PyFrameObject *frame, PyObject *code)
+{
+    if (frame == NULL || !PyCode_Check(code))
+        return 0;
+    PyCodeObject *running = PyFrame_GetCode(frame);
+    Py_DECREF(running); /* the frame holds it */
+    return (PyObject *)running == code;
+}
+
 /* One line step: 1 recorded; 0 for the Python recorder (nothing changed yet); -1 on an
  * error after the step began to change state (its exception set). */
 static int
 try_step(LineStepper *self, PyObject *code, PyObject *line, PyFrameObject *frame)
 {
-    if (frame == NULL || !PyCode_Check(code) || !PyLong_CheckExact(line))
+    if (!runs_code(frame, code) || !PyLong_CheckExact(line))
         return 0;
     long line_no = PyLong_AsLong(line);
     if (line_no == -1 && PyErr_Occurred())
-        return 0;
-    PyCodeObject *running = PyFrame_GetCode(frame);
-    Py_DECREF(running);
-    if ((PyObject *)running != code)
         return 0;
     const CodeTable *table = code_table(self, code);
     if (table == NULL)
@@ -841,13 +894,7 @@ try_step(LineStepper *self, PyObject *code, PyObject *line, PyFrameObject *frame
     Py_DECREF(buffer); /* the recorder holds it: compared or read below, kept by a view */
     if (buffer == Py_None)
         return 0;
-    PyObject *busy = PyObject_CallNoArgs(self->locked);
-    Py_XDECREF(busy);
-    if (busy != Py_False)
-        return 0;
-    PyObject *tracing = PyObject_CallNoArgs(self->is_tracing);
-    Py_XDECREF(tracing);
-    if (tracing != Py_False)
+    if (!unlocked_untraced(self))
         return 0;
 
     View fresh;
@@ -882,7 +929,13 @@ try_step(LineStepper *self, PyObject *code, PyObject *line, PyFrameObject *frame
         || ((n_changed || !((view->count + 1) & 63))
             && PyByteArray_GET_SIZE(view->data) + packed.size >= self->chunk_target_bytes))
         goto done;
+    long before = view->step;
     result = commit(self, view, line, locals, changed, n_changed, &packed) < 0 ? -1 : 1;
+    /* What the generator steps read holds one step on: a line step changes none of it. */
+    if (result == 1 && self->generators.valid && self->generators.step == before) {
+        self->generators.step += 1;
+        self->generators.count += 1;
+    }
 done:
     if (result == 0)
         PyErr_Clear();
@@ -902,92 +955,164 @@ done:
 
 /* -- a generator's resume and yield --------------------------------------------------- */
 
-/* The attributes one step read, owned until the step ends (it runs no Python code that
- * could let go of what they refer to meanwhile). */
-typedef struct {
-    PyObject *owned[32];
-    int n_owned;
-} Reads;
-
-/* ``owner.name``, held by ``reads``; NULL (an error may be set) if it cannot be had. */
-static PyObject *
-read_attribute(Reads *reads, PyObject *owner, PyObject *name)
-{
-    if (owner == NULL || reads->n_owned == (int)(sizeof reads->owned / sizeof *reads->owned))
-        return NULL;
-    PyObject *value = PyObject_GetAttr(owner, name);
-    if (value != NULL)
-        reads->owned[reads->n_owned++] = value;
-    return value;
-}
-
 static void
-release_reads(Reads *reads)
+forget_generators(GeneratorCache *cache)
 {
-    while (reads->n_owned > 0)
-        Py_DECREF(reads->owned[--reads->n_owned]);
+    cache->valid = 0;
+    Py_CLEAR(cache->buffer);
+    Py_CLEAR(cache->events);
+    Py_CLEAR(cache->data);
+    Py_CLEAR(cache->thread);
+    Py_CLEAR(cache->stack);
+    Py_CLEAR(cache->suspended);
+    Py_CLEAR(cache->codes);
+    Py_CLEAR(cache->known);
+    Py_CLEAR(cache->entry);
+    Py_CLEAR(cache->values);
+    Py_CLEAR(cache->ids);
 }
 
-/* What a generator's step reads of the recorder and of the open chunk. */
-typedef struct {
-    PyObject *events, *data, *thread, *stack, *suspended, *known;
-    const CodeTable *table;
-    long step, count, per_chunk;
-} GeneratorView;
-
-/* Read what a resume or a yield of ``frame`` needs: 1, or 0 if the step is the Python
- * recorder's. The recorder is in the state of its fast line path (``_line_buffer`` is
- * set only then: recording, not paused, watching nothing, no secret value pending, not
- * between Hypothesis examples), unlocked, with the open chunk's keyframe taken, and the
- * step's thread is the last step's. The code is planned at the calls level (no line
- * events: its steps compare its bindings and walk its parameters, Recorder._check_frame),
- * a function's, with no cells and no local of a secret name. */
+/* ``owner.name`` into ``*slot`` (owned): 0, or -1 if it cannot be had. */
 static int
-read_generator_view(LineStepper *self, Reads *reads, PyObject *code, GeneratorView *view)
+take_attribute(PyObject **slot, PyObject *owner, PyObject *name)
 {
-    PyObject *buffer = read_attribute(reads, self->recorder, s_line_buffer);
-    if (buffer == NULL || buffer == Py_None
-        || read_attribute(reads, buffer, s_keyframe_due) != Py_False)
+    Py_XSETREF(*slot, PyObject_GetAttr(owner, name));
+    return *slot == NULL ? -1 : 0;
+}
+
+/* Read the recorder afresh into ``cache``: 1, or 0 if no generator step can be native
+ * now. The recorder is in the state of its fast line path (``_line_buffer`` is set only
+ * then: recording, not paused, watching nothing, no secret value pending, not between
+ * Hypothesis examples), with the open chunk's keyframe taken, and the step's thread is
+ * the last step's. */
+static int
+fill_generators(LineStepper *self, GeneratorCache *cache, PyObject *buffer, long step)
+{
+    forget_generators(cache);
+    cache->buffer = Py_NewRef(buffer);
+    PyObject *due = PyObject_GetAttr(buffer, s_keyframe_due);
+    Py_XDECREF(due);
+    if (due != Py_False || take_attribute(&cache->thread, self->recorder, s_last_thread) < 0
+        || cache->thread == Py_None)
         return 0;
-    PyObject *busy = PyObject_CallNoArgs(self->locked);
-    Py_XDECREF(busy);
-    if (busy != Py_False)
+    PyObject *ident = PyObject_GetAttr(cache->thread, s_ident);
+    cache->ident = ident ? PyLong_AsUnsignedLong(ident) : 0;
+    Py_XDECREF(ident);
+    if (ident == NULL || cache->ident != PyThread_get_thread_ident()
+        || take_attribute(&cache->stack, cache->thread, s_stack) < 0
+        || !PyList_CheckExact(cache->stack)
+        || take_attribute(&cache->events, buffer, s_events) < 0
+        || take_attribute(&cache->data, cache->events, s_data) < 0
+        || !PyByteArray_CheckExact(cache->data)
+        || take_attribute(&cache->suspended, self->recorder, s_suspended) < 0
+        || !PyDict_CheckExact(cache->suspended)
+        || take_attribute(&cache->codes, self->recorder, s_codes) < 0
+        || !PyDict_CheckExact(cache->codes)
+        || long_attribute(cache->events, s_count, &cache->count) < 0
+        || long_attribute(buffer, s_events_per_chunk, &cache->per_chunk) < 0)
         return 0;
-    PyObject *tracing = PyObject_CallNoArgs(self->is_tracing);
-    Py_XDECREF(tracing);
-    if (tracing != Py_False)
-        return 0;
-    view->thread = read_attribute(reads, self->recorder, s_last_thread);
-    if (view->thread == NULL || view->thread == Py_None)
-        return 0;
-    PyObject *ident = read_attribute(reads, view->thread, s_ident);
-    if (ident == NULL || PyLong_AsUnsignedLong(ident) != PyThread_get_thread_ident())
-        return 0;
-    view->stack = read_attribute(reads, view->thread, s_stack);
-    view->events = read_attribute(reads, buffer, s_events);
-    view->data = read_attribute(reads, view->events, s_data);
-    view->suspended = read_attribute(reads, self->recorder, s_suspended);
-    PyObject *codes = read_attribute(reads, self->recorder, s_codes);
-    if (view->stack == NULL || !PyList_CheckExact(view->stack) || view->data == NULL
-        || !PyByteArray_CheckExact(view->data) || view->suspended == NULL
-        || !PyDict_CheckExact(view->suspended) || codes == NULL || !PyDict_CheckExact(codes))
-        return 0;
-    if (long_attribute(self->recorder, s_step, &view->step) < 0
-        || long_attribute(view->events, s_count, &view->count) < 0
-        || long_attribute(buffer, s_events_per_chunk, &view->per_chunk) < 0)
-        return 0;
+    cache->step = step;
+    cache->valid = 1;
+    return 1;
+}
+
+/* The record of ``code`` (Recorder._codes), if its generators' steps may be native: it is
+ * planned at the calls level (no line events: each step compares the frame's bindings and
+ * walks its parameters, Recorder._check_frame). Read for the last code only: it does not
+ * change. */
+static PyObject *
+generator_code(GeneratorCache *cache, PyObject *code)
+{
     PyObject *code_id = PyLong_FromVoidPtr(code);
-    view->known = code_id ? PyDict_GetItemWithError(codes, code_id) : NULL;
+    PyObject *known = code_id ? PyDict_GetItemWithError(cache->codes, code_id) : NULL;
     Py_XDECREF(code_id);
-    if (view->known == NULL
-        || read_attribute(reads, view->known, s_stepped_lines) != Py_False
-        || read_attribute(reads, view->known, s_optimized) != Py_True)
+    if (known == NULL || known == cache->known)
+        return known;
+    Py_CLEAR(cache->entry); /* whose packed header holds the code's number */
+    PyObject *stepped_lines = PyObject_GetAttr(known, s_stepped_lines);
+    Py_XDECREF(stepped_lines);
+    if (stepped_lines != Py_False)
+        return NULL;
+    Py_XSETREF(cache->known, Py_NewRef(known));
+    return known;
+}
+
+/* Whether ``entry``, the shadow of a generator's frame of the cached code, may be stepped
+ * natively: already stepped (its call was recorded). What is read of it does not change
+ * (its dicts are changed in place, its numbers are its own): read for the last one only. */
+static int
+generator_entry(GeneratorCache *cache, PyObject *entry)
+{
+    if (entry == cache->entry)
+        return 1;
+    Py_CLEAR(cache->entry);
+    PyObject *known = PyObject_GetAttr(entry, s_code);
+    PyObject *stepped = PyObject_GetAttr(entry, s_stepped);
+    PyObject *dropping = PyObject_GetAttr(entry, s_dropping);
+    int fits = known == cache->known && stepped == Py_True && dropping == Py_None
+               && take_attribute(&cache->values, entry, s_values) == 0
+               && PyDict_CheckExact(cache->values)
+               && take_attribute(&cache->ids, entry, s_ids) == 0
+               && PyDict_CheckExact(cache->ids);
+    Py_XDECREF(known);
+    Py_XDECREF(stepped);
+    Py_XDECREF(dropping);
+    Packed header = {NULL, 0, sizeof header.inline_bytes, {0}};
+    header.bytes = header.inline_bytes;
+    if (!fits || pack_header(&header, cache->thread, entry, cache->known) < 0)
         return 0;
-    PyObject *cells = read_attribute(reads, view->known, s_cell_names);
-    if (cells == NULL || !PyTuple_CheckExact(cells) || PyTuple_GET_SIZE(cells) != 0)
+    memcpy(cache->header, header.bytes, header.size);
+    cache->header_size = header.size;
+    cache->entry = Py_NewRef(entry);
+    return 1;
+}
+
+/* Whether a generator's step may be native, told from its frame alone before reading the
+ * recorder: each parameter unbound or a scalar (the Python recorder walks an object's at
+ * every step), and the value it yields, if any, a scalar. Most generators that the Python
+ * recorder must step take an iterable. */
+static int
+may_step_natively(LineStepper *self, const CodeTable *table, PyObject **locals,
+                  PyObject *yielded)
+{
+    Py_ssize_t any_length = PY_SSIZE_T_MAX; /* a str's secrets are looked for later */
+    for (int i = 0; i < table->n_params; i++) {
+        if (locals[i] != NULL && is_scalar(self, locals[i], &any_length) <= 0) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    if (yielded != NULL && is_scalar(self, yielded, &any_length) <= 0) {
+        PyErr_Clear();
         return 0;
-    view->table = code_table(self, code);
-    return view->table != NULL && !view->table->secret_local;
+    }
+    return 1;
+}
+
+/* The table of a generator's code whose step may be native, with the cache read as of
+ * the recorder's step now; NULL if the step is the Python recorder's. ``yielded``: the
+ * value of a yield, NULL for a resume. */
+static const CodeTable *
+generator_table(LineStepper *self, PyObject *code, PyFrameObject *frame, PyObject *yielded)
+{
+    if (!runs_code(frame, code))
+        return NULL;
+    const CodeTable *table = code_table(self, code);
+    if (table == NULL || !table->plain_locals
+        || !may_step_natively(self, table, _PyFrame_GetLocalsArray(frame->f_frame), yielded))
+        return NULL;
+    PyObject *buffer = PyObject_GetAttr(self->recorder, s_line_buffer);
+    Py_XDECREF(buffer); /* the recorder holds it: compared, or held by the cache */
+    long step;
+    if (buffer == NULL || buffer == Py_None || !unlocked_untraced(self)
+        || long_attribute(self->recorder, s_step, &step) < 0)
+        return NULL;
+    GeneratorCache *cache = &self->generators;
+    int cached = cache->valid && cache->buffer == buffer && cache->step == step
+                 && cache->ident == PyThread_get_thread_ident();
+    if (!cached && !fill_generators(self, cache, buffer, step))
+        return NULL;
+    return generator_code(cache, code) != NULL ? table : NULL;
 }
 
 /* The locals of a generator's frame that changed since its last step, as
@@ -1018,18 +1143,9 @@ changed_locals(LineStepper *self, PyObject *varnames, Py_ssize_t n_params, PyObj
             return -1;
         if (value == old)
             continue;
-        if (value == NULL || is_scalar(self, value, &shortest) <= 0)
+        if (value == NULL
+            || note_scalar_change(self, (int)i, value, old, &shortest, changed, &n_changed) < 0)
             return -1;
-        if (old != NULL) {
-            int same = same_form(value, old);
-            if (same < 0)
-                return -1;
-            if (same)
-                continue;
-        }
-        if (n_changed == MAX_NAMES)
-            return -1;
-        changed[n_changed++] = (int)i;
     }
     return n_changed;
 }
@@ -1038,7 +1154,7 @@ changed_locals(LineStepper *self, PyObject *varnames, Py_ssize_t n_params, PyObj
  * than at its last look, has nothing to catch up (Recorder._catch_up): it is still on the
  * line last recorded, and each local that line names is the very scalar recorded. */
 static int
-caller_unchanged(LineStepper *self, Reads *reads, PyObject *caller, PyFrameObject *back)
+caller_unchanged(LineStepper *self, PyObject *caller, PyFrameObject *back)
 {
     long line;
     if (long_attribute(caller, s_line, &line) < 0 || PyFrame_GetLineNumber(back) != line)
@@ -1049,8 +1165,13 @@ caller_unchanged(LineStepper *self, Reads *reads, PyObject *caller, PyFrameObjec
     if (table == NULL)
         return 0;
     const LineTable *names = line_table(table, line);
-    PyObject *values = read_attribute(reads, caller, s_values);
-    if (names->python || values == NULL || !PyDict_CheckExact(values))
+    if (names->python)
+        return 0;
+    PyObject *values = PyObject_GetAttr(caller, s_values);
+    if (values == NULL)
+        return 0;
+    Py_DECREF(values); /* the caller's shadow holds it */
+    if (!PyDict_CheckExact(values))
         return 0;
     PyObject **locals = _PyFrame_GetLocalsArray(back->f_frame);
     const int *groups[2] = {names->deep, names->shallow};
@@ -1077,70 +1198,67 @@ closes_chunk(LineStepper *self, long count, long per_chunk, PyObject *data, int 
                && PyByteArray_GET_SIZE(data) + packed->size >= self->chunk_target_bytes);
 }
 
-/* Record a generator's step in its frame's shadow, in the recorder's step count and in the
- * open chunk: the locals changed, then the packed event. */
-static int
-commit_generator_step(PyObject *recorder, GeneratorView *view, PyObject *entry,
-                      PyObject *varnames, PyObject **locals, const int *changed,
-                      int n_changed, long line, const Packed *packed)
+/* A step was written after ``step`` by the native generator steps: the line step's view,
+ * if it was read as of ``step``, holds one step on (what the step changed is not in it). */
+static void
+advance_line_view(LineStepper *self, long step)
 {
-    PyObject *values = PyObject_GetAttr(entry, s_values);
-    PyObject *ids = PyObject_GetAttr(entry, s_ids);
-    int result = values && ids && set_long(entry, s_line, line) == 0
-                         && set_long(entry, s_calling_at, -1) == 0
-                     ? 0
-                     : -1;
-    for (int c = 0; result == 0 && c < n_changed; c++) {
-        PyObject *name = PyTuple_GET_ITEM(varnames, changed[c]);
-        int had = -1;
-        if (PyDict_SetItem(values, name, locals[changed[c]]) < 0
-            || (had = PyDict_Contains(ids, name)) < 0
-            || (had && PyDict_DelItem(ids, name) < 0))
-            result = -1;
+    if (self->cache.valid && self->cache.view.step == step) {
+        self->cache.view.step += 1;
+        self->cache.view.count += 1;
     }
-    Py_XDECREF(values);
-    Py_XDECREF(ids);
-    Py_ssize_t size = PyByteArray_GET_SIZE(view->data);
-    if (result < 0 || set_long(recorder, s_step, view->step + 1) < 0
-        || set_long(view->events, s_count, view->count + 1) < 0
-        || PyByteArray_Resize(view->data, size + packed->size) < 0)
-        return -1;
-    memcpy(PyByteArray_AS_STRING(view->data) + size, packed->bytes, packed->size);
-    return 0;
 }
 
-/* What a generator's step packs and records, once its entry in the shadow is known. */
+/* What a generator's step packs and records in its frame's shadow, in the recorder's step
+ * count and in the open chunk: 1 recorded, 0 for the Python recorder (nothing changed),
+ * -1 on an error after the step began to change state. */
 static int
-generator_step(LineStepper *self, Reads *reads, GeneratorView *view, PyObject *entry,
-               PyFrameObject *frame, long kind, PyObject *returned, Packed *packed)
+generator_step(LineStepper *self, const CodeTable *table, PyObject *entry,
+               PyFrameObject *frame, long kind, PyObject *returned)
 {
-    PyObject *params = read_attribute(reads, view->known, s_params);
-    PyObject *values = read_attribute(reads, entry, s_values);
-    PyObject *ids = read_attribute(reads, entry, s_ids);
-    if (read_attribute(reads, entry, s_code) != view->known
-        || read_attribute(reads, entry, s_stepped) != Py_True
-        || read_attribute(reads, entry, s_dropping) != Py_None || params == NULL
-        || !PyTuple_CheckExact(params) || values == NULL || !PyDict_CheckExact(values)
-        || ids == NULL || !PyDict_CheckExact(ids))
+    GeneratorCache *cache = &self->generators;
+    if (!generator_entry(cache, entry))
         return 0;
-    PyObject *varnames = view->table->varnames;
+    PyObject *varnames = table->varnames;
     PyObject **locals = _PyFrame_GetLocalsArray(frame->f_frame);
     int changed[MAX_NAMES];
-    int n_changed =
-        changed_locals(self, varnames, PyTuple_GET_SIZE(params), values, ids, locals, changed);
+    int n_changed = changed_locals(self, varnames, table->n_params, cache->values,
+                                   cache->ids, locals, changed);
     long line = PyFrame_GetLineNumber(frame);
-    Packed header = {NULL, 0, sizeof header.inline_bytes, {0}};
-    header.bytes = header.inline_bytes;
-    if (n_changed < 0 || pack_header(&header, view->thread, entry, view->known) < 0
-        || pack_event(self, packed, view->step + 1, kind, header.bytes, header.size, line,
-                      varnames, locals, changed, n_changed, returned) < 0
-        || closes_chunk(self, view->count, view->per_chunk, view->data,
-                        n_changed > 0 || returned != NULL, packed))
-        return 0;
-    return commit_generator_step(self->recorder, view, entry, varnames, locals, changed,
-                                 n_changed, line, packed) < 0
-               ? -1
-               : 1;
+    Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
+    packed.bytes = packed.inline_bytes;
+    int result = 0;
+    if (n_changed < 0
+        || pack_event(self, &packed, cache->step + 1, kind, cache->header,
+                      cache->header_size, line, varnames, locals, changed, n_changed,
+                      returned) < 0
+        || closes_chunk(self, cache->count, cache->per_chunk, cache->data,
+                        n_changed > 0 || returned != NULL, &packed))
+        goto done;
+    result = -1;
+    for (int c = 0; c < n_changed; c++) {
+        PyObject *name = PyTuple_GET_ITEM(varnames, changed[c]);
+        int had = -1;
+        if (PyDict_SetItem(cache->values, name, locals[changed[c]]) < 0
+            || (had = PyDict_Contains(cache->ids, name)) < 0
+            || (had && PyDict_DelItem(cache->ids, name) < 0))
+            goto done;
+    }
+    Py_ssize_t size = PyByteArray_GET_SIZE(cache->data);
+    if (set_long(entry, s_line, line) < 0 || set_long(entry, s_calling_at, -1) < 0
+        || set_long(self->recorder, s_step, cache->step + 1) < 0
+        || set_long(cache->events, s_count, cache->count + 1) < 0
+        || PyByteArray_Resize(cache->data, size + packed.size) < 0)
+        goto done;
+    memcpy(PyByteArray_AS_STRING(cache->data) + size, packed.bytes, packed.size);
+    advance_line_view(self, cache->step);
+    cache->step += 1;
+    cache->count += 1;
+    result = 1;
+done:
+    if (packed.bytes != packed.inline_bytes)
+        PyMem_Free(packed.bytes);
+    return result;
 }
 
 /* A generator resumed by a caller stepped line by line (or by a C function it called),
@@ -1149,56 +1267,55 @@ generator_step(LineStepper *self, Reads *reads, GeneratorView *view, PyObject *e
 static int
 try_resume(LineStepper *self, PyObject *code, PyFrameObject *frame)
 {
-    if (frame == NULL || !PyCode_Check(code))
+    const CodeTable *table = generator_table(self, code, frame, NULL);
+    GeneratorCache *cache = &self->generators;
+    if (table == NULL || PyList_GET_SIZE(cache->stack) == 0)
         return 0;
-    PyCodeObject *running = PyFrame_GetCode(frame);
-    Py_DECREF(running);
-    if ((PyObject *)running != code)
-        return 0;
-    Reads reads = {.n_owned = 0};
-    GeneratorView view;
-    Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
-    packed.bytes = packed.inline_bytes;
-    PyFrameObject *back = NULL;
-    PyObject *frame_id = NULL, *entry = NULL;
+    PyObject *caller = PyList_GET_ITEM(cache->stack, PyList_GET_SIZE(cache->stack) - 1);
+    PyFrameObject *back = PyFrame_GetBack(frame);
+    PyObject *caller_frame = PyObject_GetAttr(caller, s_frame);
+    PyObject *caller_known = PyObject_GetAttr(caller, s_code);
+    PyObject *stepped_lines = caller_known ? PyObject_GetAttr(caller_known, s_stepped_lines)
+                                           : NULL;
+    PyObject *frame_id = PyLong_FromVoidPtr(frame);
+    PyObject *entry = NULL;
     long calling_at, at = -1;
     int result = 0;
-    if (!read_generator_view(self, &reads, code, &view)
-        || PyList_GET_SIZE(view.stack) == 0)
-        goto done;
-    PyObject *caller = PyList_GET_ITEM(view.stack, PyList_GET_SIZE(view.stack) - 1);
-    back = PyFrame_GetBack(frame);
-    PyObject *caller_known = read_attribute(&reads, caller, s_code);
-    if (back == NULL || read_attribute(&reads, caller, s_frame) != (PyObject *)back
-        || read_attribute(&reads, caller_known, s_stepped_lines) != Py_True
+    if (back == NULL || caller_frame != (PyObject *)back || stepped_lines != Py_True
         || long_attribute(caller, s_calling_at, &calling_at) < 0)
         goto done;
     at = PyFrame_GetLasti(back);
-    if (calling_at != at && !caller_unchanged(self, &reads, caller, back))
+    if (calling_at != at && !caller_unchanged(self, caller, back))
         goto done;
-    frame_id = PyLong_FromVoidPtr(frame);
-    entry = frame_id ? Py_XNewRef(PyDict_GetItemWithError(view.suspended, frame_id)) : NULL;
+    entry = frame_id ? Py_XNewRef(PyDict_GetItemWithError(cache->suspended, frame_id)) : NULL;
     if (entry == NULL)
         goto done;
-    result = generator_step(self, &reads, &view, entry, frame, self->resume_kind, NULL,
-                            &packed);
+    result = generator_step(self, table, entry, frame, self->resume_kind, NULL);
+    if (result != 1)
+        goto done;
+    /* The caller has caught up at this instruction: the line step's view, which took its
+     * mark as unset, is read again. */
+    if (calling_at != at) {
+        forget_cache(self);
+        if (set_long(caller, s_calling_at, at) < 0)
+            result = -1;
+    }
     /* The frame enters the shadow stack (Recorder._entered_frame); its references are
      * counted as the Python recorder counts them, which the callback's frame local adds
      * to (Recorder._release_locals compares them as it returns). */
     if (result == 1
-        && ((calling_at != at && set_long(caller, s_calling_at, at) < 0)
-            || PyDict_DelItem(view.suspended, frame_id) < 0
+        && (PyDict_DelItem(cache->suspended, frame_id) < 0
             || PyObject_SetAttr(entry, s_frame, (PyObject *)frame) < 0
-            || PyList_Append(view.stack, entry) < 0
+            || PyList_Append(cache->stack, entry) < 0
             || set_long(entry, s_frame_refs, (long)(Py_REFCNT(frame) + self->own_refs)) < 0))
         result = -1;
 done:
-    if (packed.bytes != packed.inline_bytes)
-        PyMem_Free(packed.bytes);
     Py_XDECREF(back);
+    Py_XDECREF(caller_frame);
+    Py_XDECREF(caller_known);
+    Py_XDECREF(stepped_lines);
     Py_XDECREF(frame_id);
     Py_XDECREF(entry);
-    release_reads(&reads);
     return result;
 }
 
@@ -1207,43 +1324,29 @@ done:
 static int
 try_yield(LineStepper *self, PyObject *code, PyFrameObject *frame, PyObject *value)
 {
-    if (frame == NULL || !PyCode_Check(code))
+    const CodeTable *table = generator_table(self, code, frame, value);
+    GeneratorCache *cache = &self->generators;
+    Py_ssize_t shortest = -1;
+    if (table == NULL || PyList_GET_SIZE(cache->stack) == 0
+        || PyDict_GET_SIZE(cache->suspended) >= self->max_suspended
+        || is_scalar(self, value, &shortest) <= 0)
         return 0;
-    PyCodeObject *running = PyFrame_GetCode(frame);
-    Py_DECREF(running);
-    if ((PyObject *)running != code)
-        return 0;
-    Reads reads = {.n_owned = 0};
-    GeneratorView view;
-    Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
-    packed.bytes = packed.inline_bytes;
-    PyObject *frame_id = NULL, *entry = NULL;
-    Py_ssize_t any_length = -1;
+    Py_ssize_t depth = PyList_GET_SIZE(cache->stack);
+    PyObject *entry = Py_NewRef(PyList_GET_ITEM(cache->stack, depth - 1));
+    PyObject *entry_frame = PyObject_GetAttr(entry, s_frame);
+    Py_XDECREF(entry_frame); /* compared only */
+    PyObject *frame_id = PyLong_FromVoidPtr(frame);
     int result = 0;
-    if (!read_generator_view(self, &reads, code, &view)
-        || PyList_GET_SIZE(view.stack) == 0
-        || PyDict_GET_SIZE(view.suspended) >= self->max_suspended
-        || is_scalar(self, value, &any_length) <= 0)
-        goto done;
-    Py_ssize_t depth = PyList_GET_SIZE(view.stack);
-    entry = Py_NewRef(PyList_GET_ITEM(view.stack, depth - 1));
-    if (read_attribute(&reads, entry, s_frame) != (PyObject *)frame
-        || !(frame_id = PyLong_FromVoidPtr(frame)))
-        goto done;
-    result = generator_step(self, &reads, &view, entry, frame, self->yield_kind, value,
-                            &packed);
+    if (entry_frame == (PyObject *)frame && frame_id != NULL)
+        result = generator_step(self, table, entry, frame, self->yield_kind, value);
     /* The frame leaves the shadow stack for the suspended ones (Recorder._suspend). */
     if (result == 1
-        && (PyList_SetSlice(view.stack, depth - 1, depth, NULL) < 0
+        && (PyList_SetSlice(cache->stack, depth - 1, depth, NULL) < 0
             || PyObject_SetAttr(entry, s_frame, Py_None) < 0
-            || PyDict_SetItem(view.suspended, frame_id, entry) < 0))
+            || PyDict_SetItem(cache->suspended, frame_id, entry) < 0))
         result = -1;
-done:
-    if (packed.bytes != packed.inline_bytes)
-        PyMem_Free(packed.bytes);
     Py_XDECREF(frame_id);
-    Py_XDECREF(entry);
-    release_reads(&reads);
+    Py_DECREF(entry);
     return result;
 }
 
@@ -1378,6 +1481,17 @@ stepper_traverse(LineStepper *self, visitproc visit, void *arg)
     Py_VISIT(self->cache.view.events);
     Py_VISIT(self->cache.view.data);
     Py_VISIT(self->cache.view.by_id);
+    Py_VISIT(self->generators.buffer);
+    Py_VISIT(self->generators.events);
+    Py_VISIT(self->generators.data);
+    Py_VISIT(self->generators.thread);
+    Py_VISIT(self->generators.stack);
+    Py_VISIT(self->generators.suspended);
+    Py_VISIT(self->generators.codes);
+    Py_VISIT(self->generators.known);
+    Py_VISIT(self->generators.entry);
+    Py_VISIT(self->generators.values);
+    Py_VISIT(self->generators.ids);
     return 0;
 }
 
@@ -1396,6 +1510,7 @@ stepper_clear(LineStepper *self)
     Py_CLEAR(self->on_resume);
     Py_CLEAR(self->on_yield);
     forget_cache(self);
+    forget_generators(&self->generators);
     return 0;
 }
 
@@ -1411,6 +1526,7 @@ static PyObject *
 stepper_forget(LineStepper *self, PyObject *Py_UNUSED(ignored))
 {
     forget_cache(self);
+    forget_generators(&self->generators);
     Py_RETURN_NONE;
 }
 
