@@ -47,6 +47,7 @@ from typing import Any, Final
 
 import msgpack
 
+from pytest_scope.capture.event_path import native_extension
 from pytest_scope.capture.values import (
     _INT_MAX,
     _INT_MIN,
@@ -535,19 +536,11 @@ def _same_parts(parts: list[Any], pinned: list[Any] | None, ids: tuple[int, ...]
     return True
 
 
-def _native_same_parts() -> Callable[..., tuple[Any, ...] | None] | None:
-    """The native unchanged check (``_sameparts.c``), with the compiled table only (the
-    pure-Python path stays pure), where it was built."""
-    if hasattr(_native_same_parts, "__code__"):  # this module runs as Python
-        return None
-    try:
-        from pytest_scope.capture._sameparts import same_parts
-    except ImportError:
-        return None
-    return same_parts
-
-
-_same_parts_native: Final = _native_same_parts()
+# The native unchanged check (``_sameparts.c``), with the compiled table only.
+_sameparts = native_extension("_sameparts", __file__)
+_same_parts_native: Final[Callable[..., tuple[Any, ...] | None] | None] = (
+    _sameparts.same_parts if _sameparts is not None else None
+)
 
 
 def _refs_in(form: Encoded) -> list[int]:

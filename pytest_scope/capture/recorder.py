@@ -38,6 +38,7 @@ from typing import Any, Final
 
 from pytest_scope.capture import steering
 from pytest_scope.capture.buffer import RingBuffer
+from pytest_scope.capture.event_path import native_extension
 from pytest_scope.capture.linenames import NO_NAMES, LineNames, line_names
 from pytest_scope.capture.objects import OWN_REFS, ObjectTable, refcount
 from pytest_scope.capture.plan import Level, Plan
@@ -1153,33 +1154,20 @@ class Recorder:
         }
 
 
-def _native_rebound_names() -> (
+# The native rebinding check (``_rebinding.c``), with the compiled recorder only.
+_rebinding = native_extension("_rebinding", __file__)
+_rebound_names: Final[
     Callable[[FrameType, dict[str, int], dict[str, Encoded]], tuple[str, ...]] | None
-):
-    """The native rebinding check (``_rebinding.c``), with the compiled recorder only (the
-    pure-Python path stays pure), where it was built."""
-    if _EVENT_FRAME:  # this module runs as Python
-        return None
-    try:
-        from pytest_scope.capture._rebinding import rebound_names
-    except ImportError:
-        return None
-    return rebound_names
-
-
-_rebound_names: Final = _native_rebound_names()
+] = _rebinding.rebound_names if _rebinding is not None else None
 
 
 def _native_line_step(recorder: Recorder) -> Any:
     """The native line step (``_linestep.c``), which reads the recorder's objects by their
     compiled attributes: only with the compiled recorder, and only where it was built."""
-    if _EVENT_FRAME:  # this module runs as Python
+    linestep = native_extension("_linestep", __file__)
+    if linestep is None:
         return None
-    try:
-        from pytest_scope.capture._linestep import LineStepper
-    except ImportError:
-        return None
-    return LineStepper(
+    return linestep.LineStepper(
         recorder=recorder,
         fallback=recorder._on_line_fast,
         locked=recorder._lock.locked,
