@@ -135,6 +135,7 @@ typedef struct {
     long step, line, count, per_chunk;
     char header[32];            /* the event's thread, frame and code numbers, packed */
     Py_ssize_t header_size;
+    int calling_at_marked;      /* a resume marked the frame's instruction (try_resume) */
 } View;
 
 typedef struct {
@@ -912,6 +913,16 @@ try_step(LineStepper *self, PyObject *code, PyObject *line, PyFrameObject *frame
             return 0;
         }
     }
+    /* A line step unsets the mark of the instruction a generator was resumed from, as
+     * Recorder._line_names does: read_view does it as it reads; since then, a resume may
+     * have set it. */
+    if (view->calling_at_marked) {
+        if (set_long(view->entry, s_calling_at, -1) < 0) {
+            forget_cache(self);
+            return 0;
+        }
+        view->calling_at_marked = 0;
+    }
     /* Another stepper (another recorder's) may have replaced the table since it was read. */
     view->table = table;
     int changed[MAX_NAMES];
@@ -1293,10 +1304,10 @@ try_resume(LineStepper *self, PyObject *code, PyFrameObject *frame)
     result = generator_step(self, table, entry, frame, self->resume_kind, NULL);
     if (result != 1)
         goto done;
-    /* The caller has caught up at this instruction: the line step's view, which took its
-     * mark as unset, is read again. */
+    /* The caller has caught up at this instruction; its next line step unsets the mark. */
     if (calling_at != at) {
-        forget_cache(self);
+        if (self->cache.valid && self->cache.view.entry == caller)
+            self->cache.view.calling_at_marked = 1;
         if (set_long(caller, s_calling_at, at) < 0)
             result = -1;
     }

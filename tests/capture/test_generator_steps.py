@@ -118,17 +118,24 @@ def _record(
     events_per_chunk: int,
 ) -> tuple[Any, list[list[Any]], int]:
     """The result of ``run(probe)``, the events recorded, and the steps the native steps
-    took. ``probe()`` tells the shadow of each suspended frame: its line, locals and the
-    references to its frame object counted as it was last resumed."""
+    took. ``probe()`` tells the shadow of each suspended frame (its line, its locals, the
+    references to its frame object counted as it was last resumed) and of each frame on
+    the stack (its line, and the instruction it last resumed a generator from)."""
     recorder = Recorder(Plan(root, ["test_*.py"]), ValueEncoder(), lambda *_: None)
     buffer = RingBuffer(2**30, recorder.take_keyframe, events_per_chunk=events_per_chunk)
     recorder.start()
 
     def probe() -> list[Any]:
-        return [
+        suspended = [
             [entry.frame_no, entry.line, dict(entry.values), entry.frame_refs]
             for entry in recorder._suspended.values()
         ]
+        stacks = [
+            [entry.frame_no, entry.line, entry.calling_at]
+            for thread in recorder._threads
+            for entry in thread.stack
+        ]
+        return [suspended, stacks]
 
     try:
         if python_callbacks:
