@@ -130,19 +130,6 @@ def choose_event_path() -> None:
         sys.meta_path.insert(0, _SourcesFirst())
 
 
-def native_extension(name: str, module_file: str | None) -> ModuleType | None:
-    """The C extension ``pytest_scope.capture.<name>`` (``setup.py``) for a module of the
-    event path whose ``__file__`` is ``module_file``: only where that module runs compiled
-    (the pure-Python path stays pure, and the extensions read what the compiled modules
-    build), and only where the extension was built."""
-    if (module_file or "").endswith(".py"):
-        return None
-    try:
-        return importlib.import_module(f"{_ROOT}.capture.{name}")
-    except ImportError:
-        return None
-
-
 def compiled() -> bool:
     """Whether the recorder in use is the compiled one."""
     from pytest_scope.capture import recorder

@@ -47,7 +47,7 @@ from typing import Any, Final
 
 import msgpack
 
-from pytest_scope.capture.event_path import native_extension
+from pytest_scope.capture.native import native_extension
 from pytest_scope.capture.values import (
     _INT_MAX,
     _INT_MIN,

@@ -38,8 +38,8 @@ from typing import Any, Final
 
 from pytest_scope.capture import steering
 from pytest_scope.capture.buffer import RingBuffer
-from pytest_scope.capture.event_path import native_extension
 from pytest_scope.capture.linenames import NO_NAMES, LineNames, line_names
+from pytest_scope.capture.native import native_extension
 from pytest_scope.capture.objects import OWN_REFS, ObjectTable, refcount
 from pytest_scope.capture.plan import Level, Plan
 from pytest_scope.capture.values import Encoded, ValueEncoder, _exception_args
