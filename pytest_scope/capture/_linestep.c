@@ -155,7 +155,9 @@ typedef struct {
     unsigned long ident;
     long step, count, per_chunk;
     PyObject *known;            /* the last generator's code record */
+    PyObject *code;             /* its code object, compared only: the record holds it */
     PyObject *entry, *values, *ids; /* the last generator's frame shadow, and its dicts */
+    long entry_line;            /* the line a native step last wrote to it, or -1 */
     char header[32];            /* its event's thread, frame and code numbers, packed */
     Py_ssize_t header_size;
 } GeneratorCache;
@@ -1034,6 +1036,8 @@ fill_generators(LineStepper *self, GeneratorCache *cache, PyObject *buffer, long
 static PyObject *
 generator_code(GeneratorCache *cache, PyObject *code)
 {
+    if (cache->known != NULL && code == cache->code)
+        return cache->known;
     PyObject *code_id = PyLong_FromVoidPtr(code);
     PyObject *known = code_id ? PyDict_GetItemWithError(cache->codes, code_id) : NULL;
     Py_XDECREF(code_id);
@@ -1045,6 +1049,7 @@ generator_code(GeneratorCache *cache, PyObject *code)
     if (stepped_lines != Py_False)
         return NULL;
     Py_XSETREF(cache->known, Py_NewRef(known));
+    cache->code = code;
     return known;
 }
 
@@ -1075,6 +1080,7 @@ generator_entry(GeneratorCache *cache, PyObject *entry)
     memcpy(cache->header, header.bytes, header.size);
     cache->header_size = header.size;
     cache->entry = Py_NewRef(entry);
+    cache->entry_line = -1;
     return 1;
 }
 
@@ -1256,12 +1262,16 @@ generator_step(LineStepper *self, const CodeTable *table, PyObject *entry,
             goto done;
     }
     Py_ssize_t size = PyByteArray_GET_SIZE(cache->data);
-    if (set_long(entry, s_line, line) < 0 || set_long(entry, s_calling_at, -1) < 0
+    /* Its line and its unset mark (calling_at) are written once: they change only at its
+     * steps, and a Python step reads the recorder again. */
+    if ((line != cache->entry_line
+         && (set_long(entry, s_line, line) < 0 || set_long(entry, s_calling_at, -1) < 0))
         || set_long(self->recorder, s_step, cache->step + 1) < 0
         || set_long(cache->events, s_count, cache->count + 1) < 0
         || PyByteArray_Resize(cache->data, size + packed.size) < 0)
         goto done;
     memcpy(PyByteArray_AS_STRING(cache->data) + size, packed.bytes, packed.size);
+    cache->entry_line = line;
     advance_line_view(self, cache->step);
     cache->step += 1;
     cache->count += 1;
