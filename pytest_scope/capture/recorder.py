@@ -1130,8 +1130,9 @@ class Recorder:
         for entry in thread.stack:
             if entry.frame is not None and id(entry.frame) in live and entry.stepped:
                 local_values = _read_locals(entry, entry.frame)
+                # Every binding walked again; an object still bound keeps its id in the
+                # shadow (the frame's return forgets the objects that die with it).
                 names = self._variables(entry, local_values)
-                entry.ids.clear()  # every binding walked again, not only the new ones
                 self._check_names(entry, names, local_values, {}, [])
         if self._watched:
             self._check_watched()
