@@ -56,6 +56,7 @@ from pytest_scope.capture.values import (
     _exception_args,
     _TypeInfo,
 )
+from pytest_scope.trace.codec import UNICODE_ERRORS
 
 _islice = itertools.islice
 _weak_ref = weakref.ref
@@ -133,7 +134,9 @@ class ObjectTable:
         self._max_items = limits.max_items
         self._first_items = slice(0, limits.max_items)
         self._max_str = limits.max_str
-        self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+        self._pack = msgpack.Packer(
+            use_bin_type=True, autoreset=True, unicode_errors=UNICODE_ERRORS
+        ).pack
         self._by_id: dict[int, _Object] = {}
         self._by_number: dict[int, _Object] = {}
         self._next_number = 0
