@@ -44,7 +44,8 @@
 static PyObject *s_line_buffer, *s_keyframe_due, *s_last_thread, *s_ident, *s_stack,
     *s_frame, *s_code, *s_cell_names, *s_dropping, *s_line, *s_values, *s_ids,
     *s_calling_at, *s_step, *s_events, *s_data, *s_count, *s_events_per_chunk,
-    *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest;
+    *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest, *s_codes, *s_suspended,
+    *s_stepped_lines, *s_optimized, *s_stepped, *s_frame_refs, *s_params;
 
 static int
 intern_names(void)
@@ -73,6 +74,13 @@ intern_names(void)
     NAME(s_objects, "_objects");
     NAME(s_by_id, "_by_id");
     NAME(s_shortest, "shortest");
+    NAME(s_codes, "_codes");
+    NAME(s_suspended, "_suspended");
+    NAME(s_stepped_lines, "stepped_lines");
+    NAME(s_optimized, "optimized");
+    NAME(s_stepped, "stepped");
+    NAME(s_frame_refs, "frame_refs");
+    NAME(s_params, "params");
 #undef NAME
     return 0;
 }
@@ -88,6 +96,8 @@ typedef struct {
 typedef struct {
     uint64_t generation; /* of the stepper that made it: another one makes its own */
     int unsupported;     /* not a function's code: its locals are not in the frame */
+    int plain_locals;    /* no cell, no local of a secret name: a generator step may be native */
+    int n_params;        /* its parameters, the first of its locals */
     int first_line, n_lines;
     LineTable *lines;    /* by line - first_line */
     PyObject *varnames;  /* the names, by index (the code's co_varnames) */
@@ -125,6 +135,7 @@ typedef struct {
     long step, line, count, per_chunk;
     char header[32];            /* the event's thread, frame and code numbers, packed */
     Py_ssize_t header_size;
+    int calling_at_marked;      /* a resume marked the frame's instruction (try_resume) */
 } View;
 
 typedef struct {
@@ -132,11 +143,31 @@ typedef struct {
     View view;
 } Cache;
 
+/* What a generator's step read of the recorder, kept for the next while the recorder's
+ * step count is still the last one a native step wrote (no Python step came between) and
+ * the test has not begun or ended (``forget``): the open chunk, the last step's thread and
+ * its shadow stack, the suspended frames' shadows, the planned codes; and what it read of
+ * the last generator stepped, its code's record and its frame's shadow, whose facts do
+ * not change. References owned. */
+typedef struct {
+    int valid;
+    PyObject *buffer, *events, *data, *thread, *stack, *suspended, *codes;
+    unsigned long ident;
+    long step, count, per_chunk;
+    PyObject *known;            /* the last generator's code record */
+    PyObject *code;             /* its code object, compared only: the record holds it */
+    PyObject *entry, *values, *ids; /* the last generator's frame shadow, and its dicts */
+    long entry_line;            /* the line a native step last wrote to it, or -1 */
+    char header[32];            /* its event's thread, frame and code numbers, packed */
+    Py_ssize_t header_size;
+} GeneratorCache;
+
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     PyObject *recorder;
     PyObject *fallback;     /* the Python recorder's fast line callback */
+    PyObject *on_resume, *on_yield; /* the Python recorder's resume and yield callbacks */
     PyObject *locked;       /* the recorder's lock's ``locked`` */
     PyObject *is_tracing;   /* tracemalloc.is_tracing */
     PyObject *line_names;   /* linenames.line_names */
@@ -146,8 +177,14 @@ typedef struct {
     Py_ssize_t chunk_target_bytes;
     long line_kind;       /* Kind.LINE */
     PyObject *locals_key; /* Payload.LOCALS */
+    PyObject *returned_key; /* Payload.RETURNED */
+    long resume_kind, yield_kind; /* Kind.RESUME, Kind.YIELD */
+    Py_ssize_t own_refs;  /* objects.OWN_REFS: a Python callback's frame local adds them */
+    Py_ssize_t max_suspended; /* the suspended frames the recorder keeps at most */
     uint64_t generation;
+    Py_ssize_t line_steps, generator_steps; /* the steps recorded here */
     Cache cache;
+    GeneratorCache generators;
 } LineStepper;
 
 /* The indices of ``names`` (a tuple) among the code's plain locals; -1 if one is another
@@ -260,6 +297,16 @@ build_code_table(LineStepper *self, PyCodeObject *code)
             fill_line(self, entry, value, varnames, cells);
         }
     }
+    table->plain_locals = PyTuple_GET_SIZE(cells) == 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(varnames) && table->plain_locals; i++) {
+        PyObject *secret = PyObject_CallOneArg(self->names_secret, PyTuple_GET_ITEM(varnames, i));
+        if (secret == NULL)
+            goto unsupported;
+        table->plain_locals = PyObject_IsTrue(secret) == 0;
+        Py_DECREF(secret);
+    }
+    table->n_params = code->co_argcount + code->co_kwonlyargcount
+                      + !!(code->co_flags & CO_VARARGS) + !!(code->co_flags & CO_VARKEYWORDS);
     table->varnames = varnames;
     Py_DECREF(named);
     Py_DECREF(cells);
@@ -511,6 +558,26 @@ same_form(PyObject *form, PyObject *old)
     return PyObject_RichCompareBool(form, old, Py_EQ);
 }
 
+/* Note local ``index``, now bound to ``value`` where the scalar ``old`` was recorded
+ * (NULL: none), among the ``changed`` ones if its form is another: 0, or -1 if the step
+ * is the Python recorder's (``value`` is not a scalar, or too many locals changed). */
+static int
+note_scalar_change(LineStepper *self, int index, PyObject *value, PyObject *old,
+                   Py_ssize_t *shortest, int *changed, int *n_changed)
+{
+    if (is_scalar(self, value, shortest) <= 0)
+        return -1;
+    if (old != NULL) {
+        int same = same_form(value, old);
+        if (same != 0)
+            return same < 0 ? -1 : 0;
+    }
+    if (*n_changed == MAX_NAMES)
+        return -1;
+    changed[(*n_changed)++] = index;
+    return 0;
+}
+
 /* -- the step -------------------------------------------------------------------------- */
 
 static void
@@ -563,6 +630,17 @@ pack_attribute(Packed *packed, PyObject *owner, PyObject *name)
     int result = pack_int(packed, boxed);
     Py_DECREF(boxed);
     return result;
+}
+
+/* The event's thread, frame and code numbers, packed. */
+static int
+pack_header(Packed *header, PyObject *thread, PyObject *entry, PyObject *known)
+{
+    return pack_attribute(header, thread, s_number) < 0
+                   || pack_attribute(header, entry, s_frame_no) < 0
+                   || pack_attribute(header, known, s_number) < 0
+               ? -1
+               : 0;
 }
 
 /* Read what a step needs from the recorder's objects into ``view`` (which then owns its
@@ -627,9 +705,7 @@ read_view(LineStepper *self, PyObject *code, PyFrameObject *frame, const CodeTab
         goto done;
     Packed header = {NULL, 0, sizeof header.inline_bytes, {0}};
     header.bytes = header.inline_bytes;
-    if (pack_attribute(&header, thread, s_number) < 0
-        || pack_attribute(&header, view->entry, s_frame_no) < 0
-        || pack_attribute(&header, known, s_number) < 0)
+    if (pack_header(&header, thread, view->entry, known) < 0)
         goto done;
     memcpy(view->header, header.bytes, header.size);
     view->header_size = header.size;
@@ -694,55 +770,54 @@ changed_names(LineStepper *self, const View *view, long line, PyObject **locals,
                 seen |= changed[c] == index;
             if (seen)
                 continue;
-            if (is_scalar(self, value, &shortest) <= 0)
+            if (note_scalar_change(self, index, value, old, &shortest, changed, &n_changed) < 0)
                 return -1;
-            if (old != NULL) {
-                int same = same_form(value, old);
-                if (same < 0)
-                    return -1;
-                if (same)
-                    continue;
-            }
-            if (n_changed == MAX_NAMES)
-                return -1;
-            changed[n_changed++] = index;
         }
     }
     return n_changed;
 }
 
-/* The event, packed as msgpack-python packs [step, kind, thread, frame, code, line,
- * payload]: the payload None, or {Payload.LOCALS: {name: form}} of the names changed. */
+/* An event, packed as msgpack-python packs [step, kind, thread, frame, code, line,
+ * payload]: ``header`` holds the thread, frame and code numbers, packed. The payload is
+ * None, or {Payload.LOCALS: {name: form}} of the locals changed (by index into
+ * ``varnames``), then {Payload.RETURNED: form} of the scalar ``returned`` if there is one. */
 static int
-pack_event(LineStepper *self, Packed *packed, const View *view, PyObject *line,
-           PyObject **locals, const int *changed, int n_changed)
+pack_event(LineStepper *self, Packed *packed, long step, long kind, const char *header,
+           Py_ssize_t header_size, long line, PyObject *varnames, PyObject **locals,
+           const int *changed, int n_changed, PyObject *returned)
 {
     if (reserve(packed, 1) < 0)
         return -1;
     packed->bytes[packed->size++] = (char)0x97;
-    if (pack_long(packed, view->step + 1) < 0 || pack_long(packed, self->line_kind) < 0
-        || reserve(packed, view->header_size) < 0)
+    if (pack_long(packed, step) < 0 || pack_long(packed, kind) < 0
+        || reserve(packed, header_size) < 0)
         return -1;
-    memcpy(packed->bytes + packed->size, view->header, view->header_size);
-    packed->size += view->header_size;
-    if (pack_int(packed, line) < 0 || reserve(packed, 1) < 0)
+    memcpy(packed->bytes + packed->size, header, header_size);
+    packed->size += header_size;
+    if (pack_long(packed, line) < 0 || reserve(packed, 1) < 0)
         return -1;
-    if (n_changed == 0) {
+    int entries = (n_changed > 0) + (returned != NULL);
+    if (entries == 0) {
         packed->bytes[packed->size++] = (char)0xc0;
         return 0;
     }
-    packed->bytes[packed->size++] = (char)0x81;
-    if (pack_str(packed, self->locals_key) < 0 || reserve(packed, 3) < 0)
-        return -1;
-    if (n_changed < 16)
-        packed->bytes[packed->size++] = (char)(0x80 | n_changed);
-    else
-        put_be(packed, 0xde, (uint64_t)n_changed, 2);
-    for (int c = 0; c < n_changed; c++) {
-        if (pack_str(packed, PyTuple_GET_ITEM(view->table->varnames, changed[c])) < 0
-            || pack_scalar(packed, locals[changed[c]]) < 0)
+    packed->bytes[packed->size++] = (char)(0x80 | entries);
+    if (n_changed > 0) {
+        if (pack_str(packed, self->locals_key) < 0 || reserve(packed, 3) < 0)
             return -1;
+        if (n_changed < 16)
+            packed->bytes[packed->size++] = (char)(0x80 | n_changed);
+        else
+            put_be(packed, 0xde, (uint64_t)n_changed, 2);
+        for (int c = 0; c < n_changed; c++) {
+            if (pack_str(packed, PyTuple_GET_ITEM(varnames, changed[c])) < 0
+                || pack_scalar(packed, locals[changed[c]]) < 0)
+                return -1;
+        }
     }
+    if (returned != NULL
+        && (pack_str(packed, self->returned_key) < 0 || pack_scalar(packed, returned) < 0))
+        return -1;
     return 0;
 }
 
@@ -773,19 +848,40 @@ commit(LineStepper *self, View *view, PyObject *line, PyObject **locals, const i
     return 0;
 }
 
+/* Whether no other thread holds the recorder's lock (it is mid-step) and tracemalloc is
+ * off (a test that starts it stops the recording, which the Python recorder does). */
+static int
+unlocked_untraced(LineStepper *self)
+{
+    PyObject *busy = PyObject_CallNoArgs(self->locked);
+    Py_XDECREF(busy);
+    if (busy != Py_False)
+        return 0;
+    PyObject *tracing = PyObject_CallNoArgs(self->is_tracing);
+    Py_XDECREF(tracing);
+    return tracing == Py_False;
+}
+
+/* Whether ``frame``, the event's, runs ``code``. */
+static int
+runs_code(PyFrameObject *frame, PyObject *code)
+{
+    if (frame == NULL || !PyCode_Check(code))
+        return 0;
+    PyCodeObject *running = PyFrame_GetCode(frame);
+    Py_DECREF(running); /* the frame holds it */
+    return (PyObject *)running == code;
+}
+
 /* One line step: 1 recorded; 0 for the Python recorder (nothing changed yet); -1 on an
  * error after the step began to change state (its exception set). */
 static int
 try_step(LineStepper *self, PyObject *code, PyObject *line, PyFrameObject *frame)
 {
-    if (frame == NULL || !PyCode_Check(code) || !PyLong_CheckExact(line))
+    if (!runs_code(frame, code) || !PyLong_CheckExact(line))
         return 0;
     long line_no = PyLong_AsLong(line);
     if (line_no == -1 && PyErr_Occurred())
-        return 0;
-    PyCodeObject *running = PyFrame_GetCode(frame);
-    Py_DECREF(running);
-    if ((PyObject *)running != code)
         return 0;
     const CodeTable *table = code_table(self, code);
     if (table == NULL)
@@ -801,13 +897,7 @@ try_step(LineStepper *self, PyObject *code, PyObject *line, PyFrameObject *frame
     Py_DECREF(buffer); /* the recorder holds it: compared or read below, kept by a view */
     if (buffer == Py_None)
         return 0;
-    PyObject *busy = PyObject_CallNoArgs(self->locked);
-    Py_XDECREF(busy);
-    if (busy != Py_False)
-        return 0;
-    PyObject *tracing = PyObject_CallNoArgs(self->is_tracing);
-    Py_XDECREF(tracing);
-    if (tracing != Py_False)
+    if (!unlocked_untraced(self))
         return 0;
 
     View fresh;
@@ -825,6 +915,16 @@ try_step(LineStepper *self, PyObject *code, PyObject *line, PyFrameObject *frame
             return 0;
         }
     }
+    /* A line step unsets the mark of the instruction a generator was resumed from, as
+     * Recorder._line_names does: read_view does it as it reads; since then, a resume may
+     * have set it. */
+    if (view->calling_at_marked) {
+        if (set_long(view->entry, s_calling_at, -1) < 0) {
+            forget_cache(self);
+            return 0;
+        }
+        view->calling_at_marked = 0;
+    }
     /* Another stepper (another recorder's) may have replaced the table since it was read. */
     view->table = table;
     int changed[MAX_NAMES];
@@ -834,12 +934,21 @@ try_step(LineStepper *self, PyObject *code, PyObject *line, PyFrameObject *frame
     int result = 0;
     /* A step that would close the chunk goes to Python, which closes it under its lock
      * (RingBuffer.append); so does one into a chunk that no step opened. */
-    if (n_changed < 0 || pack_event(self, &packed, view, line, locals, changed, n_changed) < 0
+    if (n_changed < 0
+        || pack_event(self, &packed, view->step + 1, self->line_kind, view->header,
+                      view->header_size, line_no, view->table->varnames, locals, changed,
+                      n_changed, NULL) < 0
         || view->count < 1 || view->count + 1 >= view->per_chunk
         || ((n_changed || !((view->count + 1) & 63))
             && PyByteArray_GET_SIZE(view->data) + packed.size >= self->chunk_target_bytes))
         goto done;
+    long before = view->step;
     result = commit(self, view, line, locals, changed, n_changed, &packed) < 0 ? -1 : 1;
+    /* What the generator steps read holds one step on: a line step changes none of it. */
+    if (result == 1 && self->generators.valid && self->generators.step == before) {
+        self->generators.step += 1;
+        self->generators.count += 1;
+    }
 done:
     if (result == 0)
         PyErr_Clear();
@@ -857,6 +966,459 @@ done:
     return result;
 }
 
+/* -- a generator's resume and yield --------------------------------------------------- */
+
+static void
+forget_generators(GeneratorCache *cache)
+{
+    cache->valid = 0;
+    Py_CLEAR(cache->buffer);
+    Py_CLEAR(cache->events);
+    Py_CLEAR(cache->data);
+    Py_CLEAR(cache->thread);
+    Py_CLEAR(cache->stack);
+    Py_CLEAR(cache->suspended);
+    Py_CLEAR(cache->codes);
+    Py_CLEAR(cache->known);
+    Py_CLEAR(cache->entry);
+    Py_CLEAR(cache->values);
+    Py_CLEAR(cache->ids);
+}
+
+/* ``owner.name`` into ``*slot`` (owned): 0, or -1 if it cannot be had. */
+static int
+take_attribute(PyObject **slot, PyObject *owner, PyObject *name)
+{
+    Py_XSETREF(*slot, PyObject_GetAttr(owner, name));
+    return *slot == NULL ? -1 : 0;
+}
+
+/* Read the recorder afresh into ``cache``: 1, or 0 if no generator step can be native
+ * now. The recorder is in the state of its fast line path (``_line_buffer`` is set only
+ * then: recording, not paused, watching nothing, no secret value pending, not between
+ * Hypothesis examples), with the open chunk's keyframe taken, and the step's thread is
+ * the last step's. */
+static int
+fill_generators(LineStepper *self, GeneratorCache *cache, PyObject *buffer, long step)
+{
+    forget_generators(cache);
+    cache->buffer = Py_NewRef(buffer);
+    PyObject *due = PyObject_GetAttr(buffer, s_keyframe_due);
+    Py_XDECREF(due);
+    if (due != Py_False || take_attribute(&cache->thread, self->recorder, s_last_thread) < 0
+        || cache->thread == Py_None)
+        return 0;
+    PyObject *ident = PyObject_GetAttr(cache->thread, s_ident);
+    cache->ident = ident ? PyLong_AsUnsignedLong(ident) : 0;
+    Py_XDECREF(ident);
+    if (ident == NULL || cache->ident != PyThread_get_thread_ident()
+        || take_attribute(&cache->stack, cache->thread, s_stack) < 0
+        || !PyList_CheckExact(cache->stack)
+        || take_attribute(&cache->events, buffer, s_events) < 0
+        || take_attribute(&cache->data, cache->events, s_data) < 0
+        || !PyByteArray_CheckExact(cache->data)
+        || take_attribute(&cache->suspended, self->recorder, s_suspended) < 0
+        || !PyDict_CheckExact(cache->suspended)
+        || take_attribute(&cache->codes, self->recorder, s_codes) < 0
+        || !PyDict_CheckExact(cache->codes)
+        || long_attribute(cache->events, s_count, &cache->count) < 0
+        || long_attribute(buffer, s_events_per_chunk, &cache->per_chunk) < 0)
+        return 0;
+    cache->step = step;
+    cache->valid = 1;
+    return 1;
+}
+
+/* The record of ``code`` (Recorder._codes), if its generators' steps may be native: it is
+ * planned at the calls level (no line events: each step compares the frame's bindings and
+ * walks its parameters, Recorder._check_frame). Read for the last code only: it does not
+ * change. */
+static PyObject *
+generator_code(GeneratorCache *cache, PyObject *code)
+{
+    if (cache->known != NULL && code == cache->code)
+        return cache->known;
+    PyObject *code_id = PyLong_FromVoidPtr(code);
+    PyObject *known = code_id ? PyDict_GetItemWithError(cache->codes, code_id) : NULL;
+    Py_XDECREF(code_id);
+    if (known == NULL || known == cache->known)
+        return known;
+    Py_CLEAR(cache->entry); /* whose packed header holds the code's number */
+    PyObject *stepped_lines = PyObject_GetAttr(known, s_stepped_lines);
+    Py_XDECREF(stepped_lines);
+    if (stepped_lines != Py_False)
+        return NULL;
+    Py_XSETREF(cache->known, Py_NewRef(known));
+    cache->code = code;
+    return known;
+}
+
+/* Whether ``entry``, the shadow of a generator's frame of the cached code, may be stepped
+ * natively: already stepped (its call was recorded). What is read of it does not change
+ * (its dicts are changed in place, its numbers are its own): read for the last one only. */
+static int
+generator_entry(GeneratorCache *cache, PyObject *entry)
+{
+    if (entry == cache->entry)
+        return 1;
+    Py_CLEAR(cache->entry);
+    PyObject *known = PyObject_GetAttr(entry, s_code);
+    PyObject *stepped = PyObject_GetAttr(entry, s_stepped);
+    PyObject *dropping = PyObject_GetAttr(entry, s_dropping);
+    int fits = known == cache->known && stepped == Py_True && dropping == Py_None
+               && take_attribute(&cache->values, entry, s_values) == 0
+               && PyDict_CheckExact(cache->values)
+               && take_attribute(&cache->ids, entry, s_ids) == 0
+               && PyDict_CheckExact(cache->ids);
+    Py_XDECREF(known);
+    Py_XDECREF(stepped);
+    Py_XDECREF(dropping);
+    Packed header = {NULL, 0, sizeof header.inline_bytes, {0}};
+    header.bytes = header.inline_bytes;
+    if (!fits || pack_header(&header, cache->thread, entry, cache->known) < 0)
+        return 0;
+    memcpy(cache->header, header.bytes, header.size);
+    cache->header_size = header.size;
+    cache->entry = Py_NewRef(entry);
+    cache->entry_line = -1;
+    return 1;
+}
+
+/* Whether a generator's step may be native, told from its frame alone before reading the
+ * recorder: each parameter unbound or a scalar (the Python recorder walks an object's at
+ * every step), and the value it yields, if any, a scalar. Most generators that the Python
+ * recorder must step take an iterable. */
+static int
+may_step_natively(LineStepper *self, const CodeTable *table, PyObject **locals,
+                  PyObject *yielded)
+{
+    Py_ssize_t any_length = PY_SSIZE_T_MAX; /* a str's secrets are looked for later */
+    for (int i = 0; i < table->n_params; i++) {
+        if (locals[i] != NULL && is_scalar(self, locals[i], &any_length) <= 0) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    if (yielded != NULL && is_scalar(self, yielded, &any_length) <= 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return 1;
+}
+
+/* The table of a generator's code whose step may be native, with the cache read as of
+ * the recorder's step now; NULL if the step is the Python recorder's. ``yielded``: the
+ * value of a yield, NULL for a resume. */
+static const CodeTable *
+generator_table(LineStepper *self, PyObject *code, PyFrameObject *frame, PyObject *yielded)
+{
+    if (!runs_code(frame, code))
+        return NULL;
+    const CodeTable *table = code_table(self, code);
+    if (table == NULL || !table->plain_locals
+        || !may_step_natively(self, table, _PyFrame_GetLocalsArray(frame->f_frame), yielded))
+        return NULL;
+    PyObject *buffer = PyObject_GetAttr(self->recorder, s_line_buffer);
+    Py_XDECREF(buffer); /* the recorder holds it: compared, or held by the cache */
+    long step;
+    if (buffer == NULL || buffer == Py_None || !unlocked_untraced(self)
+        || long_attribute(self->recorder, s_step, &step) < 0)
+        return NULL;
+    GeneratorCache *cache = &self->generators;
+    int cached = cache->valid && cache->buffer == buffer && cache->step == step
+                 && cache->ident == PyThread_get_thread_ident();
+    if (!cached && !fill_generators(self, cache, buffer, step))
+        return NULL;
+    return generator_code(cache, code) != NULL ? table : NULL;
+}
+
+/* The locals of a generator's frame that changed since its last step, as
+ * Recorder._check_rebound and then _check_names of its parameters find them: each local
+ * bound to something else than what was recorded of it (the object behind its ref, or
+ * the very scalar recorded), when it is a scalar of another form. Their count, or -1 if
+ * the step is the Python recorder's: a local deleted or bound to anything but a scalar,
+ * or a parameter holding an object, which the Python recorder walks at each step. */
+static int
+changed_locals(LineStepper *self, PyObject *varnames, Py_ssize_t n_params, PyObject *values,
+               PyObject *ids, PyObject **locals, int *changed)
+{
+    int n_changed = 0;
+    Py_ssize_t shortest = -1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(varnames); i++) {
+        PyObject *name = PyTuple_GET_ITEM(varnames, i);
+        PyObject *value = locals[i];
+        PyObject *key = PyDict_GetItemWithError(ids, name);
+        if (key == NULL && PyErr_Occurred())
+            return -1;
+        if (key != NULL && value != NULL && PyLong_AsVoidPtr(key) == value) {
+            if (i < n_params)
+                return -1;
+            continue;
+        }
+        PyObject *old = PyDict_GetItemWithError(values, name);
+        if (old == NULL && PyErr_Occurred())
+            return -1;
+        if (value == old)
+            continue;
+        if (value == NULL
+            || note_scalar_change(self, (int)i, value, old, &shortest, changed, &n_changed) < 0)
+            return -1;
+    }
+    return n_changed;
+}
+
+/* Whether a caller stepped line by line, resuming a generator from another instruction
+ * than at its last look, has nothing to catch up (Recorder._catch_up): it is still on the
+ * line last recorded, and each local that line names is the very scalar recorded. */
+static int
+caller_unchanged(LineStepper *self, PyObject *caller, PyFrameObject *back)
+{
+    long line;
+    if (long_attribute(caller, s_line, &line) < 0 || PyFrame_GetLineNumber(back) != line)
+        return 0;
+    PyCodeObject *code = PyFrame_GetCode(back);
+    Py_DECREF(code); /* the frame holds it */
+    const CodeTable *table = code_table(self, (PyObject *)code);
+    if (table == NULL)
+        return 0;
+    const LineTable *names = line_table(table, line);
+    if (names->python)
+        return 0;
+    PyObject *values = PyObject_GetAttr(caller, s_values);
+    if (values == NULL)
+        return 0;
+    Py_DECREF(values); /* the caller's shadow holds it */
+    if (!PyDict_CheckExact(values))
+        return 0;
+    PyObject **locals = _PyFrame_GetLocalsArray(back->f_frame);
+    const int *groups[2] = {names->deep, names->shallow};
+    int sizes[2] = {names->n_deep, names->n_shallow};
+    for (int g = 0; g < 2; g++) {
+        for (int i = 0; i < sizes[g]; i++) {
+            PyObject *name = PyTuple_GET_ITEM(table->varnames, groups[g][i]);
+            PyObject *old = PyDict_GetItemWithError(values, name);
+            if (locals[groups[g][i]] != old)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* Whether the packed event would close the open chunk (RingBuffer.append), or is the first
+ * of a chunk: such a step is the Python recorder's, which closes chunks under its lock. */
+static int
+closes_chunk(LineStepper *self, long count, long per_chunk, PyObject *data, int has_payload,
+             const Packed *packed)
+{
+    return count < 1 || count + 1 >= per_chunk
+           || ((has_payload || !((count + 1) & 63))
+               && PyByteArray_GET_SIZE(data) + packed->size >= self->chunk_target_bytes);
+}
+
+/* A step was written after ``step`` by the native generator steps: the line step's view,
+ * if it was read as of ``step``, holds one step on (what the step changed is not in it). */
+static void
+advance_line_view(LineStepper *self, long step)
+{
+    if (self->cache.valid && self->cache.view.step == step) {
+        self->cache.view.step += 1;
+        self->cache.view.count += 1;
+    }
+}
+
+/* What a generator's step packs and records in its frame's shadow, in the recorder's step
+ * count and in the open chunk: 1 recorded, 0 for the Python recorder (nothing changed),
+ * -1 on an error after the step began to change state. */
+static int
+generator_step(LineStepper *self, const CodeTable *table, PyObject *entry,
+               PyFrameObject *frame, long kind, PyObject *returned)
+{
+    GeneratorCache *cache = &self->generators;
+    if (!generator_entry(cache, entry))
+        return 0;
+    PyObject *varnames = table->varnames;
+    PyObject **locals = _PyFrame_GetLocalsArray(frame->f_frame);
+    int changed[MAX_NAMES];
+    int n_changed = changed_locals(self, varnames, table->n_params, cache->values,
+                                   cache->ids, locals, changed);
+    long line = PyFrame_GetLineNumber(frame);
+    Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
+    packed.bytes = packed.inline_bytes;
+    int result = 0;
+    if (n_changed < 0
+        || pack_event(self, &packed, cache->step + 1, kind, cache->header,
+                      cache->header_size, line, varnames, locals, changed, n_changed,
+                      returned) < 0
+        || closes_chunk(self, cache->count, cache->per_chunk, cache->data,
+                        n_changed > 0 || returned != NULL, &packed))
+        goto done;
+    result = -1;
+    for (int c = 0; c < n_changed; c++) {
+        PyObject *name = PyTuple_GET_ITEM(varnames, changed[c]);
+        int had = -1;
+        if (PyDict_SetItem(cache->values, name, locals[changed[c]]) < 0
+            || (had = PyDict_Contains(cache->ids, name)) < 0
+            || (had && PyDict_DelItem(cache->ids, name) < 0))
+            goto done;
+    }
+    Py_ssize_t size = PyByteArray_GET_SIZE(cache->data);
+    /* Its line and its unset mark (calling_at) are written once: they change only at its
+     * steps, and a Python step reads the recorder again. */
+    if ((line != cache->entry_line
+         && (set_long(entry, s_line, line) < 0 || set_long(entry, s_calling_at, -1) < 0))
+        || set_long(self->recorder, s_step, cache->step + 1) < 0
+        || set_long(cache->events, s_count, cache->count + 1) < 0
+        || PyByteArray_Resize(cache->data, size + packed.size) < 0)
+        goto done;
+    memcpy(PyByteArray_AS_STRING(cache->data) + size, packed.bytes, packed.size);
+    cache->entry_line = line;
+    advance_line_view(self, cache->step);
+    cache->step += 1;
+    cache->count += 1;
+    result = 1;
+done:
+    if (packed.bytes != packed.inline_bytes)
+        PyMem_Free(packed.bytes);
+    return result;
+}
+
+/* A generator resumed by a caller stepped line by line (or by a C function it called),
+ * the caller with nothing to catch up: 1 recorded, 0 for the Python recorder (nothing
+ * changed yet), -1 on an error after the step began to change state. */
+static int
+try_resume(LineStepper *self, PyObject *code, PyFrameObject *frame)
+{
+    const CodeTable *table = generator_table(self, code, frame, NULL);
+    GeneratorCache *cache = &self->generators;
+    if (table == NULL || PyList_GET_SIZE(cache->stack) == 0)
+        return 0;
+    PyObject *caller = PyList_GET_ITEM(cache->stack, PyList_GET_SIZE(cache->stack) - 1);
+    PyFrameObject *back = PyFrame_GetBack(frame);
+    PyObject *caller_frame = PyObject_GetAttr(caller, s_frame);
+    PyObject *caller_known = PyObject_GetAttr(caller, s_code);
+    PyObject *stepped_lines = caller_known ? PyObject_GetAttr(caller_known, s_stepped_lines)
+                                           : NULL;
+    PyObject *frame_id = PyLong_FromVoidPtr(frame);
+    PyObject *entry = NULL;
+    long calling_at, at = -1;
+    int result = 0;
+    if (back == NULL || caller_frame != (PyObject *)back || stepped_lines != Py_True
+        || long_attribute(caller, s_calling_at, &calling_at) < 0)
+        goto done;
+    at = PyFrame_GetLasti(back);
+    if (calling_at != at && !caller_unchanged(self, caller, back))
+        goto done;
+    entry = frame_id ? Py_XNewRef(PyDict_GetItemWithError(cache->suspended, frame_id)) : NULL;
+    if (entry == NULL)
+        goto done;
+    result = generator_step(self, table, entry, frame, self->resume_kind, NULL);
+    if (result != 1)
+        goto done;
+    /* The caller has caught up at this instruction; its next line step unsets the mark. */
+    if (calling_at != at) {
+        if (self->cache.valid && self->cache.view.entry == caller)
+            self->cache.view.calling_at_marked = 1;
+        if (set_long(caller, s_calling_at, at) < 0)
+            result = -1;
+    }
+    /* The frame enters the shadow stack (Recorder._entered_frame); its references are
+     * counted as the Python recorder counts them, which the callback's frame local adds
+     * to (Recorder._release_locals compares them as it returns). */
+    if (result == 1
+        && (PyDict_DelItem(cache->suspended, frame_id) < 0
+            || PyObject_SetAttr(entry, s_frame, (PyObject *)frame) < 0
+            || PyList_Append(cache->stack, entry) < 0
+            || set_long(entry, s_frame_refs, (long)(Py_REFCNT(frame) + self->own_refs)) < 0))
+        result = -1;
+done:
+    Py_XDECREF(back);
+    Py_XDECREF(caller_frame);
+    Py_XDECREF(caller_known);
+    Py_XDECREF(stepped_lines);
+    Py_XDECREF(frame_id);
+    Py_XDECREF(entry);
+    return result;
+}
+
+/* A generator yielding a scalar: 1 recorded, 0 for the Python recorder, -1 on an error
+ * after the step began to change state. */
+static int
+try_yield(LineStepper *self, PyObject *code, PyFrameObject *frame, PyObject *value)
+{
+    const CodeTable *table = generator_table(self, code, frame, value);
+    GeneratorCache *cache = &self->generators;
+    Py_ssize_t shortest = -1;
+    if (table == NULL || PyList_GET_SIZE(cache->stack) == 0
+        || PyDict_GET_SIZE(cache->suspended) >= self->max_suspended
+        || is_scalar(self, value, &shortest) <= 0)
+        return 0;
+    Py_ssize_t depth = PyList_GET_SIZE(cache->stack);
+    PyObject *entry = Py_NewRef(PyList_GET_ITEM(cache->stack, depth - 1));
+    PyObject *entry_frame = PyObject_GetAttr(entry, s_frame);
+    Py_XDECREF(entry_frame); /* compared only */
+    PyObject *frame_id = PyLong_FromVoidPtr(frame);
+    int result = 0;
+    if (entry_frame == (PyObject *)frame && frame_id != NULL)
+        result = generator_step(self, table, entry, frame, self->yield_kind, value);
+    /* The frame leaves the shadow stack for the suspended ones (Recorder._suspend). */
+    if (result == 1
+        && (PyList_SetSlice(cache->stack, depth - 1, depth, NULL) < 0
+            || PyObject_SetAttr(entry, s_frame, Py_None) < 0
+            || PyDict_SetItem(cache->suspended, frame_id, entry) < 0))
+        result = -1;
+    Py_XDECREF(frame_id);
+    Py_DECREF(entry);
+    return result;
+}
+
+/* -- the callbacks -------------------------------------------------------------------- */
+
+/* What a callback returns once its step was tried: None for a step recorded; a fault of
+ * the recorder for half a step; the Python callback's answer for a step left to it. */
+static PyObject *
+finish(LineStepper *self, int result, Py_ssize_t *recorded, PyObject *fallback,
+       PyObject *const *args, Py_ssize_t nargs)
+{
+    if (result == 1) {
+        *recorded += 1;
+        Py_RETURN_NONE;
+    }
+    if (result < 0) {
+        /* Half a step: the recorder stops recording the test, as at any fault. */
+        PyObject *exc = PyErr_GetRaisedException();
+        PyObject *called = PyObject_CallMethod(self->recorder, "_fault", "O", exc);
+        Py_XDECREF(exc);
+        if (called == NULL)
+            PyErr_Clear();
+        Py_XDECREF(called);
+        Py_RETURN_NONE;
+    }
+    PyErr_Clear();
+    return PyObject_Vectorcall(fallback, args, nargs, NULL);
+}
+
+static PyObject *
+stepper_resume(LineStepper *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "a resume takes (code, offset)");
+        return NULL;
+    }
+    int result = try_resume(self, args[0], PyEval_GetFrame());
+    return finish(self, result, &self->generator_steps, self->on_resume, args, nargs);
+}
+
+static PyObject *
+stepper_yield(LineStepper *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "a yield takes (code, offset, value)");
+        return NULL;
+    }
+    int result = try_yield(self, args[0], PyEval_GetFrame(), args[2]);
+    return finish(self, result, &self->generator_steps, self->on_yield, args, nargs);
+}
+
 static PyObject *
 stepper_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
@@ -871,20 +1433,7 @@ stepper_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyO
     if (nargs == 3)
         frame = PyFrame_Check(args[2]) ? (PyFrameObject *)args[2] : NULL;
     int result = try_step(self, args[0], args[1], frame);
-    if (result == 1)
-        Py_RETURN_NONE;
-    if (result < 0) {
-        /* Half a step: the recorder stops recording the test, as at any fault. */
-        PyObject *exc = PyErr_GetRaisedException();
-        PyObject *called = PyObject_CallMethod(self->recorder, "_fault", "O", exc);
-        Py_XDECREF(exc);
-        if (called == NULL)
-            PyErr_Clear();
-        Py_XDECREF(called);
-        Py_RETURN_NONE;
-    }
-    PyErr_Clear();
-    return PyObject_Vectorcall(self->fallback, args, nargs, NULL);
+    return finish(self, result, &self->line_steps, self->fallback, args, nargs);
 }
 
 static PyObject *
@@ -892,15 +1441,19 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"recorder", "fallback", "locked", "is_tracing", "line_names",
                                "names_secret", "redaction", "max_str", "chunk_target_bytes",
-                               "line_kind", "locals_key", NULL};
+                               "line_kind", "locals_key", "returned_key", "resume_kind",
+                               "yield_kind", "own_refs", "max_suspended", "on_resume",
+                               "on_yield", NULL};
     PyObject *recorder, *fallback, *locked, *is_tracing, *line_names, *names_secret,
-        *redaction, *locals_key;
-    Py_ssize_t max_str, chunk_target_bytes;
-    long line_kind;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlU:LineStepper", keywords,
+        *redaction, *locals_key, *returned_key, *on_resume, *on_yield;
+    Py_ssize_t max_str, chunk_target_bytes, own_refs, max_suspended;
+    long line_kind, resume_kind, yield_kind;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUllnnOO:LineStepper", keywords,
                                      &recorder, &fallback, &locked, &is_tracing, &line_names,
                                      &names_secret, &redaction, &max_str, &chunk_target_bytes,
-                                     &line_kind, &locals_key))
+                                     &line_kind, &locals_key, &returned_key, &resume_kind,
+                                     &yield_kind, &own_refs, &max_suspended, &on_resume,
+                                     &on_yield))
         return NULL;
     LineStepper *self = (LineStepper *)type->tp_alloc(type, 0);
     if (self == NULL)
@@ -917,6 +1470,13 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->chunk_target_bytes = chunk_target_bytes;
     self->line_kind = line_kind;
     self->locals_key = Py_NewRef(locals_key);
+    self->returned_key = Py_NewRef(returned_key);
+    self->on_resume = Py_NewRef(on_resume);
+    self->on_yield = Py_NewRef(on_yield);
+    self->resume_kind = resume_kind;
+    self->yield_kind = yield_kind;
+    self->own_refs = own_refs;
+    self->max_suspended = max_suspended;
     self->generation = next_generation++;
     return (PyObject *)self;
 }
@@ -932,6 +1492,9 @@ stepper_traverse(LineStepper *self, visitproc visit, void *arg)
     Py_VISIT(self->names_secret);
     Py_VISIT(self->redaction);
     Py_VISIT(self->locals_key);
+    Py_VISIT(self->returned_key);
+    Py_VISIT(self->on_resume);
+    Py_VISIT(self->on_yield);
     Py_VISIT(self->cache.view.buffer);
     Py_VISIT(self->cache.view.entry);
     Py_VISIT(self->cache.view.values);
@@ -939,6 +1502,17 @@ stepper_traverse(LineStepper *self, visitproc visit, void *arg)
     Py_VISIT(self->cache.view.events);
     Py_VISIT(self->cache.view.data);
     Py_VISIT(self->cache.view.by_id);
+    Py_VISIT(self->generators.buffer);
+    Py_VISIT(self->generators.events);
+    Py_VISIT(self->generators.data);
+    Py_VISIT(self->generators.thread);
+    Py_VISIT(self->generators.stack);
+    Py_VISIT(self->generators.suspended);
+    Py_VISIT(self->generators.codes);
+    Py_VISIT(self->generators.known);
+    Py_VISIT(self->generators.entry);
+    Py_VISIT(self->generators.values);
+    Py_VISIT(self->generators.ids);
     return 0;
 }
 
@@ -953,7 +1527,11 @@ stepper_clear(LineStepper *self)
     Py_CLEAR(self->names_secret);
     Py_CLEAR(self->redaction);
     Py_CLEAR(self->locals_key);
+    Py_CLEAR(self->returned_key);
+    Py_CLEAR(self->on_resume);
+    Py_CLEAR(self->on_yield);
     forget_cache(self);
+    forget_generators(&self->generators);
     return 0;
 }
 
@@ -969,13 +1547,26 @@ static PyObject *
 stepper_forget(LineStepper *self, PyObject *Py_UNUSED(ignored))
 {
     forget_cache(self);
+    forget_generators(&self->generators);
     Py_RETURN_NONE;
 }
 
 static PyMethodDef stepper_methods[] = {
+    {"resume", (PyCFunction)(void (*)(void))stepper_resume, METH_FASTCALL,
+     PyDoc_STR("The PY_RESUME callback: a generator's resume, here or by on_resume.")},
+    {"yield_", (PyCFunction)(void (*)(void))stepper_yield, METH_FASTCALL,
+     PyDoc_STR("The PY_YIELD callback: a generator's yield, here or by on_yield.")},
     {"forget", (PyCFunction)stepper_forget, METH_NOARGS,
      PyDoc_STR("Read the recorder afresh at the next step: a test begins or ends.")},
     {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef stepper_members[] = {
+    {"line_steps", Py_T_PYSSIZET, offsetof(LineStepper, line_steps), Py_READONLY,
+     PyDoc_STR("The line steps recorded here rather than by the Python recorder.")},
+    {"generator_steps", Py_T_PYSSIZET, offsetof(LineStepper, generator_steps), Py_READONLY,
+     PyDoc_STR("The resumes and yields recorded here rather than by the Python recorder.")},
+    {NULL, 0, 0, 0, NULL},
 };
 
 static PyTypeObject LineStepperType = {
@@ -992,6 +1583,7 @@ static PyTypeObject LineStepperType = {
     .tp_clear = (inquiry)stepper_clear,
     .tp_dealloc = (destructor)stepper_dealloc,
     .tp_methods = stepper_methods,
+    .tp_members = stepper_members,
 };
 
 static struct PyModuleDef linestep_module = {

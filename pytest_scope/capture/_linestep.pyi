@@ -4,6 +4,8 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 
 class LineStepper:
+    line_steps: int
+    generator_steps: int
     def __init__(
         self,
         *,
@@ -18,6 +20,15 @@ class LineStepper:
         chunk_target_bytes: int,
         line_kind: int,
         locals_key: str,
+        returned_key: str,
+        resume_kind: int,
+        yield_kind: int,
+        own_refs: int,
+        max_suspended: int,
+        on_resume: Callable[[CodeType, int], object],
+        on_yield: Callable[[CodeType, int, object], object],
     ) -> None: ...
+    def resume(self, code: CodeType, offset: int, /) -> None: ...
+    def yield_(self, code: CodeType, offset: int, value: object, /) -> None: ...
     def forget(self) -> None: ...
     def __call__(self, code: CodeType, line: int, frame: FrameType | None = ..., /) -> None: ...

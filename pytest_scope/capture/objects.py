@@ -47,6 +47,7 @@ from typing import Any, Final
 
 import msgpack
 
+from pytest_scope.capture.native import native_extension
 from pytest_scope.capture.values import (
     _INT_MAX,
     _INT_MIN,
@@ -55,6 +56,7 @@ from pytest_scope.capture.values import (
     _exception_args,
     _TypeInfo,
 )
+from pytest_scope.trace.codec import UNICODE_ERRORS
 
 _islice = itertools.islice
 _weak_ref = weakref.ref
@@ -132,7 +134,9 @@ class ObjectTable:
         self._max_items = limits.max_items
         self._first_items = slice(0, limits.max_items)
         self._max_str = limits.max_str
-        self._pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+        self._pack = msgpack.Packer(
+            use_bin_type=True, autoreset=True, unicode_errors=UNICODE_ERRORS
+        ).pack
         self._by_id: dict[int, _Object] = {}
         self._by_number: dict[int, _Object] = {}
         self._next_number = 0
@@ -535,19 +539,11 @@ def _same_parts(parts: list[Any], pinned: list[Any] | None, ids: tuple[int, ...]
     return True
 
 
-def _native_same_parts() -> Callable[..., tuple[Any, ...] | None] | None:
-    """The native unchanged check (``_sameparts.c``), with the compiled table only (the
-    pure-Python path stays pure), where it was built."""
-    if hasattr(_native_same_parts, "__code__"):  # this module runs as Python
-        return None
-    try:
-        from pytest_scope.capture._sameparts import same_parts
-    except ImportError:
-        return None
-    return same_parts
-
-
-_same_parts_native: Final = _native_same_parts()
+# The native unchanged check (``_sameparts.c``), with the compiled table only.
+_sameparts = native_extension("_sameparts", __file__)
+_same_parts_native: Final[Callable[..., tuple[Any, ...] | None] | None] = (
+    _sameparts.same_parts if _sameparts is not None else None
+)
 
 
 def _refs_in(form: Encoded) -> list[int]:

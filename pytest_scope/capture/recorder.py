@@ -39,6 +39,7 @@ from typing import Any, Final
 from pytest_scope.capture import steering
 from pytest_scope.capture.buffer import RingBuffer
 from pytest_scope.capture.linenames import NO_NAMES, LineNames, line_names
+from pytest_scope.capture.native import native_extension
 from pytest_scope.capture.objects import OWN_REFS, ObjectTable, refcount
 from pytest_scope.capture.plan import Level, Plan
 from pytest_scope.capture.values import Encoded, ValueEncoder, _exception_args
@@ -277,10 +278,10 @@ class Recorder:
         self._tool_id = tool_id
         callbacks: dict[int, Callable[..., Any]] = {
             _events.PY_START: self._on_start,
-            _events.PY_RESUME: self._on_resume,
+            _events.PY_RESUME: self._native_line.resume if self._native_line else self._on_resume,
             _events.PY_THROW: self._on_throw,
             _events.PY_RETURN: self._on_return,
-            _events.PY_YIELD: self._on_yield,
+            _events.PY_YIELD: self._native_line.yield_ if self._native_line else self._on_yield,
             _events.LINE: self._on_line_general if self._line_buffer is None else self._fast_line,
             _events.JUMP: self._on_jump,
             _events.RAISE: self._on_raise,
@@ -1129,8 +1130,9 @@ class Recorder:
         for entry in thread.stack:
             if entry.frame is not None and id(entry.frame) in live and entry.stepped:
                 local_values = _read_locals(entry, entry.frame)
+                # Every binding walked again; an object still bound keeps its id in the
+                # shadow (the frame's return forgets the objects that die with it).
                 names = self._variables(entry, local_values)
-                entry.ids.clear()  # every binding walked again, not only the new ones
                 self._check_names(entry, names, local_values, {}, [])
         if self._watched:
             self._check_watched()
@@ -1153,33 +1155,20 @@ class Recorder:
         }
 
 
-def _native_rebound_names() -> (
+# The native rebinding check (``_rebinding.c``), with the compiled recorder only.
+_rebinding = native_extension("_rebinding", __file__)
+_rebound_names: Final[
     Callable[[FrameType, dict[str, int], dict[str, Encoded]], tuple[str, ...]] | None
-):
-    """The native rebinding check (``_rebinding.c``), with the compiled recorder only (the
-    pure-Python path stays pure), where it was built."""
-    if _EVENT_FRAME:  # this module runs as Python
-        return None
-    try:
-        from pytest_scope.capture._rebinding import rebound_names
-    except ImportError:
-        return None
-    return rebound_names
-
-
-_rebound_names: Final = _native_rebound_names()
+] = _rebinding.rebound_names if _rebinding is not None else None
 
 
 def _native_line_step(recorder: Recorder) -> Any:
     """The native line step (``_linestep.c``), which reads the recorder's objects by their
     compiled attributes: only with the compiled recorder, and only where it was built."""
-    if _EVENT_FRAME:  # this module runs as Python
+    linestep = native_extension("_linestep", __file__)
+    if linestep is None:
         return None
-    try:
-        from pytest_scope.capture._linestep import LineStepper
-    except ImportError:
-        return None
-    return LineStepper(
+    return linestep.LineStepper(
         recorder=recorder,
         fallback=recorder._on_line_fast,
         locked=recorder._lock.locked,
@@ -1191,6 +1180,13 @@ def _native_line_step(recorder: Recorder) -> Any:
         chunk_target_bytes=CHUNK_TARGET_BYTES,
         line_kind=Kind.LINE,
         locals_key=Payload.LOCALS,
+        returned_key=Payload.RETURNED,
+        resume_kind=Kind.RESUME,
+        yield_kind=Kind.YIELD,
+        own_refs=OWN_REFS,
+        max_suspended=_MAX_SUSPENDED,
+        on_resume=recorder._on_resume,
+        on_yield=recorder._on_yield,
     )
 
 

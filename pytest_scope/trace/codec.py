@@ -44,6 +44,10 @@ _COMPRESSION_LEVEL: Final = 1
 # Private references: the recorder packs chunks while a test runs, which may patch these.
 _compress = zlib.compress
 _Packer = msgpack.Packer
+# A str is packed as UTF-8, and one that holds a lone surrogate ("\ud800", from a file
+# name the file system could not decode, say) as the bytes UTF-8 would give it: recorded
+# as it is, and read back the same.
+UNICODE_ERRORS: Final = "surrogatepass"
 
 
 class EventPacker:
@@ -53,7 +57,7 @@ class EventPacker:
     ``count`` the same way."""
 
     def __init__(self) -> None:
-        self._packer = _Packer(use_bin_type=True)
+        self._packer = _Packer(use_bin_type=True, unicode_errors=UNICODE_ERRORS)
         self.data = bytearray()
         self.count = 0
 
@@ -86,7 +90,7 @@ def seal_chunk(keyframe: Keyframe, count: int, packed_events: bytes) -> bytes:
     A chunk that ``unpack_chunk`` would refuse is a ``ValueError`` here, when it is
     written, rather than a recording no one can read later.
     """
-    packer = _Packer(use_bin_type=True)
+    packer = _Packer(use_bin_type=True, unicode_errors=UNICODE_ERRORS)
     raw = b"".join(
         [
             packer.pack_array_header(2),
@@ -150,6 +154,7 @@ def _limits(raw: bytes) -> dict[str, Any]:
     the limit are the containers counted as they are built (which is slower)."""
     options: dict[str, Any] = {
         "raw": False,
+        "unicode_errors": UNICODE_ERRORS,
         "strict_map_key": True,
         "max_array_len": MAX_ARRAY_LENGTH,
         "max_map_len": MAX_ARRAY_LENGTH,

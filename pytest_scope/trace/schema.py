@@ -64,7 +64,9 @@ frame still on the stack at their own step; it is popped (``yield``: moved to
 ``suspended``) before the next event of that thread is applied.
 
 **Values** (the forms of ``scope-replay --format json``, which msgpack carries unchanged):
-``None``, bool, int (within 64 bits), float (finite), str as themselves; list and tuple
+``None``, bool, int (within 64 bits), float (finite), str as themselves (UTF-8 with
+``surrogatepass``: a lone surrogate is kept as the bytes UTF-8 would give its code point,
+``codec.UNICODE_ERRORS``); list and tuple
 as arrays; dict with str keys as maps; anything else as a map with a ``"$type"`` key
 (the qualified type name) and one of ``"attrs"`` (instance attributes, a map),
 ``"items"`` (elements of other containers, an array; for dicts with non-str keys an

@@ -56,6 +56,7 @@ class Connection:
         return message
 
     def write(self, message: dict[str, Any]) -> None:
-        body = json.dumps(message, ensure_ascii=False).encode()
+        # A lone surrogate of a recorded str as its JSON escape: UTF-8 cannot hold it.
+        body = json.dumps(message, ensure_ascii=False).encode("utf-8", "backslashreplace")
         self.writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         self.writer.flush()

@@ -148,22 +148,24 @@ class Replay:
 def state_at(trace: TraceFile, test: RecordedTest, step: int) -> State:
     """Reconstruct the state at ``step`` from the one chunk that holds it."""
     chunk = _chunk_of(trace, test, step)
-    with _reporting(trace, test, chunk):
+    with _reporting(trace, test, f"chunk {chunk.seq}"):
         event, replay = _replay_to(chunk, step)
         return _state(trace, test, event, replay.threads[event[2]], replay)
 
 
 def state_of(trace: TraceFile, test: RecordedTest, event: Event, replay: Replay) -> State:
     """The state just after ``event`` was applied to ``replay`` (a reader walking the steps,
-    ``walk``)."""
-    return _state(trace, test, event, replay.threads[event[2]], replay)
+    ``walk``). The walk reports what is malformed in the events it applies; what is read
+    only here (a reference to an object the chunk lacks) is reported here."""
+    with _reporting(trace, test, f"step {event[0]}"):
+        return _state(trace, test, event, replay.threads[event[2]], replay)
 
 
 def replayed_at(trace: TraceFile, test: RecordedTest, step: int) -> tuple[Event, Replay]:
     """The event of ``step`` and the chunk's replay stopped there: the values as recorded,
     for a reader that follows an object by its number."""
     chunk = _chunk_of(trace, test, step)
-    with _reporting(trace, test, chunk):
+    with _reporting(trace, test, f"chunk {chunk.seq}"):
         return _replay_to(chunk, step)
 
 
@@ -190,7 +192,7 @@ def walk(
     ``from_step``: from the start of the chunk holding that step on."""
     chunks = trace.chunks(test) if from_step is None else _chunks_from(trace, test, from_step)
     for chunk in chunks:
-        with _reporting(trace, test, chunk):
+        with _reporting(trace, test, f"chunk {chunk.seq}"):
             replay = Replay(chunk.keyframe)
             for event in chunk.events:
                 replay.apply(event)
@@ -209,7 +211,7 @@ def timeline(trace: TraceFile, test: RecordedTest) -> list[dict[str, Any]]:
     """Every retained step as ``{"step","kind","function","file","line","thread"}``."""
     rows: list[dict[str, Any]] = []
     for chunk in trace.chunks(test):
-        with _reporting(trace, test, chunk):
+        with _reporting(trace, test, f"chunk {chunk.seq}"):
             for event in chunk.events:
                 rows.append(_event_row(trace, event))
     return rows
@@ -299,11 +301,10 @@ def _int(value: Any) -> int:
 
 
 @contextmanager
-def _reporting(trace: TraceFile, test: RecordedTest, chunk: StoredChunk) -> Iterator[None]:
-    """Report a malformed chunk as a corrupt trace file, naming the file, test and chunk."""
+def _reporting(trace: TraceFile, test: RecordedTest, where: str) -> Iterator[None]:
+    """Report a malformed chunk as a corrupt trace file, naming the file, the test and
+    ``where`` in it (a chunk, or a step)."""
     try:
         yield
     except (_Corrupt, TypeError, ValueError, KeyError, AttributeError) as exc:
-        raise TraceFileError(
-            trace.path, f"corrupt chunk {chunk.seq} of {test.nodeid} ({exc})"
-        ) from None
+        raise TraceFileError(trace.path, f"corrupt {where} of {test.nodeid} ({exc})") from None

@@ -227,7 +227,10 @@ def script_json(document: Any) -> str:
 
 
 def _json(document: Any) -> str:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=_foreign)
+    """JSON of ``document``, with each lone surrogate of a recorded str (which UTF-8 cannot
+    hold) written as its ``\\uXXXX`` escape, which JSON reads back as the same character."""
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=_foreign)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _foreign(value: object) -> dict[str, str]:

@@ -128,6 +128,12 @@ def scalars():
     return value, api_token
 
 
+def undecodable_name():
+    name = "caf\\udce9.txt"  # a lone surrogate: a file name the file system could not decode
+    names = [name]
+    return len(names)
+
+
 def resumed_in_a_callee():
     pause = paused()
     pause.__enter__()
@@ -274,6 +280,17 @@ def test_each_form_of_a_changed_local_is_recorded_at_the_line_after(module: Modu
     assert [change["api_token"] for change in changes if "api_token" in change] == [
         {"$redacted": True}
     ]
+
+
+def test_a_str_holding_a_lone_surrogate_is_recorded_as_it_is(module: ModuleType) -> None:
+    """UTF-8 cannot hold a lone surrogate: the trace keeps it as UTF-8 would give its code
+    point, and reads it back the same, rather than the recording stopping at a fault."""
+    recording = _record(module, lambda _: module.undecodable_name())
+    assert recording.steps.incomplete is None
+    changes = [event[6]["l"] for event in recording.events if event[6] and "l" in event[6]]
+    assert {"name": "caf\udce9.txt"} in changes
+    objects = [entry for event in recording.events if event[6] for entry in event[6].get("b", [])]
+    assert any(entry[2] == ["caf\udce9.txt"] for entry in objects)
 
 
 # -- the switches ---------------------------------------------------------------------

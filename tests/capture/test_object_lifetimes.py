@@ -66,6 +66,18 @@ def test_a_list_that_died_in_a_callee_is_not_the_next_list(recorded: Path) -> No
     assert dead != made
 
 
+def test_a_list_that_died_in_a_callee_after_a_keyframe_is_not_the_next_list(
+    recorded: Path,
+) -> None:
+    """A keyframe walks every local again: the callee's list stays its own object, which
+    dies with it when it returns."""
+    test_name = "test_a_dead_local_list_after_a_keyframe_and_the_next_list"
+    numbers = _numbers(recorded, test_name)
+    (dead,) = numbers["count_across_a_keyframe", "load_attributes"]
+    (made,) = numbers[test_name, "sub_partial"]
+    assert dead != made
+
+
 def test_the_history_of_a_dead_list_stops_where_it_died(recorded: Path) -> None:
     """The defect as a user saw it: ``load_attributes`` "became" ``sub_partial``."""
     test_name = "test_a_dead_local_list_and_the_next_list"

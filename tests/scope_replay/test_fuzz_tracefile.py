@@ -290,6 +290,14 @@ NAMED: tuple[Case, ...] = (
         _chunks(_zlib(b"\x92\x81\xa4step\x00\x91" + b"\x91" * 1000 + b"\xc0")),
     ),
     Case("a local nested 1000 deep", lambda path: _nest_a_local(path, 1000)),
+    # Read only where a state is shown, after the walk that compares two runs applied it.
+    Case(
+        "a reference that is not a number",
+        lambda path: _bind_at_every_step(path, "lost", {"$ref": []}),
+    ),
+    Case(
+        "a reference to no object", lambda path: _bind_at_every_step(path, "lost", {"$ref": 10**9})
+    ),
     Case("extension type", _chunks(_zlib(b"\x92\x80\x91\xd4\x05\x00"))),
     Case("chunk is a number", _chunks(_zlib(msgpack.packb(7)))),
     Case("trailing data", _chunks(_zlib(msgpack.packb([{}, []]) + b"\x00"))),
@@ -298,14 +306,19 @@ NAMED: tuple[Case, ...] = (
 
 def _nest_a_local(path: Path, depth: int) -> None:
     """Every event's payload binds a local ``deep`` to lists ``depth`` levels deep."""
+    deep: list[Any] = []
+    for _ in range(depth):
+        deep = [deep]
+    _bind_at_every_step(path, "deep", deep)
+
+
+def _bind_at_every_step(path: Path, name: str, form: Any) -> None:
+    """Every event's payload binds the local ``name`` to ``form``."""
     with contextlib.closing(sqlite3.connect(path)) as db:
         for rowid, data in db.execute("SELECT rowid, data FROM chunks").fetchall():
             keyframe, events = msgpack.unpackb(zlib.decompress(data), raw=False)
-            deep: list[Any] = []
-            for _ in range(depth):
-                deep = [deep]
             for event in events:
-                event[6] = {**(event[6] or {}), "l": {"deep": deep}}
+                event[6] = {**(event[6] or {}), "l": {name: form}}
             packed = zlib.compress(msgpack.packb([keyframe, events], use_bin_type=True))
             db.execute("UPDATE chunks SET data = ? WHERE rowid = ?", (packed, rowid))
         db.commit()

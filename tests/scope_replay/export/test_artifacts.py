@@ -151,6 +151,15 @@ def test_embedded_json_cannot_end_its_script_element() -> None:
     assert json.loads(text) == {"value": hostile}
 
 
+def test_embedded_json_holds_a_lone_surrogate_as_its_escape() -> None:
+    """A recorded str may hold a lone surrogate, which UTF-8 (the page's encoding) cannot:
+    the page's JSON escapes it, and reads back the same str."""
+    document = {"name": "caf\udce9.txt"}
+    text = script_json(document)
+    text.encode("utf-8")
+    assert json.loads(text) == document
+
+
 def test_viewer_page_has_one_script_and_a_strict_policy(tmp_path: Path) -> None:
     rec = Recording()
     rec.event(Kind.CALL, line=10, l={"x": "</script><script>{{script}}"})

@@ -7,6 +7,8 @@ come from the recording's own timeline.
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import shutil
 import socket
@@ -24,6 +26,7 @@ from support.replaycli import replay_json, run_replay
 from support.tracebuilder import Recording, write_trace
 
 from pytest_scope.trace.schema import Kind
+from replay.interactive.dap_wire import Connection
 
 pytestmark = pytest.mark.slow
 
@@ -80,6 +83,16 @@ def top_frame(client: DapClient) -> dict[str, Any]:
 def variables(client: DapClient, reference: int) -> dict[str, dict[str, Any]]:
     listed = client.request("variables", {"variablesReference": reference})["variables"]
     return {variable["name"]: variable for variable in listed}
+
+
+def test_a_lone_surrogate_of_a_recorded_str_is_sent_as_its_json_escape() -> None:
+    """UTF-8 cannot hold a lone surrogate: the message carries its escape, and reads back
+    the same str."""
+    written = io.BytesIO()
+    Connection(io.BytesIO(), written).write({"value": "caf\udce9.txt"})
+    header, body = written.getvalue().split(b"\r\n\r\n", 1)
+    assert header == b"Content-Length: %d" % len(body)
+    assert json.loads(body) == {"value": "caf\udce9.txt"}
 
 
 def test_initialize_announces_reverse_debugging(demo: Path) -> None:

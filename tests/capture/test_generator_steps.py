@@ -1,0 +1,200 @@
+"""A generator's resume and yield: recorded natively where the compiled build can
+(``_linestep.c``), the same as the Python recorder records them.
+
+Each scenario is recorded twice in this process: with the callbacks the recorder registers
+(on the compiled build, the native steps in front of the Python ones), and with the Python
+recorder's own callbacks registered in their place. Both must record the same events, and
+leave the same shadow of each suspended frame.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from support.modules import module_from_source
+
+from pytest_scope.capture import event_path
+from pytest_scope.capture.buffer import RingBuffer
+from pytest_scope.capture.plan import Plan
+from pytest_scope.capture.recorder import Recorder
+from pytest_scope.capture.values import ValueEncoder
+from pytest_scope.trace.codec import unpack_chunk
+from pytest_scope.trace.schema import Kind
+
+# Project code, not a test file: planned at the calls level, so its generators' steps
+# compare their bindings and walk their parameters.
+GENERATORS = """
+def counter(n):
+    i = 0
+    while i < n:
+        yield i
+        i += 1
+
+
+def rebinding(n):
+    total = 0
+    for i in range(n):
+        total += i
+        text = "t" * (i % 3)
+        yield total
+    big = 2**70  # not a scalar of msgpack's range
+    yield len(text)
+    del big
+    yield -0.0
+    return total
+
+
+def walking(items):  # a parameter holding an object, walked at each step
+    for item in items:
+        if len(items) < 6:
+            items.append(item)
+        yield item
+
+
+def keeping_a_secret(n):
+    api_token = "not shown"
+    for i in range(n):
+        yield i
+    return api_token
+
+
+def yielding_objects(n):
+    for i in range(n):
+        yield [i]
+
+
+def long_text():
+    yield "x" * 1000
+    yield 2**64
+    yield 2**64 - 1
+"""
+
+# The test file: its frames are stepped line by line, and resume the generators (``gens``,
+# a global, names no local).
+CALLERS = """
+def by_a_builtin(probe):
+    total = sum(gens.counter(40))
+    return total, probe()
+
+
+def in_a_loop(probe):
+    seen = []
+    count = 0
+    for value in gens.rebinding(12):
+        count += 1
+        seen.append((value, probe()))
+    return count, seen
+
+
+def the_rest(probe):
+    walked = list(gens.walking([1, 2, 3]))
+    secret = list(gens.keeping_a_secret(3))
+    objects = [each[0] for each in gens.yielding_objects(4)]
+    text = list(gens.long_text())
+    held = gens.counter(3)
+    first = next(held)
+    return walked, secret, objects, len(text), first, probe()
+"""
+
+
+@pytest.fixture(scope="module")
+def modules(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType, ModuleType]]:
+    root = tmp_path_factory.mktemp("generators")
+    gens = module_from_source(root / "gens.py", GENERATORS)
+    callers = module_from_source(root / "test_generator_callers.py", CALLERS)
+    callers.gens = gens  # type: ignore[attr-defined]
+    yield gens, callers
+
+
+def _record(
+    root: Path,
+    run: Callable[[Callable[[], Any]], Any],
+    python_callbacks: bool,
+    events_per_chunk: int,
+) -> tuple[Any, list[list[Any]], int]:
+    """The result of ``run(probe)``, the events recorded, and the steps the native steps
+    took. ``probe()`` tells the shadow of each suspended frame (its line, its locals, the
+    references to its frame object counted as it was last resumed) and of each frame on
+    the stack (its line, and the instruction it last resumed a generator from)."""
+    recorder = Recorder(Plan(root, ["test_*.py"]), ValueEncoder(), lambda *_: None)
+    buffer = RingBuffer(2**30, recorder.take_keyframe, events_per_chunk=events_per_chunk)
+    recorder.start()
+
+    def probe() -> list[Any]:
+        suspended = [
+            [entry.frame_no, entry.line, dict(entry.values), entry.frame_refs]
+            for entry in recorder._suspended.values()
+        ]
+        stacks = [
+            [entry.frame_no, entry.line, entry.calling_at]
+            for thread in recorder._threads
+            for entry in thread.stack
+        ]
+        return [suspended, stacks]
+
+    try:
+        if python_callbacks:
+            tool_id = next(t for t in range(6) if sys.monitoring.get_tool(t) == "pytest-scope")
+            events = sys.monitoring.events
+            sys.monitoring.register_callback(tool_id, events.PY_RESUME, recorder._on_resume)
+            sys.monitoring.register_callback(tool_id, events.PY_YIELD, recorder._on_yield)
+        recorder.begin_test(buffer, None)
+        result = run(probe)
+        steps = recorder.end_test()
+    finally:
+        recorder.stop()
+    buffer.close_chunk()
+    recorded = [event for chunk in buffer.chunks() for event in unpack_chunk(chunk.data)[1]]
+    assert [event[0] for event in recorded] == list(range(1, steps.steps + 1))
+    native = recorder._native_line.generator_steps if recorder._native_line is not None else 0
+    return result, recorded, native
+
+
+SCENARIOS = ["by_a_builtin", "in_a_loop", "the_rest"]
+
+
+@pytest.mark.parametrize("events_per_chunk", [10**6, 7])
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_native_and_python_generator_steps_record_the_same(
+    modules: tuple[ModuleType, ModuleType], scenario: str, events_per_chunk: int
+) -> None:
+    """The same events (a chunk of 7 events makes many steps open or close a chunk, which
+    the native steps leave to the Python recorder) and the same suspended frames."""
+    gens, callers = modules
+    root = Path(str(gens.__file__)).parent
+
+    def run(probe: Callable[[], Any]) -> Any:
+        return getattr(callers, scenario)(probe)
+
+    native = _record(root, run, python_callbacks=False, events_per_chunk=events_per_chunk)
+    python = _record(root, run, python_callbacks=True, events_per_chunk=events_per_chunk)
+    assert native[0] == python[0]
+    assert native[1] == python[1]
+    kinds = {event[1] for event in python[1]}
+    assert {Kind.RESUME, Kind.YIELD} <= kinds
+
+
+def test_the_compiled_build_records_scalar_generators_natively(
+    modules: tuple[ModuleType, ModuleType],
+) -> None:
+    """A generator whose locals are scalars, resumed by a builtin or by a loop whose line
+    names only scalars: its resumes and yields are recorded natively. A local bound to an
+    int beyond msgpack's range, then deleted, leaves the steps that see it to Python."""
+    if not event_path.compiled():
+        pytest.skip("the native steps come with the compiled event path")
+    gens, callers = modules
+    root = Path(str(gens.__file__)).parent
+    _, events, native = _record(root, lambda probe: callers.by_a_builtin(probe), False, 10**6)
+    generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
+    assert len(generator_steps) == 80  # after its call: 40 yields, 40 resumes
+    assert native == 80
+    _, events, native = _record(root, lambda probe: callers.in_a_loop(probe), False, 10**6)
+    generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
+    assert len(generator_steps) == 28  # 14 yields, 14 resumes
+    # Python's: the yield and the resume that see ``big`` bound, the yield after its ``del``.
+    assert native == 25
