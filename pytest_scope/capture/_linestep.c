@@ -821,27 +821,48 @@ pack_event(LineStepper *self, Packed *packed, long step, long kind, const char *
     return 0;
 }
 
+/* The changed locals into a frame's shadow: each one's scalar is its form, and no object's
+ * ref (its id goes), as Recorder._check_names records them. */
+static int
+store_changed(PyObject *values, PyObject *ids, PyObject *varnames, PyObject **locals,
+              const int *changed, int n_changed)
+{
+    for (int c = 0; c < n_changed; c++) {
+        PyObject *name = PyTuple_GET_ITEM(varnames, changed[c]);
+        if (PyDict_SetItem(values, name, locals[changed[c]]) < 0)
+            return -1;
+        int had = PyDict_Contains(ids, name);
+        if (had < 0 || (had && PyDict_DelItem(ids, name) < 0))
+            return -1;
+    }
+    return 0;
+}
+
+/* The packed event of step ``step`` into the open chunk (``events``, holding ``count``
+ * events before it), and the recorder's step count moved on to it (RingBuffer.append). */
+static int
+append_event(LineStepper *self, PyObject *events, PyObject *data, long step, long count,
+             const Packed *packed)
+{
+    Py_ssize_t size = PyByteArray_GET_SIZE(data);
+    if (set_long(self->recorder, s_step, step) < 0 || set_long(events, s_count, count + 1) < 0
+        || PyByteArray_Resize(data, size + packed->size) < 0)
+        return -1;
+    memcpy(PyByteArray_AS_STRING(data) + size, packed->bytes, packed->size);
+    return 0;
+}
+
 /* Record the step: change the shadow and the open chunk as the Python recorder would. */
 static int
 commit(LineStepper *self, View *view, PyObject *line, PyObject **locals, const int *changed,
        int n_changed, const Packed *packed)
 {
-    for (int c = 0; c < n_changed; c++) {
-        PyObject *name = PyTuple_GET_ITEM(view->table->varnames, changed[c]);
-        if (PyDict_SetItem(view->values, name, locals[changed[c]]) < 0)
-            return -1;
-        int had = PyDict_Contains(view->ids, name);
-        if (had < 0 || (had && PyDict_DelItem(view->ids, name) < 0))
-            return -1;
-    }
-    Py_ssize_t size = PyByteArray_GET_SIZE(view->data);
     long step = view->step + 1;
-    if (PyObject_SetAttr(view->entry, s_line, line) < 0
-        || set_long(self->recorder, s_step, step) < 0
-        || set_long(view->events, s_count, view->count + 1) < 0
-        || PyByteArray_Resize(view->data, size + packed->size) < 0)
+    if (store_changed(view->values, view->ids, view->table->varnames, locals, changed,
+                      n_changed) < 0
+        || PyObject_SetAttr(view->entry, s_line, line) < 0
+        || append_event(self, view->events, view->data, step, view->count, packed) < 0)
         return -1;
-    memcpy(PyByteArray_AS_STRING(view->data) + size, packed->bytes, packed->size);
     view->step = step;
     view->count += 1;
     view->line = PyLong_AsLong(line);
@@ -1253,24 +1274,14 @@ generator_step(LineStepper *self, const CodeTable *table, PyObject *entry,
                         n_changed > 0 || returned != NULL, &packed))
         goto done;
     result = -1;
-    for (int c = 0; c < n_changed; c++) {
-        PyObject *name = PyTuple_GET_ITEM(varnames, changed[c]);
-        int had = -1;
-        if (PyDict_SetItem(cache->values, name, locals[changed[c]]) < 0
-            || (had = PyDict_Contains(cache->ids, name)) < 0
-            || (had && PyDict_DelItem(cache->ids, name) < 0))
-            goto done;
-    }
-    Py_ssize_t size = PyByteArray_GET_SIZE(cache->data);
     /* Its line and its unset mark (calling_at) are written once: they change only at its
      * steps, and a Python step reads the recorder again. */
-    if ((line != cache->entry_line
-         && (set_long(entry, s_line, line) < 0 || set_long(entry, s_calling_at, -1) < 0))
-        || set_long(self->recorder, s_step, cache->step + 1) < 0
-        || set_long(cache->events, s_count, cache->count + 1) < 0
-        || PyByteArray_Resize(cache->data, size + packed.size) < 0)
+    if (store_changed(cache->values, cache->ids, varnames, locals, changed, n_changed) < 0
+        || (line != cache->entry_line
+            && (set_long(entry, s_line, line) < 0 || set_long(entry, s_calling_at, -1) < 0))
+        || append_event(self, cache->events, cache->data, cache->step + 1, cache->count,
+                        &packed) < 0)
         goto done;
-    memcpy(PyByteArray_AS_STRING(cache->data) + size, packed.bytes, packed.size);
     cache->entry_line = line;
     advance_line_view(self, cache->step);
     cache->step += 1;
