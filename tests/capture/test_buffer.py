@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_scope.capture.buffer import MAX_EVENTS_PER_CHUNK, RingBuffer
-from pytest_scope.trace.codec import unpack_chunk
+from pytest_scope.trace.codec import MAX_ARRAY_LENGTH, unpack_chunk
 
 
 def _fill(buffer: RingBuffer, steps: int) -> None:
@@ -115,3 +115,13 @@ def test_a_heavy_keyframe_opens_a_longer_chunk(objects: int, frames: int, events
     lengths = [chunk.last_step - chunk.first_step + 1 for chunk in buffer.chunks()]
     assert lengths == [events] * (len(lengths) - 1) + [lengths[-1]]
     assert lengths[-1] <= events
+
+
+def test_a_keyframe_of_more_objects_than_a_reader_takes_in_one_array_is_read_whole() -> None:
+    count = 2 * MAX_ARRAY_LENGTH + 5
+    buffer = RingBuffer(10**9, _keyframe_of(count, 1))
+    _fill(buffer, 3)
+    (chunk,) = buffer.chunks()
+    keyframe, events = unpack_chunk(chunk.data)
+    assert [entry[0] for entry in keyframe["objects"]] == list(range(count))
+    assert [event[0] for event in events] == [1, 2, 3]
