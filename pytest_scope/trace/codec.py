@@ -140,7 +140,9 @@ def _deepest_stack(keyframe: Keyframe) -> int:
 
 
 def _may_hold_too_many_containers(raw: bytes) -> bool:
-    return len(raw.translate(None, _OTHER_BYTES)) > MAX_CONTAINERS
+    """Whether ``raw`` has more container heads than a chunk may hold: never when it has
+    fewer bytes (each container takes one at least), which spares the count."""
+    return len(raw) > MAX_CONTAINERS and len(raw.translate(None, _OTHER_BYTES)) > MAX_CONTAINERS
 
 
 def unpack_chunk(data: bytes) -> tuple[Keyframe, list[Event]]:
