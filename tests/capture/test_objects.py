@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.forms import as_encoded
 
+from pytest_scope.capture import event_path
 from pytest_scope.capture.objects import ObjectTable
 from pytest_scope.capture.values import ValueEncoder
 from pytest_scope.trace.schema import Container
@@ -218,6 +219,25 @@ def test_each_kind_of_change_in_place_is_found_at_the_next_check(
     shown.step(value)
     change(value)
     assert _packed(as_encoded(shown.step(value))) == _packed(shown.encoder.encode(value))
+
+
+def test_the_compiled_build_confirms_unchanged_objects_in_its_native_walk() -> None:
+    """A list of ten instances, each holding a list of one int, checked again unchanged:
+    the native walk confirms all 21 objects without a Python call (their parts read where
+    they keep them), and a change in one of them goes to the Python check."""
+    if not event_path.compiled():
+        pytest.skip("the native walk comes with the compiled event path")
+    shown = _Shown()
+    walker = shown.table._walker
+    nodes = [Node([number]) for number in range(10)]
+    shown.step(nodes)
+    confirmed = walker.unchanged
+    shown.step(nodes)
+    assert walker.unchanged - confirmed == 21
+    nodes[3].value.append(-1)
+    confirmed = walker.unchanged
+    assert shown.step(nodes)[3]["attrs"]["value"] == [3, -1]
+    assert walker.unchanged - confirmed == 20
 
 
 def test_the_table_keeps_no_object_alive() -> None:
