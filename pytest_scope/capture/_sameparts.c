@@ -30,11 +30,30 @@ items_count(PyObject *items, Py_ssize_t count)
     return PyDict_Check(items) ? 2 * count : count;
 }
 
-/* Write ``items``' parts to ``parts``. */
-static void
+/* Write ``items``' parts to ``parts``: 0, or -1 on an error. A set's are its first
+ * ``count`` in the order of set's own iterator (``set.__iter__``, as Python reads them),
+ * which runs no code of a subclass. */
+static int
 read_items(PyObject *items, Py_ssize_t count, PyObject **parts)
 {
-    if (PyList_Check(items)) {
+    if (PyAnySet_Check(items)) {
+        PyObject *iterator = PySet_Type.tp_iter(items);
+        if (iterator == NULL)
+            return -1;
+        for (Py_ssize_t i = 0; i < count; i++) {
+            PyObject *item = PyIter_Next(iterator);
+            if (item == NULL) {
+                Py_DECREF(iterator);
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_RuntimeError, "a set shorter than its size");
+                return -1;
+            }
+            parts[i] = item;  /* the set holds it: borrowed from here on */
+            Py_DECREF(item);
+        }
+        Py_DECREF(iterator);
+    }
+    else if (PyList_Check(items)) {
         for (Py_ssize_t i = 0; i < count; i++)
             parts[i] = PyList_GET_ITEM(items, i);
     }
@@ -51,6 +70,7 @@ read_items(PyObject *items, Py_ssize_t count, PyObject **parts)
             i++;
         }
     }
+    return 0;
 }
 
 /* Write the slots of ``value`` that ``members`` (member descriptors) read to ``parts``:
@@ -84,12 +104,14 @@ is_recorded(PyObject *part, Py_ssize_t position, PyObject *pinned, PyObject *ids
     return PyLong_AsVoidPtr(PyTuple_GET_ITEM(ids, position)) == (void *)part;
 }
 
-/* The length of ``items`` (a list, tuple or dict; 0 for None). */
+/* The length of ``items`` (a list, tuple, dict or set; 0 for None). */
 static Py_ssize_t
 length(PyObject *items)
 {
     if (items == Py_None)
         return 0;
+    if (PyAnySet_Check(items))
+        return PySet_GET_SIZE(items);
     return PyDict_Check(items) ? PyDict_GET_SIZE(items) : Py_SIZE(items);
 }
 
@@ -113,7 +135,7 @@ children_at(PyObject **parts, Py_ssize_t parts_count, PyObject *child_at)
 }
 
 /* The children of ``value`` at ``child_at`` (a new tuple) if it holds the parts recorded:
- * its ``items`` (a list, tuple or dict, or None) of ``size``, read up to ``limit``, then the
+ * its ``items`` (a list, tuple, dict or set, or None) of ``size``, read up to ``limit``, then the
  * slots ``members`` read. None (a new reference) when a part differs; NULL on an error. */
 static PyObject *
 children_if_same(PyObject *items, Py_ssize_t size, Py_ssize_t limit, PyObject *value,
@@ -133,7 +155,10 @@ children_if_same(PyObject *items, Py_ssize_t size, Py_ssize_t limit, PyObject *v
     if (parts_count > PARTS_ON_STACK && (parts = PyMem_New(PyObject *, parts_count)) == NULL)
         return PyErr_NoMemory();
     PyObject *result = Py_None;
-    read_items(items, count, parts);
+    if (read_items(items, count, parts) < 0) {
+        result = NULL;
+        goto done;
+    }
     if (read_slots(value, members, unset, parts + from_items) < 0)
         goto done;
     for (Py_ssize_t i = 0; i < parts_count; i++) {
@@ -183,7 +208,7 @@ enum {
 /* Where an object's items are read from. */
 enum {
     ITEMS_PYTHON = 0,    /* nowhere: the object is checked by ``_check`` */
-    ITEMS_SELF = 1,      /* a list, tuple or dict: the object itself */
+    ITEMS_SELF = 1,      /* a list, tuple, dict or set: the object itself */
     ITEMS_NAMESPACE = 2, /* an instance: its namespace (``__dict__``) */
     ITEMS_NONE = 3,      /* an instance without a namespace: its slots alone */
 };
@@ -316,7 +341,9 @@ unchanged_children(Walker *self, PyObject *value, PyObject *record)
         || !(pinned == Py_None ? PyTuple_Check(ids) : PyList_Check(pinned)))
         Py_RETURN_NONE;
     PyObject *items;
-    if (where == ITEMS_SELF && (PyList_Check(value) || PyTuple_Check(value) || PyDict_Check(value)))
+    if (where == ITEMS_SELF
+        && (PyList_Check(value) || PyTuple_Check(value) || PyDict_Check(value)
+            || PyAnySet_Check(value)))
         items = Py_NewRef(value);
     else if (where == ITEMS_NONE)
         items = Py_NewRef(Py_None);

@@ -545,8 +545,8 @@ def _walk_record(known: _Object) -> tuple[Any, ...]:
     """What the native walk reads of an object whose form is recorded, in the order of
     ``_sameparts.c``'s ``R_`` fields: the table's entry, its identity, how deep it shows,
     and where its parts are and what they were. An object whose parts it cannot read (a
-    set, a deque, an exception, a container with a namespace, a plugin's form, slots named
-    twice) is checked by ``_check``."""
+    deque, an exception, a container with a namespace, a plugin's form, slots named twice)
+    is checked by ``_check``."""
     info = known.info
     base: Any = info.base
     shape = known.shape
@@ -557,7 +557,7 @@ def _walk_record(known: _Object) -> tuple[Any, ...]:
     elif info.dict_getter is not None:
         if base is object and type(shape) is tuple:
             where, getter, namespace, size = _ITEMS_NAMESPACE, info.dict_getter, shape[1], shape[2]
-    elif base is list or base is tuple or base is dict:
+    elif base is list or base is tuple or base is dict or base is set or base is frozenset:
         where, size = _ITEMS_SELF, shape
     elif base is object and shape is None:
         where = _ITEMS_NONE
@@ -569,7 +569,7 @@ def _walk_record(known: _Object) -> tuple[Any, ...]:
 
 # Where the native walk reads an object's items (``_sameparts.c``'s ``ITEMS_``).
 _ITEMS_PYTHON: Final = 0  # nowhere: ``_check`` checks it
-_ITEMS_SELF: Final = 1  # a list, tuple or dict
+_ITEMS_SELF: Final = 1  # a list, tuple, dict or set
 _ITEMS_NAMESPACE: Final = 2  # an instance's namespace
 _ITEMS_NONE: Final = 3  # an instance with slots alone
 
