@@ -55,7 +55,7 @@ UNICODE_ERRORS: Final = "surrogatepass"
 class EventPacker:
     """Packs a chunk's events one by one, as they are recorded, into one growing buffer
     (no list of events), and tells the size so far when asked. The native line step
-    (``capture/_linestep.c``) appends its packed events to ``data`` and counts them in
+    (``capture/_steps.c``) appends its packed events to ``data`` and counts them in
     ``count`` the same way."""
 
     def __init__(self) -> None:
