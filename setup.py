@@ -44,12 +44,12 @@ def event_path_extensions() -> list:
     except ImportError:
         return []
     extensions = mypycify(EVENT_PATH, opt_level="3", group_name="pytest_scope._event_path")
-    # The native line step, which reads the compiled recorder's objects (_linestep.c), the
-    # rebinding check of a frame's locals (_rebinding.c) and the unchanged check of a
-    # container's parts (_sameparts.c).
+    # The native line and generator steps, which read the compiled recorder's objects
+    # (_steps.c), the rebinding check of a frame's locals (_rebinding.c) and the walk of a
+    # step's objects (_sameparts.c).
     extensions += [
         Extension(f"pytest_scope.capture.{name}", [f"pytest_scope/capture/{name}.c"])
-        for name in ("_linestep", "_rebinding", "_sameparts")
+        for name in ("_steps", "_rebinding", "_sameparts")
     ]
     for extension in extensions:
         extension.optional = True  # a machine without a compiler gets the pure package

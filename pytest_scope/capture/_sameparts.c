@@ -1,13 +1,13 @@
-/* Whether an object still holds the parts recorded of it: the check an object that did not
- * change makes at every step that reaches it (ObjectTable._check), in C.
+/* The walk of the objects a step reaches (ObjectTable._check_pending), in C, and the
+ * check it makes of each: whether the object still holds the parts recorded of it.
  *
  * As Python, confirming that an object is unchanged builds the list of its parts (its
  * first items, a dict's or a namespace's first keys then first values, then its slots) and
  * compares them one by one with those recorded; most checks find nothing changed, and the
  * list is thrown away. Here the parts are read where the object keeps them, without
- * building anything: ``same_parts`` answers with the object's children at the positions
- * given (the objects below it, which the caller checks in turn), or None when the size or
- * a part differs, or a slot is of a kind it does not read.
+ * building anything: ``children_if_same`` answers with the object's children at the
+ * positions recorded (the objects below it, which the walk checks in turn), or None when
+ * the size or a part differs, or a slot is of a kind it does not read.
  *
  * It reads through the public macros, ``PyDict_Next`` and the slots' member descriptors,
  * none of which runs code of a subclass, and is used only with the compiled object table
@@ -15,6 +15,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 
 /* Parts kept on the stack: 32 keys and 32 values, and a few slots. */
 #define PARTS_ON_STACK 80
@@ -29,11 +30,30 @@ items_count(PyObject *items, Py_ssize_t count)
     return PyDict_Check(items) ? 2 * count : count;
 }
 
-/* Write ``items``' parts to ``parts``. */
-static void
+/* Write ``items``' parts to ``parts``: 0, or -1 on an error. A set's are its first
+ * ``count`` in the order of set's own iterator (``set.__iter__``, as Python reads them),
+ * which runs no code of a subclass. */
+static int
 read_items(PyObject *items, Py_ssize_t count, PyObject **parts)
 {
-    if (PyList_Check(items)) {
+    if (PyAnySet_Check(items)) {
+        PyObject *iterator = PySet_Type.tp_iter(items);
+        if (iterator == NULL)
+            return -1;
+        for (Py_ssize_t i = 0; i < count; i++) {
+            PyObject *item = PyIter_Next(iterator);
+            if (item == NULL) {
+                Py_DECREF(iterator);
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_RuntimeError, "a set shorter than its size");
+                return -1;
+            }
+            parts[i] = item;  /* the set holds it: borrowed from here on */
+            Py_DECREF(item);
+        }
+        Py_DECREF(iterator);
+    }
+    else if (PyList_Check(items)) {
         for (Py_ssize_t i = 0; i < count; i++)
             parts[i] = PyList_GET_ITEM(items, i);
     }
@@ -50,6 +70,7 @@ read_items(PyObject *items, Py_ssize_t count, PyObject **parts)
             i++;
         }
     }
+    return 0;
 }
 
 /* Write the slots of ``value`` that ``members`` (member descriptors) read to ``parts``:
@@ -83,12 +104,14 @@ is_recorded(PyObject *part, Py_ssize_t position, PyObject *pinned, PyObject *ids
     return PyLong_AsVoidPtr(PyTuple_GET_ITEM(ids, position)) == (void *)part;
 }
 
-/* The length of ``items`` (a list, tuple or dict; 0 for None). */
+/* The length of ``items`` (a list, tuple, dict or set; 0 for None). */
 static Py_ssize_t
 length(PyObject *items)
 {
     if (items == Py_None)
         return 0;
+    if (PyAnySet_Check(items))
+        return PySet_GET_SIZE(items);
     return PyDict_Check(items) ? PyDict_GET_SIZE(items) : Py_SIZE(items);
 }
 
@@ -111,25 +134,14 @@ children_at(PyObject **parts, Py_ssize_t parts_count, PyObject *child_at)
     return result;
 }
 
+/* The children of ``value`` at ``child_at`` (a new tuple) if it holds the parts recorded:
+ * its ``items`` (a list, tuple, dict or set, or None) of ``size``, read up to ``limit``, then the
+ * slots ``members`` read. None (a new reference) when a part differs; NULL on an error. */
 static PyObject *
-same_parts(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+children_if_same(PyObject *items, Py_ssize_t size, Py_ssize_t limit, PyObject *value,
+                 PyObject *members, PyObject *unset, PyObject *pinned, PyObject *ids,
+                 PyObject *child_at)
 {
-    if (nargs != 9
-        || !(args[0] == Py_None || PyList_Check(args[0]) || PyTuple_Check(args[0])
-             || PyDict_Check(args[0]))
-        || !PyLong_Check(args[1]) || !PyLong_Check(args[2]) || !PyTuple_Check(args[4])
-        || !(args[6] == Py_None ? PyTuple_Check(args[7]) : PyList_Check(args[6]))
-        || !PyTuple_Check(args[8])) {
-        PyErr_SetString(PyExc_TypeError, "same_parts(items, size, limit, value, members, unset, "
-                                         "pinned, ids, child_at)");
-        return NULL;
-    }
-    PyObject *items = args[0], *value = args[3], *members = args[4], *unset = args[5];
-    PyObject *pinned = args[6], *ids = args[7], *child_at = args[8];
-    Py_ssize_t size = PyLong_AsSsize_t(args[1]);
-    Py_ssize_t limit = PyLong_AsSsize_t(args[2]);
-    if ((size == -1 || limit == -1) && PyErr_Occurred())
-        return NULL;
     if (length(items) != size)
         Py_RETURN_NONE;
     Py_ssize_t count = size < limit ? size : limit;
@@ -143,7 +155,10 @@ same_parts(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (parts_count > PARTS_ON_STACK && (parts = PyMem_New(PyObject *, parts_count)) == NULL)
         return PyErr_NoMemory();
     PyObject *result = Py_None;
-    read_items(items, count, parts);
+    if (read_items(items, count, parts) < 0) {
+        result = NULL;
+        goto done;
+    }
     if (read_slots(value, members, unset, parts + from_items) < 0)
         goto done;
     for (Py_ssize_t i = 0; i < parts_count; i++) {
@@ -157,24 +172,395 @@ done:
     return result == Py_None ? Py_NewRef(Py_None) : result;
 }
 
-static PyMethodDef sameparts_methods[] = {
-    {"same_parts", (PyCFunction)(void (*)(void))same_parts, METH_FASTCALL,
-     PyDoc_STR("same_parts(items, size, limit, value, members, unset, pinned, ids, child_at): "
-               "the parts at child_at if the object holds the parts recorded (pinned "
-               "objects, or ids), else None.")},
+/* The walk: ``Walker.run`` is ObjectTable._check_pending, in C.
+ *
+ * A step checks each object it reaches (depth first, within the node budget) and most of
+ * them are unchanged: confirming one and queueing its children is all the walk does for
+ * them, and that is what it does here, with no Python call. Anything else goes to the
+ * table's Python methods, which decide as they do without this walk: an object whose
+ * parts differ, or of a kind the check does not read, is checked by ``_check``; a child
+ * the table does not know (or under an id it knew for another object) is reached by
+ * ``_reach``; an object met once the budget is spent goes to ``_spent``.
+ *
+ * What it needs of a known object it reads from one tuple, the object's record
+ * (``ObjectTable._walk_record``), which the table keeps by id beside its entries for each
+ * object whose form it recorded: reading the compiled entry's attributes one by one would
+ * cost more than the check itself. An object it queues carries its record along. */
+
+/* The fields of a record, in order. */
+enum {
+    R_KNOWN,      /* the table's entry of it (an ``_Object``) */
+    R_KIND,       /* the object's type */
+    R_ALIVE,      /* a weak reference to it, or None */
+    R_FOREIGN,    /* True for an instance of a class from outside the project */
+    R_WHOLE,      /* True for a bytearray, which shows whole at any depth */
+    R_ITEMS,      /* where its items are: one of the ITEMS_ below */
+    R_GETTER,     /* its namespace's getter (ITEMS_NAMESPACE), else None */
+    R_NAMESPACE,  /* the id of the namespace recorded (ITEMS_NAMESPACE), else 0 */
+    R_SIZE,       /* its items' number recorded */
+    R_MEMBERS,    /* its slots' member descriptors */
+    R_PINNED,     /* its parts recorded, where all are immutable scalars, else None */
+    R_IDS,        /* else the ids of its parts recorded */
+    R_CHILD_AT,   /* the positions of its children among its parts */
+    R_FIELDS
+};
+
+/* Where an object's items are read from. */
+enum {
+    ITEMS_PYTHON = 0,    /* nowhere: the object is checked by ``_check`` */
+    ITEMS_SELF = 1,      /* a list, tuple, dict or set: the object itself */
+    ITEMS_NAMESPACE = 2, /* an instance: its namespace (``__dict__``) */
+    ITEMS_NONE = 3,      /* an instance without a namespace: its slots alone */
+};
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *pending;  /* the table's queue: (value, known, depth) */
+    PyObject *reached;  /* the depth each object was checked at this step, by id */
+    PyObject *held;     /* the objects reached this step */
+    PyObject *unset;    /* the table's mark of an unset slot */
+    PyObject *check;    /* ObjectTable._check */
+    PyObject *reach;    /* ObjectTable._reach */
+    PyObject *spent;    /* ObjectTable._spent */
+    Py_ssize_t max_depth, max_items, max_nodes;
+    Py_ssize_t unchanged; /* the objects this walk confirmed unchanged */
+} Walker;
+
+#define FIELD(record, field) PyTuple_GET_ITEM(record, field)
+
+/* The record under ``key`` in ``records`` (borrowed), or NULL with no error set when there
+ * is none. */
+static PyObject *
+record_of(PyObject *records, PyObject *key)
+{
+    PyObject *record = PyDict_GetItemWithError(records, key);
+    if (record != NULL && !(PyTuple_CheckExact(record) && PyTuple_GET_SIZE(record) == R_FIELDS))
+        return NULL;
+    return record;
+}
+
+/* Whether ``alive`` (None, or a weak reference) still gives ``value``; -1 on an error. */
+static int
+still_refers_to(PyObject *alive, PyObject *value)
+{
+    if (alive == Py_None)
+        return 1;
+    if (!PyWeakref_CheckRef(alive))
+        return 0;
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *target;
+    if (PyWeakref_GetRef(alive, &target) < 0)
+        return -1;
+    Py_XDECREF(target);
+    return target == value;
+#else
+    return PyWeakref_GetObject(alive) == value;
+#endif
+}
+
+/* ``_reach(value, None, depth)``, as Python. */
+static int
+reach_in_python(Walker *self, PyObject *value, Py_ssize_t depth)
+{
+    PyObject *depth_object = PyLong_FromSsize_t(depth);
+    if (depth_object == NULL)
+        return -1;
+    PyObject *args[3] = {value, Py_None, depth_object};
+    PyObject *result = PyObject_Vectorcall(self->reach, args, 3, NULL);
+    Py_DECREF(depth_object);
+    Py_XDECREF(result);
+    return result == NULL ? -1 : 0;
+}
+
+/* ``_reach(value, None, depth)`` for an object the table knows, with its form recorded:
+ * mark it reached at ``depth`` and queue it; any other object goes to Python. */
+static int
+reach(Walker *self, PyObject *records, PyObject *value, Py_ssize_t depth, int deep)
+{
+    PyObject *key = PyLong_FromVoidPtr(value);
+    if (key == NULL)
+        return -1;
+    int status = -1;
+    PyObject *depth_object = NULL;
+    PyObject *record = Py_XNewRef(record_of(records, key));
+    if (record == NULL) {
+        if (!PyErr_Occurred())
+            status = reach_in_python(self, value, depth);
+        goto done;
+    }
+    int same = (PyObject *)Py_TYPE(value) == FIELD(record, R_KIND)
+        ? still_refers_to(FIELD(record, R_ALIVE), value) : 0;
+    if (same <= 0) {
+        if (same == 0)
+            status = reach_in_python(self, value, depth);
+        goto done;
+    }
+    status = 0;
+    if (depth && !deep)
+        goto done;
+    PyObject *was = PyDict_GetItemWithError(self->reached, key);
+    if (was == NULL && PyErr_Occurred())
+        goto failed;
+    if (was != NULL && PyLong_AsSsize_t(was) <= depth)
+        goto done;
+    if ((was == NULL && PyList_Append(self->held, value) < 0)
+        || (depth_object = PyLong_FromSsize_t(depth)) == NULL
+        || PyDict_SetItem(self->reached, key, depth_object) < 0)
+        goto failed;
+    if ((depth < self->max_depth && !(depth && FIELD(record, R_FOREIGN) == Py_True))
+        || FIELD(record, R_WHOLE) == Py_True) {
+        PyObject *item = PyTuple_Pack(4, value, FIELD(record, R_KNOWN), depth_object, record);
+        if (item == NULL || PyList_Append(self->pending, item) < 0) {
+            Py_XDECREF(item);
+            goto failed;
+        }
+        Py_DECREF(item);
+    }
+    goto done;
+failed:
+    status = -1;
+done:
+    Py_DECREF(key);
+    Py_XDECREF(record);
+    Py_XDECREF(depth_object);
+    return status;
+}
+
+/* The children of ``value`` if its record says it is unchanged (a new tuple), else None
+ * (a new reference); NULL on an error. */
+static PyObject *
+unchanged_children(Walker *self, PyObject *value, PyObject *record)
+{
+    PyObject *members = FIELD(record, R_MEMBERS), *pinned = FIELD(record, R_PINNED);
+    PyObject *ids = FIELD(record, R_IDS), *child_at = FIELD(record, R_CHILD_AT);
+    long where = PyLong_AsLong(FIELD(record, R_ITEMS));
+    Py_ssize_t size = PyLong_AsSsize_t(FIELD(record, R_SIZE));
+    if (PyErr_Occurred())
+        return NULL;
+    if (!PyTuple_Check(members) || !PyTuple_Check(child_at)
+        || !(pinned == Py_None ? PyTuple_Check(ids) : PyList_Check(pinned)))
+        Py_RETURN_NONE;
+    PyObject *items;
+    if (where == ITEMS_SELF
+        && (PyList_Check(value) || PyTuple_Check(value) || PyDict_Check(value)
+            || PyAnySet_Check(value)))
+        items = Py_NewRef(value);
+    else if (where == ITEMS_NONE)
+        items = Py_NewRef(Py_None);
+    else if (where == ITEMS_NAMESPACE) {
+        items = PyObject_CallOneArg(FIELD(record, R_GETTER), value);
+        if (items == NULL)
+            return NULL;
+        if (!PyDict_CheckExact(items)
+            || PyLong_AsVoidPtr(FIELD(record, R_NAMESPACE)) != (void *)items) {
+            Py_DECREF(items);
+            if (PyErr_Occurred())
+                return NULL;
+            Py_RETURN_NONE;
+        }
+    }
+    else
+        Py_RETURN_NONE;
+    PyObject *children = children_if_same(items, size, self->max_items, value, members,
+                                          self->unset, pinned, ids, child_at);
+    Py_DECREF(items);
+    return children;
+}
+
+/* The record of a queued object: the one it carries, or the one kept under its id for its
+ * entry (borrowed); NULL with no error set when there is none. */
+static PyObject *
+queued_record(PyObject *records, PyObject *item)
+{
+    if (PyTuple_GET_SIZE(item) == 4)
+        return PyTuple_GET_ITEM(item, 3);
+    PyObject *key = PyLong_FromVoidPtr(PyTuple_GET_ITEM(item, 0));
+    if (key == NULL)
+        return NULL;
+    PyObject *record = record_of(records, key);
+    Py_DECREF(key);
+    return record != NULL && FIELD(record, R_KNOWN) == PyTuple_GET_ITEM(item, 1) ? record : NULL;
+}
+
+/* Check one queued object: confirmed unchanged here, or checked by ``_check``. */
+static int
+check(Walker *self, PyObject *records, PyObject *item, int deep, Py_ssize_t *budget)
+{
+    PyObject *value = PyTuple_GET_ITEM(item, 0), *known = PyTuple_GET_ITEM(item, 1);
+    PyObject *depth_object = PyTuple_GET_ITEM(item, 2);
+    Py_ssize_t depth = PyLong_AsSsize_t(depth_object);
+    if (depth == -1 && PyErr_Occurred())
+        return -1;
+    PyObject *record = Py_XNewRef(queued_record(records, item));
+    if (record == NULL && PyErr_Occurred())
+        return -1;
+    PyObject *children = record == NULL ? Py_NewRef(Py_None)
+                                        : unchanged_children(self, value, record);
+    Py_XDECREF(record);
+    if (children == NULL)
+        return -1;
+    if (children != Py_None) {
+        self->unchanged++;
+        Py_ssize_t count = PyTuple_GET_SIZE(children);
+        *budget -= 1 + count;
+        for (Py_ssize_t i = 0; deep && i < count; i++) {
+            if (reach(self, records, PyTuple_GET_ITEM(children, i), depth + 1, deep) < 0) {
+                Py_DECREF(children);
+                return -1;
+            }
+        }
+        Py_DECREF(children);
+        return 0;
+    }
+    Py_DECREF(children);
+    PyObject *args[3] = {value, known, depth_object};
+    PyObject *cost = PyObject_Vectorcall(self->check, args, 3, NULL);
+    if (cost == NULL)
+        return -1;
+    Py_ssize_t nodes = PyLong_AsSsize_t(cost);
+    Py_DECREF(cost);
+    if (nodes == -1 && PyErr_Occurred())
+        return -1;
+    *budget -= nodes;
+    return 0;
+}
+
+static PyObject *
+walker_run(Walker *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "run(records, deep)");
+        return NULL;
+    }
+    PyObject *records = args[0];
+    int deep = PyObject_IsTrue(args[1]);
+    if (deep < 0)
+        return NULL;
+    PyObject *pending = self->pending;
+    Py_ssize_t budget = self->max_nodes;
+    while (PyList_GET_SIZE(pending) > 0) {
+        Py_ssize_t last = PyList_GET_SIZE(pending) - 1;
+        PyObject *item = Py_NewRef(PyList_GET_ITEM(pending, last));
+        int status = PyList_SetSlice(pending, last, last + 1, NULL);
+        if (status == 0
+            && !(PyTuple_CheckExact(item) && (PyTuple_GET_SIZE(item) == 3 || PyTuple_GET_SIZE(item) == 4))) {
+            PyErr_SetString(PyExc_TypeError, "a queued object is not (value, known, depth)");
+            status = -1;
+        }
+        if (status == 0 && budget <= 0) {
+            PyObject *result = PyObject_CallOneArg(self->spent, PyTuple_GET_ITEM(item, 1));
+            Py_XDECREF(result);
+            status = result == NULL ? -1 : 0;
+        }
+        else if (status == 0)
+            status = check(self, records, item, deep, &budget);
+        Py_DECREF(item);
+        if (status < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static int
+walker_init(Walker *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"pending", "reached", "held", "unset", "check", "reach", "spent",
+                               "max_depth", "max_items", "max_nodes", NULL};
+    PyObject *pending, *reached, *held, *unset, *check_method, *reach_method, *spent;
+    Py_ssize_t max_depth, max_items, max_nodes;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$O!O!O!OOOOnnn:Walker", keywords,
+                                     &PyList_Type, &pending, &PyDict_Type, &reached,
+                                     &PyList_Type, &held, &unset, &check_method, &reach_method,
+                                     &spent, &max_depth, &max_items, &max_nodes))
+        return -1;
+    Py_XSETREF(self->pending, Py_NewRef(pending));
+    Py_XSETREF(self->reached, Py_NewRef(reached));
+    Py_XSETREF(self->held, Py_NewRef(held));
+    Py_XSETREF(self->unset, Py_NewRef(unset));
+    Py_XSETREF(self->check, Py_NewRef(check_method));
+    Py_XSETREF(self->reach, Py_NewRef(reach_method));
+    Py_XSETREF(self->spent, Py_NewRef(spent));
+    self->max_depth = max_depth;
+    self->max_items = max_items;
+    self->max_nodes = max_nodes;
+    return 0;
+}
+
+static int
+walker_traverse(Walker *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->pending);
+    Py_VISIT(self->reached);
+    Py_VISIT(self->held);
+    Py_VISIT(self->unset);
+    Py_VISIT(self->check);
+    Py_VISIT(self->reach);
+    Py_VISIT(self->spent);
+    return 0;
+}
+
+static int
+walker_clear(Walker *self)
+{
+    Py_CLEAR(self->pending);
+    Py_CLEAR(self->reached);
+    Py_CLEAR(self->held);
+    Py_CLEAR(self->unset);
+    Py_CLEAR(self->check);
+    Py_CLEAR(self->reach);
+    Py_CLEAR(self->spent);
+    return 0;
+}
+
+static void
+walker_dealloc(Walker *self)
+{
+    PyObject_GC_UnTrack(self);
+    walker_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef walker_methods[] = {
+    {"run", (PyCFunction)(void (*)(void))walker_run, METH_FASTCALL,
+     PyDoc_STR("run(records, deep): check the queued objects (ObjectTable._check_pending).")},
     {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef walker_members[] = {
+    {"unchanged", Py_T_PYSSIZET, offsetof(Walker, unchanged), Py_READONLY,
+     PyDoc_STR("The objects the walk confirmed unchanged without a Python call.")},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject WalkerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pytest_scope.capture._sameparts.Walker",
+    .tp_doc = PyDoc_STR("The walk of a step's objects (see the top of _sameparts.c)."),
+    .tp_basicsize = sizeof(Walker),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)walker_init,
+    .tp_dealloc = (destructor)walker_dealloc,
+    .tp_traverse = (traverseproc)walker_traverse,
+    .tp_clear = (inquiry)walker_clear,
+    .tp_methods = walker_methods,
+    .tp_members = walker_members,
 };
 
 static struct PyModuleDef sameparts_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "pytest_scope.capture._sameparts",
-    .m_doc = PyDoc_STR("The unchanged check of an object's parts (see the top of _sameparts.c)."),
-    .m_size = 0,
-    .m_methods = sameparts_methods,
+    .m_doc = PyDoc_STR("The walk of a step's objects (see the top of _sameparts.c)."),
+    .m_size = -1,
 };
 
 PyMODINIT_FUNC
 PyInit__sameparts(void)
 {
-    return PyModuleDef_Init(&sameparts_module);
+    if (PyType_Ready(&WalkerType) < 0)
+        return NULL;
+    PyObject *module = PyModule_Create(&sameparts_module);
+    if (module != NULL && PyModule_AddObjectRef(module, "Walker", (PyObject *)&WalkerType) < 0)
+        Py_CLEAR(module);
+    return module;
 }

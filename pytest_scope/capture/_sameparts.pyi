@@ -1,16 +1,23 @@
-"""The native unchanged check (``_sameparts.c``): built with the compiled event path only."""
+"""The native walk of a step's objects (``_sameparts.c``): built with the compiled event
+path only."""
 
+from collections.abc import Callable
 from typing import Any
 
-def same_parts(
-    items: list[Any] | tuple[Any, ...] | dict[Any, Any] | None,
-    size: int,
-    limit: int,
-    value: object,
-    members: tuple[object, ...],
-    unset: object,
-    pinned: list[Any] | None,
-    ids: tuple[int, ...],
-    child_at: tuple[int, ...],
-    /,
-) -> tuple[Any, ...] | None: ...
+class Walker:
+    unchanged: int
+    def __init__(
+        self,
+        *,
+        pending: list[Any],
+        reached: dict[int, int],
+        held: list[object],
+        unset: object,
+        check: Callable[[object, Any, int], int],
+        reach: Callable[[object, Any, int], Any],
+        spent: Callable[[Any], None],
+        max_depth: int,
+        max_items: int,
+        max_nodes: int,
+    ) -> None: ...
+    def run(self, records: dict[int, tuple[Any, ...]], deep: bool, /) -> None: ...

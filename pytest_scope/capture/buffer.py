@@ -5,6 +5,12 @@ whole chunks from the front keeps every retained step replayable. When the packe
 chunks exceed the cap, the oldest are dropped: the failure is at the end of a test and
 the end must survive. The open chunk is bounded by its event count and by the size of its
 packed events (``codec.CHUNK_TARGET_BYTES``), not by the cap.
+
+A keyframe costs what the state holds, the steps between two of them what they do: a
+chunk whose keyframe is heavy (a big state, a deep stack) takes more events, one more
+base chunk's worth for each ``KEYFRAME_ITEMS_PER_BASE_CHUNK`` items of its keyframe, up
+to ``MAX_EVENTS_PER_CHUNK``. Taking a keyframe and replaying from one then cost a bounded
+share of the chunk's steps, whatever the state's size.
 """
 
 from __future__ import annotations
@@ -13,9 +19,23 @@ from __future__ import annotations
 from builtins import len
 from collections import deque
 from collections.abc import Callable
+from typing import Final
 
-from pytest_scope.trace.codec import CHUNK_TARGET_BYTES, Event, EventPacker, Keyframe, seal_chunk
+from pytest_scope.trace.codec import (
+    CHUNK_TARGET_BYTES,
+    MAX_ARRAY_LENGTH,
+    Event,
+    EventPacker,
+    Keyframe,
+    seal_chunk,
+)
 from pytest_scope.trace.records import Chunk
+
+# A keyframe item (an object, a frame, a frame's local) costs a few times a step to walk
+# and pack: a base chunk's steps outweigh up to this many of them.
+KEYFRAME_ITEMS_PER_BASE_CHUNK: Final = 32
+# Half what a reader accepts in one array, so an events list never nears its bound.
+MAX_EVENTS_PER_CHUNK: Final = MAX_ARRAY_LENGTH // 2
 
 
 class RingBuffer:
@@ -28,6 +48,8 @@ class RingBuffer:
         events_per_chunk: int = 1024,
     ) -> None:
         self.cap_bytes = cap_bytes
+        self._base_events = events_per_chunk
+        # The open chunk's bound, set from its keyframe (see the module's docstring).
         self.events_per_chunk = events_per_chunk
         self._take_keyframe = take_keyframe
         self._events = EventPacker()
@@ -43,8 +65,11 @@ class RingBuffer:
     def begin_step(self, step: int) -> None:
         """Call before changing any state for ``step``: a new chunk needs the state before it."""
         if self._keyframe is None:
-            self._keyframe = self._take_keyframe(step - 1)
+            self._keyframe = keyframe = self._take_keyframe(step - 1)
             self.keyframe_due = False
+            base = self._base_events
+            chunks = 1 + _keyframe_items(keyframe) // KEYFRAME_ITEMS_PER_BASE_CHUNK
+            self.events_per_chunk = max(base, min(MAX_EVENTS_PER_CHUNK, base * chunks))
 
     def append(self, event: Event) -> None:
         """Add the event of the step announced by ``begin_step``."""
@@ -88,3 +113,10 @@ class RingBuffer:
     def chunks(self) -> list[Chunk]:
         """The retained chunks, oldest first; call after ``close_chunk``."""
         return list(self._closed)
+
+
+def _keyframe_items(keyframe: Keyframe) -> int:
+    """The objects, frames and frames' locals a keyframe holds."""
+    frames = [frame for _, stack in keyframe["threads"] for frame in stack]
+    frames.extend(keyframe["suspended"])
+    return len(keyframe.get("objects", ())) + sum(1 + len(frame[3]) for frame in frames)

@@ -1,6 +1,6 @@
 """The C extensions of the event path (``setup.py``): the native line and generator steps
-(``_linestep.c``), the rebinding check (``_rebinding.c``) and the unchanged check
-(``_sameparts.c``), each loaded by the module of the event path that uses it."""
+(``_steps.c``), the rebinding check (``_rebinding.c``) and the walk of a step's
+objects (``_sameparts.c``), each loaded by the module of the event path that uses it."""
 
 from __future__ import annotations
 

@@ -138,6 +138,9 @@ class ObjectTable:
             use_bin_type=True, autoreset=True, unicode_errors=UNICODE_ERRORS
         ).pack
         self._by_id: dict[int, _Object] = {}
+        # With the native walk, by id: the walk's record of each object whose form is
+        # recorded (``_walk_record``), kept with ``_by_id``.
+        self._records: dict[int, tuple[Any, ...]] = {}
         self._by_number: dict[int, _Object] = {}
         self._next_number = 0
         # Whether a type's objects take weak references, by the type's id (a metaclass may
@@ -152,10 +155,30 @@ class ObjectTable:
         self._child_depth = 0
         self._deep = True  # whether the objects below the root are checked, see ``form``
         self.changes: list[Entry] = []
+        self._walker = self._native_walker()
+
+    def _native_walker(self) -> Any:
+        """The native walk of the queued objects (``_sameparts.c``), which calls back the
+        table's methods for all but unchanged known objects: with the compiled table only."""
+        if _Walker is None:
+            return None
+        return _Walker(
+            pending=self._pending,
+            reached=self._reached,
+            held=self._held,
+            unset=_UNSET,
+            check=self._check,
+            reach=self._reach,
+            spent=self._spent,
+            max_depth=self._max_depth,
+            max_items=self._max_items,
+            max_nodes=self._max_nodes,
+        )
 
     def reset(self) -> None:
         """Forget every object: a new test (or example) numbers its own from 1."""
         self._by_id.clear()
+        self._records.clear()
         self._weakable.clear()
         self._by_number.clear()
         self._next_number = 0
@@ -239,9 +262,8 @@ class ObjectTable:
                 info.base is bytearray
             ):
                 self._pending.append((value, known, depth))
-            elif known.form is None and known.shape is _UNSET:
-                known.shape = None  # announced: its type is all a reader shows there
-                self.changes.append(known.entry())
+            else:
+                self._spent(known)
         return known.ref
 
     def _number(self, value: object, kind: type, info: _TypeInfo, key: int) -> _Object:
@@ -259,6 +281,7 @@ class ObjectTable:
         self._next_number += 1
         known = _Object(self._next_number, kind, info, alive)
         self._by_id[key] = known
+        self._records.pop(key, None)  # another object's, that died
         self._by_number[known.number] = known
         return known
 
@@ -268,6 +291,7 @@ class ObjectTable:
         known = self._by_id.get(id(value))
         if known is not None and known.kind is type(value):
             del self._by_id[id(value)]
+            self._records.pop(id(value), None)
 
     def knows(self, value: object) -> bool:
         """Whether ``value``'s id has a number (its own, or a dead object's)."""
@@ -276,6 +300,7 @@ class ObjectTable:
     def forget_id(self, key: int) -> None:
         """The object that had id ``key`` has died."""
         self._by_id.pop(key, None)
+        self._records.pop(key, None)
 
     def dying_with(self, parents: list[object], dying_refs: dict[int, int]) -> list[int]:
         """The ids of the numbered objects below ``parents``, which are about to die, that
@@ -337,23 +362,27 @@ class ObjectTable:
 
     def _check_pending(self) -> None:
         """Check the queued objects, depth first, until the node budget is spent."""
+        if self._walker is not None:
+            self._walker.run(self._records, self._deep)
+            return
         pending = self._pending
         budget = self._max_nodes
         while pending:
             value, known, depth = pending.pop()
             if budget <= 0:
-                if known.form is None and known.shape is _UNSET:
-                    known.shape = None
-                    self.changes.append(known.entry())
+                self._spent(known)
                 continue
             budget -= self._check(value, known, depth)
 
+    def _spent(self, known: _Object) -> None:
+        """An object left unchecked (beyond the depth limit, or the node budget): a new one
+        is announced, its type all a reader shows there."""
+        if known.form is None and known.shape is _UNSET:
+            known.shape = None
+            self.changes.append(known.entry())
+
     def _check(self, value: object, known: _Object, depth: int) -> int:
         """Compare one object with its recorded form; the nodes this cost."""
-        if known.form is not None:
-            below = self._unchanged_children(value, known)
-            if below is not None:
-                return self._reach_below(below, depth)
         shape, parts = self._parts(value, known.info)
         if (
             shape is not _ENCODE
@@ -382,6 +411,8 @@ class ObjectTable:
         if known.form is None or not self._same(form, known.form):
             known.form = form
             self.changes.append(known.entry())
+        if self._walker is not None:
+            self._records[id(value)] = _walk_record(known)
         return 1 + len(parts)
 
     def _reach_below(self, children: Sequence[Any], depth: int) -> int:
@@ -391,36 +422,6 @@ class ObjectTable:
             for child in children:
                 self._reach(child, None, depth + 1)
         return 1 + len(children)
-
-    def _unchanged_children(self, value: object, known: _Object) -> tuple[Any, ...] | None:
-        """The children of an object that holds the parts recorded of it, read in place by
-        the native check (``_sameparts.c``): the items of a list, tuple or dict, or an
-        instance's namespace, then its slots. None when a part changed, or the object is
-        of another kind, or the check is not built."""
-        info = known.info
-        members = info.slot_members
-        if _same_parts_native is None or members is None:
-            return None
-        base: Any = info.base
-        shape = known.shape
-        items: Any
-        if info.dict_getter is not None:
-            if base is not object or type(shape) is not tuple:
-                return None  # a container with a namespace, or a plugin's form (_ENCODE)
-            items = info.dict_getter(value)
-            if type(items) is not dict or id(items) != shape[1]:
-                return None
-            size = shape[2]
-        elif base is list or base is tuple or base is dict:
-            items, size = value, shape
-        elif base is object and shape is None:
-            items, size = None, 0
-        else:
-            return None
-        return _same_parts_native(
-            items, size, self._max_items, value, members, _UNSET, known.pinned, known.ids,
-            known.child_at,
-        )  # fmt: skip
 
     def _child(self, value: object, info: _TypeInfo) -> Encoded:
         """The encoder's callback for an object below the one it encodes."""
@@ -503,6 +504,7 @@ class ObjectTable:
             stack.extend(known.refs)
         self._by_number = seen
         self._by_id = {key: known for key, known in self._by_id.items() if known.number in seen}
+        self._records = {key: record for key, record in self._records.items() if key in self._by_id}
         return [known.entry() for known in seen.values()]
 
 
@@ -539,11 +541,41 @@ def _same_parts(parts: list[Any], pinned: list[Any] | None, ids: tuple[int, ...]
     return True
 
 
-# The native unchanged check (``_sameparts.c``), with the compiled table only.
+def _walk_record(known: _Object) -> tuple[Any, ...]:
+    """What the native walk reads of an object whose form is recorded, in the order of
+    ``_sameparts.c``'s ``R_`` fields: the table's entry, its identity, how deep it shows,
+    and where its parts are and what they were. An object whose parts it cannot read (a
+    deque, an exception, a container with a namespace, a plugin's form, slots named twice)
+    is checked by ``_check``."""
+    info = known.info
+    base: Any = info.base
+    shape = known.shape
+    members = info.slot_members
+    where, getter, namespace, size = _ITEMS_PYTHON, None, 0, 0
+    if members is None:
+        pass
+    elif info.dict_getter is not None:
+        if base is object and type(shape) is tuple:
+            where, getter, namespace, size = _ITEMS_NAMESPACE, info.dict_getter, shape[1], shape[2]
+    elif base is list or base is tuple or base is dict or base is set or base is frozenset:
+        where, size = _ITEMS_SELF, shape
+    elif base is object and shape is None:
+        where = _ITEMS_NONE
+    return (
+        known, known.kind, known.alive, info.foreign, base is bytearray, where, getter, namespace,
+        size, members if members is not None else (), known.pinned, known.ids, known.child_at,
+    )  # fmt: skip
+
+
+# Where the native walk reads an object's items (``_sameparts.c``'s ``ITEMS_``).
+_ITEMS_PYTHON: Final = 0  # nowhere: ``_check`` checks it
+_ITEMS_SELF: Final = 1  # a list, tuple, dict or set
+_ITEMS_NAMESPACE: Final = 2  # an instance's namespace
+_ITEMS_NONE: Final = 3  # an instance with slots alone
+
+# The native walk (``_sameparts.c``), with the compiled table only.
 _sameparts = native_extension("_sameparts", __file__)
-_same_parts_native: Final[Callable[..., tuple[Any, ...] | None] | None] = (
-    _sameparts.same_parts if _sameparts is not None else None
-)
+_Walker: Final[Any] = _sameparts.Walker if _sameparts is not None else None
 
 
 def _refs_in(form: Encoded) -> list[int]:

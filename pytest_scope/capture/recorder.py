@@ -256,13 +256,13 @@ class Recorder:
         self._example_passed = False  # the kept example passed: record no other
         self._examples_failed = False  # an example failed: record every one from then on
         self.restarted_steps = 0  # recorded, then discarded by a restart; for the summary
-        # The native line step (a LineStepper, ``_linestep.c``), where it was built.
-        self._native_line: Any = None
+        # The native line step (a NativeSteps, ``_steps.c``), where it was built.
+        self._native_steps: Any = None
         self._reset_test(None)
         self._redaction.on_pending_change = self._switch_line_path
-        self._native_line = _native_line_step(self)
+        self._native_steps = _native_steps(self)
         # The fast line callback: the native line step in front of ours, where there is one.
-        self._fast_line: Callable[..., object] = self._native_line or self._on_line_fast
+        self._fast_line: Callable[..., object] = self._native_steps or self._on_line_fast
 
     # -- session ------------------------------------------------------------------
 
@@ -278,10 +278,10 @@ class Recorder:
         self._tool_id = tool_id
         callbacks: dict[int, Callable[..., Any]] = {
             _events.PY_START: self._on_start,
-            _events.PY_RESUME: self._native_line.resume if self._native_line else self._on_resume,
+            _events.PY_RESUME: self._native_steps.resume if self._native_steps else self._on_resume,
             _events.PY_THROW: self._on_throw,
             _events.PY_RETURN: self._on_return,
-            _events.PY_YIELD: self._native_line.yield_ if self._native_line else self._on_yield,
+            _events.PY_YIELD: self._native_steps.yield_ if self._native_steps else self._on_yield,
             _events.LINE: self._on_line_general if self._line_buffer is None else self._fast_line,
             _events.JUMP: self._on_jump,
             _events.RAISE: self._on_raise,
@@ -373,8 +373,8 @@ class Recorder:
         self._objects.reset()
         for thread in self._threads:
             thread.clear()
-        if self._native_line is not None:
-            self._native_line.forget()  # it holds what it read of the last test
+        if self._native_steps is not None:
+            self._native_steps.forget()  # it holds what it read of the last test
 
     def _restart_test(self, buffer: RingBuffer) -> None:
         self.restarted_steps += self._step
@@ -1162,13 +1162,13 @@ _rebound_names: Final[
 ] = _rebinding.rebound_names if _rebinding is not None else None
 
 
-def _native_line_step(recorder: Recorder) -> Any:
-    """The native line step (``_linestep.c``), which reads the recorder's objects by their
-    compiled attributes: only with the compiled recorder, and only where it was built."""
-    linestep = native_extension("_linestep", __file__)
-    if linestep is None:
+def _native_steps(recorder: Recorder) -> Any:
+    """The native line and generator steps (``_steps.c``), which read the recorder's objects
+    by their compiled attributes: only with the compiled recorder, and only where it was built."""
+    extension = native_extension("_steps", __file__)
+    if extension is None:
         return None
-    return linestep.LineStepper(
+    return extension.NativeSteps(
         recorder=recorder,
         fallback=recorder._on_line_fast,
         locked=recorder._lock.locked,

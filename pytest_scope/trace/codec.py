@@ -23,8 +23,9 @@ import msgpack
 # this bound when it writes it (``seal_chunk``). Decoding costs up to about 25 times the
 # inflated size (a 3-byte string is a 76-byte object), so a chunk's memory stays ~200 MB.
 MAX_CHUNK_BYTES: Final = 8 * 1024 * 1024
-# Far above what the recorder writes: events per chunk (1024), items per container (32),
-# frames per recorded stack.
+# Far above what the recorder writes: events per chunk (8,192 at most), items per
+# container (32), frames per recorded stack; a keyframe's objects are written in segments
+# of this many.
 MAX_ARRAY_LENGTH: Final = 16384
 MAX_CONTAINERS: Final = 1_000_000
 # The first byte of every msgpack map or array (fixmap, fixarray, array 16/32, map 16/32).
@@ -35,8 +36,9 @@ Keyframe = dict[str, Any]
 Event = list[Any]
 
 
-# The ring buffer closes a chunk once its events pack to this many bytes (or at 1024
-# events): far below what a reader accepts, and small enough to drop in pieces.
+# The ring buffer closes a chunk once its events pack to this many bytes (or at its bound
+# in events, see ``capture.buffer``): far below what a reader accepts, and small enough to
+# drop in pieces.
 CHUNK_TARGET_BYTES: Final = 1024 * 1024
 
 # Fast, and within a few percent of the best ratio on steps (mostly small deltas).
@@ -53,7 +55,7 @@ UNICODE_ERRORS: Final = "surrogatepass"
 class EventPacker:
     """Packs a chunk's events one by one, as they are recorded, into one growing buffer
     (no list of events), and tells the size so far when asked. The native line step
-    (``capture/_linestep.c``) appends its packed events to ``data`` and counts them in
+    (``capture/_steps.c``) appends its packed events to ``data`` and counts them in
     ``count`` the same way."""
 
     def __init__(self) -> None:
@@ -90,6 +92,9 @@ def seal_chunk(keyframe: Keyframe, count: int, packed_events: bytes) -> bytes:
     A chunk that ``unpack_chunk`` would refuse is a ``ValueError`` here, when it is
     written, rather than a recording no one can read later.
     """
+    objects = keyframe.get("objects", ())
+    if len(objects) > MAX_ARRAY_LENGTH:
+        keyframe = {**keyframe, "objects": _in_segments(objects)}
     packer = _Packer(use_bin_type=True, unicode_errors=UNICODE_ERRORS)
     raw = b"".join(
         [
@@ -112,12 +117,32 @@ def seal_chunk(keyframe: Keyframe, count: int, packed_events: bytes) -> bytes:
     return _compress(raw, _COMPRESSION_LEVEL)
 
 
+def _in_segments(entries: list[Any]) -> list[list[Any]]:
+    """A keyframe's objects as lists of at most ``MAX_ARRAY_LENGTH`` entries each: more
+    objects than a reader accepts in one array (``schema``)."""
+    return [entries[at : at + MAX_ARRAY_LENGTH] for at in range(0, len(entries), MAX_ARRAY_LENGTH)]
+
+
+def _joined(objects: Any) -> Any:
+    """A keyframe's objects in one list, from the segments ``_in_segments`` wrote."""
+    if isinstance(objects, list) and objects and all(map(_is_segment, objects)):
+        return [entry for segment in objects for entry in segment]
+    return objects
+
+
+def _is_segment(item: Any) -> bool:
+    """A list of entries, not one entry (whose first item is its number)."""
+    return isinstance(item, list) and bool(item) and isinstance(item[0], list)
+
+
 def _deepest_stack(keyframe: Keyframe) -> int:
     return max((len(frames) for _, frames in keyframe.get("threads", ())), default=0)
 
 
 def _may_hold_too_many_containers(raw: bytes) -> bool:
-    return len(raw.translate(None, _OTHER_BYTES)) > MAX_CONTAINERS
+    """Whether ``raw`` has more container heads than a chunk may hold: never when it has
+    fewer bytes (each container takes one at least), which spares the count."""
+    return len(raw) > MAX_CONTAINERS and len(raw.translate(None, _OTHER_BYTES)) > MAX_CONTAINERS
 
 
 def unpack_chunk(data: bytes) -> tuple[Keyframe, list[Event]]:
@@ -143,7 +168,10 @@ def unpack_chunk(data: bytes) -> tuple[Keyframe, list[Event]]:
         or not isinstance(unpacked[1], list)
     ):
         raise ValueError("chunk is not [keyframe, events]")
-    return unpacked[0], unpacked[1]
+    keyframe = unpacked[0]
+    if "objects" in keyframe:
+        keyframe["objects"] = _joined(keyframe["objects"])
+    return keyframe, unpacked[1]
 
 
 def _limits(raw: bytes) -> dict[str, Any]:

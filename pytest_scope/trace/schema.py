@@ -23,6 +23,9 @@ reader checks first), ``run_id``, ``started`` (unix time), ``python``, ``pytest`
      "watched": {name: value, ...},              # optional: the watched objects so far
      "objects": [entry, ...]}                    # every object the values above refer to
 
+(Over 16,384 objects, ``"objects"`` holds them in segments, ``[[entry, ...], ...]``, each
+within a reader's bound on one array; ``codec.unpack_chunk`` joins them.)
+
     frame = [frame_no, code_no, line, {name: value, ...}]
 
 ``frame_no`` numbers frames in the order they were entered (a generator keeps its number

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_scope.capture.buffer import RingBuffer
-from pytest_scope.trace.codec import unpack_chunk
+from pytest_scope.capture.buffer import MAX_EVENTS_PER_CHUNK, RingBuffer
+from pytest_scope.trace.codec import MAX_ARRAY_LENGTH, unpack_chunk
 
 
 def _fill(buffer: RingBuffer, steps: int) -> None:
@@ -81,3 +83,45 @@ def test_a_step_too_large_for_any_reader_is_refused_when_written() -> None:
     buffer.append([2, 1, 1, 1, 1, 2, None])
     buffer.close_chunk()
     assert [chunk.first_step for chunk in buffer.chunks()] == [2]
+
+
+def _keyframe_of(objects: int, frames: int) -> Callable[[int], dict[str, object]]:
+    def keyframe(step: int) -> dict[str, object]:
+        stack = [[number, 1, 1, {"a": 1, "b": 2}] for number in range(frames)]
+        return {
+            "step": step,
+            "threads": [[1, stack]],
+            "suspended": [],
+            "objects": [[number, "list", [], False, True] for number in range(objects)],
+        }
+
+    return keyframe
+
+
+@pytest.mark.parametrize(
+    ("objects", "frames", "events"),
+    [
+        (0, 1, 10),  # a light keyframe: the base chunk
+        (31, 0, 10),
+        (32, 0, 20),  # each 32 items of the keyframe: one more base chunk's worth
+        (0, 11, 20),  # a frame and its two locals: 3 items
+        (100, 0, 40),
+        (10**5, 0, MAX_EVENTS_PER_CHUNK),
+    ],
+)
+def test_a_heavy_keyframe_opens_a_longer_chunk(objects: int, frames: int, events: int) -> None:
+    buffer = RingBuffer(10**9, _keyframe_of(objects, frames), events_per_chunk=10)
+    _fill(buffer, 2 * MAX_EVENTS_PER_CHUNK + 1)
+    lengths = [chunk.last_step - chunk.first_step + 1 for chunk in buffer.chunks()]
+    assert lengths == [events] * (len(lengths) - 1) + [lengths[-1]]
+    assert lengths[-1] <= events
+
+
+def test_a_keyframe_of_more_objects_than_a_reader_takes_in_one_array_is_read_whole() -> None:
+    count = 2 * MAX_ARRAY_LENGTH + 5
+    buffer = RingBuffer(10**9, _keyframe_of(count, 1))
+    _fill(buffer, 3)
+    (chunk,) = buffer.chunks()
+    keyframe, events = unpack_chunk(chunk.data)
+    assert [entry[0] for entry in keyframe["objects"]] == list(range(count))
+    assert [event[0] for event in events] == [1, 2, 3]

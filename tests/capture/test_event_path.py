@@ -67,7 +67,7 @@ def test_the_compiled_recorder_steps_lines_natively(tmp_path: Path) -> None:
     """The compiled build puts the native line step in front of the fast line callback; the
     pure one has none (it would read a recorder other than the one it was built with)."""
     recorder = Recorder(Plan(tmp_path, ["test_*.py"]), ValueEncoder(), lambda *_: None)
-    native = type(recorder._fast_line).__name__ == "LineStepper"
+    native = type(recorder._fast_line).__name__ == "NativeSteps"
     assert native == event_path.compiled()
     if os.environ.get("PYTEST_SCOPE_EXPECT_COMPILED"):
         assert native, "the native line step was expected to be built"

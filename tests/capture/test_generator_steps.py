@@ -1,5 +1,5 @@
 """A generator's resume and yield: recorded natively where the compiled build can
-(``_linestep.c``), the same as the Python recorder records them.
+(``_steps.c``), the same as the Python recorder records them.
 
 Each scenario is recorded twice in this process: with the callbacks the recorder registers
 (on the compiled build, the native steps in front of the Python ones), and with the Python
@@ -151,7 +151,7 @@ def _record(
     buffer.close_chunk()
     recorded = [event for chunk in buffer.chunks() for event in unpack_chunk(chunk.data)[1]]
     assert [event[0] for event in recorded] == list(range(1, steps.steps + 1))
-    native = recorder._native_line.generator_steps if recorder._native_line is not None else 0
+    native = recorder._native_steps.generator_steps if recorder._native_steps is not None else 0
     return result, recorded, native
 
 

@@ -204,7 +204,7 @@ def line_callback() -> str:
         if monitoring.get_tool(tool_id) == TOOL_NAME:
             callback = monitoring.register_callback(tool_id, monitoring.events.LINE, None)
             monitoring.register_callback(tool_id, monitoring.events.LINE, callback)
-            if type(callback).__name__ == "LineStepper":
+            if type(callback).__name__ == "NativeSteps":
                 return FAST  # the native line step, in front of the fast callback
             return "none" if callback is None else str(callback.__name__)
     return "none"

@@ -370,3 +370,44 @@ def test_two_runs_at_once_keep_each_other(tmp_path: Path) -> None:
     }
     # Both finished: no WAL, no lock left; nothing but the two trace files.
     assert sorted(os.listdir(scope_dir / "runs")) == [path.name for path in runs]
+
+
+# Ninety frames, each holding its own lists of lists: more objects than a reader takes in
+# one array of a keyframe.
+WIDE_STATE_SUITE = """
+def tree():
+    return [[[i, j] for j in range(20)] for i in range(24)]
+
+
+def hold(depth):
+    mine = tree()
+    if depth:
+        return hold(depth - 1)
+    x = 0
+    for _ in range(3000):
+        x += 1
+    return x + len(mine)
+
+
+def test_many_objects():
+    assert hold(90) == 0
+"""
+
+
+@pytest.mark.slow
+def test_a_keyframe_of_more_objects_than_one_array_takes_replays_at_every_chunk(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "test_wide.py").write_text(WIDE_STATE_SUITE)
+    scope_dir = tmp_path / "sd"
+    run = subprocess.run(
+        _pytest(tmp_path, "--scope", f"--scope-dir={scope_dir}"), cwd=tmp_path, capture_output=True
+    )
+    assert run.returncode == 1, run.stdout
+    steps = _listed(scope_dir)["test_wide.py::test_many_objects"]["steps"]
+    _replays_at_failure(scope_dir, "test_wide.py::test_many_objects")
+    for step in range(1000, int(str(steps)), 5000):
+        state = replay_json(
+            tmp_path, "test_many_objects", "--dir", str(scope_dir), "--step", str(step)
+        )
+        assert state["step"] == step

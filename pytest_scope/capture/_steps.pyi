@@ -1,9 +1,10 @@
-"""The native line step (``_linestep.c``): built with the compiled event path only."""
+"""The native line and generator steps (``_steps.c``): built with the compiled event path
+only."""
 
 from collections.abc import Callable
 from types import CodeType, FrameType
 
-class LineStepper:
+class NativeSteps:
     line_steps: int
     generator_steps: int
     def __init__(

@@ -1,4 +1,5 @@
-/* The native line step: the recorder's most frequent event, done in C when it is simple.
+/* The native steps: the recorder's most frequent events, a line step and a generator's
+ * resume and yield, done in C when they are simple.
  *
  * A line step of a frame the recorder already follows, in the state where the recorder
  * registers its fast line callback (docs/pages/design.md, "The native line step"), reads
@@ -185,12 +186,12 @@ typedef struct {
     Py_ssize_t line_steps, generator_steps; /* the steps recorded here */
     Cache cache;
     GeneratorCache generators;
-} LineStepper;
+} NativeSteps;
 
 /* The indices of ``names`` (a tuple) among the code's plain locals; -1 if one is another
  * kind of name (a cell, a free variable, a global) or a secret one. */
 static int
-name_indices(LineStepper *self, PyObject *names, PyObject *varnames, PyObject *cells,
+name_indices(NativeSteps *self, PyObject *names, PyObject *varnames, PyObject *cells,
              int **out, int *count)
 {
     Py_ssize_t n = PyTuple_GET_SIZE(names);
@@ -232,7 +233,7 @@ name_indices(LineStepper *self, PyObject *names, PyObject *varnames, PyObject *c
 
 /* A line's names, by index; a line that names another kind of name is marked ``python``. */
 static void
-fill_line(LineStepper *self, LineTable *entry, PyObject *names, PyObject *varnames,
+fill_line(NativeSteps *self, LineTable *entry, PyObject *names, PyObject *varnames,
           PyObject *cells)
 {
     PyObject *deep = PyObject_GetAttrString(names, "deep");
@@ -254,7 +255,7 @@ fill_line(LineStepper *self, LineTable *entry, PyObject *names, PyObject *varnam
 }
 
 static CodeTable *
-build_code_table(LineStepper *self, PyCodeObject *code)
+build_code_table(NativeSteps *self, PyCodeObject *code)
 {
     CodeTable *table = PyMem_RawCalloc(1, sizeof(CodeTable));
     if (table == NULL)
@@ -322,7 +323,7 @@ unsupported:
 
 /* This stepper's table of ``code``, made on first use; NULL if none can be had. */
 static CodeTable *
-code_table(LineStepper *self, PyObject *code)
+code_table(NativeSteps *self, PyObject *code)
 {
     void *extra = NULL;
     if (PyUnstable_Code_GetExtra(code, code_extra_index, &extra) < 0) {
@@ -485,7 +486,7 @@ pack_scalar(Packed *packed, PyObject *value)
 /* Whether ``value`` is its own form (ObjectTable.form): 1, 0 if not, -1 on error. A str
  * as long as the shortest secret value known is not: the Python recorder looks in it. */
 static int
-is_scalar(LineStepper *self, PyObject *value, Py_ssize_t *shortest)
+is_scalar(NativeSteps *self, PyObject *value, Py_ssize_t *shortest)
 {
     if (value == Py_None || PyBool_Check(value))
         return 1;
@@ -526,7 +527,7 @@ is_scalar(LineStepper *self, PyObject *value, Py_ssize_t *shortest)
 /* Whether the locals a line names may all be scalars (a str's secrets are not looked
  * for yet): a line naming an object is the Python recorder's. */
 static int
-may_be_scalars(LineStepper *self, const LineTable *names, PyObject **locals)
+may_be_scalars(NativeSteps *self, const LineTable *names, PyObject **locals)
 {
     if (names->python)
         return 0;
@@ -562,7 +563,7 @@ same_form(PyObject *form, PyObject *old)
  * (NULL: none), among the ``changed`` ones if its form is another: 0, or -1 if the step
  * is the Python recorder's (``value`` is not a scalar, or too many locals changed). */
 static int
-note_scalar_change(LineStepper *self, int index, PyObject *value, PyObject *old,
+note_scalar_change(NativeSteps *self, int index, PyObject *value, PyObject *old,
                    Py_ssize_t *shortest, int *changed, int *n_changed)
 {
     if (is_scalar(self, value, shortest) <= 0)
@@ -593,7 +594,7 @@ forget_view(View *view)
 }
 
 static void
-forget_cache(LineStepper *self)
+forget_cache(NativeSteps *self)
 {
     self->cache.valid = 0;
     forget_view(&self->cache.view);
@@ -646,7 +647,7 @@ pack_header(Packed *header, PyObject *thread, PyObject *entry, PyObject *known)
 /* Read what a step needs from the recorder's objects into ``view`` (which then owns its
  * references): 1, or 0 if the step is the Python recorder's (see the top of this file). */
 static int
-read_view(LineStepper *self, PyObject *code, PyFrameObject *frame, const CodeTable *table,
+read_view(NativeSteps *self, PyObject *code, PyFrameObject *frame, const CodeTable *table,
           PyObject *buffer, View *view)
 {
     PyObject *thread = NULL, *stack = NULL, *known = NULL, *cells = NULL, *objects = NULL,
@@ -724,7 +725,7 @@ done:
  * (deep, then shallow), then those of the new line, in the order of
  * Recorder._line_names. Their count, or -1 if the step is the Python recorder's. */
 static int
-changed_names(LineStepper *self, const View *view, long line, PyObject **locals,
+changed_names(NativeSteps *self, const View *view, long line, PyObject **locals,
               int *changed)
 {
     const LineTable *ran = line_table(view->table, view->line);
@@ -782,7 +783,7 @@ changed_names(LineStepper *self, const View *view, long line, PyObject **locals,
  * None, or {Payload.LOCALS: {name: form}} of the locals changed (by index into
  * ``varnames``), then {Payload.RETURNED: form} of the scalar ``returned`` if there is one. */
 static int
-pack_event(LineStepper *self, Packed *packed, long step, long kind, const char *header,
+pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *header,
            Py_ssize_t header_size, long line, PyObject *varnames, PyObject **locals,
            const int *changed, int n_changed, PyObject *returned)
 {
@@ -841,7 +842,7 @@ store_changed(PyObject *values, PyObject *ids, PyObject *varnames, PyObject **lo
 /* The packed event of step ``step`` into the open chunk (``events``, holding ``count``
  * events before it), and the recorder's step count moved on to it (RingBuffer.append). */
 static int
-append_event(LineStepper *self, PyObject *events, PyObject *data, long step, long count,
+append_event(NativeSteps *self, PyObject *events, PyObject *data, long step, long count,
              const Packed *packed)
 {
     Py_ssize_t size = PyByteArray_GET_SIZE(data);
@@ -854,7 +855,7 @@ append_event(LineStepper *self, PyObject *events, PyObject *data, long step, lon
 
 /* Record the step: change the shadow and the open chunk as the Python recorder would. */
 static int
-commit(LineStepper *self, View *view, PyObject *line, PyObject **locals, const int *changed,
+commit(NativeSteps *self, View *view, PyObject *line, PyObject **locals, const int *changed,
        int n_changed, const Packed *packed)
 {
     long step = view->step + 1;
@@ -872,7 +873,7 @@ commit(LineStepper *self, View *view, PyObject *line, PyObject **locals, const i
 /* Whether no other thread holds the recorder's lock (it is mid-step) and tracemalloc is
  * off (a test that starts it stops the recording, which the Python recorder does). */
 static int
-unlocked_untraced(LineStepper *self)
+unlocked_untraced(NativeSteps *self)
 {
     PyObject *busy = PyObject_CallNoArgs(self->locked);
     Py_XDECREF(busy);
@@ -897,7 +898,7 @@ runs_code(PyFrameObject *frame, PyObject *code)
 /* One line step: 1 recorded; 0 for the Python recorder (nothing changed yet); -1 on an
  * error after the step began to change state (its exception set). */
 static int
-try_step(LineStepper *self, PyObject *code, PyObject *line, PyFrameObject *frame)
+try_step(NativeSteps *self, PyObject *code, PyObject *line, PyFrameObject *frame)
 {
     if (!runs_code(frame, code) || !PyLong_CheckExact(line))
         return 0;
@@ -1020,7 +1021,7 @@ take_attribute(PyObject **slot, PyObject *owner, PyObject *name)
  * Hypothesis examples), with the open chunk's keyframe taken, and the step's thread is
  * the last step's. */
 static int
-fill_generators(LineStepper *self, GeneratorCache *cache, PyObject *buffer, long step)
+fill_generators(NativeSteps *self, GeneratorCache *cache, PyObject *buffer, long step)
 {
     forget_generators(cache);
     cache->buffer = Py_NewRef(buffer);
@@ -1110,7 +1111,7 @@ generator_entry(GeneratorCache *cache, PyObject *entry)
  * every step), and the value it yields, if any, a scalar. Most generators that the Python
  * recorder must step take an iterable. */
 static int
-may_step_natively(LineStepper *self, const CodeTable *table, PyObject **locals,
+may_step_natively(NativeSteps *self, const CodeTable *table, PyObject **locals,
                   PyObject *yielded)
 {
     Py_ssize_t any_length = PY_SSIZE_T_MAX; /* a str's secrets are looked for later */
@@ -1131,7 +1132,7 @@ may_step_natively(LineStepper *self, const CodeTable *table, PyObject **locals,
  * the recorder's step now; NULL if the step is the Python recorder's. ``yielded``: the
  * value of a yield, NULL for a resume. */
 static const CodeTable *
-generator_table(LineStepper *self, PyObject *code, PyFrameObject *frame, PyObject *yielded)
+generator_table(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *yielded)
 {
     if (!runs_code(frame, code))
         return NULL;
@@ -1160,7 +1161,7 @@ generator_table(LineStepper *self, PyObject *code, PyFrameObject *frame, PyObjec
  * the step is the Python recorder's: a local deleted or bound to anything but a scalar,
  * or a parameter holding an object, which the Python recorder walks at each step. */
 static int
-changed_locals(LineStepper *self, PyObject *varnames, Py_ssize_t n_params, PyObject *values,
+changed_locals(NativeSteps *self, PyObject *varnames, Py_ssize_t n_params, PyObject *values,
                PyObject *ids, PyObject **locals, int *changed)
 {
     int n_changed = 0;
@@ -1192,7 +1193,7 @@ changed_locals(LineStepper *self, PyObject *varnames, Py_ssize_t n_params, PyObj
  * than at its last look, has nothing to catch up (Recorder._catch_up): it is still on the
  * line last recorded, and each local that line names is the very scalar recorded. */
 static int
-caller_unchanged(LineStepper *self, PyObject *caller, PyFrameObject *back)
+caller_unchanged(NativeSteps *self, PyObject *caller, PyFrameObject *back)
 {
     long line;
     if (long_attribute(caller, s_line, &line) < 0 || PyFrame_GetLineNumber(back) != line)
@@ -1228,7 +1229,7 @@ caller_unchanged(LineStepper *self, PyObject *caller, PyFrameObject *back)
 /* Whether the packed event would close the open chunk (RingBuffer.append), or is the first
  * of a chunk: such a step is the Python recorder's, which closes chunks under its lock. */
 static int
-closes_chunk(LineStepper *self, long count, long per_chunk, PyObject *data, int has_payload,
+closes_chunk(NativeSteps *self, long count, long per_chunk, PyObject *data, int has_payload,
              const Packed *packed)
 {
     return count < 1 || count + 1 >= per_chunk
@@ -1239,7 +1240,7 @@ closes_chunk(LineStepper *self, long count, long per_chunk, PyObject *data, int 
 /* A step was written after ``step`` by the native generator steps: the line step's view,
  * if it was read as of ``step``, holds one step on (what the step changed is not in it). */
 static void
-advance_line_view(LineStepper *self, long step)
+advance_line_view(NativeSteps *self, long step)
 {
     if (self->cache.valid && self->cache.view.step == step) {
         self->cache.view.step += 1;
@@ -1251,7 +1252,7 @@ advance_line_view(LineStepper *self, long step)
  * count and in the open chunk: 1 recorded, 0 for the Python recorder (nothing changed),
  * -1 on an error after the step began to change state. */
 static int
-generator_step(LineStepper *self, const CodeTable *table, PyObject *entry,
+generator_step(NativeSteps *self, const CodeTable *table, PyObject *entry,
                PyFrameObject *frame, long kind, PyObject *returned)
 {
     GeneratorCache *cache = &self->generators;
@@ -1297,7 +1298,7 @@ done:
  * the caller with nothing to catch up: 1 recorded, 0 for the Python recorder (nothing
  * changed yet), -1 on an error after the step began to change state. */
 static int
-try_resume(LineStepper *self, PyObject *code, PyFrameObject *frame)
+try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
 {
     const CodeTable *table = generator_table(self, code, frame, NULL);
     GeneratorCache *cache = &self->generators;
@@ -1354,7 +1355,7 @@ done:
 /* A generator yielding a scalar: 1 recorded, 0 for the Python recorder, -1 on an error
  * after the step began to change state. */
 static int
-try_yield(LineStepper *self, PyObject *code, PyFrameObject *frame, PyObject *value)
+try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *value)
 {
     const CodeTable *table = generator_table(self, code, frame, value);
     GeneratorCache *cache = &self->generators;
@@ -1387,7 +1388,7 @@ try_yield(LineStepper *self, PyObject *code, PyFrameObject *frame, PyObject *val
 /* What a callback returns once its step was tried: None for a step recorded; a fault of
  * the recorder for half a step; the Python callback's answer for a step left to it. */
 static PyObject *
-finish(LineStepper *self, int result, Py_ssize_t *recorded, PyObject *fallback,
+finish(NativeSteps *self, int result, Py_ssize_t *recorded, PyObject *fallback,
        PyObject *const *args, Py_ssize_t nargs)
 {
     if (result == 1) {
@@ -1409,7 +1410,7 @@ finish(LineStepper *self, int result, Py_ssize_t *recorded, PyObject *fallback,
 }
 
 static PyObject *
-stepper_resume(LineStepper *self, PyObject *const *args, Py_ssize_t nargs)
+stepper_resume(NativeSteps *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "a resume takes (code, offset)");
@@ -1420,7 +1421,7 @@ stepper_resume(LineStepper *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyObject *
-stepper_yield(LineStepper *self, PyObject *const *args, Py_ssize_t nargs)
+stepper_yield(NativeSteps *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "a yield takes (code, offset, value)");
@@ -1433,7 +1434,7 @@ stepper_yield(LineStepper *self, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 stepper_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
-    LineStepper *self = (LineStepper *)callable;
+    NativeSteps *self = (NativeSteps *)callable;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     if (nargs < 2 || nargs > 3 || kwnames != NULL) {
         PyErr_SetString(PyExc_TypeError, "a line step takes (code, line[, frame])");
@@ -1459,14 +1460,14 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         *redaction, *locals_key, *returned_key, *on_resume, *on_yield;
     Py_ssize_t max_str, chunk_target_bytes, own_refs, max_suspended;
     long line_kind, resume_kind, yield_kind;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUllnnOO:LineStepper", keywords,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUllnnOO:NativeSteps", keywords,
                                      &recorder, &fallback, &locked, &is_tracing, &line_names,
                                      &names_secret, &redaction, &max_str, &chunk_target_bytes,
                                      &line_kind, &locals_key, &returned_key, &resume_kind,
                                      &yield_kind, &own_refs, &max_suspended, &on_resume,
                                      &on_yield))
         return NULL;
-    LineStepper *self = (LineStepper *)type->tp_alloc(type, 0);
+    NativeSteps *self = (NativeSteps *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
     self->vectorcall = stepper_vectorcall;
@@ -1493,7 +1494,7 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 }
 
 static int
-stepper_traverse(LineStepper *self, visitproc visit, void *arg)
+stepper_traverse(NativeSteps *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->recorder);
     Py_VISIT(self->fallback);
@@ -1528,7 +1529,7 @@ stepper_traverse(LineStepper *self, visitproc visit, void *arg)
 }
 
 static int
-stepper_clear(LineStepper *self)
+stepper_clear(NativeSteps *self)
 {
     Py_CLEAR(self->recorder);
     Py_CLEAR(self->fallback);
@@ -1547,7 +1548,7 @@ stepper_clear(LineStepper *self)
 }
 
 static void
-stepper_dealloc(LineStepper *self)
+stepper_dealloc(NativeSteps *self)
 {
     PyObject_GC_UnTrack(self);
     stepper_clear(self);
@@ -1555,7 +1556,7 @@ stepper_dealloc(LineStepper *self)
 }
 
 static PyObject *
-stepper_forget(LineStepper *self, PyObject *Py_UNUSED(ignored))
+stepper_forget(NativeSteps *self, PyObject *Py_UNUSED(ignored))
 {
     forget_cache(self);
     forget_generators(&self->generators);
@@ -1573,23 +1574,23 @@ static PyMethodDef stepper_methods[] = {
 };
 
 static PyMemberDef stepper_members[] = {
-    {"line_steps", Py_T_PYSSIZET, offsetof(LineStepper, line_steps), Py_READONLY,
+    {"line_steps", Py_T_PYSSIZET, offsetof(NativeSteps, line_steps), Py_READONLY,
      PyDoc_STR("The line steps recorded here rather than by the Python recorder.")},
-    {"generator_steps", Py_T_PYSSIZET, offsetof(LineStepper, generator_steps), Py_READONLY,
+    {"generator_steps", Py_T_PYSSIZET, offsetof(NativeSteps, generator_steps), Py_READONLY,
      PyDoc_STR("The resumes and yields recorded here rather than by the Python recorder.")},
     {NULL, 0, 0, 0, NULL},
 };
 
-static PyTypeObject LineStepperType = {
+static PyTypeObject NativeStepsType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "pytest_scope.capture._linestep.LineStepper",
+    .tp_name = "pytest_scope.capture._steps.NativeSteps",
     .tp_doc = PyDoc_STR("The LINE callback for the steps whose meaning is the forms of "
                         "scalars; the rest goes to the Python recorder's fast callback."),
-    .tp_basicsize = sizeof(LineStepper),
+    .tp_basicsize = sizeof(NativeSteps),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_new = stepper_new,
     .tp_call = PyVectorcall_Call,
-    .tp_vectorcall_offset = offsetof(LineStepper, vectorcall),
+    .tp_vectorcall_offset = offsetof(NativeSteps, vectorcall),
     .tp_traverse = (traverseproc)stepper_traverse,
     .tp_clear = (inquiry)stepper_clear,
     .tp_dealloc = (destructor)stepper_dealloc,
@@ -1597,17 +1598,17 @@ static PyTypeObject LineStepperType = {
     .tp_members = stepper_members,
 };
 
-static struct PyModuleDef linestep_module = {
+static struct PyModuleDef steps_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "pytest_scope.capture._linestep",
-    .m_doc = PyDoc_STR("The native line step (see the top of _linestep.c)."),
+    .m_name = "pytest_scope.capture._steps",
+    .m_doc = PyDoc_STR("The native line and generator steps (see the top of _steps.c)."),
     .m_size = -1,
 };
 
 PyMODINIT_FUNC
-PyInit__linestep(void)
+PyInit__steps(void)
 {
-    if (intern_names() < 0 || PyType_Ready(&LineStepperType) < 0)
+    if (intern_names() < 0 || PyType_Ready(&NativeStepsType) < 0)
         return NULL;
     if (code_extra_index < 0) {
         code_extra_index = PyUnstable_Eval_RequestCodeExtraIndex(free_code_table);
@@ -1616,10 +1617,10 @@ PyInit__linestep(void)
             return NULL;
         }
     }
-    PyObject *module = PyModule_Create(&linestep_module);
+    PyObject *module = PyModule_Create(&steps_module);
     if (module == NULL)
         return NULL;
-    if (PyModule_AddObjectRef(module, "LineStepper", (PyObject *)&LineStepperType) < 0) {
+    if (PyModule_AddObjectRef(module, "NativeSteps", (PyObject *)&NativeStepsType) < 0) {
         Py_DECREF(module);
         return NULL;
     }
