@@ -442,8 +442,9 @@ walker_run(Walker *self, PyObject *const *args, Py_ssize_t nargs)
         Py_ssize_t last = PyList_GET_SIZE(pending) - 1;
         PyObject *item = Py_NewRef(PyList_GET_ITEM(pending, last));
         int status = PyList_SetSlice(pending, last, last + 1, NULL);
-        if (status == 0
-            && !(PyTuple_CheckExact(item) && (PyTuple_GET_SIZE(item) == 3 || PyTuple_GET_SIZE(item) == 4))) {
+        /* (value, known, depth) as the table queues it, with the record when queued here */
+        if (status == 0 && !(PyTuple_CheckExact(item) && (PyTuple_GET_SIZE(item) == 3
+                                                          || PyTuple_GET_SIZE(item) == 4))) {
             PyErr_SetString(PyExc_TypeError, "a queued object is not (value, known, depth)");
             status = -1;
         }

@@ -256,7 +256,7 @@ class Recorder:
         self._example_passed = False  # the kept example passed: record no other
         self._examples_failed = False  # an example failed: record every one from then on
         self.restarted_steps = 0  # recorded, then discarded by a restart; for the summary
-        # The native line step (a NativeSteps, ``_steps.c``), where it was built.
+        # The native line and generator steps (``_steps.c``), where they were built.
         self._native_steps: Any = None
         self._reset_test(None)
         self._redaction.on_pending_change = self._switch_line_path
