@@ -37,6 +37,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_leaves.h"
+
 /* Locals looked at by one step; a line naming more goes to Python. */
 #define MAX_NAMES 32
 
@@ -46,7 +48,7 @@ static PyObject *s_line_buffer, *s_keyframe_due, *s_last_thread, *s_ident, *s_st
     *s_frame, *s_code, *s_cell_names, *s_dropping, *s_line, *s_values, *s_ids,
     *s_calling_at, *s_step, *s_events, *s_data, *s_count, *s_events_per_chunk,
     *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest, *s_codes, *s_suspended,
-    *s_stepped_lines, *s_optimized, *s_stepped, *s_frame_refs, *s_params;
+    *s_stepped_lines, *s_optimized, *s_stepped, *s_frame_refs, *s_params, *s_leaves;
 
 static int
 intern_names(void)
@@ -82,6 +84,7 @@ intern_names(void)
     NAME(s_stepped, "stepped");
     NAME(s_frame_refs, "frame_refs");
     NAME(s_params, "params");
+    NAME(s_leaves, "leaves");
 #undef NAME
     return 0;
 }
@@ -129,7 +132,7 @@ free_code_table(void *pointer)
  * when a test begins or ends (``forget``), so while its step count is still the last one
  * this stepper wrote, the next step may take it as it was. */
 typedef struct {
-    PyObject *buffer, *entry, *values, *ids, *events, *data, *by_id; /* owned when cached */
+    PyObject *buffer, *entry, *values, *ids, *leaves, *events, *data, *by_id; /* owned */
     PyObject *frame, *code;     /* compared only: the entry's frame holds its frame */
     const CodeTable *table;     /* the code's, as of this step */
     unsigned long ident;
@@ -157,7 +160,7 @@ typedef struct {
     long step, count, per_chunk;
     PyObject *known;            /* the last generator's code record */
     PyObject *code;             /* its code object, compared only: the record holds it */
-    PyObject *entry, *values, *ids; /* the last generator's frame shadow, and its dicts */
+    PyObject *entry, *values, *ids, *leaves; /* the last generator's shadow, its dicts */
     long entry_line;            /* the line a native step last wrote to it, or -1 */
     char header[32];            /* its event's thread, frame and code numbers, packed */
     Py_ssize_t header_size;
@@ -588,6 +591,7 @@ forget_view(View *view)
     Py_CLEAR(view->entry);
     Py_CLEAR(view->values);
     Py_CLEAR(view->ids);
+    Py_CLEAR(view->leaves);
     Py_CLEAR(view->events);
     Py_CLEAR(view->data);
     Py_CLEAR(view->by_id);
@@ -688,6 +692,8 @@ read_view(NativeSteps *self, PyObject *code, PyFrameObject *frame, const CodeTab
         || !PyDict_CheckExact(view->values)
         || !(view->ids = PyObject_GetAttr(view->entry, s_ids))
         || !PyDict_CheckExact(view->ids)
+        || !(view->leaves = PyObject_GetAttr(view->entry, s_leaves))
+        || !PyDict_CheckExact(view->leaves)
         || !(view->events = PyObject_GetAttr(buffer, s_events))
         || !(view->data = PyObject_GetAttr(view->events, s_data))
         || !PyByteArray_CheckExact(view->data)
@@ -769,7 +775,10 @@ changed_names(NativeSteps *self, const View *view, long line, PyObject **locals,
             int seen = 0;
             for (int c = 0; c < n_changed; c++)
                 seen |= changed[c] == index;
-            if (seen)
+            int leaf = seen ? 0 : same_leaf(view->leaves, name, value);
+            if (leaf < 0)
+                return -1;
+            if (seen || leaf)
                 continue;
             if (note_scalar_change(self, index, value, old, &shortest, changed, &n_changed) < 0)
                 return -1;
@@ -822,18 +831,24 @@ pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *
     return 0;
 }
 
-/* The changed locals into a frame's shadow: each one's scalar is its form, and no object's
- * ref (its id goes), as Recorder._check_names records them. */
+/* ``name`` out of ``dict``, if there: 0, or -1 on an error. */
 static int
-store_changed(PyObject *values, PyObject *ids, PyObject *varnames, PyObject **locals,
-              const int *changed, int n_changed)
+discard(PyObject *dict, PyObject *name)
+{
+    int had = PyDict_Contains(dict, name);
+    return had < 0 || (had && PyDict_DelItem(dict, name) < 0) ? -1 : 0;
+}
+
+/* The changed locals into a frame's shadow: each one's scalar is its form, and no object's
+ * ref (its id goes) nor leaf's key, as Recorder._check_names records them. */
+static int
+store_changed(PyObject *values, PyObject *ids, PyObject *leaves, PyObject *varnames,
+              PyObject **locals, const int *changed, int n_changed)
 {
     for (int c = 0; c < n_changed; c++) {
         PyObject *name = PyTuple_GET_ITEM(varnames, changed[c]);
-        if (PyDict_SetItem(values, name, locals[changed[c]]) < 0)
-            return -1;
-        int had = PyDict_Contains(ids, name);
-        if (had < 0 || (had && PyDict_DelItem(ids, name) < 0))
+        if (PyDict_SetItem(values, name, locals[changed[c]]) < 0 || discard(ids, name) < 0
+            || discard(leaves, name) < 0)
             return -1;
     }
     return 0;
@@ -859,8 +874,8 @@ commit(NativeSteps *self, View *view, PyObject *line, PyObject **locals, const i
        int n_changed, const Packed *packed)
 {
     long step = view->step + 1;
-    if (store_changed(view->values, view->ids, view->table->varnames, locals, changed,
-                      n_changed) < 0
+    if (store_changed(view->values, view->ids, view->leaves, view->table->varnames, locals,
+                      changed, n_changed) < 0
         || PyObject_SetAttr(view->entry, s_line, line) < 0
         || append_event(self, view->events, view->data, step, view->count, packed) < 0)
         return -1;
@@ -1005,6 +1020,7 @@ forget_generators(GeneratorCache *cache)
     Py_CLEAR(cache->entry);
     Py_CLEAR(cache->values);
     Py_CLEAR(cache->ids);
+    Py_CLEAR(cache->leaves);
 }
 
 /* ``owner.name`` into ``*slot`` (owned): 0, or -1 if it cannot be had. */
@@ -1091,7 +1107,9 @@ generator_entry(GeneratorCache *cache, PyObject *entry)
                && take_attribute(&cache->values, entry, s_values) == 0
                && PyDict_CheckExact(cache->values)
                && take_attribute(&cache->ids, entry, s_ids) == 0
-               && PyDict_CheckExact(cache->ids);
+               && PyDict_CheckExact(cache->ids)
+               && take_attribute(&cache->leaves, entry, s_leaves) == 0
+               && PyDict_CheckExact(cache->leaves);
     Py_XDECREF(known);
     Py_XDECREF(stepped);
     Py_XDECREF(dropping);
@@ -1156,13 +1174,13 @@ generator_table(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObjec
 
 /* The locals of a generator's frame that changed since its last step, as
  * Recorder._check_rebound and then _check_names of its parameters find them: each local
- * bound to something else than what was recorded of it (the object behind its ref, or
- * the very scalar recorded), when it is a scalar of another form. Their count, or -1 if
+ * bound to something else than what was recorded of it (the object behind its ref, the
+ * very scalar recorded, or the leaf of its key), when it is a scalar of another form. Their count, or -1 if
  * the step is the Python recorder's: a local deleted or bound to anything but a scalar,
  * or a parameter holding an object, which the Python recorder walks at each step. */
 static int
 changed_locals(NativeSteps *self, PyObject *varnames, Py_ssize_t n_params, PyObject *values,
-               PyObject *ids, PyObject **locals, int *changed)
+               PyObject *ids, PyObject *leaves, PyObject **locals, int *changed)
 {
     int n_changed = 0;
     Py_ssize_t shortest = -1;
@@ -1182,8 +1200,13 @@ changed_locals(NativeSteps *self, PyObject *varnames, Py_ssize_t n_params, PyObj
             return -1;
         if (value == old)
             continue;
-        if (value == NULL
-            || note_scalar_change(self, (int)i, value, old, &shortest, changed, &n_changed) < 0)
+        if (value == NULL)
+            return -1;
+        int leaf = same_leaf(leaves, name, value);
+        if (leaf < 0)
+            return -1;
+        if (!leaf
+            && note_scalar_change(self, (int)i, value, old, &shortest, changed, &n_changed) < 0)
             return -1;
     }
     return n_changed;
@@ -1191,7 +1214,8 @@ changed_locals(NativeSteps *self, PyObject *varnames, Py_ssize_t n_params, PyObj
 
 /* Whether a caller stepped line by line, resuming a generator from another instruction
  * than at its last look, has nothing to catch up (Recorder._catch_up): it is still on the
- * line last recorded, and each local that line names is the very scalar recorded. */
+ * line last recorded, and each local that line names is the very scalar (or the leaf)
+ * recorded. */
 static int
 caller_unchanged(NativeSteps *self, PyObject *caller, PyFrameObject *back)
 {
@@ -1207,10 +1231,11 @@ caller_unchanged(NativeSteps *self, PyObject *caller, PyFrameObject *back)
     if (names->python)
         return 0;
     PyObject *values = PyObject_GetAttr(caller, s_values);
-    if (values == NULL)
-        return 0;
-    Py_DECREF(values); /* the caller's shadow holds it */
-    if (!PyDict_CheckExact(values))
+    PyObject *leaves = PyObject_GetAttr(caller, s_leaves);
+    Py_XDECREF(values); /* the caller's shadow holds them */
+    Py_XDECREF(leaves);
+    if (values == NULL || leaves == NULL || !PyDict_CheckExact(values)
+        || !PyDict_CheckExact(leaves))
         return 0;
     PyObject **locals = _PyFrame_GetLocalsArray(back->f_frame);
     const int *groups[2] = {names->deep, names->shallow};
@@ -1218,8 +1243,9 @@ caller_unchanged(NativeSteps *self, PyObject *caller, PyFrameObject *back)
     for (int g = 0; g < 2; g++) {
         for (int i = 0; i < sizes[g]; i++) {
             PyObject *name = PyTuple_GET_ITEM(table->varnames, groups[g][i]);
+            PyObject *value = locals[groups[g][i]];
             PyObject *old = PyDict_GetItemWithError(values, name);
-            if (locals[groups[g][i]] != old)
+            if (value != old && (value == NULL || same_leaf(leaves, name, value) != 1))
                 return 0;
         }
     }
@@ -1262,7 +1288,7 @@ generator_step(NativeSteps *self, const CodeTable *table, PyObject *entry,
     PyObject **locals = _PyFrame_GetLocalsArray(frame->f_frame);
     int changed[MAX_NAMES];
     int n_changed = changed_locals(self, varnames, table->n_params, cache->values,
-                                   cache->ids, locals, changed);
+                                   cache->ids, cache->leaves, locals, changed);
     long line = PyFrame_GetLineNumber(frame);
     Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
     packed.bytes = packed.inline_bytes;
@@ -1277,7 +1303,8 @@ generator_step(NativeSteps *self, const CodeTable *table, PyObject *entry,
     result = -1;
     /* Its line and its unset mark (calling_at) are written once: they change only at its
      * steps, and a Python step reads the recorder again. */
-    if (store_changed(cache->values, cache->ids, varnames, locals, changed, n_changed) < 0
+    if (store_changed(cache->values, cache->ids, cache->leaves, varnames, locals, changed,
+                      n_changed) < 0
         || (line != cache->entry_line
             && (set_long(entry, s_line, line) < 0 || set_long(entry, s_calling_at, -1) < 0))
         || append_event(self, cache->events, cache->data, cache->step + 1, cache->count,

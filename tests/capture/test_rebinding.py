@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support.modules import module_from_source
 
+from pytest_scope.capture import recorder as recorder_module
 from pytest_scope.capture.buffer import RingBuffer
 from pytest_scope.capture.plan import Plan
 from pytest_scope.capture.recorder import Recorder
@@ -78,3 +80,69 @@ def test_each_step_records_the_locals_rebound_since_the_last(tmp_path: Path) -> 
         (Kind.RESUME, [], []),
         (Kind.RETURN, [], []),
     ]
+
+
+LEAVES_MODULE = """
+class Items(list):
+    pass
+
+
+def leaves(sizes):
+    for size in sizes:
+        span = range(size)
+        find = [size].index
+        own = Items([size]).index
+        yield size
+"""
+
+
+def test_a_range_or_builtin_method_made_again_is_recorded_when_its_form_changes(
+    tmp_path: Path,
+) -> None:
+    """Each step binds a new range and new bound methods, most likely at the addresses of
+    the last ones: the compiled build tells them unchanged by their keys (``_leaves.h``),
+    never by their addresses, and records each one whose form changed, as the pure one."""
+    module = module_from_source(tmp_path / "leafy.py", LEAVES_MODULE)
+    recorder = Recorder(Plan(tmp_path, ["test_*.py"]), ValueEncoder(), lambda *_: None)
+    buffer = RingBuffer(2**30, recorder.take_keyframe)
+    recorder.start()
+    try:
+        recorder.begin_test(buffer)
+        assert list(module.leaves([3, 3, 4, 4])) == [3, 3, 4, 4]
+        recorder.end_test()
+    finally:
+        recorder.stop()
+    buffer.close_chunk()
+    yields = [
+        (event[6] or {}).get(Payload.LOCALS, {})
+        for chunk in buffer.chunks()
+        for event in unpack_chunk(chunk.data)[1]
+        if event[1] == Kind.YIELD
+    ]
+    assert [sorted(changed) for changed in yields] == [
+        ["find", "own", "size", "span"],
+        [],
+        ["size", "span"],
+        [],
+    ]
+    assert yields[2]["span"]["repr"] == "range(0, 4)"
+    assert yields[0]["find"]["repr"] == "list.index"
+
+
+def test_a_leaf_key_holds_what_makes_the_form_and_no_address() -> None:
+    leaf_key = recorder_module._leaf_key
+    is_leaf = recorder_module._is_leaf
+    if leaf_key is None or is_leaf is None:
+        pytest.skip("the pure build keys no leaf: it encodes each again")
+    key = leaf_key(range(3))
+    assert key is not None and key == leaf_key(range(0, 3, 1))
+    assert is_leaf(range(3), key) and not is_leaf(range(4), key)
+    assert not is_leaf([3].index, key)
+    method = leaf_key([].index)
+    assert method is not None and method == leaf_key([1, 2].index) != leaf_key([].count)
+    assert leaf_key(len) is not None and leaf_key(len) != leaf_key(abs)
+    # Not keyed: a name that may be set, or a field that is no C long.
+    assert leaf_key(type("Items", (list,), {})().index) is None
+    assert leaf_key(range(2**70)) is None
+    assert leaf_key(lambda: None) is None
+    assert leaf_key("text") is None
