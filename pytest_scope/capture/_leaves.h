@@ -11,7 +11,10 @@
  * - a ``range`` whose start, stop and step are C longs: the three (its form is its repr);
  * - a ``builtin_function_or_method`` bound to nothing, to a module, or to a static type
  *   or one of its instances: its method definition, the type, and the method's name
- *   (its form is its qualified name, which a static type's name and the method's make).
+ *   (its form is its qualified name, which a static type's name and the method's make);
+ * - a function, a generator or a coroutine: its type and the address of its qualified
+ *   name, a str that its recorded form holds (``leaf_key_of``), so that no other str
+ *   can take that address while the key is in use (its form is that name).
  *
  * Any other value has no key, and is encoded again at each step, as before. Included by
  * the rebinding check (_rebinding.c) and the native steps (_steps.c).
@@ -24,7 +27,15 @@
 
 #define LEAF_KEY_MAX 96 /* a method name longer than the rest of this is not keyed */
 
-enum { LEAF_RANGE = 1, LEAF_BUILTIN = 2 };
+enum { LEAF_RANGE = 1, LEAF_BUILTIN = 2, LEAF_NAMED = 3 };
+
+/* Whether ``value`` is of a type whose form is its ``__qualname__``, read from the object
+ * (exact types: their getter runs no user code). */
+static int
+leaf_is_named(PyObject *value)
+{
+    return PyFunction_Check(value) || PyGen_CheckExact(value) || PyCoro_CheckExact(value);
+}
 
 /* The three fields of a range, as C longs: 1, or 0 if one is not a C long. */
 static int
@@ -62,6 +73,20 @@ leaf_key_into(PyObject *value, char *key)
         memcpy(key + size, fields, sizeof fields);
         return size + (Py_ssize_t)sizeof fields;
     }
+    if (leaf_is_named(value)) {
+        PyObject *name = PyObject_GetAttrString(value, "__qualname__");
+        Py_XDECREF(name); /* compared by address only: see leaf_key_of */
+        if (name == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        PyTypeObject *type = Py_TYPE(value);
+        key[0] = LEAF_NAMED;
+        memcpy(key + size, &type, sizeof type);
+        size += sizeof type;
+        memcpy(key + size, &name, sizeof name);
+        return size + (Py_ssize_t)sizeof name;
+    }
     if (!PyCFunction_CheckExact(value))
         return 0;
     PyCFunctionObject *method = (PyCFunctionObject *)value;
@@ -83,6 +108,25 @@ leaf_key_into(PyObject *value, char *key)
     size += sizeof type;
     memcpy(key + size, name, length);
     return size + (Py_ssize_t)length;
+}
+
+/* The key of ``value`` recorded as ``form`` (bytes), or None: for a named value, only if
+ * the form holds its very name (the address in the key stays that str's). */
+static PyObject *
+leaf_key_of(PyObject *value, PyObject *form)
+{
+    char key[LEAF_KEY_MAX];
+    Py_ssize_t size = leaf_key_into(value, key);
+    if (size > 0 && key[0] == LEAF_NAMED) {
+        PyObject *shown = PyDict_Check(form) ? PyDict_GetItemString(form, "repr") : NULL;
+        PyObject *name;
+        memcpy(&name, key + 1 + sizeof(PyTypeObject *), sizeof name);
+        if (shown != name)
+            size = 0;
+    }
+    if (size == 0)
+        Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize(key, size);
 }
 
 /* Whether ``value`` is the leaf whose key is ``key`` (bytes): 1 or 0. */

@@ -97,13 +97,13 @@ rebound_names(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyObject *
-leaf_key(PyObject *module, PyObject *value)
+leaf_key(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    char key[LEAF_KEY_MAX];
-    Py_ssize_t size = leaf_key_into(value, key);
-    if (size == 0)
-        Py_RETURN_NONE;
-    return PyBytes_FromStringAndSize(key, size);
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "leaf_key(value, form)");
+        return NULL;
+    }
+    return leaf_key_of(args[0], args[1]);
 }
 
 static PyObject *
@@ -120,8 +120,9 @@ static PyMethodDef rebinding_methods[] = {
     {"rebound_names", (PyCFunction)(void (*)(void))rebound_names, METH_FASTCALL,
      PyDoc_STR("rebound_names(frame, ids, values, leaves): the locals of a function's frame "
                "rebound since the forms its shadow recorded, in the order of its locals.")},
-    {"leaf_key", (PyCFunction)leaf_key, METH_O,
-     PyDoc_STR("leaf_key(value): the key of a leaf value (see _leaves.h), or None.")},
+    {"leaf_key", (PyCFunction)(void (*)(void))leaf_key, METH_FASTCALL,
+     PyDoc_STR("leaf_key(value, form): the key of a leaf value recorded as form (see "
+               "_leaves.h), or None.")},
     {"is_leaf", (PyCFunction)(void (*)(void))is_leaf, METH_FASTCALL,
      PyDoc_STR("is_leaf(value, key): whether value is the leaf of that key.")},
     {NULL, NULL, 0, NULL},

@@ -48,7 +48,8 @@ static PyObject *s_line_buffer, *s_keyframe_due, *s_last_thread, *s_ident, *s_st
     *s_frame, *s_code, *s_cell_names, *s_dropping, *s_line, *s_values, *s_ids,
     *s_calling_at, *s_step, *s_events, *s_data, *s_count, *s_events_per_chunk,
     *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest, *s_codes, *s_suspended,
-    *s_stepped_lines, *s_optimized, *s_stepped, *s_frame_refs, *s_params, *s_leaves;
+    *s_stepped_lines, *s_optimized, *s_stepped, *s_frame_refs, *s_params, *s_leaves,
+    *s_form, *s_changes, *s_end_step;
 
 static int
 intern_names(void)
@@ -85,6 +86,9 @@ intern_names(void)
     NAME(s_frame_refs, "frame_refs");
     NAME(s_params, "params");
     NAME(s_leaves, "leaves");
+    NAME(s_form, "form");
+    NAME(s_changes, "changes");
+    NAME(s_end_step, "end_step");
 #undef NAME
     return 0;
 }
@@ -156,6 +160,8 @@ typedef struct {
 typedef struct {
     int valid;
     PyObject *buffer, *events, *data, *thread, *stack, *suspended, *codes;
+    PyObject *objects;          /* the recorder's ObjectTable, which walks parameters */
+    int walked;                 /* whether the step being tried walked any */
     unsigned long ident;
     long step, count, per_chunk;
     PyObject *known;            /* the last generator's code record */
@@ -1016,6 +1022,7 @@ forget_generators(GeneratorCache *cache)
     Py_CLEAR(cache->stack);
     Py_CLEAR(cache->suspended);
     Py_CLEAR(cache->codes);
+    Py_CLEAR(cache->objects);
     Py_CLEAR(cache->known);
     Py_CLEAR(cache->entry);
     Py_CLEAR(cache->values);
@@ -1059,6 +1066,7 @@ fill_generators(NativeSteps *self, GeneratorCache *cache, PyObject *buffer, long
         || !PyDict_CheckExact(cache->suspended)
         || take_attribute(&cache->codes, self->recorder, s_codes) < 0
         || !PyDict_CheckExact(cache->codes)
+        || take_attribute(&cache->objects, self->recorder, s_objects) < 0
         || long_attribute(cache->events, s_count, &cache->count) < 0
         || long_attribute(buffer, s_events_per_chunk, &cache->per_chunk) < 0)
         return 0;
@@ -1124,39 +1132,15 @@ generator_entry(GeneratorCache *cache, PyObject *entry)
     return 1;
 }
 
-/* Whether a generator's step may be native, told from its frame alone before reading the
- * recorder: each parameter unbound or a scalar (the Python recorder walks an object's at
- * every step), and the value it yields, if any, a scalar. Most generators that the Python
- * recorder must step take an iterable. */
-static int
-may_step_natively(NativeSteps *self, const CodeTable *table, PyObject **locals,
-                  PyObject *yielded)
-{
-    Py_ssize_t any_length = PY_SSIZE_T_MAX; /* a str's secrets are looked for later */
-    for (int i = 0; i < table->n_params; i++) {
-        if (locals[i] != NULL && is_scalar(self, locals[i], &any_length) <= 0) {
-            PyErr_Clear();
-            return 0;
-        }
-    }
-    if (yielded != NULL && is_scalar(self, yielded, &any_length) <= 0) {
-        PyErr_Clear();
-        return 0;
-    }
-    return 1;
-}
-
 /* The table of a generator's code whose step may be native, with the cache read as of
- * the recorder's step now; NULL if the step is the Python recorder's. ``yielded``: the
- * value of a yield, NULL for a resume. */
+ * the recorder's step now; NULL if the step is the Python recorder's. */
 static const CodeTable *
-generator_table(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *yielded)
+generator_table(NativeSteps *self, PyObject *code, PyFrameObject *frame)
 {
     if (!runs_code(frame, code))
         return NULL;
     const CodeTable *table = code_table(self, code);
-    if (table == NULL || !table->plain_locals
-        || !may_step_natively(self, table, _PyFrame_GetLocalsArray(frame->f_frame), yielded))
+    if (table == NULL || !table->plain_locals)
         return NULL;
     PyObject *buffer = PyObject_GetAttr(self->recorder, s_line_buffer);
     Py_XDECREF(buffer); /* the recorder holds it: compared, or held by the cache */
@@ -1175,14 +1159,17 @@ generator_table(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObjec
 /* The locals of a generator's frame that changed since its last step, as
  * Recorder._check_rebound and then _check_names of its parameters find them: each local
  * bound to something else than what was recorded of it (the object behind its ref, the
- * very scalar recorded, or the leaf of its key), when it is a scalar of another form. Their count, or -1 if
- * the step is the Python recorder's: a local deleted or bound to anything but a scalar,
- * or a parameter holding an object, which the Python recorder walks at each step. */
+ * very scalar recorded, or the leaf of its key), when it is a scalar of another form.
+ * Their count, or -1 if the step is the Python recorder's: a local deleted or bound to
+ * anything but a scalar. The parameters still holding their objects go to ``walked``
+ * (``n_walked`` of them): the Python recorder walks those at each step. */
 static int
 changed_locals(NativeSteps *self, PyObject *varnames, Py_ssize_t n_params, PyObject *values,
-               PyObject *ids, PyObject *leaves, PyObject **locals, int *changed)
+               PyObject *ids, PyObject *leaves, PyObject **locals, int *changed, int *walked,
+               int *n_walked)
 {
     int n_changed = 0;
+    *n_walked = 0;
     Py_ssize_t shortest = -1;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(varnames); i++) {
         PyObject *name = PyTuple_GET_ITEM(varnames, i);
@@ -1191,8 +1178,11 @@ changed_locals(NativeSteps *self, PyObject *varnames, Py_ssize_t n_params, PyObj
         if (key == NULL && PyErr_Occurred())
             return -1;
         if (key != NULL && value != NULL && PyLong_AsVoidPtr(key) == value) {
-            if (i < n_params)
-                return -1;
+            if (i < n_params) {
+                if (*n_walked == MAX_NAMES)
+                    return -1;
+                walked[(*n_walked)++] = (int)i;
+            }
             continue;
         }
         PyObject *old = PyDict_GetItemWithError(values, name);
@@ -1210,6 +1200,37 @@ changed_locals(NativeSteps *self, PyObject *varnames, Py_ssize_t n_params, PyObj
             return -1;
     }
     return n_changed;
+}
+
+/* Whether the objects of a generator's parameters (``walked``, by index into its locals)
+ * are unchanged, as the walk of the Python recorder finds them at each step of a frame
+ * without line events (Recorder._check_names of its parameters): each one's form is the
+ * ref recorded, and the walk of what it reaches found no change (ObjectTable.changes).
+ *
+ * A walk that finds a change has recorded it in the table, which keeps it for the step:
+ * the step is then the Python recorder's, whose own walk of the same parameters, in the
+ * same order, finds what this one reached already walked and takes the changes. */
+static int
+parameters_unchanged(GeneratorCache *cache, PyObject *values, PyObject *varnames,
+                     PyObject **locals, const int *walked, int n_walked)
+{
+    cache->walked |= n_walked > 0;
+    for (int w = 0; w < n_walked; w++) {
+        PyObject *name = PyTuple_GET_ITEM(varnames, walked[w]);
+        PyObject *form = PyObject_CallMethodOneArg(cache->objects, s_form, locals[walked[w]]);
+        PyObject *old = form ? PyDict_GetItemWithError(values, name) : NULL;
+        int same = old ? PyObject_RichCompareBool(form, old, Py_EQ) : -1;
+        Py_XDECREF(form);
+        PyObject *changes = same == 1 ? PyObject_GetAttr(cache->objects, s_changes) : NULL;
+        int unchanged = changes != NULL && PyList_CheckExact(changes)
+                        && PyList_GET_SIZE(changes) == 0;
+        Py_XDECREF(changes);
+        if (!unchanged) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* Whether a caller stepped line by line, resuming a generator from another instruction
@@ -1252,6 +1273,63 @@ caller_unchanged(NativeSteps *self, PyObject *caller, PyFrameObject *back)
     return 1;
 }
 
+/* Whether a caller without line events resuming a generator has nothing to catch up
+ * (Recorder._catch_up): it is on the line recorded, each of its locals is bound to what
+ * was recorded of it (the object behind its ref, the very scalar, or the leaf of its
+ * key), and, unless it resumes it again from the instruction of its last look (``yield
+ * from``, or a C function resuming it in a loop), the walk of its parameters finds no
+ * change. */
+static int
+caller_caught_up(NativeSteps *self, PyObject *caller, PyFrameObject *back, int again)
+{
+    long line;
+    if (long_attribute(caller, s_line, &line) < 0 || PyFrame_GetLineNumber(back) != line)
+        return 0;
+    PyCodeObject *code = PyFrame_GetCode(back);
+    Py_DECREF(code); /* the frame holds it */
+    const CodeTable *table = code_table(self, (PyObject *)code);
+    if (table == NULL || !table->plain_locals)
+        return 0;
+    PyObject *values = PyObject_GetAttr(caller, s_values);
+    PyObject *ids = PyObject_GetAttr(caller, s_ids);
+    PyObject *leaves = PyObject_GetAttr(caller, s_leaves);
+    Py_XDECREF(values); /* the caller's shadow holds them */
+    Py_XDECREF(ids);
+    Py_XDECREF(leaves);
+    if (values == NULL || ids == NULL || leaves == NULL || !PyDict_CheckExact(values)
+        || !PyDict_CheckExact(ids) || !PyDict_CheckExact(leaves)) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject **locals = _PyFrame_GetLocalsArray(back->f_frame);
+    int walked[MAX_NAMES], n_walked = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(table->varnames); i++) {
+        PyObject *name = PyTuple_GET_ITEM(table->varnames, i);
+        PyObject *value = locals[i];
+        PyObject *key = PyDict_GetItemWithError(ids, name);
+        if (key != NULL && i < table->n_params && !again) {
+            if (n_walked == MAX_NAMES)
+                return 0;
+            walked[n_walked++] = (int)i;
+        }
+        PyObject *old = key == NULL && !PyErr_Occurred() ? PyDict_GetItemWithError(values, name)
+                                                          : NULL;
+        int alike;
+        if (PyErr_Occurred())
+            alike = 0;
+        else if (key != NULL)
+            alike = value != NULL && PyLong_AsVoidPtr(key) == value;
+        else
+            alike = value == old || (value != NULL && same_leaf(leaves, name, value) == 1);
+        if (!alike) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    return parameters_unchanged(&self->generators, values, table->varnames, locals, walked,
+                                n_walked);
+}
+
 /* Whether the packed event would close the open chunk (RingBuffer.append), or is the first
  * of a chunk: such a step is the Python recorder's, which closes chunks under its lock. */
 static int
@@ -1286,14 +1364,16 @@ generator_step(NativeSteps *self, const CodeTable *table, PyObject *entry,
         return 0;
     PyObject *varnames = table->varnames;
     PyObject **locals = _PyFrame_GetLocalsArray(frame->f_frame);
-    int changed[MAX_NAMES];
+    int changed[MAX_NAMES], walked[MAX_NAMES], n_walked;
     int n_changed = changed_locals(self, varnames, table->n_params, cache->values,
-                                   cache->ids, cache->leaves, locals, changed);
+                                   cache->ids, cache->leaves, locals, changed, walked,
+                                   &n_walked);
     long line = PyFrame_GetLineNumber(frame);
     Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
     packed.bytes = packed.inline_bytes;
     int result = 0;
     if (n_changed < 0
+        || !parameters_unchanged(cache, cache->values, varnames, locals, walked, n_walked)
         || pack_event(self, &packed, cache->step + 1, kind, cache->header,
                       cache->header_size, line, varnames, locals, changed, n_changed,
                       returned) < 0
@@ -1321,14 +1401,28 @@ done:
     return result;
 }
 
-/* A generator resumed by a caller stepped line by line (or by a C function it called),
- * the caller with nothing to catch up: 1 recorded, 0 for the Python recorder (nothing
+/* A generator's step tried (``result``, as try_resume's), once its walks are over: what
+ * they held is released as the Python recorder releases it after its steps
+ * (ObjectTable.end_step); a step left to it walks again and releases. */
+static int
+end_walks(GeneratorCache *cache, int result)
+{
+    if (result == 0 || !cache->walked)
+        return result;
+    PyObject *ended = PyObject_CallMethodNoArgs(cache->objects, s_end_step);
+    Py_XDECREF(ended);
+    return ended == NULL ? -1 : result;
+}
+
+/* A generator resumed by a caller (or by a C function it called) with nothing to catch
+ * up: 1 recorded, 0 for the Python recorder (nothing
  * changed yet), -1 on an error after the step began to change state. */
 static int
 try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
 {
-    const CodeTable *table = generator_table(self, code, frame, NULL);
     GeneratorCache *cache = &self->generators;
+    cache->walked = 0;
+    const CodeTable *table = generator_table(self, code, frame);
     if (table == NULL || PyList_GET_SIZE(cache->stack) == 0)
         return 0;
     PyObject *caller = PyList_GET_ITEM(cache->stack, PyList_GET_SIZE(cache->stack) - 1);
@@ -1341,11 +1435,12 @@ try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
     PyObject *entry = NULL;
     long calling_at, at = -1;
     int result = 0;
-    if (back == NULL || caller_frame != (PyObject *)back || stepped_lines != Py_True
+    if (back == NULL || caller_frame != (PyObject *)back || stepped_lines == NULL
         || long_attribute(caller, s_calling_at, &calling_at) < 0)
         goto done;
     at = PyFrame_GetLasti(back);
-    if (calling_at != at && !caller_unchanged(self, caller, back))
+    if (stepped_lines == Py_True ? calling_at != at && !caller_unchanged(self, caller, back)
+                                 : !caller_caught_up(self, caller, back, calling_at == at))
         goto done;
     entry = frame_id ? Py_XNewRef(PyDict_GetItemWithError(cache->suspended, frame_id)) : NULL;
     if (entry == NULL)
@@ -1376,7 +1471,7 @@ done:
     Py_XDECREF(stepped_lines);
     Py_XDECREF(frame_id);
     Py_XDECREF(entry);
-    return result;
+    return end_walks(cache, result);
 }
 
 /* A generator yielding a scalar: 1 recorded, 0 for the Python recorder, -1 on an error
@@ -1384,12 +1479,13 @@ done:
 static int
 try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *value)
 {
-    const CodeTable *table = generator_table(self, code, frame, value);
-    GeneratorCache *cache = &self->generators;
     Py_ssize_t shortest = -1;
+    if (is_scalar(self, value, &shortest) <= 0)
+        return 0;
+    const CodeTable *table = generator_table(self, code, frame);
+    GeneratorCache *cache = &self->generators;
     if (table == NULL || PyList_GET_SIZE(cache->stack) == 0
-        || PyDict_GET_SIZE(cache->suspended) >= self->max_suspended
-        || is_scalar(self, value, &shortest) <= 0)
+        || PyDict_GET_SIZE(cache->suspended) >= self->max_suspended)
         return 0;
     Py_ssize_t depth = PyList_GET_SIZE(cache->stack);
     PyObject *entry = Py_NewRef(PyList_GET_ITEM(cache->stack, depth - 1));
@@ -1397,6 +1493,7 @@ try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *val
     Py_XDECREF(entry_frame); /* compared only */
     PyObject *frame_id = PyLong_FromVoidPtr(frame);
     int result = 0;
+    cache->walked = 0;
     if (entry_frame == (PyObject *)frame && frame_id != NULL)
         result = generator_step(self, table, entry, frame, self->yield_kind, value);
     /* The frame leaves the shadow stack for the suspended ones (Recorder._suspend). */
@@ -1407,7 +1504,7 @@ try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *val
         result = -1;
     Py_XDECREF(frame_id);
     Py_DECREF(entry);
-    return result;
+    return end_walks(cache, result);
 }
 
 /* -- the callbacks -------------------------------------------------------------------- */

@@ -986,7 +986,7 @@ class Recorder:
                     ids[name] = id(value)
                     leaves.pop(name, None)
                     continue
-                leaf = _leaf_key(value) if _leaf_key is not None else None
+                leaf = _leaf_key(value, form) if _leaf_key is not None else None
                 if leaf is not None:
                     leaves[name] = leaf
                 else:
@@ -1179,7 +1179,7 @@ _rebound_names: Final[
     Callable[[FrameType, dict[str, int], dict[str, Encoded], dict[str, bytes]], tuple[str, ...]]
     | None
 ] = _rebinding.rebound_names if _rebinding is not None else None
-_leaf_key: Final[Callable[[object], bytes | None] | None] = (
+_leaf_key: Final[Callable[[object, Encoded], bytes | None] | None] = (
     _rebinding.leaf_key if _rebinding is not None else None
 )
 _is_leaf: Final[Callable[[object, bytes], bool] | None] = (

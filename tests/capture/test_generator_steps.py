@@ -24,11 +24,14 @@ from pytest_scope.capture.plan import Plan
 from pytest_scope.capture.recorder import Recorder
 from pytest_scope.capture.values import ValueEncoder
 from pytest_scope.trace.codec import unpack_chunk
-from pytest_scope.trace.schema import Kind
+from pytest_scope.trace.schema import Kind, Payload
 
 # Project code, not a test file: planned at the calls level, so its generators' steps
 # compare their bindings and walk their parameters.
 GENERATORS = """
+from itertools import islice
+
+
 def counter(n):
     i = 0
     while i < n:
@@ -72,6 +75,40 @@ def long_text():
     yield "x" * 1000
     yield 2**64
     yield 2**64 - 1
+
+
+def finder(data, value, start, stop):  # as more-itertools' iter_index
+    find = data.index  # a builtin method: a leaf, told unchanged by its key
+    i = start - 1
+    try:
+        while True:
+            yield (i := find(value, i + 1, stop))
+    except ValueError:
+        pass
+
+
+def sieve_like(n):
+    data = bytearray((0, 1)) * (n // 2)
+    span = range(3, n)  # a leaf
+    yield from finder(data, 1, 3, n)  # resumed again from the same instruction
+    data[5:n:6] = bytes(len(range(5, n, 6)))  # changed in place: the walk finds it
+    yield from finder(data, 1, 3, n)
+
+
+def nth(iterable, n):  # a caller without line events, resuming through a C function
+    return next(islice(iterable, n, None), None)
+
+
+def growing(items):
+    for item in items:
+        yield item
+
+
+def feeding(items):  # a caller whose parameter changes between two resumes
+    for value in growing(items):
+        if len(items) < 8:
+            items.append(value + 10)
+        yield value
 """
 
 # The test file: its frames are stepped line by line, and resume the generators (``gens``,
@@ -99,6 +136,13 @@ def the_rest(probe):
     held = gens.counter(3)
     first = next(held)
     return walked, secret, objects, len(text), first, probe()
+
+
+def through_project_callers(probe):
+    found = list(gens.sieve_like(40))
+    tenth = gens.nth(gens.sieve_like(60), 10)
+    fed = list(gens.feeding([1, 2, 3]))
+    return found, tenth, fed, probe()
 """
 
 
@@ -155,7 +199,7 @@ def _record(
     return result, recorded, native
 
 
-SCENARIOS = ["by_a_builtin", "in_a_loop", "the_rest"]
+SCENARIOS = ["by_a_builtin", "in_a_loop", "the_rest", "through_project_callers"]
 
 
 @pytest.mark.parametrize("events_per_chunk", [10**6, 7])
@@ -198,3 +242,29 @@ def test_the_compiled_build_records_scalar_generators_natively(
     assert len(generator_steps) == 28  # 14 yields, 14 resumes
     # Python's: the yield and the resume that see ``big`` bound, the yield after its ``del``.
     assert native == 25
+
+
+def test_the_compiled_build_records_generators_resumed_by_project_code_natively(
+    modules: tuple[ModuleType, ModuleType],
+) -> None:
+    """Generators resumed by project code (without line events), with objects in their
+    parameters and leaves in their locals, as more-itertools' sieve: each step whose
+    caller has not moved and whose parameters' walk finds no change is native; a step
+    whose walk finds one (the bytearray changed between the two ``yield from``, the list
+    a caller grows) is the Python recorder's, which records the change."""
+    if not event_path.compiled():
+        pytest.skip("the native steps come with the compiled event path")
+    gens, callers = modules
+    root = Path(str(gens.__file__)).parent
+    (found, tenth, fed, _), events, native = _record(
+        root, lambda probe: callers.through_project_callers(probe), False, 10**6
+    )
+    assert found[:4] == [3, 5, 7, 9] and tenth is not None and len(fed) == 8
+    generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
+    assert native >= 0.8 * len(generator_steps)
+    changed_data = [
+        event
+        for event in events
+        if event[6] and any(entry[1] == "bytearray" for entry in event[6].get(Payload.OBJECTS, ()))
+    ]
+    assert changed_data

@@ -5,6 +5,7 @@ deleted is recorded as deleted; on the compiled build in one pass over the frame
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,15 +135,38 @@ def test_a_leaf_key_holds_what_makes_the_form_and_no_address() -> None:
     is_leaf = recorder_module._is_leaf
     if leaf_key is None or is_leaf is None:
         pytest.skip("the pure build keys no leaf: it encodes each again")
-    key = leaf_key(range(3))
-    assert key is not None and key == leaf_key(range(0, 3, 1))
+    key = leaf_key(range(3), None)
+    assert key is not None and key == leaf_key(range(0, 3, 1), None)
     assert is_leaf(range(3), key) and not is_leaf(range(4), key)
     assert not is_leaf([3].index, key)
-    method = leaf_key([].index)
-    assert method is not None and method == leaf_key([1, 2].index) != leaf_key([].count)
-    assert leaf_key(len) is not None and leaf_key(len) != leaf_key(abs)
+    method = leaf_key([].index, None)
+    assert method is not None and method == leaf_key([1, 2].index, None)
+    assert method != leaf_key([].count, None)
+    assert leaf_key(len, None) is not None and leaf_key(len, None) != leaf_key(abs, None)
     # Not keyed: a name that may be set, or a field that is no C long.
-    assert leaf_key(type("Items", (list,), {})().index) is None
-    assert leaf_key(range(2**70)) is None
-    assert leaf_key(lambda: None) is None
-    assert leaf_key("text") is None
+    assert leaf_key(type("Items", (list,), {})().index, None) is None
+    assert leaf_key(range(2**70), None) is None
+    assert leaf_key("text", None) is None
+
+
+def test_a_function_or_generator_is_keyed_by_the_name_its_form_holds() -> None:
+    """Its key holds the address of its ``__qualname__``, which only the form that holds
+    that very str keeps from being reused."""
+    leaf_key = recorder_module._leaf_key
+    is_leaf = recorder_module._is_leaf
+    if leaf_key is None or is_leaf is None:
+        pytest.skip("the pure build keys no leaf: it encodes each again")
+
+    def numbers() -> Iterator[int]:
+        yield 1
+
+    first, second = numbers(), numbers()
+    form = {"$type": "generator", "repr": first.__qualname__}
+    key = leaf_key(first, form)
+    assert key is not None and is_leaf(second, key)
+    # A form holding an equal str of its own keys nothing: its address may be reused.
+    assert leaf_key(first, {"$type": "generator", "repr": "".join(first.__qualname__)}) is None
+    second.__qualname__ = "renamed"
+    assert not is_leaf(second, key)
+    assert leaf_key(numbers, {"repr": numbers.__qualname__}) is not None
+    assert not is_leaf(numbers, key)
