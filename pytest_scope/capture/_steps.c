@@ -188,6 +188,7 @@ typedef struct {
     long line_kind;       /* Kind.LINE */
     PyObject *locals_key; /* Payload.LOCALS */
     PyObject *returned_key; /* Payload.RETURNED */
+    PyObject *other_frames_key; /* Payload.OTHER_FRAMES */
     long resume_kind, yield_kind; /* Kind.RESUME, Kind.YIELD */
     Py_ssize_t own_refs;  /* objects.OWN_REFS: a Python callback's frame local adds them */
     Py_ssize_t max_suspended; /* the suspended frames the recorder keeps at most */
@@ -793,14 +794,22 @@ changed_names(NativeSteps *self, const View *view, long line, PyObject **locals,
     return n_changed;
 }
 
+/* A caller without line events that moved to another line since its last look, as it
+ * resumes a generator: its frame's number and its line now (Recorder._catch_up). */
+typedef struct {
+    long frame_no, line;
+} CallerMove;
+
 /* An event, packed as msgpack-python packs [step, kind, thread, frame, code, line,
  * payload]: ``header`` holds the thread, frame and code numbers, packed. The payload is
  * None, or {Payload.LOCALS: {name: form}} of the locals changed (by index into
- * ``varnames``), then {Payload.RETURNED: form} of the scalar ``returned`` if there is one. */
+ * ``varnames``), then {Payload.OTHER_FRAMES: [[frame, line, {}, []]]} of a caller that
+ * moved (``moved``, if not NULL), then {Payload.RETURNED: form} of the scalar
+ * ``returned`` if there is one. */
 static int
 pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *header,
            Py_ssize_t header_size, long line, PyObject *varnames, PyObject **locals,
-           const int *changed, int n_changed, PyObject *returned)
+           const int *changed, int n_changed, const CallerMove *moved, PyObject *returned)
 {
     if (reserve(packed, 1) < 0)
         return -1;
@@ -812,7 +821,7 @@ pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *
     packed->size += header_size;
     if (pack_long(packed, line) < 0 || reserve(packed, 1) < 0)
         return -1;
-    int entries = (n_changed > 0) + (returned != NULL);
+    int entries = (n_changed > 0) + (moved != NULL) + (returned != NULL);
     if (entries == 0) {
         packed->bytes[packed->size++] = (char)0xc0;
         return 0;
@@ -830,6 +839,17 @@ pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *
                 || pack_scalar(packed, locals[changed[c]]) < 0)
                 return -1;
         }
+    }
+    if (moved != NULL) {
+        if (pack_str(packed, self->other_frames_key) < 0 || reserve(packed, 2) < 0)
+            return -1;
+        packed->bytes[packed->size++] = (char)0x91; /* one frame */
+        packed->bytes[packed->size++] = (char)0x94; /* [frame, line, {}, []] */
+        if (pack_long(packed, moved->frame_no) < 0 || pack_long(packed, moved->line) < 0
+            || reserve(packed, 2) < 0)
+            return -1;
+        packed->bytes[packed->size++] = (char)0x80;
+        packed->bytes[packed->size++] = (char)0x90;
     }
     if (returned != NULL
         && (pack_str(packed, self->returned_key) < 0 || pack_scalar(packed, returned) < 0))
@@ -980,7 +1000,7 @@ try_step(NativeSteps *self, PyObject *code, PyObject *line, PyFrameObject *frame
     if (n_changed < 0
         || pack_event(self, &packed, view->step + 1, self->line_kind, view->header,
                       view->header_size, line_no, view->table->varnames, locals, changed,
-                      n_changed, NULL) < 0
+                      n_changed, NULL, NULL) < 0
         || view->count < 1 || view->count + 1 >= view->per_chunk
         || ((n_changed || !((view->count + 1) & 63))
             && PyByteArray_GET_SIZE(view->data) + packed.size >= self->chunk_target_bytes))
@@ -1274,17 +1294,21 @@ caller_unchanged(NativeSteps *self, PyObject *caller, PyFrameObject *back)
 }
 
 /* Whether a caller without line events resuming a generator has nothing to catch up
- * (Recorder._catch_up): it is on the line recorded, each of its locals is bound to what
- * was recorded of it (the object behind its ref, the very scalar, or the leaf of its
- * key), and, unless it resumes it again from the instruction of its last look (``yield
- * from``, or a C function resuming it in a loop), the walk of its parameters finds no
- * change. */
+ * (Recorder._catch_up) but, maybe, its line: each of its locals is bound to what was
+ * recorded of it (the object behind its ref, the very scalar, or the leaf of its key),
+ * and, unless it resumes it again from the instruction of its last look (``yield from``,
+ * or a C function resuming it in a loop), the walk of its parameters finds no change.
+ * ``*moved`` is set if its line is another than recorded (the event says so). */
 static int
-caller_caught_up(NativeSteps *self, PyObject *caller, PyFrameObject *back, int again)
+caller_caught_up(NativeSteps *self, PyObject *caller, PyFrameObject *back, int again,
+                 CallerMove *move, int *moved)
 {
     long line;
-    if (long_attribute(caller, s_line, &line) < 0 || PyFrame_GetLineNumber(back) != line)
+    if (long_attribute(caller, s_line, &line) < 0
+        || long_attribute(caller, s_frame_no, &move->frame_no) < 0)
         return 0;
+    move->line = PyFrame_GetLineNumber(back);
+    *moved = move->line != line;
     PyCodeObject *code = PyFrame_GetCode(back);
     Py_DECREF(code); /* the frame holds it */
     const CodeTable *table = code_table(self, (PyObject *)code);
@@ -1357,7 +1381,7 @@ advance_line_view(NativeSteps *self, long step)
  * -1 on an error after the step began to change state. */
 static int
 generator_step(NativeSteps *self, const CodeTable *table, PyObject *entry,
-               PyFrameObject *frame, long kind, PyObject *returned)
+               PyFrameObject *frame, long kind, const CallerMove *moved, PyObject *returned)
 {
     GeneratorCache *cache = &self->generators;
     if (!generator_entry(cache, entry))
@@ -1375,10 +1399,10 @@ generator_step(NativeSteps *self, const CodeTable *table, PyObject *entry,
     if (n_changed < 0
         || !parameters_unchanged(cache, cache->values, varnames, locals, walked, n_walked)
         || pack_event(self, &packed, cache->step + 1, kind, cache->header,
-                      cache->header_size, line, varnames, locals, changed, n_changed,
+                      cache->header_size, line, varnames, locals, changed, n_changed, moved,
                       returned) < 0
         || closes_chunk(self, cache->count, cache->per_chunk, cache->data,
-                        n_changed > 0 || returned != NULL, &packed))
+                        n_changed > 0 || moved != NULL || returned != NULL, &packed))
         goto done;
     result = -1;
     /* Its line and its unset mark (calling_at) are written once: they change only at its
@@ -1434,20 +1458,28 @@ try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
     PyObject *frame_id = PyLong_FromVoidPtr(frame);
     PyObject *entry = NULL;
     long calling_at, at = -1;
-    int result = 0;
+    CallerMove move;
+    int result = 0, moved = 0;
     if (back == NULL || caller_frame != (PyObject *)back || stepped_lines == NULL
         || long_attribute(caller, s_calling_at, &calling_at) < 0)
         goto done;
     at = PyFrame_GetLasti(back);
-    if (stepped_lines == Py_True ? calling_at != at && !caller_unchanged(self, caller, back)
-                                 : !caller_caught_up(self, caller, back, calling_at == at))
+    if (stepped_lines == Py_True
+            ? calling_at != at && !caller_unchanged(self, caller, back)
+            : !caller_caught_up(self, caller, back, calling_at == at, &move, &moved))
         goto done;
     entry = frame_id ? Py_XNewRef(PyDict_GetItemWithError(cache->suspended, frame_id)) : NULL;
     if (entry == NULL)
         goto done;
-    result = generator_step(self, table, entry, frame, self->resume_kind, NULL);
+    result = generator_step(self, table, entry, frame, self->resume_kind,
+                            moved ? &move : NULL, NULL);
     if (result != 1)
         goto done;
+    if (moved && set_long(caller, s_line, move.line) < 0)
+        result = -1;
+    /* A generator caller's next step writes its line and mark again (generator_step). */
+    if (caller == cache->entry)
+        cache->entry_line = -1;
     /* The caller has caught up at this instruction; its next line step unsets the mark. */
     if (calling_at != at) {
         if (self->cache.valid && self->cache.view.entry == caller)
@@ -1495,7 +1527,7 @@ try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *val
     int result = 0;
     cache->walked = 0;
     if (entry_frame == (PyObject *)frame && frame_id != NULL)
-        result = generator_step(self, table, entry, frame, self->yield_kind, value);
+        result = generator_step(self, table, entry, frame, self->yield_kind, NULL, value);
     /* The frame leaves the shadow stack for the suspended ones (Recorder._suspend). */
     if (result == 1
         && (PyList_SetSlice(cache->stack, depth - 1, depth, NULL) < 0
@@ -1577,17 +1609,18 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"recorder", "fallback", "locked", "is_tracing", "line_names",
                                "names_secret", "redaction", "max_str", "chunk_target_bytes",
-                               "line_kind", "locals_key", "returned_key", "resume_kind",
-                               "yield_kind", "own_refs", "max_suspended", "on_resume",
-                               "on_yield", NULL};
+                               "line_kind", "locals_key", "returned_key",
+                               "other_frames_key", "resume_kind", "yield_kind", "own_refs",
+                               "max_suspended", "on_resume", "on_yield", NULL};
     PyObject *recorder, *fallback, *locked, *is_tracing, *line_names, *names_secret,
-        *redaction, *locals_key, *returned_key, *on_resume, *on_yield;
+        *redaction, *locals_key, *returned_key, *other_frames_key, *on_resume, *on_yield;
     Py_ssize_t max_str, chunk_target_bytes, own_refs, max_suspended;
     long line_kind, resume_kind, yield_kind;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUllnnOO:NativeSteps", keywords,
-                                     &recorder, &fallback, &locked, &is_tracing, &line_names,
-                                     &names_secret, &redaction, &max_str, &chunk_target_bytes,
-                                     &line_kind, &locals_key, &returned_key, &resume_kind,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUUllnnOO:NativeSteps",
+                                     keywords, &recorder, &fallback, &locked, &is_tracing,
+                                     &line_names, &names_secret, &redaction, &max_str,
+                                     &chunk_target_bytes, &line_kind, &locals_key,
+                                     &returned_key, &other_frames_key, &resume_kind,
                                      &yield_kind, &own_refs, &max_suspended, &on_resume,
                                      &on_yield))
         return NULL;
@@ -1607,6 +1640,7 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->line_kind = line_kind;
     self->locals_key = Py_NewRef(locals_key);
     self->returned_key = Py_NewRef(returned_key);
+    self->other_frames_key = Py_NewRef(other_frames_key);
     self->on_resume = Py_NewRef(on_resume);
     self->on_yield = Py_NewRef(on_yield);
     self->resume_kind = resume_kind;
@@ -1629,6 +1663,7 @@ stepper_traverse(NativeSteps *self, visitproc visit, void *arg)
     Py_VISIT(self->redaction);
     Py_VISIT(self->locals_key);
     Py_VISIT(self->returned_key);
+    Py_VISIT(self->other_frames_key);
     Py_VISIT(self->on_resume);
     Py_VISIT(self->on_yield);
     Py_VISIT(self->cache.view.buffer);
@@ -1664,6 +1699,7 @@ stepper_clear(NativeSteps *self)
     Py_CLEAR(self->redaction);
     Py_CLEAR(self->locals_key);
     Py_CLEAR(self->returned_key);
+    Py_CLEAR(self->other_frames_key);
     Py_CLEAR(self->on_resume);
     Py_CLEAR(self->on_yield);
     forget_cache(self);

@@ -22,6 +22,7 @@ class NativeSteps:
         line_kind: int,
         locals_key: str,
         returned_key: str,
+        other_frames_key: str,
         resume_kind: int,
         yield_kind: int,
         own_refs: int,

@@ -1206,6 +1206,7 @@ def _native_steps(recorder: Recorder) -> Any:
         line_kind=Kind.LINE,
         locals_key=Payload.LOCALS,
         returned_key=Payload.RETURNED,
+        other_frames_key=Payload.OTHER_FRAMES,
         resume_kind=Kind.RESUME,
         yield_kind=Kind.YIELD,
         own_refs=OWN_REFS,

@@ -109,6 +109,18 @@ def feeding(items):  # a caller whose parameter changes between two resumes
         if len(items) < 8:
             items.append(value + 10)
         yield value
+
+
+def batches(n):  # as more-itertools' _random_ordered_indices
+    iterable = range(n)
+    for batch in map(list, zip(iterable, iterable)):
+        yield from batch
+
+
+def ordered(*args):  # resumes its generator from its loop's line, not its yield's
+    span = range(*args)
+    for index in batches(len(span)):
+        yield span[index]
 """
 
 # The test file: its frames are stepped line by line, and resume the generators (``gens``,
@@ -142,7 +154,8 @@ def through_project_callers(probe):
     found = list(gens.sieve_like(40))
     tenth = gens.nth(gens.sieve_like(60), 10)
     fed = list(gens.feeding([1, 2, 3]))
-    return found, tenth, fed, probe()
+    orders = [tuple(gens.ordered(4)) for _ in range(3)]
+    return found, tenth, fed, orders, probe()
 """
 
 
@@ -256,10 +269,11 @@ def test_the_compiled_build_records_generators_resumed_by_project_code_natively(
         pytest.skip("the native steps come with the compiled event path")
     gens, callers = modules
     root = Path(str(gens.__file__)).parent
-    (found, tenth, fed, _), events, native = _record(
+    (found, tenth, fed, orders, _), events, native = _record(
         root, lambda probe: callers.through_project_callers(probe), False, 10**6
     )
     assert found[:4] == [3, 5, 7, 9] and tenth is not None and len(fed) == 8
+    assert orders == [(0, 0, 1, 1, 2, 2, 3, 3)] * 3
     generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
     assert native >= 0.8 * len(generator_steps)
     changed_data = [
