@@ -29,6 +29,27 @@
 
 enum { LEAF_RANGE = 1, LEAF_BUILTIN = 2, LEAF_NAMED = 3 };
 
+/* The attributes read, interned on first use. */
+enum { LEAF_START, LEAF_STOP, LEAF_STEP, LEAF_QUALNAME, LEAF_NAMES };
+static PyObject *leaf_names[LEAF_NAMES];
+
+/* ``value``'s attribute ``which`` (a new reference), or NULL with no error set. */
+static PyObject *
+leaf_attribute(PyObject *value, int which)
+{
+    static const char *texts[LEAF_NAMES] = {"start", "stop", "step", "__qualname__"};
+    if (leaf_names[which] == NULL)
+        leaf_names[which] = PyUnicode_InternFromString(texts[which]);
+    if (leaf_names[which] == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *attribute = PyObject_GetAttr(value, leaf_names[which]);
+    if (attribute == NULL)
+        PyErr_Clear();
+    return attribute;
+}
+
 /* Whether ``value`` is of a type whose form is its ``__qualname__``, read from the object
  * (exact types: their getter runs no user code). */
 static int
@@ -41,13 +62,10 @@ leaf_is_named(PyObject *value)
 static int
 leaf_range_fields(PyObject *value, long fields[3])
 {
-    static const char *names[3] = {"start", "stop", "step"};
     for (int i = 0; i < 3; i++) {
-        PyObject *field = PyObject_GetAttrString(value, names[i]);
-        if (field == NULL) {
-            PyErr_Clear();
+        PyObject *field = leaf_attribute(value, LEAF_START + i);
+        if (field == NULL)
             return 0;
-        }
         int overflow = 0;
         fields[i] = PyLong_AsLongAndOverflow(field, &overflow);
         Py_DECREF(field);
@@ -74,12 +92,10 @@ leaf_key_into(PyObject *value, char *key)
         return size + (Py_ssize_t)sizeof fields;
     }
     if (leaf_is_named(value)) {
-        PyObject *name = PyObject_GetAttrString(value, "__qualname__");
+        PyObject *name = leaf_attribute(value, LEAF_QUALNAME);
         Py_XDECREF(name); /* compared by address only: see leaf_key_of */
-        if (name == NULL) {
-            PyErr_Clear();
+        if (name == NULL)
             return 0;
-        }
         PyTypeObject *type = Py_TYPE(value);
         key[0] = LEAF_NAMED;
         memcpy(key + size, &type, sizeof type);

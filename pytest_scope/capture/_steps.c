@@ -93,6 +93,69 @@ intern_names(void)
     return 0;
 }
 
+/* -- reading and writing the recorder's attributes ---------------------------------------
+ *
+ * The recorder's objects are compiled classes (mypyc), whose attributes are getset
+ * descriptors of their types. PyObject_GetAttr finds the descriptor in the type at each
+ * read, through the generic machinery: a tenth of a generator's native step went there.
+ * The descriptor's functions are kept here by (type, name), the type held, and called
+ * directly: a getset is a data descriptor, which is what a read or a write finds whatever
+ * the instance holds. Any other attribute, of a type that reads its attributes its own
+ * way, is read and written the usual way. */
+
+#define ACCESSORS 256
+
+typedef struct {
+    PyTypeObject *type; /* held */
+    PyObject *name;     /* held */
+    getter get;         /* NULL if the attribute is read the usual way */
+    setter set;
+    void *closure;
+} Accessor;
+
+static Accessor accessors[ACCESSORS];
+
+/* The accessor of ``name`` on ``owner``'s type, or NULL for the usual way. */
+static Accessor *
+accessor(PyObject *owner, PyObject *name)
+{
+    PyTypeObject *type = Py_TYPE(owner);
+    Accessor *kept =
+        &accessors[(((uintptr_t)type >> 4) ^ ((uintptr_t)name >> 4)) % ACCESSORS];
+    if (kept->type != type || kept->name != name) {
+        Py_XSETREF(kept->type, (PyTypeObject *)Py_NewRef(type));
+        Py_XSETREF(kept->name, Py_NewRef(name));
+        kept->get = NULL;
+        PyObject *found = _PyType_Lookup(type, name);
+        if (found != NULL && Py_IS_TYPE(found, &PyGetSetDescr_Type)
+            && type->tp_getattro == PyObject_GenericGetAttr
+            && type->tp_setattro == PyObject_GenericSetAttr) {
+            PyGetSetDef *def = ((PyGetSetDescrObject *)found)->d_getset;
+            kept->get = def->get;
+            kept->set = def->set;
+            kept->closure = def->closure;
+        }
+    }
+    return kept->get != NULL ? kept : NULL;
+}
+
+/* ``owner.name``, a new reference; NULL with an exception set if it cannot be read. */
+static PyObject *
+get_attribute(PyObject *owner, PyObject *name)
+{
+    Accessor *known = accessor(owner, name);
+    return known ? known->get(owner, known->closure) : PyObject_GetAttr(owner, name);
+}
+
+/* ``owner.name = value``: 0, or -1 with an exception set. */
+static int
+set_attribute(PyObject *owner, PyObject *name, PyObject *value)
+{
+    Accessor *known = accessor(owner, name);
+    return known && known->set ? known->set(owner, value, known->closure)
+                               : PyObject_SetAttr(owner, name, value);
+}
+
 /* -- what each line of a code object names, by local index ------------------------------ */
 
 typedef struct {
@@ -100,6 +163,14 @@ typedef struct {
     int n_deep, n_shallow, n_drops;
     int *deep, *shallow, *drops; /* indices into the frame's locals, in linenames' order */
 } LineTable;
+
+/* The line at one instruction of a code (an offset in bytes, -1 for none yet). */
+typedef struct {
+    int offset;
+    long line;
+} LineAt;
+
+#define LINES_AT 4 /* the lines of a code's last instructions kept, by offset */
 
 typedef struct {
     uint64_t generation; /* of the stepper that made it: another one makes its own */
@@ -109,6 +180,7 @@ typedef struct {
     int first_line, n_lines;
     LineTable *lines;    /* by line - first_line */
     PyObject *varnames;  /* the names, by index (the code's co_varnames) */
+    LineAt lines_at[LINES_AT]; /* where generators resume and yield, mostly (frame_line) */
 } CodeTable;
 
 static Py_ssize_t code_extra_index = -1;
@@ -271,6 +343,8 @@ build_code_table(NativeSteps *self, PyCodeObject *code)
     if (table == NULL)
         return NULL;
     table->generation = self->generation;
+    for (int i = 0; i < LINES_AT; i++)
+        table->lines_at[i].offset = -1;
     if (!(code->co_flags & CO_OPTIMIZED)) {
         table->unsupported = 1;
         return table;
@@ -353,6 +427,23 @@ code_table(NativeSteps *self, PyObject *code)
         return NULL;
     }
     return made->unsupported ? NULL : made;
+}
+
+/* The line of ``frame``, which runs the table's code: kept by instruction, since finding
+ * it in the code's line table is a scan (PyCode_Addr2Line), and a generator resumes and
+ * yields at the same few instructions. A frame whose line a tracer set says its own. */
+static long
+frame_line(CodeTable *table, PyFrameObject *frame)
+{
+    int offset = PyFrame_GetLasti(frame);
+    if (frame->f_lineno != 0 || offset < 0)
+        return PyFrame_GetLineNumber(frame);
+    LineAt *kept = &table->lines_at[(offset / (int)sizeof(_Py_CODEUNIT)) % LINES_AT];
+    if (kept->offset != offset) {
+        kept->line = PyFrame_GetLineNumber(frame);
+        kept->offset = offset;
+    }
+    return kept->line;
 }
 
 static const LineTable *
@@ -521,7 +612,7 @@ is_scalar(NativeSteps *self, PyObject *value, Py_ssize_t *shortest)
         if (length > self->max_str)
             return 0;
         if (*shortest < 0) {
-            PyObject *boxed = PyObject_GetAttr(self->redaction, s_shortest);
+            PyObject *boxed = get_attribute(self->redaction, s_shortest);
             if (boxed == NULL)
                 return -1;
             *shortest = PyLong_AsSsize_t(boxed);
@@ -614,7 +705,7 @@ forget_cache(NativeSteps *self)
 static int
 long_attribute(PyObject *owner, PyObject *name, long *value)
 {
-    PyObject *boxed = PyObject_GetAttr(owner, name);
+    PyObject *boxed = get_attribute(owner, name);
     if (boxed == NULL)
         return -1;
     *value = PyLong_AsLong(boxed);
@@ -628,7 +719,7 @@ set_long(PyObject *owner, PyObject *name, long value)
     PyObject *boxed = PyLong_FromLong(value);
     if (boxed == NULL)
         return -1;
-    int result = PyObject_SetAttr(owner, name, boxed);
+    int result = set_attribute(owner, name, boxed);
     Py_DECREF(boxed);
     return result;
 }
@@ -636,7 +727,7 @@ set_long(PyObject *owner, PyObject *name, long value)
 static int
 pack_attribute(Packed *packed, PyObject *owner, PyObject *name)
 {
-    PyObject *boxed = PyObject_GetAttr(owner, name);
+    PyObject *boxed = get_attribute(owner, name);
     if (boxed == NULL)
         return -1;
     int result = pack_int(packed, boxed);
@@ -666,46 +757,46 @@ read_view(NativeSteps *self, PyObject *code, PyFrameObject *frame, const CodeTab
     int result = 0;
     long calling_at;
     view->buffer = Py_NewRef(buffer);
-    if (!(attribute = PyObject_GetAttr(buffer, s_keyframe_due)) || attribute != Py_False)
+    if (!(attribute = get_attribute(buffer, s_keyframe_due)) || attribute != Py_False)
         goto done;
     Py_CLEAR(attribute);
-    if (!(thread = PyObject_GetAttr(self->recorder, s_last_thread)) || thread == Py_None)
+    if (!(thread = get_attribute(self->recorder, s_last_thread)) || thread == Py_None)
         goto done;
-    if (!(attribute = PyObject_GetAttr(thread, s_ident)))
+    if (!(attribute = get_attribute(thread, s_ident)))
         goto done;
     view->ident = PyLong_AsUnsignedLong(attribute);
     Py_CLEAR(attribute);
     if (view->ident != PyThread_get_thread_ident())
         goto done;
-    if (!(stack = PyObject_GetAttr(thread, s_stack)) || !PyList_CheckExact(stack)
+    if (!(stack = get_attribute(thread, s_stack)) || !PyList_CheckExact(stack)
         || PyList_GET_SIZE(stack) == 0)
         goto done;
     view->entry = Py_NewRef(PyList_GET_ITEM(stack, PyList_GET_SIZE(stack) - 1));
-    if (!(attribute = PyObject_GetAttr(view->entry, s_frame))
+    if (!(attribute = get_attribute(view->entry, s_frame))
         || attribute != (PyObject *)frame)
         goto done;
     Py_CLEAR(attribute);
     view->frame = (PyObject *)frame;
     view->code = code;
-    if (!(known = PyObject_GetAttr(view->entry, s_code))
-        || !(cells = PyObject_GetAttr(known, s_cell_names)) || !PyTuple_CheckExact(cells)
+    if (!(known = get_attribute(view->entry, s_code))
+        || !(cells = get_attribute(known, s_cell_names)) || !PyTuple_CheckExact(cells)
         || PyTuple_GET_SIZE(cells) != 0)
         goto done;
-    if (!(attribute = PyObject_GetAttr(view->entry, s_dropping)) || attribute != Py_None)
+    if (!(attribute = get_attribute(view->entry, s_dropping)) || attribute != Py_None)
         goto done;
     Py_CLEAR(attribute);
     view->table = table;
-    if (!(view->values = PyObject_GetAttr(view->entry, s_values))
+    if (!(view->values = get_attribute(view->entry, s_values))
         || !PyDict_CheckExact(view->values)
-        || !(view->ids = PyObject_GetAttr(view->entry, s_ids))
+        || !(view->ids = get_attribute(view->entry, s_ids))
         || !PyDict_CheckExact(view->ids)
-        || !(view->leaves = PyObject_GetAttr(view->entry, s_leaves))
+        || !(view->leaves = get_attribute(view->entry, s_leaves))
         || !PyDict_CheckExact(view->leaves)
-        || !(view->events = PyObject_GetAttr(buffer, s_events))
-        || !(view->data = PyObject_GetAttr(view->events, s_data))
+        || !(view->events = get_attribute(buffer, s_events))
+        || !(view->data = get_attribute(view->events, s_data))
         || !PyByteArray_CheckExact(view->data)
-        || !(objects = PyObject_GetAttr(self->recorder, s_objects))
-        || !(view->by_id = PyObject_GetAttr(objects, s_by_id))
+        || !(objects = get_attribute(self->recorder, s_objects))
+        || !(view->by_id = get_attribute(objects, s_by_id))
         || !PyDict_CheckExact(view->by_id))
         goto done;
     if (long_attribute(view->entry, s_line, &view->line) < 0
@@ -902,7 +993,7 @@ commit(NativeSteps *self, View *view, PyObject *line, PyObject **locals, const i
     long step = view->step + 1;
     if (store_changed(view->values, view->ids, view->leaves, view->table->varnames, locals,
                       changed, n_changed) < 0
-        || PyObject_SetAttr(view->entry, s_line, line) < 0
+        || set_attribute(view->entry, s_line, line) < 0
         || append_event(self, view->events, view->data, step, view->count, packed) < 0)
         return -1;
     view->step = step;
@@ -954,7 +1045,7 @@ try_step(NativeSteps *self, PyObject *code, PyObject *line, PyFrameObject *frame
     PyObject **locals = _PyFrame_GetLocalsArray(frame->f_frame);
     if (!may_be_scalars(self, line_table(table, line_no), locals))
         return 0;
-    PyObject *buffer = PyObject_GetAttr(self->recorder, s_line_buffer);
+    PyObject *buffer = get_attribute(self->recorder, s_line_buffer);
     if (buffer == NULL)
         return 0;
     Py_DECREF(buffer); /* the recorder holds it: compared or read below, kept by a view */
@@ -1054,7 +1145,7 @@ forget_generators(GeneratorCache *cache)
 static int
 take_attribute(PyObject **slot, PyObject *owner, PyObject *name)
 {
-    Py_XSETREF(*slot, PyObject_GetAttr(owner, name));
+    Py_XSETREF(*slot, get_attribute(owner, name));
     return *slot == NULL ? -1 : 0;
 }
 
@@ -1068,12 +1159,12 @@ fill_generators(NativeSteps *self, GeneratorCache *cache, PyObject *buffer, long
 {
     forget_generators(cache);
     cache->buffer = Py_NewRef(buffer);
-    PyObject *due = PyObject_GetAttr(buffer, s_keyframe_due);
+    PyObject *due = get_attribute(buffer, s_keyframe_due);
     Py_XDECREF(due);
     if (due != Py_False || take_attribute(&cache->thread, self->recorder, s_last_thread) < 0
         || cache->thread == Py_None)
         return 0;
-    PyObject *ident = PyObject_GetAttr(cache->thread, s_ident);
+    PyObject *ident = get_attribute(cache->thread, s_ident);
     cache->ident = ident ? PyLong_AsUnsignedLong(ident) : 0;
     Py_XDECREF(ident);
     if (ident == NULL || cache->ident != PyThread_get_thread_ident()
@@ -1110,7 +1201,7 @@ generator_code(GeneratorCache *cache, PyObject *code)
     if (known == NULL || known == cache->known)
         return known;
     Py_CLEAR(cache->entry); /* whose packed header holds the code's number */
-    PyObject *stepped_lines = PyObject_GetAttr(known, s_stepped_lines);
+    PyObject *stepped_lines = get_attribute(known, s_stepped_lines);
     Py_XDECREF(stepped_lines);
     if (stepped_lines != Py_False)
         return NULL;
@@ -1128,9 +1219,9 @@ generator_entry(GeneratorCache *cache, PyObject *entry)
     if (entry == cache->entry)
         return 1;
     Py_CLEAR(cache->entry);
-    PyObject *known = PyObject_GetAttr(entry, s_code);
-    PyObject *stepped = PyObject_GetAttr(entry, s_stepped);
-    PyObject *dropping = PyObject_GetAttr(entry, s_dropping);
+    PyObject *known = get_attribute(entry, s_code);
+    PyObject *stepped = get_attribute(entry, s_stepped);
+    PyObject *dropping = get_attribute(entry, s_dropping);
     int fits = known == cache->known && stepped == Py_True && dropping == Py_None
                && take_attribute(&cache->values, entry, s_values) == 0
                && PyDict_CheckExact(cache->values)
@@ -1154,15 +1245,15 @@ generator_entry(GeneratorCache *cache, PyObject *entry)
 
 /* The table of a generator's code whose step may be native, with the cache read as of
  * the recorder's step now; NULL if the step is the Python recorder's. */
-static const CodeTable *
+static CodeTable *
 generator_table(NativeSteps *self, PyObject *code, PyFrameObject *frame)
 {
     if (!runs_code(frame, code))
         return NULL;
-    const CodeTable *table = code_table(self, code);
+    CodeTable *table = code_table(self, code);
     if (table == NULL || !table->plain_locals)
         return NULL;
-    PyObject *buffer = PyObject_GetAttr(self->recorder, s_line_buffer);
+    PyObject *buffer = get_attribute(self->recorder, s_line_buffer);
     Py_XDECREF(buffer); /* the recorder holds it: compared, or held by the cache */
     long step;
     if (buffer == NULL || buffer == Py_None || !unlocked_untraced(self)
@@ -1241,7 +1332,7 @@ parameters_unchanged(GeneratorCache *cache, PyObject *values, PyObject *varnames
         PyObject *old = form ? PyDict_GetItemWithError(values, name) : NULL;
         int same = old ? PyObject_RichCompareBool(form, old, Py_EQ) : -1;
         Py_XDECREF(form);
-        PyObject *changes = same == 1 ? PyObject_GetAttr(cache->objects, s_changes) : NULL;
+        PyObject *changes = same == 1 ? get_attribute(cache->objects, s_changes) : NULL;
         int unchanged = changes != NULL && PyList_CheckExact(changes)
                         && PyList_GET_SIZE(changes) == 0;
         Py_XDECREF(changes);
@@ -1261,18 +1352,17 @@ static int
 caller_unchanged(NativeSteps *self, PyObject *caller, PyFrameObject *back)
 {
     long line;
-    if (long_attribute(caller, s_line, &line) < 0 || PyFrame_GetLineNumber(back) != line)
-        return 0;
     PyCodeObject *code = PyFrame_GetCode(back);
     Py_DECREF(code); /* the frame holds it */
-    const CodeTable *table = code_table(self, (PyObject *)code);
-    if (table == NULL)
+    CodeTable *table = code_table(self, (PyObject *)code);
+    if (table == NULL || long_attribute(caller, s_line, &line) < 0
+        || frame_line(table, back) != line)
         return 0;
     const LineTable *names = line_table(table, line);
     if (names->python)
         return 0;
-    PyObject *values = PyObject_GetAttr(caller, s_values);
-    PyObject *leaves = PyObject_GetAttr(caller, s_leaves);
+    PyObject *values = get_attribute(caller, s_values);
+    PyObject *leaves = get_attribute(caller, s_leaves);
     Py_XDECREF(values); /* the caller's shadow holds them */
     Py_XDECREF(leaves);
     if (values == NULL || leaves == NULL || !PyDict_CheckExact(values)
@@ -1304,19 +1394,17 @@ caller_caught_up(NativeSteps *self, PyObject *caller, PyFrameObject *back, int a
                  CallerMove *move, int *moved)
 {
     long line;
-    if (long_attribute(caller, s_line, &line) < 0
-        || long_attribute(caller, s_frame_no, &move->frame_no) < 0)
-        return 0;
-    move->line = PyFrame_GetLineNumber(back);
-    *moved = move->line != line;
     PyCodeObject *code = PyFrame_GetCode(back);
     Py_DECREF(code); /* the frame holds it */
-    const CodeTable *table = code_table(self, (PyObject *)code);
-    if (table == NULL || !table->plain_locals)
+    CodeTable *table = code_table(self, (PyObject *)code);
+    if (table == NULL || !table->plain_locals || long_attribute(caller, s_line, &line) < 0
+        || long_attribute(caller, s_frame_no, &move->frame_no) < 0)
         return 0;
-    PyObject *values = PyObject_GetAttr(caller, s_values);
-    PyObject *ids = PyObject_GetAttr(caller, s_ids);
-    PyObject *leaves = PyObject_GetAttr(caller, s_leaves);
+    move->line = frame_line(table, back);
+    *moved = move->line != line;
+    PyObject *values = get_attribute(caller, s_values);
+    PyObject *ids = get_attribute(caller, s_ids);
+    PyObject *leaves = get_attribute(caller, s_leaves);
     Py_XDECREF(values); /* the caller's shadow holds them */
     Py_XDECREF(ids);
     Py_XDECREF(leaves);
@@ -1380,7 +1468,7 @@ advance_line_view(NativeSteps *self, long step)
  * count and in the open chunk: 1 recorded, 0 for the Python recorder (nothing changed),
  * -1 on an error after the step began to change state. */
 static int
-generator_step(NativeSteps *self, const CodeTable *table, PyObject *entry,
+generator_step(NativeSteps *self, CodeTable *table, PyObject *entry,
                PyFrameObject *frame, long kind, const CallerMove *moved, PyObject *returned)
 {
     GeneratorCache *cache = &self->generators;
@@ -1392,7 +1480,7 @@ generator_step(NativeSteps *self, const CodeTable *table, PyObject *entry,
     int n_changed = changed_locals(self, varnames, table->n_params, cache->values,
                                    cache->ids, cache->leaves, locals, changed, walked,
                                    &n_walked);
-    long line = PyFrame_GetLineNumber(frame);
+    long line = frame_line(table, frame);
     Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
     packed.bytes = packed.inline_bytes;
     int result = 0;
@@ -1446,14 +1534,14 @@ try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
 {
     GeneratorCache *cache = &self->generators;
     cache->walked = 0;
-    const CodeTable *table = generator_table(self, code, frame);
+    CodeTable *table = generator_table(self, code, frame);
     if (table == NULL || PyList_GET_SIZE(cache->stack) == 0)
         return 0;
     PyObject *caller = PyList_GET_ITEM(cache->stack, PyList_GET_SIZE(cache->stack) - 1);
     PyFrameObject *back = PyFrame_GetBack(frame);
-    PyObject *caller_frame = PyObject_GetAttr(caller, s_frame);
-    PyObject *caller_known = PyObject_GetAttr(caller, s_code);
-    PyObject *stepped_lines = caller_known ? PyObject_GetAttr(caller_known, s_stepped_lines)
+    PyObject *caller_frame = get_attribute(caller, s_frame);
+    PyObject *caller_known = get_attribute(caller, s_code);
+    PyObject *stepped_lines = caller_known ? get_attribute(caller_known, s_stepped_lines)
                                            : NULL;
     PyObject *frame_id = PyLong_FromVoidPtr(frame);
     PyObject *entry = NULL;
@@ -1492,7 +1580,7 @@ try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
      * to (Recorder._release_locals compares them as it returns). */
     if (result == 1
         && (PyDict_DelItem(cache->suspended, frame_id) < 0
-            || PyObject_SetAttr(entry, s_frame, (PyObject *)frame) < 0
+            || set_attribute(entry, s_frame, (PyObject *)frame) < 0
             || PyList_Append(cache->stack, entry) < 0
             || set_long(entry, s_frame_refs, (long)(Py_REFCNT(frame) + self->own_refs)) < 0))
         result = -1;
@@ -1514,14 +1602,14 @@ try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *val
     Py_ssize_t shortest = -1;
     if (is_scalar(self, value, &shortest) <= 0)
         return 0;
-    const CodeTable *table = generator_table(self, code, frame);
+    CodeTable *table = generator_table(self, code, frame);
     GeneratorCache *cache = &self->generators;
     if (table == NULL || PyList_GET_SIZE(cache->stack) == 0
         || PyDict_GET_SIZE(cache->suspended) >= self->max_suspended)
         return 0;
     Py_ssize_t depth = PyList_GET_SIZE(cache->stack);
     PyObject *entry = Py_NewRef(PyList_GET_ITEM(cache->stack, depth - 1));
-    PyObject *entry_frame = PyObject_GetAttr(entry, s_frame);
+    PyObject *entry_frame = get_attribute(entry, s_frame);
     Py_XDECREF(entry_frame); /* compared only */
     PyObject *frame_id = PyLong_FromVoidPtr(frame);
     int result = 0;
@@ -1531,7 +1619,7 @@ try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *val
     /* The frame leaves the shadow stack for the suspended ones (Recorder._suspend). */
     if (result == 1
         && (PyList_SetSlice(cache->stack, depth - 1, depth, NULL) < 0
-            || PyObject_SetAttr(entry, s_frame, Py_None) < 0
+            || set_attribute(entry, s_frame, Py_None) < 0
             || PyDict_SetItem(cache->suspended, frame_id, entry) < 0))
         result = -1;
     Py_XDECREF(frame_id);
