@@ -49,7 +49,7 @@ static PyObject *s_line_buffer, *s_keyframe_due, *s_last_thread, *s_ident, *s_st
     *s_calling_at, *s_step, *s_events, *s_data, *s_count, *s_events_per_chunk,
     *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest, *s_codes, *s_suspended,
     *s_stepped_lines, *s_optimized, *s_stepped, *s_frame_refs, *s_params, *s_leaves,
-    *s_form, *s_changes, *s_end_step;
+    *s_form, *s_changes, *s_end_step, *s_records, *s_restart_code, *s_locals_dict, *s_ref;
 
 static int
 intern_names(void)
@@ -89,6 +89,10 @@ intern_names(void)
     NAME(s_form, "form");
     NAME(s_changes, "changes");
     NAME(s_end_step, "end_step");
+    NAME(s_records, "_records");
+    NAME(s_restart_code, "_restart_code");
+    NAME(s_locals_dict, "locals_dict");
+    NAME(s_ref, "$ref");
 #undef NAME
     return 0;
 }
@@ -233,6 +237,8 @@ typedef struct {
     int valid;
     PyObject *buffer, *events, *data, *thread, *stack, *suspended, *codes;
     PyObject *objects;          /* the recorder's ObjectTable, which walks parameters */
+    PyObject *records;          /* its records by id: the objects whose forms it recorded */
+    PyObject *restart_code;     /* the code a Hypothesis test restarts from, compared only */
     int walked;                 /* whether the step being tried walked any */
     unsigned long ident;
     long step, count, per_chunk;
@@ -249,7 +255,7 @@ typedef struct {
     vectorcallfunc vectorcall;
     PyObject *recorder;
     PyObject *fallback;     /* the Python recorder's fast line callback */
-    PyObject *on_resume, *on_yield; /* the Python recorder's resume and yield callbacks */
+    PyObject *on_resume, *on_yield, *on_return; /* the Python recorder's callbacks */
     PyObject *locked;       /* the recorder's lock's ``locked`` */
     PyObject *is_tracing;   /* tracemalloc.is_tracing */
     PyObject *line_names;   /* linenames.line_names */
@@ -261,11 +267,11 @@ typedef struct {
     PyObject *locals_key; /* Payload.LOCALS */
     PyObject *returned_key; /* Payload.RETURNED */
     PyObject *other_frames_key; /* Payload.OTHER_FRAMES */
-    long resume_kind, yield_kind; /* Kind.RESUME, Kind.YIELD */
+    long resume_kind, yield_kind, return_kind; /* Kind.RESUME, Kind.YIELD, Kind.RETURN */
     Py_ssize_t own_refs;  /* objects.OWN_REFS: a Python callback's frame local adds them */
     Py_ssize_t max_suspended; /* the suspended frames the recorder keeps at most */
     uint64_t generation;
-    Py_ssize_t line_steps, generator_steps; /* the steps recorded here */
+    Py_ssize_t line_steps, generator_steps, return_steps; /* the steps recorded here */
     Cache cache;
     GeneratorCache generators;
 } NativeSteps;
@@ -900,7 +906,8 @@ typedef struct {
 static int
 pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *header,
            Py_ssize_t header_size, long line, PyObject *varnames, PyObject **locals,
-           const int *changed, int n_changed, const CallerMove *moved, PyObject *returned)
+           const int *changed, int n_changed, const CallerMove *moved, PyObject *returned,
+           long returned_ref)
 {
     if (reserve(packed, 1) < 0)
         return -1;
@@ -942,9 +949,17 @@ pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *
         packed->bytes[packed->size++] = (char)0x80;
         packed->bytes[packed->size++] = (char)0x90;
     }
-    if (returned != NULL
-        && (pack_str(packed, self->returned_key) < 0 || pack_scalar(packed, returned) < 0))
-        return -1;
+    if (returned != NULL) {
+        if (pack_str(packed, self->returned_key) < 0)
+            return -1;
+        if (returned_ref < 0)
+            return pack_scalar(packed, returned);
+        if (reserve(packed, 1) < 0)
+            return -1;
+        packed->bytes[packed->size++] = (char)0x81; /* {"$ref": number} */
+        if (pack_str(packed, s_ref) < 0 || pack_long(packed, returned_ref) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -1091,7 +1106,7 @@ try_step(NativeSteps *self, PyObject *code, PyObject *line, PyFrameObject *frame
     if (n_changed < 0
         || pack_event(self, &packed, view->step + 1, self->line_kind, view->header,
                       view->header_size, line_no, view->table->varnames, locals, changed,
-                      n_changed, NULL, NULL) < 0
+                      n_changed, NULL, NULL, -1) < 0
         || view->count < 1 || view->count + 1 >= view->per_chunk
         || ((n_changed || !((view->count + 1) & 63))
             && PyByteArray_GET_SIZE(view->data) + packed.size >= self->chunk_target_bytes))
@@ -1134,6 +1149,8 @@ forget_generators(GeneratorCache *cache)
     Py_CLEAR(cache->suspended);
     Py_CLEAR(cache->codes);
     Py_CLEAR(cache->objects);
+    Py_CLEAR(cache->records);
+    Py_CLEAR(cache->restart_code);
     Py_CLEAR(cache->known);
     Py_CLEAR(cache->entry);
     Py_CLEAR(cache->values);
@@ -1178,6 +1195,9 @@ fill_generators(NativeSteps *self, GeneratorCache *cache, PyObject *buffer, long
         || take_attribute(&cache->codes, self->recorder, s_codes) < 0
         || !PyDict_CheckExact(cache->codes)
         || take_attribute(&cache->objects, self->recorder, s_objects) < 0
+        || take_attribute(&cache->records, cache->objects, s_records) < 0
+        || !PyDict_CheckExact(cache->records)
+        || take_attribute(&cache->restart_code, self->recorder, s_restart_code) < 0
         || long_attribute(cache->events, s_count, &cache->count) < 0
         || long_attribute(buffer, s_events_per_chunk, &cache->per_chunk) < 0)
         return 0;
@@ -1344,6 +1364,45 @@ parameters_unchanged(GeneratorCache *cache, PyObject *values, PyObject *varnames
     return 1;
 }
 
+/* What a step that returns or yields ``value`` records of it (Recorder._add_value): -1
+ * in ``*number`` for a scalar, its own form; the number of an object whose form the
+ * table recorded, walked as the Python recorder walks it (ObjectTable.form) and found
+ * unchanged. 1, or 0 if the step is the Python recorder's (another object, or a change
+ * the walk found and recorded, which it takes). */
+static int
+value_form(NativeSteps *self, GeneratorCache *cache, PyObject *value, long *number)
+{
+    *number = -1;
+    Py_ssize_t shortest = -1;
+    int scalar = is_scalar(self, value, &shortest);
+    if (scalar != 0) {
+        PyErr_Clear();
+        return scalar > 0;
+    }
+    PyObject *key = PyLong_FromVoidPtr(value);
+    int known = key ? PyDict_Contains(cache->records, key) : -1;
+    Py_XDECREF(key);
+    if (known != 1) {
+        PyErr_Clear();
+        return 0;
+    }
+    cache->walked = 1;
+    PyObject *form = PyObject_CallMethodOneArg(cache->objects, s_form, value);
+    PyObject *ref = form != NULL && PyDict_CheckExact(form) && PyDict_GET_SIZE(form) == 1
+                        ? PyDict_GetItemWithError(form, s_ref) : NULL;
+    long found = ref != NULL && PyLong_CheckExact(ref) ? PyLong_AsLong(ref) : -1;
+    Py_XDECREF(form);
+    PyObject *changes = found >= 0 ? get_attribute(cache->objects, s_changes) : NULL;
+    int unchanged = changes != NULL && PyList_CheckExact(changes)
+                    && PyList_GET_SIZE(changes) == 0;
+    Py_XDECREF(changes);
+    PyErr_Clear();
+    if (!unchanged)
+        return 0;
+    *number = found;
+    return 1;
+}
+
 /* Whether a caller stepped line by line, resuming a generator from another instruction
  * than at its last look, has nothing to catch up (Recorder._catch_up): it is still on the
  * line last recorded, and each local that line names is the very scalar (or the leaf)
@@ -1484,11 +1543,13 @@ generator_step(NativeSteps *self, CodeTable *table, PyObject *entry,
     Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
     packed.bytes = packed.inline_bytes;
     int result = 0;
+    long returned_ref = -1;
     if (n_changed < 0
         || !parameters_unchanged(cache, cache->values, varnames, locals, walked, n_walked)
+        || (returned != NULL && !value_form(self, cache, returned, &returned_ref))
         || pack_event(self, &packed, cache->step + 1, kind, cache->header,
                       cache->header_size, line, varnames, locals, changed, n_changed, moved,
-                      returned) < 0
+                      returned, returned_ref) < 0
         || closes_chunk(self, cache->count, cache->per_chunk, cache->data,
                         n_changed > 0 || moved != NULL || returned != NULL, &packed))
         goto done;
@@ -1599,11 +1660,9 @@ done:
 static int
 try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *value)
 {
-    Py_ssize_t shortest = -1;
-    if (is_scalar(self, value, &shortest) <= 0)
-        return 0;
-    CodeTable *table = generator_table(self, code, frame);
     GeneratorCache *cache = &self->generators;
+    cache->walked = 0;
+    CodeTable *table = generator_table(self, code, frame);
     if (table == NULL || PyList_GET_SIZE(cache->stack) == 0
         || PyDict_GET_SIZE(cache->suspended) >= self->max_suspended)
         return 0;
@@ -1613,7 +1672,6 @@ try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *val
     Py_XDECREF(entry_frame); /* compared only */
     PyObject *frame_id = PyLong_FromVoidPtr(frame);
     int result = 0;
-    cache->walked = 0;
     if (entry_frame == (PyObject *)frame && frame_id != NULL)
         result = generator_step(self, table, entry, frame, self->yield_kind, NULL, value);
     /* The frame leaves the shadow stack for the suspended ones (Recorder._suspend). */
@@ -1623,6 +1681,70 @@ try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *val
             || PyDict_SetItem(cache->suspended, frame_id, entry) < 0))
         result = -1;
     Py_XDECREF(frame_id);
+    Py_DECREF(entry);
+    return end_walks(cache, result);
+}
+
+/* Whether an object a returning frame's locals hold may die as the frame is cleared,
+ * which the Python recorder notes (Recorder._release_locals): only when nothing but the
+ * recorder holds the frame object (its references as counted when the frame was
+ * entered), and the frame's bindings to the object are all its references (as
+ * ``_held_by_bindings_alone`` counts them, without the references of its own reading). */
+static int
+locals_may_die(NativeSteps *self, PyObject *entry, PyObject *ids, PyObject *varnames,
+               PyObject **locals, PyFrameObject *frame)
+{
+    long frame_refs;
+    if (PyDict_GET_SIZE(ids) == 0)
+        return 0;
+    if (long_attribute(entry, s_frame_refs, &frame_refs) < 0) {
+        PyErr_Clear();
+        return 1;
+    }
+    if ((long)(Py_REFCNT(frame) + self->own_refs) != frame_refs)
+        return 0;
+    Py_ssize_t n = PyTuple_GET_SIZE(varnames);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *value = locals[i];
+        if (value == NULL || _Py_IsImmortal(value))
+            continue;
+        Py_ssize_t bindings = 0;
+        for (Py_ssize_t j = 0; j < n; j++)
+            bindings += locals[j] == value;
+        if (Py_REFCNT(value) <= bindings)
+            return 1;
+    }
+    return 0;
+}
+
+/* A frame without line events returning a scalar or an unchanged object it knows, with
+ * nothing of its locals to forget: 1 recorded, 0 for the Python recorder, -1 on an error
+ * after the step began to change state. */
+static int
+try_return(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *value)
+{
+    GeneratorCache *cache = &self->generators;
+    cache->walked = 0;
+    CodeTable *table = generator_table(self, code, frame);
+    if (table == NULL || PyList_GET_SIZE(cache->stack) == 0 || code == cache->restart_code)
+        return 0;
+    Py_ssize_t depth = PyList_GET_SIZE(cache->stack);
+    PyObject *entry = Py_NewRef(PyList_GET_ITEM(cache->stack, depth - 1));
+    PyObject *entry_frame = get_attribute(entry, s_frame);
+    Py_XDECREF(entry_frame); /* compared only */
+    int result = 0;
+    if (entry_frame == (PyObject *)frame && generator_entry(cache, entry)
+        && !locals_may_die(self, entry, cache->ids, table->varnames,
+                           _PyFrame_GetLocalsArray(frame->f_frame), frame))
+        result = generator_step(self, table, entry, frame, self->return_kind, NULL, value);
+    /* The frame leaves the shadow stack (Recorder._record_step). */
+    if (result == 1
+        && (PyList_SetSlice(cache->stack, depth - 1, depth, NULL) < 0
+            || set_attribute(entry, s_frame, Py_None) < 0
+            || set_attribute(entry, s_locals_dict, Py_None) < 0))
+        result = -1;
+    if (result == 1 && entry == cache->entry)
+        Py_CLEAR(cache->entry); /* a frame that left: the next one may take its address */
     Py_DECREF(entry);
     return end_walks(cache, result);
 }
@@ -1676,6 +1798,17 @@ stepper_yield(NativeSteps *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyObject *
+stepper_return(NativeSteps *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "a return takes (code, offset, value)");
+        return NULL;
+    }
+    int result = try_return(self, args[0], PyEval_GetFrame(), args[2]);
+    return finish(self, result, &self->return_steps, self->on_return, args, nargs);
+}
+
+static PyObject *
 stepper_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     NativeSteps *self = (NativeSteps *)callable;
@@ -1698,19 +1831,21 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     static char *keywords[] = {"recorder", "fallback", "locked", "is_tracing", "line_names",
                                "names_secret", "redaction", "max_str", "chunk_target_bytes",
                                "line_kind", "locals_key", "returned_key",
-                               "other_frames_key", "resume_kind", "yield_kind", "own_refs",
-                               "max_suspended", "on_resume", "on_yield", NULL};
+                               "other_frames_key", "resume_kind", "yield_kind",
+                               "return_kind", "own_refs", "max_suspended", "on_resume",
+                               "on_yield", "on_return", NULL};
     PyObject *recorder, *fallback, *locked, *is_tracing, *line_names, *names_secret,
-        *redaction, *locals_key, *returned_key, *other_frames_key, *on_resume, *on_yield;
+        *redaction, *locals_key, *returned_key, *other_frames_key, *on_resume, *on_yield,
+        *on_return;
     Py_ssize_t max_str, chunk_target_bytes, own_refs, max_suspended;
-    long line_kind, resume_kind, yield_kind;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUUllnnOO:NativeSteps",
+    long line_kind, resume_kind, yield_kind, return_kind;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUUlllnnOOO:NativeSteps",
                                      keywords, &recorder, &fallback, &locked, &is_tracing,
                                      &line_names, &names_secret, &redaction, &max_str,
                                      &chunk_target_bytes, &line_kind, &locals_key,
                                      &returned_key, &other_frames_key, &resume_kind,
-                                     &yield_kind, &own_refs, &max_suspended, &on_resume,
-                                     &on_yield))
+                                     &yield_kind, &return_kind, &own_refs, &max_suspended,
+                                     &on_resume, &on_yield, &on_return))
         return NULL;
     NativeSteps *self = (NativeSteps *)type->tp_alloc(type, 0);
     if (self == NULL)
@@ -1731,8 +1866,10 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->other_frames_key = Py_NewRef(other_frames_key);
     self->on_resume = Py_NewRef(on_resume);
     self->on_yield = Py_NewRef(on_yield);
+    self->on_return = Py_NewRef(on_return);
     self->resume_kind = resume_kind;
     self->yield_kind = yield_kind;
+    self->return_kind = return_kind;
     self->own_refs = own_refs;
     self->max_suspended = max_suspended;
     self->generation = next_generation++;
@@ -1754,6 +1891,7 @@ stepper_traverse(NativeSteps *self, visitproc visit, void *arg)
     Py_VISIT(self->other_frames_key);
     Py_VISIT(self->on_resume);
     Py_VISIT(self->on_yield);
+    Py_VISIT(self->on_return);
     Py_VISIT(self->cache.view.buffer);
     Py_VISIT(self->cache.view.entry);
     Py_VISIT(self->cache.view.values);
@@ -1790,6 +1928,7 @@ stepper_clear(NativeSteps *self)
     Py_CLEAR(self->other_frames_key);
     Py_CLEAR(self->on_resume);
     Py_CLEAR(self->on_yield);
+    Py_CLEAR(self->on_return);
     forget_cache(self);
     forget_generators(&self->generators);
     return 0;
@@ -1816,6 +1955,8 @@ static PyMethodDef stepper_methods[] = {
      PyDoc_STR("The PY_RESUME callback: a generator's resume, here or by on_resume.")},
     {"yield_", (PyCFunction)(void (*)(void))stepper_yield, METH_FASTCALL,
      PyDoc_STR("The PY_YIELD callback: a generator's yield, here or by on_yield.")},
+    {"return_", (PyCFunction)(void (*)(void))stepper_return, METH_FASTCALL,
+     PyDoc_STR("The PY_RETURN callback: a return, here or by on_return.")},
     {"forget", (PyCFunction)stepper_forget, METH_NOARGS,
      PyDoc_STR("Read the recorder afresh at the next step: a test begins or ends.")},
     {NULL, NULL, 0, NULL},
@@ -1826,6 +1967,8 @@ static PyMemberDef stepper_members[] = {
      PyDoc_STR("The line steps recorded here rather than by the Python recorder.")},
     {"generator_steps", Py_T_PYSSIZET, offsetof(NativeSteps, generator_steps), Py_READONLY,
      PyDoc_STR("The resumes and yields recorded here rather than by the Python recorder.")},
+    {"return_steps", Py_T_PYSSIZET, offsetof(NativeSteps, return_steps), Py_READONLY,
+     PyDoc_STR("The returns recorded here rather than by the Python recorder.")},
     {NULL, 0, 0, 0, NULL},
 };
 

@@ -283,7 +283,9 @@ class Recorder:
             _events.PY_START: self._on_start,
             _events.PY_RESUME: self._native_steps.resume if self._native_steps else self._on_resume,
             _events.PY_THROW: self._on_throw,
-            _events.PY_RETURN: self._on_return,
+            _events.PY_RETURN: self._native_steps.return_
+            if self._native_steps
+            else self._on_return,
             _events.PY_YIELD: self._native_steps.yield_ if self._native_steps else self._on_yield,
             _events.LINE: self._on_line_general if self._line_buffer is None else self._fast_line,
             _events.JUMP: self._on_jump,
@@ -1188,7 +1190,7 @@ _is_leaf: Final[Callable[[object, bytes], bool] | None] = (
 
 
 def _native_steps(recorder: Recorder) -> Any:
-    """The native line and generator steps (``_steps.c``), which read the recorder's objects
+    """The native line, generator and return steps (``_steps.c``), which read the recorder's objects
     by their compiled attributes: only with the compiled recorder, and only where it was built."""
     extension = native_extension("_steps", __file__)
     if extension is None:
@@ -1209,10 +1211,12 @@ def _native_steps(recorder: Recorder) -> Any:
         other_frames_key=Payload.OTHER_FRAMES,
         resume_kind=Kind.RESUME,
         yield_kind=Kind.YIELD,
+        return_kind=Kind.RETURN,
         own_refs=OWN_REFS,
         max_suspended=_MAX_SUSPENDED,
         on_resume=recorder._on_resume,
         on_yield=recorder._on_yield,
+        on_return=recorder._on_return,
     )
 
 

@@ -78,13 +78,10 @@ def long_text():
 
 
 def finder(data, value, start, stop):  # as more-itertools' iter_index
-    find = data.index  # a builtin method: a leaf, told unchanged by its key
+    find = data.find  # a builtin method: a leaf, told unchanged by its key
     i = start - 1
-    try:
-        while True:
-            yield (i := find(value, i + 1, stop))
-    except ValueError:
-        pass
+    while (i := find(value, i + 1, stop)) >= 0:
+        yield i
 
 
 def sieve_like(n):
@@ -113,14 +110,40 @@ def feeding(items):  # a caller whose parameter changes between two resumes
 
 def batches(n):  # as more-itertools' _random_ordered_indices
     iterable = range(n)
-    for batch in map(list, zip(iterable, iterable)):
-        yield from batch
+    for start in iterable:
+        yield from (start, start)
 
 
 def ordered(*args):  # resumes its generator from its loop's line, not its yield's
     span = range(*args)
     for index in batches(len(span)):
         yield span[index]
+
+
+class Box:
+    def __init__(self, items):
+        self.items = items
+
+    def total(self):  # a scalar, with its parameter walked
+        return sum(self.items)
+
+    def same(self):  # an object the table knows
+        return self.items
+
+    def fresh(self):  # a new object
+        return list(self.items)
+
+
+def holding():  # a list its locals alone hold, recorded at a yield: it dies at the return
+    items = [1]
+    yield len(items)
+    yield len(items) + 1
+
+
+def scratch(n):  # a list that only its own locals hold: it dies with the frame
+    made = list(range(n))
+    kept = made
+    return len(kept)
 """
 
 # The test file: its frames are stepped line by line, and resume the generators (``gens``,
@@ -150,6 +173,18 @@ def the_rest(probe):
     return walked, secret, objects, len(text), first, probe()
 
 
+def calling(probe):
+    box = gens.Box([1, 2, 3])
+    totals = [box.total() for _ in range(5)]
+    same = [len(box.same()) for _ in range(3)]
+    box.items.append(4)
+    after = box.total()
+    copies = [box.fresh() for _ in range(2)]
+    sizes = [gens.scratch(n) for n in range(4)]
+    counted = list(gens.counter(2)) + list(gens.holding())  # generators' returns
+    return totals, same, after, copies, sizes + counted, probe()
+
+
 def through_project_callers(probe):
     found = list(gens.sieve_like(40))
     tenth = gens.nth(gens.sieve_like(60), 10)
@@ -173,11 +208,12 @@ def _record(
     run: Callable[[Callable[[], Any]], Any],
     python_callbacks: bool,
     events_per_chunk: int,
-) -> tuple[Any, list[list[Any]], int]:
-    """The result of ``run(probe)``, the events recorded, and the steps the native steps
-    took. ``probe()`` tells the shadow of each suspended frame (its line, its locals, the
-    references to its frame object counted as it was last resumed) and of each frame on
-    the stack (its line, and the instruction it last resumed a generator from)."""
+) -> tuple[Any, list[list[Any]], int, int]:
+    """The result of ``run(probe)``, the events recorded, and the generator steps and the
+    returns the native steps took. ``probe()`` tells the shadow of each suspended frame
+    (its line, its locals, the references to its frame object counted as it was last
+    resumed) and of each frame on the stack (its line, and the instruction it last resumed
+    a generator from)."""
     recorder = Recorder(Plan(root, ["test_*.py"]), ValueEncoder(), lambda *_: None)
     buffer = RingBuffer(2**30, recorder.take_keyframe, events_per_chunk=events_per_chunk)
     recorder.start()
@@ -200,6 +236,7 @@ def _record(
             events = sys.monitoring.events
             sys.monitoring.register_callback(tool_id, events.PY_RESUME, recorder._on_resume)
             sys.monitoring.register_callback(tool_id, events.PY_YIELD, recorder._on_yield)
+            sys.monitoring.register_callback(tool_id, events.PY_RETURN, recorder._on_return)
         recorder.begin_test(buffer, None)
         result = run(probe)
         steps = recorder.end_test()
@@ -208,11 +245,13 @@ def _record(
     buffer.close_chunk()
     recorded = [event for chunk in buffer.chunks() for event in unpack_chunk(chunk.data)[1]]
     assert [event[0] for event in recorded] == list(range(1, steps.steps + 1))
-    native = recorder._native_steps.generator_steps if recorder._native_steps is not None else 0
-    return result, recorded, native
+    steps = recorder._native_steps
+    if steps is None:
+        return result, recorded, 0, 0
+    return result, recorded, steps.generator_steps, steps.return_steps
 
 
-SCENARIOS = ["by_a_builtin", "in_a_loop", "the_rest", "through_project_callers"]
+SCENARIOS = ["by_a_builtin", "in_a_loop", "the_rest", "through_project_callers", "calling"]
 
 
 @pytest.mark.parametrize("events_per_chunk", [10**6, 7])
@@ -233,7 +272,7 @@ def test_native_and_python_generator_steps_record_the_same(
     assert native[0] == python[0]
     assert native[1] == python[1]
     kinds = {event[1] for event in python[1]}
-    assert {Kind.RESUME, Kind.YIELD} <= kinds
+    assert {Kind.RESUME, Kind.YIELD, Kind.RETURN} <= kinds
 
 
 def test_the_compiled_build_records_scalar_generators_natively(
@@ -246,11 +285,11 @@ def test_the_compiled_build_records_scalar_generators_natively(
         pytest.skip("the native steps come with the compiled event path")
     gens, callers = modules
     root = Path(str(gens.__file__)).parent
-    _, events, native = _record(root, lambda probe: callers.by_a_builtin(probe), False, 10**6)
+    _, events, native, _ = _record(root, lambda probe: callers.by_a_builtin(probe), False, 10**6)
     generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
     assert len(generator_steps) == 80  # after its call: 40 yields, 40 resumes
     assert native == 80
-    _, events, native = _record(root, lambda probe: callers.in_a_loop(probe), False, 10**6)
+    _, events, native, _ = _record(root, lambda probe: callers.in_a_loop(probe), False, 10**6)
     generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
     assert len(generator_steps) == 28  # 14 yields, 14 resumes
     # Python's: the yield and the resume that see ``big`` bound, the yield after its ``del``.
@@ -269,7 +308,7 @@ def test_the_compiled_build_records_generators_resumed_by_project_code_natively(
         pytest.skip("the native steps come with the compiled event path")
     gens, callers = modules
     root = Path(str(gens.__file__)).parent
-    (found, tenth, fed, orders, _), events, native = _record(
+    (found, tenth, fed, orders, _), events, native, _ = _record(
         root, lambda probe: callers.through_project_callers(probe), False, 10**6
     )
     assert found[:4] == [3, 5, 7, 9] and tenth is not None and len(fed) == 8
@@ -282,3 +321,29 @@ def test_the_compiled_build_records_generators_resumed_by_project_code_natively(
         if event[6] and any(entry[1] == "bytearray" for entry in event[6].get(Payload.OBJECTS, ()))
     ]
     assert changed_data
+
+
+def test_the_compiled_build_records_returns_natively(
+    modules: tuple[ModuleType, ModuleType],
+) -> None:
+    """A method of project code returning a scalar or an object the table knows, its
+    parameter walked unchanged: its return is native. One whose walk finds a change, one
+    returning a new object, and one whose locals alone hold an object (which dies with the
+    frame, and which the Python recorder forgets) are the Python recorder's."""
+    if not event_path.compiled():
+        pytest.skip("the native steps come with the compiled event path")
+    gens, callers = modules
+    root = Path(str(gens.__file__)).parent
+    (totals, same, after, copies, sizes, _), events, _, returns = _record(
+        root, lambda probe: callers.calling(probe), False, 10**6
+    )
+    assert totals == [6] * 5 and same == [3] * 3 and after == 10
+    assert sizes == [0, 1, 2, 3, 0, 1, 1, 2]
+    assert copies == [[1, 2, 3, 4]] * 2
+    returned = [event for event in events if event[1] == Kind.RETURN]
+    assert len(returned) == 19
+    # Native: the six totals, the three ``same`` and the counter's end. The Python
+    # recorder's: ``Box.__init__`` (its ``self`` new), the copies (new objects), the four
+    # ``scratch`` (new locals), the end of ``holding`` (whose list dies with its frame,
+    # and is forgotten) and the test's own return.
+    assert returns == 10
