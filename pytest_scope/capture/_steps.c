@@ -1,5 +1,5 @@
-/* The native steps: the recorder's most frequent events, a line step and a generator's
- * resume and yield, done in C when they are simple.
+/* The native steps: the recorder's most frequent events, a line step, a generator's
+ * resume and yield and a return, done in C when they are simple.
  *
  * A line step of a frame the recorder already follows, in the state where the recorder
  * registers its fast line callback (docs/pages/design.md, "The native line step"), reads
@@ -10,13 +10,19 @@
  * the frame's shadow as the Python recorder would and appends the packed event to the
  * open chunk.
  *
- * Anything else goes to the Python recorder's fast callback, before anything is changed:
- * an object, a deleted local, a cell, a secret name, a line that lets go of a numbered
+ * A generator's resume and yield and a return of the project's code without line events
+ * are taken when what changed is scalars and the objects their walk reaches are unchanged
+ * (docs/pages/design.md, "The native generator steps").
+ *
+ * Anything else goes to the Python recorder's callback, before anything is changed (but
+ * what a walk of objects found, which the table keeps for the Python step): a new or
+ * changed object, a deleted local, a cell, a secret name, a line that lets go of a numbered
  * object, a chunk to open or to close, another thread or frame than the last step's,
  * tracemalloc, the recorder's lock held by another thread. The Python recorder stays the
  * one place that decides what a step means; this file takes only the steps whose meaning
- * is the forms of a few scalars, and records them as the Python recorder does (the event
- * path's equivalence tests run the same recordings through both).
+ * is the forms of a few scalars and the refs of unchanged objects, and records them as
+ * the Python recorder does (the event path's equivalence tests run the same recordings
+ * through both).
  *
  * It reads the recorder's objects by attribute, so it is used only with the recorder
  * compiled from the sources it was built with (capture/event_path.py), and it reads the
@@ -227,8 +233,9 @@ typedef struct {
     View view;
 } Cache;
 
-/* What a generator's step read of the recorder, kept for the next while the recorder's
- * step count is still the last one a native step wrote (no Python step came between) and
+/* What a generator's step read of the recorder (and a return's: the steps of frames
+ * without line events share it), kept for the next while the recorder's step count is
+ * still the last one a native step wrote (no Python step came between) and
  * the test has not begun or ended (``forget``): the open chunk, the last step's thread and
  * its shadow stack, the suspended frames' shadows, the planned codes; and what it read of
  * the last generator stepped, its code's record and its frame's shadow, whose facts do
@@ -1135,7 +1142,8 @@ done:
     return result;
 }
 
-/* -- a generator's resume and yield --------------------------------------------------- */
+/* -- a generator's resume and yield, and a return: the steps of frames without line
+ *    events, which the functions named for generators take alike ----------------------- */
 
 static void
 forget_generators(GeneratorCache *cache)

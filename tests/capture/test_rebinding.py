@@ -5,7 +5,7 @@ deleted is recorded as deleted; on the compiled build in one pass over the frame
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,25 +38,29 @@ def rebinding(items, step):
 """
 
 
-def _changes(tmp_path: Path) -> list[tuple[int, list[str], list[str]]]:
-    """(kind, the locals recorded as changed, those deleted) of each step of the generator,
-    a frame of project code: recorded without line events."""
-    module = module_from_source(tmp_path / "stepping.py", PROJECT_MODULE)
+def _recorded(tmp_path: Path, run: Callable[[], object]) -> list[list[Any]]:
+    """The events of ``run()``, which steps frames of project code: recorded without line
+    events."""
     recorder = Recorder(Plan(tmp_path, ["test_*.py"]), ValueEncoder(), lambda *_: None)
     buffer = RingBuffer(2**30, recorder.take_keyframe)
     recorder.start()
     try:
         recorder.begin_test(buffer)
-        produced = list(module.rebinding([1, 2], 1))
+        run()
         recorder.end_test()
     finally:
         recorder.stop()
+    buffer.close_chunk()
+    return [event for chunk in buffer.chunks() for event in unpack_chunk(chunk.data)[1]]
+
+
+def _changes(tmp_path: Path) -> list[tuple[int, list[str], list[str]]]:
+    """(kind, the locals recorded as changed, those deleted) of each step of the generator."""
+    module = module_from_source(tmp_path / "stepping.py", PROJECT_MODULE)
+    produced: list[Any] = []
+    events = _recorded(tmp_path, lambda: produced.extend(module.rebinding([1, 2], 1)))
     assert produced[:2] == [1, 3]
     assert produced[2]() == 3
-    buffer.close_chunk()
-    events: list[list[Any]] = [
-        event for chunk in buffer.chunks() for event in unpack_chunk(chunk.data)[1]
-    ]
     return [
         (
             event[1],
@@ -104,21 +108,11 @@ def test_a_range_or_builtin_method_made_again_is_recorded_when_its_form_changes(
     the last ones: the compiled build tells them unchanged by their keys (``_leaves.h``),
     never by their addresses, and records each one whose form changed, as the pure one."""
     module = module_from_source(tmp_path / "leafy.py", LEAVES_MODULE)
-    recorder = Recorder(Plan(tmp_path, ["test_*.py"]), ValueEncoder(), lambda *_: None)
-    buffer = RingBuffer(2**30, recorder.take_keyframe)
-    recorder.start()
-    try:
-        recorder.begin_test(buffer)
-        assert list(module.leaves([3, 3, 4, 4])) == [3, 3, 4, 4]
-        recorder.end_test()
-    finally:
-        recorder.stop()
-    buffer.close_chunk()
+    produced: list[int] = []
+    events = _recorded(tmp_path, lambda: produced.extend(module.leaves([3, 3, 4, 4])))
+    assert produced == [3, 3, 4, 4]
     yields = [
-        (event[6] or {}).get(Payload.LOCALS, {})
-        for chunk in buffer.chunks()
-        for event in unpack_chunk(chunk.data)[1]
-        if event[1] == Kind.YIELD
+        (event[6] or {}).get(Payload.LOCALS, {}) for event in events if event[1] == Kind.YIELD
     ]
     assert [sorted(changed) for changed in yields] == [
         ["find", "own", "size", "span"],
