@@ -46,10 +46,15 @@ def event_path_extensions() -> list:
     extensions = mypycify(EVENT_PATH, opt_level="3", group_name="pytest_scope._event_path")
     # The native line and generator steps, which read the compiled recorder's objects
     # (_steps.c), the rebinding check of a frame's locals (_rebinding.c) and the walk of a
-    # step's objects (_sameparts.c).
+    # step's objects (_sameparts.c); the first two share the keys of leaves (_leaves.h).
+    headers = {"_steps": ["_leaves.h"], "_rebinding": ["_leaves.h"], "_sameparts": []}
     extensions += [
-        Extension(f"pytest_scope.capture.{name}", [f"pytest_scope/capture/{name}.c"])
-        for name in ("_steps", "_rebinding", "_sameparts")
+        Extension(
+            f"pytest_scope.capture.{name}",
+            [f"pytest_scope/capture/{name}.c"],
+            depends=[f"pytest_scope/capture/{header}" for header in included],
+        )
+        for name, included in headers.items()
     ]
     for extension in extensions:
         extension.optional = True  # a machine without a compiler gets the pure package

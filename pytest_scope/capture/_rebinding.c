@@ -6,7 +6,8 @@
  * 151 locals: about 30 us a step). Here the frame's locals are read in one pass, by index,
  * and each compared with what the frame's shadow last recorded of it: a local whose
  * recorded form refers to an object (``ids``) is rebound if it holds another object now,
- * any other local if it is not the very object recorded as its form (``values``).
+ * any other local if it is not the very object recorded as its form (``values``), nor the
+ * leaf recorded (``leaves``, _leaves.h).
  *
  * It reads the interpreter's frame through the internal headers of 3.12 and 3.13, which it
  * is built for, and is used only with the compiled recorder (capture/recorder.py).
@@ -22,6 +23,8 @@
 #include "internal/pycore_frame.h"
 #undef Py_BUILD_CORE
 
+#include "_leaves.h"
+
 /* The kinds of a code's locals (Include/internal/pycore_code.h). */
 #define FAST_CELL 0x40
 #define FAST_FREE 0x80
@@ -29,7 +32,7 @@
 /* Whether the local ``name``, holding ``value`` (NULL: unbound), is rebound: 1, 0, or -1
  * on an error. */
 static int
-rebound(PyObject *name, PyObject *value, PyObject *ids, PyObject *values)
+rebound(PyObject *name, PyObject *value, PyObject *ids, PyObject *values, PyObject *leaves)
 {
     PyObject *key = PyDict_GetItemWithError(ids, name);
     if (key == NULL && PyErr_Occurred())
@@ -38,7 +41,12 @@ rebound(PyObject *name, PyObject *value, PyObject *ids, PyObject *values)
         PyObject *form = PyDict_GetItemWithError(values, name);
         if (form == NULL && PyErr_Occurred())
             return -1;
-        return value != form;
+        if (value == form)
+            return 0;
+        if (value == NULL)
+            return 1;
+        int same = same_leaf(leaves, name, value);
+        return same < 0 ? -1 : !same;
     }
     if (value == NULL)
         return 1;
@@ -53,13 +61,13 @@ rebound(PyObject *name, PyObject *value, PyObject *ids, PyObject *values)
 static PyObject *
 rebound_names(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3 || !PyFrame_Check(args[0]) || !PyDict_CheckExact(args[1])
-        || !PyDict_CheckExact(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "rebound_names(frame, ids, values)");
+    if (nargs != 4 || !PyFrame_Check(args[0]) || !PyDict_CheckExact(args[1])
+        || !PyDict_CheckExact(args[2]) || !PyDict_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "rebound_names(frame, ids, values, leaves)");
         return NULL;
     }
     PyFrameObject *frame = (PyFrameObject *)args[0];
-    PyObject *ids = args[1], *values = args[2];
+    PyObject *ids = args[1], *values = args[2], *leaves = args[3];
     PyCodeObject *code = PyFrame_GetCode(frame);
     if (!(code->co_flags & CO_OPTIMIZED)) {
         Py_DECREF(code);
@@ -76,7 +84,7 @@ rebound_names(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (value != NULL && (kind & (FAST_CELL | FAST_FREE)) && PyCell_Check(value))
             value = PyCell_GET(value);
         PyObject *name = PyTuple_GET_ITEM(names, i);
-        int changed = rebound(name, value, ids, values);
+        int changed = rebound(name, value, ids, values, leaves);
         if (changed < 0 || (changed && PyList_Append(found, name) < 0))
             Py_CLEAR(found);
     }
@@ -88,10 +96,35 @@ rebound_names(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+static PyObject *
+leaf_key(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "leaf_key(value, form)");
+        return NULL;
+    }
+    return leaf_key_of(args[0], args[1]);
+}
+
+static PyObject *
+is_leaf(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "is_leaf(value, key)");
+        return NULL;
+    }
+    return PyBool_FromLong(leaf_matches(args[0], args[1]));
+}
+
 static PyMethodDef rebinding_methods[] = {
     {"rebound_names", (PyCFunction)(void (*)(void))rebound_names, METH_FASTCALL,
-     PyDoc_STR("rebound_names(frame, ids, values): the locals of a function's frame rebound "
-               "since the forms its shadow recorded, in the order of its locals.")},
+     PyDoc_STR("rebound_names(frame, ids, values, leaves): the locals of a function's frame "
+               "rebound since the forms its shadow recorded, in the order of its locals.")},
+    {"leaf_key", (PyCFunction)(void (*)(void))leaf_key, METH_FASTCALL,
+     PyDoc_STR("leaf_key(value, form): the key of a leaf value recorded as form (see "
+               "_leaves.h), or None.")},
+    {"is_leaf", (PyCFunction)(void (*)(void))is_leaf, METH_FASTCALL,
+     PyDoc_STR("is_leaf(value, key): whether value is the leaf of that key.")},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,5 +3,11 @@
 from types import FrameType
 
 def rebound_names(
-    frame: FrameType, ids: dict[str, int], values: dict[str, object], /
+    frame: FrameType,
+    ids: dict[str, int],
+    values: dict[str, object],
+    leaves: dict[str, bytes],
+    /,
 ) -> tuple[str, ...]: ...
+def leaf_key(value: object, form: object, /) -> bytes | None: ...
+def is_leaf(value: object, key: bytes, /) -> bool: ...

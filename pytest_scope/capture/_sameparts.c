@@ -199,7 +199,8 @@ enum {
     R_NAMESPACE,  /* the id of the namespace recorded (ITEMS_NAMESPACE), else 0 */
     R_SIZE,       /* its items' number recorded */
     R_MEMBERS,    /* its slots' member descriptors */
-    R_PINNED,     /* its parts recorded, where all are immutable scalars, else None */
+    R_PINNED,     /* its parts recorded, where all are immutable scalars, else None; the
+                   * bytes recorded of a bytearray (ITEMS_BYTES) */
     R_IDS,        /* else the ids of its parts recorded */
     R_CHILD_AT,   /* the positions of its children among its parts */
     R_FIELDS
@@ -211,7 +212,20 @@ enum {
     ITEMS_SELF = 1,      /* a list, tuple, dict or set: the object itself */
     ITEMS_NAMESPACE = 2, /* an instance: its namespace (``__dict__``) */
     ITEMS_NONE = 3,      /* an instance without a namespace: its slots alone */
+    ITEMS_BYTES = 4,     /* a bytearray: its length (R_SIZE) and first bytes (R_PINNED) */
 };
+
+/* Whether a bytearray still has the length and the first bytes recorded of it (as many as
+ * were recorded: its shape in ObjectTable._parts). */
+static int
+same_bytes(PyObject *value, Py_ssize_t size, PyObject *recorded)
+{
+    if (!PyByteArray_CheckExact(value) || !PyBytes_CheckExact(recorded)
+        || PyByteArray_GET_SIZE(value) != size || PyBytes_GET_SIZE(recorded) > size)
+        return 0;
+    return memcmp(PyByteArray_AS_STRING(value), PyBytes_AS_STRING(recorded),
+                  (size_t)PyBytes_GET_SIZE(recorded)) == 0;
+}
 
 typedef struct {
     PyObject_HEAD
@@ -337,6 +351,8 @@ unchanged_children(Walker *self, PyObject *value, PyObject *record)
     Py_ssize_t size = PyLong_AsSsize_t(FIELD(record, R_SIZE));
     if (PyErr_Occurred())
         return NULL;
+    if (where == ITEMS_BYTES)
+        return same_bytes(value, size, pinned) ? PyTuple_New(0) : Py_NewRef(Py_None);
     if (!PyTuple_Check(members) || !PyTuple_Check(child_at)
         || !(pinned == Py_None ? PyTuple_Check(ids) : PyList_Check(pinned)))
         Py_RETURN_NONE;

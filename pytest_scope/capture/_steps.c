@@ -1,5 +1,5 @@
-/* The native steps: the recorder's most frequent events, a line step and a generator's
- * resume and yield, done in C when they are simple.
+/* The native steps: the recorder's most frequent events, a line step, a generator's
+ * resume and yield and a return, done in C when they are simple.
  *
  * A line step of a frame the recorder already follows, in the state where the recorder
  * registers its fast line callback (docs/pages/design.md, "The native line step"), reads
@@ -10,13 +10,19 @@
  * the frame's shadow as the Python recorder would and appends the packed event to the
  * open chunk.
  *
- * Anything else goes to the Python recorder's fast callback, before anything is changed:
- * an object, a deleted local, a cell, a secret name, a line that lets go of a numbered
+ * A generator's resume and yield and a return of the project's code without line events
+ * are taken when what changed is scalars and the objects their walk reaches are unchanged
+ * (docs/pages/design.md, "The native generator steps").
+ *
+ * Anything else goes to the Python recorder's callback, before anything is changed (but
+ * what a walk of objects found, which the table keeps for the Python step): a new or
+ * changed object, a deleted local, a cell, a secret name, a line that lets go of a numbered
  * object, a chunk to open or to close, another thread or frame than the last step's,
  * tracemalloc, the recorder's lock held by another thread. The Python recorder stays the
  * one place that decides what a step means; this file takes only the steps whose meaning
- * is the forms of a few scalars, and records them as the Python recorder does (the event
- * path's equivalence tests run the same recordings through both).
+ * is the forms of a few scalars and the refs of unchanged objects, and records them as
+ * the Python recorder does (the event path's equivalence tests run the same recordings
+ * through both).
  *
  * It reads the recorder's objects by attribute, so it is used only with the recorder
  * compiled from the sources it was built with (capture/event_path.py), and it reads the
@@ -37,6 +43,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_leaves.h"
+
 /* Locals looked at by one step; a line naming more goes to Python. */
 #define MAX_NAMES 32
 
@@ -46,7 +54,8 @@ static PyObject *s_line_buffer, *s_keyframe_due, *s_last_thread, *s_ident, *s_st
     *s_frame, *s_code, *s_cell_names, *s_dropping, *s_line, *s_values, *s_ids,
     *s_calling_at, *s_step, *s_events, *s_data, *s_count, *s_events_per_chunk,
     *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest, *s_codes, *s_suspended,
-    *s_stepped_lines, *s_optimized, *s_stepped, *s_frame_refs, *s_params;
+    *s_stepped_lines, *s_optimized, *s_stepped, *s_frame_refs, *s_params, *s_leaves,
+    *s_form, *s_changes, *s_end_step, *s_records, *s_restart_code, *s_locals_dict, *s_ref;
 
 static int
 intern_names(void)
@@ -82,8 +91,79 @@ intern_names(void)
     NAME(s_stepped, "stepped");
     NAME(s_frame_refs, "frame_refs");
     NAME(s_params, "params");
+    NAME(s_leaves, "leaves");
+    NAME(s_form, "form");
+    NAME(s_changes, "changes");
+    NAME(s_end_step, "end_step");
+    NAME(s_records, "_records");
+    NAME(s_restart_code, "_restart_code");
+    NAME(s_locals_dict, "locals_dict");
+    NAME(s_ref, "$ref");
 #undef NAME
     return 0;
+}
+
+/* -- reading and writing the recorder's attributes ---------------------------------------
+ *
+ * The recorder's objects are compiled classes (mypyc), whose attributes are getset
+ * descriptors of their types. PyObject_GetAttr finds the descriptor in the type at each
+ * read, through the generic machinery: a tenth of a generator's native step went there.
+ * The descriptor's functions are kept here by (type, name), the type held, and called
+ * directly: a getset is a data descriptor, which is what a read or a write finds whatever
+ * the instance holds. Any other attribute, of a type that reads its attributes its own
+ * way, is read and written the usual way. */
+
+#define ACCESSORS 256
+
+typedef struct {
+    PyTypeObject *type; /* held */
+    PyObject *name;     /* held */
+    getter get;         /* NULL if the attribute is read the usual way */
+    setter set;
+    void *closure;
+} Accessor;
+
+static Accessor accessors[ACCESSORS];
+
+/* The accessor of ``name`` on ``owner``'s type, or NULL for the usual way. */
+static Accessor *
+accessor(PyObject *owner, PyObject *name)
+{
+    PyTypeObject *type = Py_TYPE(owner);
+    Accessor *kept =
+        &accessors[(((uintptr_t)type >> 4) ^ ((uintptr_t)name >> 4)) % ACCESSORS];
+    if (kept->type != type || kept->name != name) {
+        Py_XSETREF(kept->type, (PyTypeObject *)Py_NewRef(type));
+        Py_XSETREF(kept->name, Py_NewRef(name));
+        kept->get = NULL;
+        PyObject *found = _PyType_Lookup(type, name);
+        if (found != NULL && Py_IS_TYPE(found, &PyGetSetDescr_Type)
+            && type->tp_getattro == PyObject_GenericGetAttr
+            && type->tp_setattro == PyObject_GenericSetAttr) {
+            PyGetSetDef *def = ((PyGetSetDescrObject *)found)->d_getset;
+            kept->get = def->get;
+            kept->set = def->set;
+            kept->closure = def->closure;
+        }
+    }
+    return kept->get != NULL ? kept : NULL;
+}
+
+/* ``owner.name``, a new reference; NULL with an exception set if it cannot be read. */
+static PyObject *
+get_attribute(PyObject *owner, PyObject *name)
+{
+    Accessor *known = accessor(owner, name);
+    return known ? known->get(owner, known->closure) : PyObject_GetAttr(owner, name);
+}
+
+/* ``owner.name = value``: 0, or -1 with an exception set. */
+static int
+set_attribute(PyObject *owner, PyObject *name, PyObject *value)
+{
+    Accessor *known = accessor(owner, name);
+    return known && known->set ? known->set(owner, value, known->closure)
+                               : PyObject_SetAttr(owner, name, value);
 }
 
 /* -- what each line of a code object names, by local index ------------------------------ */
@@ -94,6 +174,14 @@ typedef struct {
     int *deep, *shallow, *drops; /* indices into the frame's locals, in linenames' order */
 } LineTable;
 
+/* The line at one instruction of a code (an offset in bytes, -1 for none yet). */
+typedef struct {
+    int offset;
+    long line;
+} LineAt;
+
+#define LINES_AT 4 /* the lines of a code's last instructions kept, by offset */
+
 typedef struct {
     uint64_t generation; /* of the stepper that made it: another one makes its own */
     int unsupported;     /* not a function's code: its locals are not in the frame */
@@ -102,6 +190,7 @@ typedef struct {
     int first_line, n_lines;
     LineTable *lines;    /* by line - first_line */
     PyObject *varnames;  /* the names, by index (the code's co_varnames) */
+    LineAt lines_at[LINES_AT]; /* where generators resume and yield, mostly (frame_line) */
 } CodeTable;
 
 static Py_ssize_t code_extra_index = -1;
@@ -129,7 +218,7 @@ free_code_table(void *pointer)
  * when a test begins or ends (``forget``), so while its step count is still the last one
  * this stepper wrote, the next step may take it as it was. */
 typedef struct {
-    PyObject *buffer, *entry, *values, *ids, *events, *data, *by_id; /* owned when cached */
+    PyObject *buffer, *entry, *values, *ids, *leaves, *events, *data, *by_id; /* owned */
     PyObject *frame, *code;     /* compared only: the entry's frame holds its frame */
     const CodeTable *table;     /* the code's, as of this step */
     unsigned long ident;
@@ -144,8 +233,9 @@ typedef struct {
     View view;
 } Cache;
 
-/* What a generator's step read of the recorder, kept for the next while the recorder's
- * step count is still the last one a native step wrote (no Python step came between) and
+/* What a generator's step read of the recorder (and a return's: the steps of frames
+ * without line events share it), kept for the next while the recorder's step count is
+ * still the last one a native step wrote (no Python step came between) and
  * the test has not begun or ended (``forget``): the open chunk, the last step's thread and
  * its shadow stack, the suspended frames' shadows, the planned codes; and what it read of
  * the last generator stepped, its code's record and its frame's shadow, whose facts do
@@ -153,11 +243,15 @@ typedef struct {
 typedef struct {
     int valid;
     PyObject *buffer, *events, *data, *thread, *stack, *suspended, *codes;
+    PyObject *objects;          /* the recorder's ObjectTable, which walks parameters */
+    PyObject *records;          /* its records by id: the objects whose forms it recorded */
+    PyObject *restart_code;     /* the code a Hypothesis test restarts from, compared only */
+    int walked;                 /* whether the step being tried walked any */
     unsigned long ident;
     long step, count, per_chunk;
     PyObject *known;            /* the last generator's code record */
     PyObject *code;             /* its code object, compared only: the record holds it */
-    PyObject *entry, *values, *ids; /* the last generator's frame shadow, and its dicts */
+    PyObject *entry, *values, *ids, *leaves; /* the last generator's shadow, its dicts */
     long entry_line;            /* the line a native step last wrote to it, or -1 */
     char header[32];            /* its event's thread, frame and code numbers, packed */
     Py_ssize_t header_size;
@@ -168,7 +262,7 @@ typedef struct {
     vectorcallfunc vectorcall;
     PyObject *recorder;
     PyObject *fallback;     /* the Python recorder's fast line callback */
-    PyObject *on_resume, *on_yield; /* the Python recorder's resume and yield callbacks */
+    PyObject *on_resume, *on_yield, *on_return; /* the Python recorder's callbacks */
     PyObject *locked;       /* the recorder's lock's ``locked`` */
     PyObject *is_tracing;   /* tracemalloc.is_tracing */
     PyObject *line_names;   /* linenames.line_names */
@@ -179,11 +273,12 @@ typedef struct {
     long line_kind;       /* Kind.LINE */
     PyObject *locals_key; /* Payload.LOCALS */
     PyObject *returned_key; /* Payload.RETURNED */
-    long resume_kind, yield_kind; /* Kind.RESUME, Kind.YIELD */
+    PyObject *other_frames_key; /* Payload.OTHER_FRAMES */
+    long resume_kind, yield_kind, return_kind; /* Kind.RESUME, Kind.YIELD, Kind.RETURN */
     Py_ssize_t own_refs;  /* objects.OWN_REFS: a Python callback's frame local adds them */
     Py_ssize_t max_suspended; /* the suspended frames the recorder keeps at most */
     uint64_t generation;
-    Py_ssize_t line_steps, generator_steps; /* the steps recorded here */
+    Py_ssize_t line_steps, generator_steps, return_steps; /* the steps recorded here */
     Cache cache;
     GeneratorCache generators;
 } NativeSteps;
@@ -261,6 +356,8 @@ build_code_table(NativeSteps *self, PyCodeObject *code)
     if (table == NULL)
         return NULL;
     table->generation = self->generation;
+    for (int i = 0; i < LINES_AT; i++)
+        table->lines_at[i].offset = -1;
     if (!(code->co_flags & CO_OPTIMIZED)) {
         table->unsupported = 1;
         return table;
@@ -343,6 +440,23 @@ code_table(NativeSteps *self, PyObject *code)
         return NULL;
     }
     return made->unsupported ? NULL : made;
+}
+
+/* The line of ``frame``, which runs the table's code: kept by instruction, since finding
+ * it in the code's line table is a scan (PyCode_Addr2Line), and a generator resumes and
+ * yields at the same few instructions. A frame whose line a tracer set says its own. */
+static long
+frame_line(CodeTable *table, PyFrameObject *frame)
+{
+    int offset = PyFrame_GetLasti(frame);
+    if (frame->f_lineno != 0 || offset < 0)
+        return PyFrame_GetLineNumber(frame);
+    LineAt *kept = &table->lines_at[(offset / (int)sizeof(_Py_CODEUNIT)) % LINES_AT];
+    if (kept->offset != offset) {
+        kept->line = PyFrame_GetLineNumber(frame);
+        kept->offset = offset;
+    }
+    return kept->line;
 }
 
 static const LineTable *
@@ -511,7 +625,7 @@ is_scalar(NativeSteps *self, PyObject *value, Py_ssize_t *shortest)
         if (length > self->max_str)
             return 0;
         if (*shortest < 0) {
-            PyObject *boxed = PyObject_GetAttr(self->redaction, s_shortest);
+            PyObject *boxed = get_attribute(self->redaction, s_shortest);
             if (boxed == NULL)
                 return -1;
             *shortest = PyLong_AsSsize_t(boxed);
@@ -588,6 +702,7 @@ forget_view(View *view)
     Py_CLEAR(view->entry);
     Py_CLEAR(view->values);
     Py_CLEAR(view->ids);
+    Py_CLEAR(view->leaves);
     Py_CLEAR(view->events);
     Py_CLEAR(view->data);
     Py_CLEAR(view->by_id);
@@ -603,7 +718,7 @@ forget_cache(NativeSteps *self)
 static int
 long_attribute(PyObject *owner, PyObject *name, long *value)
 {
-    PyObject *boxed = PyObject_GetAttr(owner, name);
+    PyObject *boxed = get_attribute(owner, name);
     if (boxed == NULL)
         return -1;
     *value = PyLong_AsLong(boxed);
@@ -617,7 +732,7 @@ set_long(PyObject *owner, PyObject *name, long value)
     PyObject *boxed = PyLong_FromLong(value);
     if (boxed == NULL)
         return -1;
-    int result = PyObject_SetAttr(owner, name, boxed);
+    int result = set_attribute(owner, name, boxed);
     Py_DECREF(boxed);
     return result;
 }
@@ -625,7 +740,7 @@ set_long(PyObject *owner, PyObject *name, long value)
 static int
 pack_attribute(Packed *packed, PyObject *owner, PyObject *name)
 {
-    PyObject *boxed = PyObject_GetAttr(owner, name);
+    PyObject *boxed = get_attribute(owner, name);
     if (boxed == NULL)
         return -1;
     int result = pack_int(packed, boxed);
@@ -655,44 +770,46 @@ read_view(NativeSteps *self, PyObject *code, PyFrameObject *frame, const CodeTab
     int result = 0;
     long calling_at;
     view->buffer = Py_NewRef(buffer);
-    if (!(attribute = PyObject_GetAttr(buffer, s_keyframe_due)) || attribute != Py_False)
+    if (!(attribute = get_attribute(buffer, s_keyframe_due)) || attribute != Py_False)
         goto done;
     Py_CLEAR(attribute);
-    if (!(thread = PyObject_GetAttr(self->recorder, s_last_thread)) || thread == Py_None)
+    if (!(thread = get_attribute(self->recorder, s_last_thread)) || thread == Py_None)
         goto done;
-    if (!(attribute = PyObject_GetAttr(thread, s_ident)))
+    if (!(attribute = get_attribute(thread, s_ident)))
         goto done;
     view->ident = PyLong_AsUnsignedLong(attribute);
     Py_CLEAR(attribute);
     if (view->ident != PyThread_get_thread_ident())
         goto done;
-    if (!(stack = PyObject_GetAttr(thread, s_stack)) || !PyList_CheckExact(stack)
+    if (!(stack = get_attribute(thread, s_stack)) || !PyList_CheckExact(stack)
         || PyList_GET_SIZE(stack) == 0)
         goto done;
     view->entry = Py_NewRef(PyList_GET_ITEM(stack, PyList_GET_SIZE(stack) - 1));
-    if (!(attribute = PyObject_GetAttr(view->entry, s_frame))
+    if (!(attribute = get_attribute(view->entry, s_frame))
         || attribute != (PyObject *)frame)
         goto done;
     Py_CLEAR(attribute);
     view->frame = (PyObject *)frame;
     view->code = code;
-    if (!(known = PyObject_GetAttr(view->entry, s_code))
-        || !(cells = PyObject_GetAttr(known, s_cell_names)) || !PyTuple_CheckExact(cells)
+    if (!(known = get_attribute(view->entry, s_code))
+        || !(cells = get_attribute(known, s_cell_names)) || !PyTuple_CheckExact(cells)
         || PyTuple_GET_SIZE(cells) != 0)
         goto done;
-    if (!(attribute = PyObject_GetAttr(view->entry, s_dropping)) || attribute != Py_None)
+    if (!(attribute = get_attribute(view->entry, s_dropping)) || attribute != Py_None)
         goto done;
     Py_CLEAR(attribute);
     view->table = table;
-    if (!(view->values = PyObject_GetAttr(view->entry, s_values))
+    if (!(view->values = get_attribute(view->entry, s_values))
         || !PyDict_CheckExact(view->values)
-        || !(view->ids = PyObject_GetAttr(view->entry, s_ids))
+        || !(view->ids = get_attribute(view->entry, s_ids))
         || !PyDict_CheckExact(view->ids)
-        || !(view->events = PyObject_GetAttr(buffer, s_events))
-        || !(view->data = PyObject_GetAttr(view->events, s_data))
+        || !(view->leaves = get_attribute(view->entry, s_leaves))
+        || !PyDict_CheckExact(view->leaves)
+        || !(view->events = get_attribute(buffer, s_events))
+        || !(view->data = get_attribute(view->events, s_data))
         || !PyByteArray_CheckExact(view->data)
-        || !(objects = PyObject_GetAttr(self->recorder, s_objects))
-        || !(view->by_id = PyObject_GetAttr(objects, s_by_id))
+        || !(objects = get_attribute(self->recorder, s_objects))
+        || !(view->by_id = get_attribute(objects, s_by_id))
         || !PyDict_CheckExact(view->by_id))
         goto done;
     if (long_attribute(view->entry, s_line, &view->line) < 0
@@ -769,7 +886,10 @@ changed_names(NativeSteps *self, const View *view, long line, PyObject **locals,
             int seen = 0;
             for (int c = 0; c < n_changed; c++)
                 seen |= changed[c] == index;
-            if (seen)
+            int leaf = seen ? 0 : same_leaf(view->leaves, name, value);
+            if (leaf < 0)
+                return -1;
+            if (seen || leaf)
                 continue;
             if (note_scalar_change(self, index, value, old, &shortest, changed, &n_changed) < 0)
                 return -1;
@@ -778,14 +898,23 @@ changed_names(NativeSteps *self, const View *view, long line, PyObject **locals,
     return n_changed;
 }
 
+/* A caller without line events that moved to another line since its last look, as it
+ * resumes a generator: its frame's number and its line now (Recorder._catch_up). */
+typedef struct {
+    long frame_no, line;
+} CallerMove;
+
 /* An event, packed as msgpack-python packs [step, kind, thread, frame, code, line,
  * payload]: ``header`` holds the thread, frame and code numbers, packed. The payload is
  * None, or {Payload.LOCALS: {name: form}} of the locals changed (by index into
- * ``varnames``), then {Payload.RETURNED: form} of the scalar ``returned`` if there is one. */
+ * ``varnames``), then {Payload.OTHER_FRAMES: [[frame, line, {}, []]]} of a caller that
+ * moved (``moved``, if not NULL), then {Payload.RETURNED: form} of the scalar
+ * ``returned`` if there is one. */
 static int
 pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *header,
            Py_ssize_t header_size, long line, PyObject *varnames, PyObject **locals,
-           const int *changed, int n_changed, PyObject *returned)
+           const int *changed, int n_changed, const CallerMove *moved, PyObject *returned,
+           long returned_ref)
 {
     if (reserve(packed, 1) < 0)
         return -1;
@@ -797,7 +926,7 @@ pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *
     packed->size += header_size;
     if (pack_long(packed, line) < 0 || reserve(packed, 1) < 0)
         return -1;
-    int entries = (n_changed > 0) + (returned != NULL);
+    int entries = (n_changed > 0) + (moved != NULL) + (returned != NULL);
     if (entries == 0) {
         packed->bytes[packed->size++] = (char)0xc0;
         return 0;
@@ -816,24 +945,49 @@ pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *
                 return -1;
         }
     }
-    if (returned != NULL
-        && (pack_str(packed, self->returned_key) < 0 || pack_scalar(packed, returned) < 0))
-        return -1;
+    if (moved != NULL) {
+        if (pack_str(packed, self->other_frames_key) < 0 || reserve(packed, 2) < 0)
+            return -1;
+        packed->bytes[packed->size++] = (char)0x91; /* one frame */
+        packed->bytes[packed->size++] = (char)0x94; /* [frame, line, {}, []] */
+        if (pack_long(packed, moved->frame_no) < 0 || pack_long(packed, moved->line) < 0
+            || reserve(packed, 2) < 0)
+            return -1;
+        packed->bytes[packed->size++] = (char)0x80;
+        packed->bytes[packed->size++] = (char)0x90;
+    }
+    if (returned != NULL) {
+        if (pack_str(packed, self->returned_key) < 0)
+            return -1;
+        if (returned_ref < 0)
+            return pack_scalar(packed, returned);
+        if (reserve(packed, 1) < 0)
+            return -1;
+        packed->bytes[packed->size++] = (char)0x81; /* {"$ref": number} */
+        if (pack_str(packed, s_ref) < 0 || pack_long(packed, returned_ref) < 0)
+            return -1;
+    }
     return 0;
 }
 
-/* The changed locals into a frame's shadow: each one's scalar is its form, and no object's
- * ref (its id goes), as Recorder._check_names records them. */
+/* ``name`` out of ``dict``, if there: 0, or -1 on an error. */
 static int
-store_changed(PyObject *values, PyObject *ids, PyObject *varnames, PyObject **locals,
-              const int *changed, int n_changed)
+discard(PyObject *dict, PyObject *name)
+{
+    int had = PyDict_Contains(dict, name);
+    return had < 0 || (had && PyDict_DelItem(dict, name) < 0) ? -1 : 0;
+}
+
+/* The changed locals into a frame's shadow: each one's scalar is its form, and no object's
+ * ref (its id goes) nor leaf's key, as Recorder._check_names records them. */
+static int
+store_changed(PyObject *values, PyObject *ids, PyObject *leaves, PyObject *varnames,
+              PyObject **locals, const int *changed, int n_changed)
 {
     for (int c = 0; c < n_changed; c++) {
         PyObject *name = PyTuple_GET_ITEM(varnames, changed[c]);
-        if (PyDict_SetItem(values, name, locals[changed[c]]) < 0)
-            return -1;
-        int had = PyDict_Contains(ids, name);
-        if (had < 0 || (had && PyDict_DelItem(ids, name) < 0))
+        if (PyDict_SetItem(values, name, locals[changed[c]]) < 0 || discard(ids, name) < 0
+            || discard(leaves, name) < 0)
             return -1;
     }
     return 0;
@@ -859,9 +1013,9 @@ commit(NativeSteps *self, View *view, PyObject *line, PyObject **locals, const i
        int n_changed, const Packed *packed)
 {
     long step = view->step + 1;
-    if (store_changed(view->values, view->ids, view->table->varnames, locals, changed,
-                      n_changed) < 0
-        || PyObject_SetAttr(view->entry, s_line, line) < 0
+    if (store_changed(view->values, view->ids, view->leaves, view->table->varnames, locals,
+                      changed, n_changed) < 0
+        || set_attribute(view->entry, s_line, line) < 0
         || append_event(self, view->events, view->data, step, view->count, packed) < 0)
         return -1;
     view->step = step;
@@ -913,7 +1067,7 @@ try_step(NativeSteps *self, PyObject *code, PyObject *line, PyFrameObject *frame
     PyObject **locals = _PyFrame_GetLocalsArray(frame->f_frame);
     if (!may_be_scalars(self, line_table(table, line_no), locals))
         return 0;
-    PyObject *buffer = PyObject_GetAttr(self->recorder, s_line_buffer);
+    PyObject *buffer = get_attribute(self->recorder, s_line_buffer);
     if (buffer == NULL)
         return 0;
     Py_DECREF(buffer); /* the recorder holds it: compared or read below, kept by a view */
@@ -959,7 +1113,7 @@ try_step(NativeSteps *self, PyObject *code, PyObject *line, PyFrameObject *frame
     if (n_changed < 0
         || pack_event(self, &packed, view->step + 1, self->line_kind, view->header,
                       view->header_size, line_no, view->table->varnames, locals, changed,
-                      n_changed, NULL) < 0
+                      n_changed, NULL, NULL, -1) < 0
         || view->count < 1 || view->count + 1 >= view->per_chunk
         || ((n_changed || !((view->count + 1) & 63))
             && PyByteArray_GET_SIZE(view->data) + packed.size >= self->chunk_target_bytes))
@@ -988,7 +1142,8 @@ done:
     return result;
 }
 
-/* -- a generator's resume and yield --------------------------------------------------- */
+/* -- a generator's resume and yield, and a return: the steps of frames without line
+ *    events, which the functions named for generators take alike ----------------------- */
 
 static void
 forget_generators(GeneratorCache *cache)
@@ -1001,17 +1156,21 @@ forget_generators(GeneratorCache *cache)
     Py_CLEAR(cache->stack);
     Py_CLEAR(cache->suspended);
     Py_CLEAR(cache->codes);
+    Py_CLEAR(cache->objects);
+    Py_CLEAR(cache->records);
+    Py_CLEAR(cache->restart_code);
     Py_CLEAR(cache->known);
     Py_CLEAR(cache->entry);
     Py_CLEAR(cache->values);
     Py_CLEAR(cache->ids);
+    Py_CLEAR(cache->leaves);
 }
 
 /* ``owner.name`` into ``*slot`` (owned): 0, or -1 if it cannot be had. */
 static int
 take_attribute(PyObject **slot, PyObject *owner, PyObject *name)
 {
-    Py_XSETREF(*slot, PyObject_GetAttr(owner, name));
+    Py_XSETREF(*slot, get_attribute(owner, name));
     return *slot == NULL ? -1 : 0;
 }
 
@@ -1025,12 +1184,12 @@ fill_generators(NativeSteps *self, GeneratorCache *cache, PyObject *buffer, long
 {
     forget_generators(cache);
     cache->buffer = Py_NewRef(buffer);
-    PyObject *due = PyObject_GetAttr(buffer, s_keyframe_due);
+    PyObject *due = get_attribute(buffer, s_keyframe_due);
     Py_XDECREF(due);
     if (due != Py_False || take_attribute(&cache->thread, self->recorder, s_last_thread) < 0
         || cache->thread == Py_None)
         return 0;
-    PyObject *ident = PyObject_GetAttr(cache->thread, s_ident);
+    PyObject *ident = get_attribute(cache->thread, s_ident);
     cache->ident = ident ? PyLong_AsUnsignedLong(ident) : 0;
     Py_XDECREF(ident);
     if (ident == NULL || cache->ident != PyThread_get_thread_ident()
@@ -1043,6 +1202,10 @@ fill_generators(NativeSteps *self, GeneratorCache *cache, PyObject *buffer, long
         || !PyDict_CheckExact(cache->suspended)
         || take_attribute(&cache->codes, self->recorder, s_codes) < 0
         || !PyDict_CheckExact(cache->codes)
+        || take_attribute(&cache->objects, self->recorder, s_objects) < 0
+        || take_attribute(&cache->records, cache->objects, s_records) < 0
+        || !PyDict_CheckExact(cache->records)
+        || take_attribute(&cache->restart_code, self->recorder, s_restart_code) < 0
         || long_attribute(cache->events, s_count, &cache->count) < 0
         || long_attribute(buffer, s_events_per_chunk, &cache->per_chunk) < 0)
         return 0;
@@ -1066,7 +1229,7 @@ generator_code(GeneratorCache *cache, PyObject *code)
     if (known == NULL || known == cache->known)
         return known;
     Py_CLEAR(cache->entry); /* whose packed header holds the code's number */
-    PyObject *stepped_lines = PyObject_GetAttr(known, s_stepped_lines);
+    PyObject *stepped_lines = get_attribute(known, s_stepped_lines);
     Py_XDECREF(stepped_lines);
     if (stepped_lines != Py_False)
         return NULL;
@@ -1084,14 +1247,16 @@ generator_entry(GeneratorCache *cache, PyObject *entry)
     if (entry == cache->entry)
         return 1;
     Py_CLEAR(cache->entry);
-    PyObject *known = PyObject_GetAttr(entry, s_code);
-    PyObject *stepped = PyObject_GetAttr(entry, s_stepped);
-    PyObject *dropping = PyObject_GetAttr(entry, s_dropping);
+    PyObject *known = get_attribute(entry, s_code);
+    PyObject *stepped = get_attribute(entry, s_stepped);
+    PyObject *dropping = get_attribute(entry, s_dropping);
     int fits = known == cache->known && stepped == Py_True && dropping == Py_None
                && take_attribute(&cache->values, entry, s_values) == 0
                && PyDict_CheckExact(cache->values)
                && take_attribute(&cache->ids, entry, s_ids) == 0
-               && PyDict_CheckExact(cache->ids);
+               && PyDict_CheckExact(cache->ids)
+               && take_attribute(&cache->leaves, entry, s_leaves) == 0
+               && PyDict_CheckExact(cache->leaves);
     Py_XDECREF(known);
     Py_XDECREF(stepped);
     Py_XDECREF(dropping);
@@ -1106,41 +1271,17 @@ generator_entry(GeneratorCache *cache, PyObject *entry)
     return 1;
 }
 
-/* Whether a generator's step may be native, told from its frame alone before reading the
- * recorder: each parameter unbound or a scalar (the Python recorder walks an object's at
- * every step), and the value it yields, if any, a scalar. Most generators that the Python
- * recorder must step take an iterable. */
-static int
-may_step_natively(NativeSteps *self, const CodeTable *table, PyObject **locals,
-                  PyObject *yielded)
-{
-    Py_ssize_t any_length = PY_SSIZE_T_MAX; /* a str's secrets are looked for later */
-    for (int i = 0; i < table->n_params; i++) {
-        if (locals[i] != NULL && is_scalar(self, locals[i], &any_length) <= 0) {
-            PyErr_Clear();
-            return 0;
-        }
-    }
-    if (yielded != NULL && is_scalar(self, yielded, &any_length) <= 0) {
-        PyErr_Clear();
-        return 0;
-    }
-    return 1;
-}
-
 /* The table of a generator's code whose step may be native, with the cache read as of
- * the recorder's step now; NULL if the step is the Python recorder's. ``yielded``: the
- * value of a yield, NULL for a resume. */
-static const CodeTable *
-generator_table(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *yielded)
+ * the recorder's step now; NULL if the step is the Python recorder's. */
+static CodeTable *
+generator_table(NativeSteps *self, PyObject *code, PyFrameObject *frame)
 {
     if (!runs_code(frame, code))
         return NULL;
-    const CodeTable *table = code_table(self, code);
-    if (table == NULL || !table->plain_locals
-        || !may_step_natively(self, table, _PyFrame_GetLocalsArray(frame->f_frame), yielded))
+    CodeTable *table = code_table(self, code);
+    if (table == NULL || !table->plain_locals)
         return NULL;
-    PyObject *buffer = PyObject_GetAttr(self->recorder, s_line_buffer);
+    PyObject *buffer = get_attribute(self->recorder, s_line_buffer);
     Py_XDECREF(buffer); /* the recorder holds it: compared, or held by the cache */
     long step;
     if (buffer == NULL || buffer == Py_None || !unlocked_untraced(self)
@@ -1156,15 +1297,18 @@ generator_table(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObjec
 
 /* The locals of a generator's frame that changed since its last step, as
  * Recorder._check_rebound and then _check_names of its parameters find them: each local
- * bound to something else than what was recorded of it (the object behind its ref, or
- * the very scalar recorded), when it is a scalar of another form. Their count, or -1 if
- * the step is the Python recorder's: a local deleted or bound to anything but a scalar,
- * or a parameter holding an object, which the Python recorder walks at each step. */
+ * bound to something else than what was recorded of it (the object behind its ref, the
+ * very scalar recorded, or the leaf of its key), when it is a scalar of another form.
+ * Their count, or -1 if the step is the Python recorder's: a local deleted or bound to
+ * anything but a scalar. The parameters still holding their objects go to ``walked``
+ * (``n_walked`` of them): the Python recorder walks those at each step. */
 static int
 changed_locals(NativeSteps *self, PyObject *varnames, Py_ssize_t n_params, PyObject *values,
-               PyObject *ids, PyObject **locals, int *changed)
+               PyObject *ids, PyObject *leaves, PyObject **locals, int *changed, int *walked,
+               int *n_walked)
 {
     int n_changed = 0;
+    *n_walked = 0;
     Py_ssize_t shortest = -1;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(varnames); i++) {
         PyObject *name = PyTuple_GET_ITEM(varnames, i);
@@ -1173,8 +1317,11 @@ changed_locals(NativeSteps *self, PyObject *varnames, Py_ssize_t n_params, PyObj
         if (key == NULL && PyErr_Occurred())
             return -1;
         if (key != NULL && value != NULL && PyLong_AsVoidPtr(key) == value) {
-            if (i < n_params)
-                return -1;
+            if (i < n_params) {
+                if (*n_walked == MAX_NAMES)
+                    return -1;
+                walked[(*n_walked)++] = (int)i;
+            }
             continue;
         }
         PyObject *old = PyDict_GetItemWithError(values, name);
@@ -1182,35 +1329,111 @@ changed_locals(NativeSteps *self, PyObject *varnames, Py_ssize_t n_params, PyObj
             return -1;
         if (value == old)
             continue;
-        if (value == NULL
-            || note_scalar_change(self, (int)i, value, old, &shortest, changed, &n_changed) < 0)
+        if (value == NULL)
+            return -1;
+        int leaf = same_leaf(leaves, name, value);
+        if (leaf < 0)
+            return -1;
+        if (!leaf
+            && note_scalar_change(self, (int)i, value, old, &shortest, changed, &n_changed) < 0)
             return -1;
     }
     return n_changed;
 }
 
+/* Whether the objects of a generator's parameters (``walked``, by index into its locals)
+ * are unchanged, as the walk of the Python recorder finds them at each step of a frame
+ * without line events (Recorder._check_names of its parameters): each one's form is the
+ * ref recorded, and the walk of what it reaches found no change (ObjectTable.changes).
+ *
+ * A walk that finds a change has recorded it in the table, which keeps it for the step:
+ * the step is then the Python recorder's, whose own walk of the same parameters, in the
+ * same order, finds what this one reached already walked and takes the changes. */
+static int
+parameters_unchanged(GeneratorCache *cache, PyObject *values, PyObject *varnames,
+                     PyObject **locals, const int *walked, int n_walked)
+{
+    cache->walked |= n_walked > 0;
+    for (int w = 0; w < n_walked; w++) {
+        PyObject *name = PyTuple_GET_ITEM(varnames, walked[w]);
+        PyObject *form = PyObject_CallMethodOneArg(cache->objects, s_form, locals[walked[w]]);
+        PyObject *old = form ? PyDict_GetItemWithError(values, name) : NULL;
+        int same = old ? PyObject_RichCompareBool(form, old, Py_EQ) : -1;
+        Py_XDECREF(form);
+        PyObject *changes = same == 1 ? get_attribute(cache->objects, s_changes) : NULL;
+        int unchanged = changes != NULL && PyList_CheckExact(changes)
+                        && PyList_GET_SIZE(changes) == 0;
+        Py_XDECREF(changes);
+        if (!unchanged) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* What a step that returns or yields ``value`` records of it (Recorder._add_value): -1
+ * in ``*number`` for a scalar, its own form; the number of an object whose form the
+ * table recorded, walked as the Python recorder walks it (ObjectTable.form) and found
+ * unchanged. 1, or 0 if the step is the Python recorder's (another object, or a change
+ * the walk found and recorded, which it takes). */
+static int
+value_form(NativeSteps *self, GeneratorCache *cache, PyObject *value, long *number)
+{
+    *number = -1;
+    Py_ssize_t shortest = -1;
+    int scalar = is_scalar(self, value, &shortest);
+    if (scalar != 0) {
+        PyErr_Clear();
+        return scalar > 0;
+    }
+    PyObject *key = PyLong_FromVoidPtr(value);
+    int known = key ? PyDict_Contains(cache->records, key) : -1;
+    Py_XDECREF(key);
+    if (known != 1) {
+        PyErr_Clear();
+        return 0;
+    }
+    cache->walked = 1;
+    PyObject *form = PyObject_CallMethodOneArg(cache->objects, s_form, value);
+    PyObject *ref = form != NULL && PyDict_CheckExact(form) && PyDict_GET_SIZE(form) == 1
+                        ? PyDict_GetItemWithError(form, s_ref) : NULL;
+    long found = ref != NULL && PyLong_CheckExact(ref) ? PyLong_AsLong(ref) : -1;
+    Py_XDECREF(form);
+    PyObject *changes = found >= 0 ? get_attribute(cache->objects, s_changes) : NULL;
+    int unchanged = changes != NULL && PyList_CheckExact(changes)
+                    && PyList_GET_SIZE(changes) == 0;
+    Py_XDECREF(changes);
+    PyErr_Clear();
+    if (!unchanged)
+        return 0;
+    *number = found;
+    return 1;
+}
+
 /* Whether a caller stepped line by line, resuming a generator from another instruction
  * than at its last look, has nothing to catch up (Recorder._catch_up): it is still on the
- * line last recorded, and each local that line names is the very scalar recorded. */
+ * line last recorded, and each local that line names is the very scalar (or the leaf)
+ * recorded. */
 static int
 caller_unchanged(NativeSteps *self, PyObject *caller, PyFrameObject *back)
 {
     long line;
-    if (long_attribute(caller, s_line, &line) < 0 || PyFrame_GetLineNumber(back) != line)
-        return 0;
     PyCodeObject *code = PyFrame_GetCode(back);
     Py_DECREF(code); /* the frame holds it */
-    const CodeTable *table = code_table(self, (PyObject *)code);
-    if (table == NULL)
+    CodeTable *table = code_table(self, (PyObject *)code);
+    if (table == NULL || long_attribute(caller, s_line, &line) < 0
+        || frame_line(table, back) != line)
         return 0;
     const LineTable *names = line_table(table, line);
     if (names->python)
         return 0;
-    PyObject *values = PyObject_GetAttr(caller, s_values);
-    if (values == NULL)
-        return 0;
-    Py_DECREF(values); /* the caller's shadow holds it */
-    if (!PyDict_CheckExact(values))
+    PyObject *values = get_attribute(caller, s_values);
+    PyObject *leaves = get_attribute(caller, s_leaves);
+    Py_XDECREF(values); /* the caller's shadow holds them */
+    Py_XDECREF(leaves);
+    if (values == NULL || leaves == NULL || !PyDict_CheckExact(values)
+        || !PyDict_CheckExact(leaves))
         return 0;
     PyObject **locals = _PyFrame_GetLocalsArray(back->f_frame);
     const int *groups[2] = {names->deep, names->shallow};
@@ -1218,12 +1441,72 @@ caller_unchanged(NativeSteps *self, PyObject *caller, PyFrameObject *back)
     for (int g = 0; g < 2; g++) {
         for (int i = 0; i < sizes[g]; i++) {
             PyObject *name = PyTuple_GET_ITEM(table->varnames, groups[g][i]);
+            PyObject *value = locals[groups[g][i]];
             PyObject *old = PyDict_GetItemWithError(values, name);
-            if (locals[groups[g][i]] != old)
+            if (value != old && (value == NULL || same_leaf(leaves, name, value) != 1))
                 return 0;
         }
     }
     return 1;
+}
+
+/* Whether a caller without line events resuming a generator has nothing to catch up
+ * (Recorder._catch_up) but, maybe, its line: each of its locals is bound to what was
+ * recorded of it (the object behind its ref, the very scalar, or the leaf of its key),
+ * and, unless it resumes it again from the instruction of its last look (``yield from``,
+ * or a C function resuming it in a loop), the walk of its parameters finds no change.
+ * ``*moved`` is set if its line is another than recorded (the event says so). */
+static int
+caller_caught_up(NativeSteps *self, PyObject *caller, PyFrameObject *back, int again,
+                 CallerMove *move, int *moved)
+{
+    long line;
+    PyCodeObject *code = PyFrame_GetCode(back);
+    Py_DECREF(code); /* the frame holds it */
+    CodeTable *table = code_table(self, (PyObject *)code);
+    if (table == NULL || !table->plain_locals || long_attribute(caller, s_line, &line) < 0
+        || long_attribute(caller, s_frame_no, &move->frame_no) < 0)
+        return 0;
+    move->line = frame_line(table, back);
+    *moved = move->line != line;
+    PyObject *values = get_attribute(caller, s_values);
+    PyObject *ids = get_attribute(caller, s_ids);
+    PyObject *leaves = get_attribute(caller, s_leaves);
+    Py_XDECREF(values); /* the caller's shadow holds them */
+    Py_XDECREF(ids);
+    Py_XDECREF(leaves);
+    if (values == NULL || ids == NULL || leaves == NULL || !PyDict_CheckExact(values)
+        || !PyDict_CheckExact(ids) || !PyDict_CheckExact(leaves)) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject **locals = _PyFrame_GetLocalsArray(back->f_frame);
+    int walked[MAX_NAMES], n_walked = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(table->varnames); i++) {
+        PyObject *name = PyTuple_GET_ITEM(table->varnames, i);
+        PyObject *value = locals[i];
+        PyObject *key = PyDict_GetItemWithError(ids, name);
+        if (key != NULL && i < table->n_params && !again) {
+            if (n_walked == MAX_NAMES)
+                return 0;
+            walked[n_walked++] = (int)i;
+        }
+        PyObject *old = key == NULL && !PyErr_Occurred() ? PyDict_GetItemWithError(values, name)
+                                                          : NULL;
+        int alike;
+        if (PyErr_Occurred())
+            alike = 0;
+        else if (key != NULL)
+            alike = value != NULL && PyLong_AsVoidPtr(key) == value;
+        else
+            alike = value == old || (value != NULL && same_leaf(leaves, name, value) == 1);
+        if (!alike) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    return parameters_unchanged(&self->generators, values, table->varnames, locals, walked,
+                                n_walked);
 }
 
 /* Whether the packed event would close the open chunk (RingBuffer.append), or is the first
@@ -1252,32 +1535,37 @@ advance_line_view(NativeSteps *self, long step)
  * count and in the open chunk: 1 recorded, 0 for the Python recorder (nothing changed),
  * -1 on an error after the step began to change state. */
 static int
-generator_step(NativeSteps *self, const CodeTable *table, PyObject *entry,
-               PyFrameObject *frame, long kind, PyObject *returned)
+generator_step(NativeSteps *self, CodeTable *table, PyObject *entry,
+               PyFrameObject *frame, long kind, const CallerMove *moved, PyObject *returned)
 {
     GeneratorCache *cache = &self->generators;
     if (!generator_entry(cache, entry))
         return 0;
     PyObject *varnames = table->varnames;
     PyObject **locals = _PyFrame_GetLocalsArray(frame->f_frame);
-    int changed[MAX_NAMES];
+    int changed[MAX_NAMES], walked[MAX_NAMES], n_walked;
     int n_changed = changed_locals(self, varnames, table->n_params, cache->values,
-                                   cache->ids, locals, changed);
-    long line = PyFrame_GetLineNumber(frame);
+                                   cache->ids, cache->leaves, locals, changed, walked,
+                                   &n_walked);
+    long line = frame_line(table, frame);
     Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
     packed.bytes = packed.inline_bytes;
     int result = 0;
+    long returned_ref = -1;
     if (n_changed < 0
+        || !parameters_unchanged(cache, cache->values, varnames, locals, walked, n_walked)
+        || (returned != NULL && !value_form(self, cache, returned, &returned_ref))
         || pack_event(self, &packed, cache->step + 1, kind, cache->header,
-                      cache->header_size, line, varnames, locals, changed, n_changed,
-                      returned) < 0
+                      cache->header_size, line, varnames, locals, changed, n_changed, moved,
+                      returned, returned_ref) < 0
         || closes_chunk(self, cache->count, cache->per_chunk, cache->data,
-                        n_changed > 0 || returned != NULL, &packed))
+                        n_changed > 0 || moved != NULL || returned != NULL, &packed))
         goto done;
     result = -1;
     /* Its line and its unset mark (calling_at) are written once: they change only at its
      * steps, and a Python step reads the recorder again. */
-    if (store_changed(cache->values, cache->ids, varnames, locals, changed, n_changed) < 0
+    if (store_changed(cache->values, cache->ids, cache->leaves, varnames, locals, changed,
+                      n_changed) < 0
         || (line != cache->entry_line
             && (set_long(entry, s_line, line) < 0 || set_long(entry, s_calling_at, -1) < 0))
         || append_event(self, cache->events, cache->data, cache->step + 1, cache->count,
@@ -1294,38 +1582,61 @@ done:
     return result;
 }
 
-/* A generator resumed by a caller stepped line by line (or by a C function it called),
- * the caller with nothing to catch up: 1 recorded, 0 for the Python recorder (nothing
+/* A generator's step tried (``result``, as try_resume's), once its walks are over: what
+ * they held is released as the Python recorder releases it after its steps
+ * (ObjectTable.end_step); a step left to it walks again and releases. */
+static int
+end_walks(GeneratorCache *cache, int result)
+{
+    if (result == 0 || !cache->walked)
+        return result;
+    PyObject *ended = PyObject_CallMethodNoArgs(cache->objects, s_end_step);
+    Py_XDECREF(ended);
+    return ended == NULL ? -1 : result;
+}
+
+/* A generator resumed by a caller (or by a C function it called) with nothing to catch
+ * up: 1 recorded, 0 for the Python recorder (nothing
  * changed yet), -1 on an error after the step began to change state. */
 static int
 try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
 {
-    const CodeTable *table = generator_table(self, code, frame, NULL);
     GeneratorCache *cache = &self->generators;
+    cache->walked = 0;
+    CodeTable *table = generator_table(self, code, frame);
     if (table == NULL || PyList_GET_SIZE(cache->stack) == 0)
         return 0;
     PyObject *caller = PyList_GET_ITEM(cache->stack, PyList_GET_SIZE(cache->stack) - 1);
     PyFrameObject *back = PyFrame_GetBack(frame);
-    PyObject *caller_frame = PyObject_GetAttr(caller, s_frame);
-    PyObject *caller_known = PyObject_GetAttr(caller, s_code);
-    PyObject *stepped_lines = caller_known ? PyObject_GetAttr(caller_known, s_stepped_lines)
+    PyObject *caller_frame = get_attribute(caller, s_frame);
+    PyObject *caller_known = get_attribute(caller, s_code);
+    PyObject *stepped_lines = caller_known ? get_attribute(caller_known, s_stepped_lines)
                                            : NULL;
     PyObject *frame_id = PyLong_FromVoidPtr(frame);
     PyObject *entry = NULL;
     long calling_at, at = -1;
-    int result = 0;
-    if (back == NULL || caller_frame != (PyObject *)back || stepped_lines != Py_True
+    CallerMove move;
+    int result = 0, moved = 0;
+    if (back == NULL || caller_frame != (PyObject *)back || stepped_lines == NULL
         || long_attribute(caller, s_calling_at, &calling_at) < 0)
         goto done;
     at = PyFrame_GetLasti(back);
-    if (calling_at != at && !caller_unchanged(self, caller, back))
+    if (stepped_lines == Py_True
+            ? calling_at != at && !caller_unchanged(self, caller, back)
+            : !caller_caught_up(self, caller, back, calling_at == at, &move, &moved))
         goto done;
     entry = frame_id ? Py_XNewRef(PyDict_GetItemWithError(cache->suspended, frame_id)) : NULL;
     if (entry == NULL)
         goto done;
-    result = generator_step(self, table, entry, frame, self->resume_kind, NULL);
+    result = generator_step(self, table, entry, frame, self->resume_kind,
+                            moved ? &move : NULL, NULL);
     if (result != 1)
         goto done;
+    if (moved && set_long(caller, s_line, move.line) < 0)
+        result = -1;
+    /* A generator caller's next step writes its line and mark again (generator_step). */
+    if (caller == cache->entry)
+        cache->entry_line = -1;
     /* The caller has caught up at this instruction; its next line step unsets the mark. */
     if (calling_at != at) {
         if (self->cache.valid && self->cache.view.entry == caller)
@@ -1338,7 +1649,7 @@ try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
      * to (Recorder._release_locals compares them as it returns). */
     if (result == 1
         && (PyDict_DelItem(cache->suspended, frame_id) < 0
-            || PyObject_SetAttr(entry, s_frame, (PyObject *)frame) < 0
+            || set_attribute(entry, s_frame, (PyObject *)frame) < 0
             || PyList_Append(cache->stack, entry) < 0
             || set_long(entry, s_frame_refs, (long)(Py_REFCNT(frame) + self->own_refs)) < 0))
         result = -1;
@@ -1349,7 +1660,7 @@ done:
     Py_XDECREF(stepped_lines);
     Py_XDECREF(frame_id);
     Py_XDECREF(entry);
-    return result;
+    return end_walks(cache, result);
 }
 
 /* A generator yielding a scalar: 1 recorded, 0 for the Python recorder, -1 on an error
@@ -1357,30 +1668,93 @@ done:
 static int
 try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *value)
 {
-    const CodeTable *table = generator_table(self, code, frame, value);
     GeneratorCache *cache = &self->generators;
-    Py_ssize_t shortest = -1;
+    cache->walked = 0;
+    CodeTable *table = generator_table(self, code, frame);
     if (table == NULL || PyList_GET_SIZE(cache->stack) == 0
-        || PyDict_GET_SIZE(cache->suspended) >= self->max_suspended
-        || is_scalar(self, value, &shortest) <= 0)
+        || PyDict_GET_SIZE(cache->suspended) >= self->max_suspended)
         return 0;
     Py_ssize_t depth = PyList_GET_SIZE(cache->stack);
     PyObject *entry = Py_NewRef(PyList_GET_ITEM(cache->stack, depth - 1));
-    PyObject *entry_frame = PyObject_GetAttr(entry, s_frame);
+    PyObject *entry_frame = get_attribute(entry, s_frame);
     Py_XDECREF(entry_frame); /* compared only */
     PyObject *frame_id = PyLong_FromVoidPtr(frame);
     int result = 0;
     if (entry_frame == (PyObject *)frame && frame_id != NULL)
-        result = generator_step(self, table, entry, frame, self->yield_kind, value);
+        result = generator_step(self, table, entry, frame, self->yield_kind, NULL, value);
     /* The frame leaves the shadow stack for the suspended ones (Recorder._suspend). */
     if (result == 1
         && (PyList_SetSlice(cache->stack, depth - 1, depth, NULL) < 0
-            || PyObject_SetAttr(entry, s_frame, Py_None) < 0
+            || set_attribute(entry, s_frame, Py_None) < 0
             || PyDict_SetItem(cache->suspended, frame_id, entry) < 0))
         result = -1;
     Py_XDECREF(frame_id);
     Py_DECREF(entry);
-    return result;
+    return end_walks(cache, result);
+}
+
+/* Whether an object a returning frame's locals hold may die as the frame is cleared,
+ * which the Python recorder notes (Recorder._release_locals): only when nothing but the
+ * recorder holds the frame object (its references as counted when the frame was
+ * entered), and the frame's bindings to the object are all its references (as
+ * ``_held_by_bindings_alone`` counts them, without the references of its own reading). */
+static int
+locals_may_die(NativeSteps *self, PyObject *entry, PyObject *ids, PyObject *varnames,
+               PyObject **locals, PyFrameObject *frame)
+{
+    long frame_refs;
+    if (PyDict_GET_SIZE(ids) == 0)
+        return 0;
+    if (long_attribute(entry, s_frame_refs, &frame_refs) < 0) {
+        PyErr_Clear();
+        return 1;
+    }
+    if ((long)(Py_REFCNT(frame) + self->own_refs) != frame_refs)
+        return 0;
+    Py_ssize_t n = PyTuple_GET_SIZE(varnames);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *value = locals[i];
+        if (value == NULL || _Py_IsImmortal(value))
+            continue;
+        Py_ssize_t bindings = 0;
+        for (Py_ssize_t j = 0; j < n; j++)
+            bindings += locals[j] == value;
+        if (Py_REFCNT(value) <= bindings)
+            return 1;
+    }
+    return 0;
+}
+
+/* A frame without line events returning a scalar or an unchanged object it knows, with
+ * nothing of its locals to forget: 1 recorded, 0 for the Python recorder, -1 on an error
+ * after the step began to change state. */
+static int
+try_return(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *value)
+{
+    GeneratorCache *cache = &self->generators;
+    cache->walked = 0;
+    CodeTable *table = generator_table(self, code, frame);
+    if (table == NULL || PyList_GET_SIZE(cache->stack) == 0 || code == cache->restart_code)
+        return 0;
+    Py_ssize_t depth = PyList_GET_SIZE(cache->stack);
+    PyObject *entry = Py_NewRef(PyList_GET_ITEM(cache->stack, depth - 1));
+    PyObject *entry_frame = get_attribute(entry, s_frame);
+    Py_XDECREF(entry_frame); /* compared only */
+    int result = 0;
+    if (entry_frame == (PyObject *)frame && generator_entry(cache, entry)
+        && !locals_may_die(self, entry, cache->ids, table->varnames,
+                           _PyFrame_GetLocalsArray(frame->f_frame), frame))
+        result = generator_step(self, table, entry, frame, self->return_kind, NULL, value);
+    /* The frame leaves the shadow stack (Recorder._record_step). */
+    if (result == 1
+        && (PyList_SetSlice(cache->stack, depth - 1, depth, NULL) < 0
+            || set_attribute(entry, s_frame, Py_None) < 0
+            || set_attribute(entry, s_locals_dict, Py_None) < 0))
+        result = -1;
+    if (result == 1 && entry == cache->entry)
+        Py_CLEAR(cache->entry); /* a frame that left: the next one may take its address */
+    Py_DECREF(entry);
+    return end_walks(cache, result);
 }
 
 /* -- the callbacks -------------------------------------------------------------------- */
@@ -1432,6 +1806,17 @@ stepper_yield(NativeSteps *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyObject *
+stepper_return(NativeSteps *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "a return takes (code, offset, value)");
+        return NULL;
+    }
+    int result = try_return(self, args[0], PyEval_GetFrame(), args[2]);
+    return finish(self, result, &self->return_steps, self->on_return, args, nargs);
+}
+
+static PyObject *
 stepper_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     NativeSteps *self = (NativeSteps *)callable;
@@ -1453,19 +1838,22 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"recorder", "fallback", "locked", "is_tracing", "line_names",
                                "names_secret", "redaction", "max_str", "chunk_target_bytes",
-                               "line_kind", "locals_key", "returned_key", "resume_kind",
-                               "yield_kind", "own_refs", "max_suspended", "on_resume",
-                               "on_yield", NULL};
+                               "line_kind", "locals_key", "returned_key",
+                               "other_frames_key", "resume_kind", "yield_kind",
+                               "return_kind", "own_refs", "max_suspended", "on_resume",
+                               "on_yield", "on_return", NULL};
     PyObject *recorder, *fallback, *locked, *is_tracing, *line_names, *names_secret,
-        *redaction, *locals_key, *returned_key, *on_resume, *on_yield;
+        *redaction, *locals_key, *returned_key, *other_frames_key, *on_resume, *on_yield,
+        *on_return;
     Py_ssize_t max_str, chunk_target_bytes, own_refs, max_suspended;
-    long line_kind, resume_kind, yield_kind;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUllnnOO:NativeSteps", keywords,
-                                     &recorder, &fallback, &locked, &is_tracing, &line_names,
-                                     &names_secret, &redaction, &max_str, &chunk_target_bytes,
-                                     &line_kind, &locals_key, &returned_key, &resume_kind,
-                                     &yield_kind, &own_refs, &max_suspended, &on_resume,
-                                     &on_yield))
+    long line_kind, resume_kind, yield_kind, return_kind;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUUlllnnOOO:NativeSteps",
+                                     keywords, &recorder, &fallback, &locked, &is_tracing,
+                                     &line_names, &names_secret, &redaction, &max_str,
+                                     &chunk_target_bytes, &line_kind, &locals_key,
+                                     &returned_key, &other_frames_key, &resume_kind,
+                                     &yield_kind, &return_kind, &own_refs, &max_suspended,
+                                     &on_resume, &on_yield, &on_return))
         return NULL;
     NativeSteps *self = (NativeSteps *)type->tp_alloc(type, 0);
     if (self == NULL)
@@ -1483,10 +1871,13 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->line_kind = line_kind;
     self->locals_key = Py_NewRef(locals_key);
     self->returned_key = Py_NewRef(returned_key);
+    self->other_frames_key = Py_NewRef(other_frames_key);
     self->on_resume = Py_NewRef(on_resume);
     self->on_yield = Py_NewRef(on_yield);
+    self->on_return = Py_NewRef(on_return);
     self->resume_kind = resume_kind;
     self->yield_kind = yield_kind;
+    self->return_kind = return_kind;
     self->own_refs = own_refs;
     self->max_suspended = max_suspended;
     self->generation = next_generation++;
@@ -1505,8 +1896,10 @@ stepper_traverse(NativeSteps *self, visitproc visit, void *arg)
     Py_VISIT(self->redaction);
     Py_VISIT(self->locals_key);
     Py_VISIT(self->returned_key);
+    Py_VISIT(self->other_frames_key);
     Py_VISIT(self->on_resume);
     Py_VISIT(self->on_yield);
+    Py_VISIT(self->on_return);
     Py_VISIT(self->cache.view.buffer);
     Py_VISIT(self->cache.view.entry);
     Py_VISIT(self->cache.view.values);
@@ -1540,8 +1933,10 @@ stepper_clear(NativeSteps *self)
     Py_CLEAR(self->redaction);
     Py_CLEAR(self->locals_key);
     Py_CLEAR(self->returned_key);
+    Py_CLEAR(self->other_frames_key);
     Py_CLEAR(self->on_resume);
     Py_CLEAR(self->on_yield);
+    Py_CLEAR(self->on_return);
     forget_cache(self);
     forget_generators(&self->generators);
     return 0;
@@ -1568,6 +1963,8 @@ static PyMethodDef stepper_methods[] = {
      PyDoc_STR("The PY_RESUME callback: a generator's resume, here or by on_resume.")},
     {"yield_", (PyCFunction)(void (*)(void))stepper_yield, METH_FASTCALL,
      PyDoc_STR("The PY_YIELD callback: a generator's yield, here or by on_yield.")},
+    {"return_", (PyCFunction)(void (*)(void))stepper_return, METH_FASTCALL,
+     PyDoc_STR("The PY_RETURN callback: a return, here or by on_return.")},
     {"forget", (PyCFunction)stepper_forget, METH_NOARGS,
      PyDoc_STR("Read the recorder afresh at the next step: a test begins or ends.")},
     {NULL, NULL, 0, NULL},
@@ -1578,6 +1975,8 @@ static PyMemberDef stepper_members[] = {
      PyDoc_STR("The line steps recorded here rather than by the Python recorder.")},
     {"generator_steps", Py_T_PYSSIZET, offsetof(NativeSteps, generator_steps), Py_READONLY,
      PyDoc_STR("The resumes and yields recorded here rather than by the Python recorder.")},
+    {"return_steps", Py_T_PYSSIZET, offsetof(NativeSteps, return_steps), Py_READONLY,
+     PyDoc_STR("The returns recorded here rather than by the Python recorder.")},
     {NULL, 0, 0, 0, NULL},
 };
 

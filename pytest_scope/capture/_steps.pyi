@@ -1,5 +1,5 @@
-"""The native line and generator steps (``_steps.c``): built with the compiled event path
-only."""
+"""The native line, generator and return steps (``_steps.c``): built with the compiled event
+path only."""
 
 from collections.abc import Callable
 from types import CodeType, FrameType
@@ -7,6 +7,7 @@ from types import CodeType, FrameType
 class NativeSteps:
     line_steps: int
     generator_steps: int
+    return_steps: int
     def __init__(
         self,
         *,
@@ -22,14 +23,18 @@ class NativeSteps:
         line_kind: int,
         locals_key: str,
         returned_key: str,
+        other_frames_key: str,
         resume_kind: int,
         yield_kind: int,
+        return_kind: int,
         own_refs: int,
         max_suspended: int,
         on_resume: Callable[[CodeType, int], object],
         on_yield: Callable[[CodeType, int, object], object],
+        on_return: Callable[[CodeType, int, object], object],
     ) -> None: ...
     def resume(self, code: CodeType, offset: int, /) -> None: ...
     def yield_(self, code: CodeType, offset: int, value: object, /) -> None: ...
+    def return_(self, code: CodeType, offset: int, value: object, /) -> None: ...
     def forget(self) -> None: ...
     def __call__(self, code: CodeType, line: int, frame: FrameType | None = ..., /) -> None: ...

@@ -544,14 +544,16 @@ def _same_parts(parts: list[Any], pinned: list[Any] | None, ids: tuple[int, ...]
 def _walk_record(known: _Object) -> tuple[Any, ...]:
     """What the native walk reads of an object whose form is recorded, in the order of
     ``_sameparts.c``'s ``R_`` fields: the table's entry, its identity, how deep it shows,
-    and where its parts are and what they were. An object whose parts it cannot read (a
-    deque, an exception, a container with a namespace, a plugin's form, slots named twice)
-    is checked by ``_check``."""
+    and where its parts are and what they were (a bytearray's: its length and first
+    bytes, its shape). An object whose parts it cannot read (a deque, an exception, a
+    container with a namespace, a plugin's form, slots named twice) is checked by
+    ``_check``."""
     info = known.info
     base: Any = info.base
     shape = known.shape
     members = info.slot_members
     where, getter, namespace, size = _ITEMS_PYTHON, None, 0, 0
+    pinned: Any = known.pinned
     if members is None:
         pass
     elif info.dict_getter is not None:
@@ -561,9 +563,11 @@ def _walk_record(known: _Object) -> tuple[Any, ...]:
         where, size = _ITEMS_SELF, shape
     elif base is object and shape is None:
         where = _ITEMS_NONE
+    elif known.kind is bytearray and type(shape) is tuple:
+        where, size, pinned = _ITEMS_BYTES, shape[0], shape[1]  # its length, its first bytes
     return (
         known, known.kind, known.alive, info.foreign, base is bytearray, where, getter, namespace,
-        size, members if members is not None else (), known.pinned, known.ids, known.child_at,
+        size, members if members is not None else (), pinned, known.ids, known.child_at,
     )  # fmt: skip
 
 
@@ -572,6 +576,7 @@ _ITEMS_PYTHON: Final = 0  # nowhere: ``_check`` checks it
 _ITEMS_SELF: Final = 1  # a list, tuple, dict or set
 _ITEMS_NAMESPACE: Final = 2  # an instance's namespace
 _ITEMS_NONE: Final = 3  # an instance with slots alone
+_ITEMS_BYTES: Final = 4  # a bytearray: its length and first bytes
 
 # The native walk (``_sameparts.c``), with the compiled table only.
 _sameparts = native_extension("_sameparts", __file__)

@@ -141,8 +141,8 @@ class _Frame:
     """The recorder's shadow of one frame: what it last recorded of it."""
 
     __slots__ = (
-        "calling_at", "code", "dropping", "frame", "frame_no", "frame_refs", "ids", "line",
-        "locals_dict", "stepped", "values",
+        "calling_at", "code", "dropping", "frame", "frame_no", "frame_refs", "ids", "leaves",
+        "line", "locals_dict", "stepped", "values",
     )  # fmt: skip
 
     def __init__(self, frame_no: int, code: _Code, frame: FrameType | None, line: int) -> None:
@@ -156,6 +156,9 @@ class _Frame:
         # objects; and the ids of the objects behind the refs, to tell a rebinding.
         self.values: dict[str, Encoded] = {}
         self.ids: dict[str, int] = {}
+        # The keys of the leaves among the forms (``_rebinding.leaf_key``): the compiled
+        # build tells such a local unchanged without encoding it again.
+        self.leaves: dict[str, bytes] = {}
         self.locals_dict: dict[str, Any] | None = None  # 3.12: see _read_locals
         # The references to its frame object as it was entered (see _release_locals).
         self.frame_refs = -1
@@ -280,7 +283,9 @@ class Recorder:
             _events.PY_START: self._on_start,
             _events.PY_RESUME: self._native_steps.resume if self._native_steps else self._on_resume,
             _events.PY_THROW: self._on_throw,
-            _events.PY_RETURN: self._on_return,
+            _events.PY_RETURN: self._native_steps.return_
+            if self._native_steps
+            else self._on_return,
             _events.PY_YIELD: self._native_steps.yield_ if self._native_steps else self._on_yield,
             _events.LINE: self._on_line_general if self._line_buffer is None else self._fast_line,
             _events.JUMP: self._on_jump,
@@ -958,6 +963,7 @@ class Recorder:
         reach, or (not deep) the objects themselves (``ObjectTable.form``)."""
         values = entry.values
         ids = entry.ids
+        leaves = entry.leaves
         objects = self._objects
         for name in names:
             value = local_values.get(name, _MISSING)
@@ -966,16 +972,30 @@ class Recorder:
                 if old is not _MISSING:
                     del values[name]
                     ids.pop(name, None)
+                    leaves.pop(name, None)
                     deleted.append(name)
                 continue
+            if leaves and _is_leaf is not None:
+                leaf = leaves.get(name)
+                if leaf is not None and _is_leaf(value, leaf):
+                    continue
             form = objects.local_form(name, value, deep)
             if form is old or (old is not _MISSING and _same_form(form, old)):
                 continue
             values[name] = changed[name] = form
-            if type(form) is dict and "$ref" in form:
-                ids[name] = id(value)
-            else:
-                ids.pop(name, None)
+            if type(form) is dict:
+                if "$ref" in form:
+                    ids[name] = id(value)
+                    leaves.pop(name, None)
+                    continue
+                leaf = _leaf_key(value, form) if _leaf_key is not None else None
+                if leaf is not None:
+                    leaves[name] = leaf
+                else:
+                    leaves.pop(name, None)
+            elif leaves:
+                leaves.pop(name, None)
+            ids.pop(name, None)
 
     def _check_bindings(
         self,
@@ -1012,7 +1032,7 @@ class Recorder:
         """Every binding of a frame, for a rebinding: in one pass over the frame's locals
         where the native check is built (``_rebinding.c``), else name by name."""
         if _rebound_names is not None and entry.code.optimized:
-            rebound = _rebound_names(frame, entry.ids, entry.values)
+            rebound = _rebound_names(frame, entry.ids, entry.values, entry.leaves)
             if rebound:
                 self._check_names(entry, rebound, local_values, changed, deleted)
             return
@@ -1155,15 +1175,22 @@ class Recorder:
         }
 
 
-# The native rebinding check (``_rebinding.c``), with the compiled recorder only.
+# The native rebinding check and leaf keys (``_rebinding.c``), with the compiled recorder only.
 _rebinding = native_extension("_rebinding", __file__)
 _rebound_names: Final[
-    Callable[[FrameType, dict[str, int], dict[str, Encoded]], tuple[str, ...]] | None
+    Callable[[FrameType, dict[str, int], dict[str, Encoded], dict[str, bytes]], tuple[str, ...]]
+    | None
 ] = _rebinding.rebound_names if _rebinding is not None else None
+_leaf_key: Final[Callable[[object, Encoded], bytes | None] | None] = (
+    _rebinding.leaf_key if _rebinding is not None else None
+)
+_is_leaf: Final[Callable[[object, bytes], bool] | None] = (
+    _rebinding.is_leaf if _rebinding is not None else None
+)
 
 
 def _native_steps(recorder: Recorder) -> Any:
-    """The native line and generator steps (``_steps.c``), which read the recorder's objects
+    """The native line, generator and return steps (``_steps.c``), which read the recorder's objects
     by their compiled attributes: only with the compiled recorder, and only where it was built."""
     extension = native_extension("_steps", __file__)
     if extension is None:
@@ -1181,12 +1208,15 @@ def _native_steps(recorder: Recorder) -> Any:
         line_kind=Kind.LINE,
         locals_key=Payload.LOCALS,
         returned_key=Payload.RETURNED,
+        other_frames_key=Payload.OTHER_FRAMES,
         resume_kind=Kind.RESUME,
         yield_kind=Kind.YIELD,
+        return_kind=Kind.RETURN,
         own_refs=OWN_REFS,
         max_suspended=_MAX_SUSPENDED,
         on_resume=recorder._on_resume,
         on_yield=recorder._on_yield,
+        on_return=recorder._on_return,
     )
 
 

@@ -24,11 +24,14 @@ from pytest_scope.capture.plan import Plan
 from pytest_scope.capture.recorder import Recorder
 from pytest_scope.capture.values import ValueEncoder
 from pytest_scope.trace.codec import unpack_chunk
-from pytest_scope.trace.schema import Kind
+from pytest_scope.trace.schema import Kind, Payload
 
 # Project code, not a test file: planned at the calls level, so its generators' steps
 # compare their bindings and walk their parameters.
 GENERATORS = """
+from itertools import islice
+
+
 def counter(n):
     i = 0
     while i < n:
@@ -72,6 +75,75 @@ def long_text():
     yield "x" * 1000
     yield 2**64
     yield 2**64 - 1
+
+
+def finder(data, value, start, stop):  # as more-itertools' iter_index
+    find = data.find  # a builtin method: a leaf, told unchanged by its key
+    i = start - 1
+    while (i := find(value, i + 1, stop)) >= 0:
+        yield i
+
+
+def sieve_like(n):
+    data = bytearray((0, 1)) * (n // 2)
+    span = range(3, n)  # a leaf
+    yield from finder(data, 1, 3, n)  # resumed again from the same instruction
+    data[5:n:6] = bytes(len(range(5, n, 6)))  # changed in place: the walk finds it
+    yield from finder(data, 1, 3, n)
+
+
+def nth(iterable, n):  # a caller without line events, resuming through a C function
+    return next(islice(iterable, n, None), None)
+
+
+def growing(items):
+    for item in items:
+        yield item
+
+
+def feeding(items):  # a caller whose parameter changes between two resumes
+    for value in growing(items):
+        if len(items) < 8:
+            items.append(value + 10)
+        yield value
+
+
+def batches(n):  # as more-itertools' _random_ordered_indices
+    iterable = range(n)
+    for start in iterable:
+        yield from (start, start)
+
+
+def ordered(*args):  # resumes its generator from its loop's line, not its yield's
+    span = range(*args)
+    for index in batches(len(span)):
+        yield span[index]
+
+
+class Box:
+    def __init__(self, items):
+        self.items = items
+
+    def total(self):  # a scalar, with its parameter walked
+        return sum(self.items)
+
+    def same(self):  # an object the table knows
+        return self.items
+
+    def fresh(self):  # a new object
+        return list(self.items)
+
+
+def holding():  # a list its locals alone hold, recorded at a yield: it dies at the return
+    items = [1]
+    yield len(items)
+    yield len(items) + 1
+
+
+def scratch(n):  # a list that only its own locals hold: it dies with the frame
+    made = list(range(n))
+    kept = made
+    return len(kept)
 """
 
 # The test file: its frames are stepped line by line, and resume the generators (``gens``,
@@ -99,6 +171,30 @@ def the_rest(probe):
     held = gens.counter(3)
     first = next(held)
     return walked, secret, objects, len(text), first, probe()
+
+
+def calling(probe):
+    box = gens.Box([1, 2, 3])
+    totals = [box.total() for _ in range(5)]
+    same = [len(box.same()) for _ in range(3)]
+    box.items.append(4)
+    after = box.total()
+    copies = [box.fresh() for _ in range(2)]
+    sizes = [gens.scratch(n) for n in range(4)]
+    counted = list(gens.counter(2)) + list(gens.holding())  # generators' returns
+    return totals, same, after, copies, sizes + counted, probe()
+
+
+def through_project_callers(probe):
+    found = list(gens.sieve_like(40))
+    primes = gens.sieve_like(60)
+    tenth = gens.nth(primes, 10)
+    # Run to its end: closed early, it would raise GeneratorExit, which takes a number by
+    # its address alone (no weak reference), and the two recordings could differ by chance.
+    rest = list(primes)
+    fed = list(gens.feeding([1, 2, 3]))
+    orders = [tuple(gens.ordered(4)) for _ in range(3)]
+    return found, (tenth, rest), fed, orders, probe()
 """
 
 
@@ -116,11 +212,12 @@ def _record(
     run: Callable[[Callable[[], Any]], Any],
     python_callbacks: bool,
     events_per_chunk: int,
-) -> tuple[Any, list[list[Any]], int]:
-    """The result of ``run(probe)``, the events recorded, and the steps the native steps
-    took. ``probe()`` tells the shadow of each suspended frame (its line, its locals, the
-    references to its frame object counted as it was last resumed) and of each frame on
-    the stack (its line, and the instruction it last resumed a generator from)."""
+) -> tuple[Any, list[list[Any]], int, int]:
+    """The result of ``run(probe)``, the events recorded, and the generator steps and the
+    returns the native steps took. ``probe()`` tells the shadow of each suspended frame
+    (its line, its locals, the references to its frame object counted as it was last
+    resumed) and of each frame on the stack (its line, and the instruction it last resumed
+    a generator from)."""
     recorder = Recorder(Plan(root, ["test_*.py"]), ValueEncoder(), lambda *_: None)
     buffer = RingBuffer(2**30, recorder.take_keyframe, events_per_chunk=events_per_chunk)
     recorder.start()
@@ -143,6 +240,7 @@ def _record(
             events = sys.monitoring.events
             sys.monitoring.register_callback(tool_id, events.PY_RESUME, recorder._on_resume)
             sys.monitoring.register_callback(tool_id, events.PY_YIELD, recorder._on_yield)
+            sys.monitoring.register_callback(tool_id, events.PY_RETURN, recorder._on_return)
         recorder.begin_test(buffer, None)
         result = run(probe)
         steps = recorder.end_test()
@@ -151,11 +249,13 @@ def _record(
     buffer.close_chunk()
     recorded = [event for chunk in buffer.chunks() for event in unpack_chunk(chunk.data)[1]]
     assert [event[0] for event in recorded] == list(range(1, steps.steps + 1))
-    native = recorder._native_steps.generator_steps if recorder._native_steps is not None else 0
-    return result, recorded, native
+    steps = recorder._native_steps
+    if steps is None:
+        return result, recorded, 0, 0
+    return result, recorded, steps.generator_steps, steps.return_steps
 
 
-SCENARIOS = ["by_a_builtin", "in_a_loop", "the_rest"]
+SCENARIOS = ["by_a_builtin", "in_a_loop", "the_rest", "through_project_callers", "calling"]
 
 
 @pytest.mark.parametrize("events_per_chunk", [10**6, 7])
@@ -176,7 +276,7 @@ def test_native_and_python_generator_steps_record_the_same(
     assert native[0] == python[0]
     assert native[1] == python[1]
     kinds = {event[1] for event in python[1]}
-    assert {Kind.RESUME, Kind.YIELD} <= kinds
+    assert {Kind.RESUME, Kind.YIELD, Kind.RETURN} <= kinds
 
 
 def test_the_compiled_build_records_scalar_generators_natively(
@@ -189,12 +289,65 @@ def test_the_compiled_build_records_scalar_generators_natively(
         pytest.skip("the native steps come with the compiled event path")
     gens, callers = modules
     root = Path(str(gens.__file__)).parent
-    _, events, native = _record(root, lambda probe: callers.by_a_builtin(probe), False, 10**6)
+    _, events, native, _ = _record(root, lambda probe: callers.by_a_builtin(probe), False, 10**6)
     generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
     assert len(generator_steps) == 80  # after its call: 40 yields, 40 resumes
     assert native == 80
-    _, events, native = _record(root, lambda probe: callers.in_a_loop(probe), False, 10**6)
+    _, events, native, _ = _record(root, lambda probe: callers.in_a_loop(probe), False, 10**6)
     generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
     assert len(generator_steps) == 28  # 14 yields, 14 resumes
     # Python's: the yield and the resume that see ``big`` bound, the yield after its ``del``.
     assert native == 25
+
+
+def test_the_compiled_build_records_generators_resumed_by_project_code_natively(
+    modules: tuple[ModuleType, ModuleType],
+) -> None:
+    """Generators resumed by project code (without line events), with objects in their
+    parameters and leaves in their locals, as more-itertools' sieve: each step whose
+    caller has not moved and whose parameters' walk finds no change is native; a step
+    whose walk finds one (the bytearray changed between the two ``yield from``, the list
+    a caller grows) is the Python recorder's, which records the change."""
+    if not event_path.compiled():
+        pytest.skip("the native steps come with the compiled event path")
+    gens, callers = modules
+    root = Path(str(gens.__file__)).parent
+    (found, tenth, fed, orders, _), events, native, _ = _record(
+        root, lambda probe: callers.through_project_callers(probe), False, 10**6
+    )
+    assert found[:4] == [3, 5, 7, 9] and tenth[0] is not None and tenth[1] and len(fed) == 8
+    assert orders == [(0, 0, 1, 1, 2, 2, 3, 3)] * 3
+    generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
+    assert native >= 0.8 * len(generator_steps)
+    changed_data = [
+        event
+        for event in events
+        if event[6] and any(entry[1] == "bytearray" for entry in event[6].get(Payload.OBJECTS, ()))
+    ]
+    assert changed_data
+
+
+def test_the_compiled_build_records_returns_natively(
+    modules: tuple[ModuleType, ModuleType],
+) -> None:
+    """A method of project code returning a scalar or an object the table knows, its
+    parameter walked unchanged: its return is native. One whose walk finds a change, one
+    returning a new object, and one whose locals alone hold an object (which dies with the
+    frame, and which the Python recorder forgets) are the Python recorder's."""
+    if not event_path.compiled():
+        pytest.skip("the native steps come with the compiled event path")
+    gens, callers = modules
+    root = Path(str(gens.__file__)).parent
+    (totals, same, after, copies, sizes, _), events, _, returns = _record(
+        root, lambda probe: callers.calling(probe), False, 10**6
+    )
+    assert totals == [6] * 5 and same == [3] * 3 and after == 10
+    assert sizes == [0, 1, 2, 3, 0, 1, 1, 2]
+    assert copies == [[1, 2, 3, 4]] * 2
+    returned = [event for event in events if event[1] == Kind.RETURN]
+    assert len(returned) == 19
+    # Native: the six totals, the three ``same`` and the counter's end. The Python
+    # recorder's: ``Box.__init__`` (its ``self`` new), the copies (new objects), the four
+    # ``scratch`` (new locals), the end of ``holding`` (whose list dies with its frame,
+    # and is forgotten) and the test's own return.
+    assert returns == 10

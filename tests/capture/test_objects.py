@@ -204,6 +204,10 @@ def _replace_namespace(node: Node) -> None:
         (lambda: set(range(5)), lambda items: (items.remove(4), items.add(99))),
         (lambda: {Node(1), Node(2)}, lambda pair: setattr(next(iter(pair)), "value", 3)),
         (lambda: frozenset([Node([1])]), lambda one: next(iter(one)).value.append(2)),
+        (lambda: bytearray(300), lambda data: data.__setitem__(150, 1)),
+        (lambda: bytearray(300), lambda data: data.__setitem__(299, 1)),
+        (lambda: bytearray(300), lambda data: data.append(1)),
+        (lambda: [bytearray(b"ab")], lambda items: items[0].__setitem__(0, 0)),
     ],
     ids=[
         "last item shown", "first item not shown", "list shrinks", "last value shown",
@@ -211,6 +215,8 @@ def _replace_namespace(node: Node) -> None:
         "namespace replaced", "below a namespace", "namespace grows", "slot set",
         "unset slot set", "slot deleted", "None slot deleted", "below a slot", "slot of a list",
         "set shrinks", "set item replaced", "child of a set", "below a frozenset",
+        "bytearray byte shown", "bytearray byte not shown", "bytearray grows",
+        "bytearray in a list",
     ],
 )  # fmt: skip
 def test_each_kind_of_change_in_place_is_found_at_the_next_check(
@@ -230,7 +236,7 @@ def test_the_compiled_build_confirms_unchanged_objects_in_its_native_walk() -> N
     """A list of ten instances, each holding a list of one int, checked again unchanged:
     the native walk confirms all 21 objects without a Python call (their parts read where
     they keep them), and a change in one of them goes to the Python check; a set and the
-    frozenset in it too."""
+    frozenset in it too; a list and its bytearray."""
     if not event_path.compiled():
         pytest.skip("the native walk comes with the compiled event path")
     shown = _Shown()
@@ -248,6 +254,11 @@ def test_the_compiled_build_confirms_unchanged_objects_in_its_native_walk() -> N
     shown.step(tags)
     confirmed = walker.unchanged
     shown.step(tags)
+    assert walker.unchanged - confirmed == 2
+    data = [bytearray(1000)]
+    shown.step(data)
+    confirmed = walker.unchanged
+    shown.step(data)
     assert walker.unchanged - confirmed == 2
 
 

@@ -5,11 +5,14 @@ deleted is recorded as deleted; on the compiled build in one pass over the frame
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support.modules import module_from_source
 
+from pytest_scope.capture import recorder as recorder_module
 from pytest_scope.capture.buffer import RingBuffer
 from pytest_scope.capture.plan import Plan
 from pytest_scope.capture.recorder import Recorder
@@ -35,25 +38,29 @@ def rebinding(items, step):
 """
 
 
-def _changes(tmp_path: Path) -> list[tuple[int, list[str], list[str]]]:
-    """(kind, the locals recorded as changed, those deleted) of each step of the generator,
-    a frame of project code: recorded without line events."""
-    module = module_from_source(tmp_path / "stepping.py", PROJECT_MODULE)
+def _recorded(tmp_path: Path, run: Callable[[], object]) -> list[list[Any]]:
+    """The events of ``run()``, which steps frames of project code: recorded without line
+    events."""
     recorder = Recorder(Plan(tmp_path, ["test_*.py"]), ValueEncoder(), lambda *_: None)
     buffer = RingBuffer(2**30, recorder.take_keyframe)
     recorder.start()
     try:
         recorder.begin_test(buffer)
-        produced = list(module.rebinding([1, 2], 1))
+        run()
         recorder.end_test()
     finally:
         recorder.stop()
+    buffer.close_chunk()
+    return [event for chunk in buffer.chunks() for event in unpack_chunk(chunk.data)[1]]
+
+
+def _changes(tmp_path: Path) -> list[tuple[int, list[str], list[str]]]:
+    """(kind, the locals recorded as changed, those deleted) of each step of the generator."""
+    module = module_from_source(tmp_path / "stepping.py", PROJECT_MODULE)
+    produced: list[Any] = []
+    events = _recorded(tmp_path, lambda: produced.extend(module.rebinding([1, 2], 1)))
     assert produced[:2] == [1, 3]
     assert produced[2]() == 3
-    buffer.close_chunk()
-    events: list[list[Any]] = [
-        event for chunk in buffer.chunks() for event in unpack_chunk(chunk.data)[1]
-    ]
     return [
         (
             event[1],
@@ -78,3 +85,82 @@ def test_each_step_records_the_locals_rebound_since_the_last(tmp_path: Path) -> 
         (Kind.RESUME, [], []),
         (Kind.RETURN, [], []),
     ]
+
+
+LEAVES_MODULE = """
+class Items(list):
+    pass
+
+
+def leaves(sizes):
+    for size in sizes:
+        span = range(size)
+        find = [size].index
+        own = Items([size]).index
+        yield size
+"""
+
+
+def test_a_range_or_builtin_method_made_again_is_recorded_when_its_form_changes(
+    tmp_path: Path,
+) -> None:
+    """Each step binds a new range and new bound methods, most likely at the addresses of
+    the last ones: the compiled build tells them unchanged by their keys (``_leaves.h``),
+    never by their addresses, and records each one whose form changed, as the pure one."""
+    module = module_from_source(tmp_path / "leafy.py", LEAVES_MODULE)
+    produced: list[int] = []
+    events = _recorded(tmp_path, lambda: produced.extend(module.leaves([3, 3, 4, 4])))
+    assert produced == [3, 3, 4, 4]
+    yields = [
+        (event[6] or {}).get(Payload.LOCALS, {}) for event in events if event[1] == Kind.YIELD
+    ]
+    assert [sorted(changed) for changed in yields] == [
+        ["find", "own", "size", "span"],
+        [],
+        ["size", "span"],
+        [],
+    ]
+    assert yields[2]["span"]["repr"] == "range(0, 4)"
+    assert yields[0]["find"]["repr"] == "list.index"
+
+
+def test_a_leaf_key_holds_what_makes_the_form_and_no_address() -> None:
+    leaf_key = recorder_module._leaf_key
+    is_leaf = recorder_module._is_leaf
+    if leaf_key is None or is_leaf is None:
+        pytest.skip("the pure build keys no leaf: it encodes each again")
+    key = leaf_key(range(3), None)
+    assert key is not None and key == leaf_key(range(0, 3, 1), None)
+    assert is_leaf(range(3), key) and not is_leaf(range(4), key)
+    assert not is_leaf([3].index, key)
+    method = leaf_key([].index, None)
+    assert method is not None and method == leaf_key([1, 2].index, None)
+    assert method != leaf_key([].count, None)
+    assert leaf_key(len, None) is not None and leaf_key(len, None) != leaf_key(abs, None)
+    # Not keyed: a name that may be set, or a field that is no C long.
+    assert leaf_key(type("Items", (list,), {})().index, None) is None
+    assert leaf_key(range(2**70), None) is None
+    assert leaf_key("text", None) is None
+
+
+def test_a_function_or_generator_is_keyed_by_the_name_its_form_holds() -> None:
+    """Its key holds the address of its ``__qualname__``, which only the form that holds
+    that very str keeps from being reused."""
+    leaf_key = recorder_module._leaf_key
+    is_leaf = recorder_module._is_leaf
+    if leaf_key is None or is_leaf is None:
+        pytest.skip("the pure build keys no leaf: it encodes each again")
+
+    def numbers() -> Iterator[int]:
+        yield 1
+
+    first, second = numbers(), numbers()
+    form = {"$type": "generator", "repr": first.__qualname__}
+    key = leaf_key(first, form)
+    assert key is not None and is_leaf(second, key)
+    # A form holding an equal str of its own keys nothing: its address may be reused.
+    assert leaf_key(first, {"$type": "generator", "repr": "".join(first.__qualname__)}) is None
+    second.__qualname__ = "renamed"
+    assert not is_leaf(second, key)
+    assert leaf_key(numbers, {"repr": numbers.__qualname__}) is not None
+    assert not is_leaf(numbers, key)

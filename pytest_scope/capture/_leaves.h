@@ -1,0 +1,169 @@
+/* The key of a leaf: a value recorded by its form (not by a ref) whose form is a function
+ * of a few fields that the key holds by value, so that a step can tell it unchanged
+ * without encoding it again, and without holding the value (or anything it holds).
+ *
+ * A local bound to a range or to a builtin method (``seq_index = data.index``) is recorded
+ * by value, and nothing about its identity tells the recorder that it is still the value
+ * recorded: another one may have been made at the same address since. Encoding it again
+ * at each step of its frame cost a tenth of a generator-heavy test. Its key does not
+ * depend on its address:
+ *
+ * - a ``range`` whose start, stop and step are C longs: the three (its form is its repr);
+ * - a ``builtin_function_or_method`` bound to nothing, to a module, or to a static type
+ *   or one of its instances: its method definition, the type, and the method's name
+ *   (its form is its qualified name, which a static type's name and the method's make);
+ * - a function, a generator or a coroutine: its type and the address of its qualified
+ *   name, a str that its recorded form holds (``leaf_key_of``), so that no other str
+ *   can take that address while the key is in use (its form is that name).
+ *
+ * Any other value has no key, and is encoded again at each step, as before. Included by
+ * the rebinding check (_rebinding.c) and the native steps (_steps.c).
+ */
+#ifndef PYTEST_SCOPE_LEAVES_H
+#define PYTEST_SCOPE_LEAVES_H
+
+#include <Python.h>
+#include <string.h>
+
+#define LEAF_KEY_MAX 96 /* a method name longer than the rest of this is not keyed */
+
+enum { LEAF_RANGE = 1, LEAF_BUILTIN = 2, LEAF_NAMED = 3 };
+
+/* The attributes read, interned on first use. */
+enum { LEAF_START, LEAF_STOP, LEAF_STEP, LEAF_QUALNAME, LEAF_NAMES };
+static PyObject *leaf_names[LEAF_NAMES];
+
+/* ``value``'s attribute ``which`` (a new reference), or NULL with no error set. */
+static PyObject *
+leaf_attribute(PyObject *value, int which)
+{
+    static const char *texts[LEAF_NAMES] = {"start", "stop", "step", "__qualname__"};
+    if (leaf_names[which] == NULL)
+        leaf_names[which] = PyUnicode_InternFromString(texts[which]);
+    if (leaf_names[which] == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    PyObject *attribute = PyObject_GetAttr(value, leaf_names[which]);
+    if (attribute == NULL)
+        PyErr_Clear();
+    return attribute;
+}
+
+/* Whether ``value`` is of a type whose form is its ``__qualname__``, read from the object
+ * (exact types: their getter runs no user code). */
+static int
+leaf_is_named(PyObject *value)
+{
+    return PyFunction_Check(value) || PyGen_CheckExact(value) || PyCoro_CheckExact(value);
+}
+
+/* The three fields of a range, as C longs: 1, or 0 if one is not a C long. */
+static int
+leaf_range_fields(PyObject *value, long fields[3])
+{
+    for (int i = 0; i < 3; i++) {
+        PyObject *field = leaf_attribute(value, LEAF_START + i);
+        if (field == NULL)
+            return 0;
+        int overflow = 0;
+        fields[i] = PyLong_AsLongAndOverflow(field, &overflow);
+        Py_DECREF(field);
+        if (overflow || (fields[i] == -1 && PyErr_Occurred())) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ``value``'s key written into ``key`` (LEAF_KEY_MAX bytes): its length, or 0 if
+ * ``value`` has none. Never sets an exception. */
+static Py_ssize_t
+leaf_key_into(PyObject *value, char *key)
+{
+    Py_ssize_t size = 1;
+    if (Py_IS_TYPE(value, &PyRange_Type)) {
+        long fields[3];
+        if (!leaf_range_fields(value, fields))
+            return 0;
+        key[0] = LEAF_RANGE;
+        memcpy(key + size, fields, sizeof fields);
+        return size + (Py_ssize_t)sizeof fields;
+    }
+    if (leaf_is_named(value)) {
+        PyObject *name = leaf_attribute(value, LEAF_QUALNAME);
+        Py_XDECREF(name); /* compared by address only: see leaf_key_of */
+        if (name == NULL)
+            return 0;
+        PyTypeObject *type = Py_TYPE(value);
+        key[0] = LEAF_NAMED;
+        memcpy(key + size, &type, sizeof type);
+        size += sizeof type;
+        memcpy(key + size, &name, sizeof name);
+        return size + (Py_ssize_t)sizeof name;
+    }
+    if (!PyCFunction_CheckExact(value))
+        return 0;
+    PyCFunctionObject *method = (PyCFunctionObject *)value;
+    PyObject *owner = method->m_self;
+    PyTypeObject *type = NULL;
+    if (owner != NULL && !PyModule_Check(owner)) {
+        type = PyType_Check(owner) ? (PyTypeObject *)owner : Py_TYPE(owner);
+        if (type->tp_flags & Py_TPFLAGS_HEAPTYPE) /* its name may be set: not keyed */
+            return 0;
+    }
+    const char *name = method->m_ml->ml_name;
+    size_t length = strlen(name);
+    if (1 + sizeof method->m_ml + sizeof type + length > LEAF_KEY_MAX)
+        return 0;
+    key[0] = LEAF_BUILTIN;
+    memcpy(key + size, &method->m_ml, sizeof method->m_ml);
+    size += sizeof method->m_ml;
+    memcpy(key + size, &type, sizeof type);
+    size += sizeof type;
+    memcpy(key + size, name, length);
+    return size + (Py_ssize_t)length;
+}
+
+/* The key of ``value`` recorded as ``form`` (bytes), or None: for a named value, only if
+ * the form holds its very name (the address in the key stays that str's). */
+static PyObject *
+leaf_key_of(PyObject *value, PyObject *form)
+{
+    char key[LEAF_KEY_MAX];
+    Py_ssize_t size = leaf_key_into(value, key);
+    if (size > 0 && key[0] == LEAF_NAMED) {
+        PyObject *shown = PyDict_Check(form) ? PyDict_GetItemString(form, "repr") : NULL;
+        PyObject *name;
+        memcpy(&name, key + 1 + sizeof(PyTypeObject *), sizeof name);
+        if (shown != name)
+            size = 0;
+    }
+    if (size == 0)
+        Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize(key, size);
+}
+
+/* Whether ``value`` is the leaf whose key is ``key`` (bytes): 1 or 0. */
+static int
+leaf_matches(PyObject *value, PyObject *key)
+{
+    char buffer[LEAF_KEY_MAX];
+    Py_ssize_t size = leaf_key_into(value, buffer);
+    return size > 0 && PyBytes_CheckExact(key) && PyBytes_GET_SIZE(key) == size
+           && memcmp(PyBytes_AS_STRING(key), buffer, (size_t)size) == 0;
+}
+
+/* Whether local ``name``, bound to ``value``, is the leaf recorded in ``leaves`` (name to
+ * key): 1, 0, or -1 on an error. */
+static int
+same_leaf(PyObject *leaves, PyObject *name, PyObject *value)
+{
+    PyObject *key = PyDict_GetItemWithError(leaves, name);
+    if (key == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    return leaf_matches(value, key);
+}
+
+#endif
