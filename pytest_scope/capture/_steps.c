@@ -54,7 +54,7 @@ static PyObject *s_line_buffer, *s_keyframe_due, *s_last_thread, *s_ident, *s_st
     *s_frame, *s_code, *s_cell_names, *s_dropping, *s_line, *s_values, *s_ids,
     *s_calling_at, *s_step, *s_events, *s_data, *s_count, *s_events_per_chunk,
     *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest, *s_codes, *s_suspended,
-    *s_stepped_lines, *s_optimized, *s_stepped, *s_frame_refs, *s_params, *s_leaves,
+    *s_stepped_lines, *s_stepped, *s_frame_refs, *s_leaves,
     *s_form, *s_changes, *s_end_step, *s_records, *s_restart_code, *s_locals_dict, *s_ref;
 
 static int
@@ -87,10 +87,8 @@ intern_names(void)
     NAME(s_codes, "_codes");
     NAME(s_suspended, "_suspended");
     NAME(s_stepped_lines, "stepped_lines");
-    NAME(s_optimized, "optimized");
     NAME(s_stepped, "stepped");
     NAME(s_frame_refs, "frame_refs");
-    NAME(s_params, "params");
     NAME(s_leaves, "leaves");
     NAME(s_form, "form");
     NAME(s_changes, "changes");
@@ -1341,6 +1339,26 @@ changed_locals(NativeSteps *self, PyObject *varnames, Py_ssize_t n_params, PyObj
     return n_changed;
 }
 
+/* ``value``'s form (a new reference) as the table's walk finds it (ObjectTable.form), if
+ * the walk found no change; NULL otherwise, with no error set: a change it found stays in
+ * the table for the Python step, which takes it. */
+static PyObject *
+walked_form(GeneratorCache *cache, PyObject *value)
+{
+    cache->walked = 1;
+    PyObject *form = PyObject_CallMethodOneArg(cache->objects, s_form, value);
+    PyObject *changes = form ? get_attribute(cache->objects, s_changes) : NULL;
+    int unchanged = changes != NULL && PyList_CheckExact(changes)
+                    && PyList_GET_SIZE(changes) == 0;
+    Py_XDECREF(changes);
+    if (!unchanged) {
+        Py_XDECREF(form);
+        PyErr_Clear();
+        return NULL;
+    }
+    return form;
+}
+
 /* Whether the objects of a generator's parameters (``walked``, by index into its locals)
  * are unchanged, as the walk of the Python recorder finds them at each step of a frame
  * without line events (Recorder._check_names of its parameters): each one's form is the
@@ -1353,18 +1371,13 @@ static int
 parameters_unchanged(GeneratorCache *cache, PyObject *values, PyObject *varnames,
                      PyObject **locals, const int *walked, int n_walked)
 {
-    cache->walked |= n_walked > 0;
     for (int w = 0; w < n_walked; w++) {
         PyObject *name = PyTuple_GET_ITEM(varnames, walked[w]);
-        PyObject *form = PyObject_CallMethodOneArg(cache->objects, s_form, locals[walked[w]]);
+        PyObject *form = walked_form(cache, locals[walked[w]]);
         PyObject *old = form ? PyDict_GetItemWithError(values, name) : NULL;
         int same = old ? PyObject_RichCompareBool(form, old, Py_EQ) : -1;
         Py_XDECREF(form);
-        PyObject *changes = same == 1 ? get_attribute(cache->objects, s_changes) : NULL;
-        int unchanged = changes != NULL && PyList_CheckExact(changes)
-                        && PyList_GET_SIZE(changes) == 0;
-        Py_XDECREF(changes);
-        if (!unchanged) {
+        if (same != 1) {
             PyErr_Clear();
             return 0;
         }
@@ -1394,18 +1407,13 @@ value_form(NativeSteps *self, GeneratorCache *cache, PyObject *value, long *numb
         PyErr_Clear();
         return 0;
     }
-    cache->walked = 1;
-    PyObject *form = PyObject_CallMethodOneArg(cache->objects, s_form, value);
+    PyObject *form = walked_form(cache, value);
     PyObject *ref = form != NULL && PyDict_CheckExact(form) && PyDict_GET_SIZE(form) == 1
                         ? PyDict_GetItemWithError(form, s_ref) : NULL;
     long found = ref != NULL && PyLong_CheckExact(ref) ? PyLong_AsLong(ref) : -1;
     Py_XDECREF(form);
-    PyObject *changes = found >= 0 ? get_attribute(cache->objects, s_changes) : NULL;
-    int unchanged = changes != NULL && PyList_CheckExact(changes)
-                    && PyList_GET_SIZE(changes) == 0;
-    Py_XDECREF(changes);
     PyErr_Clear();
-    if (!unchanged)
+    if (found < 0)
         return 0;
     *number = found;
     return 1;

@@ -279,14 +279,13 @@ class Recorder:
             holders = ", ".join(f"{i}: {_monitoring.get_tool(i)}" for i in _CANDIDATE_TOOL_IDS)
             raise NoFreeToolIdError(f"no free sys.monitoring tool id ({holders})")
         self._tool_id = tool_id
+        native = self._native_steps
         callbacks: dict[int, Callable[..., Any]] = {
             _events.PY_START: self._on_start,
-            _events.PY_RESUME: self._native_steps.resume if self._native_steps else self._on_resume,
+            _events.PY_RESUME: native.resume if native else self._on_resume,
             _events.PY_THROW: self._on_throw,
-            _events.PY_RETURN: self._native_steps.return_
-            if self._native_steps
-            else self._on_return,
-            _events.PY_YIELD: self._native_steps.yield_ if self._native_steps else self._on_yield,
+            _events.PY_RETURN: native.return_ if native else self._on_return,
+            _events.PY_YIELD: native.yield_ if native else self._on_yield,
             _events.LINE: self._on_line_general if self._line_buffer is None else self._fast_line,
             _events.JUMP: self._on_jump,
             _events.RAISE: self._on_raise,
