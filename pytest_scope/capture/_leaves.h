@@ -14,7 +14,11 @@
  *   (its form is its qualified name, which a static type's name and the method's make);
  * - a function, a generator or a coroutine: its type and the address of its qualified
  *   name, a str that its recorded form holds (``leaf_key_of``), so that no other str
- *   can take that address while the key is in use (its form is that name).
+ *   can take that address while the key is in use (its form is that name);
+ * - a class: the two texts of its form, its metaclass's name and its own, each
+ *   ``module.qualname`` as ``values._type_name`` reads them (``type``'s own getters);
+ * - a descriptor of a static type (``object.__eq__``, ``dict.get`` read from the class):
+ *   its type, the static type and its definition (its form is a function of those).
  *
  * Any other value has no key, and is encoded again at each step, as before. Included by
  * the rebinding check (_rebinding.c) and the native steps (_steps.c).
@@ -25,9 +29,9 @@
 #include <Python.h>
 #include <string.h>
 
-#define LEAF_KEY_MAX 96 /* a method name longer than the rest of this is not keyed */
+#define LEAF_KEY_MAX 256 /* a name longer than the rest of this is not keyed */
 
-enum { LEAF_RANGE = 1, LEAF_BUILTIN = 2, LEAF_NAMED = 3 };
+enum { LEAF_RANGE = 1, LEAF_BUILTIN = 2, LEAF_NAMED = 3, LEAF_CLASS = 4, LEAF_DESCRIPTOR = 5 };
 
 /* The attributes read, interned on first use. */
 enum { LEAF_START, LEAF_STOP, LEAF_STEP, LEAF_QUALNAME, LEAF_NAMES };
@@ -77,6 +81,84 @@ leaf_range_fields(PyObject *value, long fields[3])
     return 1;
 }
 
+/* ``type.__module__`` as ``type``'s getter reads it (a new reference), or NULL with no
+ * error set for none: a heap type's ``__module__`` in its namespace, a static type's from
+ * its name. */
+static PyObject *
+leaf_type_module(PyTypeObject *type)
+{
+    if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        const char *dot = strrchr(type->tp_name, '.');
+        PyObject *module = dot ? PyUnicode_FromStringAndSize(type->tp_name, dot - type->tp_name)
+                               : PyUnicode_FromString("builtins");
+        if (module == NULL)
+            PyErr_Clear();
+        return module;
+    }
+    PyObject *namespace = PyType_GetDict(type);
+    PyObject *module = namespace ? PyDict_GetItemString(namespace, "__module__") : NULL;
+    Py_XINCREF(module);
+    Py_XDECREF(namespace);
+    PyErr_Clear();
+    return module;
+}
+
+/* Write ``type``'s name as ``values._type_name`` makes it (``module.qualname``; the
+ * qualified name alone for a module that is not a str, or "builtins") at ``key + *size``,
+ * its length first: 1, or 0 if it does not fit in LEAF_KEY_MAX. Never sets an exception. */
+static int
+leaf_put_type_name(PyTypeObject *type, char *key, Py_ssize_t *size)
+{
+    PyObject *qualname = PyType_GetQualName(type);
+    PyObject *module = qualname ? leaf_type_module(type) : NULL;
+    if (module != NULL
+        && (!PyUnicode_Check(module) || PyUnicode_CompareWithASCIIString(module, "builtins") == 0))
+        Py_CLEAR(module);
+    Py_ssize_t module_size = 0, qualname_size = 0;
+    const char *module_text = module ? PyUnicode_AsUTF8AndSize(module, &module_size) : "";
+    const char *qualname_text = qualname ? PyUnicode_AsUTF8AndSize(qualname, &qualname_size)
+                                         : NULL;
+    Py_ssize_t length = module_size + (module != NULL) + qualname_size;
+    int fits = module_text != NULL && qualname_text != NULL
+               && *size + (Py_ssize_t)sizeof length + length <= LEAF_KEY_MAX;
+    if (fits) {
+        memcpy(key + *size, &length, sizeof length);
+        *size += sizeof length;
+        memcpy(key + *size, module_text, module_size);
+        *size += module_size;
+        if (module != NULL)
+            key[(*size)++] = '.';
+        memcpy(key + *size, qualname_text, qualname_size);
+        *size += qualname_size;
+    }
+    Py_XDECREF(qualname);
+    Py_XDECREF(module);
+    PyErr_Clear();
+    return fits;
+}
+
+/* The definition a descriptor of a static type reads (a method's, a slot wrapper's, a
+ * getset's or a member's, static data of that type), or NULL for any other value. */
+static const void *
+leaf_descriptor_definition(PyObject *value)
+{
+    PyTypeObject *kind = Py_TYPE(value);
+    if (kind != &PyMethodDescr_Type && kind != &PyClassMethodDescr_Type
+        && kind != &PyWrapperDescr_Type && kind != &PyGetSetDescr_Type
+        && kind != &PyMemberDescr_Type)
+        return NULL;
+    PyTypeObject *owner = ((PyDescrObject *)value)->d_type;
+    if (owner == NULL || (owner->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        return NULL;
+    if (kind == &PyWrapperDescr_Type)
+        return ((PyWrapperDescrObject *)value)->d_base;
+    if (kind == &PyGetSetDescr_Type)
+        return ((PyGetSetDescrObject *)value)->d_getset;
+    if (kind == &PyMemberDescr_Type)
+        return ((PyMemberDescrObject *)value)->d_member;
+    return ((PyMethodDescrObject *)value)->d_method;
+}
+
 /* ``value``'s key written into ``key`` (LEAF_KEY_MAX bytes): its length, or 0 if
  * ``value`` has none. Never sets an exception. */
 static Py_ssize_t
@@ -90,6 +172,23 @@ leaf_key_into(PyObject *value, char *key)
         key[0] = LEAF_RANGE;
         memcpy(key + size, fields, sizeof fields);
         return size + (Py_ssize_t)sizeof fields;
+    }
+    const void *definition = leaf_descriptor_definition(value);
+    if (definition != NULL) {
+        PyTypeObject *kind = Py_TYPE(value), *owner = ((PyDescrObject *)value)->d_type;
+        key[0] = LEAF_DESCRIPTOR;
+        memcpy(key + size, &kind, sizeof kind);
+        size += sizeof kind;
+        memcpy(key + size, &owner, sizeof owner);
+        size += sizeof owner;
+        memcpy(key + size, &definition, sizeof definition);
+        return size + (Py_ssize_t)sizeof definition;
+    }
+    if (PyType_Check(value)) {
+        key[0] = LEAF_CLASS;
+        return leaf_put_type_name(Py_TYPE(value), key, &size)
+                       && leaf_put_type_name((PyTypeObject *)value, key, &size)
+                   ? size : 0;
     }
     if (leaf_is_named(value)) {
         PyObject *name = leaf_attribute(value, LEAF_QUALNAME);
@@ -126,13 +225,38 @@ leaf_key_into(PyObject *value, char *key)
     return size + (Py_ssize_t)length;
 }
 
+/* Whether the text of ``form``'s ``field`` is the name at ``key + *at`` (its length
+ * first), which it then steps past: 1 or 0. */
+static int
+leaf_shows_name(PyObject *form, const char *field, const char *key, Py_ssize_t *at)
+{
+    PyObject *shown = PyDict_GetItemString(form, field);
+    Py_ssize_t length, shown_size = 0;
+    memcpy(&length, key + *at, sizeof length);
+    *at += sizeof length;
+    const char *text = shown && PyUnicode_Check(shown)
+                           ? PyUnicode_AsUTF8AndSize(shown, &shown_size) : NULL;
+    PyErr_Clear();
+    int same = text != NULL && shown_size == length && memcmp(text, key + *at, length) == 0;
+    *at += length;
+    return same;
+}
+
 /* The key of ``value`` recorded as ``form`` (bytes), or None: for a named value, only if
- * the form holds its very name (the address in the key stays that str's). */
+ * the form holds its very name (the address in the key stays that str's); for a class,
+ * only if the form shows the names its key holds (not a plugin's form, nor a redacted
+ * one). */
 static PyObject *
 leaf_key_of(PyObject *value, PyObject *form)
 {
     char key[LEAF_KEY_MAX];
     Py_ssize_t size = leaf_key_into(value, key);
+    if (size > 0 && key[0] == LEAF_CLASS) {
+        Py_ssize_t at = 1;
+        if (!PyDict_Check(form) || PyDict_GET_SIZE(form) != 2
+            || !leaf_shows_name(form, "$type", key, &at) || !leaf_shows_name(form, "repr", key, &at))
+            size = 0;
+    }
     if (size > 0 && key[0] == LEAF_NAMED) {
         PyObject *shown = PyDict_Check(form) ? PyDict_GetItemString(form, "repr") : NULL;
         PyObject *name;

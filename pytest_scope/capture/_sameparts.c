@@ -135,17 +135,19 @@ children_at(PyObject **parts, Py_ssize_t parts_count, PyObject *child_at)
 }
 
 /* The children of ``value`` at ``child_at`` (a new tuple) if it holds the parts recorded:
- * its ``items`` (a list, tuple, dict or set, or None) of ``size``, read up to ``limit``, then the
- * slots ``members`` read. None (a new reference) when a part differs; NULL on an error. */
+ * ``first`` unless NULL (an exception's args), its ``items`` (a list, tuple, dict or set,
+ * or None) of ``size``, read up to ``limit``, then the slots ``members`` read. None (a new
+ * reference) when a part differs; NULL on an error. */
 static PyObject *
-children_if_same(PyObject *items, Py_ssize_t size, Py_ssize_t limit, PyObject *value,
-                 PyObject *members, PyObject *unset, PyObject *pinned, PyObject *ids,
-                 PyObject *child_at)
+children_if_same(PyObject *first, PyObject *items, Py_ssize_t size, Py_ssize_t limit,
+                 PyObject *value, PyObject *members, PyObject *unset, PyObject *pinned,
+                 PyObject *ids, PyObject *child_at)
 {
     if (length(items) != size)
         Py_RETURN_NONE;
     Py_ssize_t count = size < limit ? size : limit;
-    Py_ssize_t from_items = items_count(items, count);
+    Py_ssize_t before = first != NULL;
+    Py_ssize_t from_items = before + items_count(items, count);
     Py_ssize_t parts_count = from_items + PyTuple_GET_SIZE(members);
     if (Py_SIZE(pinned != Py_None ? pinned : ids) != parts_count)
         Py_RETURN_NONE;
@@ -155,7 +157,8 @@ children_if_same(PyObject *items, Py_ssize_t size, Py_ssize_t limit, PyObject *v
     if (parts_count > PARTS_ON_STACK && (parts = PyMem_New(PyObject *, parts_count)) == NULL)
         return PyErr_NoMemory();
     PyObject *result = Py_None;
-    if (read_items(items, count, parts) < 0) {
+    parts[0] = first;
+    if (read_items(items, count, parts + before) < 0) {
         result = NULL;
         goto done;
     }
@@ -213,6 +216,7 @@ enum {
     ITEMS_NAMESPACE = 2, /* an instance: its namespace (``__dict__``) */
     ITEMS_NONE = 3,      /* an instance without a namespace: its slots alone */
     ITEMS_BYTES = 4,     /* a bytearray: its length (R_SIZE) and first bytes (R_PINNED) */
+    ITEMS_EXCEPTION = 5, /* an exception: its args, then its namespace, as ITEMS_NAMESPACE */
 };
 
 /* Whether a bytearray still has the length and the first bytes recorded of it (as many as
@@ -356,14 +360,15 @@ unchanged_children(Walker *self, PyObject *value, PyObject *record)
     if (!PyTuple_Check(members) || !PyTuple_Check(child_at)
         || !(pinned == Py_None ? PyTuple_Check(ids) : PyList_Check(pinned)))
         Py_RETURN_NONE;
-    PyObject *items;
+    PyObject *items, *first = NULL;
     if (where == ITEMS_SELF
         && (PyList_Check(value) || PyTuple_Check(value) || PyDict_Check(value)
             || PyAnySet_Check(value)))
         items = Py_NewRef(value);
     else if (where == ITEMS_NONE)
         items = Py_NewRef(Py_None);
-    else if (where == ITEMS_NAMESPACE) {
+    else if (where == ITEMS_NAMESPACE
+             || (where == ITEMS_EXCEPTION && PyExceptionInstance_Check(value))) {
         items = PyObject_CallOneArg(FIELD(record, R_GETTER), value);
         if (items == NULL)
             return NULL;
@@ -374,10 +379,14 @@ unchanged_children(Walker *self, PyObject *value, PyObject *record)
                 return NULL;
             Py_RETURN_NONE;
         }
+        if (where == ITEMS_EXCEPTION) { /* its args, as BaseException.args reads them */
+            PyObject *args = ((PyBaseExceptionObject *)value)->args;
+            first = args != NULL ? args : Py_None;
+        }
     }
     else
         Py_RETURN_NONE;
-    PyObject *children = children_if_same(items, size, self->max_items, value, members,
+    PyObject *children = children_if_same(first, items, size, self->max_items, value, members,
                                           self->unset, pinned, ids, child_at);
     Py_DECREF(items);
     return children;
@@ -456,11 +465,13 @@ walker_run(Walker *self, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t budget = self->max_nodes;
     while (PyList_GET_SIZE(pending) > 0) {
         Py_ssize_t last = PyList_GET_SIZE(pending) - 1;
-        PyObject *item = Py_NewRef(PyList_GET_ITEM(pending, last));
-        int status = PyList_SetSlice(pending, last, last + 1, NULL);
+        /* Popped: the list's reference is the walk's now. */
+        PyObject *item = PyList_GET_ITEM(pending, last);
+        Py_SET_SIZE(pending, last);
+        int status = 0;
         /* (value, known, depth) as the table queues it, with the record when queued here */
-        if (status == 0 && !(PyTuple_CheckExact(item) && (PyTuple_GET_SIZE(item) == 3
-                                                          || PyTuple_GET_SIZE(item) == 4))) {
+        if (!(PyTuple_CheckExact(item)
+              && (PyTuple_GET_SIZE(item) == 3 || PyTuple_GET_SIZE(item) == 4))) {
             PyErr_SetString(PyExc_TypeError, "a queued object is not (value, known, depth)");
             status = -1;
         }

@@ -260,7 +260,7 @@ typedef struct {
     vectorcallfunc vectorcall;
     PyObject *recorder;
     PyObject *fallback;     /* the Python recorder's fast line callback */
-    PyObject *on_resume, *on_yield, *on_return; /* the Python recorder's callbacks */
+    PyObject *on_resume, *on_yield, *on_return, *on_handled; /* the Python recorder's callbacks */
     PyObject *locked;       /* the recorder's lock's ``locked`` */
     PyObject *is_tracing;   /* tracemalloc.is_tracing */
     PyObject *line_names;   /* linenames.line_names */
@@ -271,12 +271,13 @@ typedef struct {
     long line_kind;       /* Kind.LINE */
     PyObject *locals_key; /* Payload.LOCALS */
     PyObject *returned_key; /* Payload.RETURNED */
+    PyObject *exception_key; /* Payload.EXCEPTION */
     PyObject *other_frames_key; /* Payload.OTHER_FRAMES */
-    long resume_kind, yield_kind, return_kind; /* Kind.RESUME, Kind.YIELD, Kind.RETURN */
+    long resume_kind, yield_kind, return_kind, handled_kind; /* as Kind names them */
     Py_ssize_t own_refs;  /* objects.OWN_REFS: a Python callback's frame local adds them */
     Py_ssize_t max_suspended; /* the suspended frames the recorder keeps at most */
     uint64_t generation;
-    Py_ssize_t line_steps, generator_steps, return_steps; /* the steps recorded here */
+    Py_ssize_t line_steps, generator_steps, return_steps, handled_steps; /* recorded here */
     Cache cache;
     GeneratorCache generators;
 } NativeSteps;
@@ -906,13 +907,14 @@ typedef struct {
  * payload]: ``header`` holds the thread, frame and code numbers, packed. The payload is
  * None, or {Payload.LOCALS: {name: form}} of the locals changed (by index into
  * ``varnames``), then {Payload.OTHER_FRAMES: [[frame, line, {}, []]]} of a caller that
- * moved (``moved``, if not NULL), then {Payload.RETURNED: form} of the scalar
- * ``returned`` if there is one. */
+ * moved (``moved``, if not NULL), then {value_key: form} of the value ``returned`` if
+ * there is one (returned or yielded, or the exception handled): the scalar itself, or
+ * the ref ``returned_ref`` if it is not -1. */
 static int
 pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *header,
            Py_ssize_t header_size, long line, PyObject *varnames, PyObject **locals,
-           const int *changed, int n_changed, const CallerMove *moved, PyObject *returned,
-           long returned_ref)
+           const int *changed, int n_changed, const CallerMove *moved, PyObject *value_key,
+           PyObject *returned, long returned_ref)
 {
     if (reserve(packed, 1) < 0)
         return -1;
@@ -955,7 +957,7 @@ pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *
         packed->bytes[packed->size++] = (char)0x90;
     }
     if (returned != NULL) {
-        if (pack_str(packed, self->returned_key) < 0)
+        if (pack_str(packed, value_key) < 0)
             return -1;
         if (returned_ref < 0)
             return pack_scalar(packed, returned);
@@ -1111,7 +1113,7 @@ try_step(NativeSteps *self, PyObject *code, PyObject *line, PyFrameObject *frame
     if (n_changed < 0
         || pack_event(self, &packed, view->step + 1, self->line_kind, view->header,
                       view->header_size, line_no, view->table->varnames, locals, changed,
-                      n_changed, NULL, NULL, -1) < 0
+                      n_changed, NULL, NULL, NULL, -1) < 0
         || view->count < 1 || view->count + 1 >= view->per_chunk
         || ((n_changed || !((view->count + 1) & 63))
             && PyByteArray_GET_SIZE(view->data) + packed.size >= self->chunk_target_bytes))
@@ -1540,11 +1542,12 @@ advance_line_view(NativeSteps *self, long step)
 }
 
 /* What a generator's step packs and records in its frame's shadow, in the recorder's step
- * count and in the open chunk: 1 recorded, 0 for the Python recorder (nothing changed),
- * -1 on an error after the step began to change state. */
+ * count and in the open chunk, with ``value`` under ``value_key`` if it is not NULL: 1
+ * recorded, 0 for the Python recorder (nothing changed), -1 on an error after the step
+ * began to change state. */
 static int
-generator_step(NativeSteps *self, CodeTable *table, PyObject *entry,
-               PyFrameObject *frame, long kind, const CallerMove *moved, PyObject *returned)
+generator_step(NativeSteps *self, CodeTable *table, PyObject *entry, PyFrameObject *frame,
+               long kind, const CallerMove *moved, PyObject *value_key, PyObject *value)
 {
     GeneratorCache *cache = &self->generators;
     if (!generator_entry(cache, entry))
@@ -1559,15 +1562,15 @@ generator_step(NativeSteps *self, CodeTable *table, PyObject *entry,
     Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
     packed.bytes = packed.inline_bytes;
     int result = 0;
-    long returned_ref = -1;
+    long value_ref = -1;
     if (n_changed < 0
         || !parameters_unchanged(cache, cache->values, varnames, locals, walked, n_walked)
-        || (returned != NULL && !value_form(self, cache, returned, &returned_ref))
+        || (value != NULL && !value_form(self, cache, value, &value_ref))
         || pack_event(self, &packed, cache->step + 1, kind, cache->header,
                       cache->header_size, line, varnames, locals, changed, n_changed, moved,
-                      returned, returned_ref) < 0
+                      value_key, value, value_ref) < 0
         || closes_chunk(self, cache->count, cache->per_chunk, cache->data,
-                        n_changed > 0 || moved != NULL || returned != NULL, &packed))
+                        n_changed > 0 || moved != NULL || value != NULL, &packed))
         goto done;
     result = -1;
     /* Its line and its unset mark (calling_at) are written once: they change only at its
@@ -1637,7 +1640,7 @@ try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
     if (entry == NULL)
         goto done;
     result = generator_step(self, table, entry, frame, self->resume_kind,
-                            moved ? &move : NULL, NULL);
+                            moved ? &move : NULL, NULL, NULL);
     if (result != 1)
         goto done;
     if (moved && set_long(caller, s_line, move.line) < 0)
@@ -1671,6 +1674,16 @@ done:
     return end_walks(cache, result);
 }
 
+/* Whether ``entry`` is the shadow of ``frame``. */
+static int
+shadows(PyObject *entry, PyFrameObject *frame)
+{
+    PyObject *entry_frame = get_attribute(entry, s_frame);
+    Py_XDECREF(entry_frame); /* compared only */
+    PyErr_Clear();
+    return entry_frame == (PyObject *)frame;
+}
+
 /* A generator yielding a scalar: 1 recorded, 0 for the Python recorder, -1 on an error
  * after the step began to change state. */
 static int
@@ -1684,12 +1697,11 @@ try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *val
         return 0;
     Py_ssize_t depth = PyList_GET_SIZE(cache->stack);
     PyObject *entry = Py_NewRef(PyList_GET_ITEM(cache->stack, depth - 1));
-    PyObject *entry_frame = get_attribute(entry, s_frame);
-    Py_XDECREF(entry_frame); /* compared only */
     PyObject *frame_id = PyLong_FromVoidPtr(frame);
     int result = 0;
-    if (entry_frame == (PyObject *)frame && frame_id != NULL)
-        result = generator_step(self, table, entry, frame, self->yield_kind, NULL, value);
+    if (shadows(entry, frame) && frame_id != NULL)
+        result = generator_step(self, table, entry, frame, self->yield_kind, NULL,
+                                self->returned_key, value);
     /* The frame leaves the shadow stack for the suspended ones (Recorder._suspend). */
     if (result == 1
         && (PyList_SetSlice(cache->stack, depth - 1, depth, NULL) < 0
@@ -1746,13 +1758,12 @@ try_return(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *va
         return 0;
     Py_ssize_t depth = PyList_GET_SIZE(cache->stack);
     PyObject *entry = Py_NewRef(PyList_GET_ITEM(cache->stack, depth - 1));
-    PyObject *entry_frame = get_attribute(entry, s_frame);
-    Py_XDECREF(entry_frame); /* compared only */
     int result = 0;
-    if (entry_frame == (PyObject *)frame && generator_entry(cache, entry)
+    if (shadows(entry, frame) && generator_entry(cache, entry)
         && !locals_may_die(self, entry, cache->ids, table->varnames,
                            _PyFrame_GetLocalsArray(frame->f_frame), frame))
-        result = generator_step(self, table, entry, frame, self->return_kind, NULL, value);
+        result = generator_step(self, table, entry, frame, self->return_kind, NULL,
+                                self->returned_key, value);
     /* The frame leaves the shadow stack (Recorder._record_step). */
     if (result == 1
         && (PyList_SetSlice(cache->stack, depth - 1, depth, NULL) < 0
@@ -1761,6 +1772,27 @@ try_return(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *va
         result = -1;
     if (result == 1 && entry == cache->entry)
         Py_CLEAR(cache->entry); /* a frame that left: the next one may take its address */
+    Py_DECREF(entry);
+    return end_walks(cache, result);
+}
+
+/* A frame without line events that handled an exception the table knows, unchanged
+ * since (the step of its raise numbered it): 1 recorded, 0 for the Python recorder, -1 on
+ * an error after the step began to change state. */
+static int
+try_handled(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *exception)
+{
+    GeneratorCache *cache = &self->generators;
+    cache->walked = 0;
+    CodeTable *table = generator_table(self, code, frame);
+    if (table == NULL || PyList_GET_SIZE(cache->stack) == 0)
+        return 0;
+    PyObject *entry = Py_NewRef(PyList_GET_ITEM(cache->stack,
+                                                PyList_GET_SIZE(cache->stack) - 1));
+    int result = 0;
+    if (shadows(entry, frame))
+        result = generator_step(self, table, entry, frame, self->handled_kind, NULL,
+                                self->exception_key, exception);
     Py_DECREF(entry);
     return end_walks(cache, result);
 }
@@ -1825,6 +1857,17 @@ stepper_return(NativeSteps *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyObject *
+stepper_handled(NativeSteps *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "a handled exception takes (code, offset, exception)");
+        return NULL;
+    }
+    int result = try_handled(self, args[0], PyEval_GetFrame(), args[2]);
+    return finish(self, result, &self->handled_steps, self->on_handled, args, nargs);
+}
+
+static PyObject *
 stepper_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     NativeSteps *self = (NativeSteps *)callable;
@@ -1846,22 +1889,23 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"recorder", "fallback", "locked", "is_tracing", "line_names",
                                "names_secret", "redaction", "max_str", "chunk_target_bytes",
-                               "line_kind", "locals_key", "returned_key",
+                               "line_kind", "locals_key", "returned_key", "exception_key",
                                "other_frames_key", "resume_kind", "yield_kind",
-                               "return_kind", "own_refs", "max_suspended", "on_resume",
-                               "on_yield", "on_return", NULL};
+                               "return_kind", "handled_kind", "own_refs", "max_suspended",
+                               "on_resume", "on_yield", "on_return", "on_handled", NULL};
     PyObject *recorder, *fallback, *locked, *is_tracing, *line_names, *names_secret,
-        *redaction, *locals_key, *returned_key, *other_frames_key, *on_resume, *on_yield,
-        *on_return;
+        *redaction, *locals_key, *returned_key, *exception_key, *other_frames_key, *on_resume,
+        *on_yield, *on_return, *on_handled;
     Py_ssize_t max_str, chunk_target_bytes, own_refs, max_suspended;
-    long line_kind, resume_kind, yield_kind, return_kind;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUUlllnnOOO:NativeSteps",
+    long line_kind, resume_kind, yield_kind, return_kind, handled_kind;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUUUllllnnOOOO:NativeSteps",
                                      keywords, &recorder, &fallback, &locked, &is_tracing,
                                      &line_names, &names_secret, &redaction, &max_str,
                                      &chunk_target_bytes, &line_kind, &locals_key,
-                                     &returned_key, &other_frames_key, &resume_kind,
-                                     &yield_kind, &return_kind, &own_refs, &max_suspended,
-                                     &on_resume, &on_yield, &on_return))
+                                     &returned_key, &exception_key, &other_frames_key,
+                                     &resume_kind, &yield_kind, &return_kind, &handled_kind,
+                                     &own_refs, &max_suspended, &on_resume, &on_yield,
+                                     &on_return, &on_handled))
         return NULL;
     NativeSteps *self = (NativeSteps *)type->tp_alloc(type, 0);
     if (self == NULL)
@@ -1879,13 +1923,16 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->line_kind = line_kind;
     self->locals_key = Py_NewRef(locals_key);
     self->returned_key = Py_NewRef(returned_key);
+    self->exception_key = Py_NewRef(exception_key);
     self->other_frames_key = Py_NewRef(other_frames_key);
     self->on_resume = Py_NewRef(on_resume);
     self->on_yield = Py_NewRef(on_yield);
     self->on_return = Py_NewRef(on_return);
+    self->on_handled = Py_NewRef(on_handled);
     self->resume_kind = resume_kind;
     self->yield_kind = yield_kind;
     self->return_kind = return_kind;
+    self->handled_kind = handled_kind;
     self->own_refs = own_refs;
     self->max_suspended = max_suspended;
     self->generation = next_generation++;
@@ -1904,10 +1951,12 @@ stepper_traverse(NativeSteps *self, visitproc visit, void *arg)
     Py_VISIT(self->redaction);
     Py_VISIT(self->locals_key);
     Py_VISIT(self->returned_key);
+    Py_VISIT(self->exception_key);
     Py_VISIT(self->other_frames_key);
     Py_VISIT(self->on_resume);
     Py_VISIT(self->on_yield);
     Py_VISIT(self->on_return);
+    Py_VISIT(self->on_handled);
     Py_VISIT(self->cache.view.buffer);
     Py_VISIT(self->cache.view.entry);
     Py_VISIT(self->cache.view.values);
@@ -1941,10 +1990,12 @@ stepper_clear(NativeSteps *self)
     Py_CLEAR(self->redaction);
     Py_CLEAR(self->locals_key);
     Py_CLEAR(self->returned_key);
+    Py_CLEAR(self->exception_key);
     Py_CLEAR(self->other_frames_key);
     Py_CLEAR(self->on_resume);
     Py_CLEAR(self->on_yield);
     Py_CLEAR(self->on_return);
+    Py_CLEAR(self->on_handled);
     forget_cache(self);
     forget_generators(&self->generators);
     return 0;
@@ -1973,6 +2024,8 @@ static PyMethodDef stepper_methods[] = {
      PyDoc_STR("The PY_YIELD callback: a generator's yield, here or by on_yield.")},
     {"return_", (PyCFunction)(void (*)(void))stepper_return, METH_FASTCALL,
      PyDoc_STR("The PY_RETURN callback: a return, here or by on_return.")},
+    {"handled", (PyCFunction)(void (*)(void))stepper_handled, METH_FASTCALL,
+     PyDoc_STR("The EXCEPTION_HANDLED callback: a handled exception, here or by on_handled.")},
     {"forget", (PyCFunction)stepper_forget, METH_NOARGS,
      PyDoc_STR("Read the recorder afresh at the next step: a test begins or ends.")},
     {NULL, NULL, 0, NULL},
@@ -1985,6 +2038,8 @@ static PyMemberDef stepper_members[] = {
      PyDoc_STR("The resumes and yields recorded here rather than by the Python recorder.")},
     {"return_steps", Py_T_PYSSIZET, offsetof(NativeSteps, return_steps), Py_READONLY,
      PyDoc_STR("The returns recorded here rather than by the Python recorder.")},
+    {"handled_steps", Py_T_PYSSIZET, offsetof(NativeSteps, handled_steps), Py_READONLY,
+     PyDoc_STR("The handled exceptions recorded here rather than by the Python recorder.")},
     {NULL, 0, 0, 0, NULL},
 };
 

@@ -545,9 +545,8 @@ def _walk_record(known: _Object) -> tuple[Any, ...]:
     """What the native walk reads of an object whose form is recorded, in the order of
     ``_sameparts.c``'s ``R_`` fields: the table's entry, its identity, how deep it shows,
     and where its parts are and what they were (a bytearray's: its length and first
-    bytes, its shape). An object whose parts it cannot read (a deque, an exception, a
-    container with a namespace, a plugin's form, slots named twice) is checked by
-    ``_check``."""
+    bytes, its shape). An object whose parts it cannot read (a deque, a container with a
+    namespace, a plugin's form, slots named twice) is checked by ``_check``."""
     info = known.info
     base: Any = info.base
     shape = known.shape
@@ -557,8 +556,9 @@ def _walk_record(known: _Object) -> tuple[Any, ...]:
     if members is None:
         pass
     elif info.dict_getter is not None:
-        if base is object and type(shape) is tuple:
-            where, getter, namespace, size = _ITEMS_NAMESPACE, info.dict_getter, shape[1], shape[2]
+        if (base is object or base is BaseException) and type(shape) is tuple:
+            where = _ITEMS_NAMESPACE if base is object else _ITEMS_EXCEPTION
+            getter, namespace, size = info.dict_getter, shape[1], shape[2]
     elif base is list or base is tuple or base is dict or base is set or base is frozenset:
         where, size = _ITEMS_SELF, shape
     elif base is object and shape is None:
@@ -577,6 +577,7 @@ _ITEMS_SELF: Final = 1  # a list, tuple, dict or set
 _ITEMS_NAMESPACE: Final = 2  # an instance's namespace
 _ITEMS_NONE: Final = 3  # an instance with slots alone
 _ITEMS_BYTES: Final = 4  # a bytearray: its length and first bytes
+_ITEMS_EXCEPTION: Final = 5  # an exception: its args, then its namespace
 
 # The native walk (``_sameparts.c``), with the compiled table only.
 _sameparts = native_extension("_sameparts", __file__)

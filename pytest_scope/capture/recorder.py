@@ -290,7 +290,7 @@ class Recorder:
             _events.JUMP: self._on_jump,
             _events.RAISE: self._on_raise,
             _events.RERAISE: self._on_raise,
-            _events.EXCEPTION_HANDLED: self._on_handled,
+            _events.EXCEPTION_HANDLED: native.handled if native else self._on_handled,
             _events.PY_UNWIND: self._on_unwind,
         }
         for event, callback in callbacks.items():
@@ -1189,8 +1189,9 @@ _is_leaf: Final[Callable[[object, bytes], bool] | None] = (
 
 
 def _native_steps(recorder: Recorder) -> Any:
-    """The native line, generator and return steps (``_steps.c``), which read the recorder's objects
-    by their compiled attributes: only with the compiled recorder, and only where it was built."""
+    """The native line, generator, return and handled steps (``_steps.c``), which read the
+    recorder's objects by their compiled attributes: only with the compiled recorder, and
+    only where it was built."""
     extension = native_extension("_steps", __file__)
     if extension is None:
         return None
@@ -1207,15 +1208,18 @@ def _native_steps(recorder: Recorder) -> Any:
         line_kind=Kind.LINE,
         locals_key=Payload.LOCALS,
         returned_key=Payload.RETURNED,
+        exception_key=Payload.EXCEPTION,
         other_frames_key=Payload.OTHER_FRAMES,
         resume_kind=Kind.RESUME,
         yield_kind=Kind.YIELD,
         return_kind=Kind.RETURN,
+        handled_kind=Kind.HANDLED,
         own_refs=OWN_REFS,
         max_suspended=_MAX_SUSPENDED,
         on_resume=recorder._on_resume,
         on_yield=recorder._on_yield,
         on_return=recorder._on_return,
+        on_handled=recorder._on_handled,
     )
 
 

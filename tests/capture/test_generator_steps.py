@@ -144,6 +144,26 @@ def scratch(n):  # a list that only its own locals hold: it dies with the frame
     made = list(range(n))
     kept = made
     return len(kept)
+
+
+def lookup(table, key, default):  # a KeyError raised and handled in the same frame
+    try:
+        return table[key]
+    except KeyError:
+        return default
+
+
+def first_of(tables, key):  # handled in a caller, from a callee that let it go
+    for table in tables:
+        try:
+            return pick(table, key)
+        except LookupError:
+            pass
+    return None
+
+
+def pick(table, key):
+    return table[key]
 """
 
 # The test file: its frames are stepped line by line, and resume the generators (``gens``,
@@ -185,6 +205,13 @@ def calling(probe):
     return totals, same, after, copies, sizes + counted, probe()
 
 
+def handling(probe):
+    table = {"a": 1}
+    found = [gens.lookup(table, key, 0) for key in "abab"]
+    first = gens.first_of([{}, {"b": 2}, table], "a")
+    return found, first, probe()
+
+
 def through_project_callers(probe):
     found = list(gens.sieve_like(40))
     primes = gens.sieve_like(60)
@@ -212,12 +239,12 @@ def _record(
     run: Callable[[Callable[[], Any]], Any],
     python_callbacks: bool,
     events_per_chunk: int,
-) -> tuple[Any, list[list[Any]], int, int]:
-    """The result of ``run(probe)``, the events recorded, and the generator steps and the
-    returns the native steps took. ``probe()`` tells the shadow of each suspended frame
-    (its line, its locals, the references to its frame object counted as it was last
-    resumed) and of each frame on the stack (its line, and the instruction it last resumed
-    a generator from)."""
+) -> tuple[Any, list[list[Any]], dict[str, int]]:
+    """The result of ``run(probe)``, the events recorded, and the steps the native steps
+    took (their ``generator``, ``return`` and ``handled`` steps). ``probe()`` tells the
+    shadow of each suspended frame (its line, its locals, the references to its frame
+    object counted as it was last resumed) and of each frame on the stack (its line, and
+    the instruction it last resumed a generator from)."""
     recorder = Recorder(Plan(root, ["test_*.py"]), ValueEncoder(), lambda *_: None)
     buffer = RingBuffer(2**30, recorder.take_keyframe, events_per_chunk=events_per_chunk)
     recorder.start()
@@ -241,6 +268,9 @@ def _record(
             sys.monitoring.register_callback(tool_id, events.PY_RESUME, recorder._on_resume)
             sys.monitoring.register_callback(tool_id, events.PY_YIELD, recorder._on_yield)
             sys.monitoring.register_callback(tool_id, events.PY_RETURN, recorder._on_return)
+            sys.monitoring.register_callback(
+                tool_id, events.EXCEPTION_HANDLED, recorder._on_handled
+            )
         recorder.begin_test(buffer, None)
         result = run(probe)
         steps = recorder.end_test()
@@ -249,13 +279,20 @@ def _record(
     buffer.close_chunk()
     recorded = [event for chunk in buffer.chunks() for event in unpack_chunk(chunk.data)[1]]
     assert [event[0] for event in recorded] == list(range(1, steps.steps + 1))
-    steps = recorder._native_steps
-    if steps is None:
-        return result, recorded, 0, 0
-    return result, recorded, steps.generator_steps, steps.return_steps
+    native = recorder._native_steps
+    kinds = ("generator", "return", "handled")
+    taken = {kind: getattr(native, f"{kind}_steps") if native else 0 for kind in kinds}
+    return result, recorded, taken
 
 
-SCENARIOS = ["by_a_builtin", "in_a_loop", "the_rest", "through_project_callers", "calling"]
+SCENARIOS = [
+    "by_a_builtin",
+    "in_a_loop",
+    "the_rest",
+    "through_project_callers",
+    "calling",
+    "handling",
+]
 
 
 @pytest.mark.parametrize("events_per_chunk", [10**6, 7])
@@ -276,7 +313,7 @@ def test_native_and_python_generator_steps_record_the_same(
     assert native[0] == python[0]
     assert native[1] == python[1]
     kinds = {event[1] for event in python[1]}
-    assert {Kind.RESUME, Kind.YIELD, Kind.RETURN} <= kinds
+    assert {Kind.RESUME, Kind.YIELD, Kind.RETURN} <= kinds or Kind.HANDLED in kinds
 
 
 def test_the_compiled_build_records_scalar_generators_natively(
@@ -289,15 +326,15 @@ def test_the_compiled_build_records_scalar_generators_natively(
         pytest.skip("the native steps come with the compiled event path")
     gens, callers = modules
     root = Path(str(gens.__file__)).parent
-    _, events, native, _ = _record(root, lambda probe: callers.by_a_builtin(probe), False, 10**6)
+    _, events, native = _record(root, lambda probe: callers.by_a_builtin(probe), False, 10**6)
     generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
     assert len(generator_steps) == 80  # after its call: 40 yields, 40 resumes
-    assert native == 80
-    _, events, native, _ = _record(root, lambda probe: callers.in_a_loop(probe), False, 10**6)
+    assert native["generator"] == 80
+    _, events, native = _record(root, lambda probe: callers.in_a_loop(probe), False, 10**6)
     generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
     assert len(generator_steps) == 28  # 14 yields, 14 resumes
     # Python's: the yield and the resume that see ``big`` bound, the yield after its ``del``.
-    assert native == 25
+    assert native["generator"] == 25
 
 
 def test_the_compiled_build_records_generators_resumed_by_project_code_natively(
@@ -312,13 +349,13 @@ def test_the_compiled_build_records_generators_resumed_by_project_code_natively(
         pytest.skip("the native steps come with the compiled event path")
     gens, callers = modules
     root = Path(str(gens.__file__)).parent
-    (found, tenth, fed, orders, _), events, native, _ = _record(
+    (found, tenth, fed, orders, _), events, native = _record(
         root, lambda probe: callers.through_project_callers(probe), False, 10**6
     )
     assert found[:4] == [3, 5, 7, 9] and tenth[0] is not None and tenth[1] and len(fed) == 8
     assert orders == [(0, 0, 1, 1, 2, 2, 3, 3)] * 3
     generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
-    assert native >= 0.8 * len(generator_steps)
+    assert native["generator"] >= 0.8 * len(generator_steps)
     changed_data = [
         event
         for event in events
@@ -338,7 +375,7 @@ def test_the_compiled_build_records_returns_natively(
         pytest.skip("the native steps come with the compiled event path")
     gens, callers = modules
     root = Path(str(gens.__file__)).parent
-    (totals, same, after, copies, sizes, _), events, _, returns = _record(
+    (totals, same, after, copies, sizes, _), events, native = _record(
         root, lambda probe: callers.calling(probe), False, 10**6
     )
     assert totals == [6] * 5 and same == [3] * 3 and after == 10
@@ -350,4 +387,24 @@ def test_the_compiled_build_records_returns_natively(
     # recorder's: ``Box.__init__`` (its ``self`` new), the copies (new objects), the four
     # ``scratch`` (new locals), the end of ``holding`` (whose list dies with its frame,
     # and is forgotten) and the test's own return.
-    assert returns == 10
+    assert native["return"] == 10
+
+
+def test_the_compiled_build_records_handled_exceptions_natively(
+    modules: tuple[ModuleType, ModuleType],
+) -> None:
+    """A frame without line events handling an exception the table numbered at its raise,
+    unchanged since: the handler's step is native, its exception a ref."""
+    if not event_path.compiled():
+        pytest.skip("the native steps come with the compiled event path")
+    gens, callers = modules
+    root = Path(str(gens.__file__)).parent
+    (found, first, _), events, native = _record(
+        root, lambda probe: callers.handling(probe), False, 10**6
+    )
+    assert found == [1, 0, 1, 0] and first == 1
+    handled = [event for event in events if event[1] == Kind.HANDLED]
+    # ``lookup``'s two, and ``first_of``'s two (the empty table's, then the one without "a").
+    assert len(handled) == 4
+    assert all(set(event[6]) == {Payload.EXCEPTION} for event in handled)
+    assert native["handled"] == 4

@@ -208,6 +208,10 @@ def _replace_namespace(node: Node) -> None:
         (lambda: bytearray(300), lambda data: data.__setitem__(299, 1)),
         (lambda: bytearray(300), lambda data: data.append(1)),
         (lambda: [bytearray(b"ab")], lambda items: items[0].__setitem__(0, 0)),
+        (lambda: KeyError("a"), lambda error: setattr(error, "args", ("b",))),
+        (lambda: KeyError("a"), lambda error: setattr(error, "note", 1)),
+        (lambda: KeyError([1]), lambda error: error.args[0].append(2)),
+        (lambda: OSError(2, "gone"), lambda error: setattr(error, "filename", "f")),
     ],
     ids=[
         "last item shown", "first item not shown", "list shrinks", "last value shown",
@@ -216,7 +220,8 @@ def _replace_namespace(node: Node) -> None:
         "unset slot set", "slot deleted", "None slot deleted", "below a slot", "slot of a list",
         "set shrinks", "set item replaced", "child of a set", "below a frozenset",
         "bytearray byte shown", "bytearray byte not shown", "bytearray grows",
-        "bytearray in a list",
+        "bytearray in a list", "exception args replaced", "exception attribute set",
+        "below exception args", "exception member set",
     ],
 )  # fmt: skip
 def test_each_kind_of_change_in_place_is_found_at_the_next_check(
@@ -236,7 +241,8 @@ def test_the_compiled_build_confirms_unchanged_objects_in_its_native_walk() -> N
     """A list of ten instances, each holding a list of one int, checked again unchanged:
     the native walk confirms all 21 objects without a Python call (their parts read where
     they keep them), and a change in one of them goes to the Python check; a set and the
-    frozenset in it too; a list and its bytearray."""
+    frozenset in it too; a list and its bytearray; an exception, its args and the list in
+    them."""
     if not event_path.compiled():
         pytest.skip("the native walk comes with the compiled event path")
     shown = _Shown()
@@ -260,6 +266,11 @@ def test_the_compiled_build_confirms_unchanged_objects_in_its_native_walk() -> N
     confirmed = walker.unchanged
     shown.step(data)
     assert walker.unchanged - confirmed == 2
+    error = KeyError([1])  # the exception, its args, the list in them
+    shown.step(error)
+    confirmed = walker.unchanged
+    shown.step(error)
+    assert walker.unchanged - confirmed == 3
 
 
 def test_the_table_keeps_no_object_alive() -> None:
