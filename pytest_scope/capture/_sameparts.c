@@ -290,6 +290,41 @@ reach_in_python(Walker *self, PyObject *value, Py_ssize_t depth)
     return result == NULL ? -1 : 0;
 }
 
+static PyObject *unchanged_children(Walker *self, PyObject *value, PyObject *record);
+
+/* Whether ``value``, under the id of its ``record``, is surely the object recorded there as
+ * far as its parts tell (ObjectTable._another_at): 1; 0 when Python decides; -1 on an
+ * error. Only a tuple or an exception is told by its parts: a tuple holds the parts
+ * recorded, an exception the args recorded, unchanged. */
+static int
+same_by_parts(Walker *self, PyObject *records, PyObject *value, PyObject *record)
+{
+    if (PyTuple_CheckExact(value)) {
+        PyObject *children = unchanged_children(self, value, record);
+        Py_XDECREF(children);
+        return children == NULL ? -1 : children != Py_None;
+    }
+    if (!PyExceptionInstance_Check(value))
+        return 1;
+    PyObject *ids = FIELD(record, R_IDS);
+    PyObject *args = ((PyBaseExceptionObject *)value)->args;
+    if (PyLong_AsLong(FIELD(record, R_ITEMS)) != ITEMS_EXCEPTION || !PyTuple_Check(ids)
+        || PyTuple_GET_SIZE(ids) == 0 || args == NULL || !PyTuple_CheckExact(args)
+        || PyLong_AsVoidPtr(PyTuple_GET_ITEM(ids, 0)) != (void *)args)
+        return PyErr_Occurred() ? -1 : 0;
+    PyObject *key = PyLong_FromVoidPtr(args);
+    if (key == NULL)
+        return -1;
+    PyObject *args_record = Py_XNewRef(record_of(records, key));
+    Py_DECREF(key);
+    if (args_record == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    int same = FIELD(args_record, R_KIND) == (PyObject *)&PyTuple_Type
+                   ? same_by_parts(self, records, args, args_record) : 0;
+    Py_DECREF(args_record);
+    return same;
+}
+
 /* ``_reach(value, None, depth)`` for an object the table knows, with its form recorded:
  * mark it reached at ``depth`` and queue it; any other object goes to Python. */
 static int
@@ -308,6 +343,8 @@ reach(Walker *self, PyObject *records, PyObject *value, Py_ssize_t depth, int de
     }
     int same = (PyObject *)Py_TYPE(value) == FIELD(record, R_KIND)
         ? still_refers_to(FIELD(record, R_ALIVE), value) : 0;
+    if (same > 0)
+        same = same_by_parts(self, records, value, record);
     if (same <= 0) {
         if (same == 0)
             status = reach_in_python(self, value, depth);

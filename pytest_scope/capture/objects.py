@@ -20,16 +20,19 @@ object that takes its id later gets a new number. The table learns of a death th
   is numbered with a weak reference to it, and its id met again is its own only while
   that reference still gives the object: exact, however it died;
 - an object of another type met under a known id with another type is a new object;
+- a tuple never changes its parts, and an exception is told by its args (as the recorder
+  tells one raise from another): one met under a known id whose parts are not those
+  recorded is a new object (``_another_at``), never the old one changed;
 - lists, dicts, tuples and the other objects without weak references die unseen, so the
   recorder tells the table where recorded code lets go of them (``recorder``): a returning
   frame's locals that nothing but the frame holds (``forget``), and the object a local
   alone held when a line rebinds or deletes that local before reading it (``forget_id``);
   and with either, the objects below it in plain containers that nothing else references
-  (``dying_with``). All are exact. An object of that kind that dies elsewhere (popped from
-  a container, inside an instance that died, its last reference dropped by unrecorded code,
-  or when an exception's frames are let go) keeps its number, which a later object of the
-  same type at the same id takes over: the one case where a number may name two objects in
-  turn.
+  (``dying_with``). All are exact. A list, dict or other mutable object of that kind that
+  dies elsewhere (popped from a container, inside an instance that died, its last
+  reference dropped by unrecorded code, or when an exception's frames are let go) keeps its
+  number, which a later object of the same type at the same id takes over: the one case
+  where a number may name two objects in turn.
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ class _Object:
 
     __slots__ = (
         "alive", "child_at", "form", "ids", "info", "kind", "number", "pinned", "ref", "refs",
-        "shape",
+        "shape", "told_by_parts",
     )  # fmt: skip
 
     def __init__(
@@ -109,6 +112,8 @@ class _Object:
         self.kind = kind  # a type lives as long as the encoder's type cache keeps it
         self.info = info
         self.alive = alive  # a weak reference to it, where its type takes one
+        # Whether its parts tell it from another object at its id (ObjectTable._another_at).
+        self.told_by_parts = kind is tuple or info.base is BaseException
         self.ref: Encoded = {"$ref": number}  # one dict per object: compared by identity
         self.form: Encoded = None  # None until expanded: only its type is known
         self.shape: Any = _UNSET  # see ObjectTable._parts
@@ -244,6 +249,7 @@ class ObjectTable:
             known is None
             or known.kind is not kind
             or (known.alive is not None and known.alive() is not value)
+            or (known.told_by_parts and self._another_at(value, known))
         ):
             if info is None:
                 info = self._encoder.info(kind)
@@ -265,6 +271,30 @@ class ObjectTable:
             else:
                 self._spent(known)
         return known.ref
+
+    def _another_at(self, value: object, known: _Object) -> bool:
+        """Whether ``value``, met under the id of a recorded tuple or exception of its type,
+        is another object, which took the id of one that died (neither takes a weak
+        reference): a tuple whose parts are not those recorded (it never changes them), an
+        exception whose args are another tuple (as ``Recorder._add_value`` tells one raise
+        from another). Nothing recorded of its parts yet: it cannot tell, and says no."""
+        if known.form is None:
+            return False
+        if known.info.base is BaseException:
+            recorded = known.ids
+            if not recorded:
+                return False
+            args = _exception_args(value)
+            if recorded[0] != id(args):
+                return True
+            args_known = self._by_id.get(id(args))
+            return (
+                args_known is not None
+                and args_known.kind is tuple
+                and self._another_at(args, args_known)
+            )
+        shape, parts = self._parts(value, known.info)
+        return not _holds_recorded(shape, parts, known)
 
     def _number(self, value: object, kind: type, info: _TypeInfo, key: int) -> _Object:
         """A new number for ``value``: an object the table has not met, or one that took
@@ -384,12 +414,7 @@ class ObjectTable:
     def _check(self, value: object, known: _Object, depth: int) -> int:
         """Compare one object with its recorded form; the nodes this cost."""
         shape, parts = self._parts(value, known.info)
-        if (
-            shape is not _ENCODE
-            and shape == known.shape
-            and known.form is not None
-            and _same_parts(parts, known.pinned, known.ids)
-        ):
+        if known.form is not None and _holds_recorded(shape, parts, known):
             return self._reach_below([parts[position] for position in known.child_at], depth)
         children: list[tuple[int, int]] = []
         self._children = children
@@ -518,6 +543,16 @@ def _extend_with_items(parts: list[Any], mapping: Any, size: int, limit: int) ->
     else:
         parts.extend(_islice(dict.keys(mapping), limit))
         parts.extend(_islice(dict.values(mapping), limit))
+
+
+def _holds_recorded(shape: Any, parts: list[Any], known: _Object) -> bool:
+    """Whether an object of this ``shape`` and these ``parts`` (``ObjectTable._parts``) is
+    as recorded: the same shape, the same parts by identity (a plugin's form: never)."""
+    return (
+        shape is not _ENCODE
+        and shape == known.shape
+        and _same_parts(parts, known.pinned, known.ids)
+    )
 
 
 def _same_parts(parts: list[Any], pinned: list[Any] | None, ids: tuple[int, ...]) -> bool:

@@ -1,5 +1,5 @@
 """A number names one object for the whole test: an object that died is forgotten, and
-whatever takes its address later is a new object (fixtures/lifetimes).
+whatever takes its address later is a new object (fixtures/lifetimes, fixtures/raised).
 
 Each fixture test that depends on memory reuse asserts it happened, and each test here
 first checks that its fixture test passed, so no test here passes without the reuse."""
@@ -25,6 +25,14 @@ pytestmark = pytest.mark.slow
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("lifetimes")
     copy_fixture("lifetimes", root)
+    assert record(root) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def raised(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("raised")
+    copy_fixture("raised", root)
     assert record(root) == 0
     return root
 
@@ -175,3 +183,23 @@ def test_lists_inside_a_dead_local_are_not_the_next_lists(recorded: Path) -> Non
     assert first in held[rows] and len(held[rows]) == 2
     assert len(held[fresh]) == 2
     assert not ({fresh} | held[fresh]) & ({rows} | held[rows])
+
+
+def test_an_exception_at_a_dead_ones_address_is_another_object(raised: Path) -> None:
+    """Exceptions and tuples take no weak reference and die unseen. Each KeyError here is
+    raised once the last one died, at its address, and so are their args: each one is
+    told from the last by its args (a tuple never changes its parts), and gets a number of
+    its own. No number is recorded with two forms in turn."""
+    test_name = "test_exceptions_raised_one_after_another"
+    forms: dict[int, list[Any]] = {}
+    kinds: dict[int, str] = {}
+    for _, _, objects in _steps(raised, test_name):
+        for number, entry in objects.items():
+            if entry[1] in ("KeyError", "tuple") and entry[2] is not None:
+                kinds[number] = entry[1]
+                seen = forms.setdefault(number, [])
+                if entry[2] not in seen:
+                    seen.append(entry[2])
+    assert all(len(seen) == 1 for seen in forms.values())
+    errors = [number for number, kind in kinds.items() if kind == "KeyError"]
+    assert len(errors) == 4

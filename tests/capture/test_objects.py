@@ -273,6 +273,57 @@ def test_the_compiled_build_confirms_unchanged_objects_in_its_native_walk() -> N
     assert walker.unchanged - confirmed == 3
 
 
+def _took_the_id_of(table: ObjectTable, dead: object, value: object) -> None:
+    """As if ``dead`` died and ``value`` was made at its address, as CPython's allocator
+    does at once: the table's entries under the one id move to the other."""
+    for by_id in (table._by_id, table._records):
+        if id(dead) in by_id:
+            by_id[id(value)] = by_id.pop(id(dead))
+
+
+def _number_at_a_dead_ones_id(dead: object, value: object) -> tuple[bool, bool]:
+    """Whether ``value``, met at the id of ``dead`` recorded before, keeps its number; and
+    whether the dead one's entry is as recorded."""
+    shown = _Shown()
+    number = shown.table.form(dead)["$ref"]
+    shown.step(dead)
+    recorded = list(shown.entries[number])
+    _took_the_id_of(shown.table, dead, value)
+    kept = shown.table.form(value)["$ref"] == number
+    for entry in shown.table.take_changes():
+        shown.entries[entry[0]] = entry
+    shown.table.end_step()
+    return kept, shown.entries[number] == recorded
+
+
+def _the_args_of(error: BaseException) -> KeyError:
+    again = KeyError()
+    again.args = error.args  # the very tuple
+    return again
+
+
+@pytest.mark.parametrize(
+    "make, made_again",
+    [
+        (lambda tag: ("tag", tag, Node(1)), lambda value: tuple([*value])),
+        (KeyError, _the_args_of),
+    ],
+    ids=["tuple", "exception"],
+)
+def test_a_tuple_or_exception_at_a_dead_ones_id_is_another_object(
+    make: Callable[[str], Any], made_again: Callable[[Any], Any]
+) -> None:
+    """Neither takes a weak reference. A tuple never changes its parts, and an exception
+    is told by its args: one met at the id of a dead one of its type, holding other parts,
+    is a new object, and the dead one's entry is never recorded again. Holding the very
+    parts, it is the same value, and keeps the number."""
+    dead = make("a")
+    assert _number_at_a_dead_ones_id(dead, make("b")) == (False, True)
+    again = made_again(dead)
+    assert again is not dead
+    assert _number_at_a_dead_ones_id(dead, again) == (True, True)
+
+
 def test_the_table_keeps_no_object_alive() -> None:
     shown = _Shown()
     node = Node([Node(1)])
