@@ -164,6 +164,37 @@ def first_of(tables, key):  # handled in a caller, from a callee that let it go
 
 def pick(table, key):
     return table[key]
+
+
+def scaled(items, factor):  # a generator expression reading a cell of its frame
+    return list(item * factor for item in items)
+
+
+def with_cell(n):  # a generator whose local a nested function reads
+    total = 0
+
+    def peek():
+        return total
+
+    for i in range(n):
+        total += i
+        yield peek()
+
+
+def hooks_like(names, tables):  # handles KeyErrors in a frame with a cell (resolve_hooks)
+    found = []
+    for name in names:
+        for table in tables:
+            try:
+                value = table[name]
+            except KeyError:
+                continue
+            else:
+                break
+        else:
+            continue
+        found.extend((name, each) for each in [value])
+    return found
 """
 
 # The test file: its frames are stepped line by line, and resume the generators (``gens``,
@@ -210,6 +241,13 @@ def handling(probe):
     found = [gens.lookup(table, key, 0) for key in "abab"]
     first = gens.first_of([{}, {"b": 2}, table], "a")
     return found, first, probe()
+
+
+def with_cells(probe):
+    doubled = gens.scaled([1, 2, 3], 2)
+    peeked = list(gens.with_cell(4))
+    hooks = gens.hooks_like("abc", [{"a": 1}, {"b": 2}])
+    return doubled, peeked, hooks, probe()
 
 
 def through_project_callers(probe):
@@ -292,6 +330,7 @@ SCENARIOS = [
     "through_project_callers",
     "calling",
     "handling",
+    "with_cells",
 ]
 
 
@@ -408,3 +447,24 @@ def test_the_compiled_build_records_handled_exceptions_natively(
     assert len(handled) == 4
     assert all(set(event[6]) == {Payload.EXCEPTION} for event in handled)
     assert native["handled"] == 4
+
+
+def test_the_compiled_build_steps_frames_with_cells_natively(
+    modules: tuple[ModuleType, ModuleType],
+) -> None:
+    """A generator expression reading its frame's cell, a generator whose local a nested
+    function reads, and a frame with a cell handling KeyErrors: their resumes, yields and
+    handled exceptions are native, the cells read through."""
+    if not event_path.compiled():
+        pytest.skip("the native steps come with the compiled event path")
+    gens, callers = modules
+    root = Path(str(gens.__file__)).parent
+    (doubled, peeked, hooks, _), events, native = _record(
+        root, lambda probe: callers.with_cells(probe), False, 10**6
+    )
+    assert doubled == [2, 4, 6] and peeked == [0, 1, 3, 6] and hooks == [("a", 1), ("b", 2)]
+    handled = [event for event in events if event[1] == Kind.HANDLED]
+    assert len(handled) == 3  # "b" and "c" missing from the first table, "c" from the second
+    assert native["handled"] == 3
+    generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
+    assert native["generator"] >= len(generator_steps) // 2
