@@ -18,7 +18,10 @@
  * - a class: the two texts of its form, its metaclass's name and its own, each
  *   ``module.qualname`` as ``values._type_name`` reads them (``type``'s own getters);
  * - a descriptor of a static type (``object.__eq__``, ``dict.get`` read from the class):
- *   its type, the static type and its definition (its form is a function of those).
+ *   its type, the static type and its definition (its form is a function of those);
+ * - any other object of a static type whose form shows its type alone (an iterator, as a
+ *   generator expression holds: ``<list_iterator object>``): its type, made only when
+ *   the form is that and no encoder plugin may summarize it otherwise (``opaque``).
  *
  * Any other value has no key, and is encoded again at each step, as before. Included by
  * the rebinding check (_rebinding.c) and the native steps (_steps.c).
@@ -31,7 +34,10 @@
 
 #define LEAF_KEY_MAX 256 /* a name longer than the rest of this is not keyed */
 
-enum { LEAF_RANGE = 1, LEAF_BUILTIN = 2, LEAF_NAMED = 3, LEAF_CLASS = 4, LEAF_DESCRIPTOR = 5 };
+enum {
+    LEAF_RANGE = 1, LEAF_BUILTIN = 2, LEAF_NAMED = 3, LEAF_CLASS = 4, LEAF_DESCRIPTOR = 5,
+    LEAF_OPAQUE = 6
+};
 
 /* The attributes read, interned on first use. */
 enum { LEAF_START, LEAF_STOP, LEAF_STEP, LEAF_QUALNAME, LEAF_NAMES };
@@ -202,8 +208,14 @@ leaf_key_into(PyObject *value, char *key)
         memcpy(key + size, &name, sizeof name);
         return size + (Py_ssize_t)sizeof name;
     }
-    if (!PyCFunction_CheckExact(value))
-        return 0;
+    if (!PyCFunction_CheckExact(value)) {
+        PyTypeObject *type = Py_TYPE(value);
+        if (type->tp_flags & Py_TPFLAGS_HEAPTYPE) /* its name may be set: not keyed */
+            return 0;
+        key[0] = LEAF_OPAQUE;
+        memcpy(key + size, &type, sizeof type);
+        return size + (Py_ssize_t)sizeof type;
+    }
     PyCFunctionObject *method = (PyCFunctionObject *)value;
     PyObject *owner = method->m_self;
     PyTypeObject *type = NULL;
@@ -242,15 +254,42 @@ leaf_shows_name(PyObject *form, const char *field, const char *key, Py_ssize_t *
     return same;
 }
 
+/* Whether ``form`` is the form of an object of ``type`` that shows its type alone:
+ * {"$type": name, "repr": "<name object>"}. */
+static int
+leaf_shows_type_alone(PyTypeObject *type, PyObject *form)
+{
+    char name[LEAF_KEY_MAX];
+    Py_ssize_t size = 0, length;
+    if (!PyDict_Check(form) || PyDict_GET_SIZE(form) != 2
+        || !leaf_put_type_name(type, name, &size))
+        return 0;
+    memcpy(&length, name, sizeof length);
+    const char *text = name + sizeof length;
+    PyObject *shown = PyDict_GetItemString(form, "repr");
+    Py_ssize_t shown_size = 0;
+    const char *shown_text = shown && PyUnicode_Check(shown)
+                                 ? PyUnicode_AsUTF8AndSize(shown, &shown_size) : NULL;
+    PyErr_Clear();
+    Py_ssize_t at = 0;
+    return shown_text != NULL && shown_size == length + 9
+           && memcmp(shown_text, "<", 1) == 0 && memcmp(shown_text + 1, text, length) == 0
+           && memcmp(shown_text + 1 + length, " object>", 8) == 0
+           && leaf_shows_name(form, "$type", name, &at);
+}
+
 /* The key of ``value`` recorded as ``form`` (bytes), or None: for a named value, only if
  * the form holds its very name (the address in the key stays that str's); for a class,
  * only if the form shows the names its key holds (not a plugin's form, nor a redacted
- * one). */
+ * one); for any other object, only if ``opaque`` and the form shows its type alone. */
 static PyObject *
-leaf_key_of(PyObject *value, PyObject *form)
+leaf_key_of(PyObject *value, PyObject *form, int opaque)
 {
     char key[LEAF_KEY_MAX];
     Py_ssize_t size = leaf_key_into(value, key);
+    if (size > 0 && key[0] == LEAF_OPAQUE
+        && !(opaque && leaf_shows_type_alone(Py_TYPE(value), form)))
+        size = 0;
     if (size > 0 && key[0] == LEAF_CLASS) {
         Py_ssize_t at = 1;
         if (!PyDict_Check(form) || PyDict_GET_SIZE(form) != 2

@@ -99,11 +99,12 @@ rebound_names(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 leaf_key(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "leaf_key(value, form)");
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "leaf_key(value, form, opaque)");
         return NULL;
     }
-    return leaf_key_of(args[0], args[1]);
+    int opaque = PyObject_IsTrue(args[2]);
+    return opaque < 0 ? NULL : leaf_key_of(args[0], args[1], opaque);
 }
 
 static PyObject *
@@ -121,8 +122,8 @@ static PyMethodDef rebinding_methods[] = {
      PyDoc_STR("rebound_names(frame, ids, values, leaves): the locals of a function's frame "
                "rebound since the forms its shadow recorded, in the order of its locals.")},
     {"leaf_key", (PyCFunction)(void (*)(void))leaf_key, METH_FASTCALL,
-     PyDoc_STR("leaf_key(value, form): the key of a leaf value recorded as form (see "
-               "_leaves.h), or None.")},
+     PyDoc_STR("leaf_key(value, form, opaque): the key of a leaf value recorded as form "
+               "(see _leaves.h), or None; opaque: whether a form of its type alone is keyed.")},
     {"is_leaf", (PyCFunction)(void (*)(void))is_leaf, METH_FASTCALL,
      PyDoc_STR("is_leaf(value, key): whether value is the leaf of that key.")},
     {NULL, NULL, 0, NULL},

@@ -295,14 +295,19 @@ static PyObject *unchanged_children(Walker *self, PyObject *value, PyObject *rec
 /* Whether ``value``, under the id of its ``record``, is surely the object recorded there as
  * far as its parts tell (ObjectTable._another_at): 1; 0 when Python decides; -1 on an
  * error. Only a tuple or an exception is told by its parts: a tuple holds the parts
- * recorded, an exception the args recorded, unchanged. */
+ * recorded, an exception the args recorded, unchanged. A tuple's children go to
+ * ``*children`` (a new tuple) unless it is NULL: its check then has them already. */
 static int
-same_by_parts(Walker *self, PyObject *records, PyObject *value, PyObject *record)
+same_by_parts(Walker *self, PyObject *records, PyObject *value, PyObject *record,
+              PyObject **children)
 {
     if (PyTuple_CheckExact(value)) {
-        PyObject *children = unchanged_children(self, value, record);
-        Py_XDECREF(children);
-        return children == NULL ? -1 : children != Py_None;
+        PyObject *found = unchanged_children(self, value, record);
+        int same = found == NULL ? -1 : found != Py_None;
+        if (same == 1 && children != NULL)
+            *children = Py_NewRef(found);
+        Py_XDECREF(found);
+        return same;
     }
     if (!PyExceptionInstance_Check(value))
         return 1;
@@ -320,7 +325,7 @@ same_by_parts(Walker *self, PyObject *records, PyObject *value, PyObject *record
     if (args_record == NULL)
         return PyErr_Occurred() ? -1 : 0;
     int same = FIELD(args_record, R_KIND) == (PyObject *)&PyTuple_Type
-                   ? same_by_parts(self, records, args, args_record) : 0;
+                   ? same_by_parts(self, records, args, args_record, NULL) : 0;
     Py_DECREF(args_record);
     return same;
 }
@@ -334,7 +339,7 @@ reach(Walker *self, PyObject *records, PyObject *value, Py_ssize_t depth, int de
     if (key == NULL)
         return -1;
     int status = -1;
-    PyObject *depth_object = NULL;
+    PyObject *depth_object = NULL, *children = NULL;
     PyObject *record = Py_XNewRef(record_of(records, key));
     if (record == NULL) {
         if (!PyErr_Occurred())
@@ -344,7 +349,7 @@ reach(Walker *self, PyObject *records, PyObject *value, Py_ssize_t depth, int de
     int same = (PyObject *)Py_TYPE(value) == FIELD(record, R_KIND)
         ? still_refers_to(FIELD(record, R_ALIVE), value) : 0;
     if (same > 0)
-        same = same_by_parts(self, records, value, record);
+        same = same_by_parts(self, records, value, record, &children);
     if (same <= 0) {
         if (same == 0)
             status = reach_in_python(self, value, depth);
@@ -364,7 +369,9 @@ reach(Walker *self, PyObject *records, PyObject *value, Py_ssize_t depth, int de
         goto failed;
     if ((depth < self->max_depth && !(depth && FIELD(record, R_FOREIGN) == Py_True))
         || FIELD(record, R_WHOLE) == Py_True) {
-        PyObject *item = PyTuple_Pack(4, value, FIELD(record, R_KNOWN), depth_object, record);
+        PyObject *item = children != NULL
+            ? PyTuple_Pack(5, value, FIELD(record, R_KNOWN), depth_object, record, children)
+            : PyTuple_Pack(4, value, FIELD(record, R_KNOWN), depth_object, record);
         if (item == NULL || PyList_Append(self->pending, item) < 0) {
             Py_XDECREF(item);
             goto failed;
@@ -378,6 +385,7 @@ done:
     Py_DECREF(key);
     Py_XDECREF(record);
     Py_XDECREF(depth_object);
+    Py_XDECREF(children);
     return status;
 }
 
@@ -434,7 +442,7 @@ unchanged_children(Walker *self, PyObject *value, PyObject *record)
 static PyObject *
 queued_record(PyObject *records, PyObject *item)
 {
-    if (PyTuple_GET_SIZE(item) == 4)
+    if (PyTuple_GET_SIZE(item) >= 4)
         return PyTuple_GET_ITEM(item, 3);
     PyObject *key = PyLong_FromVoidPtr(PyTuple_GET_ITEM(item, 0));
     if (key == NULL)
@@ -456,8 +464,11 @@ check(Walker *self, PyObject *records, PyObject *item, int deep, Py_ssize_t *bud
     PyObject *record = Py_XNewRef(queued_record(records, item));
     if (record == NULL && PyErr_Occurred())
         return -1;
-    PyObject *children = record == NULL ? Py_NewRef(Py_None)
-                                        : unchanged_children(self, value, record);
+    PyObject *children;
+    if (PyTuple_GET_SIZE(item) == 5) /* a tuple's, found unchanged as it was reached */
+        children = Py_NewRef(PyTuple_GET_ITEM(item, 4));
+    else
+        children = record == NULL ? Py_NewRef(Py_None) : unchanged_children(self, value, record);
     Py_XDECREF(record);
     if (children == NULL)
         return -1;
@@ -506,9 +517,10 @@ walker_run(Walker *self, PyObject *const *args, Py_ssize_t nargs)
         PyObject *item = PyList_GET_ITEM(pending, last);
         Py_SET_SIZE(pending, last);
         int status = 0;
-        /* (value, known, depth) as the table queues it, with the record when queued here */
+        /* (value, known, depth) as the table queues it, then the record when queued here,
+         * then a tuple's children when found unchanged as it was reached */
         if (!(PyTuple_CheckExact(item)
-              && (PyTuple_GET_SIZE(item) == 3 || PyTuple_GET_SIZE(item) == 4))) {
+              && PyTuple_GET_SIZE(item) >= 3 && PyTuple_GET_SIZE(item) <= 5)) {
             PyErr_SetString(PyExc_TypeError, "a queued object is not (value, known, depth)");
             status = -1;
         }

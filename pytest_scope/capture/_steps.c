@@ -47,6 +47,12 @@
 
 /* Locals looked at by one step; a line naming more goes to Python. */
 #define MAX_NAMES 32
+/* The locals of a frame with cells that a generator's step reads (the values in its cells
+ * in place of the cells); a frame with more goes to Python. */
+#define MAX_CELL_FRAME_LOCALS 128
+/* The kinds of a code's locals (Include/internal/pycore_code.h). */
+#define FAST_CELL 0x40
+#define FAST_FREE 0x80
 
 /* -- names of the attributes read and written ----------------------------------------- */
 
@@ -55,7 +61,8 @@ static PyObject *s_line_buffer, *s_keyframe_due, *s_last_thread, *s_ident, *s_st
     *s_calling_at, *s_step, *s_events, *s_data, *s_count, *s_events_per_chunk,
     *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest, *s_codes, *s_suspended,
     *s_stepped_lines, *s_stepped, *s_frame_refs, *s_leaves,
-    *s_form, *s_changes, *s_end_step, *s_records, *s_restart_code, *s_locals_dict, *s_ref;
+    *s_form, *s_changes, *s_end_step, *s_records, *s_restart_code, *s_locals_dict, *s_ref,
+    *s_cell_frames;
 
 static int
 intern_names(void)
@@ -97,6 +104,7 @@ intern_names(void)
     NAME(s_restart_code, "_restart_code");
     NAME(s_locals_dict, "locals_dict");
     NAME(s_ref, "$ref");
+    NAME(s_cell_frames, "cell_frames");
 #undef NAME
     return 0;
 }
@@ -183,11 +191,15 @@ typedef struct {
 typedef struct {
     uint64_t generation; /* of the stepper that made it: another one makes its own */
     int unsupported;     /* not a function's code: its locals are not in the frame */
-    int plain_locals;    /* no cell, no local of a secret name: a generator step may be native */
+    int plain_locals;    /* no cell, no local of a secret name: a line step may be native */
+    int secret_free;     /* no local of a secret name, cells included: a generator step may be */
+    int has_cells;       /* some of its locals are cells (its own, or its closure's) */
     int n_params;        /* its parameters, the first of its locals */
     int first_line, n_lines;
     LineTable *lines;    /* by line - first_line */
     PyObject *varnames;  /* the names, by index (the code's co_varnames) */
+    PyObject *names;     /* every local's name, by index, cells last (co_localsplusnames) */
+    PyObject *kinds;     /* their kinds, FAST_CELL and FAST_FREE among them (bytes) */
     LineAt lines_at[LINES_AT]; /* where generators resume and yield, mostly (frame_line) */
 } CodeTable;
 
@@ -208,6 +220,8 @@ free_code_table(void *pointer)
     }
     PyMem_RawFree(table->lines);
     Py_XDECREF(table->varnames);
+    Py_XDECREF(table->names);
+    Py_XDECREF(table->kinds);
     PyMem_RawFree(table);
 }
 
@@ -394,14 +408,19 @@ build_code_table(NativeSteps *self, PyCodeObject *code)
             fill_line(self, entry, value, varnames, cells);
         }
     }
-    table->plain_locals = PyTuple_GET_SIZE(cells) == 0;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(varnames) && table->plain_locals; i++) {
-        PyObject *secret = PyObject_CallOneArg(self->names_secret, PyTuple_GET_ITEM(varnames, i));
+    PyObject *names = code->co_localsplusnames;
+    table->has_cells = PyTuple_GET_SIZE(cells) > 0;
+    table->secret_free = 1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names) && table->secret_free; i++) {
+        PyObject *secret = PyObject_CallOneArg(self->names_secret, PyTuple_GET_ITEM(names, i));
         if (secret == NULL)
             goto unsupported;
-        table->plain_locals = PyObject_IsTrue(secret) == 0;
+        table->secret_free = PyObject_IsTrue(secret) == 0;
         Py_DECREF(secret);
     }
+    table->plain_locals = !table->has_cells && table->secret_free;
+    table->names = Py_NewRef(names);
+    table->kinds = Py_NewRef(code->co_localspluskinds);
     table->n_params = code->co_argcount + code->co_kwonlyargcount
                       + !!(code->co_flags & CO_VARARGS) + !!(code->co_flags & CO_VARKEYWORDS);
     table->varnames = varnames;
@@ -456,6 +475,48 @@ frame_line(CodeTable *table, PyFrameObject *frame)
         kept->offset = offset;
     }
     return kept->line;
+}
+
+/* The values of a frame's locals, by index into its table's ``names``, as the Python
+ * recorder reads them (the frame's ``f_locals``): its locals array itself, or for a code
+ * with cells a copy with each cell replaced by the value it holds (NULL when empty), held
+ * until ``release_values``. */
+typedef struct {
+    PyObject **values;
+    Py_ssize_t held; /* the references the copy holds */
+    PyObject *copy[MAX_CELL_FRAME_LOCALS];
+} FrameValues;
+
+/* Read ``frame``'s values into ``read``: 1, or 0 if it has too many locals with cells. */
+static int
+read_values(FrameValues *read, const CodeTable *table, PyFrameObject *frame)
+{
+    PyObject **locals = _PyFrame_GetLocalsArray(frame->f_frame);
+    read->values = locals;
+    read->held = 0;
+    if (!table->has_cells)
+        return 1;
+    Py_ssize_t n = PyTuple_GET_SIZE(table->names);
+    if (n > MAX_CELL_FRAME_LOCALS)
+        return 0;
+    const char *kinds = PyBytes_AS_STRING(table->kinds);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *value = locals[i];
+        if (value != NULL && (kinds[i] & (FAST_CELL | FAST_FREE)) && PyCell_Check(value))
+            value = PyCell_GET(value);
+        read->copy[i] = Py_XNewRef(value);
+    }
+    read->values = read->copy;
+    read->held = n;
+    return 1;
+}
+
+static void
+release_values(FrameValues *read)
+{
+    for (Py_ssize_t i = 0; i < read->held; i++)
+        Py_XDECREF(read->copy[i]);
+    read->held = 0;
 }
 
 static const LineTable *
@@ -1279,7 +1340,7 @@ generator_table(NativeSteps *self, PyObject *code, PyFrameObject *frame)
     if (!runs_code(frame, code))
         return NULL;
     CodeTable *table = code_table(self, code);
-    if (table == NULL || !table->plain_locals)
+    if (table == NULL || table->unsupported || !table->secret_free)
         return NULL;
     PyObject *buffer = get_attribute(self->recorder, s_line_buffer);
     Py_XDECREF(buffer); /* the recorder holds it: compared, or held by the cache */
@@ -1421,6 +1482,24 @@ value_form(NativeSteps *self, GeneratorCache *cache, PyObject *value, long *numb
     return 1;
 }
 
+/* Whether local ``name``, holding ``value`` (NULL: unbound), is bound to what its frame's
+ * shadow recorded (``ids``, ``values``, ``leaves``): the object behind its ref, the very
+ * scalar recorded, or the leaf of its key. 1, 0, or -1 on an error. */
+static int
+binding_alike(PyObject *ids, PyObject *values, PyObject *leaves, PyObject *name,
+              PyObject *value)
+{
+    PyObject *key = PyDict_GetItemWithError(ids, name);
+    if (key != NULL)
+        return value != NULL && PyLong_AsVoidPtr(key) == value;
+    PyObject *old = PyErr_Occurred() ? NULL : PyDict_GetItemWithError(values, name);
+    if (PyErr_Occurred())
+        return -1;
+    if (value == old)
+        return 1;
+    return value != NULL ? same_leaf(leaves, name, value) : 0;
+}
+
 /* Whether a caller stepped line by line, resuming a generator from another instruction
  * than at its last look, has nothing to catch up (Recorder._catch_up): it is still on the
  * line last recorded, and each local that line names is the very scalar (or the leaf)
@@ -1474,7 +1553,8 @@ caller_caught_up(NativeSteps *self, PyObject *caller, PyFrameObject *back, int a
     PyCodeObject *code = PyFrame_GetCode(back);
     Py_DECREF(code); /* the frame holds it */
     CodeTable *table = code_table(self, (PyObject *)code);
-    if (table == NULL || !table->plain_locals || long_attribute(caller, s_line, &line) < 0
+    if (table == NULL || table->unsupported || !table->secret_free
+        || long_attribute(caller, s_line, &line) < 0
         || long_attribute(caller, s_frame_no, &move->frame_no) < 0)
         return 0;
     move->line = frame_line(table, back);
@@ -1490,33 +1570,28 @@ caller_caught_up(NativeSteps *self, PyObject *caller, PyFrameObject *back, int a
         PyErr_Clear();
         return 0;
     }
-    PyObject **locals = _PyFrame_GetLocalsArray(back->f_frame);
-    int walked[MAX_NAMES], n_walked = 0;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(table->varnames); i++) {
-        PyObject *name = PyTuple_GET_ITEM(table->varnames, i);
-        PyObject *value = locals[i];
+    FrameValues read;
+    if (!read_values(&read, table, back))
+        return 0;
+    int walked[MAX_NAMES], n_walked = 0, alike = 1;
+    for (Py_ssize_t i = 0; alike && i < PyTuple_GET_SIZE(table->names); i++) {
+        PyObject *name = PyTuple_GET_ITEM(table->names, i);
+        PyObject *value = read.values[i];
         PyObject *key = PyDict_GetItemWithError(ids, name);
         if (key != NULL && i < table->n_params && !again) {
-            if (n_walked == MAX_NAMES)
-                return 0;
+            if (n_walked == MAX_NAMES) {
+                alike = 0;
+                break;
+            }
             walked[n_walked++] = (int)i;
         }
-        PyObject *old = key == NULL && !PyErr_Occurred() ? PyDict_GetItemWithError(values, name)
-                                                          : NULL;
-        int alike;
-        if (PyErr_Occurred())
-            alike = 0;
-        else if (key != NULL)
-            alike = value != NULL && PyLong_AsVoidPtr(key) == value;
-        else
-            alike = value == old || (value != NULL && same_leaf(leaves, name, value) == 1);
-        if (!alike) {
-            PyErr_Clear();
-            return 0;
-        }
+        alike = binding_alike(ids, values, leaves, name, value) == 1;
     }
-    return parameters_unchanged(&self->generators, values, table->varnames, locals, walked,
-                                n_walked);
+    PyErr_Clear();
+    alike = alike && parameters_unchanged(&self->generators, values, table->names, read.values,
+                                          walked, n_walked);
+    release_values(&read);
+    return alike;
 }
 
 /* Whether the packed event would close the open chunk (RingBuffer.append), or is the first
@@ -1541,19 +1616,96 @@ advance_line_view(NativeSteps *self, long step)
     }
 }
 
+/* Whether the cells of the thread's other frames with cells than ``entry`` and ``caller``
+ * (NULL: none) hold what their shadows recorded: a step of a frame with cells checks them
+ * (Recorder._record_step, _check_cells), and one that finds a change is Python's. 1, or
+ * 0 for the Python recorder. */
+static int
+other_cells_unchanged(NativeSteps *self, GeneratorCache *cache, PyObject *entry,
+                      PyObject *caller)
+{
+    PyObject *frames = get_attribute(cache->thread, s_cell_frames);
+    int unchanged = frames != NULL && PyList_CheckExact(frames);
+    for (Py_ssize_t f = 0; unchanged && f < PyList_GET_SIZE(frames); f++) {
+        PyObject *held = PyList_GET_ITEM(frames, f);
+        if (held == entry || held == caller)
+            continue;
+        PyObject *frame = get_attribute(held, s_frame);
+        PyObject *stepped = get_attribute(held, s_stepped);
+        PyObject *values = get_attribute(held, s_values);
+        PyObject *ids = get_attribute(held, s_ids);
+        PyObject *leaves = get_attribute(held, s_leaves);
+        CodeTable *table = NULL;
+        FrameValues read = {NULL, 0, {NULL}};
+        if (frame == NULL || stepped == NULL)
+            unchanged = 0;
+        else if (frame != Py_None && stepped == Py_True) {
+            PyCodeObject *code = PyFrame_Check(frame) ? PyFrame_GetCode((PyFrameObject *)frame)
+                                                      : NULL;
+            Py_XDECREF(code); /* the frame holds it */
+            table = code ? code_table(self, (PyObject *)code) : NULL;
+            unchanged = table != NULL && !table->unsupported && table->has_cells
+                        && values != NULL && ids != NULL && leaves != NULL
+                        && read_values(&read, table, (PyFrameObject *)frame);
+        }
+        const char *kinds = unchanged && table ? PyBytes_AS_STRING(table->kinds) : NULL;
+        for (Py_ssize_t i = 0; kinds && unchanged && i < PyTuple_GET_SIZE(table->names); i++) {
+            if (kinds[i] & (FAST_CELL | FAST_FREE))
+                unchanged = binding_alike(ids, values, leaves, PyTuple_GET_ITEM(table->names, i),
+                                          read.values[i]) == 1;
+        }
+        release_values(&read);
+        Py_XDECREF(frame);
+        Py_XDECREF(stepped);
+        Py_XDECREF(values);
+        Py_XDECREF(ids);
+        Py_XDECREF(leaves);
+    }
+    Py_XDECREF(frames);
+    PyErr_Clear();
+    return unchanged;
+}
+
+/* ``entry`` enters (``enters``) or leaves the thread's frames with cells, as it enters or
+ * leaves its stack (_Thread.push, _Thread.pop): 0, or -1 with an exception set. */
+static int
+move_cell_frame(GeneratorCache *cache, PyObject *entry, int enters)
+{
+    PyObject *frames = get_attribute(cache->thread, s_cell_frames);
+    int status = frames == NULL ? -1 : 0;
+    if (status == 0 && !PyList_CheckExact(frames)) {
+        PyErr_SetString(PyExc_TypeError, "a thread's cell_frames is not a list");
+        status = -1;
+    }
+    else if (status == 0 && enters)
+        status = PyList_Append(frames, entry);
+    else if (status == 0) {
+        Py_ssize_t at = PyList_GET_SIZE(frames) - 1;
+        while (at >= 0 && PyList_GET_ITEM(frames, at) != entry)
+            at--;
+        status = at >= 0 ? PyList_SetSlice(frames, at, at + 1, NULL) : 0;
+    }
+    Py_XDECREF(frames);
+    return status;
+}
+
 /* What a generator's step packs and records in its frame's shadow, in the recorder's step
  * count and in the open chunk, with ``value`` under ``value_key`` if it is not NULL: 1
  * recorded, 0 for the Python recorder (nothing changed), -1 on an error after the step
  * began to change state. */
 static int
 generator_step(NativeSteps *self, CodeTable *table, PyObject *entry, PyFrameObject *frame,
-               long kind, const CallerMove *moved, PyObject *value_key, PyObject *value)
+               long kind, PyObject *caller, const CallerMove *moved, PyObject *value_key,
+               PyObject *value)
 {
     GeneratorCache *cache = &self->generators;
-    if (!generator_entry(cache, entry))
+    FrameValues read;
+    if (!generator_entry(cache, entry)
+        || (table->has_cells && !other_cells_unchanged(self, cache, entry, caller))
+        || !read_values(&read, table, frame))
         return 0;
-    PyObject *varnames = table->varnames;
-    PyObject **locals = _PyFrame_GetLocalsArray(frame->f_frame);
+    PyObject *varnames = table->names;
+    PyObject **locals = read.values;
     int changed[MAX_NAMES], walked[MAX_NAMES], n_walked;
     int n_changed = changed_locals(self, varnames, table->n_params, cache->values,
                                    cache->ids, cache->leaves, locals, changed, walked,
@@ -1590,6 +1742,7 @@ generator_step(NativeSteps *self, CodeTable *table, PyObject *entry, PyFrameObje
 done:
     if (packed.bytes != packed.inline_bytes)
         PyMem_Free(packed.bytes);
+    release_values(&read);
     return result;
 }
 
@@ -1639,7 +1792,7 @@ try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
     entry = frame_id ? Py_XNewRef(PyDict_GetItemWithError(cache->suspended, frame_id)) : NULL;
     if (entry == NULL)
         goto done;
-    result = generator_step(self, table, entry, frame, self->resume_kind,
+    result = generator_step(self, table, entry, frame, self->resume_kind, caller,
                             moved ? &move : NULL, NULL, NULL);
     if (result != 1)
         goto done;
@@ -1662,6 +1815,7 @@ try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
         && (PyDict_DelItem(cache->suspended, frame_id) < 0
             || set_attribute(entry, s_frame, (PyObject *)frame) < 0
             || PyList_Append(cache->stack, entry) < 0
+            || (table->has_cells && move_cell_frame(cache, entry, 1) < 0)
             || set_long(entry, s_frame_refs, (long)(Py_REFCNT(frame) + self->own_refs)) < 0))
         result = -1;
 done:
@@ -1700,11 +1854,12 @@ try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *val
     PyObject *frame_id = PyLong_FromVoidPtr(frame);
     int result = 0;
     if (shadows(entry, frame) && frame_id != NULL)
-        result = generator_step(self, table, entry, frame, self->yield_kind, NULL,
+        result = generator_step(self, table, entry, frame, self->yield_kind, NULL, NULL,
                                 self->returned_key, value);
     /* The frame leaves the shadow stack for the suspended ones (Recorder._suspend). */
     if (result == 1
         && (PyList_SetSlice(cache->stack, depth - 1, depth, NULL) < 0
+            || (table->has_cells && move_cell_frame(cache, entry, 0) < 0)
             || set_attribute(entry, s_frame, Py_None) < 0
             || PyDict_SetItem(cache->suspended, frame_id, entry) < 0))
         result = -1;
@@ -1754,7 +1909,9 @@ try_return(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *va
     GeneratorCache *cache = &self->generators;
     cache->walked = 0;
     CodeTable *table = generator_table(self, code, frame);
-    if (table == NULL || PyList_GET_SIZE(cache->stack) == 0 || code == cache->restart_code)
+    /* A frame with cells: what dies with it is the Python recorder's to tell. */
+    if (table == NULL || table->has_cells || PyList_GET_SIZE(cache->stack) == 0
+        || code == cache->restart_code)
         return 0;
     Py_ssize_t depth = PyList_GET_SIZE(cache->stack);
     PyObject *entry = Py_NewRef(PyList_GET_ITEM(cache->stack, depth - 1));
@@ -1762,7 +1919,7 @@ try_return(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *va
     if (shadows(entry, frame) && generator_entry(cache, entry)
         && !locals_may_die(self, entry, cache->ids, table->varnames,
                            _PyFrame_GetLocalsArray(frame->f_frame), frame))
-        result = generator_step(self, table, entry, frame, self->return_kind, NULL,
+        result = generator_step(self, table, entry, frame, self->return_kind, NULL, NULL,
                                 self->returned_key, value);
     /* The frame leaves the shadow stack (Recorder._record_step). */
     if (result == 1
@@ -1791,7 +1948,7 @@ try_handled(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *e
                                                 PyList_GET_SIZE(cache->stack) - 1));
     int result = 0;
     if (shadows(entry, frame))
-        result = generator_step(self, table, entry, frame, self->handled_kind, NULL,
+        result = generator_step(self, table, entry, frame, self->handled_kind, NULL, NULL,
                                 self->exception_key, exception);
     Py_DECREF(entry);
     return end_walks(cache, result);

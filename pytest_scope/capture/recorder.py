@@ -987,7 +987,12 @@ class Recorder:
                     ids[name] = id(value)
                     leaves.pop(name, None)
                     continue
-                leaf = _leaf_key(value, form) if _leaf_key is not None else None
+                # A form of its type alone is keyed unless a plugin may summarize the type.
+                leaf = (
+                    _leaf_key(value, form, not self._encoder.has_plugin)
+                    if _leaf_key is not None
+                    else None
+                )
                 if leaf is not None:
                     leaves[name] = leaf
                 else:
@@ -1180,7 +1185,7 @@ _rebound_names: Final[
     Callable[[FrameType, dict[str, int], dict[str, Encoded], dict[str, bytes]], tuple[str, ...]]
     | None
 ] = _rebinding.rebound_names if _rebinding is not None else None
-_leaf_key: Final[Callable[[object, Encoded], bytes | None] | None] = (
+_leaf_key: Final[Callable[[object, Encoded, bool], bytes | None] | None] = (
     _rebinding.leaf_key if _rebinding is not None else None
 )
 _is_leaf: Final[Callable[[object, bytes], bool] | None] = (

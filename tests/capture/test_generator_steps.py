@@ -146,24 +146,60 @@ def scratch(n):  # a list that only its own locals hold: it dies with the frame
     return len(kept)
 
 
-def lookup(table, key, default):  # a KeyError raised and handled in the same frame
+# The exceptions raised are kept (``misses``): one that died could leave its address, and
+# its args' (which tell it), to the next of equal args, by chance in one recording and not
+# in the other (exceptions take no weak reference).
+def lookup(table, key, default, misses):  # a KeyError raised and handled in the same frame
     try:
         return table[key]
-    except KeyError:
+    except KeyError as error:
+        misses.append(error)
         return default
 
 
-def first_of(tables, key):  # handled in a caller, from a callee that let it go
+def first_of(tables, key, misses):  # handled in a caller, from a callee that let it go
     for table in tables:
         try:
             return pick(table, key)
-        except LookupError:
-            pass
+        except LookupError as error:
+            misses.append(error)
     return None
 
 
 def pick(table, key):
     return table[key]
+
+
+def scaled(items, factor):  # a generator expression reading a cell of its frame
+    return list(item * factor for item in items)
+
+
+def with_cell(n):  # a generator whose local a nested function reads
+    total = 0
+
+    def peek():
+        return total
+
+    for i in range(n):
+        total += i
+        yield peek()
+
+
+def hooks_like(names, tables, misses):  # handles KeyErrors in a frame with a cell
+    found = []
+    for name in names:
+        for table in tables:
+            try:
+                value = table[name]
+            except KeyError as error:
+                misses.append(error)
+                continue
+            else:
+                break
+        else:
+            continue
+        found.extend((name, each) for each in [value])
+    return found
 """
 
 # The test file: its frames are stepped line by line, and resume the generators (``gens``,
@@ -207,9 +243,17 @@ def calling(probe):
 
 def handling(probe):
     table = {"a": 1}
-    found = [gens.lookup(table, key, 0) for key in "abab"]
-    first = gens.first_of([{}, {"b": 2}, table], "a")
-    return found, first, probe()
+    misses = []
+    found = [gens.lookup(table, key, 0, misses) for key in "abab"]
+    first = gens.first_of([{}, {"b": 2}, table], "a", misses)
+    return found, first, len(misses), probe()
+
+
+def with_cells(probe):
+    doubled = gens.scaled([1, 2, 3], 2)
+    peeked = list(gens.with_cell(4))
+    hooks = gens.hooks_like("abc", [{"a": 1}, {"b": 2}], [])
+    return doubled, peeked, hooks, probe()
 
 
 def through_project_callers(probe):
@@ -292,6 +336,7 @@ SCENARIOS = [
     "through_project_callers",
     "calling",
     "handling",
+    "with_cells",
 ]
 
 
@@ -399,12 +444,33 @@ def test_the_compiled_build_records_handled_exceptions_natively(
         pytest.skip("the native steps come with the compiled event path")
     gens, callers = modules
     root = Path(str(gens.__file__)).parent
-    (found, first, _), events, native = _record(
+    (found, first, missed, _), events, native = _record(
         root, lambda probe: callers.handling(probe), False, 10**6
     )
-    assert found == [1, 0, 1, 0] and first == 1
+    assert found == [1, 0, 1, 0] and first == 1 and missed == 4
     handled = [event for event in events if event[1] == Kind.HANDLED]
     # ``lookup``'s two, and ``first_of``'s two (the empty table's, then the one without "a").
     assert len(handled) == 4
     assert all(set(event[6]) == {Payload.EXCEPTION} for event in handled)
     assert native["handled"] == 4
+
+
+def test_the_compiled_build_steps_frames_with_cells_natively(
+    modules: tuple[ModuleType, ModuleType],
+) -> None:
+    """A generator expression reading its frame's cell, a generator whose local a nested
+    function reads, and a frame with a cell handling KeyErrors: their resumes, yields and
+    handled exceptions are native, the cells read through."""
+    if not event_path.compiled():
+        pytest.skip("the native steps come with the compiled event path")
+    gens, callers = modules
+    root = Path(str(gens.__file__)).parent
+    (doubled, peeked, hooks, _), events, native = _record(
+        root, lambda probe: callers.with_cells(probe), False, 10**6
+    )
+    assert doubled == [2, 4, 6] and peeked == [0, 1, 3, 6] and hooks == [("a", 1), ("b", 2)]
+    handled = [event for event in events if event[1] == Kind.HANDLED]
+    assert len(handled) == 3  # "b" and "c" missing from the first table, "c" from the second
+    assert native["handled"] == 3
+    generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
+    assert native["generator"] >= len(generator_steps) // 2

@@ -124,8 +124,14 @@ def test_a_range_or_builtin_method_made_again_is_recorded_when_its_form_changes(
     assert yields[0]["find"]["repr"] == "list.index"
 
 
+def _leaf_key() -> Callable[[object, Any], bytes | None] | None:
+    """The compiled build's leaf keys, a form of a type alone keyed (no encoder plugin)."""
+    key = recorder_module._leaf_key
+    return None if key is None else lambda value, form: key(value, form, True)
+
+
 def test_a_leaf_key_holds_what_makes_the_form_and_no_address() -> None:
-    leaf_key = recorder_module._leaf_key
+    leaf_key = _leaf_key()
     is_leaf = recorder_module._is_leaf
     if leaf_key is None or is_leaf is None:
         pytest.skip("the pure build keys no leaf: it encodes each again")
@@ -156,7 +162,7 @@ def test_a_leaf_key_holds_what_makes_the_form_and_no_address() -> None:
 def test_a_function_or_generator_is_keyed_by_the_name_its_form_holds() -> None:
     """Its key holds the address of its ``__qualname__``, which only the form that holds
     that very str keeps from being reused."""
-    leaf_key = recorder_module._leaf_key
+    leaf_key = _leaf_key()
     is_leaf = recorder_module._is_leaf
     if leaf_key is None or is_leaf is None:
         pytest.skip("the pure build keys no leaf: it encodes each again")
@@ -180,7 +186,7 @@ def test_a_class_is_keyed_by_the_names_its_form_shows() -> None:
     """Its key holds its metaclass's name and its own, as the encoder makes its form of
     them: another class of the same names has the same form; a renamed one, one whose
     ``__module__`` changed, or one of another metaclass does not."""
-    leaf_key = recorder_module._leaf_key
+    leaf_key = _leaf_key()
     is_leaf = recorder_module._is_leaf
     if leaf_key is None or is_leaf is None:
         pytest.skip("the pure build keys no leaf: it encodes each again")
@@ -207,3 +213,24 @@ def test_a_class_is_keyed_by_the_names_its_form_shows() -> None:
     # A form that does not show those names keys nothing (a redacted one).
     assert leaf_key(first, {"$redacted": True}) is None
     assert leaf_key(first, {"$type": "type", "repr": "tests.made.Other"}) is None
+
+
+def test_an_object_shown_by_its_type_alone_is_keyed_by_its_type() -> None:
+    """An iterator (a generator expression's ``.0``) shows its type alone: keyed by that
+    static type, unless an encoder plugin may summarize it, or the form shows more."""
+    key = recorder_module._leaf_key
+    is_leaf = recorder_module._is_leaf
+    if key is None or is_leaf is None:
+        pytest.skip("the pure build keys no leaf: it encodes each again")
+    encode = ValueEncoder().encode
+    first = iter([1, 2])
+    form = encode(first)
+    assert form == {"$type": "list_iterator", "repr": "<list_iterator object>"}
+    keyed = key(first, form, True)
+    assert keyed is not None and is_leaf(iter([3]), keyed) and not is_leaf(iter((3,)), keyed)
+    assert key(first, form, False) is None  # a plugin may summarize it
+    assert key(first, {"$type": "list_iterator", "repr": "<other object>"}, True) is None
+    assert key(first, {"$redacted": True}, True) is None
+    # A type of the project's may be renamed, and its instances show their attributes.
+    assert key(Exception, encode(Exception), True) is not None
+    assert key(type("Plain", (), {})(), {"$type": "Plain", "repr": "<Plain object>"}, True) is None
