@@ -21,20 +21,21 @@ from replay.reading.state import walk
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("lifetimes")
-    copy_fixture("lifetimes", root)
+def _recorded(tmp_path_factory: pytest.TempPathFactory, fixture: str) -> Path:
+    root = tmp_path_factory.mktemp(fixture)
+    copy_fixture(fixture, root)
     assert record(root) == 0
     return root
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _recorded(tmp_path_factory, "lifetimes")
 
 
 @pytest.fixture(scope="module")
 def raised(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("raised")
-    copy_fixture("raised", root)
-    assert record(root) == 0
-    return root
+    return _recorded(tmp_path_factory, "raised")
 
 
 def _steps(
