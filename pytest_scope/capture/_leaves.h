@@ -23,8 +23,9 @@
  *   generator expression holds: ``<list_iterator object>``): its type, made only when
  *   the form is that and no encoder plugin may summarize it otherwise (``opaque``).
  *
- * Any other value has no key, and is encoded again at each step, as before. Included by
- * the rebinding check (_rebinding.c) and the native steps (_steps.c).
+ * Any other value has no key, and is encoded again at each step, as before. With the keys,
+ * the check of one binding against its shadow (``same_binding``). Included by the
+ * rebinding check (_rebinding.c) and the native steps (_steps.c).
  */
 #ifndef PYTEST_SCOPE_LEAVES_H
 #define PYTEST_SCOPE_LEAVES_H
@@ -327,6 +328,29 @@ same_leaf(PyObject *leaves, PyObject *name, PyObject *value)
     if (key == NULL)
         return PyErr_Occurred() ? -1 : 0;
     return leaf_matches(value, key);
+}
+
+/* Whether local ``name``, holding ``value`` (NULL: unbound), is bound to what its frame's
+ * shadow recorded: the object behind its ref (``ids``), else the very form recorded
+ * (``values``: a scalar is its own form), else the leaf of its key (``leaves``). 1, 0, or
+ * -1 on an error. */
+static int
+same_binding(PyObject *ids, PyObject *values, PyObject *leaves, PyObject *name,
+             PyObject *value)
+{
+    PyObject *key = PyDict_GetItemWithError(ids, name);
+    if (key != NULL) {
+        void *held = PyLong_AsVoidPtr(key);
+        if (held == NULL && PyErr_Occurred())
+            return -1;
+        return value != NULL && held == (void *)value;
+    }
+    PyObject *form = PyErr_Occurred() ? NULL : PyDict_GetItemWithError(values, name);
+    if (PyErr_Occurred())
+        return -1;
+    if (value == form)
+        return 1;
+    return value != NULL ? same_leaf(leaves, name, value) : 0;
 }
 
 #endif

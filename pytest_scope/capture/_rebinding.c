@@ -29,35 +29,6 @@
 #define FAST_CELL 0x40
 #define FAST_FREE 0x80
 
-/* Whether the local ``name``, holding ``value`` (NULL: unbound), is rebound: 1, 0, or -1
- * on an error. */
-static int
-rebound(PyObject *name, PyObject *value, PyObject *ids, PyObject *values, PyObject *leaves)
-{
-    PyObject *key = PyDict_GetItemWithError(ids, name);
-    if (key == NULL && PyErr_Occurred())
-        return -1;
-    if (key == NULL) {
-        PyObject *form = PyDict_GetItemWithError(values, name);
-        if (form == NULL && PyErr_Occurred())
-            return -1;
-        if (value == form)
-            return 0;
-        if (value == NULL)
-            return 1;
-        int same = same_leaf(leaves, name, value);
-        return same < 0 ? -1 : !same;
-    }
-    if (value == NULL)
-        return 1;
-    PyObject *held = PyLong_FromVoidPtr(value);
-    if (held == NULL)
-        return -1;
-    int same = PyObject_RichCompareBool(key, held, Py_EQ);
-    Py_DECREF(held);
-    return same < 0 ? -1 : !same;
-}
-
 static PyObject *
 rebound_names(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -84,8 +55,8 @@ rebound_names(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (value != NULL && (kind & (FAST_CELL | FAST_FREE)) && PyCell_Check(value))
             value = PyCell_GET(value);
         PyObject *name = PyTuple_GET_ITEM(names, i);
-        int changed = rebound(name, value, ids, values, leaves);
-        if (changed < 0 || (changed && PyList_Append(found, name) < 0))
+        int same = same_binding(ids, values, leaves, name, value);
+        if (same < 0 || (!same && PyList_Append(found, name) < 0))
             Py_CLEAR(found);
     }
     Py_DECREF(code);

@@ -1,5 +1,5 @@
 /* The native steps: the recorder's most frequent events, a line step, a generator's
- * resume and yield and a return, done in C when they are simple.
+ * resume and yield, a return and a handled exception, done in C when they are simple.
  *
  * A line step of a frame the recorder already follows, in the state where the recorder
  * registers its fast line callback (docs/pages/design.md, "The native line step"), reads
@@ -10,15 +10,17 @@
  * the frame's shadow as the Python recorder would and appends the packed event to the
  * open chunk.
  *
- * A generator's resume and yield and a return of the project's code without line events
- * are taken when what changed is scalars and the objects their walk reaches are unchanged
- * (docs/pages/design.md, "The native generator steps").
+ * A generator's resume and yield, a return and a handled exception of the project's code
+ * without line events are taken when what changed is scalars (or leaves) and the objects
+ * their walk reaches are unchanged, its cells read through (docs/pages/design.md, "The
+ * native generator steps").
  *
  * Anything else goes to the Python recorder's callback, before anything is changed (but
  * what a walk of objects found, which the table keeps for the Python step): a new or
- * changed object, a deleted local, a cell, a secret name, a line that lets go of a numbered
- * object, a chunk to open or to close, another thread or frame than the last step's,
- * tracemalloc, the recorder's lock held by another thread. The Python recorder stays the
+ * changed object, a deleted local, a cell named by a line step, a secret name, a line
+ * that lets go of a numbered object, a return of a frame with cells, a chunk to open or
+ * to close, another thread or frame than the last step's, tracemalloc, the recorder's
+ * lock held by another thread. The Python recorder stays the
  * one place that decides what a step means; this file takes only the steps whose meaning
  * is the forms of a few scalars and the refs of unchanged objects, and records them as
  * the Python recorder does (the event path's equivalence tests run the same recordings
@@ -968,14 +970,14 @@ typedef struct {
  * payload]: ``header`` holds the thread, frame and code numbers, packed. The payload is
  * None, or {Payload.LOCALS: {name: form}} of the locals changed (by index into
  * ``varnames``), then {Payload.OTHER_FRAMES: [[frame, line, {}, []]]} of a caller that
- * moved (``moved``, if not NULL), then {value_key: form} of the value ``returned`` if
- * there is one (returned or yielded, or the exception handled): the scalar itself, or
- * the ref ``returned_ref`` if it is not -1. */
+ * moved (``moved``, if not NULL), then {value_key: form} of ``value`` if there is one
+ * (returned or yielded, or the exception handled): the scalar itself, or the ref
+ * ``value_ref`` if it is not -1. */
 static int
 pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *header,
            Py_ssize_t header_size, long line, PyObject *varnames, PyObject **locals,
            const int *changed, int n_changed, const CallerMove *moved, PyObject *value_key,
-           PyObject *returned, long returned_ref)
+           PyObject *value, long value_ref)
 {
     if (reserve(packed, 1) < 0)
         return -1;
@@ -987,7 +989,7 @@ pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *
     packed->size += header_size;
     if (pack_long(packed, line) < 0 || reserve(packed, 1) < 0)
         return -1;
-    int entries = (n_changed > 0) + (moved != NULL) + (returned != NULL);
+    int entries = (n_changed > 0) + (moved != NULL) + (value != NULL);
     if (entries == 0) {
         packed->bytes[packed->size++] = (char)0xc0;
         return 0;
@@ -1017,15 +1019,15 @@ pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *
         packed->bytes[packed->size++] = (char)0x80;
         packed->bytes[packed->size++] = (char)0x90;
     }
-    if (returned != NULL) {
+    if (value != NULL) {
         if (pack_str(packed, value_key) < 0)
             return -1;
-        if (returned_ref < 0)
-            return pack_scalar(packed, returned);
+        if (value_ref < 0)
+            return pack_scalar(packed, value);
         if (reserve(packed, 1) < 0)
             return -1;
         packed->bytes[packed->size++] = (char)0x81; /* {"$ref": number} */
-        if (pack_str(packed, s_ref) < 0 || pack_long(packed, returned_ref) < 0)
+        if (pack_str(packed, s_ref) < 0 || pack_long(packed, value_ref) < 0)
             return -1;
     }
     return 0;
@@ -1203,8 +1205,8 @@ done:
     return result;
 }
 
-/* -- a generator's resume and yield, and a return: the steps of frames without line
- *    events, which the functions named for generators take alike ----------------------- */
+/* -- a generator's resume and yield, a return and a handled exception: the steps of
+ *    frames without line events, which the functions named for generators take alike --- */
 
 static void
 forget_generators(GeneratorCache *cache)
@@ -1482,24 +1484,6 @@ value_form(NativeSteps *self, GeneratorCache *cache, PyObject *value, long *numb
     return 1;
 }
 
-/* Whether local ``name``, holding ``value`` (NULL: unbound), is bound to what its frame's
- * shadow recorded (``ids``, ``values``, ``leaves``): the object behind its ref, the very
- * scalar recorded, or the leaf of its key. 1, 0, or -1 on an error. */
-static int
-binding_alike(PyObject *ids, PyObject *values, PyObject *leaves, PyObject *name,
-              PyObject *value)
-{
-    PyObject *key = PyDict_GetItemWithError(ids, name);
-    if (key != NULL)
-        return value != NULL && PyLong_AsVoidPtr(key) == value;
-    PyObject *old = PyErr_Occurred() ? NULL : PyDict_GetItemWithError(values, name);
-    if (PyErr_Occurred())
-        return -1;
-    if (value == old)
-        return 1;
-    return value != NULL ? same_leaf(leaves, name, value) : 0;
-}
-
 /* Whether a caller stepped line by line, resuming a generator from another instruction
  * than at its last look, has nothing to catch up (Recorder._catch_up): it is still on the
  * line last recorded, and each local that line names is the very scalar (or the leaf)
@@ -1585,7 +1569,7 @@ caller_caught_up(NativeSteps *self, PyObject *caller, PyFrameObject *back, int a
             }
             walked[n_walked++] = (int)i;
         }
-        alike = binding_alike(ids, values, leaves, name, value) == 1;
+        alike = same_binding(ids, values, leaves, name, value) == 1;
     }
     PyErr_Clear();
     alike = alike && parameters_unchanged(&self->generators, values, table->names, read.values,
@@ -1651,7 +1635,7 @@ other_cells_unchanged(NativeSteps *self, GeneratorCache *cache, PyObject *entry,
         const char *kinds = unchanged && table ? PyBytes_AS_STRING(table->kinds) : NULL;
         for (Py_ssize_t i = 0; kinds && unchanged && i < PyTuple_GET_SIZE(table->names); i++) {
             if (kinds[i] & (FAST_CELL | FAST_FREE))
-                unchanged = binding_alike(ids, values, leaves, PyTuple_GET_ITEM(table->names, i),
+                unchanged = same_binding(ids, values, leaves, PyTuple_GET_ITEM(table->names, i),
                                           read.values[i]) == 1;
         }
         release_values(&read);
@@ -1704,10 +1688,10 @@ generator_step(NativeSteps *self, CodeTable *table, PyObject *entry, PyFrameObje
         || (table->has_cells && !other_cells_unchanged(self, cache, entry, caller))
         || !read_values(&read, table, frame))
         return 0;
-    PyObject *varnames = table->names;
+    PyObject *names = table->names;
     PyObject **locals = read.values;
     int changed[MAX_NAMES], walked[MAX_NAMES], n_walked;
-    int n_changed = changed_locals(self, varnames, table->n_params, cache->values,
+    int n_changed = changed_locals(self, names, table->n_params, cache->values,
                                    cache->ids, cache->leaves, locals, changed, walked,
                                    &n_walked);
     long line = frame_line(table, frame);
@@ -1716,10 +1700,10 @@ generator_step(NativeSteps *self, CodeTable *table, PyObject *entry, PyFrameObje
     int result = 0;
     long value_ref = -1;
     if (n_changed < 0
-        || !parameters_unchanged(cache, cache->values, varnames, locals, walked, n_walked)
+        || !parameters_unchanged(cache, cache->values, names, locals, walked, n_walked)
         || (value != NULL && !value_form(self, cache, value, &value_ref))
         || pack_event(self, &packed, cache->step + 1, kind, cache->header,
-                      cache->header_size, line, varnames, locals, changed, n_changed, moved,
+                      cache->header_size, line, names, locals, changed, n_changed, moved,
                       value_key, value, value_ref) < 0
         || closes_chunk(self, cache->count, cache->per_chunk, cache->data,
                         n_changed > 0 || moved != NULL || value != NULL, &packed))
@@ -1727,7 +1711,7 @@ generator_step(NativeSteps *self, CodeTable *table, PyObject *entry, PyFrameObje
     result = -1;
     /* Its line and its unset mark (calling_at) are written once: they change only at its
      * steps, and a Python step reads the recorder again. */
-    if (store_changed(cache->values, cache->ids, cache->leaves, varnames, locals, changed,
+    if (store_changed(cache->values, cache->ids, cache->leaves, names, locals, changed,
                       n_changed) < 0
         || (line != cache->entry_line
             && (set_long(entry, s_line, line) < 0 || set_long(entry, s_calling_at, -1) < 0))
@@ -1991,37 +1975,39 @@ stepper_resume(NativeSteps *self, PyObject *const *args, Py_ssize_t nargs)
     return finish(self, result, &self->generator_steps, self->on_resume, args, nargs);
 }
 
+/* The step that a callback with a value takes (a yield, a return, a handled exception). */
+typedef int (*ValueStep)(NativeSteps *, PyObject *, PyFrameObject *, PyObject *);
+
+/* A callback of (code, offset, value): the step tried here, else by ``fallback``. */
+static PyObject *
+value_callback(NativeSteps *self, PyObject *const *args, Py_ssize_t nargs, ValueStep step,
+               Py_ssize_t *recorded, PyObject *fallback)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "the event takes (code, offset, value)");
+        return NULL;
+    }
+    int result = step(self, args[0], PyEval_GetFrame(), args[2]);
+    return finish(self, result, recorded, fallback, args, nargs);
+}
+
 static PyObject *
 stepper_yield(NativeSteps *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "a yield takes (code, offset, value)");
-        return NULL;
-    }
-    int result = try_yield(self, args[0], PyEval_GetFrame(), args[2]);
-    return finish(self, result, &self->generator_steps, self->on_yield, args, nargs);
+    return value_callback(self, args, nargs, try_yield, &self->generator_steps, self->on_yield);
 }
 
 static PyObject *
 stepper_return(NativeSteps *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "a return takes (code, offset, value)");
-        return NULL;
-    }
-    int result = try_return(self, args[0], PyEval_GetFrame(), args[2]);
-    return finish(self, result, &self->return_steps, self->on_return, args, nargs);
+    return value_callback(self, args, nargs, try_return, &self->return_steps, self->on_return);
 }
 
 static PyObject *
 stepper_handled(NativeSteps *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "a handled exception takes (code, offset, exception)");
-        return NULL;
-    }
-    int result = try_handled(self, args[0], PyEval_GetFrame(), args[2]);
-    return finish(self, result, &self->handled_steps, self->on_handled, args, nargs);
+    return value_callback(self, args, nargs, try_handled, &self->handled_steps,
+                          self->on_handled);
 }
 
 static PyObject *
