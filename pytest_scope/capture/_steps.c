@@ -64,7 +64,7 @@ static PyObject *s_line_buffer, *s_keyframe_due, *s_last_thread, *s_ident, *s_st
     *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest, *s_codes, *s_suspended,
     *s_stepped_lines, *s_stepped, *s_frame_refs, *s_leaves,
     *s_form, *s_changes, *s_end_step, *s_records, *s_restart_code, *s_locals_dict, *s_ref,
-    *s_cell_frames;
+    *s_cell_frames, *s_walker, *s_walk_known, *s_release, *s_ref_attribute;
 
 static int
 intern_names(void)
@@ -107,6 +107,10 @@ intern_names(void)
     NAME(s_locals_dict, "locals_dict");
     NAME(s_ref, "$ref");
     NAME(s_cell_frames, "cell_frames");
+    NAME(s_walker, "_walker");
+    NAME(s_walk_known, "walk_known");
+    NAME(s_release, "release");
+    NAME(s_ref_attribute, "ref");
 #undef NAME
     return 0;
 }
@@ -259,6 +263,8 @@ typedef struct {
     PyObject *buffer, *events, *data, *thread, *stack, *suspended, *codes;
     PyObject *objects;          /* the recorder's ObjectTable, which walks parameters */
     PyObject *records;          /* its records by id: the objects whose forms it recorded */
+    PyObject *walk_known;       /* its native walk's ``walk_known`` and ``release`` */
+    PyObject *release;
     PyObject *restart_code;     /* the code a Hypothesis test restarts from, compared only */
     int walked;                 /* whether the step being tried walked any */
     unsigned long ident;
@@ -1221,6 +1227,8 @@ forget_generators(GeneratorCache *cache)
     Py_CLEAR(cache->codes);
     Py_CLEAR(cache->objects);
     Py_CLEAR(cache->records);
+    Py_CLEAR(cache->walk_known);
+    Py_CLEAR(cache->release);
     Py_CLEAR(cache->restart_code);
     Py_CLEAR(cache->known);
     Py_CLEAR(cache->entry);
@@ -1235,6 +1243,24 @@ take_attribute(PyObject **slot, PyObject *owner, PyObject *name)
 {
     Py_XSETREF(*slot, get_attribute(owner, name));
     return *slot == NULL ? -1 : 0;
+}
+
+/* The methods of the table's native walk into ``cache``, if it has one: 0, or -1 on an
+ * error. Without one, each walk is the table's ``form``. */
+static int
+take_walker(GeneratorCache *cache)
+{
+    PyObject *walker = get_attribute(cache->objects, s_walker);
+    if (walker == NULL)
+        return -1;
+    int status = 0;
+    if (walker != Py_None) {
+        cache->walk_known = PyObject_GetAttr(walker, s_walk_known);
+        cache->release = cache->walk_known ? PyObject_GetAttr(walker, s_release) : NULL;
+        status = cache->release == NULL ? -1 : 0;
+    }
+    Py_DECREF(walker);
+    return status;
 }
 
 /* Read the recorder afresh into ``cache``: 1, or 0 if no generator step can be native
@@ -1268,6 +1294,7 @@ fill_generators(NativeSteps *self, GeneratorCache *cache, PyObject *buffer, long
         || take_attribute(&cache->objects, self->recorder, s_objects) < 0
         || take_attribute(&cache->records, cache->objects, s_records) < 0
         || !PyDict_CheckExact(cache->records)
+        || take_walker(cache) < 0
         || take_attribute(&cache->restart_code, self->recorder, s_restart_code) < 0
         || long_attribute(cache->events, s_count, &cache->count) < 0
         || long_attribute(buffer, s_events_per_chunk, &cache->per_chunk) < 0)
@@ -1411,7 +1438,15 @@ static PyObject *
 walked_form(GeneratorCache *cache, PyObject *value)
 {
     cache->walked = 1;
-    PyObject *form = PyObject_CallMethodOneArg(cache->objects, s_form, value);
+    PyObject *args[2] = {cache->records, value};
+    PyObject *known = cache->walk_known ? PyObject_Vectorcall(cache->walk_known, args, 2, NULL)
+                                        : Py_NewRef(Py_None);
+    PyObject *form;
+    if (known == Py_None) /* an object the native walk does not know: the table's form */
+        form = PyObject_CallMethodOneArg(cache->objects, s_form, value);
+    else
+        form = known != NULL ? get_attribute(known, s_ref_attribute) : NULL;
+    Py_XDECREF(known);
     PyObject *changes = form ? get_attribute(cache->objects, s_changes) : NULL;
     int unchanged = changes != NULL && PyList_CheckExact(changes)
                     && PyList_GET_SIZE(changes) == 0;
@@ -1732,13 +1767,15 @@ done:
 
 /* A generator's step tried (``result``, as try_resume's), once its walks are over: what
  * they held is released as the Python recorder releases it after its steps
- * (ObjectTable.end_step); a step left to it walks again and releases. */
+ * (ObjectTable.end_step; a step recorded here found no change); a step left to it walks
+ * again and releases. */
 static int
 end_walks(GeneratorCache *cache, int result)
 {
     if (result == 0 || !cache->walked)
         return result;
-    PyObject *ended = PyObject_CallMethodNoArgs(cache->objects, s_end_step);
+    PyObject *ended = result == 1 && cache->release ? PyObject_CallNoArgs(cache->release)
+                                  : PyObject_CallMethodNoArgs(cache->objects, s_end_step);
     Py_XDECREF(ended);
     return ended == NULL ? -1 : result;
 }
