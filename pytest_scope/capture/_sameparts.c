@@ -330,61 +330,73 @@ same_by_parts(Walker *self, PyObject *records, PyObject *value, PyObject *record
     return same;
 }
 
-/* ``_reach(value, None, depth)`` for an object the table knows, with its form recorded:
- * mark it reached at ``depth`` and queue it; any other object goes to Python. */
+/* The record of ``value`` (a new reference) if the table knows it as the object recorded
+ * under its id: its type's, the weak reference's still, and, where its parts tell it from
+ * another, holding them (a tuple's children then go to ``*children``, a new tuple). NULL
+ * with no error set for any other object, which Python reaches. */
+static PyObject *
+known_record(Walker *self, PyObject *records, PyObject *key, PyObject *value,
+             PyObject **children)
+{
+    PyObject *record = Py_XNewRef(record_of(records, key));
+    if (record == NULL)
+        return NULL;
+    int same = (PyObject *)Py_TYPE(value) == FIELD(record, R_KIND)
+        ? still_refers_to(FIELD(record, R_ALIVE), value) : 0;
+    if (same > 0)
+        same = same_by_parts(self, records, value, record, children);
+    if (same <= 0)
+        Py_CLEAR(record);
+    return record;
+}
+
+/* Mark ``value`` (under ``key``, its ``record``) reached at ``depth`` and queue it, as
+ * ``_reach`` does for an object the table knows: 0, or -1 on an error. */
+static int
+queue_known(Walker *self, PyObject *value, PyObject *key, PyObject *record,
+            PyObject *children, Py_ssize_t depth)
+{
+    PyObject *was = PyDict_GetItemWithError(self->reached, key);
+    if (was == NULL && PyErr_Occurred())
+        return -1;
+    if (was != NULL && PyLong_AsSsize_t(was) <= depth)
+        return 0;
+    PyObject *depth_object = PyLong_FromSsize_t(depth);
+    if (depth_object == NULL || (was == NULL && PyList_Append(self->held, value) < 0)
+        || PyDict_SetItem(self->reached, key, depth_object) < 0) {
+        Py_XDECREF(depth_object);
+        return -1;
+    }
+    int status = 0;
+    if ((depth < self->max_depth && !(depth && FIELD(record, R_FOREIGN) == Py_True))
+        || FIELD(record, R_WHOLE) == Py_True) {
+        PyObject *item = children != NULL
+            ? PyTuple_Pack(5, value, FIELD(record, R_KNOWN), depth_object, record, children)
+            : PyTuple_Pack(4, value, FIELD(record, R_KNOWN), depth_object, record);
+        status = item == NULL || PyList_Append(self->pending, item) < 0 ? -1 : 0;
+        Py_XDECREF(item);
+    }
+    Py_DECREF(depth_object);
+    return status;
+}
+
+/* ``_reach(value, None, depth)``: an object the table knows, with its form recorded, is
+ * marked reached and queued here; any other goes to Python. */
 static int
 reach(Walker *self, PyObject *records, PyObject *value, Py_ssize_t depth, int deep)
 {
     PyObject *key = PyLong_FromVoidPtr(value);
     if (key == NULL)
         return -1;
-    int status = -1;
-    PyObject *depth_object = NULL, *children = NULL;
-    PyObject *record = Py_XNewRef(record_of(records, key));
-    if (record == NULL) {
-        if (!PyErr_Occurred())
-            status = reach_in_python(self, value, depth);
-        goto done;
-    }
-    int same = (PyObject *)Py_TYPE(value) == FIELD(record, R_KIND)
-        ? still_refers_to(FIELD(record, R_ALIVE), value) : 0;
-    if (same > 0)
-        same = same_by_parts(self, records, value, record, &children);
-    if (same <= 0) {
-        if (same == 0)
-            status = reach_in_python(self, value, depth);
-        goto done;
-    }
-    status = 0;
-    if (depth && !deep)
-        goto done;
-    PyObject *was = PyDict_GetItemWithError(self->reached, key);
-    if (was == NULL && PyErr_Occurred())
-        goto failed;
-    if (was != NULL && PyLong_AsSsize_t(was) <= depth)
-        goto done;
-    if ((was == NULL && PyList_Append(self->held, value) < 0)
-        || (depth_object = PyLong_FromSsize_t(depth)) == NULL
-        || PyDict_SetItem(self->reached, key, depth_object) < 0)
-        goto failed;
-    if ((depth < self->max_depth && !(depth && FIELD(record, R_FOREIGN) == Py_True))
-        || FIELD(record, R_WHOLE) == Py_True) {
-        PyObject *item = children != NULL
-            ? PyTuple_Pack(5, value, FIELD(record, R_KNOWN), depth_object, record, children)
-            : PyTuple_Pack(4, value, FIELD(record, R_KNOWN), depth_object, record);
-        if (item == NULL || PyList_Append(self->pending, item) < 0) {
-            Py_XDECREF(item);
-            goto failed;
-        }
-        Py_DECREF(item);
-    }
-    goto done;
-failed:
-    status = -1;
-done:
+    PyObject *children = NULL;
+    PyObject *record = known_record(self, records, key, value, &children);
+    int status;
+    if (record == NULL)
+        status = PyErr_Occurred() ? -1 : reach_in_python(self, value, depth);
+    else
+        status = depth && !deep ? 0 : queue_known(self, value, key, record, children, depth);
     Py_DECREF(key);
     Py_XDECREF(record);
-    Py_XDECREF(depth_object);
     Py_XDECREF(children);
     return status;
 }
@@ -498,17 +510,11 @@ check(Walker *self, PyObject *records, PyObject *item, int deep, Py_ssize_t *bud
     return 0;
 }
 
-static PyObject *
-walker_run(Walker *self, PyObject *const *args, Py_ssize_t nargs)
+/* Check the queued objects, depth first, until the node budget is spent: 0, or -1 on an
+ * error. */
+static int
+run_pending(Walker *self, PyObject *records, int deep)
 {
-    if (nargs != 2 || !PyDict_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "run(records, deep)");
-        return NULL;
-    }
-    PyObject *records = args[0];
-    int deep = PyObject_IsTrue(args[1]);
-    if (deep < 0)
-        return NULL;
     PyObject *pending = self->pending;
     Py_ssize_t budget = self->max_nodes;
     while (PyList_GET_SIZE(pending) > 0) {
@@ -533,8 +539,61 @@ walker_run(Walker *self, PyObject *const *args, Py_ssize_t nargs)
             status = check(self, records, item, deep, &budget);
         Py_DECREF(item);
         if (status < 0)
-            return NULL;
+            return -1;
     }
+    return 0;
+}
+
+static PyObject *
+walker_run(Walker *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "run(records, deep)");
+        return NULL;
+    }
+    int deep = PyObject_IsTrue(args[1]);
+    if (deep < 0 || run_pending(self, args[0], deep) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* ``ObjectTable.form(value)`` of an object the table knows, with its form recorded, from a
+ * native step: reached at depth 0, then the deep walk from it. Its entry (the table's
+ * ``_Object``, whose ``ref`` is the form); None, having done nothing, for any other
+ * object, whose form is the table's to make. The Python the walk calls back walks deep,
+ * as ``_deep`` is between steps (ObjectTable.end_step). */
+static PyObject *
+walker_walk_known(Walker *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "walk_known(records, value)");
+        return NULL;
+    }
+    PyObject *records = args[0], *value = args[1];
+    PyObject *key = PyLong_FromVoidPtr(value);
+    if (key == NULL)
+        return NULL;
+    PyObject *children = NULL, *known = NULL;
+    PyObject *record = known_record(self, records, key, value, &children);
+    if (record == NULL)
+        known = PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    else if (queue_known(self, value, key, record, children, 0) == 0
+             && run_pending(self, records, 1) == 0)
+        known = Py_NewRef(FIELD(record, R_KNOWN));
+    Py_DECREF(key);
+    Py_XDECREF(record);
+    Py_XDECREF(children);
+    return known;
+}
+
+/* ``ObjectTable.end_step`` after a native step whose walks found no change: the objects
+ * the step reached are let go of (the queue is empty once a walk is over). */
+static PyObject *
+walker_release(Walker *self, PyObject *Py_UNUSED(ignored))
+{
+    if (PyList_SetSlice(self->held, 0, PyList_GET_SIZE(self->held), NULL) < 0)
+        return NULL;
+    PyDict_Clear(self->reached);
     Py_RETURN_NONE;
 }
 
@@ -600,6 +659,10 @@ walker_dealloc(Walker *self)
 static PyMethodDef walker_methods[] = {
     {"run", (PyCFunction)(void (*)(void))walker_run, METH_FASTCALL,
      PyDoc_STR("run(records, deep): check the queued objects (ObjectTable._check_pending).")},
+    {"walk_known", (PyCFunction)(void (*)(void))walker_walk_known, METH_FASTCALL,
+     PyDoc_STR("walk_known(records, value): the entry of a known object, walked from; or None.")},
+    {"release", (PyCFunction)walker_release, METH_NOARGS,
+     PyDoc_STR("release(): let go of the objects reached (ObjectTable.end_step, no change).")},
     {NULL, NULL, 0, NULL},
 };
 

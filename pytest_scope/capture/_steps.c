@@ -64,7 +64,7 @@ static PyObject *s_line_buffer, *s_keyframe_due, *s_last_thread, *s_ident, *s_st
     *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest, *s_codes, *s_suspended,
     *s_stepped_lines, *s_stepped, *s_frame_refs, *s_leaves,
     *s_form, *s_changes, *s_end_step, *s_records, *s_restart_code, *s_locals_dict, *s_ref,
-    *s_cell_frames;
+    *s_cell_frames, *s_type_key, *s_repr_key, *s_int_name, *s_ellipsis, *s_walker, *s_walk_known, *s_release, *s_ref_attribute;
 
 static int
 intern_names(void)
@@ -107,6 +107,14 @@ intern_names(void)
     NAME(s_locals_dict, "locals_dict");
     NAME(s_ref, "$ref");
     NAME(s_cell_frames, "cell_frames");
+    NAME(s_type_key, "$type");
+    NAME(s_repr_key, "repr");
+    NAME(s_int_name, "int");
+    NAME(s_ellipsis, "\xe2\x80\xa6"); /* "…", in UTF-8 */
+    NAME(s_walker, "_walker");
+    NAME(s_walk_known, "walk_known");
+    NAME(s_release, "release");
+    NAME(s_ref_attribute, "ref");
 #undef NAME
     return 0;
 }
@@ -259,6 +267,8 @@ typedef struct {
     PyObject *buffer, *events, *data, *thread, *stack, *suspended, *codes;
     PyObject *objects;          /* the recorder's ObjectTable, which walks parameters */
     PyObject *records;          /* its records by id: the objects whose forms it recorded */
+    PyObject *walk_known;       /* its native walk's ``walk_known`` and ``release`` */
+    PyObject *release;
     PyObject *restart_code;     /* the code a Hypothesis test restarts from, compared only */
     int walked;                 /* whether the step being tried walked any */
     unsigned long ident;
@@ -659,6 +669,25 @@ pack_scalar(Packed *packed, PyObject *value)
     return 0;
 }
 
+/* ``made``, the form made of a value (int_form's: str keys to str values), or else the
+ * scalar ``value`` itself. */
+static int
+pack_form(Packed *packed, PyObject *value, PyObject *made)
+{
+    if (made == NULL)
+        return pack_scalar(packed, value);
+    if (reserve(packed, 1) < 0)
+        return -1;
+    packed->bytes[packed->size++] = (char)(0x80 | PyDict_GET_SIZE(made));
+    Py_ssize_t position = 0;
+    PyObject *key, *text;
+    while (PyDict_Next(made, &position, &key, &text)) {
+        if (pack_str(packed, key) < 0 || pack_str(packed, text) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Whether ``value`` is its own form (ObjectTable.form): 1, 0 if not, -1 on error. A str
  * as long as the shortest secret value known is not: the Python recorder looks in it. */
 static int
@@ -735,24 +764,76 @@ same_form(PyObject *form, PyObject *old)
     return PyObject_RichCompareBool(form, old, Py_EQ);
 }
 
-/* Note local ``index``, now bound to ``value`` where the scalar ``old`` was recorded
- * (NULL: none), among the ``changed`` ones if its form is another: 0, or -1 if the step
- * is the Python recorder's (``value`` is not a scalar, or too many locals changed). */
+/* The form of an int beyond msgpack's range (a new reference), as ValueEncoder._number
+ * makes it: {"$type": "int", "repr": its digits cut at ``max_str``, or its bits' count
+ * where that many digits would cost}. NULL with no error set for any other value. */
+static PyObject *
+int_form(NativeSteps *self, PyObject *value)
+{
+    if (!PyLong_CheckExact(value))
+        return NULL;
+    long long bits = (long long)_PyLong_NumBits(value);
+    PyObject *text;
+    if (bits < 0)
+        text = NULL;
+    else if (bits > 4 * (long long)self->max_str)
+        text = PyUnicode_FromFormat("<%lld-bit int>", bits);
+    else {
+        PyObject *digits = PyLong_Type.tp_repr(value);
+        if (digits != NULL && PyUnicode_GET_LENGTH(digits) > self->max_str) {
+            PyObject *head = PyUnicode_Substring(digits, 0, self->max_str);
+            Py_SETREF(digits, head ? PyUnicode_Concat(head, s_ellipsis) : NULL);
+            Py_XDECREF(head);
+        }
+        text = digits;
+    }
+    PyObject *form = text ? PyDict_New() : NULL;
+    if (form != NULL
+        && (PyDict_SetItem(form, s_type_key, s_int_name) < 0
+            || PyDict_SetItem(form, s_repr_key, text) < 0))
+        Py_CLEAR(form);
+    Py_XDECREF(text);
+    if (form == NULL)
+        PyErr_Clear();
+    return form;
+}
+
+/* Note local ``index``, now bound to ``value`` where the form ``old`` was recorded (NULL:
+ * none), among the ``changed`` ones if its form is another: 0, or -1 if the step is the
+ * Python recorder's (``value`` is neither a scalar nor, where ``made`` takes the forms
+ * made here, an int beyond msgpack's range; or too many locals changed). ``made``, by
+ * position among the changed: the form made of each (owned), or NULL for a scalar. */
 static int
 note_scalar_change(NativeSteps *self, int index, PyObject *value, PyObject *old,
-                   Py_ssize_t *shortest, int *changed, int *n_changed)
+                   Py_ssize_t *shortest, int *changed, int *n_changed, PyObject **made)
 {
-    if (is_scalar(self, value, shortest) <= 0)
+    int scalar = is_scalar(self, value, shortest);
+    PyObject *form = scalar == 0 && made != NULL ? int_form(self, value) : NULL;
+    if (scalar <= 0 && form == NULL)
         return -1;
     if (old != NULL) {
-        int same = same_form(value, old);
-        if (same != 0)
+        int same = same_form(form != NULL ? form : value, old);
+        if (same != 0) {
+            Py_XDECREF(form);
             return same < 0 ? -1 : 0;
+        }
     }
-    if (*n_changed == MAX_NAMES)
+    if (*n_changed == MAX_NAMES) {
+        Py_XDECREF(form);
         return -1;
+    }
+    if (made != NULL)
+        made[*n_changed] = form;
     changed[(*n_changed)++] = index;
     return 0;
+}
+
+/* The forms ``note_scalar_change`` made, let go of. */
+static void
+release_made(PyObject **made, int n_changed)
+{
+    for (int c = 0; c < n_changed; c++)
+        Py_CLEAR(made[c]);
 }
 
 /* -- the step -------------------------------------------------------------------------- */
@@ -953,7 +1034,8 @@ changed_names(NativeSteps *self, const View *view, long line, PyObject **locals,
                 return -1;
             if (seen || leaf)
                 continue;
-            if (note_scalar_change(self, index, value, old, &shortest, changed, &n_changed) < 0)
+            if (note_scalar_change(self, index, value, old, &shortest, changed, &n_changed,
+                                   NULL) < 0)
                 return -1;
         }
     }
@@ -971,13 +1053,14 @@ typedef struct {
  * None, or {Payload.LOCALS: {name: form}} of the locals changed (by index into
  * ``varnames``), then {Payload.OTHER_FRAMES: [[frame, line, {}, []]]} of a caller that
  * moved (``moved``, if not NULL), then {value_key: form} of ``value`` if there is one
- * (returned or yielded, or the exception handled): the scalar itself, or the ref
- * ``value_ref`` if it is not -1. */
+ * (returned or yielded, or the exception handled): the scalar itself, the form made of it
+ * (``value_made``), or the ref ``value_ref`` if it is not -1. ``made``, if not NULL: the
+ * forms made of the changed locals, by position, NULL for a scalar. */
 static int
 pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *header,
            Py_ssize_t header_size, long line, PyObject *varnames, PyObject **locals,
-           const int *changed, int n_changed, const CallerMove *moved, PyObject *value_key,
-           PyObject *value, long value_ref)
+           const int *changed, PyObject *const *made, int n_changed, const CallerMove *moved,
+           PyObject *value_key, PyObject *value, PyObject *value_made, long value_ref)
 {
     if (reserve(packed, 1) < 0)
         return -1;
@@ -1004,7 +1087,7 @@ pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *
             put_be(packed, 0xde, (uint64_t)n_changed, 2);
         for (int c = 0; c < n_changed; c++) {
             if (pack_str(packed, PyTuple_GET_ITEM(varnames, changed[c])) < 0
-                || pack_scalar(packed, locals[changed[c]]) < 0)
+                || pack_form(packed, locals[changed[c]], made ? made[c] : NULL) < 0)
                 return -1;
         }
     }
@@ -1023,7 +1106,7 @@ pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *
         if (pack_str(packed, value_key) < 0)
             return -1;
         if (value_ref < 0)
-            return pack_scalar(packed, value);
+            return pack_form(packed, value, value_made);
         if (reserve(packed, 1) < 0)
             return -1;
         packed->bytes[packed->size++] = (char)0x81; /* {"$ref": number} */
@@ -1041,15 +1124,17 @@ discard(PyObject *dict, PyObject *name)
     return had < 0 || (had && PyDict_DelItem(dict, name) < 0) ? -1 : 0;
 }
 
-/* The changed locals into a frame's shadow: each one's scalar is its form, and no object's
- * ref (its id goes) nor leaf's key, as Recorder._check_names records them. */
+/* The changed locals into a frame's shadow: each one's form (the scalar itself, or the
+ * form made of it, by position in ``made`` if not NULL), and no object's ref (its id goes)
+ * nor leaf's key, as Recorder._check_names records them. */
 static int
 store_changed(PyObject *values, PyObject *ids, PyObject *leaves, PyObject *varnames,
-              PyObject **locals, const int *changed, int n_changed)
+              PyObject **locals, const int *changed, PyObject *const *made, int n_changed)
 {
     for (int c = 0; c < n_changed; c++) {
         PyObject *name = PyTuple_GET_ITEM(varnames, changed[c]);
-        if (PyDict_SetItem(values, name, locals[changed[c]]) < 0 || discard(ids, name) < 0
+        PyObject *form = made != NULL && made[c] != NULL ? made[c] : locals[changed[c]];
+        if (PyDict_SetItem(values, name, form) < 0 || discard(ids, name) < 0
             || discard(leaves, name) < 0)
             return -1;
     }
@@ -1077,7 +1162,7 @@ commit(NativeSteps *self, View *view, PyObject *line, PyObject **locals, const i
 {
     long step = view->step + 1;
     if (store_changed(view->values, view->ids, view->leaves, view->table->varnames, locals,
-                      changed, n_changed) < 0
+                      changed, NULL, n_changed) < 0
         || set_attribute(view->entry, s_line, line) < 0
         || append_event(self, view->events, view->data, step, view->count, packed) < 0)
         return -1;
@@ -1176,7 +1261,7 @@ try_step(NativeSteps *self, PyObject *code, PyObject *line, PyFrameObject *frame
     if (n_changed < 0
         || pack_event(self, &packed, view->step + 1, self->line_kind, view->header,
                       view->header_size, line_no, view->table->varnames, locals, changed,
-                      n_changed, NULL, NULL, NULL, -1) < 0
+                      NULL, n_changed, NULL, NULL, NULL, NULL, -1) < 0
         || view->count < 1 || view->count + 1 >= view->per_chunk
         || ((n_changed || !((view->count + 1) & 63))
             && PyByteArray_GET_SIZE(view->data) + packed.size >= self->chunk_target_bytes))
@@ -1221,6 +1306,8 @@ forget_generators(GeneratorCache *cache)
     Py_CLEAR(cache->codes);
     Py_CLEAR(cache->objects);
     Py_CLEAR(cache->records);
+    Py_CLEAR(cache->walk_known);
+    Py_CLEAR(cache->release);
     Py_CLEAR(cache->restart_code);
     Py_CLEAR(cache->known);
     Py_CLEAR(cache->entry);
@@ -1235,6 +1322,24 @@ take_attribute(PyObject **slot, PyObject *owner, PyObject *name)
 {
     Py_XSETREF(*slot, get_attribute(owner, name));
     return *slot == NULL ? -1 : 0;
+}
+
+/* The methods of the table's native walk into ``cache``, if it has one: 0, or -1 on an
+ * error. Without one, each walk is the table's ``form``. */
+static int
+take_walker(GeneratorCache *cache)
+{
+    PyObject *walker = get_attribute(cache->objects, s_walker);
+    if (walker == NULL)
+        return -1;
+    int status = 0;
+    if (walker != Py_None) {
+        cache->walk_known = PyObject_GetAttr(walker, s_walk_known);
+        cache->release = cache->walk_known ? PyObject_GetAttr(walker, s_release) : NULL;
+        status = cache->release == NULL ? -1 : 0;
+    }
+    Py_DECREF(walker);
+    return status;
 }
 
 /* Read the recorder afresh into ``cache``: 1, or 0 if no generator step can be native
@@ -1268,6 +1373,7 @@ fill_generators(NativeSteps *self, GeneratorCache *cache, PyObject *buffer, long
         || take_attribute(&cache->objects, self->recorder, s_objects) < 0
         || take_attribute(&cache->records, cache->objects, s_records) < 0
         || !PyDict_CheckExact(cache->records)
+        || take_walker(cache) < 0
         || take_attribute(&cache->restart_code, self->recorder, s_restart_code) < 0
         || long_attribute(cache->events, s_count, &cache->count) < 0
         || long_attribute(buffer, s_events_per_chunk, &cache->per_chunk) < 0)
@@ -1361,14 +1467,15 @@ generator_table(NativeSteps *self, PyObject *code, PyFrameObject *frame)
 /* The locals of a generator's frame that changed since its last step, as
  * Recorder._check_rebound and then _check_names of its parameters find them: each local
  * bound to something else than what was recorded of it (the object behind its ref, the
- * very scalar recorded, or the leaf of its key), when it is a scalar of another form.
+ * very form recorded, or the leaf of its key), when it is a scalar or an int beyond
+ * msgpack's range (whose form goes to ``made``, see note_scalar_change) of another form.
  * Their count, or -1 if the step is the Python recorder's: a local deleted or bound to
- * anything but a scalar. The parameters still holding their objects go to ``walked``
+ * anything else. The parameters still holding their objects go to ``walked``
  * (``n_walked`` of them): the Python recorder walks those at each step. */
 static int
 changed_locals(NativeSteps *self, PyObject *varnames, Py_ssize_t n_params, PyObject *values,
-               PyObject *ids, PyObject *leaves, PyObject **locals, int *changed, int *walked,
-               int *n_walked)
+               PyObject *ids, PyObject *leaves, PyObject **locals, int *changed,
+               PyObject **made, int *walked, int *n_walked)
 {
     int n_changed = 0;
     *n_walked = 0;
@@ -1378,30 +1485,33 @@ changed_locals(NativeSteps *self, PyObject *varnames, Py_ssize_t n_params, PyObj
         PyObject *value = locals[i];
         PyObject *key = PyDict_GetItemWithError(ids, name);
         if (key == NULL && PyErr_Occurred())
-            return -1;
+            goto python;
         if (key != NULL && value != NULL && PyLong_AsVoidPtr(key) == value) {
             if (i < n_params) {
                 if (*n_walked == MAX_NAMES)
-                    return -1;
+                    goto python;
                 walked[(*n_walked)++] = (int)i;
             }
             continue;
         }
         PyObject *old = PyDict_GetItemWithError(values, name);
         if (old == NULL && PyErr_Occurred())
-            return -1;
+            goto python;
         if (value == old)
             continue;
         if (value == NULL)
-            return -1;
+            goto python;
         int leaf = same_leaf(leaves, name, value);
-        if (leaf < 0)
-            return -1;
-        if (!leaf
-            && note_scalar_change(self, (int)i, value, old, &shortest, changed, &n_changed) < 0)
-            return -1;
+        if (leaf < 0
+            || (!leaf
+                && note_scalar_change(self, (int)i, value, old, &shortest, changed,
+                                      &n_changed, made) < 0))
+            goto python;
     }
     return n_changed;
+python:
+    release_made(made, n_changed);
+    return -1;
 }
 
 /* ``value``'s form (a new reference) as the table's walk finds it (ObjectTable.form), if
@@ -1411,7 +1521,15 @@ static PyObject *
 walked_form(GeneratorCache *cache, PyObject *value)
 {
     cache->walked = 1;
-    PyObject *form = PyObject_CallMethodOneArg(cache->objects, s_form, value);
+    PyObject *args[2] = {cache->records, value};
+    PyObject *known = cache->walk_known ? PyObject_Vectorcall(cache->walk_known, args, 2, NULL)
+                                        : Py_NewRef(Py_None);
+    PyObject *form;
+    if (known == Py_None) /* an object the native walk does not know: the table's form */
+        form = PyObject_CallMethodOneArg(cache->objects, s_form, value);
+    else
+        form = known != NULL ? get_attribute(known, s_ref_attribute) : NULL;
+    Py_XDECREF(known);
     PyObject *changes = form ? get_attribute(cache->objects, s_changes) : NULL;
     int unchanged = changes != NULL && PyList_CheckExact(changes)
                     && PyList_GET_SIZE(changes) == 0;
@@ -1451,12 +1569,14 @@ parameters_unchanged(GeneratorCache *cache, PyObject *values, PyObject *varnames
 }
 
 /* What a step that returns or yields ``value`` records of it (Recorder._add_value): -1
- * in ``*number`` for a scalar, its own form; the number of an object whose form the
+ * in ``*number`` for a scalar, its own form, or for an int beyond msgpack's range, the
+ * form made of it (``*made``, a new reference); the number of an object whose form the
  * table recorded, walked as the Python recorder walks it (ObjectTable.form) and found
  * unchanged. 1, or 0 if the step is the Python recorder's (another object, or a change
  * the walk found and recorded, which it takes). */
 static int
-value_form(NativeSteps *self, GeneratorCache *cache, PyObject *value, long *number)
+value_form(NativeSteps *self, GeneratorCache *cache, PyObject *value, PyObject **made,
+           long *number)
 {
     *number = -1;
     Py_ssize_t shortest = -1;
@@ -1465,6 +1585,8 @@ value_form(NativeSteps *self, GeneratorCache *cache, PyObject *value, long *numb
         PyErr_Clear();
         return scalar > 0;
     }
+    if ((*made = int_form(self, value)) != NULL)
+        return 1;
     PyObject *key = PyLong_FromVoidPtr(value);
     int known = key ? PyDict_Contains(cache->records, key) : -1;
     Py_XDECREF(key);
@@ -1691,8 +1813,9 @@ generator_step(NativeSteps *self, CodeTable *table, PyObject *entry, PyFrameObje
     PyObject *names = table->names;
     PyObject **locals = read.values;
     int changed[MAX_NAMES], walked[MAX_NAMES], n_walked;
+    PyObject *made[MAX_NAMES], *value_made = NULL;
     int n_changed = changed_locals(self, names, table->n_params, cache->values,
-                                   cache->ids, cache->leaves, locals, changed, walked,
+                                   cache->ids, cache->leaves, locals, changed, made, walked,
                                    &n_walked);
     long line = frame_line(table, frame);
     Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
@@ -1701,17 +1824,17 @@ generator_step(NativeSteps *self, CodeTable *table, PyObject *entry, PyFrameObje
     long value_ref = -1;
     if (n_changed < 0
         || !parameters_unchanged(cache, cache->values, names, locals, walked, n_walked)
-        || (value != NULL && !value_form(self, cache, value, &value_ref))
+        || (value != NULL && !value_form(self, cache, value, &value_made, &value_ref))
         || pack_event(self, &packed, cache->step + 1, kind, cache->header,
-                      cache->header_size, line, names, locals, changed, n_changed, moved,
-                      value_key, value, value_ref) < 0
+                      cache->header_size, line, names, locals, changed, made, n_changed,
+                      moved, value_key, value, value_made, value_ref) < 0
         || closes_chunk(self, cache->count, cache->per_chunk, cache->data,
                         n_changed > 0 || moved != NULL || value != NULL, &packed))
         goto done;
     result = -1;
     /* Its line and its unset mark (calling_at) are written once: they change only at its
      * steps, and a Python step reads the recorder again. */
-    if (store_changed(cache->values, cache->ids, cache->leaves, names, locals, changed,
+    if (store_changed(cache->values, cache->ids, cache->leaves, names, locals, changed, made,
                       n_changed) < 0
         || (line != cache->entry_line
             && (set_long(entry, s_line, line) < 0 || set_long(entry, s_calling_at, -1) < 0))
@@ -1726,19 +1849,24 @@ generator_step(NativeSteps *self, CodeTable *table, PyObject *entry, PyFrameObje
 done:
     if (packed.bytes != packed.inline_bytes)
         PyMem_Free(packed.bytes);
+    if (n_changed > 0)
+        release_made(made, n_changed);
+    Py_XDECREF(value_made);
     release_values(&read);
     return result;
 }
 
 /* A generator's step tried (``result``, as try_resume's), once its walks are over: what
  * they held is released as the Python recorder releases it after its steps
- * (ObjectTable.end_step); a step left to it walks again and releases. */
+ * (ObjectTable.end_step; a step recorded here found no change); a step left to it walks
+ * again and releases. */
 static int
 end_walks(GeneratorCache *cache, int result)
 {
     if (result == 0 || !cache->walked)
         return result;
-    PyObject *ended = PyObject_CallMethodNoArgs(cache->objects, s_end_step);
+    PyObject *ended = result == 1 && cache->release ? PyObject_CallNoArgs(cache->release)
+                                  : PyObject_CallMethodNoArgs(cache->objects, s_end_step);
     Py_XDECREF(ended);
     return ended == NULL ? -1 : result;
 }

@@ -190,11 +190,14 @@ class ObjectTable:
         self.end_step()
 
     def end_step(self) -> None:
-        """Release the objects held during the step; their ids may be reused from here."""
+        """Release the objects held during the step; their ids may be reused from here.
+        The next step's walks are deep unless its ``form`` says otherwise: a native step
+        walks (``Walker.walk_known``) without setting it."""
         self._held.clear()
         self._reached.clear()
         self._pending.clear()
         self.changes = []
+        self._deep = True
 
     def take_changes(self) -> list[Entry]:
         """The entries of the objects new or changed since the last call."""

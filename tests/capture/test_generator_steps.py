@@ -52,6 +52,16 @@ def rebinding(n):
     return total
 
 
+def big_numbers(n):  # ints beyond msgpack's range, in its locals and yielded
+    power = 2**64
+    for i in range(n):
+        power = power * 3 if i % 2 else power
+        same = 2**70 + i - i  # another int of the same form at each step
+        yield -power
+    yield 2**700  # more digits than a form shows
+    yield 2**900  # more bits than are worth their digits
+
+
 def walking(items):  # a parameter holding an object, walked at each step
     for item in items:
         if len(items) < 6:
@@ -219,6 +229,10 @@ def in_a_loop(probe):
     return count, seen
 
 
+def big_numbers(probe):
+    return list(gens.big_numbers(6)), probe()
+
+
 def the_rest(probe):
     walked = list(gens.walking([1, 2, 3]))
     secret = list(gens.keeping_a_secret(3))
@@ -337,6 +351,7 @@ SCENARIOS = [
     "calling",
     "handling",
     "with_cells",
+    "big_numbers",
 ]
 
 
@@ -365,8 +380,9 @@ def test_the_compiled_build_records_scalar_generators_natively(
     modules: tuple[ModuleType, ModuleType],
 ) -> None:
     """A generator whose locals are scalars, resumed by a builtin or by a loop whose line
-    names only scalars: its resumes and yields are recorded natively. A local bound to an
-    int beyond msgpack's range, then deleted, leaves the steps that see it to Python."""
+    names only scalars: its resumes and yields are recorded natively, and so are those
+    that see an int beyond msgpack's range bound (its form made natively). A deleted
+    local leaves the step that sees it to Python."""
     if not event_path.compiled():
         pytest.skip("the native steps come with the compiled event path")
     gens, callers = modules
@@ -378,8 +394,19 @@ def test_the_compiled_build_records_scalar_generators_natively(
     _, events, native = _record(root, lambda probe: callers.in_a_loop(probe), False, 10**6)
     generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
     assert len(generator_steps) == 28  # 14 yields, 14 resumes
-    # Python's: the yield and the resume that see ``big`` bound, the yield after its ``del``.
-    assert native["generator"] == 25
+    # Python's: the yield after ``del big``.
+    assert native["generator"] == 27
+    (numbers, _), events, native = _record(
+        root, lambda probe: callers.big_numbers(probe), False, 10**6
+    )
+    assert numbers[-3:] == [-(2**64) * 27, 2**700, 2**900]
+    generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
+    assert native["generator"] == len(generator_steps) == 16
+    shown = [event[6][Payload.RETURNED] for event in events if event[1] == Kind.YIELD]
+    assert shown[-2:] == [
+        {"$type": "int", "repr": str(2**700)[:200] + "…"},
+        {"$type": "int", "repr": "<901-bit int>"},
+    ]
 
 
 def test_the_compiled_build_records_generators_resumed_by_project_code_natively(
