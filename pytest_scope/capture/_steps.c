@@ -6,12 +6,12 @@
  * the locals that the line that ran and the line that starts name (capture/linenames.py),
  * by index from the interpreter's frame, compares them by identity with the forms last
  * recorded, and when each one that changed is a scalar (an int in msgpack's range, a bool,
- * None, a finite float, a str too short to hold a secret), records the step: it updates
- * the frame's shadow as the Python recorder would and appends the packed event to the
- * open chunk.
+ * None, a finite float, a str too short to hold a secret) or a bigger int (whose form it
+ * makes as the value encoder does), records the step: it updates the frame's shadow as
+ * the Python recorder would and appends the packed event to the open chunk.
  *
  * A generator's resume and yield, a return and a handled exception of the project's code
- * without line events are taken when what changed is scalars (or leaves) and the objects
+ * without line events are taken when what changed is such values (or leaves) and the objects
  * their walk reaches are unchanged, its cells read through (docs/pages/design.md, "The
  * native generator steps").
  *
@@ -744,7 +744,8 @@ is_scalar(NativeSteps *self, PyObject *value, Py_ssize_t *shortest)
 }
 
 /* Whether the locals a line names may all be scalars (a str's secrets are not looked
- * for yet): a line naming an object is the Python recorder's. */
+ * for yet) or ints beyond msgpack's range: a line naming an object is the Python
+ * recorder's. */
 static int
 may_be_scalars(NativeSteps *self, const LineTable *names, PyObject **locals)
 {
@@ -756,7 +757,8 @@ may_be_scalars(NativeSteps *self, const LineTable *names, PyObject **locals)
     for (int g = 0; g < 2; g++) {
         for (int i = 0; i < sizes[g]; i++) {
             PyObject *value = locals[groups[g][i]];
-            if (value != NULL && is_scalar(self, value, &any_length) <= 0) {
+            if (value != NULL && !PyLong_CheckExact(value)
+                && is_scalar(self, value, &any_length) <= 0) {
                 PyErr_Clear();
                 return 0;
             }
@@ -1000,7 +1002,7 @@ done:
  * Recorder._line_names. Their count, or -1 if the step is the Python recorder's. */
 static int
 changed_names(NativeSteps *self, const View *view, long line, PyObject **locals,
-              int *changed)
+              int *changed, PyObject **made)
 {
     const LineTable *ran = line_table(view->table, view->line);
     const LineTable *now = line == view->line ? ran : line_table(view->table, line);
@@ -1035,25 +1037,28 @@ changed_names(NativeSteps *self, const View *view, long line, PyObject **locals,
             PyObject *value = locals[index];
             PyObject *old = PyDict_GetItemWithError(view->values, name);
             if (old == NULL && PyErr_Occurred())
-                return -1;
+                goto python;
             if (value == old)
                 continue;
             if (value == NULL)
-                return -1; /* deleted */
+                goto python; /* deleted */
             int seen = 0;
             for (int c = 0; c < n_changed; c++)
                 seen |= changed[c] == index;
             int leaf = seen ? 0 : same_leaf(view->leaves, name, value);
             if (leaf < 0)
-                return -1;
+                goto python;
             if (seen || leaf)
                 continue;
             if (note_scalar_change(self, index, value, old, &shortest, changed, &n_changed,
-                                   NULL) < 0)
-                return -1;
+                                   made) < 0)
+                goto python;
         }
     }
     return n_changed;
+python:
+    release_made(made, n_changed);
+    return -1;
 }
 
 /* A caller without line events that moved to another line since its last look, as it
@@ -1172,11 +1177,11 @@ append_event(NativeSteps *self, PyObject *events, PyObject *data, long step, lon
 /* Record the step: change the shadow and the open chunk as the Python recorder would. */
 static int
 commit(NativeSteps *self, View *view, PyObject *line, PyObject **locals, const int *changed,
-       int n_changed, const Packed *packed)
+       PyObject *const *made, int n_changed, const Packed *packed)
 {
     long step = view->step + 1;
     if (store_changed(view->values, view->ids, view->leaves, view->table->varnames, locals,
-                      changed, NULL, n_changed) < 0
+                      changed, made, n_changed) < 0
         || set_attribute(view->entry, s_line, line) < 0
         || append_event(self, view->events, view->data, step, view->count, packed) < 0)
         return -1;
@@ -1266,7 +1271,8 @@ try_step(NativeSteps *self, PyObject *code, PyObject *line, PyFrameObject *frame
     /* Another stepper (another recorder's) may have replaced the table since it was read. */
     view->table = table;
     int changed[MAX_NAMES];
-    int n_changed = changed_names(self, view, line_no, locals, changed);
+    PyObject *made[MAX_NAMES];
+    int n_changed = changed_names(self, view, line_no, locals, changed, made);
     Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
     packed.bytes = packed.inline_bytes;
     int result = 0;
@@ -1275,13 +1281,13 @@ try_step(NativeSteps *self, PyObject *code, PyObject *line, PyFrameObject *frame
     if (n_changed < 0
         || pack_event(self, &packed, view->step + 1, self->line_kind, view->header,
                       view->header_size, line_no, view->table->varnames, locals, changed,
-                      NULL, n_changed, NULL, NULL, NULL, NULL, -1) < 0
+                      made, n_changed, NULL, NULL, NULL, NULL, -1) < 0
         || view->count < 1 || view->count + 1 >= view->per_chunk
         || ((n_changed || !((view->count + 1) & 63))
             && PyByteArray_GET_SIZE(view->data) + packed.size >= self->chunk_target_bytes))
         goto done;
     long before = view->step;
-    result = commit(self, view, line, locals, changed, n_changed, &packed) < 0 ? -1 : 1;
+    result = commit(self, view, line, locals, changed, made, n_changed, &packed) < 0 ? -1 : 1;
     /* What the generator steps read holds one step on: a line step changes none of it. */
     if (result == 1 && self->generators.valid && self->generators.step == before) {
         self->generators.step += 1;
@@ -1292,6 +1298,8 @@ done:
         PyErr_Clear();
     if (packed.bytes != packed.inline_bytes)
         PyMem_Free(packed.bytes);
+    if (n_changed > 0)
+        release_made(made, n_changed);
     if (view == &fresh && result == 1) {
         forget_cache(self);
         self->cache.view = fresh;
