@@ -6,12 +6,12 @@
  * the locals that the line that ran and the line that starts name (capture/linenames.py),
  * by index from the interpreter's frame, compares them by identity with the forms last
  * recorded, and when each one that changed is a scalar (an int in msgpack's range, a bool,
- * None, a finite float, a str too short to hold a secret), records the step: it updates
- * the frame's shadow as the Python recorder would and appends the packed event to the
- * open chunk.
+ * None, a finite float, a str too short to hold a secret) or a bigger int (whose form it
+ * makes as the value encoder does), records the step: it updates the frame's shadow as
+ * the Python recorder would and appends the packed event to the open chunk.
  *
  * A generator's resume and yield, a return and a handled exception of the project's code
- * without line events are taken when what changed is scalars (or leaves) and the objects
+ * without line events are taken when what changed is such values (or leaves) and the objects
  * their walk reaches are unchanged, its cells read through (docs/pages/design.md, "The
  * native generator steps").
  *
@@ -255,13 +255,29 @@ typedef struct {
     View view;
 } Cache;
 
+/* What a step of a frame without line events read of its code's record (Recorder._codes),
+ * which does not change. */
+typedef struct {
+    PyObject *code;             /* compared only: the record holds it */
+    PyObject *known;            /* owned */
+} Planned;
+
+/* What a step of a frame without line events read of the frame's shadow, whose facts do
+ * not change: its dicts are changed in place, its numbers are its own. References owned. */
+typedef struct {
+    PyObject *entry, *known, *values, *ids, *leaves;
+    long line;                  /* the line a native step last wrote to it, or -1 */
+    char header[32];            /* its event's thread, frame and code numbers, packed */
+    Py_ssize_t header_size;
+} Shadow;
+
 /* What a generator's step read of the recorder (and a return's: the steps of frames
  * without line events share it), kept for the next while the recorder's step count is
  * still the last one a native step wrote (no Python step came between) and
  * the test has not begun or ended (``forget``): the open chunk, the last step's thread and
  * its shadow stack, the suspended frames' shadows, the planned codes; and what it read of
- * the last generator stepped, its code's record and its frame's shadow, whose facts do
- * not change. References owned. */
+ * the last two codes and frames stepped (a generator and the one it delegates to, with
+ * ``yield from``, step in turn). References owned. */
 typedef struct {
     int valid;
     PyObject *buffer, *events, *data, *thread, *stack, *suspended, *codes;
@@ -273,12 +289,10 @@ typedef struct {
     int walked;                 /* whether the step being tried walked any */
     unsigned long ident;
     long step, count, per_chunk;
-    PyObject *known;            /* the last generator's code record */
-    PyObject *code;             /* its code object, compared only: the record holds it */
-    PyObject *entry, *values, *ids, *leaves; /* the last generator's shadow, its dicts */
-    long entry_line;            /* the line a native step last wrote to it, or -1 */
-    char header[32];            /* its event's thread, frame and code numbers, packed */
-    Py_ssize_t header_size;
+    Planned planned[2];
+    PyObject *known;            /* the record of the step's code, held by ``planned`` */
+    Shadow shadows[2];
+    Shadow *shadow;             /* the step's frame's, or NULL */
 } GeneratorCache;
 
 typedef struct {
@@ -730,7 +744,8 @@ is_scalar(NativeSteps *self, PyObject *value, Py_ssize_t *shortest)
 }
 
 /* Whether the locals a line names may all be scalars (a str's secrets are not looked
- * for yet): a line naming an object is the Python recorder's. */
+ * for yet) or ints beyond msgpack's range: a line naming an object is the Python
+ * recorder's. */
 static int
 may_be_scalars(NativeSteps *self, const LineTable *names, PyObject **locals)
 {
@@ -742,7 +757,8 @@ may_be_scalars(NativeSteps *self, const LineTable *names, PyObject **locals)
     for (int g = 0; g < 2; g++) {
         for (int i = 0; i < sizes[g]; i++) {
             PyObject *value = locals[groups[g][i]];
-            if (value != NULL && is_scalar(self, value, &any_length) <= 0) {
+            if (value != NULL && !PyLong_CheckExact(value)
+                && is_scalar(self, value, &any_length) <= 0) {
                 PyErr_Clear();
                 return 0;
             }
@@ -986,7 +1002,7 @@ done:
  * Recorder._line_names. Their count, or -1 if the step is the Python recorder's. */
 static int
 changed_names(NativeSteps *self, const View *view, long line, PyObject **locals,
-              int *changed)
+              int *changed, PyObject **made)
 {
     const LineTable *ran = line_table(view->table, view->line);
     const LineTable *now = line == view->line ? ran : line_table(view->table, line);
@@ -1021,25 +1037,28 @@ changed_names(NativeSteps *self, const View *view, long line, PyObject **locals,
             PyObject *value = locals[index];
             PyObject *old = PyDict_GetItemWithError(view->values, name);
             if (old == NULL && PyErr_Occurred())
-                return -1;
+                goto python;
             if (value == old)
                 continue;
             if (value == NULL)
-                return -1; /* deleted */
+                goto python; /* deleted */
             int seen = 0;
             for (int c = 0; c < n_changed; c++)
                 seen |= changed[c] == index;
             int leaf = seen ? 0 : same_leaf(view->leaves, name, value);
             if (leaf < 0)
-                return -1;
+                goto python;
             if (seen || leaf)
                 continue;
             if (note_scalar_change(self, index, value, old, &shortest, changed, &n_changed,
-                                   NULL) < 0)
-                return -1;
+                                   made) < 0)
+                goto python;
         }
     }
     return n_changed;
+python:
+    release_made(made, n_changed);
+    return -1;
 }
 
 /* A caller without line events that moved to another line since its last look, as it
@@ -1158,11 +1177,11 @@ append_event(NativeSteps *self, PyObject *events, PyObject *data, long step, lon
 /* Record the step: change the shadow and the open chunk as the Python recorder would. */
 static int
 commit(NativeSteps *self, View *view, PyObject *line, PyObject **locals, const int *changed,
-       int n_changed, const Packed *packed)
+       PyObject *const *made, int n_changed, const Packed *packed)
 {
     long step = view->step + 1;
     if (store_changed(view->values, view->ids, view->leaves, view->table->varnames, locals,
-                      changed, NULL, n_changed) < 0
+                      changed, made, n_changed) < 0
         || set_attribute(view->entry, s_line, line) < 0
         || append_event(self, view->events, view->data, step, view->count, packed) < 0)
         return -1;
@@ -1252,7 +1271,8 @@ try_step(NativeSteps *self, PyObject *code, PyObject *line, PyFrameObject *frame
     /* Another stepper (another recorder's) may have replaced the table since it was read. */
     view->table = table;
     int changed[MAX_NAMES];
-    int n_changed = changed_names(self, view, line_no, locals, changed);
+    PyObject *made[MAX_NAMES];
+    int n_changed = changed_names(self, view, line_no, locals, changed, made);
     Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
     packed.bytes = packed.inline_bytes;
     int result = 0;
@@ -1261,13 +1281,13 @@ try_step(NativeSteps *self, PyObject *code, PyObject *line, PyFrameObject *frame
     if (n_changed < 0
         || pack_event(self, &packed, view->step + 1, self->line_kind, view->header,
                       view->header_size, line_no, view->table->varnames, locals, changed,
-                      NULL, n_changed, NULL, NULL, NULL, NULL, -1) < 0
+                      made, n_changed, NULL, NULL, NULL, NULL, -1) < 0
         || view->count < 1 || view->count + 1 >= view->per_chunk
         || ((n_changed || !((view->count + 1) & 63))
             && PyByteArray_GET_SIZE(view->data) + packed.size >= self->chunk_target_bytes))
         goto done;
     long before = view->step;
-    result = commit(self, view, line, locals, changed, n_changed, &packed) < 0 ? -1 : 1;
+    result = commit(self, view, line, locals, changed, made, n_changed, &packed) < 0 ? -1 : 1;
     /* What the generator steps read holds one step on: a line step changes none of it. */
     if (result == 1 && self->generators.valid && self->generators.step == before) {
         self->generators.step += 1;
@@ -1278,6 +1298,8 @@ done:
         PyErr_Clear();
     if (packed.bytes != packed.inline_bytes)
         PyMem_Free(packed.bytes);
+    if (n_changed > 0)
+        release_made(made, n_changed);
     if (view == &fresh && result == 1) {
         forget_cache(self);
         self->cache.view = fresh;
@@ -1292,6 +1314,16 @@ done:
 
 /* -- a generator's resume and yield, a return and a handled exception: the steps of
  *    frames without line events, which the functions named for generators take alike --- */
+
+static void
+forget_shadow(Shadow *shadow)
+{
+    Py_CLEAR(shadow->entry);
+    Py_CLEAR(shadow->known);
+    Py_CLEAR(shadow->values);
+    Py_CLEAR(shadow->ids);
+    Py_CLEAR(shadow->leaves);
+}
 
 static void
 forget_generators(GeneratorCache *cache)
@@ -1309,11 +1341,12 @@ forget_generators(GeneratorCache *cache)
     Py_CLEAR(cache->walk_known);
     Py_CLEAR(cache->release);
     Py_CLEAR(cache->restart_code);
-    Py_CLEAR(cache->known);
-    Py_CLEAR(cache->entry);
-    Py_CLEAR(cache->values);
-    Py_CLEAR(cache->ids);
-    Py_CLEAR(cache->leaves);
+    for (int i = 0; i < 2; i++) {
+        Py_CLEAR(cache->planned[i].known);
+        forget_shadow(&cache->shadows[i]);
+    }
+    cache->known = NULL;
+    cache->shadow = NULL;
 }
 
 /* ``owner.name`` into ``*slot`` (owned): 0, or -1 if it cannot be had. */
@@ -1390,54 +1423,79 @@ fill_generators(NativeSteps *self, GeneratorCache *cache, PyObject *buffer, long
 static PyObject *
 generator_code(GeneratorCache *cache, PyObject *code)
 {
-    if (cache->known != NULL && code == cache->code)
-        return cache->known;
+    for (int i = 0; i < 2; i++) {
+        if (cache->planned[i].known != NULL && cache->planned[i].code == code)
+            return cache->known = cache->planned[i].known;
+    }
     PyObject *code_id = PyLong_FromVoidPtr(code);
     PyObject *known = code_id ? PyDict_GetItemWithError(cache->codes, code_id) : NULL;
     Py_XDECREF(code_id);
-    if (known == NULL || known == cache->known)
-        return known;
-    Py_CLEAR(cache->entry); /* whose packed header holds the code's number */
+    if (known == NULL)
+        return NULL;
     PyObject *stepped_lines = get_attribute(known, s_stepped_lines);
     Py_XDECREF(stepped_lines);
     if (stepped_lines != Py_False)
         return NULL;
-    Py_XSETREF(cache->known, Py_NewRef(known));
-    cache->code = code;
-    return known;
+    /* In place of the one not read last. */
+    Planned *planned = &cache->planned[cache->planned[0].known == cache->known];
+    Py_XSETREF(planned->known, Py_NewRef(known));
+    planned->code = code;
+    return cache->known = known;
 }
 
-/* Whether ``entry``, the shadow of a generator's frame of the cached code, may be stepped
- * natively: already stepped (its call was recorded). What is read of it does not change
- * (its dicts are changed in place, its numbers are its own): read for the last one only. */
+/* Whether ``entry``, the shadow of a frame of the step's code, may be stepped natively:
+ * already stepped (its call was recorded). What is read of it goes to ``cache->shadow``. */
 static int
 generator_entry(GeneratorCache *cache, PyObject *entry)
 {
-    if (entry == cache->entry)
-        return 1;
-    Py_CLEAR(cache->entry);
+    for (int i = 0; i < 2; i++) {
+        Shadow *kept = &cache->shadows[i];
+        if (kept->entry == entry && kept->known == cache->known) {
+            cache->shadow = kept;
+            return 1;
+        }
+    }
+    /* In place of the one not read last. */
+    Shadow *shadow = &cache->shadows[cache->shadow == &cache->shadows[0]];
+    forget_shadow(shadow);
+    cache->shadow = NULL;
     PyObject *known = get_attribute(entry, s_code);
     PyObject *stepped = get_attribute(entry, s_stepped);
     PyObject *dropping = get_attribute(entry, s_dropping);
     int fits = known == cache->known && stepped == Py_True && dropping == Py_None
-               && take_attribute(&cache->values, entry, s_values) == 0
-               && PyDict_CheckExact(cache->values)
-               && take_attribute(&cache->ids, entry, s_ids) == 0
-               && PyDict_CheckExact(cache->ids)
-               && take_attribute(&cache->leaves, entry, s_leaves) == 0
-               && PyDict_CheckExact(cache->leaves);
+               && take_attribute(&shadow->values, entry, s_values) == 0
+               && PyDict_CheckExact(shadow->values)
+               && take_attribute(&shadow->ids, entry, s_ids) == 0
+               && PyDict_CheckExact(shadow->ids)
+               && take_attribute(&shadow->leaves, entry, s_leaves) == 0
+               && PyDict_CheckExact(shadow->leaves);
     Py_XDECREF(known);
     Py_XDECREF(stepped);
     Py_XDECREF(dropping);
     Packed header = {NULL, 0, sizeof header.inline_bytes, {0}};
     header.bytes = header.inline_bytes;
-    if (!fits || pack_header(&header, cache->thread, entry, cache->known) < 0)
+    if (!fits || pack_header(&header, cache->thread, entry, cache->known) < 0) {
+        forget_shadow(shadow);
         return 0;
-    memcpy(cache->header, header.bytes, header.size);
-    cache->header_size = header.size;
-    cache->entry = Py_NewRef(entry);
-    cache->entry_line = -1;
+    }
+    memcpy(shadow->header, header.bytes, header.size);
+    shadow->header_size = header.size;
+    shadow->entry = Py_NewRef(entry);
+    shadow->known = Py_NewRef(cache->known);
+    shadow->line = -1;
+    cache->shadow = shadow;
     return 1;
+}
+
+/* The shadow the cache keeps of ``entry``, or NULL. */
+static Shadow *
+kept_shadow(GeneratorCache *cache, PyObject *entry)
+{
+    for (int i = 0; i < 2; i++) {
+        if (cache->shadows[i].entry == entry)
+            return &cache->shadows[i];
+    }
+    return NULL;
 }
 
 /* The table of a generator's code whose step may be native, with the cache read as of
@@ -1810,12 +1868,13 @@ generator_step(NativeSteps *self, CodeTable *table, PyObject *entry, PyFrameObje
         || (table->has_cells && !other_cells_unchanged(self, cache, entry, caller))
         || !read_values(&read, table, frame))
         return 0;
+    Shadow *shadow = cache->shadow;
     PyObject *names = table->names;
     PyObject **locals = read.values;
     int changed[MAX_NAMES], walked[MAX_NAMES], n_walked;
     PyObject *made[MAX_NAMES], *value_made = NULL;
-    int n_changed = changed_locals(self, names, table->n_params, cache->values,
-                                   cache->ids, cache->leaves, locals, changed, made, walked,
+    int n_changed = changed_locals(self, names, table->n_params, shadow->values,
+                                   shadow->ids, shadow->leaves, locals, changed, made, walked,
                                    &n_walked);
     long line = frame_line(table, frame);
     Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
@@ -1823,10 +1882,10 @@ generator_step(NativeSteps *self, CodeTable *table, PyObject *entry, PyFrameObje
     int result = 0;
     long value_ref = -1;
     if (n_changed < 0
-        || !parameters_unchanged(cache, cache->values, names, locals, walked, n_walked)
+        || !parameters_unchanged(cache, shadow->values, names, locals, walked, n_walked)
         || (value != NULL && !value_form(self, cache, value, &value_made, &value_ref))
-        || pack_event(self, &packed, cache->step + 1, kind, cache->header,
-                      cache->header_size, line, names, locals, changed, made, n_changed,
+        || pack_event(self, &packed, cache->step + 1, kind, shadow->header,
+                      shadow->header_size, line, names, locals, changed, made, n_changed,
                       moved, value_key, value, value_made, value_ref) < 0
         || closes_chunk(self, cache->count, cache->per_chunk, cache->data,
                         n_changed > 0 || moved != NULL || value != NULL, &packed))
@@ -1834,14 +1893,14 @@ generator_step(NativeSteps *self, CodeTable *table, PyObject *entry, PyFrameObje
     result = -1;
     /* Its line and its unset mark (calling_at) are written once: they change only at its
      * steps, and a Python step reads the recorder again. */
-    if (store_changed(cache->values, cache->ids, cache->leaves, names, locals, changed, made,
-                      n_changed) < 0
-        || (line != cache->entry_line
+    if (store_changed(shadow->values, shadow->ids, shadow->leaves, names, locals, changed,
+                      made, n_changed) < 0
+        || (line != shadow->line
             && (set_long(entry, s_line, line) < 0 || set_long(entry, s_calling_at, -1) < 0))
         || append_event(self, cache->events, cache->data, cache->step + 1, cache->count,
                         &packed) < 0)
         goto done;
-    cache->entry_line = line;
+    shadow->line = line;
     advance_line_view(self, cache->step);
     cache->step += 1;
     cache->count += 1;
@@ -1911,8 +1970,9 @@ try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
     if (moved && set_long(caller, s_line, move.line) < 0)
         result = -1;
     /* A generator caller's next step writes its line and mark again (generator_step). */
-    if (caller == cache->entry)
-        cache->entry_line = -1;
+    Shadow *kept = kept_shadow(cache, caller);
+    if (kept != NULL)
+        kept->line = -1;
     /* The caller has caught up at this instruction; its next line step unsets the mark. */
     if (calling_at != at) {
         if (self->cache.valid && self->cache.view.entry == caller)
@@ -2029,7 +2089,7 @@ try_return(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *va
     PyObject *entry = Py_NewRef(PyList_GET_ITEM(cache->stack, depth - 1));
     int result = 0;
     if (shadows(entry, frame) && generator_entry(cache, entry)
-        && !locals_may_die(self, entry, cache->ids, table->varnames,
+        && !locals_may_die(self, entry, cache->shadow->ids, table->varnames,
                            _PyFrame_GetLocalsArray(frame->f_frame), frame))
         result = generator_step(self, table, entry, frame, self->return_kind, NULL, NULL,
                                 self->returned_key, value);
@@ -2039,8 +2099,13 @@ try_return(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *va
             || set_attribute(entry, s_frame, Py_None) < 0
             || set_attribute(entry, s_locals_dict, Py_None) < 0))
         result = -1;
-    if (result == 1 && entry == cache->entry)
-        Py_CLEAR(cache->entry); /* a frame that left: the next one may take its address */
+    if (result == 1) { /* a frame that left: the next one may take its address */
+        Shadow *kept = kept_shadow(cache, entry);
+        if (kept != NULL)
+            forget_shadow(kept);
+        if (kept == cache->shadow)
+            cache->shadow = NULL;
+    }
     Py_DECREF(entry);
     return end_walks(cache, result);
 }
@@ -2242,10 +2307,14 @@ stepper_traverse(NativeSteps *self, visitproc visit, void *arg)
     Py_VISIT(self->generators.stack);
     Py_VISIT(self->generators.suspended);
     Py_VISIT(self->generators.codes);
-    Py_VISIT(self->generators.known);
-    Py_VISIT(self->generators.entry);
-    Py_VISIT(self->generators.values);
-    Py_VISIT(self->generators.ids);
+    for (int i = 0; i < 2; i++) {
+        Py_VISIT(self->generators.planned[i].known);
+        Py_VISIT(self->generators.shadows[i].entry);
+        Py_VISIT(self->generators.shadows[i].known);
+        Py_VISIT(self->generators.shadows[i].values);
+        Py_VISIT(self->generators.shadows[i].ids);
+        Py_VISIT(self->generators.shadows[i].leaves);
+    }
     return 0;
 }
 

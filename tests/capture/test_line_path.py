@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from support.modules import module_from_source
 
+from pytest_scope.capture import event_path
 from pytest_scope.capture import recorder as recorder_module
 from pytest_scope.capture.buffer import RingBuffer
 from pytest_scope.capture.plan import Plan
@@ -108,6 +109,13 @@ def counting(passes):
     for _ in range(passes):
         x += 1
     return x
+
+
+def big_powers(passes):
+    power = 2**64
+    for _ in range(passes):
+        power = power * 3
+    return power
 
 
 def scalars():
@@ -264,8 +272,9 @@ def _code_numbers(recording: Recording) -> set[int]:
 
 def test_each_form_of_a_changed_local_is_recorded_at_the_line_after(module: ModuleType) -> None:
     """Scalars in msgpack's range are their own forms (the native line step records them on
-    the compiled build); a bigger int, a long str and a secret name's value are not (it
-    leaves them to the recorder). 0.0 and -0.0, True and 1, 1 and 1.0 are different forms.
+    the compiled build, and makes a bigger int's form); a long str and a secret name's value
+    are not (it leaves them to the recorder). 0.0 and -0.0, True and 1, 1 and 1.0 are
+    different forms.
     """
     recording = _record(module, lambda _: module.scalars())
     changes = [event[6]["l"] for event in recording.events if event[6] and "l" in event[6]]
@@ -280,6 +289,30 @@ def test_each_form_of_a_changed_local_is_recorded_at_the_line_after(module: Modu
     assert [change["api_token"] for change in changes if "api_token" in change] == [
         {"$redacted": True}
     ]
+
+
+def test_the_compiled_build_steps_lines_binding_big_ints_natively(module: ModuleType) -> None:
+    """A loop rebinding an int beyond msgpack's range at each pass: the native line step
+    makes its form, as the value encoder does, rather than leave each line to Python."""
+    if not event_path.compiled():
+        pytest.skip("the native line step comes with the compiled event path")
+
+    def run(recorder: Recorder) -> tuple[int, int]:
+        before = recorder._native_steps.line_steps
+        power = module.big_powers(20)
+        return power, recorder._native_steps.line_steps - before
+
+    recording = _record(module, run)
+    power, native = recording.result
+    changes = [
+        event[6]["l"]["power"]
+        for event in recording.events
+        if event[6] and "power" in event[6].get("l", {})
+    ]
+    assert changes[-1] == {"$type": "int", "repr": str(power)}
+    assert len(changes) == 21  # its first binding, then each pass's
+    lines = [event for event in recording.events if event[1] == Kind.LINE]
+    assert native >= len(lines) - 2  # the first two lines are Python's: the frame is new
 
 
 def test_a_str_holding_a_lone_surrogate_is_recorded_as_it_is(module: ModuleType) -> None:
