@@ -343,6 +343,18 @@ def _record(
     return result, recorded, taken
 
 
+def _record_natively(
+    modules: tuple[ModuleType, ModuleType], scenario: str
+) -> tuple[Any, list[list[Any]], dict[str, int]]:
+    """``scenario`` recorded with the callbacks the recorder registers: the native steps in
+    front of the Python ones. A test of them is skipped where they are not built."""
+    if not event_path.compiled():
+        pytest.skip("the native steps come with the compiled event path")
+    gens, callers = modules
+    root = Path(str(gens.__file__)).parent
+    return _record(root, lambda probe: getattr(callers, scenario)(probe), False, 10**6)
+
+
 SCENARIOS = [
     "by_a_builtin",
     "in_a_loop",
@@ -383,22 +395,16 @@ def test_the_compiled_build_records_scalar_generators_natively(
     names only scalars: its resumes and yields are recorded natively, and so are those
     that see an int beyond msgpack's range bound (its form made natively). A deleted
     local leaves the step that sees it to Python."""
-    if not event_path.compiled():
-        pytest.skip("the native steps come with the compiled event path")
-    gens, callers = modules
-    root = Path(str(gens.__file__)).parent
-    _, events, native = _record(root, lambda probe: callers.by_a_builtin(probe), False, 10**6)
+    _, events, native = _record_natively(modules, "by_a_builtin")
     generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
     assert len(generator_steps) == 80  # after its call: 40 yields, 40 resumes
     assert native["generator"] == 80
-    _, events, native = _record(root, lambda probe: callers.in_a_loop(probe), False, 10**6)
+    _, events, native = _record_natively(modules, "in_a_loop")
     generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
     assert len(generator_steps) == 28  # 14 yields, 14 resumes
     # Python's: the yield after ``del big``.
     assert native["generator"] == 27
-    (numbers, _), events, native = _record(
-        root, lambda probe: callers.big_numbers(probe), False, 10**6
-    )
+    (numbers, _), events, native = _record_natively(modules, "big_numbers")
     assert numbers[-3:] == [-(2**64) * 27, 2**700, 2**900]
     generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
     assert native["generator"] == len(generator_steps) == 16
@@ -417,12 +423,8 @@ def test_the_compiled_build_records_generators_resumed_by_project_code_natively(
     caller has not moved and whose parameters' walk finds no change is native; a step
     whose walk finds one (the bytearray changed between the two ``yield from``, the list
     a caller grows) is the Python recorder's, which records the change."""
-    if not event_path.compiled():
-        pytest.skip("the native steps come with the compiled event path")
-    gens, callers = modules
-    root = Path(str(gens.__file__)).parent
-    (found, tenth, fed, orders, _), events, native = _record(
-        root, lambda probe: callers.through_project_callers(probe), False, 10**6
+    (found, tenth, fed, orders, _), events, native = _record_natively(
+        modules, "through_project_callers"
     )
     assert found[:4] == [3, 5, 7, 9] and tenth[0] is not None and tenth[1] and len(fed) == 8
     assert orders == [(0, 0, 1, 1, 2, 2, 3, 3)] * 3
@@ -443,13 +445,7 @@ def test_the_compiled_build_records_returns_natively(
     parameter walked unchanged: its return is native. One whose walk finds a change, one
     returning a new object, and one whose locals alone hold an object (which dies with the
     frame, and which the Python recorder forgets) are the Python recorder's."""
-    if not event_path.compiled():
-        pytest.skip("the native steps come with the compiled event path")
-    gens, callers = modules
-    root = Path(str(gens.__file__)).parent
-    (totals, same, after, copies, sizes, _), events, native = _record(
-        root, lambda probe: callers.calling(probe), False, 10**6
-    )
+    (totals, same, after, copies, sizes, _), events, native = _record_natively(modules, "calling")
     assert totals == [6] * 5 and same == [3] * 3 and after == 10
     assert sizes == [0, 1, 2, 3, 0, 1, 1, 2]
     assert copies == [[1, 2, 3, 4]] * 2
@@ -467,13 +463,7 @@ def test_the_compiled_build_records_handled_exceptions_natively(
 ) -> None:
     """A frame without line events handling an exception the table numbered at its raise,
     unchanged since: the handler's step is native, its exception a ref."""
-    if not event_path.compiled():
-        pytest.skip("the native steps come with the compiled event path")
-    gens, callers = modules
-    root = Path(str(gens.__file__)).parent
-    (found, first, missed, _), events, native = _record(
-        root, lambda probe: callers.handling(probe), False, 10**6
-    )
+    (found, first, missed, _), events, native = _record_natively(modules, "handling")
     assert found == [1, 0, 1, 0] and first == 1 and missed == 4
     handled = [event for event in events if event[1] == Kind.HANDLED]
     # ``lookup``'s two, and ``first_of``'s two (the empty table's, then the one without "a").
@@ -488,13 +478,7 @@ def test_the_compiled_build_steps_frames_with_cells_natively(
     """A generator expression reading its frame's cell, a generator whose local a nested
     function reads, and a frame with a cell handling KeyErrors: their resumes, yields and
     handled exceptions are native, the cells read through."""
-    if not event_path.compiled():
-        pytest.skip("the native steps come with the compiled event path")
-    gens, callers = modules
-    root = Path(str(gens.__file__)).parent
-    (doubled, peeked, hooks, _), events, native = _record(
-        root, lambda probe: callers.with_cells(probe), False, 10**6
-    )
+    (doubled, peeked, hooks, _), events, native = _record_natively(modules, "with_cells")
     assert doubled == [2, 4, 6] and peeked == [0, 1, 3, 6] and hooks == [("a", 1), ("b", 2)]
     handled = [event for event in events if event[1] == Kind.HANDLED]
     assert len(handled) == 3  # "b" and "c" missing from the first table, "c" from the second
