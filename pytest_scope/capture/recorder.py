@@ -1100,8 +1100,7 @@ class Recorder:
             self._check_names(caller, names.deep, local_values, changed, deleted)
             self._check_names(caller, names.shallow, local_values, changed, deleted, deep=False)
         else:
-            variables = self._variables(caller, local_values)
-            self._check_bindings(caller, variables, local_values, changed, deleted)
+            self._check_rebound(caller, frame, local_values, changed, deleted)
             if not again:  # resuming again: a loop may have run (bindings), not a walk
                 self._check_names(caller, caller.code.params, local_values, changed, deleted)
         if moved or changed or deleted:
