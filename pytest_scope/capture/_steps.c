@@ -18,13 +18,12 @@
  * Anything else goes to the Python recorder's callback, before anything is changed (but
  * what a walk of objects found, which the table keeps for the Python step): a new or
  * changed object, a deleted local, a cell named by a line step, a secret name, a line
- * that lets go of a numbered object, a return of a frame with cells, a chunk to open or
- * to close, another thread or frame than the last step's, tracemalloc, the recorder's
- * lock held by another thread. The Python recorder stays the
- * one place that decides what a step means; this file takes only the steps whose meaning
- * is the forms of a few scalars and the refs of unchanged objects, and records them as
- * the Python recorder does (the event path's equivalence tests run the same recordings
- * through both).
+ * that lets go of a numbered object, a chunk to open or to close, another thread or frame
+ * than the last step's, tracemalloc, the recorder's lock held by another thread. The
+ * Python recorder stays the one place that decides what a step means; this file takes
+ * only the steps whose meaning is the forms of a few scalars and the refs of unchanged
+ * objects, and records them as the Python recorder does (the event path's equivalence
+ * tests run the same recordings through both).
  *
  * It reads the recorder's objects by attribute, so it is used only with the recorder
  * compiled from the sources it was built with (capture/event_path.py), and it reads the
@@ -2044,9 +2043,11 @@ try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *val
  * which the Python recorder notes (Recorder._release_locals): only when nothing but the
  * recorder holds the frame object (its references as counted when the frame was
  * entered), and the frame's bindings to the object are all its references (as
- * ``_held_by_bindings_alone`` counts them, without the references of its own reading). */
+ * ``_held_by_bindings_alone`` counts them, without the references of its own reading).
+ * A cell is not looked into: what it holds is the Python recorder's to let go of neither
+ * (a closure may hold the cell). */
 static int
-locals_may_die(NativeSteps *self, PyObject *entry, PyObject *ids, PyObject *varnames,
+locals_may_die(NativeSteps *self, PyObject *entry, PyObject *ids, const CodeTable *table,
                PyObject **locals, PyFrameObject *frame)
 {
     long frame_refs;
@@ -2058,10 +2059,11 @@ locals_may_die(NativeSteps *self, PyObject *entry, PyObject *ids, PyObject *varn
     }
     if ((long)(Py_REFCNT(frame) + self->own_refs) != frame_refs)
         return 0;
-    Py_ssize_t n = PyTuple_GET_SIZE(varnames);
+    Py_ssize_t n = PyTuple_GET_SIZE(table->varnames);
+    const char *kinds = PyBytes_AS_STRING(table->kinds);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *value = locals[i];
-        if (value == NULL || _Py_IsImmortal(value))
+        if (value == NULL || _Py_IsImmortal(value) || (kinds[i] & (FAST_CELL | FAST_FREE)))
             continue;
         Py_ssize_t bindings = 0;
         for (Py_ssize_t j = 0; j < n; j++)
@@ -2073,29 +2075,29 @@ locals_may_die(NativeSteps *self, PyObject *entry, PyObject *ids, PyObject *varn
 }
 
 /* A frame without line events returning a scalar or an unchanged object it knows, with
- * nothing of its locals to forget: 1 recorded, 0 for the Python recorder, -1 on an error
- * after the step began to change state. */
+ * nothing of its locals to forget (and, for a frame with cells, the other frames' cells
+ * unchanged): 1 recorded, 0 for the Python recorder, -1 on an error after the step began
+ * to change state. */
 static int
 try_return(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *value)
 {
     GeneratorCache *cache = &self->generators;
     cache->walked = 0;
     CodeTable *table = generator_table(self, code, frame);
-    /* A frame with cells: what dies with it is the Python recorder's to tell. */
-    if (table == NULL || table->has_cells || PyList_GET_SIZE(cache->stack) == 0
-        || code == cache->restart_code)
+    if (table == NULL || PyList_GET_SIZE(cache->stack) == 0 || code == cache->restart_code)
         return 0;
     Py_ssize_t depth = PyList_GET_SIZE(cache->stack);
     PyObject *entry = Py_NewRef(PyList_GET_ITEM(cache->stack, depth - 1));
     int result = 0;
     if (shadows(entry, frame) && generator_entry(cache, entry)
-        && !locals_may_die(self, entry, cache->shadow->ids, table->varnames,
+        && !locals_may_die(self, entry, cache->shadow->ids, table,
                            _PyFrame_GetLocalsArray(frame->f_frame), frame))
         result = generator_step(self, table, entry, frame, self->return_kind, NULL, NULL,
                                 self->returned_key, value);
     /* The frame leaves the shadow stack (Recorder._record_step). */
     if (result == 1
         && (PyList_SetSlice(cache->stack, depth - 1, depth, NULL) < 0
+            || (table->has_cells && move_cell_frame(cache, entry, 0) < 0)
             || set_attribute(entry, s_frame, Py_None) < 0
             || set_attribute(entry, s_locals_dict, Py_None) < 0))
         result = -1;

@@ -476,8 +476,8 @@ def test_the_compiled_build_steps_frames_with_cells_natively(
     modules: tuple[ModuleType, ModuleType],
 ) -> None:
     """A generator expression reading its frame's cell, a generator whose local a nested
-    function reads, and a frame with a cell handling KeyErrors: their resumes, yields and
-    handled exceptions are native, the cells read through."""
+    function reads, and a frame with a cell handling KeyErrors: their resumes, yields,
+    handled exceptions and returns are native, the cells read through."""
     (doubled, peeked, hooks, _), events, native = _record_natively(modules, "with_cells")
     assert doubled == [2, 4, 6] and peeked == [0, 1, 3, 6] and hooks == [("a", 1), ("b", 2)]
     handled = [event for event in events if event[1] == Kind.HANDLED]
@@ -485,3 +485,8 @@ def test_the_compiled_build_steps_frames_with_cells_natively(
     assert native["handled"] == 3
     generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
     assert native["generator"] >= len(generator_steps) // 2
+    # Native: the ends of the three generator expressions and of ``with_cell``, and the
+    # four returns of ``peek``, all frames with cells. The Python recorder's: the lists
+    # that ``scaled`` and ``hooks_like`` return (new objects) and the test's own return.
+    assert len([event for event in events if event[1] == Kind.RETURN]) == 11
+    assert native["return"] == 8
