@@ -989,7 +989,7 @@ class Recorder:
                     continue
                 # A form of its type alone is keyed unless a plugin may summarize the type.
                 leaf = (
-                    _leaf_key(value, form, not self._encoder.has_plugin)
+                    _leaf_key(value, form, not self._encoder.may_summarize(type(value)))
                     if _leaf_key is not None
                     else None
                 )

@@ -234,3 +234,43 @@ def test_an_object_shown_by_its_type_alone_is_keyed_by_its_type() -> None:
     # A type of the project's may be renamed, and its instances show their attributes.
     assert key(Exception, encode(Exception), True) is not None
     assert key(type("Plain", (), {})(), {"$type": "Plain", "repr": "<Plain object>"}, True) is None
+
+
+def test_a_type_the_plugin_hook_declined_is_keyed_by_its_type(tmp_path: Path) -> None:
+    """Under pytest the encoder always has the plugin hook, which declines most types. The
+    first value of a type it may summarize is recorded by ref; once it declined, a form
+    of that type alone is keyed (here the second generator expression's ``.0``, an
+    iterator), as with no hook at all, rather than encoded again at each step of its
+    frame."""
+    if recorder_module._leaf_key is None:
+        pytest.skip("the pure build keys no leaf: it encodes each again")
+    module = module_from_source(
+        tmp_path / "iterating.py", "def doubled(items):\n    return (item * 2 for item in items)\n"
+    )
+    asked: list[str] = []
+
+    def decline(value: object, type_name: str) -> None:
+        asked.append(type_name)
+
+    recorder = Recorder(
+        Plan(tmp_path, ["test_*.py"]), ValueEncoder(plugin_encoder=decline), lambda *_: None
+    )
+    leaves: list[dict[str, bytes]] = []
+
+    def run() -> None:
+        list(module.doubled([0]))
+        doubled = module.doubled([1, 2, 3])
+        next(doubled)
+        leaves.extend(dict(entry.leaves) for entry in recorder._suspended.values())
+        list(doubled)
+
+    buffer = RingBuffer(2**30, recorder.take_keyframe)
+    recorder.start()
+    try:
+        recorder.begin_test(buffer)
+        run()
+        recorder.end_test()
+    finally:
+        recorder.stop()
+    assert "list_iterator" in asked
+    assert [".0" in kept for kept in leaves] == [True]
