@@ -281,7 +281,7 @@ class Recorder:
         self._tool_id = tool_id
         native = self._native_steps
         callbacks: dict[int, Callable[..., Any]] = {
-            _events.PY_START: self._on_start,
+            _events.PY_START: native.start if native else self._on_start,
             _events.PY_RESUME: native.resume if native else self._on_resume,
             _events.PY_THROW: self._on_throw,
             _events.PY_RETURN: native.return_ if native else self._on_return,
@@ -1193,9 +1193,9 @@ _is_leaf: Final[Callable[[object, bytes], bool] | None] = (
 
 
 def _native_steps(recorder: Recorder) -> Any:
-    """The native line, generator, return and handled steps (``_steps.c``), which read the
-    recorder's objects by their compiled attributes: only with the compiled recorder, and
-    only where it was built."""
+    """The native line, call, generator, return and handled steps (``_steps.c``), which read
+    the recorder's objects by their compiled attributes: only with the compiled recorder,
+    and only where it was built."""
     extension = native_extension("_steps", __file__)
     if extension is None:
         return None
@@ -1214,12 +1214,15 @@ def _native_steps(recorder: Recorder) -> Any:
         returned_key=Payload.RETURNED,
         exception_key=Payload.EXCEPTION,
         other_frames_key=Payload.OTHER_FRAMES,
+        call_kind=Kind.CALL,
         resume_kind=Kind.RESUME,
         yield_kind=Kind.YIELD,
         return_kind=Kind.RETURN,
         handled_kind=Kind.HANDLED,
         own_refs=OWN_REFS,
         max_suspended=_MAX_SUSPENDED,
+        frame_class=_Frame,
+        on_start=recorder._on_start,
         on_resume=recorder._on_resume,
         on_yield=recorder._on_yield,
         on_return=recorder._on_return,

@@ -299,7 +299,7 @@ def _record(
     events_per_chunk: int,
 ) -> tuple[Any, list[list[Any]], dict[str, int]]:
     """The result of ``run(probe)``, the events recorded, and the steps the native steps
-    took (their ``generator``, ``return`` and ``handled`` steps). ``probe()`` tells the
+    took (their ``call``, ``generator``, ``return`` and ``handled`` steps). ``probe()`` tells the
     shadow of each suspended frame (its line, its locals, the references to its frame
     object counted as it was last resumed) and of each frame on the stack (its line, and
     the instruction it last resumed a generator from)."""
@@ -323,6 +323,7 @@ def _record(
         if python_callbacks:
             tool_id = next(t for t in range(6) if sys.monitoring.get_tool(t) == "pytest-scope")
             events = sys.monitoring.events
+            sys.monitoring.register_callback(tool_id, events.PY_START, recorder._on_start)
             sys.monitoring.register_callback(tool_id, events.PY_RESUME, recorder._on_resume)
             sys.monitoring.register_callback(tool_id, events.PY_YIELD, recorder._on_yield)
             sys.monitoring.register_callback(tool_id, events.PY_RETURN, recorder._on_return)
@@ -338,7 +339,7 @@ def _record(
     recorded = [event for chunk in buffer.chunks() for event in unpack_chunk(chunk.data)[1]]
     assert [event[0] for event in recorded] == list(range(1, steps.steps + 1))
     native = recorder._native_steps
-    kinds = ("generator", "return", "handled")
+    kinds = ("call", "generator", "return", "handled")
     taken = {kind: getattr(native, f"{kind}_steps") if native else 0 for kind in kinds}
     return result, recorded, taken
 

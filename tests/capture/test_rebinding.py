@@ -5,6 +5,7 @@ deleted is recorded as deleted; on the compiled build in one pass over the frame
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,35 @@ def test_an_object_shown_by_its_type_alone_is_keyed_by_its_type() -> None:
     # A type of the project's may be renamed, and its instances show their attributes.
     assert key(Exception, encode(Exception), True) is not None
     assert key(type("Plain", (), {})(), {"$type": "Plain", "repr": "<Plain object>"}, True) is None
+
+
+class Color(enum.Enum):
+    RED = 1
+    GREEN = 2
+
+
+class Flavor(enum.Enum):
+    RED = 1
+
+
+def test_an_enum_member_is_keyed_by_its_type_and_its_name() -> None:
+    """An enum's member shows its type's name and its own: keyed by those two texts, so
+    that a frame holding one is not encoded again at each step (attrs' ``ClassProps``
+    enums, in most of its frames), and told from another member or another enum's."""
+    key = recorder_module._leaf_key
+    is_leaf = recorder_module._is_leaf
+    if key is None or is_leaf is None:
+        pytest.skip("the pure build keys no leaf: it encodes each again")
+    encode = ValueEncoder().encode
+    form = encode(Color.RED)
+    assert form == {"$type": f"{__name__}.Color", "repr": f"{__name__}.Color.RED"}
+    keyed = key(Color.RED, form, False)
+    assert keyed is not None and is_leaf(Color.RED, keyed)
+    assert not is_leaf(Color.GREEN, keyed) and not is_leaf(Flavor.RED, keyed)
+    assert not is_leaf(object(), keyed)
+    # A form that does not show those texts keys nothing.
+    assert key(Color.RED, encode(Color.GREEN), False) is None
+    assert key(Color.RED, {"$redacted": True}, False) is None
 
 
 def test_a_type_the_plugin_hook_declined_is_keyed_by_its_type(tmp_path: Path) -> None:
