@@ -1065,17 +1065,54 @@ python:
     return -1;
 }
 
-/* A caller without line events that moved to another line since its last look, as it
- * resumes a generator: its frame's number and its line now (Recorder._catch_up). */
+/* What a caller without line events ran since its last look, as it calls or resumes a
+ * frame (Recorder._catch_up): its frame's number, its line now, and its locals rebound to
+ * scalars (or ints beyond msgpack's range) of another form: ``changed`` by index into
+ * ``names``, with the forms made of them in ``made`` (owned), their values in ``read``
+ * (held until forget_move), and the caller's shadow dicts they go into as the step is
+ * recorded (borrowed: the shadow holds them). */
 typedef struct {
     long frame_no, line;
+    int n_changed;
+    int changed[MAX_NAMES];
+    PyObject *made[MAX_NAMES];
+    PyObject *names, *values, *ids, *leaves;
+    FrameValues read;
 } CallerMove;
+
+static void
+forget_move(CallerMove *move)
+{
+    release_made(move->made, move->n_changed);
+    move->n_changed = 0;
+    release_values(&move->read);
+}
+
+/* {name: form} of the ``changed`` locals (by index into ``names``, their values in
+ * ``locals``, the forms made of them by position in ``made`` if not NULL). */
+static int
+pack_changes(Packed *packed, PyObject *names, PyObject **locals, const int *changed,
+             PyObject *const *made, int n_changed)
+{
+    if (reserve(packed, 3) < 0)
+        return -1;
+    if (n_changed < 16)
+        packed->bytes[packed->size++] = (char)(0x80 | n_changed);
+    else
+        put_be(packed, 0xde, (uint64_t)n_changed, 2);
+    for (int c = 0; c < n_changed; c++) {
+        if (pack_str(packed, PyTuple_GET_ITEM(names, changed[c])) < 0
+            || pack_form(packed, locals[changed[c]], made ? made[c] : NULL) < 0)
+            return -1;
+    }
+    return 0;
+}
 
 /* An event, packed as msgpack-python packs [step, kind, thread, frame, code, line,
  * payload]: ``header`` holds the thread, frame and code numbers, packed. The payload is
  * None, or {Payload.LOCALS: {name: form}} of the locals changed (by index into
- * ``varnames``), then {Payload.OTHER_FRAMES: [[frame, line, {}, []]]} of a caller that
- * moved (``moved``, if not NULL), then {value_key: form} of ``value`` if there is one
+ * ``varnames``), then {Payload.OTHER_FRAMES: [[frame, line, {name: form}, []]]} of a
+ * caller that moved or rebound locals (``moved``, if not NULL), then {value_key: form} of ``value`` if there is one
  * (returned or yielded, or the exception handled): the scalar itself, the form made of it
  * (``value_made``), or the ref ``value_ref`` if it is not -1. ``made``, if not NULL: the
  * forms made of the changed locals, by position, NULL for a scalar. */
@@ -1101,28 +1138,20 @@ pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *
         return 0;
     }
     packed->bytes[packed->size++] = (char)(0x80 | entries);
-    if (n_changed > 0) {
-        if (pack_str(packed, self->locals_key) < 0 || reserve(packed, 3) < 0)
-            return -1;
-        if (n_changed < 16)
-            packed->bytes[packed->size++] = (char)(0x80 | n_changed);
-        else
-            put_be(packed, 0xde, (uint64_t)n_changed, 2);
-        for (int c = 0; c < n_changed; c++) {
-            if (pack_str(packed, PyTuple_GET_ITEM(varnames, changed[c])) < 0
-                || pack_form(packed, locals[changed[c]], made ? made[c] : NULL) < 0)
-                return -1;
-        }
-    }
+    if (n_changed > 0
+        && (pack_str(packed, self->locals_key) < 0
+            || pack_changes(packed, varnames, locals, changed, made, n_changed) < 0))
+        return -1;
     if (moved != NULL) {
         if (pack_str(packed, self->other_frames_key) < 0 || reserve(packed, 2) < 0)
             return -1;
         packed->bytes[packed->size++] = (char)0x91; /* one frame */
-        packed->bytes[packed->size++] = (char)0x94; /* [frame, line, {}, []] */
+        packed->bytes[packed->size++] = (char)0x94; /* [frame, line, {changed}, []] */
         if (pack_long(packed, moved->frame_no) < 0 || pack_long(packed, moved->line) < 0
-            || reserve(packed, 2) < 0)
+            || pack_changes(packed, moved->names, moved->read.values, moved->changed,
+                            moved->made, moved->n_changed) < 0
+            || reserve(packed, 1) < 0)
             return -1;
-        packed->bytes[packed->size++] = (char)0x80;
         packed->bytes[packed->size++] = (char)0x90;
     }
     if (value != NULL) {
@@ -1731,12 +1760,14 @@ caller_unchanged(NativeSteps *self, PyObject *caller, PyFrameObject *back)
     return 1;
 }
 
-/* Whether a caller without line events resuming a generator has nothing to catch up
- * (Recorder._catch_up) but, maybe, its line: each of its locals is bound to what was
- * recorded of it (the object behind its ref, the very scalar, or the leaf of its key),
- * and, unless it resumes it again from the instruction of its last look (``yield from``,
- * or a C function resuming it in a loop), the walk of its parameters finds no change.
- * ``*moved`` is set if its line is another than recorded (the event says so). */
+/* Whether a caller without line events calling or resuming a frame has nothing to catch
+ * up (Recorder._catch_up) but its line and locals rebound to scalars (``move``, see
+ * CallerMove): each other local is bound to what was recorded of it (the object behind
+ * its ref, the very scalar, or the leaf of its key), and, unless it resumes a generator
+ * again from the instruction of its last look (``yield from``, or a C function resuming it
+ * in a loop), the walk of its parameters finds no change. ``*moved`` is set if its line is
+ * another than recorded or a local was rebound (the event says so). The move holds what
+ * it read until forget_move, whatever the answer. */
 static int
 caller_caught_up(NativeSteps *self, PyObject *caller, PyFrameObject *back, int again,
                  CallerMove *move, int *moved)
@@ -1750,40 +1781,48 @@ caller_caught_up(NativeSteps *self, PyObject *caller, PyFrameObject *back, int a
         || long_attribute(caller, s_frame_no, &move->frame_no) < 0)
         return 0;
     move->line = frame_line(table, back);
-    *moved = move->line != line;
-    PyObject *values = get_attribute(caller, s_values);
-    PyObject *ids = get_attribute(caller, s_ids);
-    PyObject *leaves = get_attribute(caller, s_leaves);
+    move->names = table->names;
+    PyObject *values = move->values = get_attribute(caller, s_values);
+    PyObject *ids = move->ids = get_attribute(caller, s_ids);
+    PyObject *leaves = move->leaves = get_attribute(caller, s_leaves);
     Py_XDECREF(values); /* the caller's shadow holds them */
     Py_XDECREF(ids);
     Py_XDECREF(leaves);
     if (values == NULL || ids == NULL || leaves == NULL || !PyDict_CheckExact(values)
-        || !PyDict_CheckExact(ids) || !PyDict_CheckExact(leaves)) {
+        || !PyDict_CheckExact(ids) || !PyDict_CheckExact(leaves)
+        || !read_values(&move->read, table, back)) {
         PyErr_Clear();
         return 0;
     }
-    FrameValues read;
-    if (!read_values(&read, table, back))
-        return 0;
+    PyObject **locals = move->read.values;
     int walked[MAX_NAMES], n_walked = 0, alike = 1;
+    Py_ssize_t shortest = -1;
     for (Py_ssize_t i = 0; alike && i < PyTuple_GET_SIZE(table->names); i++) {
         PyObject *name = PyTuple_GET_ITEM(table->names, i);
-        PyObject *value = read.values[i];
-        PyObject *key = PyDict_GetItemWithError(ids, name);
-        if (key != NULL && i < table->n_params && !again) {
-            if (n_walked == MAX_NAMES) {
+        PyObject *value = locals[i];
+        int same = same_binding(ids, values, leaves, name, value);
+        if (same == 1) {
+            PyObject *key = i < table->n_params && !again ? PyDict_GetItemWithError(ids, name)
+                                                          : NULL;
+            if (key != NULL && n_walked == MAX_NAMES)
                 alike = 0;
-                break;
-            }
-            walked[n_walked++] = (int)i;
+            else if (key != NULL)
+                walked[n_walked++] = (int)i;
+            continue;
         }
-        alike = same_binding(ids, values, leaves, name, value) == 1;
+        /* Rebound: to a scalar of another form, a change of its own; deleted, or bound to
+         * anything else, a step of the Python recorder's. */
+        PyObject *old = same == 0 && value != NULL ? PyDict_GetItemWithError(values, name)
+                                                   : NULL;
+        alike = same == 0 && value != NULL && !PyErr_Occurred()
+                && note_scalar_change(self, (int)i, value, old, &shortest, move->changed,
+                                      &move->n_changed, move->made) == 0;
     }
     PyErr_Clear();
-    alike = alike && parameters_unchanged(&self->generators, values, table->names, read.values,
-                                          walked, n_walked);
-    release_values(&read);
-    return alike;
+    *moved = move->line != line || move->n_changed > 0;
+    return alike
+           && parameters_unchanged(&self->generators, values, table->names, locals, walked,
+                                   n_walked);
 }
 
 /* Whether the packed event would close the open chunk (RingBuffer.append), or is the first
@@ -1968,11 +2007,12 @@ typedef struct {
 } CallerLook;
 
 /* Whether the caller of ``frame``, which calls it or (``resuming``) resumes it, has
- * nothing to catch up (Recorder._catch_up) but, maybe, its line: it is the top of the
- * shadow stack, and it is unchanged as caller_unchanged (stepped line by line) or
- * caller_caught_up (without line events) find it. At the same instruction as at its last
- * look, a caller resuming a generator again has not run, if it is stepped line by line.
- * 1, or 0 for the Python recorder. */
+ * nothing to catch up (Recorder._catch_up) but, maybe, its line and rebound scalars: it
+ * is the top of the shadow stack, and it is unchanged as caller_unchanged (stepped line by
+ * line) or caller_caught_up (without line events) find it. At the same instruction as at
+ * its last look, a caller resuming a generator again has not run, if it is stepped line
+ * by line. 1, with what it read held until forget_move of ``look->move``; or 0 for the
+ * Python recorder. */
 static int
 look_at_caller(NativeSteps *self, PyFrameObject *frame, int resuming, CallerLook *look)
 {
@@ -1981,6 +2021,8 @@ look_at_caller(NativeSteps *self, PyFrameObject *frame, int resuming, CallerLook
         return 0;
     look->caller = PyList_GET_ITEM(stack, PyList_GET_SIZE(stack) - 1);
     look->moved = 0;
+    look->move.n_changed = 0;
+    look->move.read.held = 0;
     PyFrameObject *back = PyFrame_GetBack(frame);
     PyObject *caller_frame = get_attribute(look->caller, s_frame);
     PyObject *caller_known = get_attribute(look->caller, s_code);
@@ -2001,16 +2043,24 @@ look_at_caller(NativeSteps *self, PyFrameObject *frame, int resuming, CallerLook
     Py_XDECREF(caller_frame);
     Py_XDECREF(caller_known);
     Py_XDECREF(stepped_lines);
+    if (!ready)
+        forget_move(&look->move);
     return ready;
 }
 
 /* The caller looked at, caught up as the step it called or resumed is recorded: its line
- * if it moved, and its instruction (Recorder._catch_up). 0, or -1 on an error. */
+ * if it moved, its rebound locals, and its instruction (Recorder._catch_up). 0, or -1 on
+ * an error. */
 static int
 caller_looked_at(NativeSteps *self, const CallerLook *look)
 {
     PyObject *caller = look->caller;
-    if (look->moved && set_long(caller, s_line, look->move.line) < 0)
+    const CallerMove *move = &look->move;
+    if (look->moved
+        && (set_long(caller, s_line, move->line) < 0
+            || store_changed(move->values, move->ids, move->leaves, move->names,
+                             move->read.values, move->changed, move->made, move->n_changed)
+                   < 0))
         return -1;
     /* A generator caller's next step writes its line and mark again (generator_step). */
     Shadow *kept = kept_shadow(&self->generators, caller);
@@ -2066,6 +2116,7 @@ try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
         && (caller_looked_at(self, &look) < 0 || PyDict_DelItem(cache->suspended, frame_id) < 0
             || enter_frame(self, table, entry, frame) < 0))
         result = -1;
+    forget_move(&look.move);
     Py_XDECREF(frame_id);
     Py_XDECREF(entry);
     return end_walks(cache, result);
@@ -2146,8 +2197,12 @@ try_call(NativeSteps *self, PyObject *code, PyFrameObject *frame)
         return 0;
     CallerLook look;
     FrameValues read;
-    if (!look_at_caller(self, frame, 0, &look) || !read_values(&read, table, frame))
+    if (!look_at_caller(self, frame, 0, &look))
         return end_walks(cache, 0);
+    if (!read_values(&read, table, frame)) {
+        forget_move(&look.move);
+        return end_walks(cache, 0);
+    }
     PyObject *known = planned->known;
     int changed[MAX_NAMES];
     PyObject *made[MAX_NAMES];
@@ -2196,6 +2251,7 @@ done:
         release_made(made, n_changed);
     Py_XDECREF(entry);
     release_values(&read);
+    forget_move(&look.move);
     return end_walks(cache, result);
 }
 

@@ -143,6 +143,16 @@ class Box:
     def fresh(self):  # a new object
         return list(self.items)
 
+    def weighed(self, value):  # called with a scalar, its ``self`` known
+        return value * len(self.items)
+
+
+def weigh_all(box, values):  # a caller without line events, rebinding scalars as it calls
+    total = 0
+    for value in values:
+        total += box.weighed(value)
+    return total
+
 
 def holding():  # a list its locals alone hold, recorded at a yield: it dies at the return
     items = [1]
@@ -255,6 +265,11 @@ def calling(probe):
     return totals, same, after, copies, sizes + counted, probe()
 
 
+def weighing(probe):
+    box = gens.Box([1, 2])
+    return gens.weigh_all(box, gens.counter(5)), probe()
+
+
 def handling(probe):
     table = {"a": 1}
     misses = []
@@ -362,6 +377,7 @@ SCENARIOS = [
     "the_rest",
     "through_project_callers",
     "calling",
+    "weighing",
     "handling",
     "with_cells",
     "big_numbers",
@@ -457,6 +473,30 @@ def test_the_compiled_build_records_returns_natively(
     # ``scratch`` (new locals), the end of ``holding`` (whose list dies with its frame,
     # and is forgotten) and the test's own return.
     assert native["return"] == 10
+
+
+def test_the_compiled_build_records_calls_natively(
+    modules: tuple[ModuleType, ModuleType],
+) -> None:
+    """A method of project code called in a loop of project code, with an object the table
+    knows and a scalar: each call is native, its parameters' forms in its event and the
+    caller's rebound loop variable with them. The first call of a code (which adopts it),
+    a call from a test line that names an object, and ``__init__`` (its ``self`` new) are
+    the Python recorder's."""
+    (total, _), events, native = _record_natively(modules, "weighing")
+    assert total == 20
+    calls = [event for event in events if event[1] == Kind.CALL]
+    assert len(calls) == 9  # the test, ``__init__``, ``weigh_all``, ``counter``, 5 ``weighed``
+    assert native["call"] == 4  # the calls of ``weighed`` but its first
+    weighed = calls[4:]
+    box = weighed[0][6][Payload.LOCALS]["self"]
+    assert [event[6][Payload.LOCALS] for event in weighed] == [
+        {"self": box, "value": value} for value in range(5)
+    ]
+    caller, line = calls[2][3], weighed[0][6][Payload.OTHER_FRAMES][0][1]
+    assert [event[6][Payload.OTHER_FRAMES] for event in weighed] == [
+        [[caller, line, {"value": value}, []]] for value in range(5)
+    ]
 
 
 def test_the_compiled_build_records_handled_exceptions_natively(
