@@ -1,5 +1,6 @@
-/* The native steps: the recorder's most frequent events, a line step, a generator's
- * resume and yield, a return and a handled exception, done in C when they are simple.
+/* The native steps: the recorder's most frequent events, a line step, a call, a
+ * generator's resume and yield, a return and a handled exception, done in C when they are
+ * simple.
  *
  * A line step of a frame the recorder already follows, in the state where the recorder
  * registers its fast line callback (docs/pages/design.md, "The native line step"), reads
@@ -13,7 +14,9 @@
  * A generator's resume and yield, a return and a handled exception of the project's code
  * without line events are taken when what changed is such values (or leaves) and the objects
  * their walk reaches are unchanged, its cells read through (docs/pages/design.md, "The
- * native generator steps").
+ * native generator steps"); a call of a code the recorder follows, when its parameters are
+ * such values or unchanged objects the table knows (docs/pages/design.md, "The native
+ * call"). A caller without line events may have rebound its locals to such values.
  *
  * Anything else goes to the Python recorder's callback, before anything is changed (but
  * what a walk of objects found, which the table keeps for the Python step): a new or
@@ -272,13 +275,13 @@ typedef struct {
     Py_ssize_t header_size;
 } Shadow;
 
-/* What a generator's step read of the recorder (and a return's: the steps of frames
- * without line events share it), kept for the next while the recorder's step count is
- * still the last one a native step wrote (no Python step came between) and
- * the test has not begun or ended (``forget``): the open chunk, the last step's thread and
- * its shadow stack, the suspended frames' shadows, the planned codes; and what it read of
- * the last two codes and frames stepped (a generator and the one it delegates to, with
- * ``yield from``, step in turn). References owned. */
+/* What a generator's step read of the recorder (and a call's, a return's and a handled
+ * exception's: the steps other than a line step share it), kept for the next while the
+ * recorder's step count is still the last one a native step wrote (no Python step came
+ * between) and the test has not begun or ended (``forget``): the open chunk, the last
+ * step's thread and its shadow stack, the suspended frames' shadows, the followed codes;
+ * and what it read of the last two codes and frames stepped (a generator and the one it
+ * delegates to, with ``yield from``, step in turn). References owned. */
 typedef struct {
     int valid;
     PyObject *buffer, *events, *data, *thread, *stack, *suspended, *codes;
