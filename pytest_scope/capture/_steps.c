@@ -1839,15 +1839,19 @@ closes_chunk(NativeSteps *self, long count, long per_chunk, PyObject *data, int 
                && PyByteArray_GET_SIZE(data) + packed->size >= self->chunk_target_bytes);
 }
 
-/* A step was written after ``step`` by the native generator steps: the line step's view,
- * if it was read as of ``step``, holds one step on (what the step changed is not in it). */
+/* A step other than a line step was written: the cache holds one step on, and so does
+ * the line step's view if it was read as of the step before (what the step changed is not
+ * in it). */
 static void
-advance_line_view(NativeSteps *self, long step)
+wrote_step(NativeSteps *self)
 {
-    if (self->cache.valid && self->cache.view.step == step) {
+    GeneratorCache *cache = &self->generators;
+    if (self->cache.valid && self->cache.view.step == cache->step) {
         self->cache.view.step += 1;
         self->cache.view.count += 1;
     }
+    cache->step += 1;
+    cache->count += 1;
 }
 
 /* Whether the cells of the thread's other frames with cells than ``entry`` and ``caller``
@@ -1971,9 +1975,7 @@ generator_step(NativeSteps *self, CodeTable *table, PyObject *entry, PyFrameObje
                         &packed) < 0)
         goto done;
     shadow->line = line;
-    advance_line_view(self, cache->step);
-    cache->step += 1;
-    cache->count += 1;
+    wrote_step(self);
     result = 1;
 done:
     if (packed.bytes != packed.inline_bytes)
@@ -2241,9 +2243,7 @@ try_call(NativeSteps *self, PyObject *code, PyFrameObject *frame)
         || append_event(self, cache->events, cache->data, cache->step + 1, cache->count,
                         &packed) < 0)
         goto done;
-    advance_line_view(self, cache->step);
-    cache->step += 1;
-    cache->count += 1;
+    wrote_step(self);
     result = 1;
 done:
     if (packed.bytes != packed.inline_bytes)

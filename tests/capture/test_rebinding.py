@@ -39,10 +39,13 @@ def rebinding(items, step):
 """
 
 
-def _recorded(tmp_path: Path, run: Callable[[], object]) -> list[list[Any]]:
+def _recorded(
+    tmp_path: Path, run: Callable[[], object], recorder: Recorder | None = None
+) -> list[list[Any]]:
     """The events of ``run()``, which steps frames of project code: recorded without line
-    events."""
-    recorder = Recorder(Plan(tmp_path, ["test_*.py"]), ValueEncoder(), lambda *_: None)
+    events (by ``recorder`` if given)."""
+    if recorder is None:
+        recorder = Recorder(Plan(tmp_path, ["test_*.py"]), ValueEncoder(), lambda *_: None)
     buffer = RingBuffer(2**30, recorder.take_keyframe)
     recorder.start()
     try:
@@ -294,13 +297,6 @@ def test_a_type_the_plugin_hook_declined_is_keyed_by_its_type(tmp_path: Path) ->
         leaves.extend(dict(entry.leaves) for entry in recorder._suspended.values())
         list(doubled)
 
-    buffer = RingBuffer(2**30, recorder.take_keyframe)
-    recorder.start()
-    try:
-        recorder.begin_test(buffer)
-        run()
-        recorder.end_test()
-    finally:
-        recorder.stop()
+    _recorded(tmp_path, run, recorder)
     assert "list_iterator" in asked
     assert [".0" in kept for kept in leaves] == [True]
