@@ -21,7 +21,10 @@
  *   its type, the static type and its definition (its form is a function of those);
  * - any other object of a static type whose form shows its type alone (an iterator, as a
  *   generator expression holds: ``<list_iterator object>``): its type, made only when
- *   the form is that and no encoder plugin may summarize it otherwise (``opaque``).
+ *   the form is that and no encoder plugin may summarize it otherwise (``opaque``);
+ * - an enum's member: its type's name and its ``_name_``, the two texts of its form
+ *   (``ValueEncoder._enum_name``), read from the type and the member's namespace; made
+ *   only when the form shows them.
  *
  * Any other value has no key, and is encoded again at each step, as before. With the keys,
  * the check of one binding against its shadow (``same_binding``). Included by the
@@ -37,7 +40,7 @@
 
 enum {
     LEAF_RANGE = 1, LEAF_BUILTIN = 2, LEAF_NAMED = 3, LEAF_CLASS = 4, LEAF_DESCRIPTOR = 5,
-    LEAF_OPAQUE = 6
+    LEAF_OPAQUE = 6, LEAF_MEMBER = 7
 };
 
 /* The attributes read, interned on first use. */
@@ -144,6 +147,35 @@ leaf_put_type_name(PyTypeObject *type, char *key, Py_ssize_t *size)
     return fits;
 }
 
+/* The key of ``value`` by its type's name and the str ``_name_`` in its namespace (an
+ * enum's member, whose namespace its type's ``__dict__`` reads, as the encoder reads it),
+ * each with its length first, at ``key``: its size, or 0 for a value without such a name
+ * or whose texts do not fit. */
+static Py_ssize_t
+leaf_member_key(PyObject *value, char *key)
+{
+    if (Py_TYPE(value)->tp_dictoffset == 0)
+        return 0;
+    PyObject *namespace = PyObject_GenericGetDict(value, NULL);
+    PyObject *name = namespace != NULL && PyDict_CheckExact(namespace)
+                         ? PyDict_GetItemString(namespace, "_name_") : NULL;
+    Py_ssize_t size = 1, length = 0;
+    const char *text = name != NULL && PyUnicode_CheckExact(name)
+                           ? PyUnicode_AsUTF8AndSize(name, &length) : NULL;
+    int fits = text != NULL && leaf_put_type_name(Py_TYPE(value), key, &size)
+               && size + (Py_ssize_t)sizeof length + length <= LEAF_KEY_MAX;
+    if (fits) {
+        key[0] = LEAF_MEMBER;
+        memcpy(key + size, &length, sizeof length);
+        size += sizeof length;
+        memcpy(key + size, text, length);
+        size += length;
+    }
+    Py_XDECREF(namespace);
+    PyErr_Clear();
+    return fits ? size : 0;
+}
+
 /* The definition a descriptor of a static type reads (a method's, a slot wrapper's, a
  * getset's or a member's, static data of that type), or NULL for any other value. */
 static const void *
@@ -211,8 +243,8 @@ leaf_key_into(PyObject *value, char *key)
     }
     if (!PyCFunction_CheckExact(value)) {
         PyTypeObject *type = Py_TYPE(value);
-        if (type->tp_flags & Py_TPFLAGS_HEAPTYPE) /* its name may be set: not keyed */
-            return 0;
+        if (type->tp_flags & Py_TPFLAGS_HEAPTYPE) /* its name may be set: keyed by its text */
+            return leaf_member_key(value, key);
         key[0] = LEAF_OPAQUE;
         memcpy(key + size, &type, sizeof type);
         return size + (Py_ssize_t)sizeof type;
@@ -279,10 +311,33 @@ leaf_shows_type_alone(PyTypeObject *type, PyObject *form)
            && leaf_shows_name(form, "$type", name, &at);
 }
 
+/* Whether ``form`` shows the member whose key is ``key`` (LEAF_MEMBER):
+ * {"$type": its type's name, "repr": that name, ".", its name}. 1 or 0. */
+static int
+leaf_shows_member(PyObject *form, const char *key)
+{
+    Py_ssize_t at = 1, type_length, name_length, shown_size = 0;
+    if (!PyDict_Check(form) || PyDict_GET_SIZE(form) != 2
+        || !leaf_shows_name(form, "$type", key, &at))
+        return 0;
+    memcpy(&type_length, key + 1, sizeof type_length);
+    const char *type_text = key + 1 + sizeof type_length;
+    memcpy(&name_length, key + at, sizeof name_length);
+    const char *name_text = key + at + sizeof name_length;
+    PyObject *shown = PyDict_GetItemString(form, "repr");
+    const char *text = shown != NULL && PyUnicode_Check(shown)
+                           ? PyUnicode_AsUTF8AndSize(shown, &shown_size) : NULL;
+    PyErr_Clear();
+    return text != NULL && shown_size == type_length + 1 + name_length
+           && memcmp(text, type_text, type_length) == 0 && text[type_length] == '.'
+           && memcmp(text + type_length + 1, name_text, name_length) == 0;
+}
+
 /* The key of ``value`` recorded as ``form`` (bytes), or None: for a named value, only if
  * the form holds its very name (the address in the key stays that str's); for a class,
  * only if the form shows the names its key holds (not a plugin's form, nor a redacted
- * one); for any other object, only if ``opaque`` and the form shows its type alone. */
+ * one), and for an enum's member the texts of its key; for any other object, only if
+ * ``opaque`` and the form shows its type alone. */
 static PyObject *
 leaf_key_of(PyObject *value, PyObject *form, int opaque)
 {
@@ -297,6 +352,8 @@ leaf_key_of(PyObject *value, PyObject *form, int opaque)
             || !leaf_shows_name(form, "$type", key, &at) || !leaf_shows_name(form, "repr", key, &at))
             size = 0;
     }
+    if (size > 0 && key[0] == LEAF_MEMBER && !leaf_shows_member(form, key))
+        size = 0;
     if (size > 0 && key[0] == LEAF_NAMED) {
         PyObject *shown = PyDict_Check(form) ? PyDict_GetItemString(form, "repr") : NULL;
         PyObject *name;

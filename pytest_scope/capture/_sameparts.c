@@ -136,19 +136,22 @@ children_at(PyObject **parts, Py_ssize_t parts_count, PyObject *child_at)
 
 /* The children of ``value`` at ``child_at`` (a new tuple) if it holds the parts recorded:
  * ``first`` unless NULL (an exception's args), its ``items`` (a list, tuple, dict or set,
- * or None) of ``size``, read up to ``limit``, then the slots ``members`` read. None (a new
- * reference) when a part differs; NULL on an error. */
+ * or None) of ``size``, then, unless ``more`` is NULL, the items of ``more`` (a container's
+ * namespace) of ``more_size``, each read up to ``limit``, then the slots ``members`` read.
+ * None (a new reference) when a part differs; NULL on an error. */
 static PyObject *
-children_if_same(PyObject *first, PyObject *items, Py_ssize_t size, Py_ssize_t limit,
-                 PyObject *value, PyObject *members, PyObject *unset, PyObject *pinned,
-                 PyObject *ids, PyObject *child_at)
+children_if_same(PyObject *first, PyObject *items, Py_ssize_t size, PyObject *more,
+                 Py_ssize_t more_size, Py_ssize_t limit, PyObject *value, PyObject *members,
+                 PyObject *unset, PyObject *pinned, PyObject *ids, PyObject *child_at)
 {
-    if (length(items) != size)
+    if (length(items) != size || (more != NULL && length(more) != more_size))
         Py_RETURN_NONE;
     Py_ssize_t count = size < limit ? size : limit;
+    Py_ssize_t more_count = more_size < limit ? more_size : limit;
     Py_ssize_t before = first != NULL;
-    Py_ssize_t from_items = before + items_count(items, count);
-    Py_ssize_t parts_count = from_items + PyTuple_GET_SIZE(members);
+    Py_ssize_t from_more = before + items_count(items, count);
+    Py_ssize_t from_slots = from_more + (more != NULL ? items_count(more, more_count) : 0);
+    Py_ssize_t parts_count = from_slots + PyTuple_GET_SIZE(members);
     if (Py_SIZE(pinned != Py_None ? pinned : ids) != parts_count)
         Py_RETURN_NONE;
 
@@ -158,11 +161,12 @@ children_if_same(PyObject *first, PyObject *items, Py_ssize_t size, Py_ssize_t l
         return PyErr_NoMemory();
     PyObject *result = Py_None;
     parts[0] = first;
-    if (read_items(items, count, parts + before) < 0) {
+    if (read_items(items, count, parts + before) < 0
+        || (more != NULL && read_items(more, more_count, parts + from_more) < 0)) {
         result = NULL;
         goto done;
     }
-    if (read_slots(value, members, unset, parts + from_items) < 0)
+    if (read_slots(value, members, unset, parts + from_slots) < 0)
         goto done;
     for (Py_ssize_t i = 0; i < parts_count; i++) {
         if (!is_recorded(parts[i], i, pinned, ids))
@@ -206,6 +210,7 @@ enum {
                    * bytes recorded of a bytearray (ITEMS_BYTES) */
     R_IDS,        /* else the ids of its parts recorded */
     R_CHILD_AT,   /* the positions of its children among its parts */
+    R_NAMESPACE_SIZE, /* its namespace's number of items recorded (ITEMS_SELF_NAMESPACE) */
     R_FIELDS
 };
 
@@ -217,6 +222,8 @@ enum {
     ITEMS_NONE = 3,      /* an instance without a namespace: its slots alone */
     ITEMS_BYTES = 4,     /* a bytearray: its length (R_SIZE) and first bytes (R_PINNED) */
     ITEMS_EXCEPTION = 5, /* an exception: its args, then its namespace, as ITEMS_NAMESPACE */
+    ITEMS_SELF_NAMESPACE = 6, /* a list, tuple or set with a namespace: its items, then the
+                               * namespace's, as ITEMS_NAMESPACE reads it */
 };
 
 /* Whether a bytearray still has the length and the first bytes recorded of it (as many as
@@ -401,6 +408,30 @@ reach(Walker *self, PyObject *records, PyObject *value, Py_ssize_t depth, int de
     return status;
 }
 
+/* ``value``'s namespace (a new reference) if it is the dict recorded; None (a new
+ * reference) if not; NULL on an error. */
+static PyObject *
+recorded_namespace(PyObject *value, PyObject *record)
+{
+    PyObject *namespace = PyObject_CallOneArg(FIELD(record, R_GETTER), value);
+    if (namespace == NULL)
+        return NULL;
+    if (!PyDict_CheckExact(namespace)
+        || PyLong_AsVoidPtr(FIELD(record, R_NAMESPACE)) != (void *)namespace) {
+        Py_DECREF(namespace);
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    }
+    return namespace;
+}
+
+/* Whether ``value`` is a container whose items the walk reads itself. */
+static int
+is_container(PyObject *value)
+{
+    return PyList_Check(value) || PyTuple_Check(value) || PyDict_Check(value)
+           || PyAnySet_Check(value);
+}
+
 /* The children of ``value`` if its record says it is unchanged (a new tuple), else None
  * (a new reference); NULL on an error. */
 static PyObject *
@@ -410,6 +441,7 @@ unchanged_children(Walker *self, PyObject *value, PyObject *record)
     PyObject *ids = FIELD(record, R_IDS), *child_at = FIELD(record, R_CHILD_AT);
     long where = PyLong_AsLong(FIELD(record, R_ITEMS));
     Py_ssize_t size = PyLong_AsSsize_t(FIELD(record, R_SIZE));
+    Py_ssize_t more_size = PyLong_AsSsize_t(FIELD(record, R_NAMESPACE_SIZE));
     if (PyErr_Occurred())
         return NULL;
     if (where == ITEMS_BYTES)
@@ -417,25 +449,22 @@ unchanged_children(Walker *self, PyObject *value, PyObject *record)
     if (!PyTuple_Check(members) || !PyTuple_Check(child_at)
         || !(pinned == Py_None ? PyTuple_Check(ids) : PyList_Check(pinned)))
         Py_RETURN_NONE;
-    PyObject *items, *first = NULL;
-    if (where == ITEMS_SELF
-        && (PyList_Check(value) || PyTuple_Check(value) || PyDict_Check(value)
-            || PyAnySet_Check(value)))
+    PyObject *items, *first = NULL, *more = NULL;
+    if (where == ITEMS_SELF && is_container(value))
         items = Py_NewRef(value);
     else if (where == ITEMS_NONE)
         items = Py_NewRef(Py_None);
+    else if (where == ITEMS_SELF_NAMESPACE && is_container(value) && !PyDict_Check(value)) {
+        more = recorded_namespace(value, record);
+        if (more == NULL || more == Py_None)
+            return more;
+        items = Py_NewRef(value);
+    }
     else if (where == ITEMS_NAMESPACE
              || (where == ITEMS_EXCEPTION && PyExceptionInstance_Check(value))) {
-        items = PyObject_CallOneArg(FIELD(record, R_GETTER), value);
-        if (items == NULL)
-            return NULL;
-        if (!PyDict_CheckExact(items)
-            || PyLong_AsVoidPtr(FIELD(record, R_NAMESPACE)) != (void *)items) {
-            Py_DECREF(items);
-            if (PyErr_Occurred())
-                return NULL;
-            Py_RETURN_NONE;
-        }
+        items = recorded_namespace(value, record);
+        if (items == NULL || items == Py_None)
+            return items;
         if (where == ITEMS_EXCEPTION) { /* its args, as BaseException.args reads them */
             PyObject *args = ((PyBaseExceptionObject *)value)->args;
             first = args != NULL ? args : Py_None;
@@ -443,9 +472,10 @@ unchanged_children(Walker *self, PyObject *value, PyObject *record)
     }
     else
         Py_RETURN_NONE;
-    PyObject *children = children_if_same(first, items, size, self->max_items, value, members,
-                                          self->unset, pinned, ids, child_at);
+    PyObject *children = children_if_same(first, items, size, more, more_size, self->max_items,
+                                          value, members, self->unset, pinned, ids, child_at);
     Py_DECREF(items);
+    Py_XDECREF(more);
     return children;
 }
 

@@ -1,5 +1,6 @@
-/* The native steps: the recorder's most frequent events, a line step, a generator's
- * resume and yield, a return and a handled exception, done in C when they are simple.
+/* The native steps: the recorder's most frequent events, a line step, a call, a
+ * generator's resume and yield, a return and a handled exception, done in C when they are
+ * simple.
  *
  * A line step of a frame the recorder already follows, in the state where the recorder
  * registers its fast line callback (docs/pages/design.md, "The native line step"), reads
@@ -13,18 +14,19 @@
  * A generator's resume and yield, a return and a handled exception of the project's code
  * without line events are taken when what changed is such values (or leaves) and the objects
  * their walk reaches are unchanged, its cells read through (docs/pages/design.md, "The
- * native generator steps").
+ * native generator steps"); a call of a code the recorder follows, when its parameters are
+ * such values or unchanged objects the table knows (docs/pages/design.md, "The native
+ * call"). A caller without line events may have rebound its locals to such values.
  *
  * Anything else goes to the Python recorder's callback, before anything is changed (but
  * what a walk of objects found, which the table keeps for the Python step): a new or
  * changed object, a deleted local, a cell named by a line step, a secret name, a line
- * that lets go of a numbered object, a return of a frame with cells, a chunk to open or
- * to close, another thread or frame than the last step's, tracemalloc, the recorder's
- * lock held by another thread. The Python recorder stays the
- * one place that decides what a step means; this file takes only the steps whose meaning
- * is the forms of a few scalars and the refs of unchanged objects, and records them as
- * the Python recorder does (the event path's equivalence tests run the same recordings
- * through both).
+ * that lets go of a numbered object, a chunk to open or to close, another thread or frame
+ * than the last step's, tracemalloc, the recorder's lock held by another thread. The
+ * Python recorder stays the one place that decides what a step means; this file takes
+ * only the steps whose meaning is the forms of a few scalars and the refs of unchanged
+ * objects, and records them as the Python recorder does (the event path's equivalence
+ * tests run the same recordings through both).
  *
  * It reads the recorder's objects by attribute, so it is used only with the recorder
  * compiled from the sources it was built with (capture/event_path.py), and it reads the
@@ -64,7 +66,8 @@ static PyObject *s_line_buffer, *s_keyframe_due, *s_last_thread, *s_ident, *s_st
     *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest, *s_codes, *s_suspended,
     *s_stepped_lines, *s_stepped, *s_frame_refs, *s_leaves,
     *s_form, *s_changes, *s_end_step, *s_records, *s_restart_code, *s_locals_dict, *s_ref,
-    *s_cell_frames, *s_type_key, *s_repr_key, *s_int_name, *s_ellipsis, *s_walker, *s_walk_known, *s_release, *s_ref_attribute;
+    *s_cell_frames, *s_type_key, *s_repr_key, *s_int_name, *s_ellipsis, *s_walker, *s_walk_known, *s_release, *s_ref_attribute,
+    *s_next_frame_no;
 
 static int
 intern_names(void)
@@ -115,6 +118,7 @@ intern_names(void)
     NAME(s_walk_known, "walk_known");
     NAME(s_release, "release");
     NAME(s_ref_attribute, "ref");
+    NAME(s_next_frame_no, "_next_frame_no");
 #undef NAME
     return 0;
 }
@@ -255,11 +259,11 @@ typedef struct {
     View view;
 } Cache;
 
-/* What a step of a frame without line events read of its code's record (Recorder._codes),
- * which does not change. */
+/* What a step read of its code's record (Recorder._codes), which does not change. */
 typedef struct {
     PyObject *code;             /* compared only: the record holds it */
     PyObject *known;            /* owned */
+    int stepped_lines;          /* whether its frames have line events */
 } Planned;
 
 /* What a step of a frame without line events read of the frame's shadow, whose facts do
@@ -271,13 +275,13 @@ typedef struct {
     Py_ssize_t header_size;
 } Shadow;
 
-/* What a generator's step read of the recorder (and a return's: the steps of frames
- * without line events share it), kept for the next while the recorder's step count is
- * still the last one a native step wrote (no Python step came between) and
- * the test has not begun or ended (``forget``): the open chunk, the last step's thread and
- * its shadow stack, the suspended frames' shadows, the planned codes; and what it read of
- * the last two codes and frames stepped (a generator and the one it delegates to, with
- * ``yield from``, step in turn). References owned. */
+/* What a generator's step read of the recorder (and a call's, a return's and a handled
+ * exception's: the steps other than a line step share it), kept for the next while the
+ * recorder's step count is still the last one a native step wrote (no Python step came
+ * between) and the test has not begun or ended (``forget``): the open chunk, the last
+ * step's thread and its shadow stack, the suspended frames' shadows, the followed codes;
+ * and what it read of the last two codes and frames stepped (a generator and the one it
+ * delegates to, with ``yield from``, step in turn). References owned. */
 typedef struct {
     int valid;
     PyObject *buffer, *events, *data, *thread, *stack, *suspended, *codes;
@@ -300,7 +304,9 @@ typedef struct {
     vectorcallfunc vectorcall;
     PyObject *recorder;
     PyObject *fallback;     /* the Python recorder's fast line callback */
-    PyObject *on_resume, *on_yield, *on_return, *on_handled; /* the Python recorder's callbacks */
+    PyObject *on_start, *on_resume, *on_yield, *on_return, *on_handled; /* the Python
+                                                                      * recorder's callbacks */
+    PyObject *frame_class;  /* recorder._Frame, the shadow of a frame */
     PyObject *locked;       /* the recorder's lock's ``locked`` */
     PyObject *is_tracing;   /* tracemalloc.is_tracing */
     PyObject *line_names;   /* linenames.line_names */
@@ -313,11 +319,11 @@ typedef struct {
     PyObject *returned_key; /* Payload.RETURNED */
     PyObject *exception_key; /* Payload.EXCEPTION */
     PyObject *other_frames_key; /* Payload.OTHER_FRAMES */
-    long resume_kind, yield_kind, return_kind, handled_kind; /* as Kind names them */
+    long call_kind, resume_kind, yield_kind, return_kind, handled_kind; /* as Kind names them */
     Py_ssize_t own_refs;  /* objects.OWN_REFS: a Python callback's frame local adds them */
     Py_ssize_t max_suspended; /* the suspended frames the recorder keeps at most */
     uint64_t generation;
-    Py_ssize_t line_steps, generator_steps, return_steps, handled_steps; /* recorded here */
+    Py_ssize_t line_steps, call_steps, generator_steps, return_steps, handled_steps; /* here */
     Cache cache;
     GeneratorCache generators;
 } NativeSteps;
@@ -683,8 +689,8 @@ pack_scalar(Packed *packed, PyObject *value)
     return 0;
 }
 
-/* ``made``, the form made of a value (int_form's: str keys to str values), or else the
- * scalar ``value`` itself. */
+/* ``made``, the form made of a value (int_form's, str keys to str values; or an object's
+ * ref, {"$ref": number}), or else the scalar ``value`` itself. */
 static int
 pack_form(Packed *packed, PyObject *value, PyObject *made)
 {
@@ -694,9 +700,10 @@ pack_form(Packed *packed, PyObject *value, PyObject *made)
         return -1;
     packed->bytes[packed->size++] = (char)(0x80 | PyDict_GET_SIZE(made));
     Py_ssize_t position = 0;
-    PyObject *key, *text;
-    while (PyDict_Next(made, &position, &key, &text)) {
-        if (pack_str(packed, key) < 0 || pack_str(packed, text) < 0)
+    PyObject *key, *part;
+    while (PyDict_Next(made, &position, &key, &part)) {
+        if (pack_str(packed, key) < 0
+            || (PyLong_CheckExact(part) ? pack_int(packed, part) : pack_str(packed, part)) < 0)
             return -1;
     }
     return 0;
@@ -1061,17 +1068,54 @@ python:
     return -1;
 }
 
-/* A caller without line events that moved to another line since its last look, as it
- * resumes a generator: its frame's number and its line now (Recorder._catch_up). */
+/* What a caller without line events ran since its last look, as it calls or resumes a
+ * frame (Recorder._catch_up): its frame's number, its line now, and its locals rebound to
+ * scalars (or ints beyond msgpack's range) of another form: ``changed`` by index into
+ * ``names``, with the forms made of them in ``made`` (owned), their values in ``read``
+ * (held until forget_move), and the caller's shadow dicts they go into as the step is
+ * recorded (borrowed: the shadow holds them). */
 typedef struct {
     long frame_no, line;
+    int n_changed;
+    int changed[MAX_NAMES];
+    PyObject *made[MAX_NAMES];
+    PyObject *names, *values, *ids, *leaves;
+    FrameValues read;
 } CallerMove;
+
+static void
+forget_move(CallerMove *move)
+{
+    release_made(move->made, move->n_changed);
+    move->n_changed = 0;
+    release_values(&move->read);
+}
+
+/* {name: form} of the ``changed`` locals (by index into ``names``, their values in
+ * ``locals``, the forms made of them by position in ``made`` if not NULL). */
+static int
+pack_changes(Packed *packed, PyObject *names, PyObject **locals, const int *changed,
+             PyObject *const *made, int n_changed)
+{
+    if (reserve(packed, 3) < 0)
+        return -1;
+    if (n_changed < 16)
+        packed->bytes[packed->size++] = (char)(0x80 | n_changed);
+    else
+        put_be(packed, 0xde, (uint64_t)n_changed, 2);
+    for (int c = 0; c < n_changed; c++) {
+        if (pack_str(packed, PyTuple_GET_ITEM(names, changed[c])) < 0
+            || pack_form(packed, locals[changed[c]], made ? made[c] : NULL) < 0)
+            return -1;
+    }
+    return 0;
+}
 
 /* An event, packed as msgpack-python packs [step, kind, thread, frame, code, line,
  * payload]: ``header`` holds the thread, frame and code numbers, packed. The payload is
  * None, or {Payload.LOCALS: {name: form}} of the locals changed (by index into
- * ``varnames``), then {Payload.OTHER_FRAMES: [[frame, line, {}, []]]} of a caller that
- * moved (``moved``, if not NULL), then {value_key: form} of ``value`` if there is one
+ * ``varnames``), then {Payload.OTHER_FRAMES: [[frame, line, {name: form}, []]]} of a
+ * caller that moved or rebound locals (``moved``, if not NULL), then {value_key: form} of ``value`` if there is one
  * (returned or yielded, or the exception handled): the scalar itself, the form made of it
  * (``value_made``), or the ref ``value_ref`` if it is not -1. ``made``, if not NULL: the
  * forms made of the changed locals, by position, NULL for a scalar. */
@@ -1097,28 +1141,20 @@ pack_event(NativeSteps *self, Packed *packed, long step, long kind, const char *
         return 0;
     }
     packed->bytes[packed->size++] = (char)(0x80 | entries);
-    if (n_changed > 0) {
-        if (pack_str(packed, self->locals_key) < 0 || reserve(packed, 3) < 0)
-            return -1;
-        if (n_changed < 16)
-            packed->bytes[packed->size++] = (char)(0x80 | n_changed);
-        else
-            put_be(packed, 0xde, (uint64_t)n_changed, 2);
-        for (int c = 0; c < n_changed; c++) {
-            if (pack_str(packed, PyTuple_GET_ITEM(varnames, changed[c])) < 0
-                || pack_form(packed, locals[changed[c]], made ? made[c] : NULL) < 0)
-                return -1;
-        }
-    }
+    if (n_changed > 0
+        && (pack_str(packed, self->locals_key) < 0
+            || pack_changes(packed, varnames, locals, changed, made, n_changed) < 0))
+        return -1;
     if (moved != NULL) {
         if (pack_str(packed, self->other_frames_key) < 0 || reserve(packed, 2) < 0)
             return -1;
         packed->bytes[packed->size++] = (char)0x91; /* one frame */
-        packed->bytes[packed->size++] = (char)0x94; /* [frame, line, {}, []] */
+        packed->bytes[packed->size++] = (char)0x94; /* [frame, line, {changed}, []] */
         if (pack_long(packed, moved->frame_no) < 0 || pack_long(packed, moved->line) < 0
-            || reserve(packed, 2) < 0)
+            || pack_changes(packed, moved->names, moved->read.values, moved->changed,
+                            moved->made, moved->n_changed) < 0
+            || reserve(packed, 1) < 0)
             return -1;
-        packed->bytes[packed->size++] = (char)0x80;
         packed->bytes[packed->size++] = (char)0x90;
     }
     if (value != NULL) {
@@ -1144,17 +1180,23 @@ discard(PyObject *dict, PyObject *name)
 }
 
 /* The changed locals into a frame's shadow: each one's form (the scalar itself, or the
- * form made of it, by position in ``made`` if not NULL), and no object's ref (its id goes)
- * nor leaf's key, as Recorder._check_names records them. */
+ * form made of it, by position in ``made`` if not NULL), the id of the object behind a
+ * ref, and no leaf's key, as Recorder._check_names records them. */
 static int
 store_changed(PyObject *values, PyObject *ids, PyObject *leaves, PyObject *varnames,
               PyObject **locals, const int *changed, PyObject *const *made, int n_changed)
 {
     for (int c = 0; c < n_changed; c++) {
         PyObject *name = PyTuple_GET_ITEM(varnames, changed[c]);
-        PyObject *form = made != NULL && made[c] != NULL ? made[c] : locals[changed[c]];
-        if (PyDict_SetItem(values, name, form) < 0 || discard(ids, name) < 0
-            || discard(leaves, name) < 0)
+        PyObject *value = locals[changed[c]];
+        PyObject *form = made != NULL && made[c] != NULL ? made[c] : value;
+        int is_ref = form != value && PyDict_GetItemWithError(form, s_ref) != NULL;
+        PyObject *id = is_ref ? PyLong_FromVoidPtr(value) : NULL;
+        int stored = !PyErr_Occurred() && PyDict_SetItem(values, name, form) == 0
+                     && (id != NULL ? PyDict_SetItem(ids, name, id) : discard(ids, name)) == 0
+                     && discard(leaves, name) == 0;
+        Py_XDECREF(id);
+        if (!stored)
             return -1;
     }
     return 0;
@@ -1416,31 +1458,34 @@ fill_generators(NativeSteps *self, GeneratorCache *cache, PyObject *buffer, long
     return 1;
 }
 
-/* The record of ``code`` (Recorder._codes), if its generators' steps may be native: it is
- * planned at the calls level (no line events: each step compares the frame's bindings and
- * walks its parameters, Recorder._check_frame). Read for the last code only: it does not
- * change. */
-static PyObject *
-generator_code(GeneratorCache *cache, PyObject *code)
+/* The record of ``code`` (Recorder._codes), which the recorder follows (its frames are
+ * stepped), and whether its frames have line events; NULL if it has none. Read for the last
+ * two codes only: it does not change. */
+static Planned *
+followed_code(GeneratorCache *cache, PyObject *code)
 {
     for (int i = 0; i < 2; i++) {
-        if (cache->planned[i].known != NULL && cache->planned[i].code == code)
-            return cache->known = cache->planned[i].known;
+        if (cache->planned[i].known != NULL && cache->planned[i].code == code) {
+            cache->known = cache->planned[i].known;
+            return &cache->planned[i];
+        }
     }
     PyObject *code_id = PyLong_FromVoidPtr(code);
     PyObject *known = code_id ? PyDict_GetItemWithError(cache->codes, code_id) : NULL;
     Py_XDECREF(code_id);
-    if (known == NULL)
-        return NULL;
-    PyObject *stepped_lines = get_attribute(known, s_stepped_lines);
+    PyObject *stepped_lines = known ? get_attribute(known, s_stepped_lines) : NULL;
     Py_XDECREF(stepped_lines);
-    if (stepped_lines != Py_False)
+    if (stepped_lines != Py_False && stepped_lines != Py_True) {
+        PyErr_Clear();
         return NULL;
+    }
     /* In place of the one not read last. */
     Planned *planned = &cache->planned[cache->planned[0].known == cache->known];
     Py_XSETREF(planned->known, Py_NewRef(known));
     planned->code = code;
-    return cache->known = known;
+    planned->stepped_lines = stepped_lines == Py_True;
+    cache->known = known;
+    return planned;
 }
 
 /* Whether ``entry``, the shadow of a frame of the step's code, may be stepped natively:
@@ -1498,15 +1543,14 @@ kept_shadow(GeneratorCache *cache, PyObject *entry)
     return NULL;
 }
 
-/* The table of a generator's code whose step may be native, with the cache read as of
- * the recorder's step now; NULL if the step is the Python recorder's. */
+/* The table of a code the recorder follows, whose step may be native, with the cache
+ * read as of the recorder's step now and ``*planned`` its code's record; NULL if the step
+ * is the Python recorder's. A code it does not follow (a call of the standard library's,
+ * a handler of pytest's) gets no table. */
 static CodeTable *
-generator_table(NativeSteps *self, PyObject *code, PyFrameObject *frame)
+step_table(NativeSteps *self, PyObject *code, PyFrameObject *frame, Planned **planned)
 {
     if (!runs_code(frame, code))
-        return NULL;
-    CodeTable *table = code_table(self, code);
-    if (table == NULL || table->unsupported || !table->secret_free)
         return NULL;
     PyObject *buffer = get_attribute(self->recorder, s_line_buffer);
     Py_XDECREF(buffer); /* the recorder holds it: compared, or held by the cache */
@@ -1517,9 +1561,21 @@ generator_table(NativeSteps *self, PyObject *code, PyFrameObject *frame)
     GeneratorCache *cache = &self->generators;
     int cached = cache->valid && cache->buffer == buffer && cache->step == step
                  && cache->ident == PyThread_get_thread_ident();
-    if (!cached && !fill_generators(self, cache, buffer, step))
+    if ((!cached && !fill_generators(self, cache, buffer, step))
+        || (*planned = followed_code(cache, code)) == NULL)
         return NULL;
-    return generator_code(cache, code) != NULL ? table : NULL;
+    CodeTable *table = code_table(self, code);
+    return table == NULL || table->unsupported || !table->secret_free ? NULL : table;
+}
+
+/* The table of a generator's code whose step may be native (step_table), planned at the
+ * calls level; NULL if the step is the Python recorder's. */
+static CodeTable *
+generator_table(NativeSteps *self, PyObject *code, PyFrameObject *frame)
+{
+    Planned *planned;
+    CodeTable *table = step_table(self, code, frame, &planned);
+    return table != NULL && !planned->stepped_lines ? table : NULL;
 }
 
 /* The locals of a generator's frame that changed since its last step, as
@@ -1626,12 +1682,30 @@ parameters_unchanged(GeneratorCache *cache, PyObject *values, PyObject *varnames
     return 1;
 }
 
+/* The form of ``value`` (a new reference), {"$ref": number}, if it is an object whose
+ * form the table recorded, walked as the Python recorder walks it (ObjectTable.form) and
+ * found unchanged; ``*number`` its number. NULL with no error set otherwise (another
+ * object, or a change the walk found and recorded, which the Python step takes). */
+static PyObject *
+known_ref(GeneratorCache *cache, PyObject *value, long *number)
+{
+    PyObject *key = PyLong_FromVoidPtr(value);
+    int known = key ? PyDict_Contains(cache->records, key) : -1;
+    Py_XDECREF(key);
+    PyObject *form = known == 1 ? walked_form(cache, value) : NULL;
+    PyObject *ref = form != NULL && PyDict_CheckExact(form) && PyDict_GET_SIZE(form) == 1
+                        ? PyDict_GetItemWithError(form, s_ref) : NULL;
+    *number = ref != NULL && PyLong_CheckExact(ref) ? PyLong_AsLong(ref) : -1;
+    PyErr_Clear();
+    if (*number < 0)
+        Py_CLEAR(form);
+    return form;
+}
+
 /* What a step that returns or yields ``value`` records of it (Recorder._add_value): -1
  * in ``*number`` for a scalar, its own form, or for an int beyond msgpack's range, the
- * form made of it (``*made``, a new reference); the number of an object whose form the
- * table recorded, walked as the Python recorder walks it (ObjectTable.form) and found
- * unchanged. 1, or 0 if the step is the Python recorder's (another object, or a change
- * the walk found and recorded, which it takes). */
+ * form made of it (``*made``, a new reference); the number of an object known_ref finds
+ * unchanged. 1, or 0 if the step is the Python recorder's. */
 static int
 value_form(NativeSteps *self, GeneratorCache *cache, PyObject *value, PyObject **made,
            long *number)
@@ -1645,23 +1719,9 @@ value_form(NativeSteps *self, GeneratorCache *cache, PyObject *value, PyObject *
     }
     if ((*made = int_form(self, value)) != NULL)
         return 1;
-    PyObject *key = PyLong_FromVoidPtr(value);
-    int known = key ? PyDict_Contains(cache->records, key) : -1;
-    Py_XDECREF(key);
-    if (known != 1) {
-        PyErr_Clear();
-        return 0;
-    }
-    PyObject *form = walked_form(cache, value);
-    PyObject *ref = form != NULL && PyDict_CheckExact(form) && PyDict_GET_SIZE(form) == 1
-                        ? PyDict_GetItemWithError(form, s_ref) : NULL;
-    long found = ref != NULL && PyLong_CheckExact(ref) ? PyLong_AsLong(ref) : -1;
+    PyObject *form = known_ref(cache, value, number);
     Py_XDECREF(form);
-    PyErr_Clear();
-    if (found < 0)
-        return 0;
-    *number = found;
-    return 1;
+    return form != NULL;
 }
 
 /* Whether a caller stepped line by line, resuming a generator from another instruction
@@ -1703,12 +1763,14 @@ caller_unchanged(NativeSteps *self, PyObject *caller, PyFrameObject *back)
     return 1;
 }
 
-/* Whether a caller without line events resuming a generator has nothing to catch up
- * (Recorder._catch_up) but, maybe, its line: each of its locals is bound to what was
- * recorded of it (the object behind its ref, the very scalar, or the leaf of its key),
- * and, unless it resumes it again from the instruction of its last look (``yield from``,
- * or a C function resuming it in a loop), the walk of its parameters finds no change.
- * ``*moved`` is set if its line is another than recorded (the event says so). */
+/* Whether a caller without line events calling or resuming a frame has nothing to catch
+ * up (Recorder._catch_up) but its line and locals rebound to scalars (``move``, see
+ * CallerMove): each other local is bound to what was recorded of it (the object behind
+ * its ref, the very scalar, or the leaf of its key), and, unless it resumes a generator
+ * again from the instruction of its last look (``yield from``, or a C function resuming it
+ * in a loop), the walk of its parameters finds no change. ``*moved`` is set if its line is
+ * another than recorded or a local was rebound (the event says so). The move holds what
+ * it read until forget_move, whatever the answer. */
 static int
 caller_caught_up(NativeSteps *self, PyObject *caller, PyFrameObject *back, int again,
                  CallerMove *move, int *moved)
@@ -1722,40 +1784,48 @@ caller_caught_up(NativeSteps *self, PyObject *caller, PyFrameObject *back, int a
         || long_attribute(caller, s_frame_no, &move->frame_no) < 0)
         return 0;
     move->line = frame_line(table, back);
-    *moved = move->line != line;
-    PyObject *values = get_attribute(caller, s_values);
-    PyObject *ids = get_attribute(caller, s_ids);
-    PyObject *leaves = get_attribute(caller, s_leaves);
+    move->names = table->names;
+    PyObject *values = move->values = get_attribute(caller, s_values);
+    PyObject *ids = move->ids = get_attribute(caller, s_ids);
+    PyObject *leaves = move->leaves = get_attribute(caller, s_leaves);
     Py_XDECREF(values); /* the caller's shadow holds them */
     Py_XDECREF(ids);
     Py_XDECREF(leaves);
     if (values == NULL || ids == NULL || leaves == NULL || !PyDict_CheckExact(values)
-        || !PyDict_CheckExact(ids) || !PyDict_CheckExact(leaves)) {
+        || !PyDict_CheckExact(ids) || !PyDict_CheckExact(leaves)
+        || !read_values(&move->read, table, back)) {
         PyErr_Clear();
         return 0;
     }
-    FrameValues read;
-    if (!read_values(&read, table, back))
-        return 0;
+    PyObject **locals = move->read.values;
     int walked[MAX_NAMES], n_walked = 0, alike = 1;
+    Py_ssize_t shortest = -1;
     for (Py_ssize_t i = 0; alike && i < PyTuple_GET_SIZE(table->names); i++) {
         PyObject *name = PyTuple_GET_ITEM(table->names, i);
-        PyObject *value = read.values[i];
-        PyObject *key = PyDict_GetItemWithError(ids, name);
-        if (key != NULL && i < table->n_params && !again) {
-            if (n_walked == MAX_NAMES) {
+        PyObject *value = locals[i];
+        int same = same_binding(ids, values, leaves, name, value);
+        if (same == 1) {
+            PyObject *key = i < table->n_params && !again ? PyDict_GetItemWithError(ids, name)
+                                                          : NULL;
+            if (key != NULL && n_walked == MAX_NAMES)
                 alike = 0;
-                break;
-            }
-            walked[n_walked++] = (int)i;
+            else if (key != NULL)
+                walked[n_walked++] = (int)i;
+            continue;
         }
-        alike = same_binding(ids, values, leaves, name, value) == 1;
+        /* Rebound: to a scalar of another form, a change of its own; deleted, or bound to
+         * anything else, a step of the Python recorder's. */
+        PyObject *old = same == 0 && value != NULL ? PyDict_GetItemWithError(values, name)
+                                                   : NULL;
+        alike = same == 0 && value != NULL && !PyErr_Occurred()
+                && note_scalar_change(self, (int)i, value, old, &shortest, move->changed,
+                                      &move->n_changed, move->made) == 0;
     }
     PyErr_Clear();
-    alike = alike && parameters_unchanged(&self->generators, values, table->names, read.values,
-                                          walked, n_walked);
-    release_values(&read);
-    return alike;
+    *moved = move->line != line || move->n_changed > 0;
+    return alike
+           && parameters_unchanged(&self->generators, values, table->names, locals, walked,
+                                   n_walked);
 }
 
 /* Whether the packed event would close the open chunk (RingBuffer.append), or is the first
@@ -1769,15 +1839,19 @@ closes_chunk(NativeSteps *self, long count, long per_chunk, PyObject *data, int 
                && PyByteArray_GET_SIZE(data) + packed->size >= self->chunk_target_bytes);
 }
 
-/* A step was written after ``step`` by the native generator steps: the line step's view,
- * if it was read as of ``step``, holds one step on (what the step changed is not in it). */
+/* A step other than a line step was written: the cache holds one step on, and so does
+ * the line step's view if it was read as of the step before (what the step changed is not
+ * in it). */
 static void
-advance_line_view(NativeSteps *self, long step)
+wrote_step(NativeSteps *self)
 {
-    if (self->cache.valid && self->cache.view.step == step) {
+    GeneratorCache *cache = &self->generators;
+    if (self->cache.valid && self->cache.view.step == cache->step) {
         self->cache.view.step += 1;
         self->cache.view.count += 1;
     }
+    cache->step += 1;
+    cache->count += 1;
 }
 
 /* Whether the cells of the thread's other frames with cells than ``entry`` and ``caller``
@@ -1901,9 +1975,7 @@ generator_step(NativeSteps *self, CodeTable *table, PyObject *entry, PyFrameObje
                         &packed) < 0)
         goto done;
     shadow->line = line;
-    advance_line_view(self, cache->step);
-    cache->step += 1;
-    cache->count += 1;
+    wrote_step(self);
     result = 1;
 done:
     if (packed.bytes != packed.inline_bytes)
@@ -1930,73 +2002,259 @@ end_walks(GeneratorCache *cache, int result)
     return ended == NULL ? -1 : result;
 }
 
+/* The caller of a frame being called or resumed: the top of the shadow stack. */
+typedef struct {
+    PyObject *caller;   /* borrowed: the stack holds it */
+    long calling_at;    /* its instruction at its last look (Recorder._catch_up) */
+    long at;            /* its instruction now */
+    CallerMove move;
+    int moved;          /* whether its line is another than recorded (``move``) */
+} CallerLook;
+
+/* Whether the caller of ``frame``, which calls it or (``resuming``) resumes it, has
+ * nothing to catch up (Recorder._catch_up) but, maybe, its line and rebound scalars: it
+ * is the top of the shadow stack, and it is unchanged as caller_unchanged (stepped line by
+ * line) or caller_caught_up (without line events) find it. At the same instruction as at
+ * its last look, a caller resuming a generator again has not run, if it is stepped line
+ * by line. 1, with what it read held until forget_move of ``look->move``; or 0 for the
+ * Python recorder. */
+static int
+look_at_caller(NativeSteps *self, PyFrameObject *frame, int resuming, CallerLook *look)
+{
+    PyObject *stack = self->generators.stack;
+    if (PyList_GET_SIZE(stack) == 0)
+        return 0;
+    look->caller = PyList_GET_ITEM(stack, PyList_GET_SIZE(stack) - 1);
+    look->moved = 0;
+    look->move.n_changed = 0;
+    look->move.read.held = 0;
+    PyFrameObject *back = PyFrame_GetBack(frame);
+    PyObject *caller_frame = get_attribute(look->caller, s_frame);
+    PyObject *caller_known = get_attribute(look->caller, s_code);
+    PyObject *stepped_lines = caller_known ? get_attribute(caller_known, s_stepped_lines)
+                                           : NULL;
+    int ready = back != NULL && caller_frame == (PyObject *)back && stepped_lines != NULL
+                && long_attribute(look->caller, s_calling_at, &look->calling_at) == 0;
+    if (ready) {
+        look->at = PyFrame_GetLasti(back);
+        int again = resuming && look->calling_at == look->at;
+        ready = stepped_lines == Py_True
+                    ? again || caller_unchanged(self, look->caller, back)
+                    : caller_caught_up(self, look->caller, back, again, &look->move,
+                                       &look->moved);
+    }
+    PyErr_Clear();
+    Py_XDECREF(back);
+    Py_XDECREF(caller_frame);
+    Py_XDECREF(caller_known);
+    Py_XDECREF(stepped_lines);
+    if (!ready)
+        forget_move(&look->move);
+    return ready;
+}
+
+/* The caller looked at, caught up as the step it called or resumed is recorded: its line
+ * if it moved, its rebound locals, and its instruction (Recorder._catch_up). 0, or -1 on
+ * an error. */
+static int
+caller_looked_at(NativeSteps *self, const CallerLook *look)
+{
+    PyObject *caller = look->caller;
+    const CallerMove *move = &look->move;
+    if (look->moved
+        && (set_long(caller, s_line, move->line) < 0
+            || store_changed(move->values, move->ids, move->leaves, move->names,
+                             move->read.values, move->changed, move->made, move->n_changed)
+                   < 0))
+        return -1;
+    /* A generator caller's next step writes its line and mark again (generator_step). */
+    Shadow *kept = kept_shadow(&self->generators, caller);
+    if (kept != NULL)
+        kept->line = -1;
+    /* The caller has caught up at this instruction; its next line step unsets the mark. */
+    if (look->calling_at != look->at) {
+        if (self->cache.valid && self->cache.view.entry == caller)
+            self->cache.view.calling_at_marked = 1;
+        if (set_long(caller, s_calling_at, look->at) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ``entry`` enters the shadow stack as the shadow of ``frame`` (Recorder._record_step);
+ * the frame's references are counted as the Python recorder counts them, which the
+ * callback's frame local adds to (Recorder._release_locals compares them as it returns).
+ * 0, or -1 on an error. */
+static int
+enter_frame(NativeSteps *self, const CodeTable *table, PyObject *entry, PyFrameObject *frame)
+{
+    GeneratorCache *cache = &self->generators;
+    return set_attribute(entry, s_frame, (PyObject *)frame) < 0
+                   || PyList_Append(cache->stack, entry) < 0
+                   || (table->has_cells && move_cell_frame(cache, entry, 1) < 0)
+                   || set_long(entry, s_frame_refs, (long)(Py_REFCNT(frame) + self->own_refs))
+                          < 0
+               ? -1
+               : 0;
+}
+
 /* A generator resumed by a caller (or by a C function it called) with nothing to catch
- * up: 1 recorded, 0 for the Python recorder (nothing
- * changed yet), -1 on an error after the step began to change state. */
+ * up: 1 recorded, 0 for the Python recorder (nothing changed yet), -1 on an error after
+ * the step began to change state. */
 static int
 try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
 {
     GeneratorCache *cache = &self->generators;
     cache->walked = 0;
     CodeTable *table = generator_table(self, code, frame);
-    if (table == NULL || PyList_GET_SIZE(cache->stack) == 0)
-        return 0;
-    PyObject *caller = PyList_GET_ITEM(cache->stack, PyList_GET_SIZE(cache->stack) - 1);
-    PyFrameObject *back = PyFrame_GetBack(frame);
-    PyObject *caller_frame = get_attribute(caller, s_frame);
-    PyObject *caller_known = get_attribute(caller, s_code);
-    PyObject *stepped_lines = caller_known ? get_attribute(caller_known, s_stepped_lines)
-                                           : NULL;
+    CallerLook look;
+    if (table == NULL || !look_at_caller(self, frame, 1, &look))
+        return end_walks(cache, 0);
     PyObject *frame_id = PyLong_FromVoidPtr(frame);
-    PyObject *entry = NULL;
-    long calling_at, at = -1;
-    CallerMove move;
-    int result = 0, moved = 0;
-    if (back == NULL || caller_frame != (PyObject *)back || stepped_lines == NULL
-        || long_attribute(caller, s_calling_at, &calling_at) < 0)
-        goto done;
-    at = PyFrame_GetLasti(back);
-    if (stepped_lines == Py_True
-            ? calling_at != at && !caller_unchanged(self, caller, back)
-            : !caller_caught_up(self, caller, back, calling_at == at, &move, &moved))
-        goto done;
-    entry = frame_id ? Py_XNewRef(PyDict_GetItemWithError(cache->suspended, frame_id)) : NULL;
-    if (entry == NULL)
-        goto done;
-    result = generator_step(self, table, entry, frame, self->resume_kind, caller,
-                            moved ? &move : NULL, NULL, NULL);
-    if (result != 1)
-        goto done;
-    if (moved && set_long(caller, s_line, move.line) < 0)
-        result = -1;
-    /* A generator caller's next step writes its line and mark again (generator_step). */
-    Shadow *kept = kept_shadow(cache, caller);
-    if (kept != NULL)
-        kept->line = -1;
-    /* The caller has caught up at this instruction; its next line step unsets the mark. */
-    if (calling_at != at) {
-        if (self->cache.valid && self->cache.view.entry == caller)
-            self->cache.view.calling_at_marked = 1;
-        if (set_long(caller, s_calling_at, at) < 0)
-            result = -1;
-    }
-    /* The frame enters the shadow stack (Recorder._entered_frame); its references are
-     * counted as the Python recorder counts them, which the callback's frame local adds
-     * to (Recorder._release_locals compares them as it returns). */
+    PyObject *entry = frame_id ? Py_XNewRef(PyDict_GetItemWithError(cache->suspended, frame_id))
+                               : NULL;
+    int result = 0;
+    if (entry != NULL)
+        result = generator_step(self, table, entry, frame, self->resume_kind, look.caller,
+                                look.moved ? &look.move : NULL, NULL, NULL);
     if (result == 1
-        && (PyDict_DelItem(cache->suspended, frame_id) < 0
-            || set_attribute(entry, s_frame, (PyObject *)frame) < 0
-            || PyList_Append(cache->stack, entry) < 0
-            || (table->has_cells && move_cell_frame(cache, entry, 1) < 0)
-            || set_long(entry, s_frame_refs, (long)(Py_REFCNT(frame) + self->own_refs)) < 0))
+        && (caller_looked_at(self, &look) < 0 || PyDict_DelItem(cache->suspended, frame_id) < 0
+            || enter_frame(self, table, entry, frame) < 0))
         result = -1;
-done:
-    Py_XDECREF(back);
-    Py_XDECREF(caller_frame);
-    Py_XDECREF(caller_known);
-    Py_XDECREF(stepped_lines);
+    forget_move(&look.move);
     Py_XDECREF(frame_id);
     Py_XDECREF(entry);
+    return end_walks(cache, result);
+}
+
+/* The forms of a called frame's parameters, as its first step records them
+ * (Recorder._check_frame: ``_check_names`` of its parameters on a shadow with none): each
+ * a scalar, or in ``made`` (by position among the ``changed``) the form made of an int
+ * beyond msgpack's range, or the ref of an object the table knows, walked and found
+ * unchanged (known_ref). Their count, or -1 if the step is the Python recorder's (an
+ * unbound parameter, another value, or a change the walk found). */
+static int
+parameter_forms(NativeSteps *self, const CodeTable *table, PyObject **locals, int *changed,
+                PyObject **made)
+{
+    int n_changed = 0;
+    Py_ssize_t shortest = -1;
+    for (int i = 0; i < table->n_params; i++) {
+        PyObject *value = locals[i];
+        if (value == NULL || n_changed == MAX_NAMES)
+            goto python;
+        if (note_scalar_change(self, i, value, NULL, &shortest, changed, &n_changed, made) == 0)
+            continue;
+        PyErr_Clear();
+        long number;
+        if ((made[n_changed] = known_ref(&self->generators, value, &number)) == NULL)
+            goto python;
+        changed[n_changed++] = i;
+    }
+    return n_changed;
+python:
+    release_made(made, n_changed);
+    return -1;
+}
+
+/* A new shadow of ``frame``, numbered ``frame_no``, stepped (its parameters' forms go in
+ * next): ``_Frame`` as the Python recorder makes it (Recorder._entered_frame, then
+ * _check_frame), a new reference. On 3.12, the frame's locals dict is read and emptied,
+ * as _read_locals leaves it at a frame's first step (the dict a later step restores). */
+static PyObject *
+new_shadow(NativeSteps *self, PyObject *known, PyFrameObject *frame, long frame_no, long line)
+{
+    PyObject *number = PyLong_FromLong(frame_no), *at = PyLong_FromLong(line);
+    PyObject *args[4] = {number, known, (PyObject *)frame, at};
+    PyObject *entry = number && at ? PyObject_Vectorcall(self->frame_class, args, 4, NULL)
+                                   : NULL;
+    Py_XDECREF(number);
+    Py_XDECREF(at);
+    if (entry != NULL && set_attribute(entry, s_stepped, Py_True) < 0)
+        Py_CLEAR(entry);
+#if PY_VERSION_HEX < 0x030D0000
+    PyObject *locals_dict = entry ? PyFrame_GetLocals(frame) : NULL;
+    if (locals_dict != NULL && PyDict_Check(locals_dict)) {
+        PyDict_Clear(locals_dict);
+        if (set_attribute(entry, s_locals_dict, locals_dict) < 0)
+            Py_CLEAR(entry);
+    }
+    else
+        Py_CLEAR(entry);
+    Py_XDECREF(locals_dict);
+#endif
+    return entry;
+}
+
+/* A frame of a code the recorder follows, called by a caller with nothing to catch up,
+ * its parameters scalars or unchanged objects the table knows: 1 recorded, 0 for the
+ * Python recorder (nothing changed yet), -1 on an error after the step began to change
+ * state. */
+static int
+try_call(NativeSteps *self, PyObject *code, PyFrameObject *frame)
+{
+    GeneratorCache *cache = &self->generators;
+    cache->walked = 0;
+    Planned *planned;
+    CodeTable *table = step_table(self, code, frame, &planned);
+    /* The first call of the code a Hypothesis test restarts from is the Python recorder's. */
+    if (table == NULL || code == cache->restart_code || table->n_params > MAX_NAMES)
+        return 0;
+    CallerLook look;
+    FrameValues read;
+    if (!look_at_caller(self, frame, 0, &look))
+        return end_walks(cache, 0);
+    if (!read_values(&read, table, frame)) {
+        forget_move(&look.move);
+        return end_walks(cache, 0);
+    }
+    PyObject *known = planned->known;
+    int changed[MAX_NAMES];
+    PyObject *made[MAX_NAMES];
+    int n_changed = parameter_forms(self, table, read.values, changed, made);
+    long line = frame_line(table, frame), frame_no = -1;
+    Packed header = {NULL, 0, sizeof header.inline_bytes, {0}};
+    header.bytes = header.inline_bytes;
+    Packed packed = {NULL, 0, sizeof packed.inline_bytes, {0}};
+    packed.bytes = packed.inline_bytes;
+    PyObject *entry = NULL;
+    int result = 0;
+    if (n_changed < 0 || long_attribute(self->recorder, s_next_frame_no, &frame_no) < 0
+        || pack_attribute(&header, cache->thread, s_number) < 0
+        || pack_long(&header, frame_no + 1) < 0 || pack_attribute(&header, known, s_number) < 0
+        || pack_event(self, &packed, cache->step + 1, self->call_kind, header.bytes,
+                      header.size, line, table->names, read.values, changed, made, n_changed,
+                      look.moved ? &look.move : NULL, NULL, NULL, NULL, -1) < 0
+        || closes_chunk(self, cache->count, cache->per_chunk, cache->data, 1, &packed))
+        goto done;
+    result = -1;
+    entry = new_shadow(self, known, frame, frame_no + 1, line);
+    PyObject *values = entry ? get_attribute(entry, s_values) : NULL;
+    PyObject *ids = entry ? get_attribute(entry, s_ids) : NULL;
+    PyObject *leaves = entry ? get_attribute(entry, s_leaves) : NULL;
+    Py_XDECREF(values); /* the new shadow holds them */
+    Py_XDECREF(ids);
+    Py_XDECREF(leaves);
+    if (values == NULL || ids == NULL || leaves == NULL
+        || store_changed(values, ids, leaves, table->names, read.values, changed, made,
+                         n_changed) < 0
+        || set_long(self->recorder, s_next_frame_no, frame_no + 1) < 0
+        || caller_looked_at(self, &look) < 0 || enter_frame(self, table, entry, frame) < 0
+        || append_event(self, cache->events, cache->data, cache->step + 1, cache->count,
+                        &packed) < 0)
+        goto done;
+    wrote_step(self);
+    result = 1;
+done:
+    if (packed.bytes != packed.inline_bytes)
+        PyMem_Free(packed.bytes);
+    if (header.bytes != header.inline_bytes)
+        PyMem_Free(header.bytes);
+    if (n_changed > 0)
+        release_made(made, n_changed);
+    Py_XDECREF(entry);
+    release_values(&read);
+    forget_move(&look.move);
     return end_walks(cache, result);
 }
 
@@ -2044,9 +2302,11 @@ try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *val
  * which the Python recorder notes (Recorder._release_locals): only when nothing but the
  * recorder holds the frame object (its references as counted when the frame was
  * entered), and the frame's bindings to the object are all its references (as
- * ``_held_by_bindings_alone`` counts them, without the references of its own reading). */
+ * ``_held_by_bindings_alone`` counts them, without the references of its own reading).
+ * A cell is not looked into: what it holds is the Python recorder's to let go of neither
+ * (a closure may hold the cell). */
 static int
-locals_may_die(NativeSteps *self, PyObject *entry, PyObject *ids, PyObject *varnames,
+locals_may_die(NativeSteps *self, PyObject *entry, PyObject *ids, const CodeTable *table,
                PyObject **locals, PyFrameObject *frame)
 {
     long frame_refs;
@@ -2058,10 +2318,11 @@ locals_may_die(NativeSteps *self, PyObject *entry, PyObject *ids, PyObject *varn
     }
     if ((long)(Py_REFCNT(frame) + self->own_refs) != frame_refs)
         return 0;
-    Py_ssize_t n = PyTuple_GET_SIZE(varnames);
+    Py_ssize_t n = PyTuple_GET_SIZE(table->varnames);
+    const char *kinds = PyBytes_AS_STRING(table->kinds);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *value = locals[i];
-        if (value == NULL || _Py_IsImmortal(value))
+        if (value == NULL || _Py_IsImmortal(value) || (kinds[i] & (FAST_CELL | FAST_FREE)))
             continue;
         Py_ssize_t bindings = 0;
         for (Py_ssize_t j = 0; j < n; j++)
@@ -2073,29 +2334,29 @@ locals_may_die(NativeSteps *self, PyObject *entry, PyObject *ids, PyObject *varn
 }
 
 /* A frame without line events returning a scalar or an unchanged object it knows, with
- * nothing of its locals to forget: 1 recorded, 0 for the Python recorder, -1 on an error
- * after the step began to change state. */
+ * nothing of its locals to forget (and, for a frame with cells, the other frames' cells
+ * unchanged): 1 recorded, 0 for the Python recorder, -1 on an error after the step began
+ * to change state. */
 static int
 try_return(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *value)
 {
     GeneratorCache *cache = &self->generators;
     cache->walked = 0;
     CodeTable *table = generator_table(self, code, frame);
-    /* A frame with cells: what dies with it is the Python recorder's to tell. */
-    if (table == NULL || table->has_cells || PyList_GET_SIZE(cache->stack) == 0
-        || code == cache->restart_code)
+    if (table == NULL || PyList_GET_SIZE(cache->stack) == 0 || code == cache->restart_code)
         return 0;
     Py_ssize_t depth = PyList_GET_SIZE(cache->stack);
     PyObject *entry = Py_NewRef(PyList_GET_ITEM(cache->stack, depth - 1));
     int result = 0;
     if (shadows(entry, frame) && generator_entry(cache, entry)
-        && !locals_may_die(self, entry, cache->shadow->ids, table->varnames,
+        && !locals_may_die(self, entry, cache->shadow->ids, table,
                            _PyFrame_GetLocalsArray(frame->f_frame), frame))
         result = generator_step(self, table, entry, frame, self->return_kind, NULL, NULL,
                                 self->returned_key, value);
     /* The frame leaves the shadow stack (Recorder._record_step). */
     if (result == 1
         && (PyList_SetSlice(cache->stack, depth - 1, depth, NULL) < 0
+            || (table->has_cells && move_cell_frame(cache, entry, 0) < 0)
             || set_attribute(entry, s_frame, Py_None) < 0
             || set_attribute(entry, s_locals_dict, Py_None) < 0))
         result = -1;
@@ -2155,6 +2416,17 @@ finish(NativeSteps *self, int result, Py_ssize_t *recorded, PyObject *fallback,
     }
     PyErr_Clear();
     return PyObject_Vectorcall(fallback, args, nargs, NULL);
+}
+
+static PyObject *
+stepper_start(NativeSteps *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "a start takes (code, offset)");
+        return NULL;
+    }
+    int result = try_call(self, args[0], PyEval_GetFrame());
+    return finish(self, result, &self->call_steps, self->on_start, args, nargs);
 }
 
 static PyObject *
@@ -2226,22 +2498,24 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     static char *keywords[] = {"recorder", "fallback", "locked", "is_tracing", "line_names",
                                "names_secret", "redaction", "max_str", "chunk_target_bytes",
                                "line_kind", "locals_key", "returned_key", "exception_key",
-                               "other_frames_key", "resume_kind", "yield_kind",
+                               "other_frames_key", "call_kind", "resume_kind", "yield_kind",
                                "return_kind", "handled_kind", "own_refs", "max_suspended",
-                               "on_resume", "on_yield", "on_return", "on_handled", NULL};
+                               "frame_class", "on_start", "on_resume", "on_yield",
+                               "on_return", "on_handled", NULL};
     PyObject *recorder, *fallback, *locked, *is_tracing, *line_names, *names_secret,
-        *redaction, *locals_key, *returned_key, *exception_key, *other_frames_key, *on_resume,
-        *on_yield, *on_return, *on_handled;
+        *redaction, *locals_key, *returned_key, *exception_key, *other_frames_key,
+        *frame_class, *on_start, *on_resume, *on_yield, *on_return, *on_handled;
     Py_ssize_t max_str, chunk_target_bytes, own_refs, max_suspended;
-    long line_kind, resume_kind, yield_kind, return_kind, handled_kind;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUUUllllnnOOOO:NativeSteps",
+    long line_kind, call_kind, resume_kind, yield_kind, return_kind, handled_kind;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUUUlllllnnOOOOOO:NativeSteps",
                                      keywords, &recorder, &fallback, &locked, &is_tracing,
                                      &line_names, &names_secret, &redaction, &max_str,
                                      &chunk_target_bytes, &line_kind, &locals_key,
                                      &returned_key, &exception_key, &other_frames_key,
-                                     &resume_kind, &yield_kind, &return_kind, &handled_kind,
-                                     &own_refs, &max_suspended, &on_resume, &on_yield,
-                                     &on_return, &on_handled))
+                                     &call_kind, &resume_kind, &yield_kind, &return_kind,
+                                     &handled_kind, &own_refs, &max_suspended, &frame_class,
+                                     &on_start, &on_resume, &on_yield, &on_return,
+                                     &on_handled))
         return NULL;
     NativeSteps *self = (NativeSteps *)type->tp_alloc(type, 0);
     if (self == NULL)
@@ -2261,10 +2535,13 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->returned_key = Py_NewRef(returned_key);
     self->exception_key = Py_NewRef(exception_key);
     self->other_frames_key = Py_NewRef(other_frames_key);
+    self->frame_class = Py_NewRef(frame_class);
+    self->on_start = Py_NewRef(on_start);
     self->on_resume = Py_NewRef(on_resume);
     self->on_yield = Py_NewRef(on_yield);
     self->on_return = Py_NewRef(on_return);
     self->on_handled = Py_NewRef(on_handled);
+    self->call_kind = call_kind;
     self->resume_kind = resume_kind;
     self->yield_kind = yield_kind;
     self->return_kind = return_kind;
@@ -2289,6 +2566,8 @@ stepper_traverse(NativeSteps *self, visitproc visit, void *arg)
     Py_VISIT(self->returned_key);
     Py_VISIT(self->exception_key);
     Py_VISIT(self->other_frames_key);
+    Py_VISIT(self->frame_class);
+    Py_VISIT(self->on_start);
     Py_VISIT(self->on_resume);
     Py_VISIT(self->on_yield);
     Py_VISIT(self->on_return);
@@ -2332,6 +2611,8 @@ stepper_clear(NativeSteps *self)
     Py_CLEAR(self->returned_key);
     Py_CLEAR(self->exception_key);
     Py_CLEAR(self->other_frames_key);
+    Py_CLEAR(self->frame_class);
+    Py_CLEAR(self->on_start);
     Py_CLEAR(self->on_resume);
     Py_CLEAR(self->on_yield);
     Py_CLEAR(self->on_return);
@@ -2358,6 +2639,8 @@ stepper_forget(NativeSteps *self, PyObject *Py_UNUSED(ignored))
 }
 
 static PyMethodDef stepper_methods[] = {
+    {"start", (PyCFunction)(void (*)(void))stepper_start, METH_FASTCALL,
+     PyDoc_STR("The PY_START callback: a call, here or by on_start.")},
     {"resume", (PyCFunction)(void (*)(void))stepper_resume, METH_FASTCALL,
      PyDoc_STR("The PY_RESUME callback: a generator's resume, here or by on_resume.")},
     {"yield_", (PyCFunction)(void (*)(void))stepper_yield, METH_FASTCALL,
@@ -2374,6 +2657,8 @@ static PyMethodDef stepper_methods[] = {
 static PyMemberDef stepper_members[] = {
     {"line_steps", Py_T_PYSSIZET, offsetof(NativeSteps, line_steps), Py_READONLY,
      PyDoc_STR("The line steps recorded here rather than by the Python recorder.")},
+    {"call_steps", Py_T_PYSSIZET, offsetof(NativeSteps, call_steps), Py_READONLY,
+     PyDoc_STR("The calls recorded here rather than by the Python recorder.")},
     {"generator_steps", Py_T_PYSSIZET, offsetof(NativeSteps, generator_steps), Py_READONLY,
      PyDoc_STR("The resumes and yields recorded here rather than by the Python recorder.")},
     {"return_steps", Py_T_PYSSIZET, offsetof(NativeSteps, return_steps), Py_READONLY,

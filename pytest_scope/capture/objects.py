@@ -583,21 +583,28 @@ def _walk_record(known: _Object) -> tuple[Any, ...]:
     """What the native walk reads of an object whose form is recorded, in the order of
     ``_sameparts.c``'s ``R_`` fields: the table's entry, its identity, how deep it shows,
     and where its parts are and what they were (a bytearray's: its length and first
-    bytes, its shape). An object whose parts it cannot read (a deque, a container with a
-    namespace, a plugin's form, slots named twice) is checked by ``_check``."""
+    bytes, its shape). An object whose parts it cannot read (a deque, a plugin's form, slots
+    named twice) is checked by ``_check``."""
     info = known.info
     base: Any = info.base
     shape = known.shape
     members = info.slot_members
-    where, getter, namespace, size = _ITEMS_PYTHON, None, 0, 0
+    where, getter, namespace, size, namespace_size = _ITEMS_PYTHON, None, 0, 0, 0
     pinned: Any = known.pinned
-    if members is None:
+    if base is dict:  # its items alone: ``_parts`` reads neither namespace nor slots
+        where, size, members = _ITEMS_SELF, shape, ()
+    elif members is None:
         pass
     elif info.dict_getter is not None:
-        if (base is object or base is BaseException) and type(shape) is tuple:
+        if type(shape) is not tuple:
+            pass
+        elif base is object or base is BaseException:
             where = _ITEMS_NAMESPACE if base is object else _ITEMS_EXCEPTION
             getter, namespace, size = info.dict_getter, shape[1], shape[2]
-    elif base is list or base is tuple or base is dict or base is set or base is frozenset:
+        elif base is list or base is tuple or base is set or base is frozenset:
+            where, size = _ITEMS_SELF_NAMESPACE, shape[0]
+            getter, namespace, namespace_size = info.dict_getter, shape[1], shape[2]
+    elif base is list or base is tuple or base is set or base is frozenset:
         where, size = _ITEMS_SELF, shape
     elif base is object and shape is None:
         where = _ITEMS_NONE
@@ -606,6 +613,7 @@ def _walk_record(known: _Object) -> tuple[Any, ...]:
     return (
         known, known.kind, known.alive, info.foreign, base is bytearray, where, getter, namespace,
         size, members if members is not None else (), pinned, known.ids, known.child_at,
+        namespace_size,
     )  # fmt: skip
 
 
@@ -616,6 +624,7 @@ _ITEMS_NAMESPACE: Final = 2  # an instance's namespace
 _ITEMS_NONE: Final = 3  # an instance with slots alone
 _ITEMS_BYTES: Final = 4  # a bytearray: its length and first bytes
 _ITEMS_EXCEPTION: Final = 5  # an exception: its args, then its namespace
+_ITEMS_SELF_NAMESPACE: Final = 6  # a list, tuple or set with a namespace: both's items
 
 # The native walk (``_sameparts.c``), with the compiled table only.
 _sameparts = native_extension("_sameparts", __file__)

@@ -281,7 +281,7 @@ class Recorder:
         self._tool_id = tool_id
         native = self._native_steps
         callbacks: dict[int, Callable[..., Any]] = {
-            _events.PY_START: self._on_start,
+            _events.PY_START: native.start if native else self._on_start,
             _events.PY_RESUME: native.resume if native else self._on_resume,
             _events.PY_THROW: self._on_throw,
             _events.PY_RETURN: native.return_ if native else self._on_return,
@@ -989,7 +989,7 @@ class Recorder:
                     continue
                 # A form of its type alone is keyed unless a plugin may summarize the type.
                 leaf = (
-                    _leaf_key(value, form, not self._encoder.has_plugin)
+                    _leaf_key(value, form, not self._encoder.may_summarize(type(value)))
                     if _leaf_key is not None
                     else None
                 )
@@ -1100,8 +1100,7 @@ class Recorder:
             self._check_names(caller, names.deep, local_values, changed, deleted)
             self._check_names(caller, names.shallow, local_values, changed, deleted, deep=False)
         else:
-            variables = self._variables(caller, local_values)
-            self._check_bindings(caller, variables, local_values, changed, deleted)
+            self._check_rebound(caller, frame, local_values, changed, deleted)
             if not again:  # resuming again: a loop may have run (bindings), not a walk
                 self._check_names(caller, caller.code.params, local_values, changed, deleted)
         if moved or changed or deleted:
@@ -1194,9 +1193,9 @@ _is_leaf: Final[Callable[[object, bytes], bool] | None] = (
 
 
 def _native_steps(recorder: Recorder) -> Any:
-    """The native line, generator, return and handled steps (``_steps.c``), which read the
-    recorder's objects by their compiled attributes: only with the compiled recorder, and
-    only where it was built."""
+    """The native line, call, generator, return and handled steps (``_steps.c``), which read
+    the recorder's objects by their compiled attributes: only with the compiled recorder,
+    and only where it was built."""
     extension = native_extension("_steps", __file__)
     if extension is None:
         return None
@@ -1215,12 +1214,15 @@ def _native_steps(recorder: Recorder) -> Any:
         returned_key=Payload.RETURNED,
         exception_key=Payload.EXCEPTION,
         other_frames_key=Payload.OTHER_FRAMES,
+        call_kind=Kind.CALL,
         resume_kind=Kind.RESUME,
         yield_kind=Kind.YIELD,
         return_kind=Kind.RETURN,
         handled_kind=Kind.HANDLED,
         own_refs=OWN_REFS,
         max_suspended=_MAX_SUSPENDED,
+        frame_class=_Frame,
+        on_start=recorder._on_start,
         on_resume=recorder._on_resume,
         on_yield=recorder._on_yield,
         on_return=recorder._on_return,

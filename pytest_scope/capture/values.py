@@ -190,6 +190,12 @@ class ValueEncoder:
         """What the encoder knows of a type (cached; found without user code)."""
         return self._info(cls)
 
+    def may_summarize(self, cls: type) -> bool:
+        """Whether a plugin may yet give a value of ``cls`` a form of its own. Under pytest
+        the hook is always there, and declines most types: a type whose first value it
+        declined is not asked about again, and its values' forms are the encoder's."""
+        return self._plugin_encoder is not None and self._info(cls).ask_plugin
+
     def encode_local(self, name: str, value: object) -> Encoded:
         """One local's whole form (redacted if its name looks secret)."""
         if self.redaction.is_secret(name):

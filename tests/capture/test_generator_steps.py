@@ -143,6 +143,16 @@ class Box:
     def fresh(self):  # a new object
         return list(self.items)
 
+    def weighed(self, value):  # called with a scalar, its ``self`` known
+        return value * len(self.items)
+
+
+def weigh_all(box, values):  # a caller without line events, rebinding scalars as it calls
+    total = 0
+    for value in values:
+        total += box.weighed(value)
+    return total
+
 
 def holding():  # a list its locals alone hold, recorded at a yield: it dies at the return
     items = [1]
@@ -255,6 +265,11 @@ def calling(probe):
     return totals, same, after, copies, sizes + counted, probe()
 
 
+def weighing(probe):
+    box = gens.Box([1, 2])
+    return gens.weigh_all(box, gens.counter(5)), probe()
+
+
 def handling(probe):
     table = {"a": 1}
     misses = []
@@ -299,7 +314,7 @@ def _record(
     events_per_chunk: int,
 ) -> tuple[Any, list[list[Any]], dict[str, int]]:
     """The result of ``run(probe)``, the events recorded, and the steps the native steps
-    took (their ``generator``, ``return`` and ``handled`` steps). ``probe()`` tells the
+    took (their ``call``, ``generator``, ``return`` and ``handled`` steps). ``probe()`` tells the
     shadow of each suspended frame (its line, its locals, the references to its frame
     object counted as it was last resumed) and of each frame on the stack (its line, and
     the instruction it last resumed a generator from)."""
@@ -323,6 +338,7 @@ def _record(
         if python_callbacks:
             tool_id = next(t for t in range(6) if sys.monitoring.get_tool(t) == "pytest-scope")
             events = sys.monitoring.events
+            sys.monitoring.register_callback(tool_id, events.PY_START, recorder._on_start)
             sys.monitoring.register_callback(tool_id, events.PY_RESUME, recorder._on_resume)
             sys.monitoring.register_callback(tool_id, events.PY_YIELD, recorder._on_yield)
             sys.monitoring.register_callback(tool_id, events.PY_RETURN, recorder._on_return)
@@ -338,7 +354,7 @@ def _record(
     recorded = [event for chunk in buffer.chunks() for event in unpack_chunk(chunk.data)[1]]
     assert [event[0] for event in recorded] == list(range(1, steps.steps + 1))
     native = recorder._native_steps
-    kinds = ("generator", "return", "handled")
+    kinds = ("call", "generator", "return", "handled")
     taken = {kind: getattr(native, f"{kind}_steps") if native else 0 for kind in kinds}
     return result, recorded, taken
 
@@ -361,6 +377,7 @@ SCENARIOS = [
     "the_rest",
     "through_project_callers",
     "calling",
+    "weighing",
     "handling",
     "with_cells",
     "big_numbers",
@@ -458,6 +475,30 @@ def test_the_compiled_build_records_returns_natively(
     assert native["return"] == 10
 
 
+def test_the_compiled_build_records_calls_natively(
+    modules: tuple[ModuleType, ModuleType],
+) -> None:
+    """A method of project code called in a loop of project code, with an object the table
+    knows and a scalar: each call is native, its parameters' forms in its event and the
+    caller's rebound loop variable with them. The first call of a code (which adopts it),
+    a call from a test line that names an object, and ``__init__`` (its ``self`` new) are
+    the Python recorder's."""
+    (total, _), events, native = _record_natively(modules, "weighing")
+    assert total == 20
+    calls = [event for event in events if event[1] == Kind.CALL]
+    assert len(calls) == 9  # the test, ``__init__``, ``weigh_all``, ``counter``, 5 ``weighed``
+    assert native["call"] == 4  # the calls of ``weighed`` but its first
+    weighed = calls[4:]
+    box = weighed[0][6][Payload.LOCALS]["self"]
+    assert [event[6][Payload.LOCALS] for event in weighed] == [
+        {"self": box, "value": value} for value in range(5)
+    ]
+    caller, line = calls[2][3], weighed[0][6][Payload.OTHER_FRAMES][0][1]
+    assert [event[6][Payload.OTHER_FRAMES] for event in weighed] == [
+        [[caller, line, {"value": value}, []]] for value in range(5)
+    ]
+
+
 def test_the_compiled_build_records_handled_exceptions_natively(
     modules: tuple[ModuleType, ModuleType],
 ) -> None:
@@ -476,8 +517,8 @@ def test_the_compiled_build_steps_frames_with_cells_natively(
     modules: tuple[ModuleType, ModuleType],
 ) -> None:
     """A generator expression reading its frame's cell, a generator whose local a nested
-    function reads, and a frame with a cell handling KeyErrors: their resumes, yields and
-    handled exceptions are native, the cells read through."""
+    function reads, and a frame with a cell handling KeyErrors: their resumes, yields,
+    handled exceptions and returns are native, the cells read through."""
     (doubled, peeked, hooks, _), events, native = _record_natively(modules, "with_cells")
     assert doubled == [2, 4, 6] and peeked == [0, 1, 3, 6] and hooks == [("a", 1), ("b", 2)]
     handled = [event for event in events if event[1] == Kind.HANDLED]
@@ -485,3 +526,8 @@ def test_the_compiled_build_steps_frames_with_cells_natively(
     assert native["handled"] == 3
     generator_steps = [event for event in events if event[1] in (Kind.RESUME, Kind.YIELD)]
     assert native["generator"] >= len(generator_steps) // 2
+    # Native: the ends of the three generator expressions and of ``with_cell``, and the
+    # four returns of ``peek``, all frames with cells. The Python recorder's: the lists
+    # that ``scaled`` and ``hooks_like`` return (new objects) and the test's own return.
+    assert len([event for event in events if event[1] == Kind.RETURN]) == 11
+    assert native["return"] == 8

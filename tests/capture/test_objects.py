@@ -176,6 +176,26 @@ def _tagged(tag: str) -> TaggedList:
     return tagged
 
 
+class Fields(tuple):  # type: ignore[type-arg]
+    """A tuple with a namespace, as attrs makes the ``__attrs_attrs__`` of its classes."""
+
+
+class Notes(dict):  # type: ignore[type-arg]
+    """A dict with a namespace."""
+
+
+def _fields(note: Any) -> Fields:
+    fields = Fields(([0], [1]))
+    fields.note = note  # type: ignore[attr-defined]
+    return fields
+
+
+def _notes() -> Notes:
+    notes = Notes(key=[1])
+    notes.source = "here"  # type: ignore[attr-defined]
+    return notes
+
+
 def _replace_namespace(node: Node) -> None:
     node.__dict__ = {"value": node.value}  # the same parts, in another dict
 
@@ -212,6 +232,12 @@ def _replace_namespace(node: Node) -> None:
         (lambda: KeyError("a"), lambda error: setattr(error, "note", 1)),
         (lambda: KeyError([1]), lambda error: error.args[0].append(2)),
         (lambda: OSError(2, "gone"), lambda error: setattr(error, "filename", "f")),
+        (lambda: _fields("a"), lambda fields: setattr(fields, "note", "b")),
+        (lambda: _fields("a"), lambda fields: setattr(fields, "other", 1)),
+        (lambda: _fields([1]), lambda fields: fields.note.append(2)),
+        (lambda: _fields("a"), lambda fields: fields[1].append(2)),
+        (_notes, lambda notes: notes["key"].append(2)),
+        (_notes, lambda notes: notes.__setitem__("more", 1)),
     ],
     ids=[
         "last item shown", "first item not shown", "list shrinks", "last value shown",
@@ -221,7 +247,9 @@ def _replace_namespace(node: Node) -> None:
         "set shrinks", "set item replaced", "child of a set", "below a frozenset",
         "bytearray byte shown", "bytearray byte not shown", "bytearray grows",
         "bytearray in a list", "exception args replaced", "exception attribute set",
-        "below exception args", "exception member set",
+        "below exception args", "exception member set", "tuple's namespace value set",
+        "tuple's namespace grows", "below a tuple's namespace", "child of a tuple with a namespace",
+        "below a dict with a namespace", "dict with a namespace grows",
     ],
 )  # fmt: skip
 def test_each_kind_of_change_in_place_is_found_at_the_next_check(
@@ -242,7 +270,7 @@ def test_the_compiled_build_confirms_unchanged_objects_in_its_native_walk() -> N
     the native walk confirms all 21 objects without a Python call (their parts read where
     they keep them), and a change in one of them goes to the Python check; a set and the
     frozenset in it too; a list and its bytearray; an exception, its args and the list in
-    them."""
+    them; a tuple with a namespace and what both hold; a dict with a namespace."""
     if not event_path.compiled():
         pytest.skip("the native walk comes with the compiled event path")
     shown = _Shown()
@@ -271,6 +299,16 @@ def test_the_compiled_build_confirms_unchanged_objects_in_its_native_walk() -> N
     confirmed = walker.unchanged
     shown.step(error)
     assert walker.unchanged - confirmed == 3
+    fields = _fields([2])  # the tuple, its two lists, the list in its namespace
+    shown.step(fields)
+    confirmed = walker.unchanged
+    shown.step(fields)
+    assert walker.unchanged - confirmed == 4
+    notes = _notes()  # the dict (its items alone show) and its list
+    shown.step(notes)
+    confirmed = walker.unchanged
+    shown.step(notes)
+    assert walker.unchanged - confirmed == 2
 
 
 def _took_the_id_of(table: ObjectTable, dead: object, value: object) -> None:

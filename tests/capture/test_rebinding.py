@@ -5,6 +5,7 @@ deleted is recorded as deleted; on the compiled build in one pass over the frame
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,13 @@ def rebinding(items, step):
 """
 
 
-def _recorded(tmp_path: Path, run: Callable[[], object]) -> list[list[Any]]:
+def _recorded(
+    tmp_path: Path, run: Callable[[], object], recorder: Recorder | None = None
+) -> list[list[Any]]:
     """The events of ``run()``, which steps frames of project code: recorded without line
-    events."""
-    recorder = Recorder(Plan(tmp_path, ["test_*.py"]), ValueEncoder(), lambda *_: None)
+    events (by ``recorder`` if given)."""
+    if recorder is None:
+        recorder = Recorder(Plan(tmp_path, ["test_*.py"]), ValueEncoder(), lambda *_: None)
     buffer = RingBuffer(2**30, recorder.take_keyframe)
     recorder.start()
     try:
@@ -234,3 +238,65 @@ def test_an_object_shown_by_its_type_alone_is_keyed_by_its_type() -> None:
     # A type of the project's may be renamed, and its instances show their attributes.
     assert key(Exception, encode(Exception), True) is not None
     assert key(type("Plain", (), {})(), {"$type": "Plain", "repr": "<Plain object>"}, True) is None
+
+
+class Color(enum.Enum):
+    RED = 1
+    GREEN = 2
+
+
+class Flavor(enum.Enum):
+    RED = 1
+
+
+def test_an_enum_member_is_keyed_by_its_type_and_its_name() -> None:
+    """An enum's member shows its type's name and its own: keyed by those two texts, so
+    that a frame holding one is not encoded again at each step (attrs' ``ClassProps``
+    enums, in most of its frames), and told from another member or another enum's."""
+    key = recorder_module._leaf_key
+    is_leaf = recorder_module._is_leaf
+    if key is None or is_leaf is None:
+        pytest.skip("the pure build keys no leaf: it encodes each again")
+    encode = ValueEncoder().encode
+    form = encode(Color.RED)
+    assert form == {"$type": f"{__name__}.Color", "repr": f"{__name__}.Color.RED"}
+    keyed = key(Color.RED, form, False)
+    assert keyed is not None and is_leaf(Color.RED, keyed)
+    assert not is_leaf(Color.GREEN, keyed) and not is_leaf(Flavor.RED, keyed)
+    assert not is_leaf(object(), keyed)
+    # A form that does not show those texts keys nothing.
+    assert key(Color.RED, encode(Color.GREEN), False) is None
+    assert key(Color.RED, {"$redacted": True}, False) is None
+
+
+def test_a_type_the_plugin_hook_declined_is_keyed_by_its_type(tmp_path: Path) -> None:
+    """Under pytest the encoder always has the plugin hook, which declines most types. The
+    first value of a type it may summarize is recorded by ref; once it declined, a form
+    of that type alone is keyed (here the second generator expression's ``.0``, an
+    iterator), as with no hook at all, rather than encoded again at each step of its
+    frame."""
+    if recorder_module._leaf_key is None:
+        pytest.skip("the pure build keys no leaf: it encodes each again")
+    module = module_from_source(
+        tmp_path / "iterating.py", "def doubled(items):\n    return (item * 2 for item in items)\n"
+    )
+    asked: list[str] = []
+
+    def decline(value: object, type_name: str) -> None:
+        asked.append(type_name)
+
+    recorder = Recorder(
+        Plan(tmp_path, ["test_*.py"]), ValueEncoder(plugin_encoder=decline), lambda *_: None
+    )
+    leaves: list[dict[str, bytes]] = []
+
+    def run() -> None:
+        list(module.doubled([0]))
+        doubled = module.doubled([1, 2, 3])
+        next(doubled)
+        leaves.extend(dict(entry.leaves) for entry in recorder._suspended.values())
+        list(doubled)
+
+    _recorded(tmp_path, run, recorder)
+    assert "list_iterator" in asked
+    assert [".0" in kept for kept in leaves] == [True]
