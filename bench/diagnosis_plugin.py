@@ -3,10 +3,11 @@ coverage.py each test's lines.
 
 Loaded with ``-p diagnosis_plugin --diagnosis-outcomes FILE``. It writes FILE at the end
 of the session: ``{"outcomes": {nodeid: outcome}, "durations": {nodeid: seconds},
-"collection_errors": [nodeid, ...]}``, an outcome being ``failed`` if any phase failed,
-else the call's. Parsing pytest's terminal summary would break on node ids that hold
-`` - ``. Under ``coverage run`` it also names coverage.py's dynamic context after the
-running test, so that the data file tells which tests run which lines.
+"collection_errors": [nodeid, ...], "collected": [nodeid, ...]}``, an outcome being
+``failed`` if any phase failed, else the call's. Parsing pytest's terminal summary would
+break on node ids that hold `` - ``. Under ``coverage run`` it also names coverage.py's
+dynamic context after the running test, so that the data file tells which tests run
+which lines.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class _Probe:
         self.outcomes: dict[str, str] = {}
         self.durations: dict[str, float] = {}
         self.collection_errors: list[str] = []
+        self.collected: list[str] = []
         self.coverage = _running_coverage()
 
     @pytest.hookimpl(wrapper=True)
@@ -39,6 +41,9 @@ class _Probe:
         finally:
             if self.coverage is not None:
                 self.coverage.switch_context("")
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.collected = [item.nodeid for item in session.items]
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -58,6 +63,7 @@ class _Probe:
                     "outcomes": self.outcomes,
                     "durations": self.durations,
                     "collection_errors": self.collection_errors,
+                    "collected": self.collected,
                 }
             )
         )
