@@ -144,6 +144,8 @@ class Box:
         return list(self.items)
 
     def weighed(self, value):  # called with a scalar, its ``self`` known
+        if value == 3:
+            self.seen = self.probe()  # the stack as the native call left it
         return value * len(self.items)
 
 
@@ -267,7 +269,8 @@ def calling(probe):
 
 def weighing(probe):
     box = gens.Box([1, 2])
-    return gens.weigh_all(box, gens.counter(5)), probe()
+    box.probe = probe
+    return gens.weigh_all(box, gens.counter(5)), box.seen, probe()
 
 
 def handling(probe):
@@ -316,8 +319,9 @@ def _record(
     """The result of ``run(probe)``, the events recorded, and the steps the native steps
     took (their ``call``, ``generator``, ``return`` and ``handled`` steps). ``probe()`` tells the
     shadow of each suspended frame (its line, its locals, the references to its frame
-    object counted as it was last resumed) and of each frame on the stack (its line, and
-    the instruction it last resumed a generator from)."""
+    object counted as it was last resumed) and of each frame on the stack (its line, the
+    instruction it last resumed a generator from, and the references to its frame object
+    counted as it was entered)."""
     recorder = Recorder(Plan(root, ["test_*.py"]), ValueEncoder(), lambda *_: None)
     buffer = RingBuffer(2**30, recorder.take_keyframe, events_per_chunk=events_per_chunk)
     recorder.start()
@@ -328,7 +332,7 @@ def _record(
             for entry in recorder._suspended.values()
         ]
         stacks = [
-            [entry.frame_no, entry.line, entry.calling_at]
+            [entry.frame_no, entry.line, entry.calling_at, entry.frame_refs]
             for thread in recorder._threads
             for entry in thread.stack
         ]
@@ -480,10 +484,11 @@ def test_the_compiled_build_records_calls_natively(
 ) -> None:
     """A method of project code called in a loop of project code, with an object the table
     knows and a scalar: each call is native, its parameters' forms in its event and the
-    caller's rebound loop variable with them. The first call of a code (which adopts it),
-    a call from a test line that names an object, and ``__init__`` (its ``self`` new) are
-    the Python recorder's."""
-    (total, _), events, native = _record_natively(modules, "weighing")
+    caller's rebound loop variable with them, its frame on the shadow stack (the
+    equivalence test compares that stack, seen from within the call, with the Python
+    recorder's). The first call of a code (which adopts it), a call from a test line that
+    names an object, and ``__init__`` (its ``self`` new) are the Python recorder's."""
+    (total, seen, _), events, native = _record_natively(modules, "weighing")
     assert total == 20
     calls = [event for event in events if event[1] == Kind.CALL]
     assert len(calls) == 9  # the test, ``__init__``, ``weigh_all``, ``counter``, 5 ``weighed``
@@ -497,6 +502,8 @@ def test_the_compiled_build_records_calls_natively(
     assert [event[6][Payload.OTHER_FRAMES] for event in weighed] == [
         [[caller, line, {"value": value}, []]] for value in range(5)
     ]
+    *_, (frame_no, _, _, frame_refs) = seen[1]  # the top of the stack (``probe``'s is not)
+    assert frame_no == weighed[3][3] and frame_refs > 0
 
 
 def test_the_compiled_build_records_handled_exceptions_natively(
