@@ -33,7 +33,7 @@ from pytest_scope.trace.records import (
     TestOrigin,
     TestRecord,
 )
-from pytest_scope.trace.schema import FORMAT_NAME, KIND_NAMES, SCHEMA_VERSION
+from pytest_scope.trace.schema import FORMAT_NAME, KIND_NAMES, SCHEMA_VERSION, Payload
 
 _MAX_CANDIDATES = 5
 _MAX_SUGGESTIONS = 3  # "did you mean": the closest few, on one line
@@ -341,7 +341,7 @@ def _chunk_problem(
             isinstance(frame, list)
             and len(frame) == 4
             and all(_is_int(number) for number in frame[:3])
-            and isinstance(frame[3], dict)
+            and _is_names_map(frame[3])
         ):
             return "keyframe frame is not [frame, code, line, locals]"
     for step, event in enumerate(events, start=first_step):
@@ -351,8 +351,11 @@ def _chunk_problem(
             return f"step {step} has a field that is not a number"
         if not 0 <= event[1] < len(KIND_NAMES):
             return f"step {step} has unknown kind {event[1]}"
-        if event[6] is not None and not isinstance(event[6], dict):
+        payload = event[6]
+        if payload is not None and not isinstance(payload, dict):
             return f"step {step} has a payload that is not a map"
+        if payload and not _names_in_payload(payload):
+            return f"step {step} has a local or watched name that is not a str"
     if first_step + len(events) - 1 != last_step:
         return f"holds steps {first_step} to {first_step + len(events) - 1}, not to {last_step}"
     return None
@@ -360,6 +363,24 @@ def _chunk_problem(
 
 def _is_int(value: Any) -> bool:
     return type(value) is int
+
+
+def _is_names_map(value: Any) -> bool:
+    """A map of names (a frame's locals, the watched values): every key a str."""
+    return isinstance(value, dict) and all(type(name) is str for name in value)
+
+
+def _names_in_payload(payload: dict[Any, Any]) -> bool:
+    """Whether the maps of names in an event's payload are keyed by names: its locals,
+    its watched values and each other frame's changed locals (``[frame, line, changed,
+    deleted]``)."""
+    for key in (Payload.LOCALS, Payload.WATCHED):
+        if key in payload and not _is_names_map(payload[key]):
+            return False
+    others = payload.get(Payload.OTHER_FRAMES, [])
+    return isinstance(others, list) and all(
+        isinstance(other, list) and len(other) == 4 and _is_names_map(other[2]) for other in others
+    )
 
 
 def find_test(

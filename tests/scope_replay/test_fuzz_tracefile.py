@@ -298,6 +298,7 @@ NAMED: tuple[Case, ...] = (
     Case(
         "a reference to no object", lambda path: _bind_at_every_step(path, "lost", {"$ref": 10**9})
     ),
+    Case("a local named by no str", lambda path: _bind_at_every_step(path, None, 1)),
     Case("extension type", _chunks(_zlib(b"\x92\x80\x91\xd4\x05\x00"))),
     Case("chunk is a number", _chunks(_zlib(msgpack.packb(7)))),
     Case("trailing data", _chunks(_zlib(msgpack.packb([{}, []]) + b"\x00"))),
@@ -312,7 +313,7 @@ def _nest_a_local(path: Path, depth: int) -> None:
     _bind_at_every_step(path, "deep", deep)
 
 
-def _bind_at_every_step(path: Path, name: str, form: Any) -> None:
+def _bind_at_every_step(path: Path, name: str | None, form: Any) -> None:
     """Every event's payload binds the local ``name`` to ``form``."""
     with contextlib.closing(sqlite3.connect(path)) as db:
         for rowid, data in db.execute("SELECT rowid, data FROM chunks").fetchall():
