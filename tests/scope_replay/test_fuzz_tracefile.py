@@ -299,6 +299,10 @@ NAMED: tuple[Case, ...] = (
         "a reference to no object", lambda path: _bind_at_every_step(path, "lost", {"$ref": 10**9})
     ),
     Case("a local named by no str", lambda path: _bind_at_every_step(path, None, 1)),
+    Case(
+        "locals as a list of pairs",
+        lambda path: _in_every_payload(path, "l", [[None, None]]),
+    ),
     Case("extension type", _chunks(_zlib(b"\x92\x80\x91\xd4\x05\x00"))),
     Case("chunk is a number", _chunks(_zlib(msgpack.packb(7)))),
     Case("trailing data", _chunks(_zlib(msgpack.packb([{}, []]) + b"\x00"))),
@@ -315,11 +319,16 @@ def _nest_a_local(path: Path, depth: int) -> None:
 
 def _bind_at_every_step(path: Path, name: str | None, form: Any) -> None:
     """Every event's payload binds the local ``name`` to ``form``."""
+    _in_every_payload(path, "l", {name: form})
+
+
+def _in_every_payload(path: Path, key: str, value: Any) -> None:
+    """Every event's payload holds ``value`` under ``key``."""
     with contextlib.closing(sqlite3.connect(path)) as db:
         for rowid, data in db.execute("SELECT rowid, data FROM chunks").fetchall():
             keyframe, events = msgpack.unpackb(zlib.decompress(data), raw=False)
             for event in events:
-                event[6] = {**(event[6] or {}), "l": {name: form}}
+                event[6] = {**(event[6] or {}), key: value}
             packed = zlib.compress(msgpack.packb([keyframe, events], use_bin_type=True))
             db.execute("UPDATE chunks SET data = ? WHERE rowid = ?", (packed, rowid))
         db.commit()
