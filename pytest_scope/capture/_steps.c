@@ -329,6 +329,7 @@ typedef struct {
     long call_kind, resume_kind, yield_kind, return_kind, handled_kind; /* as Kind names them */
     Py_ssize_t own_refs;  /* objects.OWN_REFS: a Python callback's frame local adds them */
     Py_ssize_t max_suspended; /* the suspended frames the recorder keeps at most */
+    PyObject *leaf_forms; /* Recorder._leaf_forms: the form of each leaf keyed, by key */
     uint64_t generation;
     Py_ssize_t line_steps, call_steps, generator_steps, return_steps, handled_steps; /* here */
     Cache cache;
@@ -804,17 +805,39 @@ int_form(NativeSteps *self, PyObject *value)
     return form;
 }
 
+/* The form the Python recorder gave this test to a leaf of ``value``'s key (a new
+ * reference; Recorder._leaf_forms), if ``value`` is a class or a function: its form is told
+ * by its key (the names it shows), and the encoder need not make it again. NULL with no
+ * error set if there is none. */
+static PyObject *
+leaf_form(NativeSteps *self, PyObject *value)
+{
+    if (PyDict_GET_SIZE(self->leaf_forms) == 0
+        || !(PyType_Check(value) || PyFunction_Check(value) || PyCFunction_Check(value)))
+        return NULL;
+    char key[LEAF_KEY_MAX];
+    Py_ssize_t size = leaf_key_into(value, key);
+    PyObject *bytes = size > 0 ? PyBytes_FromStringAndSize(key, size) : NULL;
+    PyObject *form = bytes ? Py_XNewRef(PyDict_GetItemWithError(self->leaf_forms, bytes)) : NULL;
+    Py_XDECREF(bytes);
+    PyErr_Clear();
+    return form;
+}
+
 /* Note local ``index``, now bound to ``value`` where the form ``old`` was recorded (NULL:
  * none), among the ``changed`` ones if its form is another: 0, or -1 if the step is the
  * Python recorder's (``value`` is neither a scalar nor, where ``made`` takes the forms
- * made here, an int beyond msgpack's range; or too many locals changed). ``made``, by
- * position among the changed: the form made of each (owned), or NULL for a scalar. */
+ * made here, an int beyond msgpack's range or a leaf whose form a key tells, leaf_form;
+ * or too many locals changed). ``made``, by position among the changed: the form made of
+ * each (owned), or NULL for a scalar. */
 static int
 note_scalar_change(NativeSteps *self, int index, PyObject *value, PyObject *old,
                    Py_ssize_t *shortest, int *changed, int *n_changed, PyObject **made)
 {
     int scalar = is_scalar(self, value, shortest);
     PyObject *form = scalar == 0 && made != NULL ? int_form(self, value) : NULL;
+    if (scalar == 0 && made != NULL && form == NULL)
+        form = leaf_form(self, value);
     if (scalar <= 0 && form == NULL)
         return -1;
     if (old != NULL) {
@@ -1275,7 +1298,7 @@ discard(PyObject *dict, PyObject *name)
 
 /* The changed locals into a frame's shadow: each one's form (the scalar itself, or the
  * form made of it, by position in ``made`` if not NULL), the id of the object behind a
- * ref, and no leaf's key, as Recorder._check_names records them. */
+ * ref, and the key of a leaf (none for a scalar), as Recorder._check_names records them. */
 static int
 store_changed(PyObject *values, PyObject *ids, PyObject *leaves, PyObject *varnames,
               PyObject **locals, const int *changed, PyObject *const *made, int n_changed)
@@ -1286,10 +1309,14 @@ store_changed(PyObject *values, PyObject *ids, PyObject *leaves, PyObject *varna
         PyObject *form = made != NULL && made[c] != NULL ? made[c] : value;
         int is_ref = form != value && PyDict_GetItemWithError(form, s_ref) != NULL;
         PyObject *id = is_ref ? PyLong_FromVoidPtr(value) : NULL;
+        PyObject *key = form != value && !is_ref && !PyErr_Occurred()
+                            ? leaf_key_of(value, form, 1) : NULL;
         int stored = !PyErr_Occurred() && PyDict_SetItem(values, name, form) == 0
                      && (id != NULL ? PyDict_SetItem(ids, name, id) : discard(ids, name)) == 0
-                     && discard(leaves, name) == 0;
+                     && (key != NULL && key != Py_None ? PyDict_SetItem(leaves, name, key)
+                                                       : discard(leaves, name)) == 0;
         Py_XDECREF(id);
+        Py_XDECREF(key);
         if (!stored)
             return -1;
     }
@@ -1742,9 +1769,10 @@ known_ref(Walks *walks, PyObject *value, long *number)
 }
 
 /* What a step that returns or yields ``value`` records of it (Recorder._add_value): -1
- * in ``*number`` for a scalar, its own form, or for an int beyond msgpack's range, the
- * form made of it (``*made``, a new reference); the number of an object known_ref finds
- * unchanged. 1, or 0 if the step is the Python recorder's. */
+ * in ``*number`` for a scalar, its own form, or for an int beyond msgpack's range or a
+ * leaf whose form its key tells (leaf_form), the form made of it (``*made``, a new
+ * reference); the number of an object known_ref finds unchanged. 1, or 0 if the step is
+ * the Python recorder's. */
 static int
 value_form(NativeSteps *self, GeneratorCache *cache, PyObject *value, PyObject **made,
            long *number)
@@ -1756,7 +1784,7 @@ value_form(NativeSteps *self, GeneratorCache *cache, PyObject *value, PyObject *
         PyErr_Clear();
         return scalar > 0;
     }
-    if ((*made = int_form(self, value)) != NULL)
+    if ((*made = int_form(self, value)) != NULL || (*made = leaf_form(self, value)) != NULL)
         return 1;
     PyObject *form = known_ref(&cache->walks, value, number);
     Py_XDECREF(form);
@@ -2532,13 +2560,13 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
                                "other_frames_key", "call_kind", "resume_kind", "yield_kind",
                                "return_kind", "handled_kind", "own_refs", "max_suspended",
                                "frame_class", "on_start", "on_resume", "on_yield",
-                               "on_return", "on_handled", NULL};
+                               "on_return", "on_handled", "leaf_forms", NULL};
     PyObject *recorder, *fallback, *locked, *is_tracing, *line_names, *names_secret,
         *redaction, *locals_key, *returned_key, *exception_key, *other_frames_key,
-        *frame_class, *on_start, *on_resume, *on_yield, *on_return, *on_handled;
+        *frame_class, *on_start, *on_resume, *on_yield, *on_return, *on_handled, *leaf_forms;
     Py_ssize_t max_str, chunk_target_bytes, own_refs, max_suspended;
     long line_kind, call_kind, resume_kind, yield_kind, return_kind, handled_kind;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUUUlllllnnOOOOOO:NativeSteps",
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUUUlllllnnOOOOOOO!:NativeSteps",
                                      keywords, &recorder, &fallback, &locked, &is_tracing,
                                      &line_names, &names_secret, &redaction, &max_str,
                                      &chunk_target_bytes, &line_kind, &locals_key,
@@ -2546,7 +2574,7 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
                                      &call_kind, &resume_kind, &yield_kind, &return_kind,
                                      &handled_kind, &own_refs, &max_suspended, &frame_class,
                                      &on_start, &on_resume, &on_yield, &on_return,
-                                     &on_handled))
+                                     &on_handled, &PyDict_Type, &leaf_forms))
         return NULL;
     NativeSteps *self = (NativeSteps *)type->tp_alloc(type, 0);
     if (self == NULL)
@@ -2572,6 +2600,7 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->on_yield = Py_NewRef(on_yield);
     self->on_return = Py_NewRef(on_return);
     self->on_handled = Py_NewRef(on_handled);
+    self->leaf_forms = Py_NewRef(leaf_forms);
     self->call_kind = call_kind;
     self->resume_kind = resume_kind;
     self->yield_kind = yield_kind;
@@ -2603,6 +2632,7 @@ stepper_traverse(NativeSteps *self, visitproc visit, void *arg)
     Py_VISIT(self->on_yield);
     Py_VISIT(self->on_return);
     Py_VISIT(self->on_handled);
+    Py_VISIT(self->leaf_forms);
     Py_VISIT(self->cache.view.buffer);
     Py_VISIT(self->cache.view.entry);
     Py_VISIT(self->cache.view.values);
@@ -2648,6 +2678,7 @@ stepper_clear(NativeSteps *self)
     Py_CLEAR(self->on_yield);
     Py_CLEAR(self->on_return);
     Py_CLEAR(self->on_handled);
+    Py_CLEAR(self->leaf_forms);
     forget_cache(self);
     forget_generators(&self->generators);
     return 0;

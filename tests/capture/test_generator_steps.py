@@ -156,6 +156,18 @@ def weigh_all(box, values):  # a caller without line events, rebinding scalars a
     return total
 
 
+def describe_all(kinds, n):  # a caller without line events, rebinding a local to classes
+    total = 0
+    for i in range(n):
+        kind = kinds[i % 2]
+        total += describe(kind)
+    return total
+
+
+def describe(kind):  # called with a class: a leaf, whose form its key tells
+    return len(kind.__name__)
+
+
 def tally(counts, items, i):  # changes its caller's objects, in their first items or not
     counts[i % 45] = counts.get(i % 45, 0) + 1
     items[i % 40] = i
@@ -295,6 +307,10 @@ def mutating(probe):
     return counts, items, alias is items, seen
 
 
+def classes(probe):
+    return gens.describe_all((int, gens.Box), 6), probe()
+
+
 def handling(probe):
     table = {"a": 1}
     misses = []
@@ -408,6 +424,7 @@ SCENARIOS = [
     "calling",
     "weighing",
     "mutating",
+    "classes",
     "handling",
     "with_cells",
     "big_numbers",
@@ -552,6 +569,23 @@ def test_the_compiled_build_steps_lines_naming_objects_natively(
     returns = [event for event in events if event[1] == Kind.RETURN and event[4] == calls[1][4]]
     assert sum(1 for event in returns if event[6] and Payload.OBJECTS in event[6]) == 52
     assert native["return"] == 8
+
+
+def test_the_compiled_build_records_calls_with_classes_natively(
+    modules: tuple[ModuleType, ModuleType],
+) -> None:
+    """A class is a leaf: once the Python recorder has recorded its form in a test, a
+    native step gives that form to a parameter or a caller's local bound to it again.
+    The first call of ``describe`` (which adopts the code) and the first with ``Box`` (a
+    class not yet met) are the Python recorder's; the four others are native."""
+    (total, _), events, native = _record_natively(modules, "classes")
+    assert total == 3 * len("int") + 3 * len("Box")
+    calls = [event for event in events if event[1] == Kind.CALL][2:]
+    forms = [event[6][Payload.LOCALS]["kind"] for event in calls]
+    assert forms == [{"$type": "type", "repr": "int"}, {"$type": "type", "repr": "gens.Box"}] * 3
+    rebound = [event[6][Payload.OTHER_FRAMES][0][2]["kind"] for event in calls]
+    assert rebound == forms
+    assert native["call"] == 4
 
 
 def test_the_compiled_build_records_handled_exceptions_natively(
