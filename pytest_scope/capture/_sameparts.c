@@ -746,7 +746,8 @@ static PyMethodDef walker_methods[] = {
     {"walk_known", (PyCFunction)(void (*)(void))walker_walk_known, METH_FASTCALL,
      PyDoc_STR("walk_known(records, value): the entry of a known object, walked from; or None.")},
     {"confirm_known", (PyCFunction)(void (*)(void))walker_confirm_known, METH_FASTCALL,
-     PyDoc_STR("confirm_known(records, value): the entry of a known object, unchanged itself; or None.")},
+     PyDoc_STR("confirm_known(records, value): the entry of a known object whose own parts "
+               "are unchanged; or None.")},
     {"release", (PyCFunction)walker_release, METH_NOARGS,
      PyDoc_STR("release(): let go of the objects reached (ObjectTable.end_step, no change).")},
     {NULL, NULL, 0, NULL},

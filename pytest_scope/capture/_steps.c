@@ -806,9 +806,9 @@ int_form(NativeSteps *self, PyObject *value)
 }
 
 /* The form the Python recorder gave this test to a leaf of ``value``'s key (a new
- * reference; Recorder._leaf_forms), if ``value`` is a class or a function: its form is told
- * by its key (the names it shows), and the encoder need not make it again. NULL with no
- * error set if there is none. */
+ * reference; Recorder._leaf_forms), if ``value`` is a class, a function or a builtin
+ * function: its key tells its form (the names it shows), which the encoder need not make
+ * again. NULL with no error set if there is none. */
 static PyObject *
 leaf_form(NativeSteps *self, PyObject *value)
 {
@@ -1898,8 +1898,8 @@ caller_caught_up(NativeSteps *self, PyObject *caller, PyFrameObject *back, int a
     PyErr_Clear();
     *moved = move->line != line || move->n_changed > 0;
     return alike
-           && parameters_unchanged(&self->generators.walks, values, table->names, locals, walked,
-                                   n_walked);
+           && parameters_unchanged(&self->generators.walks, values, table->names, locals,
+                                   walked, n_walked);
 }
 
 /* Whether the packed event would close the open chunk (RingBuffer.append), or is the first
