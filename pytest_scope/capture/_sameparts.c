@@ -357,23 +357,38 @@ known_record(Walker *self, PyObject *records, PyObject *key, PyObject *value,
     return record;
 }
 
+/* Whether ``value`` (under ``key``) was reached at ``depth`` or above already this step:
+ * 1; 0 if not, having marked it reached at ``depth`` (and held it, met for the first time),
+ * as ``_reach`` does; -1 on an error. ``*depth_object`` is ``depth`` boxed (a new reference)
+ * when it returns 0. */
+static int
+reached_already(Walker *self, PyObject *value, PyObject *key, Py_ssize_t depth,
+                PyObject **depth_object)
+{
+    PyObject *was = PyDict_GetItemWithError(self->reached, key);
+    if (was == NULL && PyErr_Occurred())
+        return -1;
+    if (was != NULL && PyLong_AsSsize_t(was) <= depth)
+        return 1;
+    *depth_object = PyLong_FromSsize_t(depth);
+    if (*depth_object == NULL || (was == NULL && PyList_Append(self->held, value) < 0)
+        || PyDict_SetItem(self->reached, key, *depth_object) < 0) {
+        Py_CLEAR(*depth_object);
+        return -1;
+    }
+    return 0;
+}
+
 /* Mark ``value`` (under ``key``, its ``record``) reached at ``depth`` and queue it, as
  * ``_reach`` does for an object the table knows: 0, or -1 on an error. */
 static int
 queue_known(Walker *self, PyObject *value, PyObject *key, PyObject *record,
             PyObject *children, Py_ssize_t depth)
 {
-    PyObject *was = PyDict_GetItemWithError(self->reached, key);
-    if (was == NULL && PyErr_Occurred())
-        return -1;
-    if (was != NULL && PyLong_AsSsize_t(was) <= depth)
-        return 0;
-    PyObject *depth_object = PyLong_FromSsize_t(depth);
-    if (depth_object == NULL || (was == NULL && PyList_Append(self->held, value) < 0)
-        || PyDict_SetItem(self->reached, key, depth_object) < 0) {
-        Py_XDECREF(depth_object);
-        return -1;
-    }
+    PyObject *depth_object = NULL;
+    int already = reached_already(self, value, key, depth, &depth_object);
+    if (already != 0)
+        return already < 0 ? -1 : 0;
     int status = 0;
     if ((depth < self->max_depth && !(depth && FIELD(record, R_FOREIGN) == Py_True))
         || FIELD(record, R_WHOLE) == Py_True) {
@@ -616,6 +631,45 @@ walker_walk_known(Walker *self, PyObject *const *args, Py_ssize_t nargs)
     return known;
 }
 
+/* ``ObjectTable.form(value, deep=False)`` of an object the table knows, with its form
+ * recorded, from a native step, when its own parts are still those recorded: it is marked
+ * reached at depth 0, and nothing below it is looked at. Its entry; None, having done
+ * nothing, for any other object or a change, which the table's own check takes. */
+static PyObject *
+walker_confirm_known(Walker *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "confirm_known(records, value)");
+        return NULL;
+    }
+    PyObject *records = args[0], *value = args[1];
+    PyObject *key = PyLong_FromVoidPtr(value);
+    if (key == NULL)
+        return NULL;
+    PyObject *children = NULL, *known = NULL, *depth_object = NULL;
+    PyObject *record = known_record(self, records, key, value, &children);
+    if (record == NULL) {
+        known = PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+        goto done;
+    }
+    PyObject *found = children != NULL ? Py_NewRef(children)
+                                       : unchanged_children(self, value, record);
+    if (found == NULL)
+        goto done;
+    int already = found == Py_None ? 0 : reached_already(self, value, key, 0, &depth_object);
+    if (already >= 0)
+        known = Py_NewRef(found == Py_None ? Py_None : FIELD(record, R_KNOWN));
+    if (found != Py_None && already == 0)
+        self->unchanged++;
+    Py_DECREF(found);
+done:
+    Py_DECREF(key);
+    Py_XDECREF(record);
+    Py_XDECREF(children);
+    Py_XDECREF(depth_object);
+    return known;
+}
+
 /* ``ObjectTable.end_step`` after a native step whose walks found no change: the objects
  * the step reached are let go of (the queue is empty once a walk is over). */
 static PyObject *
@@ -691,6 +745,9 @@ static PyMethodDef walker_methods[] = {
      PyDoc_STR("run(records, deep): check the queued objects (ObjectTable._check_pending).")},
     {"walk_known", (PyCFunction)(void (*)(void))walker_walk_known, METH_FASTCALL,
      PyDoc_STR("walk_known(records, value): the entry of a known object, walked from; or None.")},
+    {"confirm_known", (PyCFunction)(void (*)(void))walker_confirm_known, METH_FASTCALL,
+     PyDoc_STR("confirm_known(records, value): the entry of a known object whose own parts "
+               "are unchanged; or None.")},
     {"release", (PyCFunction)walker_release, METH_NOARGS,
      PyDoc_STR("release(): let go of the objects reached (ObjectTable.end_step, no change).")},
     {NULL, NULL, 0, NULL},

@@ -66,7 +66,7 @@ static PyObject *s_line_buffer, *s_keyframe_due, *s_last_thread, *s_ident, *s_st
     *s_number, *s_frame_no, *s_objects, *s_by_id, *s_shortest, *s_codes, *s_suspended,
     *s_stepped_lines, *s_stepped, *s_frame_refs, *s_leaves,
     *s_form, *s_changes, *s_end_step, *s_records, *s_restart_code, *s_locals_dict, *s_ref,
-    *s_cell_frames, *s_type_key, *s_repr_key, *s_int_name, *s_ellipsis, *s_walker, *s_walk_known, *s_release, *s_ref_attribute,
+    *s_cell_frames, *s_type_key, *s_repr_key, *s_int_name, *s_ellipsis, *s_walker, *s_walk_known, *s_confirm_known, *s_release, *s_ref_attribute,
     *s_next_frame_no;
 
 static int
@@ -116,6 +116,7 @@ intern_names(void)
     NAME(s_ellipsis, "\xe2\x80\xa6"); /* "…", in UTF-8 */
     NAME(s_walker, "_walker");
     NAME(s_walk_known, "walk_known");
+    NAME(s_confirm_known, "confirm_known");
     NAME(s_release, "release");
     NAME(s_ref_attribute, "ref");
     NAME(s_next_frame_no, "_next_frame_no");
@@ -239,6 +240,15 @@ free_code_table(void *pointer)
     PyMem_RawFree(table);
 }
 
+/* The object table's walks of the objects a native step looks at (ObjectTable.form), read
+ * of the recorder with the rest of what a step reads. References owned. */
+typedef struct {
+    PyObject *objects;          /* the recorder's ObjectTable */
+    PyObject *records;          /* its records by id: the objects whose forms it recorded */
+    PyObject *walk_known, *confirm_known, *release; /* its native walk's, or NULL */
+    int walked;                 /* whether the step being tried walked any */
+} Walks;
+
 /* What one step read of the recorder, the frame's shadow and the open chunk. The Python
  * recorder changes none of it but at a step of its own (which changes its step count) or
  * when a test begins or ends (``forget``), so while its step count is still the last one
@@ -247,6 +257,7 @@ typedef struct {
     PyObject *buffer, *entry, *values, *ids, *leaves, *events, *data, *by_id; /* owned */
     PyObject *frame, *code;     /* compared only: the entry's frame holds its frame */
     const CodeTable *table;     /* the code's, as of this step */
+    Walks walks;
     unsigned long ident;
     long step, line, count, per_chunk;
     char header[32];            /* the event's thread, frame and code numbers, packed */
@@ -285,12 +296,8 @@ typedef struct {
 typedef struct {
     int valid;
     PyObject *buffer, *events, *data, *thread, *stack, *suspended, *codes;
-    PyObject *objects;          /* the recorder's ObjectTable, which walks parameters */
-    PyObject *records;          /* its records by id: the objects whose forms it recorded */
-    PyObject *walk_known;       /* its native walk's ``walk_known`` and ``release`` */
-    PyObject *release;
+    Walks walks;                /* of parameters, and of a caller's locals */
     PyObject *restart_code;     /* the code a Hypothesis test restarts from, compared only */
-    int walked;                 /* whether the step being tried walked any */
     unsigned long ident;
     long step, count, per_chunk;
     Planned planned[2];
@@ -322,6 +329,7 @@ typedef struct {
     long call_kind, resume_kind, yield_kind, return_kind, handled_kind; /* as Kind names them */
     Py_ssize_t own_refs;  /* objects.OWN_REFS: a Python callback's frame local adds them */
     Py_ssize_t max_suspended; /* the suspended frames the recorder keeps at most */
+    PyObject *leaf_forms; /* Recorder._leaf_forms: the form of each leaf keyed, by key */
     uint64_t generation;
     Py_ssize_t line_steps, call_steps, generator_steps, return_steps, handled_steps; /* here */
     Cache cache;
@@ -750,30 +758,6 @@ is_scalar(NativeSteps *self, PyObject *value, Py_ssize_t *shortest)
     return 0;
 }
 
-/* Whether the locals a line names may all be scalars (a str's secrets are not looked
- * for yet) or ints beyond msgpack's range: a line naming an object is the Python
- * recorder's. */
-static int
-may_be_scalars(NativeSteps *self, const LineTable *names, PyObject **locals)
-{
-    if (names->python)
-        return 0;
-    const int *groups[2] = {names->deep, names->shallow};
-    int sizes[2] = {names->n_deep, names->n_shallow};
-    Py_ssize_t any_length = PY_SSIZE_T_MAX;
-    for (int g = 0; g < 2; g++) {
-        for (int i = 0; i < sizes[g]; i++) {
-            PyObject *value = locals[groups[g][i]];
-            if (value != NULL && !PyLong_CheckExact(value)
-                && is_scalar(self, value, &any_length) <= 0) {
-                PyErr_Clear();
-                return 0;
-            }
-        }
-    }
-    return 1;
-}
-
 /* Whether two scalar forms record the same value (recorder._same_form). */
 static int
 same_form(PyObject *form, PyObject *old)
@@ -821,17 +805,39 @@ int_form(NativeSteps *self, PyObject *value)
     return form;
 }
 
+/* The form the Python recorder gave this test to a leaf of ``value``'s key (a new
+ * reference; Recorder._leaf_forms), if ``value`` is a class, a function or a builtin
+ * function: its key tells its form (the names it shows), which the encoder need not make
+ * again. NULL with no error set if there is none. */
+static PyObject *
+leaf_form(NativeSteps *self, PyObject *value)
+{
+    if (PyDict_GET_SIZE(self->leaf_forms) == 0
+        || !(PyType_Check(value) || PyFunction_Check(value) || PyCFunction_Check(value)))
+        return NULL;
+    char key[LEAF_KEY_MAX];
+    Py_ssize_t size = leaf_key_into(value, key);
+    PyObject *bytes = size > 0 ? PyBytes_FromStringAndSize(key, size) : NULL;
+    PyObject *form = bytes ? Py_XNewRef(PyDict_GetItemWithError(self->leaf_forms, bytes)) : NULL;
+    Py_XDECREF(bytes);
+    PyErr_Clear();
+    return form;
+}
+
 /* Note local ``index``, now bound to ``value`` where the form ``old`` was recorded (NULL:
  * none), among the ``changed`` ones if its form is another: 0, or -1 if the step is the
  * Python recorder's (``value`` is neither a scalar nor, where ``made`` takes the forms
- * made here, an int beyond msgpack's range; or too many locals changed). ``made``, by
- * position among the changed: the form made of each (owned), or NULL for a scalar. */
+ * made here, an int beyond msgpack's range or a leaf whose form a key tells, leaf_form;
+ * or too many locals changed). ``made``, by position among the changed: the form made of
+ * each (owned), or NULL for a scalar. */
 static int
 note_scalar_change(NativeSteps *self, int index, PyObject *value, PyObject *old,
                    Py_ssize_t *shortest, int *changed, int *n_changed, PyObject **made)
 {
     int scalar = is_scalar(self, value, shortest);
     PyObject *form = scalar == 0 && made != NULL ? int_form(self, value) : NULL;
+    if (scalar == 0 && made != NULL && form == NULL)
+        form = leaf_form(self, value);
     if (scalar <= 0 && form == NULL)
         return -1;
     if (old != NULL) {
@@ -862,6 +868,113 @@ release_made(PyObject **made, int n_changed)
 /* -- the step -------------------------------------------------------------------------- */
 
 static void
+forget_walks(Walks *walks)
+{
+    Py_CLEAR(walks->objects);
+    Py_CLEAR(walks->records);
+    Py_CLEAR(walks->walk_known);
+    Py_CLEAR(walks->confirm_known);
+    Py_CLEAR(walks->release);
+}
+
+/* The recorder's object table (``objects``), its records and the methods of its native
+ * walk, if it has one, into ``walks``: 0, or -1 if they cannot be had. Without a native
+ * walk, each deep walk is the table's ``form``. */
+static int
+take_walks(Walks *walks, PyObject *objects)
+{
+    forget_walks(walks);
+    walks->objects = Py_NewRef(objects);
+    walks->records = get_attribute(objects, s_records);
+    PyObject *walker = walks->records ? get_attribute(objects, s_walker) : NULL;
+    if (walker == NULL || !PyDict_CheckExact(walks->records)) {
+        Py_XDECREF(walker);
+        return -1;
+    }
+    int status = 0;
+    if (walker != Py_None) {
+        walks->walk_known = PyObject_GetAttr(walker, s_walk_known);
+        walks->confirm_known = PyObject_GetAttr(walker, s_confirm_known);
+        walks->release = PyObject_GetAttr(walker, s_release);
+        status = walks->walk_known && walks->confirm_known && walks->release ? 0 : -1;
+    }
+    Py_DECREF(walker);
+    return status;
+}
+
+/* ``value``'s form (a new reference) as the table's walk finds it (ObjectTable.form):
+ * deep, or (not ``deep``) the object itself alone, if the walk found no change; NULL
+ * otherwise, with no error set: a change it found stays in the table for the Python step,
+ * which takes it. The look at an object alone is made in C (``confirm_known``): an object
+ * it cannot confirm unchanged is left to the Python step. */
+static PyObject *
+walked_form(Walks *walks, PyObject *value, int deep)
+{
+    walks->walked = 1;
+    PyObject *look = deep ? walks->walk_known : walks->confirm_known;
+    PyObject *args[2] = {walks->records, value};
+    PyObject *known = look ? PyObject_Vectorcall(look, args, 2, NULL) : Py_NewRef(Py_None);
+    PyObject *form = NULL;
+    if (known == Py_None && deep) /* an object the native walk does not know */
+        form = PyObject_CallMethodOneArg(walks->objects, s_form, value);
+    else if (known != NULL && known != Py_None)
+        form = get_attribute(known, s_ref_attribute);
+    Py_XDECREF(known);
+    PyObject *changes = form ? get_attribute(walks->objects, s_changes) : NULL;
+    int unchanged = changes != NULL && PyList_CheckExact(changes)
+                    && PyList_GET_SIZE(changes) == 0;
+    Py_XDECREF(changes);
+    if (!unchanged) {
+        Py_XDECREF(form);
+        PyErr_Clear();
+        return NULL;
+    }
+    return form;
+}
+
+/* Whether the object of a local recorded by its ref (under ``name`` in ``values``) is
+ * unchanged as the Python recorder's check of it finds it (Recorder._check_names): walked
+ * ``deep``, or the object alone, its form is still that ref. 1, or 0 with no error set. */
+static int
+walked_unchanged(Walks *walks, PyObject *values, PyObject *name, PyObject *value, int deep)
+{
+    PyObject *form = walked_form(walks, value, deep);
+    PyObject *old = form ? PyDict_GetItemWithError(values, name) : NULL;
+    int same = old ? PyObject_RichCompareBool(form, old, Py_EQ) : -1;
+    Py_XDECREF(form);
+    PyErr_Clear();
+    return same == 1;
+}
+
+/* Whether a local is still bound to the object its ref records (by id, in ``ids``), and
+ * that object is unchanged (walked_unchanged). 1, or 0 with no error set. */
+static int
+same_object(Walks *walks, PyObject *ids, PyObject *values, PyObject *name, PyObject *value,
+            int deep)
+{
+    PyObject *key = PyDict_GetItemWithError(ids, name);
+    if (key == NULL || PyLong_AsVoidPtr(key) != value) {
+        PyErr_Clear();
+        return 0;
+    }
+    return walked_unchanged(walks, values, name, value, deep);
+}
+
+/* A step tried (``result``, as try_step's), once its walks are over: what they held is
+ * released as the Python recorder releases it after its steps (ObjectTable.end_step; a
+ * step recorded here found no change); a step left to it walks again and releases. */
+static int
+end_walks(Walks *walks, int result)
+{
+    if (result == 0 || !walks->walked)
+        return result;
+    PyObject *ended = result == 1 && walks->release ? PyObject_CallNoArgs(walks->release)
+                                  : PyObject_CallMethodNoArgs(walks->objects, s_end_step);
+    Py_XDECREF(ended);
+    return ended == NULL ? -1 : result;
+}
+
+static void
 forget_view(View *view)
 {
     Py_CLEAR(view->buffer);
@@ -872,6 +985,7 @@ forget_view(View *view)
     Py_CLEAR(view->events);
     Py_CLEAR(view->data);
     Py_CLEAR(view->by_id);
+    forget_walks(&view->walks);
 }
 
 static void
@@ -976,7 +1090,7 @@ read_view(NativeSteps *self, PyObject *code, PyFrameObject *frame, const CodeTab
         || !PyByteArray_CheckExact(view->data)
         || !(objects = get_attribute(self->recorder, s_objects))
         || !(view->by_id = get_attribute(objects, s_by_id))
-        || !PyDict_CheckExact(view->by_id))
+        || !PyDict_CheckExact(view->by_id) || take_walks(&view->walks, objects) < 0)
         goto done;
     if (long_attribute(view->entry, s_line, &view->line) < 0
         || long_attribute(self->recorder, s_step, &view->step) < 0
@@ -1006,9 +1120,11 @@ done:
 
 /* The names that changed among those the step looks at: the names of the line that ran
  * (deep, then shallow), then those of the new line, in the order of
- * Recorder._line_names. Their count, or -1 if the step is the Python recorder's. */
+ * Recorder._line_names. A local still bound to the object recorded is unchanged if the
+ * walk of a deep name, or the look at the object alone of another, finds no change
+ * (same_object). Their count, or -1 if the step is the Python recorder's. */
 static int
-changed_names(NativeSteps *self, const View *view, long line, PyObject **locals,
+changed_names(NativeSteps *self, View *view, long line, PyObject **locals,
               int *changed, PyObject **made)
 {
     const LineTable *ran = line_table(view->table, view->line);
@@ -1055,7 +1171,8 @@ changed_names(NativeSteps *self, const View *view, long line, PyObject **locals,
             int leaf = seen ? 0 : same_leaf(view->leaves, name, value);
             if (leaf < 0)
                 goto python;
-            if (seen || leaf)
+            if (seen || leaf
+                || same_object(&view->walks, view->ids, view->values, name, value, g == 0))
                 continue;
             if (note_scalar_change(self, index, value, old, &shortest, changed, &n_changed,
                                    made) < 0)
@@ -1181,7 +1298,7 @@ discard(PyObject *dict, PyObject *name)
 
 /* The changed locals into a frame's shadow: each one's form (the scalar itself, or the
  * form made of it, by position in ``made`` if not NULL), the id of the object behind a
- * ref, and no leaf's key, as Recorder._check_names records them. */
+ * ref, and the key of a leaf (none for a scalar), as Recorder._check_names records them. */
 static int
 store_changed(PyObject *values, PyObject *ids, PyObject *leaves, PyObject *varnames,
               PyObject **locals, const int *changed, PyObject *const *made, int n_changed)
@@ -1192,10 +1309,14 @@ store_changed(PyObject *values, PyObject *ids, PyObject *leaves, PyObject *varna
         PyObject *form = made != NULL && made[c] != NULL ? made[c] : value;
         int is_ref = form != value && PyDict_GetItemWithError(form, s_ref) != NULL;
         PyObject *id = is_ref ? PyLong_FromVoidPtr(value) : NULL;
+        PyObject *key = form != value && !is_ref && !PyErr_Occurred()
+                            ? leaf_key_of(value, form, 1) : NULL;
         int stored = !PyErr_Occurred() && PyDict_SetItem(values, name, form) == 0
                      && (id != NULL ? PyDict_SetItem(ids, name, id) : discard(ids, name)) == 0
-                     && discard(leaves, name) == 0;
+                     && (key != NULL && key != Py_None ? PyDict_SetItem(leaves, name, key)
+                                                       : discard(leaves, name)) == 0;
         Py_XDECREF(id);
+        Py_XDECREF(key);
         if (!stored)
             return -1;
     }
@@ -1271,10 +1392,8 @@ try_step(NativeSteps *self, PyObject *code, PyObject *line, PyFrameObject *frame
     const CodeTable *table = code_table(self, code);
     if (table == NULL)
         return 0;
-    /* Most lines that the Python recorder must step name an object: told before reading
-     * anything of the recorder. */
     PyObject **locals = _PyFrame_GetLocalsArray(frame->f_frame);
-    if (!may_be_scalars(self, line_table(table, line_no), locals))
+    if (line_table(table, line_no)->python)
         return 0;
     PyObject *buffer = get_attribute(self->recorder, s_line_buffer);
     if (buffer == NULL)
@@ -1312,6 +1431,7 @@ try_step(NativeSteps *self, PyObject *code, PyObject *line, PyFrameObject *frame
     }
     /* Another stepper (another recorder's) may have replaced the table since it was read. */
     view->table = table;
+    view->walks.walked = 0;
     int changed[MAX_NAMES];
     PyObject *made[MAX_NAMES];
     int n_changed = changed_names(self, view, line_no, locals, changed, made);
@@ -1336,6 +1456,7 @@ try_step(NativeSteps *self, PyObject *code, PyObject *line, PyFrameObject *frame
         self->generators.count += 1;
     }
 done:
+    result = end_walks(&view->walks, result);
     if (result == 0)
         PyErr_Clear();
     if (packed.bytes != packed.inline_bytes)
@@ -1378,10 +1499,7 @@ forget_generators(GeneratorCache *cache)
     Py_CLEAR(cache->stack);
     Py_CLEAR(cache->suspended);
     Py_CLEAR(cache->codes);
-    Py_CLEAR(cache->objects);
-    Py_CLEAR(cache->records);
-    Py_CLEAR(cache->walk_known);
-    Py_CLEAR(cache->release);
+    forget_walks(&cache->walks);
     Py_CLEAR(cache->restart_code);
     for (int i = 0; i < 2; i++) {
         Py_CLEAR(cache->planned[i].known);
@@ -1397,24 +1515,6 @@ take_attribute(PyObject **slot, PyObject *owner, PyObject *name)
 {
     Py_XSETREF(*slot, get_attribute(owner, name));
     return *slot == NULL ? -1 : 0;
-}
-
-/* The methods of the table's native walk into ``cache``, if it has one: 0, or -1 on an
- * error. Without one, each walk is the table's ``form``. */
-static int
-take_walker(GeneratorCache *cache)
-{
-    PyObject *walker = get_attribute(cache->objects, s_walker);
-    if (walker == NULL)
-        return -1;
-    int status = 0;
-    if (walker != Py_None) {
-        cache->walk_known = PyObject_GetAttr(walker, s_walk_known);
-        cache->release = cache->walk_known ? PyObject_GetAttr(walker, s_release) : NULL;
-        status = cache->release == NULL ? -1 : 0;
-    }
-    Py_DECREF(walker);
-    return status;
 }
 
 /* Read the recorder afresh into ``cache``: 1, or 0 if no generator step can be native
@@ -1435,23 +1535,24 @@ fill_generators(NativeSteps *self, GeneratorCache *cache, PyObject *buffer, long
     PyObject *ident = get_attribute(cache->thread, s_ident);
     cache->ident = ident ? PyLong_AsUnsignedLong(ident) : 0;
     Py_XDECREF(ident);
-    if (ident == NULL || cache->ident != PyThread_get_thread_ident()
-        || take_attribute(&cache->stack, cache->thread, s_stack) < 0
-        || !PyList_CheckExact(cache->stack)
-        || take_attribute(&cache->events, buffer, s_events) < 0
-        || take_attribute(&cache->data, cache->events, s_data) < 0
-        || !PyByteArray_CheckExact(cache->data)
-        || take_attribute(&cache->suspended, self->recorder, s_suspended) < 0
-        || !PyDict_CheckExact(cache->suspended)
-        || take_attribute(&cache->codes, self->recorder, s_codes) < 0
-        || !PyDict_CheckExact(cache->codes)
-        || take_attribute(&cache->objects, self->recorder, s_objects) < 0
-        || take_attribute(&cache->records, cache->objects, s_records) < 0
-        || !PyDict_CheckExact(cache->records)
-        || take_walker(cache) < 0
-        || take_attribute(&cache->restart_code, self->recorder, s_restart_code) < 0
-        || long_attribute(cache->events, s_count, &cache->count) < 0
-        || long_attribute(buffer, s_events_per_chunk, &cache->per_chunk) < 0)
+    PyObject *objects = NULL;
+    int ready = ident != NULL && cache->ident == PyThread_get_thread_ident()
+                && take_attribute(&cache->stack, cache->thread, s_stack) == 0
+                && PyList_CheckExact(cache->stack)
+                && take_attribute(&cache->events, buffer, s_events) == 0
+                && take_attribute(&cache->data, cache->events, s_data) == 0
+                && PyByteArray_CheckExact(cache->data)
+                && take_attribute(&cache->suspended, self->recorder, s_suspended) == 0
+                && PyDict_CheckExact(cache->suspended)
+                && take_attribute(&cache->codes, self->recorder, s_codes) == 0
+                && PyDict_CheckExact(cache->codes)
+                && (objects = get_attribute(self->recorder, s_objects)) != NULL
+                && take_walks(&cache->walks, objects) == 0
+                && take_attribute(&cache->restart_code, self->recorder, s_restart_code) == 0
+                && long_attribute(cache->events, s_count, &cache->count) == 0
+                && long_attribute(buffer, s_events_per_chunk, &cache->per_chunk) == 0;
+    Py_XDECREF(objects);
+    if (!ready)
         return 0;
     cache->step = step;
     cache->valid = 1;
@@ -1628,56 +1729,21 @@ python:
     return -1;
 }
 
-/* ``value``'s form (a new reference) as the table's walk finds it (ObjectTable.form), if
- * the walk found no change; NULL otherwise, with no error set: a change it found stays in
- * the table for the Python step, which takes it. */
-static PyObject *
-walked_form(GeneratorCache *cache, PyObject *value)
-{
-    cache->walked = 1;
-    PyObject *args[2] = {cache->records, value};
-    PyObject *known = cache->walk_known ? PyObject_Vectorcall(cache->walk_known, args, 2, NULL)
-                                        : Py_NewRef(Py_None);
-    PyObject *form;
-    if (known == Py_None) /* an object the native walk does not know: the table's form */
-        form = PyObject_CallMethodOneArg(cache->objects, s_form, value);
-    else
-        form = known != NULL ? get_attribute(known, s_ref_attribute) : NULL;
-    Py_XDECREF(known);
-    PyObject *changes = form ? get_attribute(cache->objects, s_changes) : NULL;
-    int unchanged = changes != NULL && PyList_CheckExact(changes)
-                    && PyList_GET_SIZE(changes) == 0;
-    Py_XDECREF(changes);
-    if (!unchanged) {
-        Py_XDECREF(form);
-        PyErr_Clear();
-        return NULL;
-    }
-    return form;
-}
-
 /* Whether the objects of a generator's parameters (``walked``, by index into its locals)
  * are unchanged, as the walk of the Python recorder finds them at each step of a frame
- * without line events (Recorder._check_names of its parameters): each one's form is the
- * ref recorded, and the walk of what it reaches found no change (ObjectTable.changes).
+ * without line events (Recorder._check_names of its parameters): walked_unchanged.
  *
  * A walk that finds a change has recorded it in the table, which keeps it for the step:
  * the step is then the Python recorder's, whose own walk of the same parameters, in the
  * same order, finds what this one reached already walked and takes the changes. */
 static int
-parameters_unchanged(GeneratorCache *cache, PyObject *values, PyObject *varnames,
+parameters_unchanged(Walks *walks, PyObject *values, PyObject *varnames,
                      PyObject **locals, const int *walked, int n_walked)
 {
     for (int w = 0; w < n_walked; w++) {
         PyObject *name = PyTuple_GET_ITEM(varnames, walked[w]);
-        PyObject *form = walked_form(cache, locals[walked[w]]);
-        PyObject *old = form ? PyDict_GetItemWithError(values, name) : NULL;
-        int same = old ? PyObject_RichCompareBool(form, old, Py_EQ) : -1;
-        Py_XDECREF(form);
-        if (same != 1) {
-            PyErr_Clear();
+        if (!walked_unchanged(walks, values, name, locals[walked[w]], 1))
             return 0;
-        }
     }
     return 1;
 }
@@ -1687,12 +1753,12 @@ parameters_unchanged(GeneratorCache *cache, PyObject *values, PyObject *varnames
  * found unchanged; ``*number`` its number. NULL with no error set otherwise (another
  * object, or a change the walk found and recorded, which the Python step takes). */
 static PyObject *
-known_ref(GeneratorCache *cache, PyObject *value, long *number)
+known_ref(Walks *walks, PyObject *value, long *number)
 {
     PyObject *key = PyLong_FromVoidPtr(value);
-    int known = key ? PyDict_Contains(cache->records, key) : -1;
+    int known = key ? PyDict_Contains(walks->records, key) : -1;
     Py_XDECREF(key);
-    PyObject *form = known == 1 ? walked_form(cache, value) : NULL;
+    PyObject *form = known == 1 ? walked_form(walks, value, 1) : NULL;
     PyObject *ref = form != NULL && PyDict_CheckExact(form) && PyDict_GET_SIZE(form) == 1
                         ? PyDict_GetItemWithError(form, s_ref) : NULL;
     *number = ref != NULL && PyLong_CheckExact(ref) ? PyLong_AsLong(ref) : -1;
@@ -1703,9 +1769,10 @@ known_ref(GeneratorCache *cache, PyObject *value, long *number)
 }
 
 /* What a step that returns or yields ``value`` records of it (Recorder._add_value): -1
- * in ``*number`` for a scalar, its own form, or for an int beyond msgpack's range, the
- * form made of it (``*made``, a new reference); the number of an object known_ref finds
- * unchanged. 1, or 0 if the step is the Python recorder's. */
+ * in ``*number`` for a scalar, its own form, or for an int beyond msgpack's range or a
+ * leaf whose form its key tells (leaf_form), the form made of it (``*made``, a new
+ * reference); the number of an object known_ref finds unchanged. 1, or 0 if the step is
+ * the Python recorder's. */
 static int
 value_form(NativeSteps *self, GeneratorCache *cache, PyObject *value, PyObject **made,
            long *number)
@@ -1717,17 +1784,18 @@ value_form(NativeSteps *self, GeneratorCache *cache, PyObject *value, PyObject *
         PyErr_Clear();
         return scalar > 0;
     }
-    if ((*made = int_form(self, value)) != NULL)
+    if ((*made = int_form(self, value)) != NULL || (*made = leaf_form(self, value)) != NULL)
         return 1;
-    PyObject *form = known_ref(cache, value, number);
+    PyObject *form = known_ref(&cache->walks, value, number);
     Py_XDECREF(form);
     return form != NULL;
 }
 
-/* Whether a caller stepped line by line, resuming a generator from another instruction
- * than at its last look, has nothing to catch up (Recorder._catch_up): it is still on the
- * line last recorded, and each local that line names is the very scalar (or the leaf)
- * recorded. */
+/* Whether a caller stepped line by line, calling a frame or resuming a generator from
+ * another instruction than at its last look, has nothing to catch up (Recorder._catch_up):
+ * it is still on the line last recorded, and each local that line names is the very scalar
+ * (or the leaf) recorded, or the object recorded, unchanged as the Python recorder walks
+ * (a deep name) or looks at it (same_object). */
 static int
 caller_unchanged(NativeSteps *self, PyObject *caller, PyFrameObject *back)
 {
@@ -1742,11 +1810,13 @@ caller_unchanged(NativeSteps *self, PyObject *caller, PyFrameObject *back)
     if (names->python)
         return 0;
     PyObject *values = get_attribute(caller, s_values);
+    PyObject *ids = get_attribute(caller, s_ids);
     PyObject *leaves = get_attribute(caller, s_leaves);
     Py_XDECREF(values); /* the caller's shadow holds them */
+    Py_XDECREF(ids);
     Py_XDECREF(leaves);
-    if (values == NULL || leaves == NULL || !PyDict_CheckExact(values)
-        || !PyDict_CheckExact(leaves))
+    if (values == NULL || ids == NULL || leaves == NULL || !PyDict_CheckExact(values)
+        || !PyDict_CheckExact(ids) || !PyDict_CheckExact(leaves))
         return 0;
     PyObject **locals = _PyFrame_GetLocalsArray(back->f_frame);
     const int *groups[2] = {names->deep, names->shallow};
@@ -1756,7 +1826,11 @@ caller_unchanged(NativeSteps *self, PyObject *caller, PyFrameObject *back)
             PyObject *name = PyTuple_GET_ITEM(table->varnames, groups[g][i]);
             PyObject *value = locals[groups[g][i]];
             PyObject *old = PyDict_GetItemWithError(values, name);
-            if (value != old && (value == NULL || same_leaf(leaves, name, value) != 1))
+            if (value != old
+                && (value == NULL
+                    || (same_leaf(leaves, name, value) != 1
+                        && !same_object(&self->generators.walks, ids, values, name, value,
+                                        g == 0))))
                 return 0;
         }
     }
@@ -1824,8 +1898,8 @@ caller_caught_up(NativeSteps *self, PyObject *caller, PyFrameObject *back, int a
     PyErr_Clear();
     *moved = move->line != line || move->n_changed > 0;
     return alike
-           && parameters_unchanged(&self->generators, values, table->names, locals, walked,
-                                   n_walked);
+           && parameters_unchanged(&self->generators.walks, values, table->names, locals,
+                                   walked, n_walked);
 }
 
 /* Whether the packed event would close the open chunk (RingBuffer.append), or is the first
@@ -1956,7 +2030,7 @@ generator_step(NativeSteps *self, CodeTable *table, PyObject *entry, PyFrameObje
     int result = 0;
     long value_ref = -1;
     if (n_changed < 0
-        || !parameters_unchanged(cache, shadow->values, names, locals, walked, n_walked)
+        || !parameters_unchanged(&cache->walks, shadow->values, names, locals, walked, n_walked)
         || (value != NULL && !value_form(self, cache, value, &value_made, &value_ref))
         || pack_event(self, &packed, cache->step + 1, kind, shadow->header,
                       shadow->header_size, line, names, locals, changed, made, n_changed,
@@ -1985,21 +2059,6 @@ done:
     Py_XDECREF(value_made);
     release_values(&read);
     return result;
-}
-
-/* A generator's step tried (``result``, as try_resume's), once its walks are over: what
- * they held is released as the Python recorder releases it after its steps
- * (ObjectTable.end_step; a step recorded here found no change); a step left to it walks
- * again and releases. */
-static int
-end_walks(GeneratorCache *cache, int result)
-{
-    if (result == 0 || !cache->walked)
-        return result;
-    PyObject *ended = result == 1 && cache->release ? PyObject_CallNoArgs(cache->release)
-                                  : PyObject_CallMethodNoArgs(cache->objects, s_end_step);
-    Py_XDECREF(ended);
-    return ended == NULL ? -1 : result;
 }
 
 /* The caller of a frame being called or resumed: the top of the shadow stack. */
@@ -2105,11 +2164,11 @@ static int
 try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
 {
     GeneratorCache *cache = &self->generators;
-    cache->walked = 0;
+    cache->walks.walked = 0;
     CodeTable *table = generator_table(self, code, frame);
     CallerLook look;
     if (table == NULL || !look_at_caller(self, frame, 1, &look))
-        return end_walks(cache, 0);
+        return end_walks(&cache->walks, 0);
     PyObject *frame_id = PyLong_FromVoidPtr(frame);
     PyObject *entry = frame_id ? Py_XNewRef(PyDict_GetItemWithError(cache->suspended, frame_id))
                                : NULL;
@@ -2124,7 +2183,7 @@ try_resume(NativeSteps *self, PyObject *code, PyFrameObject *frame)
     forget_move(&look.move);
     Py_XDECREF(frame_id);
     Py_XDECREF(entry);
-    return end_walks(cache, result);
+    return end_walks(&cache->walks, result);
 }
 
 /* The forms of a called frame's parameters, as its first step records them
@@ -2147,7 +2206,7 @@ parameter_forms(NativeSteps *self, const CodeTable *table, PyObject **locals, in
             continue;
         PyErr_Clear();
         long number;
-        if ((made[n_changed] = known_ref(&self->generators, value, &number)) == NULL)
+        if ((made[n_changed] = known_ref(&self->generators.walks, value, &number)) == NULL)
             goto python;
         changed[n_changed++] = i;
     }
@@ -2194,7 +2253,7 @@ static int
 try_call(NativeSteps *self, PyObject *code, PyFrameObject *frame)
 {
     GeneratorCache *cache = &self->generators;
-    cache->walked = 0;
+    cache->walks.walked = 0;
     Planned *planned;
     CodeTable *table = step_table(self, code, frame, &planned);
     /* The first call of the code a Hypothesis test restarts from is the Python recorder's. */
@@ -2203,10 +2262,10 @@ try_call(NativeSteps *self, PyObject *code, PyFrameObject *frame)
     CallerLook look;
     FrameValues read;
     if (!look_at_caller(self, frame, 0, &look))
-        return end_walks(cache, 0);
+        return end_walks(&cache->walks, 0);
     if (!read_values(&read, table, frame)) {
         forget_move(&look.move);
-        return end_walks(cache, 0);
+        return end_walks(&cache->walks, 0);
     }
     PyObject *known = planned->known;
     int changed[MAX_NAMES];
@@ -2255,7 +2314,7 @@ done:
     Py_XDECREF(entry);
     release_values(&read);
     forget_move(&look.move);
-    return end_walks(cache, result);
+    return end_walks(&cache->walks, result);
 }
 
 /* Whether ``entry`` is the shadow of ``frame``. */
@@ -2274,7 +2333,7 @@ static int
 try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *value)
 {
     GeneratorCache *cache = &self->generators;
-    cache->walked = 0;
+    cache->walks.walked = 0;
     CodeTable *table = generator_table(self, code, frame);
     if (table == NULL || PyList_GET_SIZE(cache->stack) == 0
         || PyDict_GET_SIZE(cache->suspended) >= self->max_suspended)
@@ -2295,7 +2354,7 @@ try_yield(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *val
         result = -1;
     Py_XDECREF(frame_id);
     Py_DECREF(entry);
-    return end_walks(cache, result);
+    return end_walks(&cache->walks, result);
 }
 
 /* Whether an object a returning frame's locals hold may die as the frame is cleared,
@@ -2341,7 +2400,7 @@ static int
 try_return(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *value)
 {
     GeneratorCache *cache = &self->generators;
-    cache->walked = 0;
+    cache->walks.walked = 0;
     CodeTable *table = generator_table(self, code, frame);
     if (table == NULL || PyList_GET_SIZE(cache->stack) == 0 || code == cache->restart_code)
         return 0;
@@ -2368,7 +2427,7 @@ try_return(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *va
             cache->shadow = NULL;
     }
     Py_DECREF(entry);
-    return end_walks(cache, result);
+    return end_walks(&cache->walks, result);
 }
 
 /* A frame without line events that handled an exception the table knows, unchanged
@@ -2378,7 +2437,7 @@ static int
 try_handled(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *exception)
 {
     GeneratorCache *cache = &self->generators;
-    cache->walked = 0;
+    cache->walks.walked = 0;
     CodeTable *table = generator_table(self, code, frame);
     if (table == NULL || PyList_GET_SIZE(cache->stack) == 0)
         return 0;
@@ -2389,7 +2448,7 @@ try_handled(NativeSteps *self, PyObject *code, PyFrameObject *frame, PyObject *e
         result = generator_step(self, table, entry, frame, self->handled_kind, NULL, NULL,
                                 self->exception_key, exception);
     Py_DECREF(entry);
-    return end_walks(cache, result);
+    return end_walks(&cache->walks, result);
 }
 
 /* -- the callbacks -------------------------------------------------------------------- */
@@ -2501,13 +2560,13 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
                                "other_frames_key", "call_kind", "resume_kind", "yield_kind",
                                "return_kind", "handled_kind", "own_refs", "max_suspended",
                                "frame_class", "on_start", "on_resume", "on_yield",
-                               "on_return", "on_handled", NULL};
+                               "on_return", "on_handled", "leaf_forms", NULL};
     PyObject *recorder, *fallback, *locked, *is_tracing, *line_names, *names_secret,
         *redaction, *locals_key, *returned_key, *exception_key, *other_frames_key,
-        *frame_class, *on_start, *on_resume, *on_yield, *on_return, *on_handled;
+        *frame_class, *on_start, *on_resume, *on_yield, *on_return, *on_handled, *leaf_forms;
     Py_ssize_t max_str, chunk_target_bytes, own_refs, max_suspended;
     long line_kind, call_kind, resume_kind, yield_kind, return_kind, handled_kind;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUUUlllllnnOOOOOO:NativeSteps",
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOOOOOOnnlUUUUlllllnnOOOOOOO!:NativeSteps",
                                      keywords, &recorder, &fallback, &locked, &is_tracing,
                                      &line_names, &names_secret, &redaction, &max_str,
                                      &chunk_target_bytes, &line_kind, &locals_key,
@@ -2515,7 +2574,7 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
                                      &call_kind, &resume_kind, &yield_kind, &return_kind,
                                      &handled_kind, &own_refs, &max_suspended, &frame_class,
                                      &on_start, &on_resume, &on_yield, &on_return,
-                                     &on_handled))
+                                     &on_handled, &PyDict_Type, &leaf_forms))
         return NULL;
     NativeSteps *self = (NativeSteps *)type->tp_alloc(type, 0);
     if (self == NULL)
@@ -2541,6 +2600,7 @@ stepper_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->on_yield = Py_NewRef(on_yield);
     self->on_return = Py_NewRef(on_return);
     self->on_handled = Py_NewRef(on_handled);
+    self->leaf_forms = Py_NewRef(leaf_forms);
     self->call_kind = call_kind;
     self->resume_kind = resume_kind;
     self->yield_kind = yield_kind;
@@ -2572,6 +2632,7 @@ stepper_traverse(NativeSteps *self, visitproc visit, void *arg)
     Py_VISIT(self->on_yield);
     Py_VISIT(self->on_return);
     Py_VISIT(self->on_handled);
+    Py_VISIT(self->leaf_forms);
     Py_VISIT(self->cache.view.buffer);
     Py_VISIT(self->cache.view.entry);
     Py_VISIT(self->cache.view.values);
@@ -2617,6 +2678,7 @@ stepper_clear(NativeSteps *self)
     Py_CLEAR(self->on_yield);
     Py_CLEAR(self->on_return);
     Py_CLEAR(self->on_handled);
+    Py_CLEAR(self->leaf_forms);
     forget_cache(self);
     forget_generators(&self->generators);
     return 0;

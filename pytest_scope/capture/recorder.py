@@ -54,6 +54,8 @@ TOOL_NAME: Final = "pytest-scope"
 _CANDIDATE_TOOL_IDS: Final = (4, 3, 2)
 # Suspended generators that are never resumed nor closed must not grow the shadow forever.
 _MAX_SUSPENDED: Final = 10_000
+# The forms of leaves kept for the native steps, by key, in a test (Recorder._leaf_forms).
+_MAX_LEAF_FORMS: Final = 4096
 
 _monitoring = sys.monitoring
 _events = _monitoring.events
@@ -259,6 +261,9 @@ class Recorder:
         self._example_passed = False  # the kept example passed: record no other
         self._examples_failed = False  # an example failed: record every one from then on
         self.restarted_steps = 0  # recorded, then discarded by a restart; for the summary
+        # The form of each leaf keyed this test, by its key (``_check_names``): a native step
+        # gives it to another value of that key (a class, a function) without encoding it.
+        self._leaf_forms: dict[bytes, Encoded] = {}
         # The native line and generator steps (``_steps.c``), where they were built.
         self._native_steps: Any = None
         self._reset_test(None)
@@ -375,6 +380,7 @@ class Recorder:
         self._watched_forms: dict[str, Encoded] = {}
         self._keyframe_frame: FrameType | None = None
         self._objects.reset()
+        self._leaf_forms.clear()
         for thread in self._threads:
             thread.clear()
         if self._native_steps is not None:
@@ -995,6 +1001,8 @@ class Recorder:
                 )
                 if leaf is not None:
                     leaves[name] = leaf
+                    if len(self._leaf_forms) < _MAX_LEAF_FORMS:
+                        self._leaf_forms[leaf] = form
                 else:
                     leaves.pop(name, None)
             elif leaves:
@@ -1227,6 +1235,7 @@ def _native_steps(recorder: Recorder) -> Any:
         on_yield=recorder._on_yield,
         on_return=recorder._on_return,
         on_handled=recorder._on_handled,
+        leaf_forms=recorder._leaf_forms,
     )
 
 
